@@ -1,0 +1,82 @@
+"""Development defaults for the local stack (cited by the README).
+
+Everything here is for local development and tests only; never use these values in production.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+KAFKA_VERSION = "3.9.1"
+DEFAULT_KAFKA_PORT = 9092
+DEFAULT_KAFKA_CONTROLLER_PORT = 9093
+DEFAULT_POSTGRES_PORT = 5432
+POSTGRES_USER = "orderflow"
+
+TEST_KAFKA_PORT = 19092
+TEST_KAFKA_CONTROLLER_PORT = 19093
+TEST_POSTGRES_PORT = 15432
+
+READY_TIMEOUT_S = 90.0
+
+# API keys: "<key>=<role>[:<seller id>]", comma separated.
+DEFAULT_API_KEYS = (
+    "dev-system-key=system,dev-ops-key=ops,"
+    "dev-seller-key=seller:A2SELLER1EXAMPLE,dev-seller2-key=seller:A3SELLER2EXAMPLE"
+)
+
+# Fernet key (32 random bytes, urlsafe base64) used to encrypt PII. Development only:
+# it is public in this repository, so it protects nothing.
+DEFAULT_PII_KEY = "n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs="
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service started by ``devstack up``: ``python -m <name>`` listening on ``port``."""
+
+    name: str
+    port: int
+
+    @property
+    def database(self) -> str:
+        return f"orderflow_{self.name}"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("ingest", 8001),
+    ServiceSpec("fulfillment", 8002),
+    ServiceSpec("defects", 8003),
+    ServiceSpec("analytics", 8004),
+)
+
+DATABASES: tuple[str, ...] = tuple(s.database for s in SERVICES)
+
+
+def kafka_port() -> int:
+    return int(os.environ.get("KAFKA_PORT", DEFAULT_KAFKA_PORT))
+
+
+def kafka_controller_port() -> int:
+    default = kafka_port() + 1
+    return int(os.environ.get("KAFKA_CONTROLLER_PORT", default))
+
+
+def postgres_port() -> int:
+    return int(os.environ.get("POSTGRES_PORT", DEFAULT_POSTGRES_PORT))
+
+
+def api_keys() -> str:
+    return os.environ.get("ORDERFLOW_API_KEYS", DEFAULT_API_KEYS)
+
+
+def pii_key() -> str:
+    return os.environ.get("ORDERFLOW_PII_KEY", DEFAULT_PII_KEY)
+
+
+def service_urls() -> str:
+    return ",".join(f"{s.name}={s.url}" for s in SERVICES)

@@ -1,0 +1,233 @@
+"""A single-node Apache Kafka (KRaft, combined broker+controller) run from Maven-fetched jars."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from devstack.config import KAFKA_VERSION
+from devstack.lock import file_lock
+from devstack.paths import cache_dir, kafka_project_dir
+from devstack.proc import (
+    log_tail,
+    pid_alive,
+    port_open,
+    read_pid,
+    spawn_detached,
+    terminate,
+    wait_until,
+)
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 120.0
+_API_VERSIONS = 18
+
+
+def kafka_api_versions_ok(host: str, port: int, timeout: float = 3.0) -> bool:
+    """Send an ApiVersions v0 request; True if the broker answers it with error code 0."""
+    correlation_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
+    client_id = b"devstack"
+    header = struct.pack(">hhih", _API_VERSIONS, 0, correlation_id, len(client_id)) + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(struct.pack(">i", len(header)) + header)
+            size = struct.unpack(">i", _recv_exact(sock, 4))[0]
+            body = _recv_exact(sock, size)
+    except (OSError, struct.error):
+        return False
+    if len(body) < 6:
+        return False
+    got_id, error_code = struct.unpack(">ih", body[:6])
+    return got_id == correlation_id and error_code == 0
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            raise ConnectionError("connection closed by the broker")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def ensure_kafka_libs() -> Path:
+    """Fetch Kafka and its runtime dependencies with Maven once; return the libs directory."""
+    home = cache_dir()
+    libs, marker = home / "libs", home / ".complete"
+    if marker.is_file():
+        return libs
+    with file_lock(home.parent / f".kafka-{KAFKA_VERSION}.lock"):
+        if marker.is_file():
+            return libs
+        _maven_fetch(home, libs)
+        marker.write_text(f"kafka {KAFKA_VERSION}\n")
+    return libs
+
+
+def _maven_fetch(home: Path, libs: Path) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise RuntimeError("Maven (mvn) is required to fetch Kafka jars; install maven")
+    tmp = home / "libs.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(libs, ignore_errors=True)
+    home.mkdir(parents=True, exist_ok=True)
+    pom = kafka_project_dir() / "pom.xml"
+    log.info("fetching Kafka %s jars with Maven into %s", KAFKA_VERSION, libs)
+    started = time.monotonic()
+    cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+           f"-DoutputDirectory={tmp}"]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"Maven fetch failed:\n{result.stdout}\n{result.stderr}")
+    tmp.rename(libs)
+    log.info("fetched Kafka jars in %.1fs", time.monotonic() - started)
+
+
+class KafkaServer:
+    """Kafka in KRaft mode (node 1 is broker and controller) with its state in ``run_dir``."""
+
+    def __init__(self, run_dir: Path, port: int, controller_port: int) -> None:
+        self.run_dir = run_dir.resolve()
+        self.port = port
+        self.controller_port = controller_port
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "kafka.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / "logs" / "kafka.log"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
+
+    @property
+    def config_file(self) -> Path:
+        return self.run_dir / "server.properties"
+
+    def is_running(self) -> bool:
+        """Our process is alive and the broker answers ApiVersions."""
+        pid = read_pid(self.pid_file)
+        return pid is not None and pid_alive(pid) and kafka_api_versions_ok("127.0.0.1", self.port)
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> bool:
+        """Start the broker unless ours already runs; True if this call started it."""
+        with file_lock(self.run_dir / ".lock"):
+            if self.is_running():
+                log.info("Kafka already running on %s", self.bootstrap)
+                return False
+            self._check_ports_free()
+            libs = ensure_kafka_libs()
+            self._write_config()
+            self._format_storage(libs)
+            self._launch(libs)
+            self._wait_ready(timeout)
+            return True
+
+    def stop(self, grace: float = 30.0) -> None:
+        with file_lock(self.run_dir / ".lock"):
+            pid = read_pid(self.pid_file)
+            if pid is not None:
+                log.info("stopping Kafka (pid %d)", pid)
+                terminate(pid, grace)
+            self.pid_file.unlink(missing_ok=True)
+
+    def _check_ports_free(self) -> None:
+        pid = read_pid(self.pid_file)
+        if pid is not None and pid_alive(pid):
+            log.warning("Kafka pid %d alive but not answering; restarting it", pid)
+            terminate(pid, 15.0)
+        for port in (self.port, self.controller_port):
+            if port_open(port):
+                raise RuntimeError(f"port {port} is in use by a process that is not our Kafka")
+
+    def _write_config(self) -> None:
+        self.config_file.parent.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self._properties())
+
+    def _properties(self) -> str:
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": (
+                f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+            ),
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "12",
+            "default.replication.factor": "1",
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "min.insync.replicas": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "true",
+            "log.retention.hours": "168",
+            "num.network.threads": "2",
+            "num.io.threads": "4",
+        }
+        return "".join(f"{key}={value}\n" for key, value in props.items())
+
+    def _java(self, libs: Path, main: str, *args: str, heap: bool = False) -> list[str]:
+        java = shutil.which("java")
+        if java is None:
+            raise RuntimeError("a Java runtime (java 17+) is required for Kafka")
+        log4j = kafka_project_dir() / "log4j.properties"
+        opts = ["-Xms256m", "-Xmx768m", "-XX:+UseG1GC"] if heap else ["-Xmx256m"]
+        opts += ["-Djava.awt.headless=true", f"-Dlog4j.configuration=file:{log4j}",
+                 f"-Dkafka.logs.dir={self.run_dir / 'logs'}"]
+        return [java, *opts, "-cp", f"{libs}/*", main, *args]
+
+    def _format_storage(self, libs: Path) -> None:
+        if (self.data_dir / "meta.properties").is_file():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+                         "-c", str(self.config_file), "--ignore-formatted")
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
+        log.info("formatted Kafka storage in %s (cluster %s)", self.data_dir, cluster_id)
+
+    def _launch(self, libs: Path) -> None:
+        cmd = self._java(libs, "kafka.Kafka", str(self.config_file), heap=True)
+        pid = spawn_detached(cmd, pid_file=self.pid_file, log_file=self.log_file,
+                             cwd=self.run_dir)
+        log.info("Kafka starting (pid %d) on %s", pid, self.bootstrap)
+
+    def _wait_ready(self, timeout: float) -> None:
+        pid = read_pid(self.pid_file)
+        started = time.monotonic()
+
+        def ready() -> bool:
+            if pid is None or not pid_alive(pid):
+                raise RuntimeError(f"Kafka exited during startup:\n{log_tail(self.log_file)}")
+            return kafka_api_versions_ok("127.0.0.1", self.port, timeout=1.0)
+
+        if not wait_until(ready, timeout, 0.5):
+            raise TimeoutError(
+                f"Kafka did not answer on {self.bootstrap} within {timeout:.0f}s; "
+                f"log {self.log_file}:\n{log_tail(self.log_file)}"
+            )
+        log.info("Kafka ready on %s in %.1fs", self.bootstrap, time.monotonic() - started)

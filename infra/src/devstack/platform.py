@@ -1,0 +1,149 @@
+"""The whole local platform: infrastructure plus the service processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack import config
+from devstack.config import SERVICES, ServiceSpec
+from devstack.kafka import KafkaServer
+from devstack.paths import repo_root
+from devstack.postgres import PostgresServer
+from devstack.proc import log_tail, pid_alive, read_pid, spawn_detached, terminate, wait_until
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Paths and servers of the development stack rooted at ``root``."""
+
+    root: Path
+
+    @classmethod
+    def from_env(cls) -> Platform:
+        return cls(repo_root())
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / ".run"
+
+    @property
+    def kafka(self) -> KafkaServer:
+        return KafkaServer(self.run_dir / "kafka", config.kafka_port(),
+                           config.kafka_controller_port())
+
+    @property
+    def postgres(self) -> PostgresServer:
+        return PostgresServer(self.run_dir / "postgres", config.postgres_port())
+
+    def pid_file(self, service: ServiceSpec) -> Path:
+        return self.run_dir / f"{service.name}.pid"
+
+    def log_file(self, service: ServiceSpec) -> Path:
+        return self.run_dir / "logs" / f"{service.name}.log"
+
+    def present_services(self) -> list[ServiceSpec]:
+        return [s for s in SERVICES if (self.root / "services" / s.name).is_dir()]
+
+
+def infra_up(platform: Platform) -> None:
+    kafka, postgres = platform.kafka, platform.postgres
+    kafka.start()
+    postgres.start()
+    for database in config.DATABASES:
+        postgres.create_database(database)
+
+
+def infra_down(platform: Platform) -> None:
+    platform.kafka.stop()
+    platform.postgres.stop()
+
+
+def service_env(platform: Platform, service: ServiceSpec) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": platform.postgres.url(service.database),
+        "KAFKA_BOOTSTRAP_SERVERS": platform.kafka.bootstrap,
+        "HTTP_PORT": str(service.port),
+        "ORDERFLOW_API_KEYS": config.api_keys(),
+        "ORDERFLOW_PII_KEY": config.pii_key(),
+        "ORDERFLOW_SERVICE_URLS": config.service_urls(),
+    }
+
+
+def http_ready(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def service_running(platform: Platform, service: ServiceSpec) -> bool:
+    pid = read_pid(platform.pid_file(service))
+    return pid is not None and pid_alive(pid) and http_ready(f"{service.url}/readyz")
+
+
+def start_service(platform: Platform, service: ServiceSpec) -> None:
+    if service_running(platform, service):
+        log.info("%s already running on %s", service.name, service.url)
+        return
+    stop_service(platform, service)
+    env = service_env(platform, service)
+    _migrate(platform, service, env)
+    cmd = [sys.executable, "-m", service.name, "all"]
+    spawn_detached(cmd, pid_file=platform.pid_file(service), log_file=platform.log_file(service),
+                   cwd=platform.root, env=env)
+    _wait_service_ready(platform, service)
+
+
+def _migrate(platform: Platform, service: ServiceSpec, env: dict[str, str]) -> None:
+    log.info("migrating %s", service.name)
+    result = subprocess.run([sys.executable, "-m", service.name, "migrate"], cwd=platform.root,
+                            env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{service.name} migrate failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _wait_service_ready(platform: Platform, service: ServiceSpec) -> None:
+    pid = read_pid(platform.pid_file(service))
+
+    def ready() -> bool:
+        if pid is None or not pid_alive(pid):
+            raise RuntimeError(f"{service.name} exited during startup:\n"
+                               f"{log_tail(platform.log_file(service))}")
+        return http_ready(f"{service.url}/readyz")
+
+    if not wait_until(ready, config.READY_TIMEOUT_S, 0.5):
+        raise TimeoutError(f"{service.name} not ready on {service.url}/readyz within "
+                           f"{config.READY_TIMEOUT_S:.0f}s:\n{log_tail(platform.log_file(service))}")
+    log.info("%s ready on %s", service.name, service.url)
+
+
+def stop_service(platform: Platform, service: ServiceSpec) -> None:
+    pid_file = platform.pid_file(service)
+    pid = read_pid(pid_file)
+    if pid is not None:
+        log.info("stopping %s (pid %d)", service.name, pid)
+        terminate(pid, grace=15.0)
+    pid_file.unlink(missing_ok=True)
+
+
+def up(platform: Platform) -> None:
+    infra_up(platform)
+    for service in platform.present_services():
+        start_service(platform, service)
+
+
+def down(platform: Platform) -> None:
+    for service in reversed(SERVICES):
+        stop_service(platform, service)
+    infra_down(platform)

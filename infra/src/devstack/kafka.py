@@ -41,13 +41,16 @@ def kafka_api_versions_ok(host: str, port: int, timeout: float = 3.0) -> bool:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(struct.pack(">i", len(header)) + header)
             size = struct.unpack(">i", _recv_exact(sock, 4))[0]
+            if not 6 <= size <= 1 << 20:
+                return False
             body = _recv_exact(sock, size)
     except (OSError, struct.error):
         return False
     if len(body) < 6:
         return False
     got_id, error_code = struct.unpack(">ih", body[:6])
-    return got_id == correlation_id and error_code == 0
+    ok: bool = got_id == correlation_id and error_code == 0
+    return ok
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -85,8 +88,15 @@ def _maven_fetch(home: Path, libs: Path) -> None:
     pom = kafka_project_dir() / "pom.xml"
     log.info("fetching Kafka %s jars with Maven into %s", KAFKA_VERSION, libs)
     started = time.monotonic()
-    cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-           f"-DoutputDirectory={tmp}"]
+    cmd = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(pom),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={tmp}",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"Maven fetch failed:\n{result.stdout}\n{result.stderr}")
@@ -195,16 +205,26 @@ class KafkaServer:
             raise RuntimeError("a Java runtime (java 17+) is required for Kafka")
         log4j = kafka_project_dir() / "log4j.properties"
         opts = ["-Xms256m", "-Xmx768m", "-XX:+UseG1GC"] if heap else ["-Xmx256m"]
-        opts += ["-Djava.awt.headless=true", f"-Dlog4j.configuration=file:{log4j}",
-                 f"-Dkafka.logs.dir={self.run_dir / 'logs'}"]
+        opts += [
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{log4j}",
+            f"-Dkafka.logs.dir={self.run_dir / 'logs'}",
+        ]
         return [java, *opts, "-cp", f"{libs}/*", main, *args]
 
     def _format_storage(self, libs: Path) -> None:
         if (self.data_dir / "meta.properties").is_file():
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                         "-c", str(self.config_file), "--ignore-formatted")
+        cmd = self._java(
+            libs,
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={cluster_id}",
+            "-c",
+            str(self.config_file),
+            "--ignore-formatted",
+        )
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
@@ -212,8 +232,7 @@ class KafkaServer:
 
     def _launch(self, libs: Path) -> None:
         cmd = self._java(libs, "kafka.Kafka", str(self.config_file), heap=True)
-        pid = spawn_detached(cmd, pid_file=self.pid_file, log_file=self.log_file,
-                             cwd=self.run_dir)
+        pid = spawn_detached(cmd, pid_file=self.pid_file, log_file=self.log_file, cwd=self.run_dir)
         log.info("Kafka starting (pid %d) on %s", pid, self.bootstrap)
 
     def _wait_ready(self, timeout: float) -> None:

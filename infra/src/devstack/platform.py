@@ -37,8 +37,9 @@ class Platform:
 
     @property
     def kafka(self) -> KafkaServer:
-        return KafkaServer(self.run_dir / "kafka", config.kafka_port(),
-                           config.kafka_controller_port())
+        return KafkaServer(
+            self.run_dir / "kafka", config.kafka_port(), config.kafka_controller_port()
+        )
 
     @property
     def postgres(self) -> PostgresServer:
@@ -100,15 +101,26 @@ def start_service(platform: Platform, service: ServiceSpec) -> None:
     env = service_env(platform, service)
     _migrate(platform, service, env)
     cmd = [sys.executable, "-m", service.name, "all"]
-    spawn_detached(cmd, pid_file=platform.pid_file(service), log_file=platform.log_file(service),
-                   cwd=platform.root, env=env)
+    spawn_detached(
+        cmd,
+        pid_file=platform.pid_file(service),
+        log_file=platform.log_file(service),
+        cwd=platform.root,
+        env=env,
+    )
     _wait_service_ready(platform, service)
 
 
 def _migrate(platform: Platform, service: ServiceSpec, env: dict[str, str]) -> None:
     log.info("migrating %s", service.name)
-    result = subprocess.run([sys.executable, "-m", service.name, "migrate"], cwd=platform.root,
-                            env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", service.name, "migrate"],
+        cwd=platform.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{service.name} migrate failed:\n{result.stdout}\n{result.stderr}")
 
@@ -118,13 +130,16 @@ def _wait_service_ready(platform: Platform, service: ServiceSpec) -> None:
 
     def ready() -> bool:
         if pid is None or not pid_alive(pid):
-            raise RuntimeError(f"{service.name} exited during startup:\n"
-                               f"{log_tail(platform.log_file(service))}")
+            raise RuntimeError(
+                f"{service.name} exited during startup:\n{log_tail(platform.log_file(service))}"
+            )
         return http_ready(f"{service.url}/readyz")
 
     if not wait_until(ready, config.READY_TIMEOUT_S, 0.5):
-        raise TimeoutError(f"{service.name} not ready on {service.url}/readyz within "
-                           f"{config.READY_TIMEOUT_S:.0f}s:\n{log_tail(platform.log_file(service))}")
+        raise TimeoutError(
+            f"{service.name} not ready on {service.url}/readyz within "
+            f"{config.READY_TIMEOUT_S:.0f}s:\n{log_tail(platform.log_file(service))}"
+        )
     log.info("%s ready on %s", service.name, service.url)
 
 

@@ -43,13 +43,15 @@ def _search_bindir() -> Path | None:
     candidates: list[Path] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
-        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
-                                check=False)
+        result = subprocess.run(
+            [pg_config, "--bindir"], capture_output=True, text=True, check=False
+        )
         if result.returncode == 0:
             candidates.append(Path(result.stdout.strip()))
     versions = glob.glob("/usr/lib/postgresql/*/bin")
-    versions.sort(key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
-                  reverse=True)
+    versions.sort(
+        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True
+    )
     candidates += [Path(p) for p in versions]
     for bindir in candidates:
         if all((bindir / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
@@ -66,8 +68,9 @@ def _apt_install_postgresql() -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     log.info("installing PostgreSQL with apt-get")
     subprocess.run(["apt-get", "update"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "postgresql"],
-                   check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"], check=True, env=env
+    )
 
 
 def psql_binary() -> str:
@@ -153,8 +156,7 @@ class PostgresServer:
             if not (self.data_dir / "PG_VERSION").is_file():
                 self._initdb(bindir)
             self._write_config()
-            self._pg_ctl(bindir, "start", "-w", "-t", str(int(timeout)), "-l",
-                         str(self.log_file))
+            self._pg_ctl(bindir, "start", "-w", "-t", str(int(timeout)), "-l", str(self.log_file))
             if not wait_until(self.is_running, 10.0, 0.3):
                 raise RuntimeError(f"PostgreSQL did not come up:\n{log_tail(self.log_file)}")
             log.info("PostgreSQL ready on port %d", self.port)
@@ -181,8 +183,20 @@ class PostgresServer:
 
     def _initdb(self, bindir: Path) -> None:
         log.info("initializing PostgreSQL cluster in %s", self.data_dir)
-        self._run([str(bindir / "initdb"), "-D", str(self.data_dir), "-U", POSTGRES_USER,
-                   "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"])
+        self._run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                POSTGRES_USER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
+            ]
+        )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\ninclude_if_exists = 'devstack.conf'\n")
 

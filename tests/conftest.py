@@ -1,0 +1,74 @@
+"""Session-wide fixtures: real Kafka and PostgreSQL for integration tests (no Docker).
+
+- ``KAFKA_BOOTSTRAP_SERVERS`` set: use that Kafka; else start/reuse one in ``.run/test/kafka``
+  on 127.0.0.1:19092 (controller 19093).
+- ``POSTGRES_URL`` set (server-level, e.g. ``postgresql://user@host:5432/postgres``): use it;
+  else start/reuse a PostgreSQL in ``.run/test/pg`` on 127.0.0.1:15432 (fsync off).
+- ``ORDERFLOW_KEEP_TEST_STACK`` set: leave the test servers running after the session.
+
+Service-specific fixtures belong in the services' own test folders.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from devstack import config
+from devstack.kafka import KafkaServer
+from devstack.postgres import PostgresServer
+from devstack.testing import DatabaseFactory, shared_server
+
+TEST_RUN_DIR = Path(__file__).resolve().parents[1] / ".run" / "test"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """``host:port`` of a running Kafka broker."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    run_dir = TEST_RUN_DIR / "kafka"
+    server = KafkaServer(run_dir, config.TEST_KAFKA_PORT, config.TEST_KAFKA_CONTROLLER_PORT)
+    with shared_server(server, run_dir):
+        yield server.bootstrap
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Server-level libpq URL (``postgresql://user@host:port/postgres``) of a running PostgreSQL."""
+    external = os.environ.get("POSTGRES_URL")
+    if external:
+        yield external
+        return
+    run_dir = TEST_RUN_DIR / "pg"
+    server = PostgresServer(run_dir, config.TEST_POSTGRES_PORT, fsync=False)
+    with shared_server(server, run_dir):
+        yield server.server_url
+
+
+@pytest.fixture(scope="session")
+def make_database(postgres_server: str) -> Iterator[Callable[[str], str]]:
+    """``make_database(prefix) -> "postgresql+asyncpg://..."``: a fresh, uniquely named database.
+
+    Databases are dropped at the end of the session.
+    """
+    factory = DatabaseFactory(postgres_server)
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url_factory(make_database: Callable[[str], str]) -> Callable[[str], str]:
+    """Alias of :func:`make_database`."""
+    return make_database
+
+
+@pytest.fixture(scope="session")
+def topic_prefix() -> str:
+    """A unique Kafka topic prefix per test session, e.g. ``t1a2b3c4d.``."""
+    return f"t{secrets.token_hex(4)}."

@@ -1,0 +1,157 @@
+"""Amazon's flat-file order report (tab- or comma-separated), one row per order item.
+
+Rows are grouped by ``amazon-order-id`` and turned into the Orders v0 shape, so a file's
+orders pass the very same validation as ``POST /v1/orders``. A rejected order names the file
+rows it came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ingest.adapters import amazon_v0
+from ingest.domain.errors import UnreadableUpload
+from ingest.domain.model import IncomingOrder, Rejected
+
+REQUIRED = ("amazon-order-id", "purchase-date", "last-updated-date", "order-status")
+STATUS = {"cancelled": "Canceled", "canceled": "Canceled", "shipping": "Unshipped"}
+CHANNEL = {"amazon": "AFN", "afn": "AFN", "merchant": "MFN", "mfn": "MFN"}
+MONEY_COLUMNS = {
+    "item-price": "ItemPrice",
+    "item-tax": "ItemTax",
+    "shipping-price": "ShippingPrice",
+    "shipping-tax": "ShippingTax",
+    "item-promotion-discount": "PromotionDiscount",
+}
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def read_rows(content: bytes) -> list[tuple[int, dict[str, str]]]:
+    """The file's data rows with their line numbers (header is line 1)."""
+    text = _decode(content)
+    lines = text.splitlines()
+    if not lines:
+        raise UnreadableUpload("The file is empty.")
+    delimiter = "\t" if "\t" in lines[0] else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise UnreadableUpload(f"Not an order report: missing columns {', '.join(missing)}.")
+    reader.fieldnames = header
+    return [
+        (n, {k: (v or "").strip() for k, v in row.items() if k})
+        for n, row in enumerate(reader, start=2)
+        if any((v or "").strip() for v in row.values() if v)
+    ]
+
+
+def _decode(content: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableUpload("The file is neither UTF-8 nor Windows-1252 text.")
+
+
+def orders_of(rows: list[tuple[int, dict[str, str]]]) -> list[IncomingOrder | Rejected]:
+    grouped: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for number, row in rows:
+        grouped.setdefault(row.get("amazon-order-id", ""), []).append((number, row))
+    return [_order(group) for group in grouped.values()]
+
+
+def _order(group: list[tuple[int, dict[str, str]]]) -> IncomingOrder | Rejected:
+    numbers = [n for n, _ in group]
+    first = group[0][1]
+    document = _order_document(first, [row for _, row in group])
+    parsed = amazon_v0.parse(document)
+    if isinstance(parsed, Rejected):
+        return Rejected(
+            reasons=parsed.reasons,
+            amazon_order_id=parsed.amazon_order_id,
+            raw=document,
+            rows=numbers,
+        )
+    return parsed
+
+
+def _order_document(first: dict[str, str], rows: list[dict[str, str]]) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "AmazonOrderId": first.get("amazon-order-id"),
+        "SellerOrderId": first.get("merchant-order-id") or None,
+        "PurchaseDate": first.get("purchase-date"),
+        "LastUpdateDate": first.get("last-updated-date"),
+        "OrderStatus": STATUS.get(first.get("order-status", "").lower(), first.get("order-status")),
+        "FulfillmentChannel": CHANNEL.get(first.get("fulfillment-channel", "").lower()),
+        "SalesChannel": first.get("sales-channel") or None,
+        "OrderChannel": first.get("order-channel") or None,
+        "ShipServiceLevel": first.get("ship-service-level") or None,
+        "IsBusinessOrder": first.get("is-business-order", "").lower() == "true",
+        "ShippingAddress": {
+            "City": first.get("ship-city") or None,
+            "StateOrRegion": first.get("ship-state") or None,
+            "PostalCode": first.get("ship-postal-code") or None,
+            "CountryCode": first.get("ship-country") or None,
+        },
+        "OrderItems": [_item(row, i) for i, row in enumerate(rows)],
+    }
+    total = _total(rows)
+    if total is not None:
+        document["OrderTotal"] = total
+    return document
+
+
+def _item(row: dict[str, str], index: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "ASIN": row.get("asin"),
+        "SellerSKU": row.get("sku") or None,
+        "OrderItemId": row.get("order-item-id") or f"{row.get('asin')}-{row.get('sku')}-{index}",
+        "Title": row.get("product-name") or None,
+        "QuantityOrdered": row.get("quantity") or "0",
+    }
+    currency = row.get("currency") or None
+    for column, name in MONEY_COLUMNS.items():
+        if row.get(column):
+            item[name] = {"CurrencyCode": currency, "Amount": row[column]}
+    return item
+
+
+def _total(rows: list[dict[str, str]]) -> dict[str, str] | None:
+    """Order total as Amazon charges it: items, shipping and tax, less promotions."""
+    currency = rows[0].get("currency")
+    if not currency:
+        return None
+    try:
+        total = sum((_signed(row) for row in rows), Decimal(0))
+    except InvalidOperation:
+        return None  # the items' own amounts carry the error
+    return {"CurrencyCode": currency, "Amount": str(total)}
+
+
+def _signed(row: dict[str, str]) -> Decimal:
+    plus = (
+        "item-price",
+        "item-tax",
+        "shipping-price",
+        "shipping-tax",
+        "gift-wrap-price",
+        "gift-wrap-tax",
+    )
+    minus = ("item-promotion-discount", "ship-promotion-discount")
+    value = sum((Decimal(row[c]) for c in plus if row.get(c)), Decimal(0))
+    return value - sum((abs(Decimal(row[c])) for c in minus if row.get(c)), Decimal(0))
+
+
+def chunks(entries: list[Any], size: int, start: int) -> Iterator[tuple[int, list[Any]]]:
+    for offset in range(start, len(entries), size):
+        yield offset, entries[offset : offset + size]

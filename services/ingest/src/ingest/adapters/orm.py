@@ -1,0 +1,76 @@
+"""Ingest's tables: orders as last accepted, quarantined input, flat-file uploads."""
+
+from __future__ import annotations
+
+from shared.db.plumbing import define_plumbing
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData()
+plumbing = define_plumbing(metadata)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("amazon_order_id", Text, primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("marketplace_id", Text),
+    Column("order_status", Text, nullable=False),
+    Column("last_update_date", DateTime(timezone=True), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("item_count", Integer, nullable=False, server_default="0"),
+    Column("snapshot", JSONB, nullable=False),
+    Column("intake_source", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_orders_seller", "seller_id", "received_at"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("seller_id", Text),
+    Column("source", Text, nullable=False),
+    Column("amazon_order_id", Text),
+    Column("reasons", JSONB, nullable=False),
+    Column("sealed_input", Text),
+    Column("upload_id", UUID(as_uuid=True)),
+    Column("row_numbers", JSONB),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_quarantine_seller", "seller_id", "id"),
+    Index("ix_quarantine_order", "amazon_order_id"),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("filename", Text),
+    Column("sha256", Text, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("status", Text, nullable=False, server_default="queued"),
+    Column("rows_total", Integer, nullable=False, server_default="0"),
+    Column("orders_total", Integer, nullable=False, server_default="0"),
+    Column("orders_done", Integer, nullable=False, server_default="0"),
+    Column("rows_processed", Integer, nullable=False, server_default="0"),
+    Column("rows_accepted", Integer, nullable=False, server_default="0"),
+    Column("rows_rejected", Integer, nullable=False, server_default="0"),
+    Column("errors", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ux_uploads_seller_sha", "seller_id", "sha256", unique=True),
+)

@@ -1,0 +1,147 @@
+"""Ingest's repositories: SQL for orders, quarantine and uploads, nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ingest.adapters import orm
+from ingest.domain.model import KnownOrder
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock(self, amazon_order_id: str) -> tuple[KnownOrder, dict[str, Any]] | None:
+        o = orm.orders.c
+        row = (
+            await self.session.execute(
+                select(o.seller_id, o.last_update_date, o.version, o.item_count, o.snapshot)
+                .where(o.amazon_order_id == amazon_order_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            return None
+        known = KnownOrder(row.seller_id, row.last_update_date, row.version, row.item_count)
+        return known, row.snapshot
+
+    async def create(self, values: dict[str, Any]) -> bool:
+        """Insert a new order; False when a concurrent request inserted it first."""
+        stmt = (
+            insert(orm.orders)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["amazon_order_id"])
+            .returning(orm.orders.c.amazon_order_id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def replace(self, amazon_order_id: str, values: dict[str, Any]) -> None:
+        await self.session.execute(
+            update(orm.orders)
+            .where(orm.orders.c.amazon_order_id == amazon_order_id)
+            .values(**values, updated_at=func.now())
+        )
+
+    async def get(self, amazon_order_id: str, seller_id: str | None) -> Any | None:
+        stmt = select(orm.orders).where(orm.orders.c.amazon_order_id == amazon_order_id)
+        if seller_id is not None:
+            stmt = stmt.where(orm.orders.c.seller_id == seller_id)
+        return (await self.session.execute(stmt)).first()
+
+    async def events_of(self, amazon_order_id: str) -> list[Any]:
+        o = orm.plumbing.outbox.c
+        stmt = (
+            select(
+                o.event_id,
+                o.event_type,
+                o.topic,
+                o.aggregate_version,
+                o.created_at,
+                o.sent_at,
+                o.kafka_partition,
+                o.kafka_offset,
+            )
+            .where(o.message_key == amazon_order_id, ~o.topic.like("%.dlq"))
+            .order_by(o.id)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+
+class QuarantineRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, **values: Any) -> int:
+        stmt = insert(orm.quarantine).values(**values).returning(orm.quarantine.c.id)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def page(
+        self,
+        *,
+        seller_id: str | None,
+        amazon_order_id: str | None,
+        source: str | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[Any]:
+        q = orm.quarantine.c
+        stmt = select(orm.quarantine).order_by(q.id.desc()).limit(limit)
+        if seller_id is not None:
+            stmt = stmt.where(q.seller_id == seller_id)
+        if amazon_order_id:
+            stmt = stmt.where(q.amazon_order_id == amazon_order_id)
+        if source:
+            stmt = stmt.where(q.source == source)
+        if before_id is not None:
+            stmt = stmt.where(q.id < before_id)
+        return list((await self.session.execute(stmt)).all())
+
+
+class UploadRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find_same(self, seller_id: str, sha256: str) -> Any | None:
+        u = orm.uploads.c
+        stmt = select(orm.uploads).where(u.seller_id == seller_id, u.sha256 == sha256)
+        return (await self.session.execute(stmt)).first()
+
+    async def add(self, **values: Any) -> bool:
+        stmt = (
+            insert(orm.uploads)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["seller_id", "sha256"])
+            .returning(orm.uploads.c.id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def get(
+        self, upload_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
+    ) -> Any | None:
+        u = orm.uploads.c
+        stmt = select(orm.uploads).where(u.id == upload_id)
+        if seller_id is not None:
+            stmt = stmt.where(u.seller_id == seller_id)
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return (await self.session.execute(stmt)).first()
+
+    async def unfinished(self) -> list[uuid.UUID]:
+        u = orm.uploads.c
+        stmt = select(u.id).where(u.status.in_(("queued", "processing"))).order_by(u.created_at)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def progress(self, upload_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(
+            update(orm.uploads).where(orm.uploads.c.id == upload_id).values(**values)
+        )
+
+    async def finish(self, upload_id: uuid.UUID, at: datetime) -> None:
+        await self.progress(upload_id, status="done", finished_at=at)

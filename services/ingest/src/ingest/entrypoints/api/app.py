@@ -1,0 +1,45 @@
+"""Ingest's FastAPI application."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from shared.api import deadletters
+from shared.api.app import create_app
+from shared.api.openapi import add_schemas
+from shared.runtime import Resources, install_readiness
+
+from ingest.adapters.amazon_v0 import AmazonOrder
+from ingest.entrypoints.api import errors
+from ingest.entrypoints.api.routers import orders, quarantine, uploads
+from ingest.entrypoints.api.routers.orders import BatchIn
+
+DESCRIPTION = """Takes orders in, as Amazon sends them (SP-API Orders v0 `Order` objects with
+their `OrderItems`), one at a time, in batches of up to 1,000, or as a flat-file order report;
+publishes `order.created` / `order.updated` on `orders.v1` through a transactional outbox;
+quarantines every input it cannot accept, with the reasons."""
+
+
+def build_app(resources: Resources) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for task in list(app.state.upload_tasks):
+            task.cancel()
+        await asyncio.gather(*app.state.upload_tasks, return_exceptions=True)
+
+    app = create_app(
+        settings=resources.settings,
+        title="Orderflow ingest",
+        description=DESCRIPTION,
+        routers=[orders.router, uploads.router, quarantine.router, deadletters.router],
+        lifespan=lifespan,
+    )
+    app.state.upload_tasks = set()
+    install_readiness(app, resources)
+    errors.install(app)
+    add_schemas(app, AmazonOrder, BatchIn)
+    return app

@@ -1,0 +1,37 @@
+"""FastAPI dependencies of ingest's API, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from shared.pii import PIICipher
+from shared.runtime import Resources
+
+from ingest.service_layer.unit_of_work import UnitOfWork
+from ingest.settings import IngestSettings
+
+
+def _resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+def _uow(request: Request) -> UnitOfWork:
+    return UnitOfWork(_resources(request).sessions)
+
+
+def _settings(request: Request) -> IngestSettings:
+    settings = _resources(request).settings
+    assert isinstance(settings, IngestSettings)
+    return settings
+
+
+def _pii(request: Request) -> PIICipher:
+    cipher: PIICipher = _resources(request).extras["pii"]
+    return cipher
+
+
+UoW = Annotated[UnitOfWork, Depends(_uow)]
+Settings = Annotated[IngestSettings, Depends(_settings)]
+Cipher = Annotated[PIICipher, Depends(_pii)]

@@ -1,0 +1,88 @@
+"""Response bodies of ingest's API (requests are Amazon's shapes, in ``adapters.amazon_v0``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str | None = None
+
+
+class IntakeOut(BaseModel):
+    amazon_order_id: str
+    result: Literal["created", "updated", "unchanged", "stale"]
+    version: int
+
+
+class BatchEntryOut(BaseModel):
+    index: int
+    amazon_order_id: str | None = None
+    result: Literal["created", "updated", "unchanged", "stale", "rejected"]
+    version: int | None = None
+    status: int = Field(description="the HTTP status this order alone would have had")
+    errors: list[FieldError] = []
+
+
+class BatchOut(BaseModel):
+    accepted: int
+    rejected: int
+    results: list[BatchEntryOut]
+
+
+class PublishedEvent(BaseModel):
+    event_id: str
+    type: str
+    topic: str
+    version: int
+    created_at: datetime
+    sent_at: datetime | None
+    partition: int | None
+    offset: int | None
+
+
+class OrderOut(BaseModel):
+    amazon_order_id: str
+    seller_id: str
+    order_status: str
+    version: int
+    last_update_date: datetime
+    received_at: datetime
+    updated_at: datetime
+    intake_source: str
+    all_events_published: bool
+    events: list[PublishedEvent]
+    order: dict[str, Any] = Field(description="the snapshot last published (buyer PII sealed)")
+
+
+class QuarantineOut(BaseModel):
+    id: int
+    received_at: datetime
+    seller_id: str | None
+    source: str
+    amazon_order_id: str | None
+    reasons: list[FieldError]
+    upload_id: str | None = None
+    rows: list[int] | None = None
+
+
+class UploadOut(BaseModel):
+    upload_id: str
+    status: Literal["queued", "processing", "done", "failed"]
+    filename: str | None
+    duplicate: bool = False
+    rows_total: int
+    rows_processed: int
+    rows_accepted: int
+    rows_rejected: int
+    orders_total: int
+    orders_done: int
+    percent_done: float
+    created_at: datetime
+    finished_at: datetime | None
+    errors: list[dict[str, Any]] = Field(description="row-level errors (first 1,000)")

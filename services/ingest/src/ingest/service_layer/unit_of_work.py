@@ -1,0 +1,42 @@
+"""One database transaction per use case; repositories and the outbox share it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from shared.envelope import CloudEvent
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ingest.adapters import orm
+from ingest.adapters.repository import OrderRepository, QuarantineRepository, UploadRepository
+from shared import outbox
+
+
+class UnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        await self.session.begin()
+        self.orders = OrderRepository(self.session)
+        self.quarantine = QuarantineRepository(self.session)
+        self.uploads = UploadRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                await self.session.commit()
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def publish(self, topic: str, event: CloudEvent) -> None:
+        await outbox.add_event(self.session, orm.plumbing.outbox, topic=topic, event=event)

@@ -1,0 +1,106 @@
+"""Flat-file uploads as jobs: registered at once, processed in chunks with visible progress.
+
+Each chunk runs in one transaction that also advances the upload's counters, so progress is
+exact and a crash resumes at the first unfinished chunk. The same file uploaded twice by the
+same seller is recognised by its SHA-256 and not processed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.pii import PIICipher
+
+from ingest.adapters import flatfile
+from ingest.domain.model import Rejected
+from ingest.service_layer import handlers
+from ingest.service_layer.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_ERRORS = 1000
+
+
+async def register(
+    uow: UnitOfWork, *, seller_id: str, filename: str | None, content: bytes
+) -> tuple[Any, bool]:
+    """Store the file as a queued job; returns (upload row, whether it was a duplicate)."""
+    rows = flatfile.read_rows(content)  # refuse an unreadable file now, not later
+    digest = flatfile.sha256(content)
+    created = await uow.uploads.add(
+        id=uuid.uuid4(),
+        seller_id=seller_id,
+        filename=filename,
+        sha256=digest,
+        content=content,
+        rows_total=len(rows),
+        orders_total=len({r.get("amazon-order-id") for _, r in rows}),
+    )
+    row = await uow.uploads.find_same(seller_id, digest)
+    return row, not created
+
+
+async def process(
+    new_uow: Callable[[], UnitOfWork],
+    upload_id: uuid.UUID,
+    *,
+    pii: PIICipher,
+    topic: str,
+    chunk: int,
+) -> None:
+    entries: list[Any] | None = None
+    while True:
+        async with new_uow() as uow:
+            upload = await uow.uploads.get(upload_id, seller_id=None, lock=True)
+            if upload is None or upload.status == "done":
+                return
+            if entries is None:
+                entries = flatfile.orders_of(flatfile.read_rows(upload.content))
+            batch = entries[upload.orders_done : upload.orders_done + chunk]
+            outcomes = await handlers.accept_many(
+                uow,
+                seller_id=upload.seller_id,
+                entries=batch,
+                source="upload",
+                pii=pii,
+                topic=topic,
+                upload_id=upload_id,
+            )
+            await uow.uploads.progress(upload_id, **_counters(upload, batch, outcomes))
+            if upload.orders_done + len(batch) >= len(entries):
+                await uow.uploads.finish(upload_id, datetime.now(UTC))
+                log.info("upload processed", extra={"upload_id": str(upload_id)})
+                return
+
+
+def _counters(upload: Any, batch: list[Any], outcomes: list[Any]) -> dict[str, Any]:
+    rows_of = [len(e.rows or []) if isinstance(e, Rejected) else e.item_count or 1 for e in batch]
+    rejected = [(o, n) for o, n in zip(outcomes, rows_of, strict=True) if isinstance(o, Rejected)]
+    rows = sum(rows_of)
+    rejected_rows = sum(n for _, n in rejected)
+    errors = list(upload.errors)
+    errors += [
+        {"rows": o.rows, "amazon_order_id": o.amazon_order_id, "errors": o.reasons}
+        for o, _ in rejected
+    ][: max(0, MAX_ERRORS - len(errors))]
+    return {
+        "status": "processing",
+        "orders_done": upload.orders_done + len(batch),
+        "rows_processed": upload.rows_processed + rows,
+        "rows_accepted": upload.rows_accepted + rows - rejected_rows,
+        "rows_rejected": upload.rows_rejected + rejected_rows,
+        "errors": errors,
+    }
+
+
+async def resume_unfinished(
+    new_uow: Callable[[], UnitOfWork], *, pii: PIICipher, topic: str, chunk: int
+) -> None:
+    async with new_uow() as uow:
+        pending = await uow.uploads.unfinished()
+    for upload_id in pending:
+        await process(new_uow, upload_id, pii=pii, topic=topic, chunk=chunk)

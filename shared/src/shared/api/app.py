@@ -1,0 +1,53 @@
+"""The FastAPI application factory every service uses, so all four look and behave alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from shared.api import ops
+from shared.api.auth import parse_api_keys
+from shared.api.middleware import BodyTooLarge, RequestContextMiddleware
+from shared.api.problems import install_problem_handlers, problem_response
+from shared.settings import ServiceSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    description: str,
+    routers: Iterable[APIRouter],
+    lifespan: Lifespan | None = None,
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.api_keys = parse_api_keys(settings.api_keys)
+    app.state.readiness_checks = {}
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=settings.service_name,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    install_problem_handlers(app)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return problem_response(
+            413,
+            "Payload Too Large",
+            f"The request body is larger than {settings.max_body_bytes} bytes.",
+        )
+
+    app.include_router(ops.router)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def no_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield

@@ -1,0 +1,133 @@
+"""API-key auth.
+
+``ORDERFLOW_API_KEYS`` is a comma-separated list of ``KEY=ROLE`` where ROLE is ``ops``,
+``system`` or ``seller:SELLER_ID``. Clients send ``Authorization: Bearer KEY``.
+
+- ``seller``: bound to one seller id; sees and changes only that seller's data.
+- ``system``: internal systems; act for any seller, naming it in ``X-Seller-Id``.
+- ``ops``: reads everything (optionally narrowed by ``X-Seller-Id``) and operates dead letters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from shared.api.problems import Problem
+
+ROLES = ("ops", "system", "seller")
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    seller_id: str | None = None
+    key_name: str = ""
+
+
+class InvalidKeyConfig(ValueError):
+    """ORDERFLOW_API_KEYS is malformed."""
+
+
+def parse_api_keys(spec: str) -> dict[str, Principal]:
+    """Map sha256(key) to its principal."""
+    keys: dict[str, Principal] = {}
+    for entry in (e.strip() for e in spec.split(",") if e.strip()):
+        key, sep, role = entry.partition("=")
+        if not sep or not key:
+            raise InvalidKeyConfig(f"entry {entry[:4]}... is not KEY=ROLE")
+        keys[_digest(key)] = _principal(role.strip(), key)
+    return keys
+
+
+def _principal(role: str, key: str) -> Principal:
+    name = f"{key[:4]}…"
+    if role in ("ops", "system"):
+        return Principal(role=role, key_name=name)
+    kind, _, seller = role.partition(":")
+    if kind == "seller" and seller:
+        return Principal(role="seller", seller_id=seller, key_name=name)
+    raise InvalidKeyConfig(f"unknown role {role!r}: use ops, system or seller:SELLER_ID")
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(
+            401,
+            "Unauthorized",
+            "Send 'Authorization: Bearer <api key>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal: Principal | None = request.app.state.api_keys.get(_digest(token.strip()))
+    if principal is None:
+        raise Problem(
+            401, "Unauthorized", "Unknown API key.", headers={"WWW-Authenticate": "Bearer"}
+        )
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require_roles(*roles: str) -> object:
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Problem(
+                403,
+                "Forbidden",
+                f"This action needs the role {' or '.join(roles)}; "
+                f"the key has the role {principal.role}.",
+            )
+        return principal
+
+    return Depends(check)
+
+
+def acting_seller(
+    principal: CurrentPrincipal,
+    x_seller_id: Annotated[str | None, Header(max_length=64)] = None,
+) -> str:
+    """The seller a write acts for: the key's own seller, or ``X-Seller-Id`` for system keys."""
+    if principal.role == "seller":
+        assert principal.seller_id is not None
+        if x_seller_id and x_seller_id != principal.seller_id:
+            raise Problem(403, "Forbidden", "A seller key acts only for its own seller.")
+        return principal.seller_id
+    if principal.role == "system":
+        if not x_seller_id:
+            raise Problem(
+                400,
+                "Seller required",
+                "A system key must name the seller in the X-Seller-Id header.",
+                errors=[{"field": "header.X-Seller-Id", "message": "required"}],
+            )
+        return x_seller_id
+    raise Problem(
+        403, "Forbidden", "An ops key reads and operates; it does not change sellers' data."
+    )
+
+
+def visible_seller(
+    principal: CurrentPrincipal,
+    x_seller_id: Annotated[str | None, Header(max_length=64)] = None,
+) -> str | None:
+    """The seller whose data a read may see; None means every seller (ops and system only)."""
+    if principal.role == "seller":
+        if x_seller_id and x_seller_id != principal.seller_id:
+            raise Problem(403, "Forbidden", "A seller key reads only its own seller's data.")
+        return principal.seller_id
+    return x_seller_id
+
+
+ActingSeller = Annotated[str, Depends(acting_seller)]
+VisibleSeller = Annotated[str | None, Depends(visible_seller)]

@@ -1,0 +1,45 @@
+"""``/healthz`` (alive), ``/readyz`` (database and Kafka reachable) and ``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The database and Kafka are reachable")
+async def readyz(request: Request) -> JSONResponse:
+    checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
+    results = await asyncio.gather(*(_run(check) for check in checks.values()))
+    report = dict(zip(checks, results, strict=True))
+    ready = all(r == "ok" for r in report.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": report},
+        status_code=200 if ready else 503,
+        headers=None if ready else {"Retry-After": "2"},
+    )
+
+
+async def _run(check: ReadinessCheck) -> str:
+    try:
+        await asyncio.wait_for(check(), timeout=3.0)
+    except Exception as exc:
+        return f"failed: {type(exc).__name__}"
+    return "ok"
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics_endpoint() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,147 @@
+"""RFC 9457 problem responses (``application/problem+json``) for every error a service returns.
+
+A client's mistake is a 4xx naming the field; an unavailable dependency is a 503 with
+``Retry-After``; nothing leaks a stack trace or buyer data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.errors import is_transient
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        type_: str = "about:blank",
+        errors: Sequence[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.type = status, title, detail, type_
+        self.errors, self.headers, self.extra = errors, headers, extra
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    errors: Sequence[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    type_: str = "about:blank",
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = list(errors)
+    body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors as ``{field, message, type}``, never echoing the input (may be PII)."""
+    return [
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ())),
+            "message": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
+        for err in exc.errors()
+    ]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.title,
+            exc.detail,
+            instance=request.url.path,
+            errors=exc.errors,
+            headers=exc.headers,
+            type_=exc.type,
+            **exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = field_errors(exc)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(
+                400,
+                "Malformed JSON",
+                "The request body is not valid JSON.",
+                instance=request.url.path,
+                errors=errors,
+            )
+        return problem_response(
+            422,
+            "Invalid request",
+            "One or more fields are invalid.",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(
+            exc.status_code,
+            _title(exc.status_code),
+            str(exc.detail),
+            instance=request.url.path,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            log.warning("dependency unavailable", extra={"error": repr(exc)[:300]})
+            return problem_response(
+                503,
+                "Service Unavailable",
+                "A dependency is unavailable; retry shortly.",
+                instance=request.url.path,
+                headers={"Retry-After": "2"},
+            )
+        log.exception("unhandled error")
+        return problem_response(
+            500,
+            "Internal Server Error",
+            "Unexpected error; it was logged.",
+            instance=request.url.path,
+        )
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,90 @@
+"""The outbox, inbox and dead-letter tables, defined on a service's own ``MetaData``.
+
+- ``outbox``: events (and dead letters) waiting for the relay; written in the same transaction
+  as the change they announce. ``sent_at`` plus ``kafka_partition``/``kafka_offset`` record where
+  each one landed.
+- ``inbox``: ids of the events a consumer has applied; makes every handler idempotent.
+- ``dead_letters``: messages a consumer gave up on, with why, for operators to list and replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+
+@dataclass(frozen=True)
+class PlumbingTables:
+    outbox: Table
+    inbox: Table
+    dead_letters: Table
+
+
+def define_plumbing(metadata: MetaData) -> PlumbingTables:
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        Column("topic", Text, nullable=False),
+        Column("message_key", Text, nullable=False),
+        Column("event_type", Text, nullable=False),
+        Column("aggregate_version", BigInteger, nullable=False, server_default="0"),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True)),
+        Column("kafka_partition", Integer),
+        Column("kafka_offset", BigInteger),
+        Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+        Index("ix_outbox_key", "message_key"),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("event_id", UUID(as_uuid=True), primary_key=True),
+        Column("topic", Text, nullable=False),
+        Column("event_type", Text, nullable=False),
+        Column("subject", Text),
+        Column("aggregate_version", BigInteger),
+        Column("kafka_partition", Integer),
+        Column("kafka_offset", BigInteger),
+        Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index("ix_inbox_subject", "subject"),
+    )
+    dead_letters = Table(
+        "dead_letters",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("topic", Text, nullable=False),
+        Column("kafka_partition", Integer, nullable=False),
+        Column("kafka_offset", BigInteger, nullable=False),
+        Column("message_key", Text),
+        Column("payload", LargeBinary, nullable=False),
+        Column("event_type", Text),
+        Column("subject", Text),
+        Column("error_type", Text, nullable=False),
+        Column("error_message", Text, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("status", Text, nullable=False, server_default="dead"),
+        Column("replay_count", Integer, nullable=False, server_default="0"),
+        Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("replayed_at", DateTime(timezone=True)),
+        Index("ix_dead_letters_status", "status", "id"),
+        Index("ix_dead_letters_subject", "subject"),
+    )
+    return PlumbingTables(outbox=outbox, inbox=inbox, dead_letters=dead_letters)

@@ -1,0 +1,44 @@
+"""The CloudEvents 1.0 envelope (structured JSON mode) every Orderflow event travels in.
+
+Extension attributes (lower-case, as CloudEvents requires): ``sellerid``, ``correlationid``,
+``causationid`` and ``aggregateversion`` (the version of the aggregate the event announces, which
+only grows, so a consumer can drop an older or repeated update).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CloudEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    source: str
+    type: str
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    subject: str
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str
+    sellerid: str
+    correlationid: str | None = None
+    causationid: str | None = None
+    aggregateversion: int = Field(ge=0)
+    data: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CloudEvent:
+        return cls.model_validate(orjson.loads(raw))
+
+
+def schema_uri(topic: str, event_type: str, version: int) -> str:
+    return f"urn:orderflow:{topic}:{event_type}:{version}"

@@ -1,0 +1,70 @@
+"""Producer, consumer and admin factories with Orderflow's delivery settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 1_000_000
+
+
+def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+    """Idempotent producer: ``acks=all``, retries without duplicates or reordering."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
+        request_timeout_ms=15_000,
+    )
+
+
+def make_consumer(
+    bootstrap: str, *, group_id: str, topics: Iterable[str], client_id: str
+) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_interval_ms=300_000,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=3_000,
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=2 * 1024 * 1024,
+    )
+
+
+async def ensure_topics(
+    bootstrap: str, topics: Iterable[str], *, partitions: int, replication_factor: int = 1
+) -> None:
+    """Create the topics that are missing; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="orderflow-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in dict.fromkeys(topics) if t not in existing]
+        if not missing:
+            return
+        new = [
+            NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
+            for t in missing
+        ]
+        try:
+            await admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            log.info("topics created concurrently", extra={"topics": missing})
+    finally:
+        await admin.close()

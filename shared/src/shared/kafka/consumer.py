@@ -1,0 +1,275 @@
+"""The consumer runner: apply events to the service's database, exactly once in effect.
+
+For every message: decode the envelope and payload, then in ONE database transaction record
+the event id in the inbox (skipping it if already there) and run the service's handler; commit
+Kafka offsets only after that transaction commits. Records of a partition are first applied
+together in one transaction; if that fails they are applied one by one, so a single bad message
+never holds up the others.
+
+Failures are sorted in one place (``_attempt``):
+- transient (database or broker down): retried with backoff for as long as it takes;
+- poison (undecodable, unknown type, invalid payload): dead-lettered at once;
+- any other handler error: retried ``max_attempts`` times, then dead-lettered.
+A dead letter is stored in ``dead_letters`` and queued through the outbox to ``<topic>.dlq``
+with headers naming its origin and the error, in one transaction; then the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import metrics
+from shared.db.plumbing import PlumbingTables
+from shared.envelope import CloudEvent
+from shared.errors import PoisonMessage, is_transient
+from shared.events.registry import UnknownEventType, parse_payload
+from shared.logs import correlation_id
+from shared.outbox import add_raw
+from shared.topics import dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Message:
+    """What the runner needs of a Kafka record (also built from a stored dead letter)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[bytes, bytes]) -> Message:
+        key = record.key.decode(errors="replace") if record.key is not None else None
+        return cls(record.topic, record.partition, record.offset, key, record.value or b"")
+
+
+def decode(message: Message) -> tuple[CloudEvent, Any]:
+    try:
+        event = CloudEvent.from_bytes(message.value)
+        return event, parse_payload(event)
+    except (ValueError, ValidationError, UnknownEventType) as exc:
+        raise PoisonMessage(f"{type(exc).__name__}: {exc}"[:2000]) from exc
+
+
+class EventApplier:
+    """Applies one decoded message inside a transaction; shared by the runner and DLQ replay."""
+
+    def __init__(self, *, tables: PlumbingTables, handlers: dict[str, Handler]) -> None:
+        self.tables = tables
+        self.handlers = handlers
+
+    async def apply(self, session: AsyncSession, message: Message) -> bool:
+        """Apply in the caller's transaction; False when already applied or not handled here."""
+        event, payload = decode(message)
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            return False
+        if not await self._claim(session, message, event):
+            return False
+        token = correlation_id.set(event.correlationid or str(event.id))
+        try:
+            await handler(session, event, payload)
+        finally:
+            correlation_id.reset(token)
+        return True
+
+    async def _claim(self, session: AsyncSession, message: Message, event: CloudEvent) -> bool:
+        stmt = (
+            pg_insert(self.tables.inbox)
+            .values(
+                event_id=event.id,
+                topic=message.topic,
+                event_type=event.type,
+                subject=event.subject,
+                aggregate_version=event.aggregateversion,
+                kafka_partition=message.partition,
+                kafka_offset=message.offset,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.tables.inbox.c.event_id)
+        )
+        return (await session.execute(stmt)).first() is not None
+
+    async def dead_letter(
+        self,
+        session: AsyncSession,
+        message: Message,
+        exc: BaseException,
+        attempts: int,
+        service: str,
+    ) -> None:
+        """Store the message as a dead letter and queue it for ``<topic>.dlq``."""
+        event_type, subject = _peek(message)
+        await session.execute(
+            insert(self.tables.dead_letters).values(
+                topic=message.topic,
+                kafka_partition=message.partition,
+                kafka_offset=message.offset,
+                message_key=message.key,
+                payload=message.value,
+                event_type=event_type,
+                subject=subject,
+                error_type=type(exc).__name__,
+                error_message=_reason(exc),
+                attempts=attempts,
+            )
+        )
+        await self.publish_dead_letter(session, message, exc, attempts, service)
+
+    async def publish_dead_letter(
+        self,
+        session: AsyncSession,
+        message: Message,
+        exc: BaseException,
+        attempts: int,
+        service: str,
+    ) -> None:
+        event_type, _ = _peek(message)
+        headers = {
+            "x-dlq-origin-topic": message.topic,
+            "x-dlq-origin-partition": str(message.partition),
+            "x-dlq-origin-offset": str(message.offset),
+            "x-dlq-service": service,
+            "x-dlq-error-type": type(exc).__name__,
+            "x-dlq-error-message": _reason(exc)[:500],
+            "x-dlq-attempts": str(attempts),
+            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+        await add_raw(
+            session,
+            self.tables.outbox,
+            topic=dead_letter_topic(message.topic),
+            key=message.key or "",
+            payload=message.value,
+            event_type=event_type or "unknown",
+            headers=headers,
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _peek(message: Message) -> tuple[str | None, str | None]:
+    try:
+        event = CloudEvent.from_bytes(message.value)
+        return event.type, event.subject
+    except (ValueError, ValidationError):
+        return None, message.key
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        consumer: AIOKafkaConsumer,
+        sessions: async_sessionmaker[AsyncSession],
+        applier: EventApplier,
+        service: str,
+        max_attempts: int = 3,
+        batch_size: int = 500,
+    ) -> None:
+        self._consumer = consumer
+        self._sessions = sessions
+        self._applier = applier
+        self._service = service
+        self._max_attempts = max_attempts
+        self._batch_size = batch_size
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
+            for tp, records in batches.items():
+                await self._process_partition(tp, [Message.of(r) for r in records])
+
+    async def _process_partition(self, tp: TopicPartition, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        started = time.perf_counter()
+        if not await self._apply_together(messages):
+            for message in messages:
+                await self._apply_alone(message)
+        await self._consumer.commit({tp: messages[-1].offset + 1})
+        metrics.HANDLE_LATENCY.labels(self._service, tp.topic).observe(
+            time.perf_counter() - started
+        )
+
+    async def _apply_together(self, messages: Sequence[Message]) -> bool:
+        if len(messages) == 1:
+            return False
+        try:
+            async with self._sessions() as session, session.begin():
+                for message in messages:
+                    await self._applier.apply(session, message)
+        except Exception as exc:
+            log.info("batch apply failed, applying one by one", extra={"error": repr(exc)})
+            return False
+        metrics.CONSUMED.labels(self._service, messages[0].topic, "applied").inc(len(messages))
+        return True
+
+    async def _apply_alone(self, message: Message) -> None:
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                async with self._sessions() as session, session.begin():
+                    await self._applier.apply(session, message)
+                metrics.CONSUMED.labels(self._service, message.topic, "applied").inc()
+                return
+            except Exception as exc:
+                if not await self._should_retry(message, exc, attempts):
+                    return
+
+    async def _should_retry(self, message: Message, exc: Exception, attempts: int) -> bool:
+        if is_transient(exc) and not isinstance(exc, PoisonMessage):
+            log.warning("transient failure; will retry", extra={"error": repr(exc)})
+            await asyncio.sleep(min(0.2 * 2 ** min(attempts, 5), 5.0))
+            return not self._stopping.is_set()
+        if isinstance(exc, PoisonMessage) or attempts >= self._max_attempts:
+            await self._dead_letter(message, exc, attempts)
+            return False
+        log.warning("handler failed; retrying", extra={"attempt": attempts, "error": repr(exc)})
+        await asyncio.sleep(0.05 * attempts)
+        return True
+
+    async def _dead_letter(self, message: Message, exc: BaseException, attempts: int) -> None:
+        log.error(
+            "dead-lettering message",
+            extra={
+                "topic": message.topic,
+                "partition": message.partition,
+                "offset": message.offset,
+                "error": f"{type(exc).__name__}: {exc}"[:500],
+            },
+        )
+        while True:
+            try:
+                async with self._sessions() as session, session.begin():
+                    await self._applier.dead_letter(session, message, exc, attempts, self._service)
+                break
+            except Exception as db_exc:  # the database itself is down: keep the message
+                log.warning("cannot store dead letter yet", extra={"error": repr(db_exc)})
+                await asyncio.sleep(1.0)
+        metrics.DEAD_LETTERED.labels(self._service, message.topic).inc()
+        metrics.CONSUMED.labels(self._service, message.topic, "dead_lettered").inc()

@@ -1,0 +1,119 @@
+"""The outbox relay: publishes unsent outbox rows in order and marks them sent.
+
+Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several relays can run side by side. A
+relay that dies after Kafka has the messages and before it marks them sent publishes them
+again on restart: consumers drop the repeats by event id (the inbox). Nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import metrics
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    async def send(
+        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> Any: ...
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Table,
+        producer: Any,
+        batch_size: int = 500,
+        idle_seconds: float = 0.05,
+        service: str = "orderflow",
+        before_mark_sent: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._producer = producer
+        self._batch_size = batch_size
+        self._idle = idle_seconds
+        self._service = service
+        self._before_mark_sent = before_mark_sent  # fault-injection seam for tests
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            try:
+                sent = await self.publish_batch()
+                backoff = 0.2
+            except Exception:
+                log.exception("outbox relay failed; retrying", extra={"backoff_s": backoff})
+                metrics.RELAY_ERRORS.labels(self._service).inc()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if sent == 0:
+                await self._sleep(self._idle)
+
+    async def publish_batch(self) -> int:
+        """Publish one batch; returns how many rows went out."""
+        async with self._sessions() as session, session.begin():
+            rows = (await session.execute(self._claim())).all()
+            if not rows:
+                return 0
+            landed = await self._send_all(rows)
+            if self._before_mark_sent is not None:
+                self._before_mark_sent()
+            await self._mark_sent(session, rows, landed)
+        metrics.RELAY_PUBLISHED.labels(self._service).inc(len(rows))
+        return len(rows)
+
+    def _claim(self) -> Any:
+        o = self._outbox.c
+        return (
+            select(o.id, o.topic, o.message_key, o.payload, o.headers)
+            .where(o.sent_at.is_(None))
+            .order_by(o.id)
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
+        )
+
+    async def _send_all(self, rows: list[Any]) -> list[Any]:
+        futures = [
+            await self._producer.send(
+                row.topic,
+                value=row.payload,
+                key=row.message_key.encode(),
+                headers=[(k, str(v).encode()) for k, v in (row.headers or {}).items()],
+            )
+            for row in rows
+        ]
+        return list(await asyncio.gather(*futures))
+
+    async def _mark_sent(self, session: AsyncSession, rows: list[Any], landed: list[Any]) -> None:
+        stmt = (
+            update(self._outbox)
+            .where(self._outbox.c.id == bindparam("row_id"))
+            .values(sent_at=func.now(), kafka_partition=bindparam("p"), kafka_offset=bindparam("o"))
+        )
+        params = [
+            {"row_id": row.id, "p": meta.partition, "o": meta.offset}
+            for row, meta in zip(rows, landed, strict=True)
+        ]
+        await session.execute(stmt, params)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass

@@ -1,0 +1,50 @@
+"""Transactional outbox: the only way an Orderflow service publishes.
+
+``add_event`` writes the event in the caller's transaction, beside the change it announces.
+``OutboxRelay`` (in ``shared.kafka.relay``) publishes unsent rows and marks them sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.envelope import CloudEvent
+
+
+async def add_event(session: AsyncSession, outbox: Table, *, topic: str, event: CloudEvent) -> None:
+    await session.execute(
+        insert(outbox).values(
+            event_id=event.id,
+            topic=topic,
+            message_key=event.subject,
+            event_type=event.type,
+            aggregate_version=event.aggregateversion,
+            payload=event.to_bytes(),
+        )
+    )
+
+
+async def add_raw(
+    session: AsyncSession,
+    outbox: Table,
+    *,
+    topic: str,
+    key: str,
+    payload: bytes,
+    event_type: str,
+    headers: dict[str, str],
+) -> None:
+    """Queue a message that is not a new event (a dead letter keeps its original bytes)."""
+    await session.execute(
+        insert(outbox).values(
+            event_id=uuid.uuid4(),
+            topic=topic,
+            message_key=key,
+            event_type=event_type,
+            payload=payload,
+            headers=headers,
+        )
+    )

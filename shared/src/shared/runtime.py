@@ -1,0 +1,244 @@
+"""Process roles every service shares: ``migrate``, ``api``, ``worker``, ``relay`` or ``all``.
+
+A service's ``bootstrap.py`` describes itself with a ``ServiceSpec`` (its tables, handlers,
+topics, routers, migrations); ``run`` opens the resources for the chosen role and runs it. The
+local stack runs ``all`` (API, consumer and relay in one process); production runs each role in
+its own process so each scales on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.db.migrations import upgrade_to_head
+from shared.db.plumbing import PlumbingTables
+from shared.db.session import make_engine, make_sessionmaker, ping
+from shared.deadletters import DeadLetters
+from shared.kafka.client import ensure_topics, make_consumer, make_producer
+from shared.kafka.consumer import ConsumerRunner, EventApplier, Handler
+from shared.kafka.relay import OutboxRelay
+from shared.logs import configure_logging, uvicorn_log_config
+from shared.settings import ServiceSettings
+from shared.topics import dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+ROLES = ("migrate", "api", "worker", "relay", "all")
+
+
+@dataclass
+class Resources:
+    """What a running process holds open; built once by ``open_resources``."""
+
+    settings: ServiceSettings
+    tables: PlumbingTables
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    applier: EventApplier
+    dead_letters: DeadLetters
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    tables: PlumbingTables
+    migrations_dir: Path
+    build_app: Callable[[Resources], FastAPI]
+    handlers: Callable[[Resources], dict[str, Handler]]
+    subscribes: Sequence[str] = ()
+    publishes: Sequence[str] = ()
+    background: Sequence[Callable[[Resources], Awaitable[None]]] = ()
+
+
+@contextlib.asynccontextmanager
+async def open_resources(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Resources]:
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessions = make_sessionmaker(engine)
+    applier = EventApplier(tables=spec.tables, handlers={})
+    resources = Resources(
+        settings=settings,
+        tables=spec.tables,
+        engine=engine,
+        sessions=sessions,
+        applier=applier,
+        dead_letters=DeadLetters(sessions=sessions, applier=applier, service=spec.name),
+    )
+    applier.handlers.update(spec.handlers(resources))
+    try:
+        yield resources
+    finally:
+        await engine.dispose()
+
+
+def install_readiness(app: FastAPI, resources: Resources) -> None:
+    """Register the database and Kafka checks ``/readyz`` runs."""
+    app.state.readiness_checks.update(
+        database=lambda: ping(resources.engine),
+        kafka=lambda: kafka_reachable(resources.settings.kafka_bootstrap_servers),
+    )
+    app.state.resources = resources
+    app.state.dead_letters = resources.dead_letters
+
+
+async def kafka_reachable(bootstrap: str) -> None:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    _, writer = await asyncio.open_connection(host or "127.0.0.1", int(port))
+    writer.close()
+    await writer.wait_closed()
+
+
+async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+    settings = resources.settings
+    topics = [settings.topic(t) for t in spec.subscribes]
+    if not topics:
+        await stop.wait()
+        return
+    await _ensure(settings, topics)
+    consumer = make_consumer(
+        settings.kafka_bootstrap_servers,
+        group_id=group_id(spec.name, settings),
+        topics=topics,
+        client_id=f"{spec.name}-worker",
+    )
+    await consumer.start()
+    runner = ConsumerRunner(
+        consumer=consumer,
+        sessions=resources.sessions,
+        applier=resources.applier,
+        service=spec.name,
+        max_attempts=settings.consumer_max_attempts,
+        batch_size=settings.consumer_batch_size,
+    )
+    try:
+        await _until_stopped(runner.run(), runner.stop, stop)
+    finally:
+        await consumer.stop()
+
+
+async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+    settings = resources.settings
+    await _ensure(settings, [settings.topic(t) for t in (*spec.publishes, *spec.subscribes)])
+    producer: AIOKafkaProducer = make_producer(
+        settings.kafka_bootstrap_servers, client_id=f"{spec.name}-relay"
+    )
+    await producer.start()
+    relay = OutboxRelay(
+        sessions=resources.sessions,
+        outbox=resources.tables.outbox,
+        producer=producer,
+        batch_size=settings.relay_batch_size,
+        idle_seconds=settings.relay_idle_seconds,
+        service=spec.name,
+    )
+    try:
+        await _until_stopped(relay.run(), relay.stop, stop)
+    finally:
+        await producer.stop()
+
+
+def group_id(service: str, settings: ServiceSettings) -> str:
+    return f"{settings.kafka_topic_prefix}orderflow-{service}"
+
+
+async def _ensure(settings: ServiceSettings, topics: list[str]) -> None:
+    with_dlq = [*topics, *(dead_letter_topic(t) for t in topics)]
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        with_dlq,
+        partitions=settings.kafka_partitions,
+        replication_factor=settings.kafka_replication_factor,
+    )
+
+
+async def _until_stopped(
+    work: Awaitable[None], stop_work: Callable[[], None], stop: asyncio.Event
+) -> None:
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stop_work()
+    stopper.cancel()
+    await task
+
+
+async def _serve_api(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+    app = spec.build_app(resources)
+    config = uvicorn.Config(
+        app,
+        host=resources.settings.http_host,
+        port=resources.settings.http_port,
+        log_config=uvicorn_log_config(),
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    serving = asyncio.ensure_future(server.serve())
+    await asyncio.wait(
+        {serving, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+    )
+    server.should_exit = True
+    await serving
+
+
+async def run_background(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+    tasks = [asyncio.ensure_future(job(resources)) for job in spec.background]
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _run_roles(spec: ServiceSpec, settings: ServiceSettings, role: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    parts = {
+        "api": [_serve_api, run_background],
+        "worker": [run_worker],
+        "relay": [run_relay],
+        "all": [_serve_api, run_background, run_worker, run_relay],
+    }[role]
+    async with open_resources(spec, settings) as resources:
+        tasks = [asyncio.ensure_future(part(spec, resources, stop)) for part in parts]
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+
+def main(
+    spec: ServiceSpec,
+    settings_factory: Callable[[], ServiceSettings],
+    argv: Sequence[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {spec.name}")
+    parser.add_argument("role", choices=ROLES, help="what this process runs")
+    role = parser.parse_args(argv).role
+    settings = settings_factory()
+    configure_logging(service=spec.name, level=settings.log_level)
+    if role == "migrate":
+        upgrade_to_head(spec.migrations_dir, settings.database_url)
+        log.info("migrated to head")
+        return
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_run_roles(spec, settings, role))

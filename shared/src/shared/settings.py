@@ -1,0 +1,52 @@
+"""Base settings every service extends with only its own fields.
+
+Settings are read when a process builds its composition root, never at import time.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    service_name: str = "orderflow"
+    database_url: str = Field(
+        default="postgresql+asyncpg://orderflow@127.0.0.1:5432/orderflow",
+        validation_alias="DATABASE_URL",
+    )
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    kafka_topic_prefix: str = Field(default="", validation_alias="KAFKA_TOPIC_PREFIX")
+    kafka_partitions: int = Field(default=12, validation_alias="KAFKA_PARTITIONS")
+    kafka_replication_factor: int = Field(default=1, validation_alias="KAFKA_REPLICATION_FACTOR")
+    api_keys: str = Field(default="", validation_alias="ORDERFLOW_API_KEYS")
+    pii_key: str = Field(default="", validation_alias="ORDERFLOW_PII_KEY")
+    service_urls: str = Field(default="", validation_alias="ORDERFLOW_SERVICE_URLS")
+    http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
+    http_port: int = Field(default=8000, validation_alias="HTTP_PORT")
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, validation_alias="MAX_BODY_BYTES")
+    consumer_max_attempts: int = Field(default=3, validation_alias="CONSUMER_MAX_ATTEMPTS")
+    consumer_batch_size: int = Field(default=500, validation_alias="CONSUMER_BATCH_SIZE")
+    relay_batch_size: int = Field(default=500, validation_alias="RELAY_BATCH_SIZE")
+    relay_idle_seconds: float = Field(default=0.05, validation_alias="RELAY_IDLE_SECONDS")
+    db_pool_size: int = Field(default=10, validation_alias="DB_POOL_SIZE")
+
+    @field_validator("kafka_topic_prefix")
+    @classmethod
+    def _prefix_is_plain(cls, value: str) -> str:
+        if value and not all(c.isalnum() or c in "._-" for c in value):
+            raise ValueError("KAFKA_TOPIC_PREFIX may hold only letters, digits, '.', '_' and '-'")
+        return value
+
+    def topic(self, name: str) -> str:
+        """The physical topic for a logical one (``orders.v1``), with the run's prefix."""
+        return f"{self.kafka_topic_prefix}{name}"
+
+    def urls_of_services(self) -> dict[str, str]:
+        pairs = (item.split("=", 1) for item in self.service_urls.split(",") if "=" in item)
+        return {name.strip(): url.strip().rstrip("/") for name, url in pairs}

@@ -1,0 +1,158 @@
+"""POST /v1/orders against real PostgreSQL and Kafka: events out, repeats silent, bad input refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from shared.envelope import CloudEvent
+from shared.events.common import EncryptedPII
+from shared.pii import PIICipher
+from shared.samples import amazon_order
+from shared.testing import RunningService, read_topic
+
+from shared import topics
+
+pytestmark = pytest.mark.integration
+
+SELLER_KEY = {"Authorization": "Bearer seller-key"}
+
+
+def _topic(svc: RunningService) -> str:
+    return svc.resources.settings.topic(topics.ORDERS)
+
+
+async def _events_of(svc: RunningService, order_id: str, count: int) -> list[CloudEvent]:
+    records = await read_topic(
+        svc.resources.settings.kafka_bootstrap_servers,
+        _topic(svc),
+        until=lambda rs: sum(r.key == order_id.encode() for r in rs) >= count,
+        timeout=20,
+    )
+    return [CloudEvent.from_bytes(r.value) for r in records if r.key == order_id.encode()]
+
+
+async def test_posted_order_comes_out_of_orders_v1_as_a_cloudevent(ingest: RunningService) -> None:
+    order = amazon_order()
+    response = await ingest.client.post("/v1/orders", json=order, headers=SELLER_KEY)
+    assert response.status_code == 201, response.text
+    assert response.json() == {
+        "amazon_order_id": order["AmazonOrderId"],
+        "result": "created",
+        "version": 1,
+    }
+
+    records = await read_topic(
+        ingest.resources.settings.kafka_bootstrap_servers,
+        _topic(ingest),
+        until=lambda rs: any(r.key == order["AmazonOrderId"].encode() for r in rs),
+    )
+    [record] = [r for r in records if r.key == order["AmazonOrderId"].encode()]
+    event = CloudEvent.from_bytes(record.value)
+    assert event.specversion == "1.0"
+    assert event.type == "order.created"
+    assert event.source == "ingest"
+    assert event.subject == order["AmazonOrderId"]
+    assert event.sellerid == "A2SELLER1EXAMPLE"
+    assert event.aggregateversion == 1
+    assert event.data["order_status"] == "Unshipped"
+    assert event.data["order_total"] == {"amount": "39.98", "currency_code": "USD"}
+    email = order["BuyerInfo"]["BuyerEmail"].encode()
+    assert email not in record.value and b"1200 Elm Street" not in record.value
+    sealed = event.data["buyer_pii"]
+    opened = PIICipher(ingest.resources.settings.pii_key).open(EncryptedPII(**sealed))
+    assert opened["buyer_email"] == order["BuyerInfo"]["BuyerEmail"]
+
+
+async def test_repost_publishes_nothing_new_and_newer_update_bumps_version(
+    ingest: RunningService,
+) -> None:
+    order = amazon_order()
+    first = await ingest.client.post("/v1/orders", json=order, headers=SELLER_KEY)
+    again = await ingest.client.post("/v1/orders", json=order, headers=SELLER_KEY)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["result"] == "unchanged"
+
+    older = dict(order, LastUpdateDate="2020-01-01T00:00:00Z")
+    stale = await ingest.client.post("/v1/orders", json=older, headers=SELLER_KEY)
+    assert stale.json()["result"] == "stale"
+
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    shipped = dict(order, OrderStatus="Shipped", LastUpdateDate=later.isoformat())
+    updated = await ingest.client.post("/v1/orders", json=shipped, headers=SELLER_KEY)
+    assert updated.status_code == 200
+    assert updated.json() == {
+        "amazon_order_id": order["AmazonOrderId"],
+        "result": "updated",
+        "version": 2,
+    }
+
+    events = await _events_of(ingest, order["AmazonOrderId"], 2)
+    assert [(e.type, e.aggregateversion) for e in events] == [
+        ("order.created", 1),
+        ("order.updated", 2),
+    ]
+    state = await ingest.client.get(f"/v1/orders/{order['AmazonOrderId']}", headers=SELLER_KEY)
+    body = state.json()
+    assert body["version"] == 2 and body["order_status"] == "Shipped"
+    assert len(body["events"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b"{not json", 400, "body"),
+        (orjson.dumps(amazon_order(amazon_order_id="12-345-6789")), 422, "AmazonOrderId"),
+        (orjson.dumps(amazon_order(OrderStatus="Lost")), 422, "OrderStatus"),
+        (
+            orjson.dumps(amazon_order(OrderTotal={"CurrencyCode": "USD", "Amount": "12,50"})),
+            422,
+            "OrderTotal.Amount",
+        ),
+        (
+            orjson.dumps(amazon_order(OrderTotal={"CurrencyCode": "USD", "Amount": 12.5})),
+            422,
+            "OrderTotal.Amount",
+        ),
+        (
+            orjson.dumps(
+                amazon_order(items=[{"ASIN": "B0", "OrderItemId": "1", "QuantityOrdered": -1}])
+            ),
+            422,
+            "OrderItems.0.QuantityOrdered",
+        ),
+    ],
+    ids=[
+        "malformed-json",
+        "order-id-format",
+        "unknown-status",
+        "money-comma",
+        "money-float",
+        "negative-quantity",
+    ],
+)
+async def test_bad_input_gets_4xx_naming_the_field_and_lands_in_quarantine(
+    ingest: RunningService, body: bytes, status: int, field: str
+) -> None:
+    response = await ingest.client.post(
+        "/v1/orders", content=body, headers={**SELLER_KEY, "content-type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert field in [e["field"] for e in problem["errors"]]
+
+    quarantined = await ingest.client.get("/v1/quarantine", headers=SELLER_KEY)
+    [latest, *_] = quarantined.json()["items"]
+    assert field in [r["field"] for r in latest["reasons"]]
+    assert latest["source"] == "api"
+
+
+async def test_oversized_body_is_413(ingest: RunningService) -> None:
+    huge = b"{" + b" " * 2_100_000 + b"}"
+    response = await ingest.client.post(
+        "/v1/orders", content=huge, headers={**SELLER_KEY, "content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["title"] == "Payload Too Large"

@@ -1,4 +1,4 @@
-"""POST /v1/orders against real PostgreSQL and Kafka: events out, repeats silent, bad input refused."""
+"""POST /v1/orders on real PostgreSQL and Kafka: events out, repeats silent, bad input refused."""
 
 from __future__ import annotations
 

@@ -7,10 +7,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.envelope import CloudEvent, schema_uri
-from shared.events import orders
+from shared.events import ads, defects, fulfillment, orders
 
 PAYLOADS: dict[str, type[BaseModel]] = {
     **orders.PAYLOADS,
+    **fulfillment.PAYLOADS,
+    **defects.PAYLOADS,
+    **ads.PAYLOADS,
 }
 
 

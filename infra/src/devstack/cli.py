@@ -1,4 +1,4 @@
-"""``python -m devstack <command>``: infra-up, infra-down, up, down, status."""
+"""``python -m devstack <command>``: fetch, infra-up, infra-down, up, down, status."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from devstack.platform import (
     service_running,
     up,
 )
+from devstack.kafka import ensure_kafka_libs
+from devstack.postgres import find_bindir
 from devstack.proc import pid_alive, read_pid
 
 log = logging.getLogger(__name__)
@@ -77,12 +79,19 @@ def cmd_status(platform: Platform) -> None:
     print(_status(platform))
 
 
+def cmd_fetch(platform: Platform) -> None:
+    """Install what the stack needs and is missing: Kafka's jars, PostgreSQL's server."""
+    ensure_kafka_libs()
+    find_bindir(install=True)
+
+
 COMMANDS: dict[str, Callable[[Platform], None]] = {
     "infra-up": cmd_infra_up,
     "infra-down": cmd_infra_down,
     "up": cmd_up,
     "down": cmd_down,
     "status": cmd_status,
+    "fetch": cmd_fetch,
 }
 
 

@@ -186,7 +186,7 @@ async def _serve_api(spec: ServiceSpec, resources: Resources, stop: asyncio.Even
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     serving = asyncio.ensure_future(server.serve())
     await asyncio.wait(
         {serving, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED

@@ -49,9 +49,14 @@ class RunningService:
 
 @contextlib.asynccontextmanager
 async def running_service(
-    spec: ServiceSpec, settings: ServiceSettings, *, roles: Sequence[str] = ("worker", "relay")
+    spec: ServiceSpec,
+    settings: ServiceSettings,
+    *,
+    roles: Sequence[str] = ("worker", "relay"),
+    migrate: bool = True,
 ) -> AsyncIterator[RunningService]:
-    await asyncio.to_thread(upgrade_to_head, spec.migrations_dir, settings.database_url)
+    if migrate:
+        await asyncio.to_thread(upgrade_to_head, spec.migrations_dir, settings.database_url)
     async with open_resources(spec, settings) as resources:
         stop = asyncio.Event()
         parts = {"worker": run_worker, "relay": run_relay, "background": run_background}

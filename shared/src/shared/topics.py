@@ -4,6 +4,7 @@ ORDERS = "orders.v1"
 FULFILLMENT = "fulfillment.v1"
 DEFECTS = "defects.v1"
 ADS = "ads.v1"
+ANALYTICS = "analytics.v1"
 
 ALL = (ORDERS, FULFILLMENT, DEFECTS, ADS)
 DLQ_SUFFIX = ".dlq"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
@@ -79,7 +79,7 @@ def authenticate(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def require_roles(*roles: str) -> object:
+def require_roles(*roles: str) -> Any:
     def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise Problem(

@@ -15,7 +15,7 @@ from shared.deadletters import DeadLetters
 
 router = APIRouter(
     prefix="/v1/dead-letters", tags=["dead letters"], dependencies=[require_roles("ops")]
-)  # type: ignore[list-item]
+)
 
 
 class DeadLetterOut(BaseModel):

@@ -115,7 +115,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             _title(exc.status_code),
             str(exc.detail),
             instance=request.url.path,
-            headers=exc.headers,
+            headers=dict(exc.headers) if exc.headers else None,
         )
 
     @app.exception_handler(Exception)

@@ -7,13 +7,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.envelope import CloudEvent, schema_uri
-from shared.events import ads, defects, fulfillment, orders
+from shared.events import ads, analytics, defects, fulfillment, orders
 
 PAYLOADS: dict[str, type[BaseModel]] = {
     **orders.PAYLOADS,
     **fulfillment.PAYLOADS,
     **defects.PAYLOADS,
     **ads.PAYLOADS,
+    **analytics.PAYLOADS,
 }
 
 

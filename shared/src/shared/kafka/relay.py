@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, func, select, update
@@ -88,7 +88,7 @@ class OutboxRelay:
             .with_for_update(skip_locked=True)
         )
 
-    async def _send_all(self, rows: list[Any]) -> list[Any]:
+    async def _send_all(self, rows: Sequence[Any]) -> list[Any]:
         futures = [
             await self._producer.send(
                 row.topic,
@@ -100,7 +100,9 @@ class OutboxRelay:
         ]
         return list(await asyncio.gather(*futures))
 
-    async def _mark_sent(self, session: AsyncSession, rows: list[Any], landed: list[Any]) -> None:
+    async def _mark_sent(
+        self, session: AsyncSession, rows: Sequence[Any], landed: list[Any]
+    ) -> None:
         stmt = (
             update(self._outbox)
             .where(self._outbox.c.id == bindparam("row_id"))

@@ -157,20 +157,21 @@ async def accept_many(
     """Accept each order in its own savepoint; quarantine the rejected ones."""
     outcomes: list[Accepted | Rejected] = []
     for entry in entries:
-        if isinstance(entry, IncomingOrder):
-            entry = await _accept_in_savepoint(
-                uow, seller_id, entry, source, pii, topic, correlation_id
-            )
-        if isinstance(entry, Rejected):
+        outcome = (
+            await _accept_in_savepoint(uow, seller_id, entry, source, pii, topic, correlation_id)
+            if isinstance(entry, IncomingOrder)
+            else entry
+        )
+        if isinstance(outcome, Rejected):
             await quarantine(
                 uow,
                 seller_id=seller_id,
                 source=source,
-                rejected=entry,
+                rejected=outcome,
                 pii=pii,
                 upload_id=upload_id,
             )
-        outcomes.append(entry)
+        outcomes.append(outcome)
     return outcomes
 
 

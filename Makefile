@@ -1,0 +1,56 @@
+# Orderflow: `make up` runs the platform, `make test` runs every test. No Docker needed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_LINK_MODE := copy
+
+.PHONY: help setup up down status test check lint typecheck unit integration bench-ingest browser clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## install what is missing: uv, the locked Python packages, Kafka's jars (cached)
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
+	@$(UV) sync --all-packages --locked --quiet
+	@$(PY) -m devstack fetch
+
+browser: ## Debian's Chromium for the dashboard's browser test (no browser download)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
+
+up: setup ## start Kafka, PostgreSQL and every service; prints URLs and API keys
+	@$(PY) -m devstack up
+
+down: ## stop everything `make up` started
+	@$(PY) -m devstack down
+
+status: ## what is running
+	@$(PY) -m devstack status
+
+lint: setup ## ruff lint and format check
+	$(VENV)/bin/ruff check shared services infra tests bench
+	$(VENV)/bin/ruff format --check shared services infra tests bench
+
+typecheck: setup ## mypy --strict on every package
+	$(VENV)/bin/mypy shared/src infra/src $(wildcard services/*/src)
+
+check: lint typecheck ## lint and type check
+
+test: setup browser check ## the whole suite (lint, types, unit, integration, e2e) on real Kafka and PostgreSQL
+	$(VENV)/bin/pytest -q -p no:cacheprovider; status=$$?; [ $$status -eq 5 ] && { echo "no tests collected"; exit 1; }; exit $$status
+
+unit: setup ## unit tests only (no I/O)
+	$(VENV)/bin/pytest -q -m unit
+
+integration: setup ## integration and end-to-end tests only
+	$(VENV)/bin/pytest -q -m "integration or e2e"
+
+bench-ingest: setup ## benchmark ingest: orders/s accepted and published, latency percentiles (BENCH_ORDERS=N)
+	$(PY) -m bench.ingest
+
+clean: down ## stop everything and remove local data (.run/)
+	rm -rf .run test-artifacts

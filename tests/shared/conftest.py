@@ -1,0 +1,129 @@
+"""A minimal "probe" service built from the shared plumbing alone, on real PostgreSQL and Kafka.
+
+It consumes ``orders.v1`` and records one ``effects`` row per applied event, so tests can count
+effects; orders whose ``seller_order_id`` is in ``FAILING`` make its handler raise.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import BigInteger, Column, MetaData, Table, Text, insert
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from shared import topics
+from shared.api import deadletters
+from shared.api.app import create_app
+from shared.db.plumbing import define_plumbing
+from shared.envelope import CloudEvent
+from shared.events.orders import OrderSnapshot
+from shared.events.registry import build_event
+from shared.kafka.consumer import Handler
+from shared.runtime import Resources, ServiceSpec, install_readiness
+from shared.settings import ServiceSettings
+from shared.testing import RunningService, running_service
+
+metadata = MetaData()
+plumbing = define_plumbing(metadata)
+effects = Table(
+    "effects",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("amazon_order_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+FAILING: set[str] = set()
+KEYS = "ops-key=ops,sys-key=system,seller-key=seller:A2SELLER1EXAMPLE"
+
+
+async def record_effect(session: AsyncSession, event: CloudEvent, payload: Any) -> None:
+    if payload.seller_order_id in FAILING:
+        raise ValueError(f"refusing order {payload.amazon_order_id}")
+    await session.execute(
+        insert(effects).values(
+            event_id=event.id, amazon_order_id=payload.amazon_order_id, version=payload.version
+        )
+    )
+
+
+def _handlers(resources: Resources) -> dict[str, Handler]:
+    return {"order.created": record_effect, "order.updated": record_effect}
+
+
+def _app(resources: Resources) -> FastAPI:
+    app = create_app(
+        settings=resources.settings,
+        title="probe",
+        description="shared plumbing probe",
+        routers=[deadletters.router],
+    )
+    install_readiness(app, resources)
+    return app
+
+
+PROBE = ServiceSpec(
+    name="probe",
+    tables=plumbing,
+    migrations_dir=Path("unused"),
+    build_app=_app,
+    handlers=_handlers,
+    subscribes=(topics.ORDERS,),
+)
+
+
+def order_event(
+    order_id: str, *, version: int = 1, seller_order_id: str | None = None
+) -> CloudEvent:
+    now = datetime.now(UTC)
+    snapshot = OrderSnapshot(
+        amazon_order_id=order_id,
+        seller_id="A2SELLER1EXAMPLE",
+        version=version,
+        purchase_date=now,
+        last_update_date=now,
+        order_status="Unshipped",
+        seller_order_id=seller_order_id,
+    )
+    return build_event(
+        topic=topics.ORDERS,
+        event_type="order.created" if version == 1 else "order.updated",
+        payload=snapshot,
+        source="probe-test",
+        subject=order_id,
+        seller_id="A2SELLER1EXAMPLE",
+        version=version,
+    )
+
+
+@pytest.fixture
+def probe_settings(
+    make_database: Callable[[str], str], kafka_bootstrap: str, topic_prefix: str
+) -> ServiceSettings:
+    return ServiceSettings(
+        service_name="probe",
+        DATABASE_URL=make_database("probe"),
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        KAFKA_TOPIC_PREFIX=f"{topic_prefix}{uuid.uuid4().hex[:6]}.",
+        ORDERFLOW_API_KEYS=KEYS,
+        CONSUMER_MAX_ATTEMPTS=3,
+    )
+
+
+@pytest.fixture
+async def probe(probe_settings: ServiceSettings) -> AsyncIterator[RunningService]:
+    engine = create_async_engine(probe_settings.database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    await engine.dispose()
+    FAILING.clear()
+    async with running_service(PROBE, probe_settings, roles=("worker",), migrate=False) as svc:
+        yield svc

@@ -1,0 +1,192 @@
+"""The delivery guarantees of the shared plumbing, on real Kafka and PostgreSQL.
+
+- A relay that dies after Kafka has the events but before marking them sent publishes them
+  again, and the consumer still applies each event once (inbox).
+- Poison messages go to ``<topic>.dlq`` with headers saying where they came from and why, and
+  the partition keeps flowing; a failing handler is tried a bounded number of times.
+- Operators list and replay dead letters over REST; a replay that fails again goes back to the
+  dead-letter topic instead of looping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
+
+from shared import topics
+from shared.kafka.client import make_producer
+from shared.kafka.relay import OutboxRelay
+from shared.outbox import add_event
+from shared.testing import RunningService, eventually, read_topic
+
+from .conftest import FAILING, effects, order_event, plumbing
+
+pytestmark = pytest.mark.integration
+
+OPS = {"Authorization": "Bearer ops-key"}
+
+
+class RelayCrash(Exception):
+    pass
+
+
+def _crash() -> None:
+    raise RelayCrash("killed after publishing, before marking sent")
+
+
+async def _count(svc: RunningService, table: Any, **where: Any) -> int:
+    stmt = select(func.count()).select_from(table)
+    for column, value in where.items():
+        stmt = stmt.where(table.c[column] == value)
+    async with svc.resources.sessions() as session:
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def _produce(svc: RunningService, key: str, *values: bytes) -> None:
+    settings = svc.resources.settings
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(settings.topic(topics.ORDERS), value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def test_relay_crash_after_publish_republishes_but_applies_once(
+    probe: RunningService,
+) -> None:
+    resources = probe.resources
+    event = order_event("111-0000001-0000001")
+    async with resources.sessions() as session, session.begin():
+        await add_event(
+            session, plumbing.outbox, topic=resources.settings.topic(topics.ORDERS), event=event
+        )
+    producer = make_producer(resources.settings.kafka_bootstrap_servers, client_id="t")
+    await producer.start()
+    try:
+        crashing = OutboxRelay(
+            sessions=resources.sessions,
+            outbox=plumbing.outbox,
+            producer=producer,
+            before_mark_sent=_crash,
+        )
+        with pytest.raises(RelayCrash):
+            await crashing.publish_batch()
+        restarted = OutboxRelay(
+            sessions=resources.sessions, outbox=plumbing.outbox, producer=producer
+        )
+        assert await restarted.publish_batch() == 1
+        assert await restarted.publish_batch() == 0
+    finally:
+        await producer.stop()
+
+    copies = await read_topic(
+        resources.settings.kafka_bootstrap_servers,
+        resources.settings.topic(topics.ORDERS),
+        until=lambda rs: len(rs) >= 2,
+    )
+    assert len(copies) == 2 and copies[0].value == copies[1].value
+    await eventually(lambda: _count(probe, plumbing.inbox, event_id=event.id))
+    assert await _count(probe, effects, event_id=event.id) == 1
+    assert await _count(probe, plumbing.outbox) == 1  # marked sent, not duplicated
+
+
+async def test_poison_messages_go_to_dlq_with_headers_and_the_partition_keeps_flowing(
+    probe: RunningService,
+) -> None:
+    key = "111-0000002-0000002"
+    unknown = order_event(key).model_copy(update={"type": "order.exploded"})
+    missing = orjson.loads(order_event(key).to_bytes())
+    del missing["data"]["purchase_date"]
+    FAILING.add("FAIL-ME")
+    await _produce(
+        probe,
+        key,
+        b"{not json",
+        unknown.to_bytes(),
+        orjson.dumps(missing),
+        order_event(key, seller_order_id="FAIL-ME").to_bytes(),
+        order_event(key, version=2).to_bytes(),
+    )
+    await eventually(lambda: _count(probe, effects, amazon_order_id=key))
+    await eventually(lambda: _count(probe, plumbing.dead_letters), timeout=30)
+    await eventually(lambda: _dead_letter_count_is(probe, 4), timeout=30)
+
+    rows = (await probe.client.get("/v1/dead-letters", headers=OPS)).json()["items"]
+    by_error = {r["error_type"]: r for r in rows}
+    assert set(by_error) == {"PoisonMessage", "ValueError"}
+    assert [r["attempts"] for r in rows if r["error_type"] == "ValueError"] == [3]
+    assert all(r["attempts"] == 1 for r in rows if r["error_type"] == "PoisonMessage")
+    assert {r["event_type"] for r in rows} == {None, "order.exploded", "order.created"}
+    assert await _count(probe, effects, amazon_order_id=key, version=2) == 1
+
+    outbox_dlq = await _relay_all(probe)
+    dlq_topic = probe.resources.settings.topic(topics.ORDERS) + ".dlq"
+    records = await read_topic(
+        probe.resources.settings.kafka_bootstrap_servers, dlq_topic, until=lambda rs: len(rs) >= 4
+    )
+    assert outbox_dlq == 4 and len(records) == 4
+    headers = dict((k, v.decode()) for k, v in records[0].headers)
+    assert headers["x-dlq-origin-topic"] == probe.resources.settings.topic(topics.ORDERS)
+    assert headers["x-dlq-service"] == "probe"
+    assert {
+        "x-dlq-origin-partition",
+        "x-dlq-origin-offset",
+        "x-dlq-error-type",
+        "x-dlq-error-message",
+        "x-dlq-attempts",
+    } <= set(headers)
+    assert records[0].value == b"{not json"
+
+
+async def _dead_letter_count_is(svc: RunningService, n: int) -> bool:
+    return await _count(svc, plumbing.dead_letters) == n
+
+
+async def _relay_all(svc: RunningService) -> int:
+    resources = svc.resources
+    producer = make_producer(resources.settings.kafka_bootstrap_servers, client_id="t")
+    await producer.start()
+    try:
+        relay = OutboxRelay(sessions=resources.sessions, outbox=plumbing.outbox, producer=producer)
+        total = 0
+        while sent := await relay.publish_batch():
+            total += sent
+        return total
+    finally:
+        await producer.stop()
+
+
+async def test_operators_replay_dead_letters_and_a_failing_replay_does_not_loop(
+    probe: RunningService,
+) -> None:
+    key = "111-0000003-0000003"
+    FAILING.add("FLAKY")
+    await _produce(probe, key, order_event(key, seller_order_id="FLAKY").to_bytes())
+    await eventually(lambda: _dead_letter_count_is(probe, 1), timeout=30)
+    [dead] = (await probe.client.get("/v1/dead-letters", headers=OPS)).json()["items"]
+
+    assert (await probe.client.get("/v1/dead-letters")).status_code == 401
+    seller = {"Authorization": "Bearer seller-key"}
+    assert (await probe.client.get("/v1/dead-letters", headers=seller)).status_code == 403
+
+    again = await probe.client.post(f"/v1/dead-letters/{dead['id']}/replay", headers=OPS)
+    assert again.json()["result"] == "failed_again"
+    listed = (await probe.client.get(f"/v1/dead-letters/{dead['id']}", headers=OPS)).json()
+    assert (listed["status"], listed["replay_count"]) == ("dead", 1)
+    assert await _count(probe, plumbing.dead_letters) == 1  # the same letter, not a new one
+    assert await _relay_all(probe) == 2  # first failure and failed replay, both to the .dlq
+
+    FAILING.discard("FLAKY")
+    replayed = await probe.client.post("/v1/dead-letters/replay", headers=OPS)
+    assert replayed.json()["replayed"] == 1
+    assert await _count(probe, effects, amazon_order_id=key) == 1
+    done = (await probe.client.get(f"/v1/dead-letters/{dead['id']}", headers=OPS)).json()
+    assert done["status"] == "replayed"
+    replay_twice = await probe.client.post(f"/v1/dead-letters/{dead['id']}/replay", headers=OPS)
+    assert replay_twice.status_code == 409

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from devstack import config
+from devstack.kafka import ensure_kafka_libs
 from devstack.platform import (
     Platform,
     down,
@@ -16,7 +17,6 @@ from devstack.platform import (
     service_running,
     up,
 )
-from devstack.kafka import ensure_kafka_libs
 from devstack.postgres import find_bindir
 from devstack.proc import pid_alive, read_pid
 

@@ -1,0 +1,82 @@
+"""Unit tests of the shared contracts: envelope, registry, PII sealing, auth keys, cursors."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from shared.api.auth import InvalidKeyConfig, Principal, parse_api_keys
+from shared.api.pagination import decode_cursor, encode_cursor
+from shared.api.problems import Problem
+from shared.envelope import CloudEvent
+from shared.events.registry import PAYLOADS, UnknownEventType, parse_payload
+from shared.pii import PIICipher, PIIKeyMissing
+
+from .conftest import order_event
+
+pytestmark = pytest.mark.unit
+
+
+def test_envelope_round_trips_and_carries_the_extensions() -> None:
+    event = order_event("111-2222222-3333333", version=3)
+    again = CloudEvent.from_bytes(event.to_bytes())
+    assert again == event
+    assert (again.specversion, again.subject, again.aggregateversion) == (
+        "1.0",
+        "111-2222222-3333333",
+        3,
+    )
+    assert again.dataschema == "urn:orderflow:orders.v1:order.updated:1"
+    assert parse_payload(again).version == 3
+
+
+def test_unknown_type_or_schema_version_is_refused() -> None:
+    event = order_event("111-2222222-3333333")
+    with pytest.raises(UnknownEventType):
+        parse_payload(event.model_copy(update={"type": "order.exploded"}))
+    with pytest.raises(UnknownEventType):
+        parse_payload(event.model_copy(update={"dataschema": "urn:orderflow:orders.v1:x:2"}))
+    broken = event.model_copy(update={"data": {"amazon_order_id": "x"}})
+    with pytest.raises(ValidationError):
+        parse_payload(broken)
+
+
+def test_every_topic_has_its_events_registered() -> None:
+    for event_type in (
+        "order.created",
+        "shipment.confirmed",
+        "claim.filed",
+        "chargeback.decided",
+        "feedback.removed",
+        "ad_performance.reported",
+    ):
+        assert event_type in PAYLOADS
+
+
+def test_pii_is_sealed_and_opens_only_with_the_key_including_after_rotation() -> None:
+    old, new = PIICipher.generate_key(), PIICipher.generate_key()
+    sealed = PIICipher(old).seal({"buyer_email": "jane@example.com"})
+    assert "jane" not in sealed.ciphertext
+    rotated = PIICipher(f"{new},{old}")
+    assert rotated.open(sealed) == {"buyer_email": "jane@example.com"}
+    with pytest.raises(PIIKeyMissing):
+        PIICipher(new).open(sealed)
+    with pytest.raises(PIIKeyMissing):
+        PIICipher("")
+
+
+def test_api_keys_parse_roles_and_reject_malformed_entries() -> None:
+    keys = parse_api_keys("k1=system, k2=ops,k3=seller:A2SELLER1")
+    assert sorted(p.role for p in keys.values()) == ["ops", "seller", "system"]
+    assert Principal("seller", "A2SELLER1", "k3…") in keys.values()
+    for bad in ("k1", "k1=admin", "k1=seller:", "=ops"):
+        with pytest.raises(InvalidKeyConfig):
+            parse_api_keys(bad)
+
+
+def test_cursor_round_trip_and_garbage_is_a_400() -> None:
+    assert decode_cursor(encode_cursor({"after": 42})) == {"after": 42}
+    assert decode_cursor(None) is None
+    for garbage in ("!!!", "bm90IGpzb24", encode_cursor([1, 2])):  # type: ignore[arg-type]
+        with pytest.raises(Problem) as raised:
+            decode_cursor(garbage)
+        assert raised.value.status == 400

@@ -1,0 +1,128 @@
+"""Benchmark plumbing: the local stack, a service process, percentiles, the machine, results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform as host
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from devstack import config
+from devstack.platform import Platform, infra_down, infra_up
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+KEYS = "bench-seller=seller:A2SELLERBENCH,bench-ops=ops"
+
+
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
+    if not samples:
+        return {}
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+    return {
+        "p50_ms": at(0.50),
+        "p95_ms": at(0.95),
+        "p99_ms": at(0.99),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+def machine() -> dict[str, Any]:
+    mem = 0
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    return {
+        "cores": os.cpu_count(),
+        "memory_mib": mem,
+        "python": sys.version.split()[0],
+        "platform": host.platform(),
+        "kafka": config.KAFKA_VERSION,
+    }
+
+
+@contextmanager
+def local_stack() -> Iterator[Platform]:
+    """The dev Kafka and PostgreSQL; stopped afterwards only if this run started them."""
+    platform = Platform.from_env()
+    was_running = platform.kafka.is_running() and platform.postgres.is_running()
+    infra_up(platform)
+    try:
+        yield platform
+    finally:
+        if not was_running:
+            infra_down(platform)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def service_process(platform: Platform, name: str, *, prefix: str) -> Iterator[dict[str, str]]:
+    """``python -m <name> all`` on a fresh database and topic prefix; yields its env."""
+    database = f"bench_{name}_{int(time.time())}"
+    platform.postgres.create_database(database)
+    env = {
+        **os.environ,
+        "DATABASE_URL": platform.postgres.url(database),
+        "KAFKA_BOOTSTRAP_SERVERS": platform.kafka.bootstrap,
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "HTTP_PORT": str(free_port()),
+        "ORDERFLOW_API_KEYS": KEYS,
+        "ORDERFLOW_PII_KEY": config.pii_key(),
+        "LOG_LEVEL": "WARNING",
+    }
+    subprocess.run(
+        [sys.executable, "-m", name, "migrate"], env=env, check=True, capture_output=True
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", name, "all"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env["URL"] = f"http://127.0.0.1:{env['HTTP_PORT']}"
+    try:
+        _wait_ready(env["URL"])
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+def save(name: str, report: dict[str, Any]) -> str:
+    """Write the report under bench/results/ and return its one-line JSON."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    line = json.dumps(report, sort_keys=True)
+    (RESULTS / f"{name}-{stamp}.json").write_text(line + "\n")
+    return line

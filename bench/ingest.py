@@ -1,0 +1,135 @@
+"""``make bench-ingest``: how fast ingest takes orders in and gets them onto ``orders.v1``.
+
+Runs ``python -m ingest all`` against the local Kafka and PostgreSQL (started if needed),
+then, from this separate process: N single ``POST /v1/orders`` (16 in flight) and N orders in
+batches of 500 (4 in flight). Prints a short summary and, last, one JSON line with orders/s
+accepted, orders/s published to Kafka and latency percentiles. ``BENCH_ORDERS`` sets N.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from shared.samples import amazon_order
+
+from bench.common import local_stack, machine, percentiles, save, service_process
+
+HEADERS = {"Authorization": "Bearer bench-seller"}
+
+
+async def _singles(client: httpx.AsyncClient, orders: list[dict[str, Any]]) -> list[float]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for order in orders:
+        queue.put_nowait(order)
+
+    async def worker() -> None:
+        while not queue.empty():
+            order = queue.get_nowait()
+            started = time.perf_counter()
+            response = await client.post("/v1/orders", json=order, headers=HEADERS)
+            latencies.append(time.perf_counter() - started)
+            response.raise_for_status()
+
+    await asyncio.gather(*(worker() for _ in range(16)))
+    return latencies
+
+
+async def _batches(client: httpx.AsyncClient, orders: list[dict[str, Any]]) -> list[float]:
+    chunks = [orders[i : i + 500] for i in range(0, len(orders), 500)]
+    latencies: list[float] = []
+    semaphore = asyncio.Semaphore(4)
+
+    async def send(chunk: list[dict[str, Any]]) -> None:
+        async with semaphore:
+            started = time.perf_counter()
+            response = await client.post(
+                "/v1/orders/batch", json={"orders": chunk}, headers=HEADERS, timeout=120
+            )
+            latencies.append(time.perf_counter() - started)
+            response.raise_for_status()
+            assert response.json()["rejected"] == 0
+
+    await asyncio.gather(*(send(c) for c in chunks))
+    return latencies
+
+
+async def _published(bootstrap: str, topic: str, expected: int, started: float) -> float:
+    """Seconds from ``started`` until ``expected`` records are on the topic."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    seen = 0
+    try:
+        while seen < expected:
+            batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            seen += sum(len(records) for records in batch.values())
+    finally:
+        await consumer.stop()
+    return time.perf_counter() - started
+
+
+async def run(n: int) -> dict[str, Any]:
+    prefix = f"bench{int(time.time())}."
+    with local_stack() as platform, service_process(platform, "ingest", prefix=prefix) as env:
+        singles = [amazon_order() for _ in range(min(n, 5000))]
+        batched = [amazon_order() for _ in range(n)]
+        limits = httpx.Limits(max_connections=32)
+        async with httpx.AsyncClient(base_url=env["URL"], limits=limits, timeout=60) as client:
+            started = time.perf_counter()
+            single_lat = await _singles(client, singles)
+            single_s = time.perf_counter() - started
+            batch_started = time.perf_counter()
+            batch_lat = await _batches(client, batched)
+            batch_s = time.perf_counter() - batch_started
+        total = len(singles) + len(batched)
+        publish_s = await _published(platform.kafka.bootstrap, f"{prefix}orders.v1", total, started)
+    return {
+        "benchmark": "ingest",
+        "orders": total,
+        "machine": machine(),
+        "single": {
+            "orders": len(singles),
+            "orders_per_s": round(len(singles) / single_s, 1),
+            "latency": percentiles(single_lat),
+            "in_flight": 16,
+        },
+        "batch": {
+            "orders": len(batched),
+            "batch_size": 500,
+            "in_flight": 4,
+            "orders_per_s": round(len(batched) / batch_s, 1),
+            "latency_per_batch": percentiles(batch_lat),
+        },
+        "published": {
+            "orders_per_s": round(total / publish_s, 1),
+            "seconds_to_last_event": round(publish_s, 2),
+        },
+    }
+
+
+def main() -> None:
+    n = int(os.environ.get("BENCH_ORDERS", "20000"))
+    report = asyncio.run(run(n))
+    print(
+        f"ingest on {report['machine']['cores']} cores: "
+        f"single {report['single']['orders_per_s']} orders/s "
+        f"(p99 {report['single']['latency'].get('p99_ms')} ms), "
+        f"batch {report['batch']['orders_per_s']} orders/s, "
+        f"published {report['published']['orders_per_s']} orders/s"
+    )
+    print(save("ingest", report))
+
+
+if __name__ == "__main__":
+    main()

@@ -35,5 +35,5 @@ def test_every_service_directory_is_in_compose() -> None:
 
 def test_compose_files_it_refers_to_exist() -> None:
     compose = _compose()
-    for path in re.findall(r"\./(deploy/[\w.-]+)", compose) + ["deploy/Dockerfile"]:
+    for path in [*re.findall(r"\./(deploy/[\w.-]+)", compose), "deploy/Dockerfile"]:
         assert (ROOT / path).exists(), path

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.db.housekeeping import run_housekeeping
 from shared.db.migrations import upgrade_to_head
 from shared.db.plumbing import PlumbingTables
 from shared.db.session import make_engine, make_sessionmaker, ping
@@ -144,9 +145,20 @@ async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
         idle_seconds=settings.relay_idle_seconds,
         service=spec.name,
     )
+    housekeeping = asyncio.ensure_future(
+        run_housekeeping(
+            resources.sessions,
+            resources.tables,
+            service=spec.name,
+            outbox_days=settings.outbox_retention_days,
+            inbox_days=settings.inbox_retention_days,
+        )
+    )
     try:
         await _until_stopped(relay.run(), relay.stop, stop)
     finally:
+        housekeeping.cancel()
+        await asyncio.gather(housekeeping, return_exceptions=True)
         await producer.stop()
 
 

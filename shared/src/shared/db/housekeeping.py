@@ -1,0 +1,62 @@
+"""Keeps the plumbing tables bounded and measured.
+
+Every ``interval`` seconds: sets the outbox backlog gauge, deletes outbox rows sent more than
+``outbox_days`` ago and inbox rows older than ``inbox_days`` (longer than Kafka keeps the
+messages they guard against, so a redelivered event is still recognised).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import metrics
+from shared.db.plumbing import PlumbingTables
+
+log = logging.getLogger(__name__)
+
+
+async def outbox_backlog(sessions: async_sessionmaker[AsyncSession], tables: PlumbingTables) -> int:
+    o = tables.outbox.c
+    async with sessions() as session:
+        stmt = select(func.count()).select_from(tables.outbox).where(o.sent_at.is_(None))
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def prune(
+    sessions: async_sessionmaker[AsyncSession],
+    tables: PlumbingTables,
+    *,
+    outbox_days: int,
+    inbox_days: int,
+) -> None:
+    o, i = tables.outbox.c, tables.inbox.c
+    async with sessions() as session, session.begin():
+        await session.execute(
+            delete(tables.outbox).where(o.sent_at < func.now() - timedelta(days=outbox_days))
+        )
+        await session.execute(
+            delete(tables.inbox).where(i.applied_at < func.now() - timedelta(days=inbox_days))
+        )
+
+
+async def run_housekeeping(
+    sessions: async_sessionmaker[AsyncSession],
+    tables: PlumbingTables,
+    *,
+    service: str,
+    outbox_days: int = 7,
+    inbox_days: int = 14,
+    interval: float = 10.0,
+) -> None:
+    while True:
+        try:
+            metrics.OUTBOX_BACKLOG.labels(service).set(await outbox_backlog(sessions, tables))
+            await prune(sessions, tables, outbox_days=outbox_days, inbox_days=inbox_days)
+        except Exception as exc:  # the database may be down; try again next round
+            log.warning("housekeeping failed", extra={"error": repr(exc)})
+        await asyncio.sleep(interval)

@@ -1,0 +1,52 @@
+"""Housekeeping keeps the outbox and inbox bounded and reports the outbox backlog."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, insert, select, text
+
+from shared.db.housekeeping import outbox_backlog, prune
+from shared.testing import RunningService
+
+from .conftest import plumbing
+
+pytestmark = pytest.mark.integration
+
+
+async def test_prune_removes_only_old_sent_rows_and_backlog_counts_unsent(
+    probe: RunningService,
+) -> None:
+    sessions = probe.resources.sessions
+    rows = [
+        {"sent_at": text("now() - interval '8 days'")},  # sent long ago: pruned
+        {"sent_at": text("now()")},  # sent just now: kept
+        {"sent_at": None},  # not sent yet: kept, counted as backlog
+    ]
+    async with sessions() as session, session.begin():
+        for row in rows:
+            await session.execute(
+                insert(plumbing.outbox).values(
+                    event_id=uuid.uuid4(),
+                    topic="t",
+                    message_key="k",
+                    event_type="x",
+                    payload=b"{}",
+                    **row,
+                )
+            )
+        await session.execute(
+            insert(plumbing.inbox).values(
+                event_id=uuid.uuid4(),
+                topic="t",
+                event_type="x",
+                applied_at=text("now() - interval '15 days'"),
+            )
+        )
+    assert await outbox_backlog(sessions, plumbing) == 1
+    await prune(sessions, plumbing, outbox_days=7, inbox_days=14)
+    async with sessions() as session:
+        left = await session.execute(select(func.count()).select_from(plumbing.outbox))
+        inbox = await session.execute(select(func.count()).select_from(plumbing.inbox))
+        assert (left.scalar_one(), inbox.scalar_one()) == (2, 0)

@@ -1,0 +1,58 @@
+"""Ingest's REST API, as the trace needs it: the order it holds and its quarantined input.
+
+``IngestClient`` wraps an ``httpx.AsyncClient`` (tests hand in one bound to ingest in-process
+or a ``MockTransport``); every call answers ``Unreachable`` instead of raising when ingest is
+down or slow, so a trace still answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestView:
+    order: dict[str, Any] | None  # None: ingest does not hold it
+    quarantine: list[dict[str, Any]]
+
+
+class IngestPort(Protocol):
+    async def view(self, amazon_order_id: str) -> IngestView | Unreachable: ...
+
+
+class IngestClient:
+    def __init__(self, client: httpx.AsyncClient, *, api_key: str) -> None:
+        self._client = client
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+
+    async def view(self, amazon_order_id: str) -> IngestView | Unreachable:
+        try:
+            order = await self._client.get(f"/v1/orders/{amazon_order_id}", headers=self._headers)
+            quarantine = await self._client.get(
+                "/v1/quarantine",
+                params={"amazon_order_id": amazon_order_id, "limit": 50},
+                headers=self._headers,
+            )
+        except httpx.HTTPError as exc:
+            return Unreachable(f"{type(exc).__name__}: {exc}"[:300])
+        if order.status_code not in (200, 404) or quarantine.status_code != 200:
+            return Unreachable(f"ingest answered {order.status_code}/{quarantine.status_code}")
+        return IngestView(
+            order=order.json() if order.status_code == 200 else None,
+            quarantine=list(quarantine.json().get("items", [])),
+        )
+
+
+class NoIngest:
+    """Used when no ingest URL is configured."""
+
+    async def view(self, amazon_order_id: str) -> IngestView | Unreachable:
+        return Unreachable("no ingest URL configured (ORDERFLOW_SERVICE_URLS)")

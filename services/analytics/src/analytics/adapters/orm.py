@@ -1,0 +1,184 @@
+"""Analytics' read models: orders, items, shipments, cases, ad rows; events seen; alerts."""
+
+from __future__ import annotations
+
+from shared.db.plumbing import define_plumbing
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData()
+plumbing = define_plumbing(metadata)
+
+MONEY = Numeric(18, 4)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("amazon_order_id", Text, primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("marketplace_id", Text),
+    Column("fulfillment_channel", Text),
+    Column("order_status", Text, nullable=False),
+    Column("purchase_date", DateTime(timezone=True), nullable=False),
+    Column("last_update_date", DateTime(timezone=True), nullable=False),
+    Column("latest_ship_date", DateTime(timezone=True)),
+    Column("latest_delivery_date", DateTime(timezone=True)),
+    Column("currency_code", Text),
+    Column("order_total", MONEY),
+    Column("units", Integer, nullable=False, server_default="0"),
+    Column("is_buyer_requested_cancel", Boolean, nullable=False, server_default="false"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_orders_seller_purchase", "seller_id", "purchase_date"),
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    Column("amazon_order_id", Text, primary_key=True),
+    Column("order_item_id", Text, primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("asin", Text, nullable=False),
+    Column("seller_sku", Text),
+    Column("quantity", Integer, nullable=False),
+    Column("item_price", MONEY),
+    Column("currency_code", Text),
+    Index("ix_order_items_seller_asin", "seller_id", "asin"),
+)
+
+fulfillment_orders = Table(
+    "fulfillment_orders",
+    metadata,
+    Column("amazon_order_id", Text, primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("marketplace_id", Text),
+    Column("fulfillment_channel", Text),
+    Column("order_status", Text),
+    Column("latest_ship_date", DateTime(timezone=True)),
+    Column("ship_late_at", DateTime(timezone=True)),
+    Column("ship_late_version", BigInteger),
+    Column("canceled_at", DateTime(timezone=True)),
+    Column("canceled_by", Text),
+    Column("cancel_reason", Text),
+    Column("cancel_buyer_requested", Boolean),
+    Column("cancel_version", BigInteger),
+    Column("purchase_date", DateTime(timezone=True)),
+    Index("ix_fulfillment_orders_seller", "seller_id"),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("shipment_id", Text, primary_key=True),
+    Column("amazon_order_id", Text, nullable=False),
+    Column("seller_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("fulfillment_channel", Text),
+    Column("ship_date", DateTime(timezone=True), nullable=False),
+    Column("latest_ship_date", DateTime(timezone=True)),
+    Column("on_time", Boolean, nullable=False),
+    Column("valid_tracking", Boolean, nullable=False),
+    Column("carrier_code", Text, nullable=False),
+    Index("ix_shipments_order", "amazon_order_id"),
+    Index("ix_shipments_seller_date", "seller_id", "ship_date"),
+)
+
+defect_cases = Table(
+    "defect_cases",
+    metadata,
+    Column("case_id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("amazon_order_id", Text, nullable=False),
+    Column("seller_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("fulfillment_channel", Text),
+    Column("order_purchase_date", DateTime(timezone=True)),
+    Column("counts_toward_odr", Boolean, nullable=False),
+    Column("odr_rule", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Index("ix_defect_cases_order", "amazon_order_id"),
+    Index("ix_defect_cases_seller", "seller_id"),
+)
+
+ad_performance = Table(
+    "ad_performance",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("marketplace_id", Text),
+    Column("campaign_id", Text, nullable=False),
+    Column("asin", Text),
+    Column("seller_sku", Text),
+    Column("impressions", BigInteger, nullable=False),
+    Column("clicks", BigInteger, nullable=False),
+    Column("spend", MONEY, nullable=False),
+    Column("attributed_orders", Integer, nullable=False),
+    Column("attributed_units", Integer, nullable=False),
+    Column("attributed_sales", MONEY, nullable=False),
+    Column("currency_code", Text, nullable=False),
+    Index("ix_ad_performance_seller_date", "seller_id", "date"),
+)
+
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("topic", Text, nullable=False),
+    Column("kafka_partition", Integer),
+    Column("kafka_offset", BigInteger),
+    Column("event_type", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("seller_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("applied", Boolean, nullable=False),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_order_events_subject", "subject", "id"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("seller_id", Text, nullable=False),
+    Column("metric", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("value", Numeric(10, 4)),
+    Column("numerator", Integer, nullable=False),
+    Column("denominator", Integer, nullable=False),
+    Column("threshold", Numeric(10, 4), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("cleared_at", DateTime(timezone=True)),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Index(
+        "ux_alerts_active",
+        "seller_id",
+        "metric",
+        "scope",
+        unique=True,
+        postgresql_where=text("state = 'active'"),
+    ),
+    Index("ix_alerts_seller", "seller_id", "id"),
+)

@@ -1,0 +1,75 @@
+"""The other services' ops endpoints over REST: readiness, dead letters, outbox backlog.
+
+Every call answers ``None`` (or ``reachable: False``) when a service is down, never raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+BACKLOG_GAUGE = "orderflow_outbox_backlog"
+
+
+class Peers:
+    def __init__(self, urls: dict[str, str], *, api_key: str, timeout: float) -> None:
+        self._urls = urls
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = timeout
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._urls)
+
+    async def overview(self, name: str) -> dict[str, Any]:
+        base = self._urls[name]
+        async with httpx.AsyncClient(base_url=base, timeout=self._timeout) as client:
+            ready = await _get(client, "/readyz", {})
+            dead = await _get(
+                client, "/v1/dead-letters", self._headers, params={"status": "dead", "limit": 200}
+            )
+            metrics = await _get(client, "/metrics", {})
+        return {
+            "url": base,
+            "reachable": ready is not None,
+            "ready": ready is not None and ready.status_code == 200,
+            "readiness": _json(ready),
+            "dead_letters": _dead_count(dead),
+            "outbox_backlog": _backlog(metrics),
+        }
+
+
+async def _get(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], **kwargs: Any
+) -> httpx.Response | None:
+    try:
+        return await client.get(path, headers=headers, **kwargs)
+    except httpx.HTTPError:
+        return None
+
+
+def _json(response: httpx.Response | None) -> Any:
+    if response is None:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _dead_count(response: httpx.Response | None) -> dict[str, Any] | None:
+    if response is None or response.status_code != 200:
+        return None
+    body = response.json()
+    return {"dead": len(body.get("items", [])), "more": body.get("next_cursor") is not None}
+
+
+def _backlog(response: httpx.Response | None) -> int | None:
+    if response is None or response.status_code != 200:
+        return None
+    total = None
+    for line in response.text.splitlines():
+        if line.startswith(BACKLOG_GAUGE + "{") or line.startswith(BACKLOG_GAUGE + " "):
+            total = (total or 0) + int(float(line.rsplit(" ", 1)[1]))
+    return total

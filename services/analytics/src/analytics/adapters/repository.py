@@ -1,0 +1,203 @@
+"""Analytics' repositories: SQL for the read models, nothing else.
+
+Every upsert is guarded by the version it carries: a row is replaced only by a newer version,
+so repeated and out-of-order events leave the newest state in place.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics.adapters import orm
+
+
+class ReadModels:
+    """Writes of the projections (one consumer transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert_newer(self, table: Table, key: str, values: dict[str, Any]) -> bool:
+        """Insert, or replace when ``values['version']`` is newer; True when it was applied."""
+        insert_ = pg_insert(table).values(**values)
+        changes = {k: insert_.excluded[k] for k in values if k != key}
+        stmt = insert_.on_conflict_do_update(
+            index_elements=[key],
+            set_=changes,
+            where=table.c.version < insert_.excluded.version,
+        ).returning(table.c[key])
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def replace_items(self, amazon_order_id: str, items: Sequence[dict[str, Any]]) -> None:
+        t = orm.order_items
+        await self.session.execute(delete(t).where(t.c.amazon_order_id == amazon_order_id))
+        if items:
+            await self.session.execute(insert(t), list(items))
+
+    async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None:
+        t = orm.fulfillment_orders
+        stmt = select(t).where(t.c.amazon_order_id == amazon_order_id).with_for_update()
+        return (await self.session.execute(stmt)).first()
+
+    async def insert_fulfillment_order(self, values: dict[str, Any]) -> None:
+        await self.session.execute(insert(orm.fulfillment_orders).values(**values))
+
+    async def update_fulfillment_order(self, amazon_order_id: str, values: dict[str, Any]) -> None:
+        t = orm.fulfillment_orders
+        await self.session.execute(
+            update(t).where(t.c.amazon_order_id == amazon_order_id).values(**values)
+        )
+
+    async def record_event(self, event_id: uuid.UUID, values: dict[str, Any]) -> None:
+        """Keep the event with where it was read from (the inbox row of this transaction)."""
+        i = orm.plumbing.inbox.c
+        where = (
+            await self.session.execute(
+                select(i.topic, i.kafka_partition, i.kafka_offset).where(i.event_id == event_id)
+            )
+        ).first()
+        topic, partition, offset = where if where else ("unknown", None, None)
+        stmt = (
+            pg_insert(orm.order_events)
+            .values(
+                event_id=event_id,
+                topic=topic,
+                kafka_partition=partition,
+                kafka_offset=offset,
+                **values,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        await self.session.execute(stmt)
+
+
+class Reads:
+    """Queries the API and the alert job run."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _rows(self, stmt: Any) -> list[Any]:
+        return list((await self.session.execute(stmt)).all())
+
+    async def orders_between(
+        self, seller_id: str | None, start: datetime, end: datetime
+    ) -> list[Any]:
+        o = orm.orders.c
+        stmt = select(orm.orders).where(o.purchase_date >= start, o.purchase_date < end)
+        if seller_id is not None:
+            stmt = stmt.where(o.seller_id == seller_id)
+        return await self._rows(stmt)
+
+    async def items_of(self, order_ids: Sequence[str]) -> list[Any]:
+        if not order_ids:
+            return []
+        t = orm.order_items.c
+        return await self._rows(select(orm.order_items).where(t.amazon_order_id.in_(order_ids)))
+
+    async def canceled_ids(self, order_ids: Sequence[str]) -> set[str]:
+        if not order_ids:
+            return set()
+        f = orm.fulfillment_orders.c
+        stmt = select(f.amazon_order_id).where(
+            f.amazon_order_id.in_(order_ids), f.canceled_at.is_not(None)
+        )
+        return set((await self.session.execute(stmt)).scalars())
+
+    async def seller_rows(
+        self, table: Table, seller_id: str, since: datetime, col: str
+    ) -> list[Any]:
+        c = table.c
+        stmt = select(table).where(c.seller_id == seller_id, (c[col] >= since) | c[col].is_(None))
+        return await self._rows(stmt)
+
+    async def sellers(self) -> list[str]:
+        union = select(orm.orders.c.seller_id).union(
+            select(orm.fulfillment_orders.c.seller_id), select(orm.defect_cases.c.seller_id)
+        )
+        return list((await self.session.execute(union)).scalars())
+
+    async def ad_rows(self, seller_id: str | None, start: date, end: date) -> list[Any]:
+        a = orm.ad_performance.c
+        stmt = select(orm.ad_performance).where(a.date >= start, a.date <= end)
+        if seller_id is not None:
+            stmt = stmt.where(a.seller_id == seller_id)
+        return await self._rows(stmt)
+
+    async def order(self, amazon_order_id: str) -> Any | None:
+        stmt = select(orm.orders).where(orm.orders.c.amazon_order_id == amazon_order_id)
+        return (await self.session.execute(stmt)).first()
+
+    async def fulfillment_of(self, amazon_order_id: str) -> Any | None:
+        t = orm.fulfillment_orders
+        stmt = select(t).where(t.c.amazon_order_id == amazon_order_id)
+        return (await self.session.execute(stmt)).first()
+
+    async def events_of(self, subject: str) -> list[Any]:
+        e = orm.order_events.c
+        stmt = select(orm.order_events).where(e.subject == subject).order_by(e.id)
+        return await self._rows(stmt)
+
+    async def cases_of(self, amazon_order_id: str) -> list[Any]:
+        d = orm.defect_cases.c
+        return await self._rows(
+            select(orm.defect_cases).where(d.amazon_order_id == amazon_order_id)
+        )
+
+    async def shipments_of(self, amazon_order_id: str) -> list[Any]:
+        s = orm.shipments.c
+        return await self._rows(select(orm.shipments).where(s.amazon_order_id == amazon_order_id))
+
+    async def dead_letters_of(self, subject: str) -> list[Any]:
+        d = orm.plumbing.dead_letters.c
+        stmt = select(orm.plumbing.dead_letters).where(d.subject == subject).order_by(d.id)
+        return await self._rows(stmt)
+
+    async def outbox_backlog(self) -> int:
+        o = orm.plumbing.outbox.c
+        stmt = select(func.count()).where(o.sent_at.is_(None))
+        return int((await self.session.execute(stmt)).scalar_one())
+
+
+class AlertRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def active(self, seller_id: str) -> dict[tuple[str, str], Any]:
+        a = orm.alerts.c
+        stmt = (
+            select(orm.alerts)
+            .where(a.seller_id == seller_id, a.state == "active")
+            .with_for_update()
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return {(r.metric, r.scope): r for r in rows}
+
+    async def add(self, **values: Any) -> Any:
+        stmt = insert(orm.alerts).values(**values).returning(orm.alerts)
+        return (await self.session.execute(stmt)).one()
+
+    async def clear(self, alert_id: int, *, state: str, at: datetime) -> Any:
+        a = orm.alerts
+        stmt = update(a).where(a.c.id == alert_id).values(state=state, cleared_at=at).returning(a)
+        return (await self.session.execute(stmt)).one()
+
+    async def page(
+        self, *, seller_id: str | None, state: str | None, before_id: int | None, limit: int
+    ) -> list[Any]:
+        a = orm.alerts.c
+        stmt = select(orm.alerts).order_by(a.id.desc()).limit(limit)
+        if seller_id is not None:
+            stmt = stmt.where(a.seller_id == seller_id)
+        if state:
+            stmt = stmt.where(a.state == state)
+        if before_id is not None:
+            stmt = stmt.where(a.id < before_id)
+        return list((await self.session.execute(stmt)).all())

@@ -1,0 +1,44 @@
+"""Analytics' composition root: what it consumes, stores, publishes and runs in the background."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.kafka.consumer import Handler
+from shared.runtime import Resources, ServiceSpec
+
+from analytics.adapters import orm
+from analytics.entrypoints.api.app import build_app
+from analytics.entrypoints.api.deps import utc_now
+from analytics.service_layer import alerting, projections
+from analytics.settings import AnalyticsSettings
+from shared import topics
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def _handlers(resources: Resources) -> dict[str, Handler]:
+    return projections.handlers()
+
+
+async def _alerts(resources: Resources) -> None:
+    settings = resources.settings
+    assert isinstance(settings, AnalyticsSettings)
+    await alerting.run_forever(
+        resources.sessions,
+        topic=settings.topic(topics.ANALYTICS),
+        interval=settings.alert_interval_seconds,
+        clock=utc_now,
+    )
+
+
+SPEC = ServiceSpec(
+    name="analytics",
+    tables=orm.plumbing,
+    migrations_dir=MIGRATIONS,
+    build_app=build_app,
+    handlers=_handlers,
+    subscribes=(topics.ORDERS, topics.FULFILLMENT, topics.DEFECTS, topics.ADS),
+    publishes=(topics.ANALYTICS,),
+    background=(_alerts,),
+)

@@ -1,0 +1,25 @@
+"""Analytics' domain errors as HTTP problems: the one place they are mapped."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from shared.api.problems import problem_response
+
+from analytics.domain.errors import AnalyticsError, InvalidQuery, InvalidTransition, OrderNotVisible
+
+_STATUS: dict[type[AnalyticsError], tuple[int, str]] = {
+    OrderNotVisible: (404, "Not Found"),
+    InvalidQuery: (422, "Invalid request"),
+    InvalidTransition: (409, "Invalid transition"),
+}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AnalyticsError)
+    async def _analytics_error(request: Request, exc: AnalyticsError) -> JSONResponse:
+        status, title = _STATUS.get(type(exc), (400, "Bad Request"))
+        errors = None
+        if isinstance(exc, InvalidQuery):
+            errors = [{"field": exc.field, "message": exc.message}]
+        return problem_response(status, title, str(exc), instance=request.url.path, errors=errors)

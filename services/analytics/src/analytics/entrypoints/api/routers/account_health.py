@@ -1,0 +1,69 @@
+"""``/v1/account-health``: Amazon's seller metrics from our own events, against their targets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from analytics.adapters.repository import Reads
+from analytics.domain import metrics
+from analytics.entrypoints.api.deps import Now, OneSeller, Sessions
+from analytics.service_layer import queries
+
+router = APIRouter(prefix="/v1/account-health", tags=["account health"])
+
+STATUS_RULE = {
+    "good": "the target is met",
+    "at_risk": "the target is missed by less than 25% of the allowed failure "
+    "(the threshold for 'below' targets, 1 - threshold for 'at_least' targets)",
+    "critical": "the target is missed by 25% of the allowed failure or more",
+    "insufficient_data": "nothing to measure in the window, or no data source",
+    "windows": "closed intervals [as_of - days, as_of] on the date named by window.by",
+}
+
+
+def metric_out(m: metrics.Metric) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "scope": m.scope,
+        "value": None if m.value is None else str(m.value),
+        "numerator": m.numerator,
+        "denominator": m.denominator,
+        "window": {
+            "days": m.window.days,
+            "from": m.window.start,
+            "to": m.window.end,
+            "by": m.window.by,
+        },
+        "target": {
+            "threshold": str(m.target.threshold),
+            "direction": m.target.direction.value,
+            "bands": m.target.bands(),
+        },
+        "status": m.status.value,
+        "breakdown": m.breakdown,
+        "definition": m.definition,
+        "note": m.note,
+    }
+
+
+@router.get("", summary="ODR, late shipment, cancel and valid-tracking rates, with status")
+async def get_account_health(
+    seller: OneSeller,
+    sessions: Sessions,
+    now: Now,
+    as_of: Annotated[
+        AwareDatetime | None, Query(description="end of every window (default now)")
+    ] = None,
+) -> dict[str, Any]:
+    moment = as_of or now()
+    async with sessions() as session:
+        found = await queries.account_health(Reads(session), seller, moment)
+    return {
+        "seller_id": seller,
+        "as_of": moment,
+        "status_rule": STATUS_RULE,
+        "metrics": [metric_out(m) for m in found],
+    }

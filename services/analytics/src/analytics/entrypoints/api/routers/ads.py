@@ -1,0 +1,38 @@
+"""``/v1/ads/summary``: ad-order ratio, ACoS and TACoS per ASIN, with advice when ads dominate."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from shared.api.auth import VisibleSeller
+
+from analytics.adapters.repository import Reads
+from analytics.entrypoints.api.deps import Sessions, Settings
+from analytics.entrypoints.api.routers.sales import check_range
+from analytics.service_layer import queries
+
+router = APIRouter(prefix="/v1/ads", tags=["advertising"])
+
+
+@router.get("/summary", summary="Ad-order ratio, ACoS, TACoS and recommendations")
+async def get_summary(
+    seller: VisibleSeller,
+    sessions: Sessions,
+    settings: Settings,
+    start: Annotated[date, Query(alias="from", description="first day (UTC)")],
+    end: Annotated[date, Query(alias="to", description="last day (UTC), included")],
+    group_by: Literal["asin", "none"] = "asin",
+) -> dict[str, Any]:
+    check_range(start, end)
+    async with sessions() as session:
+        summary = await queries.ads_summary(
+            Reads(session),
+            seller_id=seller,
+            start=start,
+            end=end,
+            group_by=group_by,
+            threshold=settings.ad_order_ratio_threshold,
+        )
+    return {"seller_id": seller, **summary}

@@ -1,0 +1,47 @@
+"""``/v1/sales``: orders, units and revenue by day or week, grouped, for a purchase-date range."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from shared.api.auth import VisibleSeller
+
+from analytics.adapters.repository import Reads
+from analytics.domain.errors import InvalidQuery
+from analytics.entrypoints.api.deps import Sessions
+from analytics.service_layer import queries
+
+router = APIRouter(prefix="/v1/sales", tags=["sales"])
+
+MAX_DAYS = 366
+
+
+def check_range(start: date, end: date) -> None:
+    if end < start:
+        raise InvalidQuery("query.to", "must not be before 'from'")
+    if (end - start).days >= MAX_DAYS:
+        raise InvalidQuery("query.to", f"a range covers at most {MAX_DAYS} days")
+
+
+@router.get("", summary="Sales totals and series (each order once; canceled excluded)")
+async def get_sales(
+    seller: VisibleSeller,
+    sessions: Sessions,
+    start: Annotated[date, Query(alias="from", description="first purchase date (UTC)")],
+    end: Annotated[date, Query(alias="to", description="last purchase date (UTC), included")],
+    granularity: Literal["day", "week"] = "day",
+    group_by: Literal["marketplace", "fulfillment_channel", "sku", "none"] = "none",
+) -> dict[str, Any]:
+    check_range(start, end)
+    async with sessions() as session:
+        report = await queries.sales(
+            Reads(session),
+            seller_id=seller,
+            start=start,
+            end=end,
+            granularity=granularity,
+            group_by=group_by,
+        )
+    return {"seller_id": seller, **report}

@@ -1,0 +1,37 @@
+"""``/v1/orders/{amazon_order_id}/trace``: "why is my order not showing?"."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from shared.api.auth import VisibleSeller
+from shared.runtime import group_id
+
+from analytics.entrypoints.api.deps import Ingest, Lag, Now, Sessions, Settings
+from analytics.service_layer.trace import TracePorts, TraceRequest, trace
+from shared import topics
+
+router = APIRouter(prefix="/v1/orders", tags=["trace"])
+
+
+@router.get("/{amazon_order_id}/trace", summary="An order's timeline and a diagnosis")
+async def get_trace(
+    amazon_order_id: Annotated[str, Path(min_length=1, max_length=64)],
+    seller: VisibleSeller,
+    sessions: Sessions,
+    settings: Settings,
+    ingest: Ingest,
+    lag: Lag,
+    now: Now,
+    marketplace_id: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, Any]:
+    ask = TraceRequest(amazon_order_id, seller, marketplace_id, now())
+    ports = TracePorts(
+        ingest=ingest,
+        lag=lag,
+        group=group_id(settings.service_name, settings),
+        orders_topic=settings.topic(topics.ORDERS),
+        lag_threshold=settings.consumer_lag_threshold,
+    )
+    return await trace(sessions, ask, ports)

@@ -1,0 +1,130 @@
+"""The alert job: evaluate every seller's account health and raise or clear alerts.
+
+An alert is raised once when a metric crosses its target (``at_risk`` or ``critical``) and
+cleared when the metric is back to ``good``; each change is stored and published on
+``analytics.v1`` through the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from shared.events.analytics import ALERT_CLEARED, ALERT_RAISED, AlertRaised
+from shared.events.registry import build_event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from analytics.adapters import orm
+from analytics.adapters.repository import AlertRepository, Reads
+from analytics.domain.alerts import AlertState, Trigger, transition, trigger_for
+from analytics.domain.metrics import Metric
+from analytics.service_layer.queries import account_health
+from shared import outbox, topics
+
+log = logging.getLogger(__name__)
+SOURCE = "analytics"
+
+
+async def evaluate(
+    sessions: async_sessionmaker[AsyncSession], *, topic: str, now: datetime
+) -> list[dict[str, Any]]:
+    """One pass over every seller; answers the alerts raised or cleared."""
+    async with sessions() as session:
+        sellers = await Reads(session).sellers()
+    changes: list[dict[str, Any]] = []
+    for seller in sellers:
+        try:
+            async with sessions() as session, session.begin():
+                changes += await _evaluate_seller(session, seller, topic=topic, now=now)
+        except IntegrityError:  # another instance raised the same alert first
+            log.info("alert raced with another instance", extra={"seller_id": seller})
+    return changes
+
+
+async def _evaluate_seller(
+    session: AsyncSession, seller_id: str, *, topic: str, now: datetime
+) -> list[dict[str, Any]]:
+    alerts = AlertRepository(session)
+    active = await alerts.active(seller_id)
+    changes = []
+    for metric in await account_health(Reads(session), seller_id, now):
+        current = active.get((metric.name, metric.scope))
+        trigger = trigger_for(current is not None, metric.status)
+        if trigger is Trigger.CROSSED:
+            state = transition(AlertState.NONE, trigger)
+            row = await alerts.add(**_raised(seller_id, metric, state, now))
+            changes.append(await _publish(session, topic, ALERT_RAISED, row))
+        elif trigger is Trigger.RECOVERED and current is not None:
+            state = transition(AlertState(current.state), trigger)
+            row = await alerts.clear(current.id, state=state.value, at=now)
+            changes.append(await _publish(session, topic, ALERT_CLEARED, row))
+    return changes
+
+
+def _raised(seller_id: str, metric: Metric, state: AlertState, now: datetime) -> dict[str, Any]:
+    shown = "n/a" if metric.value is None else f"{metric.value * 100:.2f}%"
+    return {
+        "seller_id": seller_id,
+        "metric": metric.name,
+        "scope": metric.scope,
+        "state": state.value,
+        "status": metric.status.value,
+        "value": metric.value,
+        "numerator": metric.numerator,
+        "denominator": metric.denominator,
+        "threshold": metric.target.threshold,
+        "message": (
+            f"{metric.name} ({metric.scope}) is {shown} "
+            f"({metric.numerator}/{metric.denominator}): {metric.status.value}, "
+            f"target {metric.target.direction.value} {metric.target.threshold * 100}%"
+        ),
+        "raised_at": now,
+        "details": {"window_days": metric.window.days, "window_by": metric.window.by},
+    }
+
+
+async def _publish(session: AsyncSession, topic: str, event_type: str, row: Any) -> dict[str, Any]:
+    payload = AlertRaised(
+        alert_id=row.id,
+        seller_id=row.seller_id,
+        metric=row.metric,
+        scope=row.scope,
+        status=row.status,
+        value=row.value,
+        numerator=row.numerator,
+        denominator=row.denominator,
+        threshold=row.threshold,
+        raised_at=row.raised_at,
+        cleared_at=row.cleared_at,
+        message=row.message,
+    )
+    event = build_event(
+        topic=topics.ANALYTICS,
+        event_type=event_type,
+        payload=payload,
+        source=SOURCE,
+        subject=f"{row.seller_id}:{row.metric}:{row.scope}",
+        seller_id=row.seller_id,
+        version=row.id * 2 + (event_type == ALERT_CLEARED),
+    )
+    await outbox.add_event(session, orm.plumbing.outbox, topic=topic, event=event)
+    return {"type": event_type, **payload.model_dump(mode="json")}
+
+
+async def run_forever(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    topic: str,
+    interval: float,
+    clock: Callable[[], datetime],
+) -> None:
+    while True:
+        try:
+            await evaluate(sessions, topic=topic, now=clock())
+        except Exception:
+            log.exception("alert evaluation failed; will retry")
+        await asyncio.sleep(interval)

@@ -1,0 +1,65 @@
+"""The operators' overview: consumer lag per group, dead letters, outbox backlog, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from shared.deadletters import DeadLetters
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from analytics.adapters.kafka_lag import LagPort
+from analytics.adapters.peers import Peers
+from analytics.adapters.repository import Reads
+
+log = logging.getLogger(__name__)
+
+
+async def overview(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    dead_letters: DeadLetters,
+    lag: LagPort,
+    groups: dict[str, str],
+    peers: Peers,
+) -> dict[str, Any]:
+    async with sessions() as session:
+        backlog = await Reads(session).outbox_backlog()
+    own = {
+        "ready": True,
+        "dead_letters": await dead_letters.count_by_status(),
+        "outbox_backlog": backlog,
+    }
+    others = await asyncio.gather(*(peers.overview(n) for n in peers.names))
+    services = {"analytics": own} | dict(zip(peers.names, others, strict=True))
+    return {"consumer_lag": await _lag(lag, groups), "services": services}
+
+
+async def _lag(lag: LagPort, groups: dict[str, str]) -> dict[str, Any]:
+    try:
+        found = await lag.lag(list(groups.values()))
+    except Exception as exc:
+        log.warning("cannot read consumer lag", extra={"error": repr(exc)})
+        return {"error": type(exc).__name__, "groups": []}
+    return {
+        "error": None,
+        "groups": [
+            {
+                "service": service,
+                "group": group,
+                "total": sum(p.lag for p in found.get(group, [])),
+                "partitions": [
+                    {
+                        "topic": p.topic,
+                        "partition": p.partition,
+                        "committed": p.committed,
+                        "end": p.end,
+                        "lag": p.lag,
+                    }
+                    for p in found.get(group, [])
+                ],
+            }
+            for service, group in groups.items()
+        ],
+    }

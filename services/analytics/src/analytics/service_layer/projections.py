@@ -1,0 +1,243 @@
+"""Event handlers that keep the read models: one per topic's event family.
+
+Each runs in the consumer's transaction (with the inbox insert), records the event it saw in
+``order_events`` (topic, partition, offset, version) and applies it only when it is newer than
+what the read model holds. Buyer PII (``buyer_pii``) is ignored: analytics cannot open it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from shared.envelope import CloudEvent
+from shared.events import ads, defects, fulfillment, orders
+from shared.events.ads import AdPerformance
+from shared.events.defects import ClaimEvent, FeedbackEvent
+from shared.events.fulfillment import OrderCanceled, OrderShipLate, Shipment
+from shared.events.orders import OrderSnapshot
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics.adapters import orm
+from analytics.adapters.repository import ReadModels
+
+Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+Projection = Callable[[ReadModels, CloudEvent, Any], Awaitable[bool]]
+
+
+def recorded(project: Projection) -> Handler:
+    """Wrap a projection so every event is recorded, applied or not."""
+
+    async def handle(session: AsyncSession, event: CloudEvent, payload: Any) -> None:
+        models = ReadModels(session)
+        applied = await project(models, event, payload)
+        await models.record_event(
+            event.id,
+            {
+                "event_type": event.type,
+                "source": event.source,
+                "subject": event.subject,
+                "seller_id": event.sellerid,
+                "version": event.aggregateversion,
+                "applied": applied,
+                "event_time": event.time,
+            },
+        )
+
+    return handle
+
+
+async def project_order(models: ReadModels, event: CloudEvent, order: OrderSnapshot) -> bool:
+    total = order.order_total
+    applied = await models.upsert_newer(
+        orm.orders,
+        "amazon_order_id",
+        {
+            "amazon_order_id": order.amazon_order_id,
+            "seller_id": order.seller_id,
+            "version": order.version,
+            "marketplace_id": order.marketplace_id,
+            "fulfillment_channel": order.fulfillment_channel,
+            "order_status": order.order_status.value,
+            "purchase_date": order.purchase_date,
+            "last_update_date": order.last_update_date,
+            "latest_ship_date": order.latest_ship_date,
+            "latest_delivery_date": order.latest_delivery_date,
+            "currency_code": total.currency_code if total else None,
+            "order_total": total.amount if total else None,
+            "units": sum(i.quantity_ordered for i in order.items),
+            "is_buyer_requested_cancel": order.is_buyer_requested_cancel,
+        },
+    )
+    if applied:
+        await models.replace_items(order.amazon_order_id, _items(order))
+    return applied
+
+
+def _items(order: OrderSnapshot) -> list[dict[str, Any]]:
+    return [
+        {
+            "amazon_order_id": order.amazon_order_id,
+            "order_item_id": item.order_item_id,
+            "seller_id": order.seller_id,
+            "asin": item.asin,
+            "seller_sku": item.seller_sku,
+            "quantity": item.quantity_ordered,
+            "item_price": item.item_price.amount if item.item_price else None,
+            "currency_code": item.item_price.currency_code if item.item_price else None,
+        }
+        for item in order.items
+    ]
+
+
+async def _fulfillment_order(
+    models: ReadModels, event: CloudEvent, payload: Any
+) -> tuple[Any, bool]:
+    """The order's fulfillment row as it was (locked; None when new), and whether this
+    event created it or advanced its version."""
+    base = {
+        "seller_id": payload.seller_id,
+        "version": event.aggregateversion,
+        "marketplace_id": payload.marketplace_id,
+        "fulfillment_channel": payload.fulfillment_channel,
+        "order_status": payload.order_status,
+    }
+    row = await models.lock_fulfillment_order(payload.amazon_order_id)
+    if row is None:
+        await models.insert_fulfillment_order({"amazon_order_id": payload.amazon_order_id, **base})
+        return None, True
+    if row.version >= event.aggregateversion:
+        return row, False
+    newer = {k: v for k, v in base.items() if v is not None}
+    await models.update_fulfillment_order(payload.amazon_order_id, newer)
+    return row, True
+
+
+async def project_shipment(models: ReadModels, event: CloudEvent, shipment: Shipment) -> bool:
+    await _fulfillment_order(models, event, shipment)
+    if shipment.latest_ship_date is not None:
+        await models.update_fulfillment_order(
+            shipment.amazon_order_id, {"latest_ship_date": shipment.latest_ship_date}
+        )
+    return await models.upsert_newer(
+        orm.shipments,
+        "shipment_id",
+        {
+            "shipment_id": shipment.shipment_id,
+            "amazon_order_id": shipment.amazon_order_id,
+            "seller_id": shipment.seller_id,
+            "version": event.aggregateversion,
+            "fulfillment_channel": shipment.fulfillment_channel,
+            "ship_date": shipment.ship_date,
+            "latest_ship_date": shipment.latest_ship_date,
+            "on_time": shipment.on_time,
+            "valid_tracking": shipment.valid_tracking,
+            "carrier_code": shipment.carrier_code,
+        },
+    )
+
+
+async def project_cancel(models: ReadModels, event: CloudEvent, cancel: OrderCanceled) -> bool:
+    row, _ = await _fulfillment_order(models, event, cancel)
+    if row is not None and (row.cancel_version or 0) >= event.aggregateversion:
+        return False
+    await models.update_fulfillment_order(
+        cancel.amazon_order_id,
+        {
+            "canceled_at": cancel.canceled_at,
+            "canceled_by": cancel.canceled_by,
+            "cancel_reason": cancel.reason,
+            "cancel_buyer_requested": cancel.buyer_requested,
+            "cancel_version": event.aggregateversion,
+            "purchase_date": cancel.purchase_date,
+        },
+    )
+    return True
+
+
+async def project_ship_late(models: ReadModels, event: CloudEvent, late: OrderShipLate) -> bool:
+    row, _ = await _fulfillment_order(models, event, late)
+    if row is not None and (row.ship_late_version or 0) >= event.aggregateversion:
+        return False
+    await models.update_fulfillment_order(
+        late.amazon_order_id,
+        {
+            "ship_late_at": late.flagged_at,
+            "ship_late_version": event.aggregateversion,
+            "latest_ship_date": late.latest_ship_date,
+        },
+    )
+    return True
+
+
+async def project_other_fulfillment(models: ReadModels, event: CloudEvent, payload: Any) -> bool:
+    _, advanced = await _fulfillment_order(models, event, payload)
+    return advanced
+
+
+def _case(event: CloudEvent, case: ClaimEvent | FeedbackEvent) -> dict[str, Any]:
+    if isinstance(case, ClaimEvent):
+        case_id = f"{case.kind}:{case.claim_id}"
+        kind = "chargeback" if event.type.startswith("chargeback.") else "a_to_z"
+        status = case.status
+    else:
+        case_id = f"feedback:{case.feedback_id}"
+        kind = "negative_feedback" if case.rating <= 2 else "feedback"
+        status = "removed" if case.removed_at else f"rating_{case.rating}"
+    return {
+        "case_id": case_id,
+        "kind": kind,
+        "amazon_order_id": case.amazon_order_id,
+        "seller_id": case.seller_id,
+        "version": event.aggregateversion,
+        "fulfillment_channel": case.fulfillment_channel,
+        "order_purchase_date": case.order_purchase_date,
+        "counts_toward_odr": case.counts_toward_odr,
+        "odr_rule": case.odr_rule,
+        "status": status,
+    }
+
+
+async def project_case(
+    models: ReadModels, event: CloudEvent, case: ClaimEvent | FeedbackEvent
+) -> bool:
+    return await models.upsert_newer(orm.defect_cases, "case_id", _case(event, case))
+
+
+async def project_ad_row(models: ReadModels, event: CloudEvent, row: AdPerformance) -> bool:
+    return await models.upsert_newer(
+        orm.ad_performance,
+        "subject",
+        {
+            "subject": event.subject,
+            "seller_id": row.seller_id,
+            "version": event.aggregateversion,
+            "date": row.date,
+            "marketplace_id": row.marketplace_id,
+            "campaign_id": row.campaign_id,
+            "asin": row.asin,
+            "seller_sku": row.seller_sku,
+            "impressions": row.impressions,
+            "clicks": row.clicks,
+            "spend": row.spend.amount,
+            "attributed_orders": row.attributed_orders,
+            "attributed_units": row.attributed_units,
+            "attributed_sales": row.attributed_sales.amount,
+            "currency_code": row.spend.currency_code,
+        },
+    )
+
+
+def handlers() -> dict[str, Handler]:
+    """Every event type analytics consumes, with its projection."""
+    table: dict[str, Projection] = {t: project_order for t in orders.PAYLOADS}
+    table |= {t: project_other_fulfillment for t in fulfillment.PAYLOADS}
+    table |= {
+        fulfillment.SHIPMENT_CONFIRMED: project_shipment,
+        fulfillment.SHIPMENT_UPDATED: project_shipment,
+        fulfillment.ORDER_CANCELED: project_cancel,
+        fulfillment.ORDER_SHIP_LATE: project_ship_late,
+    }
+    table |= {t: project_case for t in defects.PAYLOADS}
+    table |= {t: project_ad_row for t in ads.PAYLOADS}
+    return {event_type: recorded(project) for event_type, project in table.items()}

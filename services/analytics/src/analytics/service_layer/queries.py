@@ -1,0 +1,297 @@
+"""Read-side use cases: sales, account health and the advertising summary.
+
+Each opens its own read transaction through ``Reads`` and hands plain facts to the domain.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from analytics.adapters import orm
+from analytics.adapters.repository import Reads
+from analytics.domain import metrics
+from analytics.domain.advice import AdFigures, recommend, too_dependent_on_ads
+from analytics.domain.metrics import DefectFact, OrderFacts, ShipmentFact
+
+CANCELED = "Canceled"
+CHANNEL_NAMES = {"AFN": "FBA", "MFN": "FBM"}
+CENTS = Decimal("0.01")
+HISTORY = timedelta(days=120)  # enough for the longest window (60 days) plus ship-by slack
+
+SALES_NOTES = [
+    "Each order counts once, in the version last received (newer versions replace older ones).",
+    "Periods and date filters use the purchase date (UTC); weeks start on Monday (ISO).",
+    "Canceled orders are excluded from orders, units and revenue; canceled_orders counts them.",
+    "Revenue is the order total (item prices for group_by=sku), in its own currency: figures "
+    "are never converted, so every row names its currency_code.",
+    "Pending orders have no price yet: they count as orders and units with zero revenue.",
+]
+
+
+def money(amount: Decimal) -> str:
+    """Money as a decimal string with two places (never a float)."""
+    return str(amount.quantize(CENTS))
+
+
+def day_range(start: date, end: date) -> tuple[datetime, datetime]:
+    """``[start 00:00, end+1 00:00)`` in UTC: both dates included."""
+    return (
+        datetime.combine(start, time(), UTC),
+        datetime.combine(end + timedelta(days=1), time(), UTC),
+    )
+
+
+# --- sales -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    orders: set[str]
+    units: int = 0
+    revenue: Decimal = Decimal("0")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"orders": len(self.orders), "units": self.units, "revenue": money(self.revenue)}
+
+
+def _period(moment: datetime, granularity: str) -> date:
+    day = moment.astimezone(UTC).date()
+    return day - timedelta(days=day.weekday()) if granularity == "week" else day
+
+
+def _group(order: Any, group_by: str) -> str | None:
+    if group_by == "marketplace":
+        return str(order.marketplace_id or "unknown")
+    if group_by == "fulfillment_channel":
+        return CHANNEL_NAMES.get(order.fulfillment_channel or "", "unknown")
+    return None
+
+
+async def sales(
+    reads: Reads,
+    *,
+    seller_id: str | None,
+    start: date,
+    end: date,
+    granularity: str,
+    group_by: str,
+) -> dict[str, Any]:
+    rows = await reads.orders_between(seller_id, *day_range(start, end))
+    ids = [r.amazon_order_id for r in rows]
+    canceled = await reads.canceled_ids(ids) | {
+        r.amazon_order_id for r in rows if r.order_status == CANCELED
+    }
+    live = [r for r in rows if r.amazon_order_id not in canceled]
+    items = await reads.items_of([r.amazon_order_id for r in live]) if group_by == "sku" else []
+    series: dict[tuple[date, str | None, str], Tally] = defaultdict(lambda: Tally(set()))
+    totals: dict[str, Tally] = defaultdict(lambda: Tally(set()))
+    by_id = {r.amazon_order_id: r for r in live}
+    for order in live:
+        currency = order.currency_code or "n/a"
+        _add(totals[currency], order.amazon_order_id, order.units, order.order_total)
+        if group_by != "sku":
+            key = (_period(order.purchase_date, granularity), _group(order, group_by), currency)
+            _add(series[key], order.amazon_order_id, order.units, order.order_total)
+    for item in items:
+        order = by_id[item.amazon_order_id]
+        currency = item.currency_code or order.currency_code or "n/a"
+        key = (_period(order.purchase_date, granularity), item.seller_sku or item.asin, currency)
+        _add(series[key], order.amazon_order_id, item.quantity, item.item_price)
+    return {
+        "from": start,
+        "to": end,
+        "granularity": granularity,
+        "group_by": group_by,
+        "totals": [{"currency_code": c, **t.as_dict()} for c, t in sorted(totals.items())],
+        "canceled_orders": len(canceled),
+        "series": [
+            {"period": p, "group": g, "currency_code": c, **t.as_dict()}
+            for (p, g, c), t in sorted(series.items(), key=lambda kv: (kv[0][0], str(kv[0][1:])))
+        ],
+        "notes": SALES_NOTES,
+    }
+
+
+def _add(tally: Tally, order_id: str, units: int, amount: Decimal | None) -> None:
+    tally.orders.add(order_id)
+    tally.units += units
+    tally.revenue += amount or Decimal("0")
+
+
+# --- account health --------------------------------------------------------------------------
+
+
+async def order_facts(reads: Reads, seller_id: str, as_of: datetime) -> list[OrderFacts]:
+    """Merge what every topic said about the seller's recent orders, one ``OrderFacts`` each."""
+    since = as_of - HISTORY
+    orders = {
+        r.amazon_order_id: r
+        for r in await reads.seller_rows(orm.orders, seller_id, since, "purchase_date")
+    }
+    fulfilled = {
+        r.amazon_order_id: r
+        for r in await reads.seller_rows(orm.fulfillment_orders, seller_id, since, "purchase_date")
+    }
+    ships: dict[str, list[Any]] = defaultdict(list)
+    for s in await reads.seller_rows(orm.shipments, seller_id, since, "ship_date"):
+        ships[s.amazon_order_id].append(s)
+    cases: dict[str, list[Any]] = defaultdict(list)
+    for c in await reads.seller_rows(orm.defect_cases, seller_id, since, "order_purchase_date"):
+        cases[c.amazon_order_id].append(c)
+    ids = set(orders) | set(fulfilled) | set(ships) | set(cases)
+    return [
+        _merge(i, orders.get(i), fulfilled.get(i), ships.get(i, []), cases.get(i, []))
+        for i in sorted(ids)
+    ]
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def _merge(
+    order_id: str, order: Any, fo: Any, ships: Sequence[Any], cases: Sequence[Any]
+) -> OrderFacts:
+    case_channel = _first(*(c.fulfillment_channel for c in cases))
+    case_purchase = _first(*(c.order_purchase_date for c in cases))
+    return OrderFacts(
+        amazon_order_id=order_id,
+        channel=_first(
+            getattr(order, "fulfillment_channel", None),
+            getattr(fo, "fulfillment_channel", None),
+            *(s.fulfillment_channel for s in ships),
+            case_channel,
+        ),
+        purchase_date=_first(
+            getattr(order, "purchase_date", None), getattr(fo, "purchase_date", None), case_purchase
+        ),
+        latest_ship_date=_first(
+            getattr(order, "latest_ship_date", None),
+            getattr(fo, "latest_ship_date", None),
+            *(s.latest_ship_date for s in ships),
+        ),
+        canceled=getattr(fo, "canceled_at", None) is not None
+        or getattr(order, "order_status", None) == CANCELED,
+        canceled_by=getattr(fo, "canceled_by", None),
+        buyer_requested_cancel=bool(
+            getattr(fo, "cancel_buyer_requested", None)
+            or getattr(order, "is_buyer_requested_cancel", False)
+        ),
+        ship_late_flagged=getattr(fo, "ship_late_at", None) is not None,
+        shipments=tuple(
+            ShipmentFact(s.shipment_id, s.ship_date, s.on_time, s.valid_tracking) for s in ships
+        ),
+        defects=tuple(DefectFact(c.kind, c.counts_toward_odr) for c in cases),
+    )
+
+
+async def account_health(reads: Reads, seller_id: str, as_of: datetime) -> list[metrics.Metric]:
+    return metrics.account_health(await order_facts(reads, seller_id, as_of), as_of)
+
+
+# --- advertising -----------------------------------------------------------------------------
+
+
+@dataclass
+class AdTally:
+    attributed_orders: int = 0
+    spend: Decimal = Decimal("0")
+    attributed_sales: Decimal = Decimal("0")
+    clicks: int = 0
+    impressions: int = 0
+
+
+async def ads_summary(
+    reads: Reads,
+    *,
+    seller_id: str | None,
+    start: date,
+    end: date,
+    group_by: str,
+    threshold: Decimal,
+) -> dict[str, Any]:
+    orders = await reads.orders_between(seller_id, *day_range(start, end))
+    canceled = await reads.canceled_ids([o.amazon_order_id for o in orders])
+    live = [o.amazon_order_id for o in orders if o.order_status != CANCELED]
+    live = [i for i in live if i not in canceled]
+    items = await reads.items_of(live)
+    sku_to_asin = {i.seller_sku: i.asin for i in items if i.seller_sku}
+    key = (lambda asin: asin) if group_by == "asin" else (lambda asin: None)
+    order_sets: dict[str | None, set[str]] = defaultdict(set)
+    sales_of: dict[str | None, Decimal] = defaultdict(Decimal)
+    for item in items:
+        order_sets[key(item.asin)].add(item.amazon_order_id)
+        sales_of[key(item.asin)] += item.item_price or Decimal("0")
+    ads: dict[str | None, AdTally] = defaultdict(AdTally)
+    currencies: set[str] = set()
+    for row in await reads.ad_rows(seller_id, start, end):
+        asin = row.asin or sku_to_asin.get(row.seller_sku) or f"sku:{row.seller_sku}"
+        tally = ads[key(asin)]
+        tally.attributed_orders += row.attributed_orders
+        tally.spend += row.spend
+        tally.attributed_sales += row.attributed_sales
+        tally.clicks += row.clicks
+        tally.impressions += row.impressions
+        currencies.add(row.currency_code)
+    groups = sorted(set(ads) | set(order_sets), key=lambda g: g or "")
+    entries = [
+        _ad_entry(
+            g,
+            ads.get(g, AdTally()),
+            len(order_sets.get(g, ())),
+            sales_of.get(g, Decimal("0")),
+            threshold,
+        )
+        for g in groups
+    ]
+    return {
+        "from": start,
+        "to": end,
+        "group_by": group_by,
+        "threshold": str(threshold),
+        "currency_codes": sorted(currencies),
+        "items": entries,
+        "definitions": {
+            "ad_order_ratio": "ad-attributed orders (purchases7d) / all orders of the ASIN "
+            "purchased in the period (orders.v1 items; canceled excluded)",
+            "acos": "ad spend / ad-attributed sales (sales7d)",
+            "tacos": "ad spend / total sales of the ASIN (item prices of its orders)",
+        },
+    }
+
+
+def _ad_entry(
+    group: str | None, ad: AdTally, total_orders: int, total_sales: Decimal, threshold: Decimal
+) -> dict[str, Any]:
+    figures = AdFigures(
+        attributed_orders=ad.attributed_orders,
+        total_orders=total_orders,
+        spend=ad.spend,
+        attributed_sales=ad.attributed_sales,
+        total_sales=total_sales,
+    )
+    return {
+        "asin": group,
+        "attributed_orders": ad.attributed_orders,
+        "total_orders": total_orders,
+        "organic_orders": figures.organic_orders,
+        "impressions": ad.impressions,
+        "clicks": ad.clicks,
+        "spend": money(ad.spend),
+        "attributed_sales": money(ad.attributed_sales),
+        "total_sales": money(total_sales),
+        "ad_order_ratio": _text(figures.ad_order_ratio),
+        "acos": _text(figures.acos),
+        "tacos": _text(figures.tacos),
+        "too_dependent_on_ads": too_dependent_on_ads(figures, threshold),
+        "recommendations": [r.as_dict() for r in recommend(figures, threshold)],
+    }
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,21 @@
+"""Analytics' settings: only what the other services do not need (it never holds the PII key)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field
+from shared.settings import ServiceSettings
+
+
+class AnalyticsSettings(ServiceSettings):
+    service_name: str = "analytics"
+    http_port: int = Field(default=8004, validation_alias="HTTP_PORT")
+    pii_key: str = Field(default="", exclude=True)  # analytics never decrypts buyer PII
+    service_api_key: str = Field(default="", validation_alias="ANALYTICS_SERVICE_API_KEY")
+    alert_interval_seconds: float = Field(default=5.0, validation_alias="ALERT_INTERVAL_SECONDS")
+    ad_order_ratio_threshold: Decimal = Field(
+        default=Decimal("0.6"), validation_alias="AD_ORDER_RATIO_THRESHOLD"
+    )
+    consumer_lag_threshold: int = Field(default=100, validation_alias="CONSUMER_LAG_THRESHOLD")
+    peer_timeout_seconds: float = Field(default=2.0, validation_alias="PEER_TIMEOUT_SECONDS")

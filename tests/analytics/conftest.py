@@ -1,0 +1,121 @@
+"""Analytics running in-process against the session's real PostgreSQL and Kafka.
+
+Events of the other services are published by the tests themselves (``Publisher``), built from
+the contracts in ``shared.events``: fulfillment and defects need not run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from analytics.bootstrap import SPEC
+from analytics.settings import AnalyticsSettings
+from pydantic import BaseModel
+from shared.events.registry import build_event
+from shared.kafka.client import ensure_topics
+from shared.testing import RunningService, eventually, running_service
+from shared.topics import dead_letter_topic
+from sqlalchemy import func, select
+
+SELLER = "A2SELLER1EXAMPLE"
+OTHER_SELLER = "A3SELLER2EXAMPLE"
+KEYS = f"sys-key=system,ops-key=ops,seller-key=seller:{SELLER},other-key=seller:{OTHER_SELLER}"
+OPS = {"Authorization": "Bearer ops-key", "X-Seller-Id": SELLER}
+SELLER_KEY = {"Authorization": "Bearer seller-key"}
+
+
+class Publisher:
+    """Publishes contract events to the run's topics, as the other services would."""
+
+    def __init__(self, producer: AIOKafkaProducer, settings: AnalyticsSettings) -> None:
+        self._producer = producer
+        self._settings = settings
+        self.sent = 0
+
+    async def publish(
+        self,
+        topic: str,
+        event_type: str,
+        payload: BaseModel,
+        *,
+        version: int,
+        subject: str | None = None,
+        seller_id: str = SELLER,
+        source: str | None = None,
+    ) -> Any:
+        subject = subject or str(getattr(payload, "amazon_order_id", ""))
+        event = build_event(
+            topic=topic,
+            event_type=event_type,
+            payload=payload,
+            source=source or topic.split(".")[0],
+            subject=subject,
+            seller_id=seller_id,
+            version=version,
+        )
+        await self._producer.send_and_wait(
+            self._settings.topic(topic), event.to_bytes(), key=subject.encode()
+        )
+        self.sent += 1
+        return event
+
+
+def analytics_settings_for(
+    make_database: Callable[[str], str], kafka_bootstrap: str, topic_prefix: str, **extra: Any
+) -> AnalyticsSettings:
+    return AnalyticsSettings(
+        DATABASE_URL=make_database("analytics"),
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        KAFKA_TOPIC_PREFIX=topic_prefix,
+        ORDERFLOW_API_KEYS=KEYS,
+        ANALYTICS_SERVICE_API_KEY="ops-key",
+        **extra,
+    )
+
+
+@pytest.fixture
+def analytics_settings(
+    make_database: Callable[[str], str], kafka_bootstrap: str, topic_prefix: str
+) -> AnalyticsSettings:
+    return analytics_settings_for(make_database, kafka_bootstrap, topic_prefix)
+
+
+@pytest.fixture
+async def analytics(analytics_settings: AnalyticsSettings) -> AsyncIterator[RunningService]:
+    async with running_service(SPEC, analytics_settings, roles=("worker", "relay")) as svc:
+        yield svc
+
+
+@pytest.fixture
+async def publisher(analytics_settings: AnalyticsSettings) -> AsyncIterator[Publisher]:
+    settings = analytics_settings
+    names = [settings.topic(t) for t in (*SPEC.subscribes, *SPEC.publishes)]
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [*names, *(dead_letter_topic(n) for n in names)],
+        partitions=settings.kafka_partitions,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        yield Publisher(producer, analytics_settings)
+    finally:
+        await producer.stop()
+
+
+async def applied_count(svc: RunningService) -> int:
+    inbox = svc.resources.tables.inbox
+    async with svc.resources.sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(inbox))).scalar_one())
+
+
+async def wait_applied(svc: RunningService, count: int, timeout: float = 30.0) -> None:
+    """Wait until analytics has applied ``count`` events (its inbox holds them)."""
+
+    async def done() -> bool:
+        return await applied_count(svc) >= count
+
+    await eventually(done, timeout=timeout)

@@ -1,0 +1,1 @@
+"""Orderflow fulfillment: the seller's Manage Orders."""

@@ -1,0 +1,84 @@
+"""Fulfillment's tables: orders (the aggregate as a document plus the columns searched on)
+and shipment-confirmation uploads."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from shared.db.plumbing import define_plumbing
+
+metadata = MetaData()
+plumbing = define_plumbing(metadata)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("amazon_order_id", Text, primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("fulfillment_channel", Text),
+    Column("sales_channel", Text),
+    Column("ship_service_level", Text),
+    Column("purchase_date", DateTime(timezone=True), nullable=False),
+    Column("latest_ship_date", DateTime(timezone=True)),
+    Column("buyer_email_hash", Text),
+    Column("flagged_late_at", DateTime(timezone=True)),
+    Column("snapshot_version", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("doc", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_orders_seller_purchase", "seller_id", "purchase_date", "amazon_order_id"),
+    Index("ix_orders_seller_lsd", "seller_id", "latest_ship_date", "amazon_order_id"),
+    Index("ix_orders_email", "buyer_email_hash"),
+    Index(
+        "ix_orders_ship_late_due",
+        "latest_ship_date",
+        postgresql_where=text(
+            "flagged_late_at IS NULL AND fulfillment_channel = 'MFN' "
+            "AND status IN ('Unshipped', 'PartiallyShipped')"
+        ),
+    ),
+    Index(
+        "ix_orders_doc_items",
+        text("(doc -> 'items') jsonb_path_ops"),
+        postgresql_using="gin",
+    ),
+    Index(
+        "ix_orders_doc_shipments",
+        text("(doc -> 'shipments') jsonb_path_ops"),
+        postgresql_using="gin",
+    ),
+)
+
+shipment_uploads = Table(
+    "shipment_uploads",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("filename", Text),
+    Column("sha256", Text, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("status", Text, nullable=False, server_default="queued"),
+    Column("rows_total", Integer, nullable=False, server_default="0"),
+    Column("rows_processed", Integer, nullable=False, server_default="0"),
+    Column("rows_accepted", Integer, nullable=False, server_default="0"),
+    Column("rows_rejected", Integer, nullable=False, server_default="0"),
+    Column("results", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ux_shipment_uploads_seller_sha", "seller_id", "sha256", unique=True),
+)

@@ -1,0 +1,230 @@
+"""Fulfillment's repositories: SQL for orders and shipment uploads, nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Select,
+    String,
+    and_,
+    cast,
+    column,
+    exists,
+    func,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fulfillment.adapters import codec, orm
+from fulfillment.domain.model import Order
+
+INFINITY = literal("infinity").cast(DateTime(timezone=True))
+
+
+def _columns(order: Order) -> dict[str, Any]:
+    return {
+        "seller_id": order.seller_id,
+        "status": order.status.value,
+        "fulfillment_channel": order.fulfillment_channel,
+        "sales_channel": order.sales_channel,
+        "ship_service_level": order.ship_service_level,
+        "purchase_date": order.purchase_date,
+        "latest_ship_date": order.latest_ship_date,
+        "buyer_email_hash": order.buyer_email_hash,
+        "flagged_late_at": order.flagged_late_at,
+        "snapshot_version": order.snapshot_version,
+        "version": order.version,
+        "doc": codec.dump(order),
+    }
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    seller_id: str | None = None
+    purchase_date_from: datetime | None = None
+    purchase_date_to: datetime | None = None
+    amazon_order_id: str | None = None
+    asin: str | None = None
+    seller_sku: str | None = None
+    title: str | None = None
+    buyer_email_hash: str | None = None
+    ship_service_level: str | None = None
+    carrier_code: str | None = None
+    tracking_number: str | None = None
+    statuses: tuple[str, ...] = ()
+    exclude_statuses: tuple[str, ...] = ()
+    fulfillment_channel: str | None = None
+    sales_channel: str | None = None
+    latest_ship_date_from: datetime | None = None
+    latest_ship_date_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    sort: str  # purchase_date | latest_ship_date
+    descending: bool
+    after: tuple[datetime | None, str] | None
+    limit: int
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(
+        self, amazon_order_id: str, *, seller_id: str | None, lock: bool = False
+    ) -> Order | None:
+        o = orm.orders.c
+        stmt = select(o.doc).where(o.amazon_order_id == amazon_order_id)
+        if seller_id is not None:
+            stmt = stmt.where(o.seller_id == seller_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        doc = (await self.session.execute(stmt)).scalar_one_or_none()
+        return None if doc is None else codec.order_of(doc)
+
+    async def add(self, order: Order) -> bool:
+        """Insert a new order; False when it exists already."""
+        stmt = (
+            insert(orm.orders)
+            .values(amazon_order_id=order.amazon_order_id, **_columns(order))
+            .on_conflict_do_nothing(index_elements=["amazon_order_id"])
+            .returning(orm.orders.c.amazon_order_id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def save(self, order: Order) -> None:
+        await self.session.execute(
+            update(orm.orders)
+            .where(orm.orders.c.amazon_order_id == order.amazon_order_id)
+            .values(**_columns(order), updated_at=func.now())
+        )
+
+    async def overdue_for_flagging(self, now: datetime, limit: int) -> list[Order]:
+        """Unflagged FBM orders past their LatestShipDate, locked; others' locks skipped."""
+        o = orm.orders.c
+        stmt = (
+            select(o.doc)
+            .where(
+                o.flagged_late_at.is_(None),
+                o.fulfillment_channel == "MFN",
+                o.status.in_(("Unshipped", "PartiallyShipped")),
+                o.latest_ship_date < now,
+            )
+            .order_by(o.latest_ship_date)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [codec.order_of(doc) for doc in (await self.session.execute(stmt)).scalars()]
+
+    async def search(self, filters: SearchFilters, page: SearchPage) -> list[Order]:
+        stmt = _paged(_filtered(select(orm.orders.c.doc), filters), page)
+        return [codec.order_of(doc) for doc in (await self.session.execute(stmt)).scalars()]
+
+
+def _filtered(stmt: Select[Any], f: SearchFilters) -> Select[Any]:
+    o = orm.orders.c
+    items = o.doc["items"]
+    conditions: list[tuple[Any, Callable[[Any], Any]]] = [
+        (f.seller_id, lambda v: o.seller_id == v),
+        (f.purchase_date_from, lambda v: o.purchase_date >= v),
+        (f.purchase_date_to, lambda v: o.purchase_date < v),
+        (f.amazon_order_id, lambda v: o.amazon_order_id == v),
+        (f.asin, lambda v: items.contains(cast([{"asin": v}], JSONB))),
+        (f.seller_sku, lambda v: items.contains(cast([{"seller_sku": v}], JSONB))),
+        (f.title, _title_contains),
+        (f.buyer_email_hash, lambda v: o.buyer_email_hash == v),
+        (f.ship_service_level, lambda v: o.ship_service_level == v),
+        (f.carrier_code, lambda v: o.doc["shipments"].contains(cast([{"carrier_code": v}], JSONB))),
+        (
+            f.tracking_number,
+            lambda v: o.doc["shipments"].contains(cast([{"tracking_number": v}], JSONB)),
+        ),
+        (f.statuses or None, lambda v: o.status.in_(v)),
+        (f.exclude_statuses or None, lambda v: o.status.not_in(v)),
+        (f.fulfillment_channel, lambda v: o.fulfillment_channel == v),
+        (f.sales_channel, lambda v: o.sales_channel == v),
+        (f.latest_ship_date_from, lambda v: o.latest_ship_date >= v),
+        (f.latest_ship_date_to, lambda v: o.latest_ship_date < v),
+    ]
+    return stmt.where(and_(True, *(build(v) for v, build in conditions if v is not None)))
+
+
+def _title_contains(text: str) -> Any:
+    element = func.jsonb_array_elements(orm.orders.c.doc["items"]).table_valued(
+        column("value", JSONB)
+    )
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return exists(
+        select(literal(1))
+        .select_from(element)
+        .where(element.c.value["title"].astext.cast(String).ilike(pattern))
+    )
+
+
+def _paged(stmt: Select[Any], page: SearchPage) -> Select[Any]:
+    o = orm.orders.c
+    key = (
+        o.purchase_date
+        if page.sort == "purchase_date"
+        else func.coalesce(o.latest_ship_date, INFINITY)
+    )
+    if page.after is not None:
+        at, after_id = page.after
+        bound = tuple_(literal(at, DateTime(timezone=True)) if at else INFINITY, literal(after_id))
+        row = tuple_(key, o.amazon_order_id)
+        stmt = stmt.where(row < bound if page.descending else row > bound)
+    order = (key.desc(), o.amazon_order_id.desc()) if page.descending else (key, o.amazon_order_id)
+    return stmt.order_by(*order).limit(page.limit)
+
+
+class UploadRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, **values: Any) -> bool:
+        stmt = (
+            insert(orm.shipment_uploads)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["seller_id", "sha256"])
+            .returning(orm.shipment_uploads.c.id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def find_same(self, seller_id: str, sha256: str) -> Any | None:
+        u = orm.shipment_uploads.c
+        stmt = select(orm.shipment_uploads).where(u.seller_id == seller_id, u.sha256 == sha256)
+        return (await self.session.execute(stmt)).first()
+
+    async def get(
+        self, upload_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
+    ) -> Any | None:
+        u = orm.shipment_uploads.c
+        stmt = select(orm.shipment_uploads).where(u.id == upload_id)
+        if seller_id is not None:
+            stmt = stmt.where(u.seller_id == seller_id)
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return (await self.session.execute(stmt)).first()
+
+    async def unfinished(self) -> list[uuid.UUID]:
+        u = orm.shipment_uploads.c
+        stmt = select(u.id).where(u.status.in_(("queued", "processing"))).order_by(u.created_at)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def progress(self, upload_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(
+            update(orm.shipment_uploads)
+            .where(orm.shipment_uploads.c.id == upload_id)
+            .values(**values)
+        )

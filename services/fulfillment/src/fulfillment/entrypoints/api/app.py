@@ -1,0 +1,56 @@
+"""Fulfillment's FastAPI application."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fulfillment.entrypoints.api import errors
+from fulfillment.entrypoints.api.routers import (
+    orders,
+    pickups,
+    refunds,
+    returns,
+    shipments,
+    uploads,
+)
+from shared.api import deadletters
+from shared.api.app import create_app
+from shared.runtime import Resources, install_readiness
+
+DESCRIPTION = """The seller's Manage Orders, for FBA (AFN, read-only: Amazon ships) and FBM (MFN)
+orders. Keeps each order's fulfillment state from the `orders.v1` snapshots plus the seller's
+actions (shipments, cancellations, refunds, returns, pickups), which all go through one state
+machine, and publishes what happens on `fulfillment.v1` through a transactional outbox."""
+
+
+def build_app(resources: Resources) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for task in list(app.state.upload_tasks):
+            task.cancel()
+        await asyncio.gather(*app.state.upload_tasks, return_exceptions=True)
+
+    app = create_app(
+        settings=resources.settings,
+        title="Orderflow fulfillment",
+        description=DESCRIPTION,
+        routers=[
+            uploads.router,
+            orders.router,
+            shipments.router,
+            refunds.router,
+            returns.router,
+            pickups.router,
+            deadletters.router,
+        ],
+        lifespan=lifespan,
+    )
+    app.state.upload_tasks = set()
+    install_readiness(app, resources)
+    errors.install(app)
+    return app

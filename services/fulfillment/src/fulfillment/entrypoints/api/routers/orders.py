@@ -1,0 +1,213 @@
+"""``/v1/orders``: the Manage Orders search, one order in full, cancellation, packing slip."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from fulfillment.adapters import packing_slip
+from fulfillment.adapters.repository import SearchFilters, SearchPage
+from fulfillment.domain import carriers
+from fulfillment.domain import commands as cmd
+from fulfillment.domain.errors import OrderNotFound
+from fulfillment.domain.model import Order
+from fulfillment.entrypoints.api.deps import Now, Pii, UoW
+from fulfillment.entrypoints.api.schemas import (
+    CancellationIn,
+    OrderOut,
+    OrderPage,
+    order_out,
+    summary_out,
+)
+from fulfillment.service_layer import handlers
+from shared.api.auth import ActingSeller, VisibleSeller
+from shared.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.api.problems import Problem
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+StatusName = Literal[
+    "PendingAvailability",
+    "Pending",
+    "Unshipped",
+    "PartiallyShipped",
+    "Shipped",
+    "InvoiceUnconfirmed",
+    "Canceled",
+    "Unfulfillable",
+]
+DEFAULT_DAYS = 7
+AWAITING = ("Unshipped", "PartiallyShipped")
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@router.get("", response_model=OrderPage, summary="Search orders (Manage Orders)")
+async def search_orders(
+    seller: VisibleSeller,
+    uow: UoW,
+    pii: Pii,
+    now: Now,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    purchase_date_from: datetime | None = None,
+    purchase_date_to: datetime | None = None,
+    amazon_order_id: Annotated[str | None, Query(max_length=64)] = None,
+    asin: Annotated[str | None, Query(max_length=20)] = None,
+    seller_sku: Annotated[str | None, Query(max_length=64)] = None,
+    title: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    buyer_email: Annotated[str | None, Query(max_length=320)] = None,
+    ship_service_level: Annotated[str | None, Query(max_length=100)] = None,
+    carrier_code: Annotated[str | None, Query(max_length=64)] = None,
+    tracking_number: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[list[StatusName] | None, Query()] = None,
+    fulfillment_channel: Literal["AFN", "MFN"] | None = None,
+    sales_channel: Annotated[str | None, Query(max_length=100)] = None,
+    ship_by: Literal["due_today", "overdue"] | None = None,
+    latest_ship_date_from: datetime | None = None,
+    latest_ship_date_to: datetime | None = None,
+    sort: Literal["purchase_date", "latest_ship_date"] = "purchase_date",
+    order: Literal["asc", "desc"] = "desc",
+) -> OrderPage:
+    applied: list[str] = []
+    explicit_date = purchase_date_from or purchase_date_to or amazon_order_id or ship_by
+    date_from = _utc(purchase_date_from)
+    if not explicit_date:
+        date_from = now - timedelta(days=DEFAULT_DAYS)
+        applied.append(f"purchase_date_from={date_from.isoformat()} (last {DEFAULT_DAYS} days)")
+    excluded: tuple[str, ...] = ()
+    if not status and not amazon_order_id:
+        excluded = ("Pending",)
+        applied.append("status excludes Pending")
+    lsd_from, lsd_to = _utc(latest_ship_date_from), _utc(latest_ship_date_to)
+    statuses: tuple[str, ...] = tuple(status or ())
+    channel = fulfillment_channel
+    if ship_by is not None:
+        statuses = tuple(s for s in statuses if s in AWAITING) if statuses else AWAITING
+        channel = "MFN"
+        window = _ship_by_window(ship_by, now)
+        lsd_from = max(filter(None, (lsd_from, window[0])), default=None)
+        lsd_to = min(filter(None, (lsd_to, window[1])), default=None)
+    filters = SearchFilters(
+        seller_id=seller,
+        purchase_date_from=date_from,
+        purchase_date_to=_utc(purchase_date_to),
+        amazon_order_id=amazon_order_id,
+        asin=asin,
+        seller_sku=seller_sku,
+        title=title,
+        buyer_email_hash=pii.email_hash(buyer_email) if buyer_email is not None else None,
+        ship_service_level=ship_service_level,
+        carrier_code=carriers.canonical(carrier_code) if carrier_code else None,
+        tracking_number=carriers.normalise_tracking(tracking_number) if tracking_number else None,
+        statuses=statuses,
+        exclude_statuses=excluded,
+        fulfillment_channel=channel,
+        sales_channel=sales_channel,
+        latest_ship_date_from=lsd_from,
+        latest_ship_date_to=lsd_to,
+    )
+    if buyer_email is not None and filters.buyer_email_hash is None:
+        raise Problem(
+            422,
+            "Invalid request",
+            "buyer_email is empty.",
+            errors=[{"field": "query.buyer_email", "message": "empty"}],
+        )
+    page = SearchPage(
+        sort=sort, descending=order == "desc", after=_after(cursor, sort, order), limit=limit + 1
+    )
+    async with uow:
+        found = await uow.orders.search(filters, page)
+    items = found[:limit]
+    more = len(found) > limit
+    return OrderPage(
+        items=[summary_out(o) for o in items],
+        next_cursor=_cursor_of(items[-1], sort, order) if more else None,
+        applied_defaults=applied,
+    )
+
+
+def _ship_by_window(ship_by: str, now: datetime) -> tuple[datetime | None, datetime | None]:
+    if ship_by == "overdue":
+        return None, now
+    end_of_day = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+    return now, end_of_day
+
+
+def _cursor_of(last: Order, sort: str, order: str) -> str:
+    key = last.purchase_date if sort == "purchase_date" else last.latest_ship_date
+    return encode_cursor(
+        {"s": sort, "o": order, "k": key.isoformat() if key else None, "id": last.amazon_order_id}
+    )
+
+
+def _after(cursor: str | None, sort: str, order: str) -> tuple[datetime | None, str] | None:
+    position = decode_cursor(cursor)
+    if position is None:
+        return None
+    try:
+        if position.get("s") != sort or position.get("o") != order:
+            raise ValueError("cursor of another sort")
+        key = position.get("k")
+        return (datetime.fromisoformat(key) if key else None), str(position["id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Problem(
+            400,
+            "Invalid cursor",
+            "Pass next_cursor exactly as a previous page with the same sort gave it.",
+            errors=[{"field": "query.cursor", "message": "not a cursor of this list"}],
+        ) from exc
+
+
+async def _get(uow: UoW, amazon_order_id: str, seller: str | None) -> Order:
+    async with uow:
+        found = await uow.orders.get(amazon_order_id, seller_id=seller)
+    if found is None:
+        raise OrderNotFound(amazon_order_id)
+    return found
+
+
+@router.get("/{amazon_order_id}", response_model=OrderOut, summary="One order in full")
+async def get_order(amazon_order_id: str, seller: VisibleSeller, uow: UoW, now: Now) -> OrderOut:
+    return order_out(await _get(uow, amazon_order_id, seller), now)
+
+
+@router.post(
+    "/{amazon_order_id}/cancellation",
+    response_model=OrderOut,
+    summary="Cancel an order before it ships",
+    responses={409: {"description": "not cancelable in its status, or FBA"}},
+)
+async def cancel_order(
+    amazon_order_id: str, body: CancellationIn, seller: ActingSeller, uow: UoW, now: Now
+) -> OrderOut:
+    command = cmd.CancelOrder(amazon_order_id=amazon_order_id, seller_id=seller, reason=body.reason)
+    async with uow:
+        await handlers.cancel_order(uow, command, now=now)
+    return order_out(await _get(uow, amazon_order_id, seller), now)
+
+
+@router.get(
+    "/{amazon_order_id}/packing-slip",
+    response_class=Response,
+    summary="The order's packing slip (PDF)",
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def get_packing_slip(
+    amazon_order_id: str, seller: ActingSeller, uow: UoW, pii: Pii
+) -> Response:
+    order = await _get(uow, amazon_order_id, seller)
+    order.check_packing_slip()
+    content = packing_slip.render(order, pii.open(order.buyer_pii))
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="packing-slip-{amazon_order_id}.pdf"'},
+    )

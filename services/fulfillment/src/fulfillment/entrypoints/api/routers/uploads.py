@@ -1,0 +1,114 @@
+"""``/v1/shipments/uploads``: Amazon's shipment-confirmation flat file as a job with progress."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from fulfillment.domain.errors import UploadNotFound
+from fulfillment.entrypoints.api.deps import Settings, UoW
+from fulfillment.entrypoints.api.schemas import UploadOut
+from fulfillment.service_layer import uploads
+from fulfillment.service_layer.unit_of_work import UnitOfWork
+from shared import topics
+from shared.api.auth import ActingSeller, VisibleSeller
+from shared.api.openapi import body_of
+from shared.api.problems import Problem
+
+router = APIRouter(prefix="/v1/shipments/uploads", tags=["shipment uploads"])
+
+FILE_BODY = {
+    "type": "object",
+    "properties": {"file": {"type": "string", "format": "binary"}},
+    "required": ["file"],
+}
+
+
+async def _file_of(request: Request) -> tuple[str | None, bytes]:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Problem(
+                422,
+                "File required",
+                "Send the file in the form field 'file'.",
+                errors=[{"field": "body.file", "message": "required"}],
+            )
+        return upload.filename, await upload.read()
+    return request.headers.get("x-filename"), await request.body()
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=UploadOut,
+    summary="Upload a shipment-confirmation flat file; processed as a job",
+    openapi_extra=body_of(FILE_BODY, media_type="multipart/form-data"),
+    responses={200: {"model": UploadOut, "description": "the same file was uploaded before"}},
+)
+async def post_upload(
+    request: Request, response: Response, seller: ActingSeller, uow: UoW, settings: Settings
+) -> UploadOut:
+    filename, content = await _file_of(request)
+    if len(content) > settings.max_upload_bytes:
+        raise Problem(
+            413, "File too large", f"An upload holds at most {settings.max_upload_bytes} bytes."
+        )
+    async with uow:
+        row, duplicate = await uploads.register(
+            uow, seller_id=seller, filename=filename, content=content
+        )
+    if duplicate:
+        response.status_code = 200
+    else:
+        _start(request, row.id)
+    response.headers["Location"] = f"/v1/shipments/uploads/{row.id}"
+    return _out(row, duplicate=duplicate)
+
+
+def _start(request: Request, upload_id: uuid.UUID) -> None:
+    resources = request.app.state.resources
+    settings = resources.settings
+    task = asyncio.create_task(
+        uploads.process(
+            lambda: UnitOfWork(
+                topic=settings.topic(topics.FULFILLMENT), sessions=resources.sessions
+            ),
+            upload_id,
+            clock=lambda: resources.extras["clock"](),
+            chunk=settings.upload_chunk_rows,
+        )
+    )
+    request.app.state.upload_tasks.add(task)
+    task.add_done_callback(request.app.state.upload_tasks.discard)
+
+
+@router.get("/{upload_id}", response_model=UploadOut, summary="An upload's progress and results")
+async def get_upload(upload_id: uuid.UUID, seller: VisibleSeller, uow: UoW) -> UploadOut:
+    async with uow:
+        row = await uow.uploads.get(upload_id, seller_id=seller)
+    if row is None:
+        raise UploadNotFound(str(upload_id))
+    return _out(row)
+
+
+def _out(row: Any, *, duplicate: bool = False) -> UploadOut:
+    done = row.rows_processed / row.rows_total * 100 if row.rows_total else 100.0
+    return UploadOut(
+        upload_id=str(row.id),
+        status=row.status,
+        filename=row.filename,
+        duplicate=duplicate,
+        rows_total=row.rows_total,
+        rows_processed=row.rows_processed,
+        rows_accepted=row.rows_accepted,
+        rows_rejected=row.rows_rejected,
+        percent_done=round(done, 1),
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        results=row.results,
+    )

@@ -1,0 +1,155 @@
+"""Shipment-confirmation uploads as jobs (the pattern of ingest's order uploads).
+
+A file is registered at once (same seller + same SHA-256 = the same job, never run twice),
+then processed in chunks of packages; each chunk is one transaction that also advances the
+job's counters and per-row results, so progress is exact and a crash resumes where it
+stopped. Each package runs in its own savepoint; a package already confirmed (same order,
+tracking number and items) is reported as a duplicate, not confirmed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fulfillment.adapters import flatfile
+from fulfillment.domain import commands as cmd
+from fulfillment.domain.errors import FulfillmentError, InvalidInput
+from fulfillment.domain.model import ItemQuantity
+from fulfillment.service_layer import handlers
+from fulfillment.service_layer.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_RESULTS = 5000
+
+
+async def register(
+    uow: UnitOfWork, *, seller_id: str, filename: str | None, content: bytes
+) -> tuple[Any, bool]:
+    """Store the file as a queued job; returns (upload row, whether it was a duplicate)."""
+    rows = flatfile.read_rows(content)
+    digest = flatfile.sha256(content)
+    created = await uow.uploads.add(
+        id=uuid.uuid4(),
+        seller_id=seller_id,
+        filename=filename,
+        sha256=digest,
+        content=content,
+        rows_total=len(rows),
+    )
+    return await uow.uploads.find_same(seller_id, digest), not created
+
+
+async def process(
+    new_uow: Callable[[], UnitOfWork],
+    upload_id: uuid.UUID,
+    *,
+    clock: Callable[[], datetime],
+    chunk: int,
+) -> None:
+    packages: list[flatfile.Package] | None = None
+    while True:
+        async with new_uow() as uow:
+            upload = await uow.uploads.get(upload_id, seller_id=None, lock=True)
+            if upload is None or upload.status == "done":
+                return
+            if packages is None:
+                packages = flatfile.packages_of(flatfile.read_rows(upload.content))
+            done = _packages_done(upload, packages)
+            batch = packages[done : done + chunk]
+            results = [
+                await _confirm_in_savepoint(uow, upload.seller_id, p, clock()) for p in batch
+            ]
+            finished = done + len(batch) >= len(packages)
+            await uow.uploads.progress(upload_id, **_counters(upload, results, clock(), finished))
+            if finished:
+                log.info("shipment upload processed", extra={"upload_id": str(upload_id)})
+                return
+
+
+def _packages_done(upload: Any, packages: list[flatfile.Package]) -> int:
+    done_rows = upload.rows_processed
+    count = 0
+    for package in packages:
+        if done_rows <= 0:
+            break
+        done_rows -= len(package.rows)
+        count += 1
+    return count
+
+
+async def _confirm_in_savepoint(
+    uow: UnitOfWork, seller_id: str, package: flatfile.Package, now: datetime
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"rows": list(package.rows), "order_id": package.order_id}
+    try:
+        command = _command(seller_id, package)
+        async with uow.session.begin_nested():
+            shipment, created = await handlers.confirm_shipment(uow, command, now=now)
+    except FulfillmentError as exc:
+        field = exc.field if isinstance(exc, InvalidInput) else None
+        return result | {"result": "rejected", "errors": [{"field": field, "message": str(exc)}]}
+    outcome = "accepted" if created else "duplicate"
+    return result | {"result": outcome, "shipment_id": shipment.shipment_id, "errors": []}
+
+
+def _command(seller_id: str, p: flatfile.Package) -> cmd.ConfirmShipment:
+    if not p.order_id:
+        raise InvalidInput("order-id", "required")
+    try:
+        ship_date = flatfile.parse_ship_date(p.ship_date)
+    except ValueError as exc:
+        raise InvalidInput("ship-date", f"not a date: {p.ship_date!r}") from exc
+    return cmd.ConfirmShipment(
+        amazon_order_id=p.order_id,
+        seller_id=seller_id,
+        carrier_code=p.carrier_code,
+        carrier_name=p.carrier_name,
+        ship_method=p.ship_method,
+        tracking_number=p.tracking_number,
+        ship_date=ship_date,
+        items=_items(p),
+    )
+
+
+def _items(p: flatfile.Package) -> tuple[ItemQuantity, ...] | None:
+    if all(not item_id for item_id, _ in p.items):
+        return None
+    lines = []
+    for item_id, quantity in p.items:
+        if not item_id:
+            raise InvalidInput("order-item-id", "blank on one row but given on another")
+        if not quantity.isdigit():
+            raise InvalidInput("quantity", f"not a whole number: {quantity!r}")
+        lines.append(ItemQuantity(item_id, int(quantity)))
+    return tuple(lines)
+
+
+def _counters(
+    upload: Any, results: list[dict[str, Any]], now: datetime, finished: bool
+) -> dict[str, Any]:
+    rows = sum(len(r["rows"]) for r in results)
+    rejected = sum(len(r["rows"]) for r in results if r["result"] == "rejected")
+    kept = list(upload.results)
+    kept += results[: max(0, MAX_RESULTS - len(kept))]
+    return {
+        "status": "done" if finished else "processing",
+        "finished_at": now if finished else None,
+        "rows_processed": upload.rows_processed + rows,
+        "rows_accepted": upload.rows_accepted + rows - rejected,
+        "rows_rejected": upload.rows_rejected + rejected,
+        "results": kept,
+    }
+
+
+async def resume_unfinished(
+    new_uow: Callable[[], UnitOfWork], *, clock: Callable[[], datetime], chunk: int
+) -> None:
+    async with new_uow() as uow:
+        pending = await uow.uploads.unfinished()
+    for upload_id in pending:
+        await process(new_uow, upload_id, clock=clock, chunk=chunk)

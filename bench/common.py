@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from devstack import config
 from devstack.platform import Platform, infra_down, infra_up
 
@@ -88,6 +89,8 @@ def service_process(platform: Platform, name: str, *, prefix: str) -> Iterator[d
         "ORDERFLOW_API_KEYS": KEYS,
         "ORDERFLOW_PII_KEY": config.pii_key(),
         "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_PER_SECOND": "1000000",
+        "RATE_LIMIT_BURST": "1000000",
     }
     subprocess.run(
         [sys.executable, "-m", name, "migrate"], env=env, check=True, capture_output=True

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from shared.samples import amazon_order
 
 from bench.common import local_stack, machine, percentiles, save, service_process
+from shared.samples import amazon_order
 
 HEADERS = {"Authorization": "Bearer bench-seller"}
 

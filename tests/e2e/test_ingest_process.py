@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from shared.envelope import CloudEvent
 from shared.samples import amazon_order
 from shared.testing import read_topic

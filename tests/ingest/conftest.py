@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
 from shared.testing import RunningService, running_service

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from shared.samples import amazon_order
 from shared.testing import RunningService, eventually
 

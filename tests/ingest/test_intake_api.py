@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+
+from shared import topics
 from shared.envelope import CloudEvent
 from shared.events.common import EncryptedPII
 from shared.pii import PIICipher
 from shared.samples import amazon_order
 from shared.testing import RunningService, read_topic
-
-from shared import topics
 
 pytestmark = pytest.mark.integration
 

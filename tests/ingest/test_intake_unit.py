@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from ingest.adapters import amazon_v0, flatfile
 from ingest.domain.errors import UnreadableUpload
 from ingest.domain.model import IncomingOrder, IntakeResult, KnownOrder, Rejected, decide

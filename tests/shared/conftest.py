@@ -14,6 +14,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import BigInteger, Column, MetaData, Table, Text, insert
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from shared import topics
 from shared.api import deadletters
 from shared.api.app import create_app
 from shared.db.plumbing import define_plumbing
@@ -24,11 +29,6 @@ from shared.kafka.consumer import Handler
 from shared.runtime import Resources, ServiceSpec, install_readiness
 from shared.settings import ServiceSettings
 from shared.testing import RunningService, running_service
-from sqlalchemy import BigInteger, Column, MetaData, Table, Text, insert
-from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-
-from shared import topics
 
 metadata = MetaData()
 plumbing = define_plumbing(metadata)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+
 from shared.api.auth import InvalidKeyConfig, Principal, parse_api_keys
 from shared.api.pagination import decode_cursor, encode_cursor
 from shared.api.problems import Problem

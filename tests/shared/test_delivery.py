@@ -15,13 +15,13 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
+
+from shared import topics
 from shared.kafka.client import make_producer
 from shared.kafka.relay import OutboxRelay
 from shared.outbox import add_event
 from shared.testing import RunningService, eventually, read_topic
-from sqlalchemy import func, select
-
-from shared import topics
 
 from .conftest import FAILING, effects, order_event, plumbing
 

@@ -34,6 +34,8 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(default=500, validation_alias="CONSUMER_BATCH_SIZE")
     relay_batch_size: int = Field(default=500, validation_alias="RELAY_BATCH_SIZE")
     relay_idle_seconds: float = Field(default=0.05, validation_alias="RELAY_IDLE_SECONDS")
+    rate_limit_per_second: float = Field(default=1000.0, validation_alias="RATE_LIMIT_PER_SECOND")
+    rate_limit_burst: float = Field(default=2000.0, validation_alias="RATE_LIMIT_BURST")
     outbox_retention_days: int = Field(default=7, validation_alias="OUTBOX_RETENTION_DAYS")
     inbox_retention_days: int = Field(default=14, validation_alias="INBOX_RETENTION_DAYS")
     db_pool_size: int = Field(default=10, validation_alias="DB_POOL_SIZE")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared.api import ops
-from shared.api.auth import parse_api_keys
+from shared.api.auth import parse_api_keys, rate_limit
 from shared.api.middleware import BodyTooLarge, RequestContextMiddleware
 from shared.api.problems import install_problem_handlers, problem_response
+from shared.ratelimit import KeyedBuckets
 from shared.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -25,8 +26,17 @@ def create_app(
     routers: Iterable[APIRouter],
     lifespan: Lifespan | None = None,
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        dependencies=[Depends(rate_limit)],
+    )
     app.state.api_keys = parse_api_keys(settings.api_keys)
+    app.state.rate_limits = KeyedBuckets(
+        rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+    )
     app.state.readiness_checks = {}
     app.add_middleware(
         RequestContextMiddleware,

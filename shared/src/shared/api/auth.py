@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -77,6 +78,22 @@ def authenticate(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def rate_limit(request: Request) -> None:
+    """Per-key request budget (``RATE_LIMIT_PER_SECOND``, ``RATE_LIMIT_BURST``): 429 beyond it."""
+    _, _, token = request.headers.get("authorization", "").partition(" ")
+    if not token.strip():
+        return
+    wait = request.app.state.rate_limits.try_take(_digest(token.strip()))
+    if wait > 0:
+        retry_after = str(max(1, math.ceil(wait)))
+        raise Problem(
+            429,
+            "Too Many Requests",
+            f"This API key is over its request budget; retry in {retry_after} s.",
+            headers={"Retry-After": retry_after},
+        )
 
 
 def require_roles(*roles: str) -> Any:

@@ -7,9 +7,6 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.openapi import body_of
-from shared.api.problems import Problem
 
 from ingest.domain.errors import UploadNotFound
 from ingest.entrypoints.api.deps import Cipher, Settings, UoW
@@ -17,6 +14,9 @@ from ingest.entrypoints.api.schemas import UploadOut
 from ingest.service_layer import uploads
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
+from shared.api.auth import ActingSeller, VisibleSeller
+from shared.api.openapi import body_of
+from shared.api.problems import Problem
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 

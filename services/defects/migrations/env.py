@@ -1,0 +1,8 @@
+"""Alembic environment for defects: the URL comes from settings, never from a file."""
+
+from alembic import context
+
+from defects.adapters.orm import metadata
+from shared.db.migrations import run_async_migrations
+
+run_async_migrations(context.config.get_main_option("sqlalchemy.url") or "", metadata)

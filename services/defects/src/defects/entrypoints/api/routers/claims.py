@@ -1,0 +1,370 @@
+"""``/v1/claims``: A-to-z Guarantee claims and chargebacks, through one state machine.
+
+    open (action required) ─┬─ information-requests ─> information_requested (reply in 48 h)
+                            ├─ responses ────────────> responded
+                            ├─ review ───────────────> under_review
+                            └─ decision ─────────────> decided ─ appeal ─> appealed
+                                                          (grants, 30 days)     │
+                                                                 appeal-decision ─> appeal_decided
+
+Forbidden steps answer 409 saying what the case can do instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from defects.adapters.repository import claim_of
+from defects.domain import evidence_files
+from defects.domain.errors import NotFound
+from defects.domain.model import Claim, ClaimKind
+from defects.domain.state_machine import ClaimStatus
+from defects.entrypoints.api import presenters
+from defects.entrypoints.api.deps import Now, UoW
+from defects.entrypoints.api.schemas import (
+    AppealDecisionIn,
+    AppealIn,
+    ClaimIn,
+    ClaimOut,
+    ClaimSummaryOut,
+    DecisionIn,
+    InformationRequestIn,
+    ResponseIn,
+    ReviewIn,
+)
+from defects.service_layer import handlers
+from defects.service_layer.unit_of_work import UnitOfWork
+from shared.api.auth import ActingSeller, VisibleSeller
+from shared.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from shared.api.problems import Problem
+
+router = APIRouter(prefix="/v1/claims", tags=["claims"])
+
+_409: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the case's state machine does not allow this step now"}
+}
+_404: dict[int | str, dict[str, Any]] = {404: {"description": "no such case for this seller"}}
+
+
+async def _detail(uow: UnitOfWork, claim: Claim, now: datetime) -> ClaimOut:
+    facts = await uow.orders.facts(claim.amazon_order_id, claim.seller_id)
+    activity = await uow.claims.activity(claim.id)
+    files = await uow.claims.files(claim.id)
+    return presenters.claim_detail(claim, facts, activity, files, now)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ClaimOut,
+    summary="File an A-to-z claim or a chargeback for an order",
+    responses=_404,
+)
+async def file_claim(
+    body: ClaimIn, response: Response, seller: ActingSeller, uow: UoW, now: Now
+) -> ClaimOut:
+    async with uow:
+        claim = await handlers.file_claim(
+            uow,
+            seller_id=seller,
+            amazon_order_id=body.amazon_order_id,
+            kind=body.kind,
+            reason=body.reason,
+            amount=body.amount.to_money(),
+            filed_at=body.filed_at,
+            now=now,
+        )
+        out = await _detail(uow, claim, now)
+    response.headers["Location"] = f"/v1/claims/{claim.id}"
+    return out
+
+
+@router.get(
+    "",
+    response_model=Page[ClaimSummaryOut],
+    summary="List claims; with due_before, what needs action first",
+)
+async def list_claims(
+    seller: VisibleSeller,
+    uow: UoW,
+    now: Now,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    status: ClaimStatus | None = None,
+    kind: ClaimKind | None = None,
+    amazon_order_id: Annotated[str | None, Query(max_length=64)] = None,
+    due_before: Annotated[
+        datetime | None,
+        Query(description="only cases due before this time, earliest due first"),
+    ] = None,
+) -> Page[ClaimSummaryOut]:
+    if due_before is not None and due_before.tzinfo is None:
+        raise Problem(
+            422,
+            "Invalid request",
+            "due_before needs a time zone, e.g. 2026-11-26T06:00:00Z.",
+            errors=[{"field": "query.due_before", "message": "timezone required"}],
+        )
+    after = _after(decode_cursor(cursor))
+    async with uow:
+        rows = await uow.claims.page(
+            seller_id=seller,
+            status=status,
+            kind=kind,
+            amazon_order_id=amazon_order_id,
+            due_before=due_before,
+            after=after,
+            limit=limit + 1,
+        )
+        claims = [claim_of(r) for r in rows[:limit]]
+        facts = await uow.orders.facts_of({(c.amazon_order_id, c.seller_id) for c in claims})
+    items = [
+        presenters.claim_summary(c, facts[(c.amazon_order_id, c.seller_id)], now) for c in claims
+    ]
+    more = len(rows) > limit
+    last = rows[limit - 1] if more else None
+    next_cursor = (
+        encode_cursor({"due": last.due_at.isoformat() if last.due_at else None, "seq": last.seq})
+        if last is not None
+        else None
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def _after(position: dict[str, Any] | None) -> tuple[datetime | None, int] | None:
+    if position is None:
+        return None
+    seq, due = position.get("seq"), position.get("due")
+    try:
+        if not isinstance(seq, int):
+            raise ValueError("seq")
+        return (datetime.fromisoformat(due) if isinstance(due, str) else None), seq
+    except ValueError as exc:
+        raise Problem(
+            400,
+            "Invalid cursor",
+            errors=[{"field": "query.cursor", "message": "not a cursor of this list"}],
+        ) from exc
+
+
+@router.get("/{claim_id}", response_model=ClaimOut, summary="One case", responses=_404)
+async def get_claim(claim_id: uuid.UUID, seller: VisibleSeller, uow: UoW, now: Now) -> ClaimOut:
+    async with uow:
+        found = await uow.claims.get(claim_id, seller_id=seller)
+        if found is None:
+            raise NotFound(f"No claim {claim_id} for this seller.")
+        return await _detail(uow, found[0], now)
+
+
+@router.post(
+    "/{claim_id}/information-requests",
+    response_model=ClaimOut,
+    summary="Amazon asked for information: the reply is due within 48 hours",
+    responses={**_404, **_409},
+)
+async def request_information(
+    claim_id: uuid.UUID, body: InformationRequestIn, seller: ActingSeller, uow: UoW, now: Now
+) -> ClaimOut:
+    async with uow:
+        claim = await handlers.request_information(
+            uow,
+            claim_id=claim_id,
+            seller_id=seller,
+            requested_at=body.requested_at or now,
+            note=body.note,
+            now=now,
+        )
+        return await _detail(uow, claim, now)
+
+
+RESPONSE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "text": {"type": "string", "maxLength": 20000},
+                        "files": {
+                            "type": "array",
+                            "maxItems": evidence_files.MAX_FILES,
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "PDF, PNG, JPEG or plain text; 5 MB each, 5 at most",
+                        },
+                    },
+                    "required": ["text"],
+                }
+            },
+            "application/json": {"schema": ResponseIn.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "/{claim_id}/responses",
+    response_model=ClaimOut,
+    summary="The seller's answer: text and evidence files (multipart) or text (JSON)",
+    openapi_extra=RESPONSE_BODY,
+    responses={**_404, **_409, 413: {"description": "file too large"}, 415: {}},
+)
+async def respond(
+    claim_id: uuid.UUID, request: Request, seller: ActingSeller, uow: UoW, now: Now
+) -> ClaimOut:
+    text, files = await _response_of(request)
+    async with uow:
+        claim = await handlers.respond(
+            uow, claim_id=claim_id, seller_id=seller, text=text, files=files, now=now
+        )
+        return await _detail(uow, claim, now)
+
+
+async def _response_of(request: Request) -> tuple[str, list[evidence_files.EvidenceFile]]:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=50, max_fields=20)
+        uploads = [u for u in form.getlist("files") if isinstance(u, UploadFile)]
+        evidence_files.check_count(len(uploads))
+        raw_text = form.get("text")
+        text = _text(raw_text if isinstance(raw_text, str) else None)
+        files = [
+            evidence_files.accept(
+                index=i,
+                filename=u.filename,
+                declared=u.content_type,
+                content=await u.read(evidence_files.MAX_FILE_BYTES + 1),
+            )
+            for i, u in enumerate(uploads)
+        ]
+        return text, files
+    try:
+        body = ResponseIn.model_validate(orjson.loads(await request.body()))
+    except orjson.JSONDecodeError as exc:
+        raise Problem(
+            400, "Malformed JSON", errors=[{"field": "body", "message": "not valid JSON"}]
+        ) from exc
+    except ValidationError as exc:
+        raise Problem(422, "Invalid request", errors=_errors(exc)) from exc
+    return body.text, []
+
+
+def _text(value: str | None) -> str:
+    try:
+        return ResponseIn(text=value or "").text
+    except ValidationError as exc:
+        raise Problem(422, "Invalid request", errors=_errors(exc)) from exc
+
+
+def _errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(["body", *(str(p) for p in e["loc"])]), "message": e["msg"]}
+        for e in exc.errors()
+    ]
+
+
+@router.post(
+    "/{claim_id}/review",
+    response_model=ClaimOut,
+    summary="Amazon started reviewing the case",
+    responses={**_404, **_409},
+)
+async def start_review(
+    claim_id: uuid.UUID, body: ReviewIn, seller: ActingSeller, uow: UoW, now: Now
+) -> ClaimOut:
+    async with uow:
+        claim = await handlers.start_review(uow, claim_id=claim_id, seller_id=seller, now=now)
+        return await _detail(uow, claim, now)
+
+
+@router.post(
+    "/{claim_id}/decision",
+    response_model=ClaimOut,
+    summary="Amazon's decision: granted (seller- or Amazon-funded), denied or withdrawn",
+    responses={**_404, **_409},
+)
+async def decide(
+    claim_id: uuid.UUID, body: DecisionIn, seller: ActingSeller, uow: UoW, now: Now
+) -> ClaimOut:
+    async with uow:
+        claim = await handlers.decide(
+            uow,
+            claim_id=claim_id,
+            seller_id=seller,
+            decision=body.decision,
+            decided_at=body.decided_at or now,
+            note=body.note,
+            now=now,
+        )
+        return await _detail(uow, claim, now)
+
+
+@router.post(
+    "/{claim_id}/appeal",
+    response_model=ClaimOut,
+    summary="Appeal a grant (within 30 days of it; 409 after)",
+    responses={**_404, **_409},
+)
+async def appeal(
+    claim_id: uuid.UUID, body: AppealIn, seller: ActingSeller, uow: UoW, now: Now
+) -> ClaimOut:
+    async with uow:
+        claim = await handlers.appeal(
+            uow, claim_id=claim_id, seller_id=seller, text=body.text, now=now
+        )
+        return await _detail(uow, claim, now)
+
+
+@router.post(
+    "/{claim_id}/appeal-decision",
+    response_model=ClaimOut,
+    summary="Amazon's decision on the appeal: overturned (seller wins) or upheld",
+    responses={**_404, **_409},
+)
+async def decide_appeal(
+    claim_id: uuid.UUID, body: AppealDecisionIn, seller: ActingSeller, uow: UoW, now: Now
+) -> ClaimOut:
+    async with uow:
+        claim = await handlers.decide_appeal(
+            uow,
+            claim_id=claim_id,
+            seller_id=seller,
+            outcome=body.outcome,
+            decided_at=body.decided_at or now,
+            note=body.note,
+            now=now,
+        )
+        return await _detail(uow, claim, now)
+
+
+@router.get(
+    "/{claim_id}/evidence/{file_id}",
+    summary="Download an evidence file (always as an attachment)",
+    response_class=Response,
+    responses={**_404, 200: {"content": {"application/octet-stream": {}}}},
+)
+async def download_evidence(
+    claim_id: uuid.UUID, file_id: uuid.UUID, seller: VisibleSeller, uow: UoW
+) -> Response:
+    async with uow:
+        found = await uow.claims.get(claim_id, seller_id=seller)
+        row = await uow.claims.file(claim_id, file_id) if found else None
+    if row is None:
+        raise NotFound(f"No evidence file {file_id} on claim {claim_id} for this seller.")
+    return Response(
+        content=row.content,
+        media_type=row.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{row.filename}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+            "X-Evidence-SHA256": row.sha256,
+        },
+    )

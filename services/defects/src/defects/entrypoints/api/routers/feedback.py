@@ -1,0 +1,135 @@
+"""``/v1/feedback``: buyer feedback (1 to 5 stars; 1 and 2 count toward the ODR) and removals.
+
+active ─ removal-request ─> removal_requested ─ removal {removed} ─> removed
+   │                               └─ removal {denied} ─> removal_denied ─ removal ─┘
+   └──────────── removal {removed} (Amazon removed it on its own) ──> removed
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from defects.adapters.repository import feedback_of
+from defects.domain.errors import NotFound
+from defects.domain.state_machine import FeedbackStatus
+from defects.entrypoints.api import presenters
+from defects.entrypoints.api.deps import Now, UoW
+from defects.entrypoints.api.schemas import FeedbackIn, FeedbackOut, RemovalIn, RemovalRequestIn
+from defects.service_layer import handlers
+from shared.api.auth import ActingSeller, VisibleSeller
+from shared.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from shared.api.problems import Problem
+
+router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+
+_404: dict[int | str, dict[str, Any]] = {404: {"description": "no such feedback for this seller"}}
+_409: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the feedback's state does not allow this step"}
+}
+
+
+@router.post("", status_code=201, response_model=FeedbackOut, summary="Record buyer feedback")
+async def receive(
+    body: FeedbackIn, response: Response, seller: ActingSeller, uow: UoW, now: Now
+) -> FeedbackOut:
+    async with uow:
+        feedback = await handlers.receive_feedback(
+            uow,
+            seller_id=seller,
+            amazon_order_id=body.amazon_order_id,
+            rating=body.rating,
+            comment=body.comment,
+            received_at=body.received_at,
+            now=now,
+        )
+        facts = await uow.orders.facts(feedback.amazon_order_id, feedback.seller_id)
+    response.headers["Location"] = f"/v1/feedback/{feedback.id}"
+    return presenters.feedback_out(feedback, facts)
+
+
+@router.get("", response_model=Page[FeedbackOut], summary="Feedback, newest first")
+async def list_feedback(
+    seller: VisibleSeller,
+    uow: UoW,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    amazon_order_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: FeedbackStatus | None = None,
+    negative: Annotated[bool, Query(description="only 1 and 2 stars")] = False,
+) -> Page[FeedbackOut]:
+    position = decode_cursor(cursor)
+    before = position.get("before") if position else None
+    if before is not None and not isinstance(before, int):
+        raise Problem(
+            400,
+            "Invalid cursor",
+            errors=[{"field": "query.cursor", "message": "not a cursor of this list"}],
+        )
+    async with uow:
+        rows = await uow.feedback.page(
+            seller_id=seller,
+            amazon_order_id=amazon_order_id,
+            status=status,
+            negative_only=negative,
+            before_seq=before,
+            limit=limit + 1,
+        )
+        items = [feedback_of(r) for r in rows[:limit]]
+        facts = await uow.orders.facts_of({(f.amazon_order_id, f.seller_id) for f in items})
+    more = len(rows) > limit
+    return Page(
+        items=[presenters.feedback_out(f, facts[(f.amazon_order_id, f.seller_id)]) for f in items],
+        next_cursor=encode_cursor({"before": rows[limit - 1].seq}) if more else None,
+    )
+
+
+@router.get("/{feedback_id}", response_model=FeedbackOut, summary="One feedback", responses=_404)
+async def get_feedback(feedback_id: uuid.UUID, seller: VisibleSeller, uow: UoW) -> FeedbackOut:
+    async with uow:
+        found = await uow.feedback.get(feedback_id, seller_id=seller)
+        if found is None:
+            raise NotFound(f"No feedback {feedback_id} for this seller.")
+        facts = await uow.orders.facts(found[0].amazon_order_id, found[0].seller_id)
+    return presenters.feedback_out(found[0], facts)
+
+
+@router.post(
+    "/{feedback_id}/removal-request",
+    response_model=FeedbackOut,
+    summary="Ask Amazon to remove the feedback",
+    responses={**_404, **_409},
+)
+async def request_removal(
+    feedback_id: uuid.UUID, body: RemovalRequestIn, seller: ActingSeller, uow: UoW, now: Now
+) -> FeedbackOut:
+    async with uow:
+        feedback = await handlers.request_feedback_removal(
+            uow, feedback_id=feedback_id, seller_id=seller, reason=body.reason, now=now
+        )
+        facts = await uow.orders.facts(feedback.amazon_order_id, feedback.seller_id)
+    return presenters.feedback_out(feedback, facts)
+
+
+@router.post(
+    "/{feedback_id}/removal",
+    response_model=FeedbackOut,
+    summary="Record the removal outcome: removed (no longer counts) or denied",
+    responses={**_404, **_409},
+)
+async def record_removal(
+    feedback_id: uuid.UUID, body: RemovalIn, seller: ActingSeller, uow: UoW, now: Now
+) -> FeedbackOut:
+    async with uow:
+        feedback = await handlers.record_feedback_removal(
+            uow,
+            feedback_id=feedback_id,
+            seller_id=seller,
+            removed=body.outcome == "removed",
+            at=body.decided_at or now,
+            now=now,
+        )
+        facts = await uow.orders.facts(feedback.amazon_order_id, feedback.seller_id)
+    return presenters.feedback_out(feedback, facts)

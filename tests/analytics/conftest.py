@@ -11,20 +11,24 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
 from analytics.bootstrap import SPEC
 from analytics.settings import AnalyticsSettings
-from pydantic import BaseModel
+from ingest.bootstrap import SPEC as INGEST_SPEC
+from ingest.settings import IngestSettings
 from shared.events.registry import build_event
 from shared.kafka.client import ensure_topics
 from shared.testing import RunningService, eventually, running_service
 from shared.topics import dead_letter_topic
-from sqlalchemy import func, select
 
 SELLER = "A2SELLER1EXAMPLE"
 OTHER_SELLER = "A3SELLER2EXAMPLE"
 KEYS = f"sys-key=system,ops-key=ops,seller-key=seller:{SELLER},other-key=seller:{OTHER_SELLER}"
 OPS = {"Authorization": "Bearer ops-key", "X-Seller-Id": SELLER}
 SELLER_KEY = {"Authorization": "Bearer seller-key"}
+PII_KEY = "n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs="
 
 
 class Publisher:
@@ -119,3 +123,19 @@ async def wait_applied(svc: RunningService, count: int, timeout: float = 30.0) -
         return await applied_count(svc) >= count
 
     await eventually(done, timeout=timeout)
+
+
+@pytest.fixture
+async def ingest(
+    make_database: Callable[[str], str], kafka_bootstrap: str, topic_prefix: str
+) -> AsyncIterator[RunningService]:
+    """Ingest in-process (API and relay), on the same Kafka and topic prefix as analytics."""
+    settings = IngestSettings(
+        DATABASE_URL=make_database("ingest"),
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        KAFKA_TOPIC_PREFIX=topic_prefix,
+        ORDERFLOW_API_KEYS=KEYS,
+        ORDERFLOW_PII_KEY=PII_KEY,
+    )
+    async with running_service(INGEST_SPEC, settings, roles=("relay",)) as svc:
+        yield svc

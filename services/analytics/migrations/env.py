@@ -1,6 +1,7 @@
 """Alembic environment for analytics: the URL comes from settings, never from a file."""
 
 from alembic import context
+
 from analytics.adapters.orm import metadata
 from shared.db.migrations import run_async_migrations
 

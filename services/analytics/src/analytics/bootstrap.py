@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.kafka.consumer import Handler
-from shared.runtime import Resources, ServiceSpec
-
 from analytics.adapters import orm
 from analytics.entrypoints.api.app import build_app
 from analytics.entrypoints.api.deps import utc_now
 from analytics.service_layer import alerting, projections
 from analytics.settings import AnalyticsSettings
 from shared import topics
+from shared.kafka.consumer import Handler
+from shared.runtime import Resources, ServiceSpec
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pydantic import Field
+
 from shared.settings import ServiceSettings
 
 

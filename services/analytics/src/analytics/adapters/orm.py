@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from shared.db.plumbing import define_plumbing
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -19,6 +18,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from shared.db.plumbing import define_plumbing
 
 metadata = MetaData()
 plumbing = define_plumbing(metadata)

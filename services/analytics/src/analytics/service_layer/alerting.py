@@ -13,8 +13,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from shared.events.analytics import ALERT_CLEARED, ALERT_RAISED, AlertRaised
-from shared.events.registry import build_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +22,8 @@ from analytics.domain.alerts import AlertState, Trigger, transition, trigger_for
 from analytics.domain.metrics import Metric
 from analytics.service_layer.queries import account_health
 from shared import outbox, topics
+from shared.events.analytics import ALERT_CLEARED, ALERT_RAISED, AlertRaised
+from shared.events.registry import build_event
 
 log = logging.getLogger(__name__)
 SOURCE = "analytics"

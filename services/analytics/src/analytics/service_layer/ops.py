@@ -6,12 +6,12 @@ import asyncio
 import logging
 from typing import Any
 
-from shared.deadletters import DeadLetters
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.adapters.kafka_lag import LagPort
 from analytics.adapters.peers import Peers
 from analytics.adapters.repository import Reads
+from shared.deadletters import DeadLetters
 
 log = logging.getLogger(__name__)
 

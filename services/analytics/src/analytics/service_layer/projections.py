@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics.adapters import orm
+from analytics.adapters.repository import ReadModels
 from shared.envelope import CloudEvent
 from shared.events import ads, defects, fulfillment, orders
 from shared.events.ads import AdPerformance
 from shared.events.defects import ClaimEvent, FeedbackEvent
 from shared.events.fulfillment import OrderCanceled, OrderShipLate, Shipment
 from shared.events.orders import OrderSnapshot
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from analytics.adapters import orm
-from analytics.adapters.repository import ReadModels
 
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
 Projection = Callable[[ReadModels, CloudEvent, Any], Awaitable[bool]]

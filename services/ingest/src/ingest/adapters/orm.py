@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shared.db.plumbing import define_plumbing
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -17,6 +17,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from shared.db.plumbing import define_plumbing
 
 metadata = MetaData()
 plumbing = define_plumbing(metadata)
@@ -73,4 +75,18 @@ uploads = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
     Index("ux_uploads_seller_sha", "seller_id", "sha256", unique=True),
+)
+
+ad_rows = Table(
+    "ad_rows",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("report_date", Date, nullable=False),
+    Column("campaign_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("row", JSONB, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_ad_rows_seller_date", "seller_id", "report_date"),
 )

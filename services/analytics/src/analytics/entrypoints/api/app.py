@@ -7,9 +7,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from shared.api.deadletters import router as dead_letters_router
-from shared.api.app import create_app
-from shared.runtime import Resources, install_readiness
 
 from analytics.adapters.ingest_client import IngestClient, IngestPort, NoIngest
 from analytics.adapters.kafka_lag import KafkaLag
@@ -26,6 +23,9 @@ from analytics.entrypoints.api.routers import (
     trace,
 )
 from analytics.settings import AnalyticsSettings
+from shared.api.app import create_app
+from shared.api.deadletters import router as dead_letters_router
+from shared.runtime import Resources, install_readiness
 
 DESCRIPTION = """Read models over every topic (`orders.v1`, `fulfillment.v1`, `defects.v1`,
 `ads.v1`): sales, account health (ODR, late shipment, pre-fulfillment cancel and valid tracking

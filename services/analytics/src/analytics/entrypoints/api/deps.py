@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from shared.api.auth import VisibleSeller
-from shared.api.problems import Problem
-from shared.runtime import Resources
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.adapters.ingest_client import IngestPort
 from analytics.adapters.kafka_lag import LagPort
 from analytics.adapters.peers import Peers
 from analytics.settings import AnalyticsSettings
+from shared.api.auth import VisibleSeller
+from shared.api.problems import Problem
+from shared.runtime import Resources
 
 Clock = Callable[[], datetime]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from shared.api.problems import problem_response
 
 from analytics.domain.errors import AnalyticsError, InvalidQuery, InvalidTransition, OrderNotVisible
+from shared.api.problems import problem_response
 
 _STATUS: dict[type[AnalyticsError], tuple[int, str]] = {
     OrderNotVisible: (404, "Not Found"),

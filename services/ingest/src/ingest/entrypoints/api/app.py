@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+
+from ingest.adapters.amazon_v0 import AmazonOrder
+from ingest.entrypoints.api import errors
+from ingest.entrypoints.api.routers import ads, orders, quarantine, uploads
+from ingest.entrypoints.api.routers.orders import BatchIn
 from shared.api import deadletters
 from shared.api.app import create_app
 from shared.api.openapi import add_schemas
 from shared.runtime import Resources, install_readiness
-
-from ingest.adapters.amazon_v0 import AmazonOrder
-from ingest.entrypoints.api import errors
-from ingest.entrypoints.api.routers import orders, quarantine, uploads
-from ingest.entrypoints.api.routers.orders import BatchIn
 
 DESCRIPTION = """Takes orders in, as Amazon sends them (SP-API Orders v0 `Order` objects with
 their `OrderItems`), one at a time, in batches of up to 1,000, or as a flat-file order report;
@@ -35,7 +35,7 @@ def build_app(resources: Resources) -> FastAPI:
         settings=resources.settings,
         title="Orderflow ingest",
         description=DESCRIPTION,
-        routers=[orders.router, uploads.router, quarantine.router, deadletters.router],
+        routers=[orders.router, uploads.router, quarantine.router, ads.router, deadletters.router],
         lifespan=lifespan,
     )
     app.state.upload_tasks = set()

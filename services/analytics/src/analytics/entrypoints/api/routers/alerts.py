@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from shared.api.auth import VisibleSeller
-from shared.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
-from shared.api.problems import Problem
 
 from analytics.adapters.repository import AlertRepository
 from analytics.entrypoints.api.deps import Sessions
+from shared.api.auth import VisibleSeller
+from shared.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.api.problems import Problem
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 

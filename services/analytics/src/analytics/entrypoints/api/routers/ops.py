@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from shared.api.auth import require_roles
-from shared.runtime import group_id
 
 from analytics.entrypoints.api.deps import Lag, PeerServices, Sessions, Settings
 from analytics.service_layer import ops
+from shared.api.auth import require_roles
+from shared.runtime import group_id
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"], dependencies=[require_roles("ops")])
 

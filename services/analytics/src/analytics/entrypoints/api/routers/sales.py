@@ -6,12 +6,12 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from shared.api.auth import VisibleSeller
 
 from analytics.adapters.repository import Reads
 from analytics.domain.errors import InvalidQuery
 from analytics.entrypoints.api.deps import Sessions
 from analytics.service_layer import queries
+from shared.api.auth import VisibleSeller
 
 router = APIRouter(prefix="/v1/sales", tags=["sales"])
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from shared.api.auth import VisibleSeller
-from shared.runtime import group_id
 
 from analytics.entrypoints.api.deps import Ingest, Lag, Now, Sessions, Settings
 from analytics.service_layer.trace import TracePorts, TraceRequest, trace
 from shared import topics
+from shared.api.auth import VisibleSeller
+from shared.runtime import group_id
 
 router = APIRouter(prefix="/v1/orders", tags=["trace"])
 

@@ -1,0 +1,118 @@
+"""``/v1/ads/performance``: daily sponsored-products rows (Amazon Ads report), to ``ads.v1``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from ingest.adapters.amazon_v0 import Amount
+from ingest.entrypoints.api.deps import Settings, UoW
+from ingest.service_layer import ads
+from shared import topics
+from shared.api.auth import ActingSeller
+from shared.events.ads import AdPerformance
+from shared.events.common import Money
+from shared.logs import correlation_id
+
+router = APIRouter(prefix="/v1/ads", tags=["ads"])
+
+MAX_ROWS = 5000
+
+
+def _cents(value: Decimal) -> Decimal:
+    if value.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise ValueError("at most 4 decimal places")
+    return value
+
+
+Decimal4 = Annotated[Amount, AfterValidator(_cents)]
+
+
+class AdRowIn(BaseModel):
+    """One day of one campaign for one ASIN or SKU, as the Ads API v3 report gives it."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+    date: dt.date
+    marketplace_id: str | None = Field(default=None, max_length=32)
+    campaign_id: str = Field(min_length=1, max_length=64)
+    campaign_name: str | None = Field(default=None, max_length=256)
+    asin: str | None = Field(default=None, min_length=1, max_length=20)
+    seller_sku: str | None = Field(default=None, min_length=1, max_length=200)
+    impressions: int = Field(default=0, ge=0)
+    clicks: int = Field(ge=0)
+    spend: Decimal4 = Field(description='decimal string, e.g. "12.34"')
+    attributed_orders: int = Field(ge=0, description="purchases7d")
+    attributed_units: int = Field(default=0, ge=0, description="unitsSoldClicks7d")
+    attributed_sales: Decimal4 = Field(description='sales7d, decimal string, e.g. "99.90"')
+    currency_code: str = Field(pattern=r"^[A-Z]{3}$")
+
+    @model_validator(mode="after")
+    def _asin_or_sku(self) -> AdRowIn:
+        if not self.asin and not self.seller_sku:
+            raise ValueError("asin or seller_sku is required")
+        return self
+
+    def to_event(self, seller_id: str) -> AdPerformance:
+        def money(amount: Decimal) -> Money:
+            return Money(amount=amount, currency_code=self.currency_code)
+
+        return AdPerformance(
+            seller_id=seller_id,
+            date=self.date,
+            marketplace_id=self.marketplace_id,
+            campaign_id=self.campaign_id,
+            campaign_name=self.campaign_name,
+            asin=self.asin,
+            seller_sku=self.seller_sku,
+            impressions=self.impressions,
+            clicks=self.clicks,
+            spend=money(self.spend),
+            attributed_orders=self.attributed_orders,
+            attributed_units=self.attributed_units,
+            attributed_sales=money(self.attributed_sales),
+        )
+
+
+class AdReportIn(BaseModel):
+    rows: list[AdRowIn] = Field(min_length=1, max_length=MAX_ROWS)
+
+
+class AdRowOut(BaseModel):
+    index: int
+    subject: str
+    result: Literal["created", "restated", "unchanged"]
+    version: int
+
+
+class AdReportOut(BaseModel):
+    accepted: int
+    published: int
+    results: list[AdRowOut]
+
+
+@router.post(
+    "/performance",
+    response_model=AdReportOut,
+    summary="Take daily ad performance rows; each is published on ads.v1",
+)
+async def post_performance(
+    body: AdReportIn, seller: ActingSeller, uow: UoW, settings: Settings
+) -> AdReportOut:
+    async with uow:
+        outcomes = await ads.report_rows(
+            uow,
+            rows=[row.to_event(seller) for row in body.rows],
+            topic=settings.topic(topics.ADS),
+            correlation_id=correlation_id.get(),
+        )
+    results = [
+        AdRowOut(index=i, subject=o.subject, result=o.result, version=o.version)  # type: ignore[arg-type]
+        for i, o in enumerate(outcomes)
+    ]
+    published = sum(1 for r in results if r.result != "unchanged")
+    return AdReportOut(accepted=len(results), published=published, results=results)

@@ -163,3 +163,30 @@ async def outbox_events(svc: RunningService, amazon_order_id: str) -> list[Cloud
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+@pytest.fixture
+async def ingest_and_fulfillment(
+    make_database: Callable[[str], str],
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    fulfillment_settings: FulfillmentSettings,
+) -> AsyncIterator[tuple[RunningService, RunningService]]:
+    """Ingest (relay) and fulfillment (worker, relay, ship-by clock) on the same Kafka."""
+    from ingest.bootstrap import SPEC as INGEST
+    from ingest.settings import IngestSettings
+
+    ingest_settings = IngestSettings(
+        DATABASE_URL=make_database("ingest"),
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        KAFKA_TOPIC_PREFIX=topic_prefix,
+        ORDERFLOW_API_KEYS=KEYS,
+        ORDERFLOW_PII_KEY=PII_KEY,
+    )
+    async with (
+        running_service(INGEST, ingest_settings, roles=("relay",)) as ingest,
+        running_service(
+            SPEC, fulfillment_settings, roles=("worker", "relay", "background")
+        ) as fulfillment,
+    ):
+        yield ingest, fulfillment

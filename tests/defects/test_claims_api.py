@@ -64,7 +64,8 @@ async def test_claim_before_its_order_is_linked_when_order_and_shipment_arrive(
 
     async def linked() -> dict[str, Any] | None:
         body = await _get(defects, claim["id"])
-        return body if body["evidence_packet"]["shipments"] else None
+        both = body["order"]["known"] and body["evidence_packet"]["shipments"]
+        return body if both else None  # two topics: either may be applied first
 
     body = await eventually(linked, timeout=20)
     assert body["order"]["known"] is True

@@ -47,6 +47,8 @@ from shared.api.problems import Problem
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
 _409: dict[int | str, dict[str, Any]] = {
     409: {"description": "the case's state machine does not allow this step now"}
 }
@@ -228,21 +230,22 @@ async def respond(
 
 
 async def _response_of(request: Request) -> tuple[str, list[evidence_files.EvidenceFile]]:
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form(max_files=50, max_fields=20)
-        uploads = [u for u in form.getlist("files") if isinstance(u, UploadFile)]
-        evidence_files.check_count(len(uploads))
-        raw_text = form.get("text")
-        text = _text(raw_text if isinstance(raw_text, str) else None)
-        files = [
-            evidence_files.accept(
-                index=i,
-                filename=u.filename,
-                declared=u.content_type,
-                content=await u.read(evidence_files.MAX_FILE_BYTES + 1),
-            )
-            for i, u in enumerate(uploads)
-        ]
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(FORM_TYPES):
+        async with request.form(max_files=50, max_fields=20) as form:
+            uploads = [u for u in form.getlist("files") if isinstance(u, UploadFile)]
+            evidence_files.check_count(len(uploads))
+            raw_text = form.get("text")
+            text = _text(raw_text if isinstance(raw_text, str) else None)
+            files = [
+                evidence_files.accept(
+                    index=i,
+                    filename=u.filename,
+                    declared=u.content_type,
+                    content=await u.read(evidence_files.MAX_FILE_BYTES + 1),
+                )
+                for i, u in enumerate(uploads)
+            ]
         return text, files
     try:
         body = ResponseIn.model_validate(orjson.loads(await request.body()))

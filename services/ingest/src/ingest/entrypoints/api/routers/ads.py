@@ -111,7 +111,7 @@ async def post_performance(
             correlation_id=correlation_id.get(),
         )
     results = [
-        AdRowOut(index=i, subject=o.subject, result=o.result, version=o.version)  # type: ignore[arg-type]
+        AdRowOut(index=i, subject=o.subject, result=o.result, version=o.version)
         for i, o in enumerate(outcomes)
     ]
     published = sum(1 for r in results if r.result != "unchanged")

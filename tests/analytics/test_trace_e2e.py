@@ -1,0 +1,197 @@
+"""GET /v1/orders/{id}/trace explains each "why is my order not showing?" cause.
+
+Ingest runs in-process and analytics calls its real REST API (through an httpx client bound to
+it); the consumer lag is faked only where a test needs lag that a healthy run never has.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from analytics.adapters.ingest_client import IngestClient, IngestView, Unreachable
+from analytics.adapters.kafka_lag import PartitionLag
+from shared import topics
+from shared.envelope import CloudEvent, schema_uri
+from shared.samples import amazon_order, order_id
+from shared.testing import RunningService, eventually
+from tests.analytics.conftest import OPS, SELLER, SELLER_KEY, Publisher
+
+pytestmark = pytest.mark.e2e
+
+OTHER_KEY = {"Authorization": "Bearer other-key"}
+
+
+@pytest.fixture
+def wired(ingest: RunningService, analytics: RunningService) -> RunningService:
+    analytics.app.state.ingest = IngestClient(ingest.client, api_key="ops-key")
+    return analytics
+
+
+async def _trace(
+    svc: RunningService, oid: str, headers: dict[str, str] = SELLER_KEY, **params: str
+) -> dict[str, Any]:
+    response = await svc.client.get(f"/v1/orders/{oid}/trace", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _codes(trace: dict[str, Any]) -> list[str]:
+    return [f["code"] for f in trace["diagnosis"]]
+
+
+async def _post(ingest: RunningService, order: dict[str, Any]) -> None:
+    response = await ingest.client.post("/v1/orders", json=order, headers=SELLER_KEY)
+    assert response.status_code in (200, 201, 422), response.text
+
+
+async def _seen(svc: RunningService, oid: str) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        trace = await _trace(svc, oid, OPS)
+        return trace if trace["events"] else None
+
+    found: dict[str, Any] = await eventually(check, timeout=30)
+    return found
+
+
+async def test_a_received_order_shows_its_whole_timeline(
+    ingest: RunningService, wired: RunningService
+) -> None:
+    order = amazon_order()
+    oid = order["AmazonOrderId"]
+    await _post(ingest, order)
+    await _seen(wired, oid)
+    trace = await _trace(wired, oid)
+    assert trace["ingest"]["reachable"] and trace["ingest"]["received"]
+    assert trace["ingest"]["version"] == 1
+    [event] = trace["events"]
+    assert event["topic"] == wired.resources.settings.topic(topics.ORDERS)
+    assert (event["type"], event["version"], event["source"]) == ("order.created", 1, "ingest")
+    assert event["applied"] is True
+    assert event["partition"] == trace["ingest"]["published"][0]["partition"]
+    assert event["offset"] == trace["ingest"]["published"][0]["offset"]
+    assert trace["services"]["analytics"]["order_version_applied"] == 1
+    assert trace["services"]["ingest"]["published_version"] == 1
+    assert trace["dead_letters"] == []
+    assert trace["diagnosis"] == []
+
+
+async def test_never_received_and_rejected_as_bad_input(
+    ingest: RunningService, wired: RunningService
+) -> None:
+    assert _codes(await _trace(wired, order_id())) == ["never_received"]
+
+    bad = amazon_order()
+    del bad["PurchaseDate"]
+    await _post(ingest, bad)
+    trace = await _trace(wired, bad["AmazonOrderId"])
+    assert _codes(trace) == ["rejected_as_bad_input"]
+    assert "PurchaseDate" in trace["diagnosis"][0]["message"]
+    assert trace["ingest"]["quarantined"][0]["reasons"][0]["field"] == "PurchaseDate"
+
+
+async def test_pending_old_and_other_marketplace(
+    ingest: RunningService, wired: RunningService
+) -> None:
+    pending = amazon_order(status="Pending")
+    old = amazon_order(purchased=datetime.now(UTC) - timedelta(days=10))
+    for order in (pending, old):
+        await _post(ingest, order)
+        await _seen(wired, order["AmazonOrderId"])
+    assert _codes(await _trace(wired, pending["AmazonOrderId"])) == ["pending_hidden"]
+    assert _codes(await _trace(wired, old["AmazonOrderId"])) == ["older_than_default_view"]
+    elsewhere = await _trace(wired, pending["AmazonOrderId"], marketplace_id="A1F83G8C2ARO7P")
+    assert _codes(elsewhere) == ["other_seller_or_marketplace", "pending_hidden"]
+    assert "ATVPDKIKX0DER" in elsewhere["diagnosis"][0]["message"]
+
+
+async def test_another_sellers_order_is_only_not_under_this_seller(
+    ingest: RunningService, wired: RunningService
+) -> None:
+    order = amazon_order(status="Pending")
+    await _post(ingest, order)
+    await _seen(wired, order["AmazonOrderId"])
+    trace = await _trace(wired, order["AmazonOrderId"], OTHER_KEY)
+    assert set(trace) == {"amazon_order_id", "as_of", "diagnosis"}
+    [finding] = trace["diagnosis"]
+    assert finding["code"] == "other_seller_or_marketplace"
+    assert "not under this seller" in finding["message"]
+    assert SELLER not in str(trace)
+
+
+async def test_stuck_in_dead_letter_queue(
+    wired: RunningService, publisher: Publisher, analytics_settings: Any
+) -> None:
+    oid = order_id()
+    poison = CloudEvent(
+        source="ingest",
+        type="order.created",
+        subject=oid,
+        dataschema=schema_uri(topics.ORDERS, "order.created", 1),
+        sellerid=SELLER,
+        aggregateversion=1,
+        data={"amazon_order_id": oid},  # not an OrderSnapshot: dead-lettered at once
+    )
+    await publisher._producer.send_and_wait(
+        analytics_settings.topic(topics.ORDERS), poison.to_bytes(), key=oid.encode()
+    )
+
+    async def stuck() -> dict[str, Any] | None:
+        trace = await _trace(wired, oid, OPS)
+        return trace if trace["dead_letters"] else None
+
+    trace = await eventually(stuck, timeout=30)
+    assert "stuck_in_dead_letter_queue" in _codes(trace)
+    assert trace["dead_letters"][0]["error"].startswith("PoisonMessage")
+
+
+class _LaggingKafka:
+    def __init__(self, group: str, topic: str) -> None:
+        self.group, self.topic = group, topic
+
+    async def lag(self, groups: list[str]) -> dict[str, list[PartitionLag]]:
+        return {self.group: [PartitionLag(self.group, self.topic, 3, committed=10, end=900)]}
+
+
+class _FakeIngest:
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    async def view(self, amazon_order_id: str) -> IngestView | Unreachable:
+        order = {
+            "seller_id": SELLER,
+            "order_status": "Unshipped",
+            "version": 1,
+            "order": {"purchase_date": datetime.now(UTC).isoformat()},
+            "events": [{"topic": self.topic, "partition": 3, "offset": 42}],
+        }
+        return IngestView(order=order, quarantine=[])
+
+
+async def test_consumer_lagging_when_the_order_event_is_not_consumed_yet(
+    wired: RunningService,
+) -> None:
+    settings = wired.resources.settings
+    group = f"{settings.kafka_topic_prefix}orderflow-analytics"
+    orders_topic = settings.topic(topics.ORDERS)
+    wired.app.state.lag = _LaggingKafka(group, orders_topic)
+    wired.app.state.ingest = _FakeIngest(orders_topic)
+    trace = await _trace(wired, order_id())
+    assert _codes(trace) == ["consumer_lagging"]
+    assert trace["diagnosis"][0]["details"] == {"total_lag": 890, "unconsumed_events": 1}
+    assert trace["consumer_lag"]["total"] == 890
+
+
+async def test_ingest_down_is_reported_not_raised(analytics: RunningService) -> None:
+    down = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1.0)
+    analytics.app.state.ingest = IngestClient(down, api_key="ops-key")
+    try:
+        trace = await _trace(analytics, order_id())
+    finally:
+        await down.aclose()
+    assert trace["ingest"]["reachable"] is False
+    assert trace["diagnosis"] == []  # cannot say "never received" while ingest is down

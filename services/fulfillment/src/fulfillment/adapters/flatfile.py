@@ -9,7 +9,7 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fulfillment.domain.errors import UnreadableUpload
 
@@ -78,7 +78,12 @@ def _package(group: list[tuple[int, dict[str, str]]]) -> Package:
     )
 
 
-def parse_ship_date(value: str) -> datetime:
-    """Amazon accepts a date (2026-11-26) or a date-time; a naive one is taken as UTC."""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+def parse_ship_date(value: str, now: datetime) -> datetime:
+    """A date-time (naive = UTC), or a bare date meaning "that day": its last second, but
+    never later than now, so a date-only row for today is not "in the future"."""
+    text = value.strip()
+    if len(text) == 10:
+        day = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return min(day + timedelta(days=1, seconds=-1), now)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -87,7 +87,7 @@ async def _confirm_in_savepoint(
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"rows": list(package.rows), "order_id": package.order_id}
     try:
-        command = _command(seller_id, package)
+        command = _command(seller_id, package, now)
         async with uow.session.begin_nested():
             shipment, created = await handlers.confirm_shipment(uow, command, now=now)
     except FulfillmentError as exc:
@@ -97,11 +97,11 @@ async def _confirm_in_savepoint(
     return result | {"result": outcome, "shipment_id": shipment.shipment_id, "errors": []}
 
 
-def _command(seller_id: str, p: flatfile.Package) -> cmd.ConfirmShipment:
+def _command(seller_id: str, p: flatfile.Package, now: datetime) -> cmd.ConfirmShipment:
     if not p.order_id:
         raise InvalidInput("order-id", "required")
     try:
-        ship_date = flatfile.parse_ship_date(p.ship_date)
+        ship_date = flatfile.parse_ship_date(p.ship_date, now)
     except ValueError as exc:
         raise InvalidInput("ship-date", f"not a date: {p.ship_date!r}") from exc
     return cmd.ConfirmShipment(

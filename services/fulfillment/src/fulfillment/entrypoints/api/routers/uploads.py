@@ -29,16 +29,16 @@ FILE_BODY = {
 
 async def _file_of(request: Request) -> tuple[str | None, bytes]:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise Problem(
-                422,
-                "File required",
-                "Send the file in the form field 'file'.",
-                errors=[{"field": "body.file", "message": "required"}],
-            )
-        return upload.filename, await upload.read()
+        async with request.form() as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise Problem(
+                    422,
+                    "File required",
+                    "Send the file in the form field 'file'.",
+                    errors=[{"field": "body.file", "message": "required"}],
+                )
+            return upload.filename, await upload.read()
     return request.headers.get("x-filename"), await request.body()
 
 

@@ -230,3 +230,26 @@ async def test_ship_by_due_today_and_overdue(fulfillment: RunningService) -> Non
     detail = await _get(fulfillment, overdue.amazon_order_id)
     assert detail["ship_by"]["overdue_by_seconds"] >= 3600
     assert detail["ship_by"]["due_in_seconds"] is None
+
+
+async def test_writes_need_an_acting_seller(fulfillment: RunningService) -> None:
+    v1 = snapshot()
+    await apply(fulfillment, v1)
+    path = f"/v1/orders/{v1.amazon_order_id}/cancellation"
+    body = {"reason": "NoInventory"}
+    system = {"Authorization": "Bearer sys-key"}
+    cases = [
+        ({}, 401),
+        (AS_OPS, 403),
+        (system, 400),
+        (system | {"X-Seller-Id": OTHER_SELLER}, 404),
+        (AS_SELLER | {"X-Seller-Id": OTHER_SELLER}, 403),
+    ]
+    for headers, status in cases:
+        response = await fulfillment.client.post(path, json=body, headers=headers)
+        assert response.status_code == status, (headers, response.text)
+    assert await outbox_events(fulfillment, v1.amazon_order_id) == []
+    done = await fulfillment.client.post(
+        path, json=body, headers=system | {"X-Seller-Id": v1.seller_id}
+    )
+    assert done.status_code == 200 and done.json()["status"] == "Canceled"

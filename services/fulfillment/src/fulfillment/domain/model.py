@@ -258,7 +258,7 @@ class Order:
 
     def _seller_action(self, action: Action) -> Status:
         if self.is_fba:
-            raise FulfilledByAmazon(action.value.replace("_", " "), self.status.value)
+            raise FulfilledByAmazon(sm.describe(action), self.status.value)
         return sm.transition(self.status, action)
 
     # ---- Amazon's side -------------------------------------------------------------------

@@ -104,11 +104,30 @@ _WHY: dict[Status, str] = {
 }
 
 
+_VERBS: dict[Action, str] = {
+    A.SHIP_PART: "confirm a shipment for",
+    A.SHIP_ALL: "confirm a shipment for",
+    A.EDIT_SHIPMENT: "edit a shipment of",
+    A.CANCEL: "cancel",
+    A.REFUND: "refund",
+    A.AUTHORIZE_RETURN: "authorise a return for",
+    A.RECEIVE_RETURN: "receive a return for",
+    A.SCHEDULE_PICKUP: "schedule a pickup for",
+    A.PRINT_PACKING_SLIP: "print a packing slip for",
+    A.FLAG_LATE: "flag as late",
+}
+
+
+def describe(action: Action) -> str:
+    """The action as a verb phrase, for messages: "Cannot <verb> an order that is ..."."""
+    return _VERBS[action]
+
+
 def transition(status: Status, action: Action) -> Status:
     """The status after ``action``; raises ``InvalidTransition`` saying why not."""
     target = TRANSITIONS.get((status, action))
     if target is None:
-        raise InvalidTransition(action.value.replace("_", " "), status.value, _WHY[status])
+        raise InvalidTransition(describe(action), status.value, _WHY[status])
     return target
 
 

@@ -19,6 +19,10 @@ from shared import outbox
 from shared.logs import correlation_id
 
 
+class ConcurrentInsert(RuntimeError):
+    """Another transaction inserted the same order first; the caller retries and merges."""
+
+
 class UnitOfWork:
     def __init__(
         self,
@@ -64,7 +68,8 @@ class UnitOfWork:
     async def save(self, order: Order, *, new: bool = False) -> None:
         """Store the order and queue its recorded events in the same transaction."""
         if new:
-            await self.orders.add(order)
+            if not await self.orders.add(order):
+                raise ConcurrentInsert(order.amazon_order_id)
         else:
             await self.orders.save(order)
         for event in cloud_events(order, correlation_id.get()):

@@ -344,3 +344,28 @@ async def test_bad_decision_and_unknown_claim(defects: RunningService) -> None:
         "/v1/claims", params={"due_before": "2026-01-01T00:00:00"}, headers=AS_SELLER
     )
     assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "query.due_before"
+
+
+async def test_unanswered_information_request_is_flagged_overdue_by_the_job_with_a_moved_clock(
+    defects: RunningService,
+) -> None:
+    oid = new_order_id()
+    claim = await _file(defects, claim_body(oid))
+    url = f"/v1/claims/{claim['id']}"
+    asked = await defects.client.post(f"{url}/information-requests", json={}, headers=AS_SELLER)
+    due = datetime.fromisoformat(asked.json()["due_at"])
+    assert asked.json()["overdue"] is False
+
+    defects.resources.extras["clock"] = lambda: due + timedelta(minutes=1)
+    events = await defects_events(defects, oid, 2)
+    assert [(e.type, e.aggregateversion) for e in events] == [
+        ("claim.filed", 1),
+        ("claim.overdue", 3),
+    ]
+    assert datetime.fromisoformat(events[1].data["due_at"]) == due
+    body = await _get(defects, claim["id"])
+    assert body["overdue"] is True and body["status"] == "information_requested"
+    late_answer = await defects.client.post(
+        f"{url}/responses", json={"text": "Sorry, here it is."}, headers=AS_SELLER
+    )
+    assert late_answer.json()["overdue"] is False and late_answer.json()["due_at"] is None

@@ -142,12 +142,13 @@ async def respond(
 
 
 async def start_review(
-    uow: UnitOfWork, *, claim_id: uuid.UUID, seller_id: str, now: datetime
+    uow: UnitOfWork, *, claim_id: uuid.UUID, seller_id: str, note: str | None, now: datetime
 ) -> Claim:
     claim = await _load(uow, claim_id, seller_id)
     before = claim.status
     claim.start_review()
-    await _record(uow, claim, before=before, now=now, event=None)
+    # defects.v1 has no event type for "under review"; the next event carries the new version.
+    await _record(uow, claim, before=before, now=now, event=None, text=note)
     return claim
 
 

@@ -145,9 +145,10 @@ def _after(position: dict[str, Any] | None) -> tuple[datetime | None, int] | Non
         return None
     seq, due = position.get("seq"), position.get("due")
     try:
-        if not isinstance(seq, int):
-            raise ValueError("seq")
-        return (datetime.fromisoformat(due) if isinstance(due, str) else None), seq
+        moment = datetime.fromisoformat(due) if isinstance(due, str) else None
+        if not isinstance(seq, int) or (moment is not None and moment.tzinfo is None):
+            raise ValueError("cursor")
+        return moment, seq
     except ValueError as exc:
         raise Problem(
             400,
@@ -282,7 +283,9 @@ async def start_review(
     claim_id: uuid.UUID, body: ReviewIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> ClaimOut:
     async with uow:
-        claim = await handlers.start_review(uow, claim_id=claim_id, seller_id=seller, now=now)
+        claim = await handlers.start_review(
+            uow, claim_id=claim_id, seller_id=seller, note=body.note, now=now
+        )
         return await _detail(uow, claim, now)
 
 

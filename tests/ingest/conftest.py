@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
 from shared.testing import RunningService, running_service
+
+# tests/spapi_standin (the SP-API stand-in) is imported by the test_spapi_* modules.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from spapi_standin import StandIn, running_standin
+
+SELLING_PARTNER = "A2SELLER1EXAMPLE"  # the Amazon seller id of the connected seller
 
 PII_KEY = "n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs="
 SELLER = "A2SELLER1EXAMPLE"
@@ -33,4 +43,42 @@ def ingest_settings(
 @pytest.fixture
 async def ingest(ingest_settings: IngestSettings) -> AsyncIterator[RunningService]:
     async with running_service(SPEC, ingest_settings, roles=("relay", "background")) as svc:
+        yield svc
+
+
+# -- SP-API (issue 6): the stand-in, and ingest configured for fast, throttled syncs ------------
+
+
+@pytest.fixture
+def make_standin() -> Iterator[Callable[..., StandIn]]:
+    """Start SP-API stand-ins (``StandIn`` keyword arguments); all stop after the test."""
+    with contextlib.ExitStack() as stack:
+
+        def make(**kwargs: Any) -> StandIn:
+            kwargs.setdefault("seller_id", SELLING_PARTNER)
+            return stack.enter_context(running_standin(StandIn(**kwargs)))
+
+        yield make
+
+
+@pytest.fixture
+def spapi_settings(ingest_settings: IngestSettings) -> IngestSettings:
+    return ingest_settings.model_copy(
+        update={
+            "spapi_rate_scale": 1000.0,
+            "spapi_idle_seconds": 0.1,
+            "spapi_poll_seconds": 0.2,
+            "spapi_max_attempts": 3,
+            "spapi_backoff_seconds": 0.05,
+            "spapi_backoff_cap_seconds": 2.0,
+            "spapi_page_size": 3,
+            "spapi_lease_seconds": 30.0,
+        }
+    )
+
+
+@pytest.fixture
+async def spapi_ingest(spapi_settings: IngestSettings) -> AsyncIterator[RunningService]:
+    """Ingest with its relay only: tests drive the poller themselves."""
+    async with running_service(SPEC, spapi_settings, roles=("relay",)) as svc:
         yield svc

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ingest.adapters import orm
+from ingest.entrypoints.api.app import build_app
+from ingest.service_layer import sync, uploads
+from ingest.service_layer.unit_of_work import UnitOfWork
+from shared import topics
 from shared.kafka.consumer import Handler
 from shared.pii import PIICipher
 from shared.runtime import Resources, ServiceSpec
-
-from ingest.adapters import orm
-from ingest.entrypoints.api.app import build_app
-from ingest.service_layer import uploads
-from ingest.service_layer.unit_of_work import UnitOfWork
-from shared import topics
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -39,5 +38,5 @@ SPEC = ServiceSpec(
     build_app=build_app,
     handlers=_handlers,
     publishes=(topics.ORDERS,),
-    background=(_resume_uploads,),
+    background=(_resume_uploads, sync.run_poller),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field
+
 from shared.settings import ServiceSettings
 
 
@@ -12,3 +13,25 @@ class IngestSettings(ServiceSettings):
     max_batch_orders: int = Field(default=1000, validation_alias="MAX_BATCH_ORDERS")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, validation_alias="MAX_UPLOAD_BYTES")
     upload_chunk_orders: int = Field(default=200, validation_alias="UPLOAD_CHUNK_ORDERS")
+    # SP-API (issue 6). SPAPI_RATE_SCALE multiplies Amazon's refill rates: 1 in production,
+    # larger in tests so throttling is exercised fast. Credentials are sealed with
+    # SPAPI_CREDENTIALS_KEY (Fernet keys, comma-separated), else with ORDERFLOW_PII_KEY.
+    spapi_rate_scale: float = Field(default=1.0, gt=0, validation_alias="SPAPI_RATE_SCALE")
+    spapi_poll_seconds: float = Field(default=60.0, gt=0, validation_alias="SPAPI_POLL_SECONDS")
+    spapi_idle_seconds: float = Field(default=5.0, gt=0, validation_alias="SPAPI_IDLE_SECONDS")
+    spapi_lwa_token_url: str = Field(
+        default="https://api.amazon.com/auth/o2/token", validation_alias="SPAPI_LWA_TOKEN_URL"
+    )
+    spapi_credentials_key: str = Field(default="", validation_alias="SPAPI_CREDENTIALS_KEY")
+    spapi_max_attempts: int = Field(default=6, ge=1, validation_alias="SPAPI_MAX_ATTEMPTS")
+    spapi_backoff_seconds: float = Field(
+        default=1.0, gt=0, validation_alias="SPAPI_BACKOFF_SECONDS"
+    )
+    spapi_backoff_cap_seconds: float = Field(
+        default=60.0, gt=0, validation_alias="SPAPI_BACKOFF_CAP_SECONDS"
+    )
+    spapi_page_size: int = Field(default=100, ge=1, le=100, validation_alias="SPAPI_PAGE_SIZE")
+    spapi_lease_seconds: float = Field(default=300.0, gt=0, validation_alias="SPAPI_LEASE_SECONDS")
+    spapi_timeout_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="SPAPI_TIMEOUT_SECONDS"
+    )

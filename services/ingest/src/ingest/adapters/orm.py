@@ -90,3 +90,47 @@ ad_rows = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_ad_rows_seller_date", "seller_id", "report_date"),
 )
+
+# SP-API seller connections (issue 6): credentials sealed; the sync cursor, the window being
+# read and the page reached, and a lease so one ingest instance syncs a connection at a time.
+spapi_connections = Table(
+    "spapi_connections",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("selling_partner_id", Text, nullable=False),
+    Column("region", Text, nullable=False),
+    Column("marketplace_ids", JSONB, nullable=False),
+    Column("orders_api", Text, nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("lwa_token_url", Text),
+    Column("sealed_credentials", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("last_updated_after", DateTime(timezone=True), nullable=False),
+    Column("window_before", DateTime(timezone=True)),
+    Column("page_token", Text),
+    Column("next_sync_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_owner", Text),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_sync_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("orders_synced", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ux_spapi_connections_partner_region", "selling_partner_id", "region", unique=True),
+    Index("ix_spapi_connections_seller", "seller_id"),
+)
+
+# ORDER_CHANGE notifications taken, one row per NotificationId (repeats do nothing).
+spapi_notifications = Table(
+    "spapi_notifications",
+    metadata,
+    Column("notification_id", Text, primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("selling_partner_id", Text, nullable=False),
+    Column("amazon_order_id", Text, nullable=False),
+    Column("change_type", Text),
+    Column("event_time", DateTime(timezone=True)),
+    Column("result", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -10,7 +10,14 @@ from fastapi import FastAPI
 
 from ingest.adapters.amazon_v0 import AmazonOrder
 from ingest.entrypoints.api import errors
-from ingest.entrypoints.api.routers import ads, orders, quarantine, uploads
+from ingest.entrypoints.api.routers import (
+    ads,
+    connections,
+    notifications,
+    orders,
+    quarantine,
+    uploads,
+)
 from ingest.entrypoints.api.routers.orders import BatchIn
 from shared.api import deadletters
 from shared.api.app import create_app
@@ -35,7 +42,15 @@ def build_app(resources: Resources) -> FastAPI:
         settings=resources.settings,
         title="Orderflow ingest",
         description=DESCRIPTION,
-        routers=[orders.router, uploads.router, quarantine.router, ads.router, deadletters.router],
+        routers=[
+            orders.router,
+            uploads.router,
+            quarantine.router,
+            ads.router,
+            deadletters.router,
+            connections.router,
+            notifications.router,
+        ],
         lifespan=lifespan,
     )
     app.state.upload_tasks = set()

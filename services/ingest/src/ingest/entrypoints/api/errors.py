@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from shared.api.problems import problem_response
 
+from ingest.domain.connections import (
+    ConnectionExists,
+    ConnectionNotFound,
+    InvalidTransition,
+    SpApiUnavailable,
+    UnknownSellingPartner,
+)
 from ingest.domain.errors import IngestError, OrderOwnedElsewhere, UnreadableUpload, UploadNotFound
+from shared.api.problems import problem_response
 
 _STATUS: dict[type[IngestError], tuple[int, str]] = {
     OrderOwnedElsewhere: (409, "Order belongs to another account"),
     UploadNotFound: (404, "Not Found"),
     UnreadableUpload: (422, "Unreadable file"),
+    ConnectionNotFound: (404, "Not Found"),
+    ConnectionExists: (409, "Already connected"),
+    InvalidTransition: (409, "Invalid transition"),
+    UnknownSellingPartner: (404, "Unknown SellerId"),
+    SpApiUnavailable: (503, "SP-API unavailable"),
 }
 
 

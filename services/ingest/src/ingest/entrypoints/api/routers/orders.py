@@ -7,12 +7,8 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
-from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.openapi import body_of
-from shared.api.problems import Problem
-from shared.logs import correlation_id
 
-from ingest.adapters import amazon_v0
+from ingest.adapters import amazon, amazon_v0
 from ingest.domain.model import IncomingOrder, Rejected
 from ingest.entrypoints.api.deps import Cipher, Settings, UoW
 from ingest.entrypoints.api.schemas import (
@@ -25,6 +21,10 @@ from ingest.entrypoints.api.schemas import (
 )
 from ingest.service_layer import handlers
 from shared import topics
+from shared.api.auth import ActingSeller, VisibleSeller
+from shared.api.openapi import body_of
+from shared.api.problems import Problem
+from shared.logs import correlation_id
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -74,7 +74,7 @@ async def post_order(
     settings: Settings,
 ) -> IntakeOut:
     data, bad_json = await _read_json(request)
-    entry = bad_json or amazon_v0.parse(data)
+    entry = bad_json or amazon.parse(data)
     async with uow:
         [outcome] = await handlers.accept_many(
             uow,
@@ -114,7 +114,7 @@ async def post_batch(
             )
         raise _problem_of(refused)
     assert isinstance(orders, list)
-    entries: list[IncomingOrder | Rejected] = [amazon_v0.parse(o) for o in orders]
+    entries: list[IncomingOrder | Rejected] = [amazon.parse(o) for o in orders]
     async with uow:
         outcomes = await handlers.accept_many(
             uow,

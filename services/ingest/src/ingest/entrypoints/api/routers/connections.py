@@ -1,0 +1,191 @@
+"""``/v1/connections``: a seller's SP-API connections (add, list, pause, resume, remove).
+
+Seller-scoped like the rest: a seller key manages its own seller's connections, a system key
+names the seller in ``X-Seller-Id``, ops keys list. Credentials go in and never come out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from ingest.domain.connections import PRODUCTION, SANDBOX, Action, Credentials, OrdersApi, Region
+from ingest.entrypoints.api.deps import UoW
+from ingest.service_layer import connections
+from ingest.service_layer.sync import vault_of
+from shared.api.auth import ActingSeller, VisibleSeller
+from shared.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from shared.api.problems import Problem
+
+router = APIRouter(prefix="/v1/connections", tags=["connections"])
+
+
+class CredentialsIn(BaseModel):
+    client_id: str = Field(min_length=1, max_length=256)
+    client_secret: str = Field(min_length=1, max_length=512, repr=False)
+    refresh_token: str = Field(min_length=1, max_length=2048, repr=False)
+
+
+class ConnectionIn(BaseModel):
+    selling_partner_id: str = Field(min_length=1, max_length=64, description="Amazon seller id")
+    region: Region
+    marketplace_ids: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        min_length=1, max_length=50
+    )
+    orders_api: OrdersApi = OrdersApi.V2026
+    endpoint: str = Field(
+        default=PRODUCTION,
+        description='"production", "sandbox", or a base URL (e.g. a local SP-API stand-in)',
+    )
+    lwa_token_url: AnyHttpUrl | None = Field(
+        default=None, description="LWA token URL; default https://api.amazon.com/auth/o2/token"
+    )
+    credentials: CredentialsIn
+    sync_from: AwareDatetime | None = Field(
+        default=None, description="read orders updated since then; default 24 hours ago"
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if value in (PRODUCTION, SANDBOX):
+            return value
+        try:
+            url = TypeAdapter(AnyHttpUrl).validate_python(value)
+        except ValidationError:
+            raise ValueError(
+                'endpoint must be "production", "sandbox" or an http(s) base URL'
+            ) from None
+        return str(url).rstrip("/")
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    seller_id: str
+    selling_partner_id: str
+    region: Region
+    marketplace_ids: list[str]
+    orders_api: OrdersApi
+    endpoint: str
+    lwa_token_url: str | None
+    status: Literal["active", "paused"]
+    client_id_hint: str = Field(description="last 4 characters of the LWA client id")
+    last_updated_after: datetime = Field(description="the sync cursor")
+    window_before: datetime | None
+    last_sync_at: datetime | None
+    last_error: str | None
+    orders_synced: int
+    created_at: datetime
+
+
+def _out(row: Any, request: Request) -> ConnectionOut:
+    creds = vault_of(request.app.state.resources).open(row.sealed_credentials)
+    return ConnectionOut(
+        id=str(row.id),
+        seller_id=row.seller_id,
+        selling_partner_id=row.selling_partner_id,
+        region=row.region,
+        marketplace_ids=list(row.marketplace_ids),
+        orders_api=row.orders_api,
+        endpoint=row.endpoint,
+        lwa_token_url=row.lwa_token_url,
+        status=row.status,
+        client_id_hint="…" + creds.client_id[-4:],
+        last_updated_after=row.last_updated_after,
+        window_before=row.window_before,
+        last_sync_at=row.last_sync_at,
+        last_error=row.last_error,
+        orders_synced=row.orders_synced,
+        created_at=row.created_at,
+    )
+
+
+@router.post("", status_code=201, response_model=ConnectionOut, summary="Connect a seller")
+async def add_connection(
+    body: ConnectionIn, request: Request, seller: ActingSeller, uow: UoW
+) -> ConnectionOut:
+    new = connections.NewConnection(
+        selling_partner_id=body.selling_partner_id,
+        region=body.region,
+        marketplace_ids=tuple(body.marketplace_ids),
+        orders_api=body.orders_api,
+        endpoint=body.endpoint,
+        lwa_token_url=str(body.lwa_token_url) if body.lwa_token_url else None,
+        credentials=Credentials(**body.credentials.model_dump()),
+        sync_from=body.sync_from or datetime.now(UTC) - timedelta(days=1),
+    )
+    async with uow:
+        row = await connections.add(
+            uow, seller_id=seller, new=new, vault=vault_of(request.app.state.resources)
+        )
+    return _out(row, request)
+
+
+@router.get("", response_model=Page[ConnectionOut], summary="Connections, oldest first")
+async def list_connections(
+    request: Request, seller: VisibleSeller, uow: UoW, limit: Limit = 50, cursor: Cursor = None
+) -> Page[ConnectionOut]:
+    after = _after(decode_cursor(cursor))
+    async with uow:
+        rows = await connections.page(uow, seller_id=seller, after=after, limit=limit + 1)
+    items = [_out(r, request) for r in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor({"at": last.created_at.isoformat(), "id": str(last.id)}) if last else None
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None:
+    if not position:
+        return None
+    try:
+        return datetime.fromisoformat(position["at"]), uuid.UUID(position["id"])
+    except (KeyError, TypeError, ValueError):
+        raise Problem(400, "Invalid cursor") from None
+
+
+@router.get("/{connection_id}", response_model=ConnectionOut, summary="One connection")
+async def get_connection(
+    connection_id: uuid.UUID, request: Request, seller: VisibleSeller, uow: UoW
+) -> ConnectionOut:
+    async with uow:
+        row = await connections.get(uow, connection_id, seller)
+    return _out(row, request)
+
+
+@router.post("/{connection_id}/pause", response_model=ConnectionOut, summary="Stop polling")
+async def pause(
+    connection_id: uuid.UUID, request: Request, seller: ActingSeller, uow: UoW
+) -> ConnectionOut:
+    async with uow:
+        row = await connections.change(uow, connection_id, seller, Action.PAUSE)
+    return _out(row, request)
+
+
+@router.post("/{connection_id}/resume", response_model=ConnectionOut, summary="Poll again")
+async def resume(
+    connection_id: uuid.UUID, request: Request, seller: ActingSeller, uow: UoW
+) -> ConnectionOut:
+    async with uow:
+        row = await connections.change(uow, connection_id, seller, Action.RESUME)
+    return _out(row, request)
+
+
+@router.delete("/{connection_id}", status_code=204, summary="Remove a connection")
+async def remove(connection_id: uuid.UUID, seller: ActingSeller, uow: UoW) -> Response:
+    async with uow:
+        await connections.remove(uow, connection_id, seller)
+    return Response(status_code=204)

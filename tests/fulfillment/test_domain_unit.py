@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from fulfillment.adapters import codec
+from fulfillment.adapters.repository import SearchFilters
 from fulfillment.domain import carriers
 from fulfillment.domain import events as ev
 from fulfillment.domain import state_machine as sm
@@ -21,6 +22,7 @@ from fulfillment.domain.errors import (
 )
 from fulfillment.domain.model import Item, ItemQuantity, Order, RefundRequest
 from fulfillment.domain.state_machine import Action, Status
+from fulfillment.service_layer import search
 
 pytestmark = pytest.mark.unit
 
@@ -315,3 +317,33 @@ def test_codec_round_trip() -> None:
     assert back == o
     assert back.refunds[0].lines[0].amount == Decimal("1.50")
     assert back.status is S.PARTIALLY_SHIPPED
+
+
+# ---- search defaults -----------------------------------------------------------------------
+def test_search_defaults_and_what_overrides_them() -> None:
+    plain, applied = search.with_defaults(SearchFilters(), ship_by=None, now=NOW)
+    assert plain.purchase_date_from == NOW - timedelta(days=7)
+    assert plain.exclude_statuses == ("Pending",)
+    assert applied == [
+        f"purchase_date_from={(NOW - timedelta(days=7)).isoformat()} (last 7 days)",
+        "status excludes Pending",
+    ]
+    dated = SearchFilters(purchase_date_to=NOW, statuses=("Pending",))
+    explicit, applied = search.with_defaults(dated, ship_by=None, now=NOW)
+    assert explicit == dated and applied == []
+    by_id, applied = search.with_defaults(SearchFilters(amazon_order_id="1"), ship_by=None, now=NOW)
+    assert by_id.purchase_date_from is None and applied == []
+
+
+def test_ship_by_views() -> None:
+    overdue, _ = search.with_defaults(SearchFilters(), ship_by="overdue", now=NOW)
+    assert (overdue.latest_ship_date_from, overdue.latest_ship_date_to) == (None, NOW)
+    assert overdue.statuses == ("Unshipped", "PartiallyShipped")
+    assert overdue.fulfillment_channel == "MFN" and overdue.purchase_date_from is None
+    today, _ = search.with_defaults(SearchFilters(), ship_by="due_today", now=NOW)
+    assert today.latest_ship_date_from == NOW
+    assert today.latest_ship_date_to == datetime(2026, 11, 27, tzinfo=UTC)
+    shipped, _ = search.with_defaults(
+        SearchFilters(statuses=("Shipped",)), ship_by="overdue", now=NOW
+    )
+    assert shipped.statuses == (search.NO_STATUS,)

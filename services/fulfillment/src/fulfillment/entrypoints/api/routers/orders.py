@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -21,7 +21,7 @@ from fulfillment.entrypoints.api.schemas import (
     order_out,
     summary_out,
 )
-from fulfillment.service_layer import handlers
+from fulfillment.service_layer import handlers, search
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.api.problems import Problem
@@ -38,8 +38,6 @@ StatusName = Literal[
     "Canceled",
     "Unfulfillable",
 ]
-DEFAULT_DAYS = 7
-AWAITING = ("Unshipped", "PartiallyShipped")
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -75,28 +73,9 @@ async def search_orders(
     sort: Literal["purchase_date", "latest_ship_date"] = "purchase_date",
     order: Literal["asc", "desc"] = "desc",
 ) -> OrderPage:
-    applied: list[str] = []
-    explicit_date = purchase_date_from or purchase_date_to or amazon_order_id or ship_by
-    date_from = _utc(purchase_date_from)
-    if not explicit_date:
-        date_from = now - timedelta(days=DEFAULT_DAYS)
-        applied.append(f"purchase_date_from={date_from.isoformat()} (last {DEFAULT_DAYS} days)")
-    excluded: tuple[str, ...] = ()
-    if not status and not amazon_order_id:
-        excluded = ("Pending",)
-        applied.append("status excludes Pending")
-    lsd_from, lsd_to = _utc(latest_ship_date_from), _utc(latest_ship_date_to)
-    statuses: tuple[str, ...] = tuple(status or ())
-    channel = fulfillment_channel
-    if ship_by is not None:
-        statuses = tuple(s for s in statuses if s in AWAITING) if statuses else AWAITING
-        channel = "MFN"
-        window = _ship_by_window(ship_by, now)
-        lsd_from = max(filter(None, (lsd_from, window[0])), default=None)
-        lsd_to = min(filter(None, (lsd_to, window[1])), default=None)
-    filters = SearchFilters(
+    requested = SearchFilters(
         seller_id=seller,
-        purchase_date_from=date_from,
+        purchase_date_from=_utc(purchase_date_from),
         purchase_date_to=_utc(purchase_date_to),
         amazon_order_id=amazon_order_id,
         asin=asin,
@@ -106,13 +85,13 @@ async def search_orders(
         ship_service_level=ship_service_level,
         carrier_code=carriers.canonical(carrier_code) if carrier_code else None,
         tracking_number=carriers.normalise_tracking(tracking_number) if tracking_number else None,
-        statuses=statuses,
-        exclude_statuses=excluded,
-        fulfillment_channel=channel,
+        statuses=tuple(status or ()),
+        fulfillment_channel=fulfillment_channel,
         sales_channel=sales_channel,
-        latest_ship_date_from=lsd_from,
-        latest_ship_date_to=lsd_to,
+        latest_ship_date_from=_utc(latest_ship_date_from),
+        latest_ship_date_to=_utc(latest_ship_date_to),
     )
+    filters, applied = search.with_defaults(requested, ship_by=ship_by, now=now)
     if buyer_email is not None and filters.buyer_email_hash is None:
         raise Problem(
             422,
@@ -132,13 +111,6 @@ async def search_orders(
         next_cursor=_cursor_of(items[-1], sort, order) if more else None,
         applied_defaults=applied,
     )
-
-
-def _ship_by_window(ship_by: str, now: datetime) -> tuple[datetime | None, datetime | None]:
-    if ship_by == "overdue":
-        return None, now
-    end_of_day = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
-    return now, end_of_day
 
 
 def _cursor_of(last: Order, sort: str, order: str) -> str:

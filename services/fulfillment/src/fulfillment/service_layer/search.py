@@ -1,0 +1,62 @@
+"""The Manage Orders search: Seller Central's defaults and the ship-by views.
+
+Like Seller Central, a search with no date shows the last 7 days, and one with no status
+hides Pending orders (no address yet, not to be shipped). Each default is dropped when the
+seller states its own filter: dates by ``purchase_date_from``/``purchase_date_to`` (or an
+``amazon_order_id``, or a ``ship_by`` view), statuses by ``status`` (or an
+``amazon_order_id``, or a ``ship_by`` view, which has its own statuses). The response
+lists the defaults applied.
+
+``ship_by``: ``overdue`` = FBM orders awaiting shipment whose LatestShipDate has passed;
+``due_today`` = FBM orders awaiting shipment due between now and the end of today (UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from fulfillment.adapters.repository import SearchFilters
+
+DEFAULT_DAYS = 7
+AWAITING = ("Unshipped", "PartiallyShipped")
+NO_STATUS = "-none-"
+
+
+def with_defaults(
+    filters: SearchFilters, *, ship_by: str | None, now: datetime
+) -> tuple[SearchFilters, list[str]]:
+    applied: list[str] = []
+    explicit_date = filters.purchase_date_from or filters.purchase_date_to
+    if not (explicit_date or filters.amazon_order_id or ship_by):
+        since = now - timedelta(days=DEFAULT_DAYS)
+        filters = replace(filters, purchase_date_from=since)
+        applied.append(f"purchase_date_from={since.isoformat()} (last {DEFAULT_DAYS} days)")
+    if not (filters.statuses or filters.amazon_order_id or ship_by):
+        filters = replace(filters, exclude_statuses=("Pending",))
+        applied.append("status excludes Pending")
+    if ship_by is not None:
+        filters = _ship_by(filters, ship_by, now)
+    return filters, applied
+
+
+def _ship_by(filters: SearchFilters, ship_by: str, now: datetime) -> SearchFilters:
+    statuses: tuple[str, ...] = AWAITING
+    if filters.statuses:  # keep the seller's own, if any can be due; else match nothing
+        statuses = tuple(s for s in filters.statuses if s in AWAITING) or (NO_STATUS,)
+    start, end = _window(ship_by, now)
+    lsd_from = max(filter(None, (filters.latest_ship_date_from, start)), default=None)
+    lsd_to = min(filter(None, (filters.latest_ship_date_to, end)), default=None)
+    return replace(
+        filters,
+        statuses=statuses,
+        fulfillment_channel="MFN",
+        latest_ship_date_from=lsd_from,
+        latest_ship_date_to=lsd_to,
+    )
+
+
+def _window(ship_by: str, now: datetime) -> tuple[datetime | None, datetime]:
+    if ship_by == "overdue":
+        return None, now
+    return now, datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fulfillment.domain.model import Cancellation, Pickup, Refund, Return, Shipment
+    from fulfillment.domain.values import Cancellation, Pickup, Refund, Return, Shipment
 
 
 @dataclass(kw_only=True)

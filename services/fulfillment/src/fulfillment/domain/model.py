@@ -27,6 +27,32 @@ from fulfillment.domain.errors import (
     ShipmentNotFound,
 )
 from fulfillment.domain.state_machine import Action, Status
+from fulfillment.domain.values import (
+    Cancellation,
+    Item,
+    ItemQuantity,
+    Pickup,
+    Refund,
+    RefundLine,
+    RefundRequest,
+    Return,
+    ShipByClock,
+    Shipment,
+)
+
+__all__ = [
+    "Cancellation",
+    "Item",
+    "ItemQuantity",
+    "Order",
+    "Pickup",
+    "Refund",
+    "RefundLine",
+    "RefundRequest",
+    "Return",
+    "ShipByClock",
+    "Shipment",
+]
 
 CENT = Decimal("0.01")
 CANCEL_REASONS = (
@@ -52,117 +78,6 @@ ADJUSTMENT_REASONS = (
 AWAITING_SHIPMENT = (Status.UNSHIPPED, Status.PARTIALLY_SHIPPED)
 SHIP_DATE_SKEW = timedelta(minutes=5)
 MAX_PICKUP_WINDOW = timedelta(days=1)
-
-
-@dataclass
-class Item:
-    order_item_id: str
-    asin: str
-    quantity_ordered: int
-    quantity_shipped: int = 0
-    seller_sku: str | None = None
-    title: str | None = None
-    item_price: Decimal | None = None
-    item_tax: Decimal | None = None
-    shipping_price: Decimal | None = None
-    shipping_tax: Decimal | None = None
-    promotion_discount: Decimal | None = None
-    is_buyer_requested_cancel: bool = False
-
-    @property
-    def unshipped(self) -> int:
-        return max(self.quantity_ordered - self.quantity_shipped, 0)
-
-    @property
-    def paid(self) -> Decimal | None:
-        """What the buyer paid for the line: item price + shipping + taxes, as Amazon sent."""
-        parts = (self.item_price, self.shipping_price, self.item_tax, self.shipping_tax)
-        known = [p for p in parts if p is not None]
-        return sum(known, Decimal("0")) if known else None
-
-
-@dataclass(frozen=True)
-class ItemQuantity:
-    order_item_id: str
-    quantity: int
-
-
-@dataclass
-class Shipment:
-    shipment_id: str
-    carrier_code: str
-    tracking_number: str
-    ship_date: datetime
-    items: tuple[ItemQuantity, ...]
-    confirmed_at: datetime
-    on_time: bool
-    valid_tracking: bool
-    carrier_name: str | None = None
-    ship_method: str | None = None
-    is_buy_shipping: bool = False
-    updated_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class RefundLine:
-    order_item_id: str
-    amount: Decimal
-    quantity: int = 0
-
-
-@dataclass
-class Refund:
-    refund_id: str
-    reason: str
-    lines: tuple[RefundLine, ...]
-    total: Decimal
-    currency_code: str
-    refunded_at: datetime
-    return_id: str | None = None
-
-
-@dataclass
-class Return:
-    return_id: str
-    rma_id: str
-    items: tuple[ItemQuantity, ...]
-    authorized_at: datetime
-    reason: str | None = None
-    received_at: datetime | None = None
-    refund_id: str | None = None
-
-
-@dataclass
-class Pickup:
-    pickup_id: str
-    carrier_code: str
-    window_start: datetime
-    window_end: datetime
-    scheduled_at: datetime
-
-
-@dataclass
-class Cancellation:
-    reason: str
-    buyer_requested: bool
-    canceled_by: str
-    canceled_at: datetime
-
-
-@dataclass(frozen=True)
-class ShipByClock:
-    latest_ship_date: datetime | None
-    running: bool
-    due_in_seconds: int | None
-    overdue_by_seconds: int | None
-    flagged_late: bool
-
-
-@dataclass(frozen=True)
-class RefundRequest:
-    order_item_id: str
-    amount: Decimal
-    quantity: int = 0
 
 
 @dataclass

@@ -14,11 +14,13 @@ import pytest
 
 from analytics.adapters.ingest_client import IngestClient, IngestView, Unreachable
 from analytics.adapters.kafka_lag import PartitionLag
+from analytics.adapters.peers import Peers
 from shared import topics
 from shared.envelope import CloudEvent, schema_uri
 from shared.samples import amazon_order, order_id
 from shared.testing import RunningService, eventually
 from tests.analytics.conftest import OPS, SELLER, SELLER_KEY, Publisher
+from tests.analytics.factories import shipment, snapshot
 
 pytestmark = pytest.mark.e2e
 
@@ -58,17 +60,52 @@ async def _seen(svc: RunningService, oid: str) -> dict[str, Any]:
     return found
 
 
+def _fulfillment_peer(request: httpx.Request) -> httpx.Response:
+    assert request.headers["authorization"] == "Bearer ops-key"
+    oid = request.url.path.rsplit("/", 1)[1]
+    return httpx.Response(200, json={"amazon_order_id": oid, "status": "Shipped", "version": 3})
+
+
 async def test_a_received_order_shows_its_whole_timeline(
-    ingest: RunningService, wired: RunningService
+    ingest: RunningService, wired: RunningService, publisher: Publisher
 ) -> None:
+    wired.app.state.peers = Peers(
+        {"fulfillment": "http://fulfillment.test"},
+        api_key="ops-key",
+        timeout=1.0,
+        transport=httpx.MockTransport(_fulfillment_peer),
+    )
     order = amazon_order()
     oid = order["AmazonOrderId"]
     await _post(ingest, order)
     await _seen(wired, oid)
-    trace = await _trace(wired, oid)
+    shipped = shipment(snapshot(purchased=datetime.now(UTC), oid=oid), shipped=datetime.now(UTC))
+    await publisher.publish(topics.FULFILLMENT, "shipment.confirmed", shipped, version=2)
+
+    async def both() -> dict[str, Any] | None:
+        trace = await _trace(wired, oid)
+        return trace if len(trace["events"]) == 2 else None
+
+    trace = await eventually(both, timeout=30)
     assert trace["ingest"]["reachable"] and trace["ingest"]["received"]
     assert trace["ingest"]["version"] == 1
-    [event] = trace["events"]
+    event, fulfilled = trace["events"]
+    assert (fulfilled["type"], fulfilled["source"], fulfilled["version"]) == (
+        "shipment.confirmed",
+        "fulfillment",
+        2,
+    )
+    assert trace["services"]["seen_on_topics"]["fulfillment"] == {
+        "last_version_seen": 2,
+        "events": 1,
+    }
+    assert trace["services"]["fulfillment"] == {
+        "reachable": True,
+        "found": True,
+        "version": 3,
+        "status": "Shipped",
+    }
+    assert trace["read_model"]["shipments"] == 1
     assert event["topic"] == wired.resources.settings.topic(topics.ORDERS)
     assert (event["type"], event["version"], event["source"]) == ("order.created", 1, "ingest")
     assert event["applied"] is True

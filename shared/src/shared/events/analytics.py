@@ -1,7 +1,9 @@
 """``analytics.v1``: alerts raised by analytics when an account-health metric crosses its target.
 
-``subject`` is ``<seller>:<metric>:<scope>``; ``aggregateversion`` is the alert's id, which only
-grows. An alert is raised once per crossing and cleared when the metric is back on target.
+``subject`` is ``<seller>:<metric>:<scope>``; ``aggregateversion`` is ``2 * alert id`` for
+``alert.raised`` and ``2 * alert id + 1`` for ``alert.cleared``, so it only grows per subject.
+An alert is raised once per crossing and cleared when the metric is back on target; both events
+carry the ``AlertRaised`` payload (``cleared_at`` set on the second).
 """
 
 from __future__ import annotations

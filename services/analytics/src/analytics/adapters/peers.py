@@ -13,10 +13,23 @@ BACKLOG_GAUGE = "orderflow_outbox_backlog"
 
 
 class Peers:
-    def __init__(self, urls: dict[str, str], *, api_key: str, timeout: float) -> None:
+    def __init__(
+        self,
+        urls: dict[str, str],
+        *,
+        api_key: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._urls = urls
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = timeout
+        self._transport = transport  # tests hand in a MockTransport
+
+    def _client(self, name: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self._urls[name], timeout=self._timeout, transport=self._transport
+        )
 
     @property
     def names(self) -> list[str]:
@@ -24,7 +37,7 @@ class Peers:
 
     async def overview(self, name: str) -> dict[str, Any]:
         base = self._urls[name]
-        async with httpx.AsyncClient(base_url=base, timeout=self._timeout) as client:
+        async with self._client(name) as client:
             ready = await _get(client, "/readyz", {})
             dead = await _get(
                 client, "/v1/dead-letters", self._headers, params={"status": "dead", "limit": 200}
@@ -37,6 +50,25 @@ class Peers:
             "readiness": _json(ready),
             "dead_letters": _dead_count(dead),
             "outbox_backlog": _backlog(metrics),
+        }
+
+    async def order(self, name: str, amazon_order_id: str) -> dict[str, Any] | None:
+        """What service ``name`` holds for the order (its ``GET /v1/orders/{id}``); None when
+        that service is not configured."""
+        if name not in self._urls:
+            return None
+        async with self._client(name) as client:
+            found = await _get(client, f"/v1/orders/{amazon_order_id}", self._headers)
+        if found is None or found.status_code not in (200, 404):
+            return {"reachable": False}
+        if found.status_code == 404:
+            return {"reachable": True, "found": False}
+        body = found.json()
+        return {
+            "reachable": True,
+            "found": True,
+            "version": body.get("version"),
+            "status": body.get("status"),
         }
 
 

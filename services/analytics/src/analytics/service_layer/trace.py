@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.adapters.ingest_client import IngestPort, IngestView, Unreachable
 from analytics.adapters.kafka_lag import LagPort, PartitionLag
+from analytics.adapters.peers import Peers
 from analytics.adapters.repository import Reads
 from analytics.domain.diagnosis import KnownOrder, TraceFacts, diagnose
 
@@ -37,6 +38,7 @@ class TracePorts:
     group: str
     orders_topic: str
     lag_threshold: int
+    peers: Peers | None = None
 
 
 async def trace(
@@ -55,11 +57,19 @@ async def trace(
         "ingest": _ingest_part(at_ingest, ask.viewer_seller),
         "read_model": local["summary"],
         "events": local["events"],
-        "services": _applied_versions(local, at_ingest),
+        "services": {
+            **_applied_versions(local, at_ingest),
+            "fulfillment": await _peer(ports, "fulfillment", ask.amazon_order_id),
+        },
         "dead_letters": local["dead_letters"],
         "consumer_lag": _lag_part(ports.group, partitions, lag_error),
         "diagnosis": [f.__dict__ for f in findings],
     }
+
+
+async def _peer(ports: TracePorts, name: str, order_id: str) -> dict[str, Any] | None:
+    """The peer's own view of the order, when it is configured (never fails the trace)."""
+    return None if ports.peers is None else await ports.peers.order(name, order_id)
 
 
 def _foreign(ask: TraceRequest, known: KnownOrder) -> bool:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from analytics.entrypoints.api.deps import Ingest, Lag, Now, Sessions, Settings
+from analytics.entrypoints.api.deps import Ingest, Lag, Now, PeerServices, Sessions, Settings
 from analytics.service_layer.trace import TracePorts, TraceRequest, trace
 from shared import topics
 from shared.api.auth import VisibleSeller
@@ -24,6 +24,7 @@ async def get_trace(
     ingest: Ingest,
     lag: Lag,
     now: Now,
+    peers: PeerServices,
     marketplace_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
     ask = TraceRequest(amazon_order_id, seller, marketplace_id, now())
@@ -33,5 +34,6 @@ async def get_trace(
         group=group_id(settings.service_name, settings),
         orders_topic=settings.topic(topics.ORDERS),
         lag_threshold=settings.consumer_lag_threshold,
+        peers=peers,
     )
     return await trace(sessions, ask, ports)

@@ -43,7 +43,9 @@
     ]);
     Plotly.react("sales-chart", traces, {
       margin: { t: 10, r: 50, b: 40, l: 50 }, height: 300,
-      yaxis: { title: "revenue" }, yaxis2: { title: "orders", overlaying: "y", side: "right" },
+      yaxis: { title: "revenue", rangemode: "tozero" },
+      yaxis2: { title: "orders", overlaying: "y", side: "right", rangemode: "tozero",
+                tickformat: "d" },
       legend: { orientation: "h" },
     }, { displayModeBar: false });
   }

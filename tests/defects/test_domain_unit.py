@@ -209,3 +209,18 @@ def test_feedback_rating_range_and_removal_flow() -> None:
     fb.record_removal(removed=True, at=NOW, now=NOW)
     assert (fb.status, fb.removed_at, fb.version) == (FeedbackStatus.REMOVED, NOW, 3)
     assert isinstance(fb.id, uuid.UUID)
+
+
+def test_information_request_on_an_appeal_is_due_in_72_hours_and_returns_to_appealed() -> None:
+    claim = a_claim()
+    claim.decide(decision=Decision.GRANTED_SELLER_FUNDED, decided_at=NOW, now=NOW)
+    claim.appeal(now=NOW)
+    claim.request_information(requested_at=NOW, now=NOW)
+    assert claim.status is ClaimStatus.APPEAL_INFORMATION_REQUESTED
+    assert claim.due_at == NOW + timedelta(hours=72)
+    assert not claim.is_overdue(NOW + timedelta(hours=71))
+    claim.respond(now=NOW)
+    assert (claim.status, claim.due_at) == (ClaimStatus.APPEALED, None)
+    claim.request_information(requested_at=NOW, now=NOW)
+    claim.decide_appeal(outcome=AppealOutcome.UPHELD, decided_at=NOW, now=NOW)
+    assert claim.status is ClaimStatus.APPEAL_DECIDED and claim.due_at is None

@@ -213,3 +213,10 @@ def test_removed_negative_feedback_does_not_count() -> None:
     denied.request_removal(reason="x", now=NOW)
     denied.record_removal(removed=False, at=NOW, now=NOW)
     assert feedback_verdict(denied).counts is True
+
+
+def test_appeal_waiting_on_information_still_counts() -> None:
+    c = decided(claim(), Decision.GRANTED_SELLER_FUNDED)
+    c.appeal(now=NOW)
+    c.request_information(requested_at=NOW, now=NOW)
+    assert rule(c) == (True, "a_to_z.appeal_pending")

@@ -3,7 +3,8 @@
 - Amazon's information request on an A-to-z claim (or chargeback): reply within 48 hours, or the
   claim is granted against the seller.
 - A chargeback: respond within 7 calendar days of filing.
-- An appeal: within 30 days of a grant; after that the appeal is refused.
+- An appeal: within 30 days of a grant; after that the appeal is refused. Amazon's information
+  request on an appeal: reply within 72 hours.
 
 ``due_at`` is the next moment by which the seller must act, or None when nothing is due from the
 seller (an A-to-z claim needs no answer on filing since July 2020; Amazon decides from the
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 INFORMATION_REPLY = timedelta(hours=48)
 CHARGEBACK_REPLY = timedelta(days=7)
 APPEAL_WINDOW = timedelta(days=30)
+APPEAL_INFORMATION_REPLY = timedelta(hours=72)
 CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -30,6 +32,9 @@ def due_at(claim: Claim) -> datetime | None:
     if claim.status is ClaimStatus.INFORMATION_REQUESTED:
         assert claim.information_requested_at is not None
         return claim.information_requested_at + INFORMATION_REPLY
+    if claim.status is ClaimStatus.APPEAL_INFORMATION_REQUESTED:
+        assert claim.information_requested_at is not None
+        return claim.information_requested_at + APPEAL_INFORMATION_REPLY
     if claim.status is ClaimStatus.OPEN and claim.kind == "chargeback":
         return claim.filed_at + CHARGEBACK_REPLY
     return None

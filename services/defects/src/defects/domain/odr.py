@@ -86,7 +86,7 @@ def _buy_shipping_protected(claim: Claim, facts: OrderFacts | None) -> bool:
 
 
 def _granted(claim: Claim) -> OdrVerdict:
-    if claim.status is ClaimStatus.APPEALED:
+    if claim.status in (ClaimStatus.APPEALED, ClaimStatus.APPEAL_INFORMATION_REQUESTED):
         return _v(
             True,
             "a_to_z.appeal_pending",

@@ -19,6 +19,7 @@ class ClaimStatus(StrEnum):
     UNDER_REVIEW = "under_review"
     DECIDED = "decided"
     APPEALED = "appealed"
+    APPEAL_INFORMATION_REQUESTED = "appeal_information_requested"  # reply within 72 h
     APPEAL_DECIDED = "appeal_decided"
 
 
@@ -47,12 +48,22 @@ CLAIM_TRANSITIONS: dict[tuple[ClaimStatus, ClaimAction], ClaimStatus] = {
     (S.UNDER_REVIEW, A.REQUEST_INFORMATION): S.INFORMATION_REQUESTED,
     (S.UNDER_REVIEW, A.DECIDE): S.DECIDED,
     (S.DECIDED, A.APPEAL): S.APPEALED,
+    (S.APPEALED, A.REQUEST_INFORMATION): S.APPEAL_INFORMATION_REQUESTED,
     (S.APPEALED, A.DECIDE_APPEAL): S.APPEAL_DECIDED,
+    (S.APPEAL_INFORMATION_REQUESTED, A.RESPOND): S.APPEALED,
+    (S.APPEAL_INFORMATION_REQUESTED, A.DECIDE_APPEAL): S.APPEAL_DECIDED,
 }
 
 # Cases still waiting for the seller or for Amazon (Seller Central: Action Required, Under Review).
 OPEN_CLAIM_STATUSES = frozenset(
-    {S.OPEN, S.INFORMATION_REQUESTED, S.RESPONDED, S.UNDER_REVIEW, S.APPEALED}
+    {
+        S.OPEN,
+        S.INFORMATION_REQUESTED,
+        S.RESPONDED,
+        S.UNDER_REVIEW,
+        S.APPEALED,
+        S.APPEAL_INFORMATION_REQUESTED,
+    }
 )
 
 

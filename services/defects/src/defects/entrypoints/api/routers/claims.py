@@ -1,12 +1,14 @@
 """``/v1/claims``: A-to-z Guarantee claims and chargebacks, through one state machine.
 
     open (action required) ─┬─ information-requests ─> information_requested (reply in 48 h)
-                            ├─ responses ────────────> responded
-                            ├─ review ───────────────> under_review
-                            └─ decision ─────────────> decided ─ appeal ─> appealed
-                                                          (grants, 30 days)     │
-                                                                 appeal-decision ─> appeal_decided
+                            ├─ responses ────────────> responded ─ review ─> under_review
+                            └─ decision ─────────────> decided
+    decided (a grant, within 30 days) ─ appeal ─> appealed ─ appeal-decision ─> appeal_decided
+    appealed ─ information-requests ─> appeal_information_requested (reply in 72 h)
+                                        ─ responses ─> appealed
 
+information_requested ─ responses ─> responded; responded / under_review can be asked again;
+any undecided case can be decided. Chargebacks are due 7 days after filing.
 Forbidden steps answer 409 saying what the case can do instead.
 """
 

@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_LINK_MODE := copy
 
-.PHONY: help setup up down status test check lint typecheck unit integration bench-ingest browser clean
+.PHONY: help setup up down status test check lint typecheck unit integration fuzz bench-ingest browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ unit: setup ## unit tests only (no I/O)
 
 integration: setup ## integration and end-to-end tests only
 	$(VENV)/bin/pytest -q -m "integration or e2e"
+
+fuzz: setup ## a longer schemathesis run against every service (FUZZ_EXAMPLES=200)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(VENV)/bin/pytest -q tests/e2e/test_fuzz_openapi.py
 
 bench-ingest: setup ## benchmark ingest: orders/s accepted and published, latency percentiles (BENCH_ORDERS=N)
 	$(PY) -m bench.ingest

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from shared.api import ops
 from shared.api.auth import parse_api_keys, rate_limit
 from shared.api.middleware import BodyTooLarge, RequestContextMiddleware
+from shared.api.openapi import install_openapi
 from shared.api.problems import install_problem_handlers, problem_response
 from shared.ratelimit import KeyedBuckets
 from shared.settings import ServiceSettings
@@ -44,6 +45,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     install_problem_handlers(app)
+    install_openapi(app)
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:

@@ -5,13 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
 from shared.api.auth import require_roles
-from shared.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from shared.api.pagination import (
+    BIGINT_MAX,
+    Cursor,
+    Limit,
+    Page,
+    cursor_int,
+    decode_cursor,
+    encode_cursor,
+)
 from shared.api.problems import Problem
 from shared.deadletters import DeadLetters
+
+DeadLetterId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 
 router = APIRouter(
     prefix="/v1/dead-letters", tags=["dead letters"], dependencies=[require_roles("ops")]
@@ -74,10 +84,7 @@ async def list_dead_letters(
     status: Annotated[str | None, Query(pattern="^(dead|replayed)$")] = None,
     topic: Annotated[str | None, Query(max_length=255)] = None,
 ) -> Page[DeadLetterOut]:
-    position = decode_cursor(cursor) or {"after": 0}
-    after = position.get("after")
-    if not isinstance(after, int):
-        raise Problem(400, "Invalid cursor")
+    after = cursor_int(decode_cursor(cursor), "after") or 0
     rows = await _dead_letters(request).list(
         status=status, topic=topic, after_id=after, limit=limit + 1
     )
@@ -87,7 +94,7 @@ async def list_dead_letters(
 
 
 @router.get("/{dead_letter_id}", response_model=DeadLetterOut, summary="One dead letter")
-async def get_dead_letter(request: Request, dead_letter_id: int) -> DeadLetterOut:
+async def get_dead_letter(request: Request, dead_letter_id: DeadLetterId) -> DeadLetterOut:
     row = await _dead_letters(request).get(dead_letter_id)
     if row is None:
         raise Problem(404, "Not Found", f"No dead letter {dead_letter_id}.")
@@ -95,7 +102,7 @@ async def get_dead_letter(request: Request, dead_letter_id: int) -> DeadLetterOu
 
 
 @router.post("/{dead_letter_id}/replay", response_model=ReplayOut, summary="Replay one")
-async def replay_one(request: Request, dead_letter_id: int) -> ReplayOut:
+async def replay_one(request: Request, dead_letter_id: DeadLetterId) -> ReplayOut:
     result = await _dead_letters(request).replay(dead_letter_id)
     if result == "not_replayable":
         raise Problem(

@@ -42,6 +42,19 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     return position
 
 
+BIGINT_MAX = 2**63 - 1
+
+
+def cursor_int(position: dict[str, Any] | None, key: str) -> int | None:
+    """An integer position from a decoded cursor (a database id): checked, never trusted."""
+    if position is None:
+        return None
+    value = position.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= BIGINT_MAX:
+        raise _bad_cursor()
+    return value
+
+
 def _bad_cursor() -> Problem:
     return Problem(
         400,

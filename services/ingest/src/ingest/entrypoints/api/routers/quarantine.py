@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from shared.api.auth import VisibleSeller
-from shared.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from shared.api.problems import Problem
 
 from ingest.entrypoints.api.deps import UoW
 from ingest.entrypoints.api.schemas import FieldError, QuarantineOut
+from shared.api.auth import VisibleSeller
+from shared.api.pagination import Cursor, Limit, Page, cursor_int, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1/quarantine", tags=["quarantine"])
 
@@ -24,10 +23,7 @@ async def list_quarantine(
     amazon_order_id: Annotated[str | None, Query(max_length=64)] = None,
     source: Annotated[str | None, Query(pattern="^(api|batch|upload|sp-api)$")] = None,
 ) -> Page[QuarantineOut]:
-    position = decode_cursor(cursor)
-    before = position.get("before") if position else None
-    if before is not None and not isinstance(before, int):
-        raise Problem(400, "Invalid cursor")
+    before = cursor_int(decode_cursor(cursor), "before")
     async with uow:
         rows = await uow.quarantine.page(
             seller_id=seller,

@@ -1,0 +1,90 @@
+"""Services as real processes (``python -m <service> all``) on the test Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+PII_KEY = "n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs="
+KEYS = "k-seller=seller:A2SELLER1EXAMPLE,k-other=seller:A3SELLER2EXAMPLE,k-ops=ops,k-sys=system"
+SERVICES = sorted(
+    p.name for p in (Path(__file__).resolve().parents[2] / "services").iterdir() if p.is_dir()
+)
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    url: str
+    env: dict[str, str]
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise AssertionError(f"{url} not ready:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def start_service(
+    make_database: Callable[[str], str], kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> Iterator[Callable[..., ServiceProcess]]:
+    """``start_service(name, **env)``: migrate and run ``python -m name all``; stopped after."""
+    running: list[tuple[subprocess.Popen[bytes], ServiceProcess]] = []
+
+    def start(name: str, **extra_env: str) -> ServiceProcess:
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": make_database(f"{name}_proc"),
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "KAFKA_TOPIC_PREFIX": f"{topic_prefix}{tmp_path.name[-12:]}.",
+            "HTTP_PORT": str(port),
+            "ORDERFLOW_API_KEYS": KEYS,
+            "ORDERFLOW_PII_KEY": PII_KEY,
+            **extra_env,
+        }
+        subprocess.run(
+            [sys.executable, "-m", name, "migrate"],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        log = tmp_path / f"{name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", name, "all"], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        service = ServiceProcess(name, f"http://127.0.0.1:{port}", env, log)
+        running.append((proc, service))
+        wait_ready(service.url, log)
+        return service
+
+    yield start
+    for proc, service in running:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        assert code == 0, f"{service.name} exited {code}:\n{service.log.read_text()[-3000:]}"

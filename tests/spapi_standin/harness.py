@@ -6,9 +6,11 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
+
 from shared import topics
 from shared.envelope import CloudEvent
-from shared.testing import RunningService, read_topic
+from shared.testing import RunningService, eventually, read_topic
 from spapi_standin.orders import iso
 from spapi_standin.server import StandIn
 
@@ -45,10 +47,23 @@ async def connect(
     return created
 
 
+async def outbox_sent(svc: RunningService) -> None:
+    """Wait until the relay has published every outbox row (so orders.v1 holds them all)."""
+    outbox = svc.resources.tables.outbox
+
+    async def drained() -> bool:
+        async with svc.resources.sessions() as session:
+            stmt = select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+            return (await session.execute(stmt)).scalar_one() == 0
+
+    await eventually(drained, timeout=20)
+
+
 async def events_by_order(
     svc: RunningService, order_ids: set[str], *, timeout: float = 20
 ) -> dict[str, list[CloudEvent]]:
-    """Every orders.v1 event of these orders, once at least one of each has arrived."""
+    """Every orders.v1 event of these orders, after the outbox has been fully relayed."""
+    await outbox_sent(svc)
     wanted = {o.encode() for o in order_ids}
     records = await read_topic(
         svc.resources.settings.kafka_bootstrap_servers,

@@ -1,6 +1,7 @@
 """Alembic environment for ingest: the URL comes from settings, never from a file."""
 
 from alembic import context
+
 from ingest.adapters.orm import metadata
 from shared.db.migrations import run_async_migrations
 

@@ -19,10 +19,10 @@ from pydantic import (
     Field,
     ValidationError,
 )
-from shared.events.orders import FulfillmentChannel as Channel
-from shared.events.orders import OrderStatus as Status
 
 from ingest.domain.model import IncomingOrder, Rejected
+from shared.events.orders import FulfillmentChannel as Channel
+from shared.events.orders import OrderStatus as Status
 
 AMAZON_ORDER_ID = r"^\d{3}-\d{7}-\d{7}$"
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderSnapshot
-from shared.events.registry import build_event
-from shared.pii import PIICipher
 
 from ingest.domain.errors import OrderOwnedElsewhere
 from ingest.domain.model import IncomingOrder, IntakeResult, Rejected, decide
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
+from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderSnapshot
+from shared.events.registry import build_event
+from shared.pii import PIICipher
 
 SOURCE = "ingest"
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from shared.envelope import CloudEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.adapters import orm
 from ingest.adapters.repository import OrderRepository, QuarantineRepository, UploadRepository
 from shared import outbox
+from shared.envelope import CloudEvent
 
 
 class UnitOfWork:

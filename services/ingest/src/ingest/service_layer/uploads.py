@@ -13,12 +13,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.pii import PIICipher
-
 from ingest.adapters import flatfile
 from ingest.domain.model import Rejected
 from ingest.service_layer import handlers
 from ingest.service_layer.unit_of_work import UnitOfWork
+from shared.pii import PIICipher
 
 log = logging.getLogger(__name__)
 

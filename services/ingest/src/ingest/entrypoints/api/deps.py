@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from shared.pii import PIICipher
-from shared.runtime import Resources
 
 from ingest.service_layer.unit_of_work import UnitOfWork
 from ingest.settings import IngestSettings
+from shared.pii import PIICipher
+from shared.runtime import Resources
 
 
 def _resources(request: Request) -> Resources:

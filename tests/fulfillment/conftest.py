@@ -190,3 +190,12 @@ async def ingest_and_fulfillment(
         ) as fulfillment,
     ):
         yield ingest, fulfillment
+
+
+@pytest.fixture
+async def fulfillment_consuming(
+    fulfillment_settings: FulfillmentSettings,
+) -> AsyncIterator[RunningService]:
+    """Fulfillment with its Kafka consumer and relay running."""
+    async with running_service(SPEC, fulfillment_settings, roles=("worker", "relay")) as svc:
+        yield svc

@@ -125,9 +125,10 @@ def test_cancel_rate_excludes_buyer_requested_and_counts_amazon_auto_cancels() -
         _order("kept"),
         _order("old", purchase_date=NOW - 8 * D, canceled=True, canceled_by="seller"),
         _order("fba", channel="AFN", canceled=True, canceled_by="seller"),
+        _order("unknown", canceled=True),  # Canceled on orders.v1 only: who canceled is unknown
     ]
     metric = pre_fulfillment_cancel_rate(orders, NOW)
-    assert (metric.numerator, metric.denominator) == (2, 5)
+    assert (metric.numerator, metric.denominator) == (2, 6)
 
 
 def test_valid_tracking_rate_counts_mfn_shipments_in_window() -> None:

@@ -2,7 +2,6 @@
 
 AnalyticsError
 ├── InvalidTransition   an alert state change the transition table does not allow
-├── OrderNotVisible     no order with that id for this seller (answers 404)
 └── InvalidQuery        a query that names an impossible range or grouping (answers 422)
 """
 
@@ -12,10 +11,6 @@ class AnalyticsError(Exception):
 
 
 class InvalidTransition(AnalyticsError):
-    pass
-
-
-class OrderNotVisible(AnalyticsError):
     pass
 
 

@@ -7,7 +7,7 @@ Status rule (one rule for every metric, see ``status_of``):
   1%) and ``1 - threshold`` for "higher is better" ones (valid tracking >= 95%: 5%);
 - ``good``: the target is met;
 - ``at_risk``: the target is missed by less than 25% of the allowed failure
-  (ODR in [1%, 1.25%), valid tracking in (93.75%, 95%]... exactly: see ``bands``);
+  (ODR in [1%, 1.25%), valid tracking in (93.75%, 95%); ``Target.bands`` spells it out);
 - ``critical``: missed by 25% of the allowed failure or more;
 - ``insufficient_data``: nothing to measure (denominator 0, or no data source).
 """
@@ -172,6 +172,7 @@ class OrderFacts:
 # --- the formulas ----------------------------------------------------------------------------
 
 DEFECT_KINDS = ("a_to_z", "chargeback", "negative_feedback")
+SELLER_SIDE = ("seller", "amazon")  # who cancels against the seller's cancel rate
 
 
 def order_defect_rate(orders: Iterable[OrderFacts], channel: str, as_of: datetime) -> Metric:
@@ -234,7 +235,7 @@ def pre_fulfillment_cancel_rate(orders: Iterable[OrderFacts], as_of: datetime) -
         if o.canceled
         and not o.shipped
         and not o.buyer_requested_cancel
-        and o.canceled_by != "buyer"
+        and o.canceled_by in SELLER_SIDE
     ]
     return Metric(
         name="pre_fulfillment_cancel_rate",
@@ -244,9 +245,9 @@ def pre_fulfillment_cancel_rate(orders: Iterable[OrderFacts], as_of: datetime) -
         window=window,
         target=CANCEL_TARGET,
         definition=(
-            "MFN orders purchased in the window that were canceled before shipping by the seller "
-            "(or by Amazon's auto-cancel), buyer-requested cancels excluded / all MFN orders "
-            "purchased in the window"
+            "MFN orders purchased in the window that fulfillment.v1 reports canceled before "
+            "shipping by the seller or by Amazon's auto-cancel, buyer-requested cancels excluded "
+            "/ all MFN orders purchased in the window"
         ),
     )
 

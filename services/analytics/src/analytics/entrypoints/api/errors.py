@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from analytics.domain.errors import AnalyticsError, InvalidQuery, InvalidTransition, OrderNotVisible
+from analytics.domain.errors import AnalyticsError, InvalidQuery, InvalidTransition
 from shared.api.problems import problem_response
 
 _STATUS: dict[type[AnalyticsError], tuple[int, str]] = {
-    OrderNotVisible: (404, "Not Found"),
     InvalidQuery: (422, "Invalid request"),
     InvalidTransition: (409, "Invalid transition"),
 }

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from analytics.adapters.repository import Reads
 from analytics.domain import metrics
 from analytics.entrypoints.api.deps import Now, OneSeller, Sessions
+from analytics.entrypoints.api.schemas import AccountHealthOut
 from analytics.service_layer import queries
 
 router = APIRouter(prefix="/v1/account-health", tags=["account health"])
@@ -49,7 +50,11 @@ def metric_out(m: metrics.Metric) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="ODR, late shipment, cancel and valid-tracking rates, with status")
+@router.get(
+    "",
+    response_model=AccountHealthOut,
+    summary="ODR, late shipment, cancel and valid-tracking rates, with status",
+)
 async def get_account_health(
     seller: OneSeller,
     sessions: Sessions,

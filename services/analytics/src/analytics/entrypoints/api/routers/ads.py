@@ -10,13 +10,18 @@ from fastapi import APIRouter, Query
 from analytics.adapters.repository import Reads
 from analytics.entrypoints.api.deps import Sessions, Settings
 from analytics.entrypoints.api.routers.sales import check_range
+from analytics.entrypoints.api.schemas import AdsSummaryOut
 from analytics.service_layer import queries
 from shared.api.auth import VisibleSeller
 
 router = APIRouter(prefix="/v1/ads", tags=["advertising"])
 
 
-@router.get("/summary", summary="Ad-order ratio, ACoS, TACoS and recommendations")
+@router.get(
+    "/summary",
+    response_model=AdsSummaryOut,
+    summary="Ad-order ratio, ACoS, TACoS and recommendations",
+)
 async def get_summary(
     seller: VisibleSeller,
     sessions: Sessions,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from analytics.adapters.repository import AlertRepository
 from analytics.entrypoints.api.deps import Sessions
+from analytics.entrypoints.api.schemas import AlertPage
 from shared.api.auth import VisibleSeller
 from shared.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.api.problems import Problem
@@ -33,7 +34,7 @@ def _out(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="Alerts, newest first")
+@router.get("", response_model=AlertPage, summary="Alerts, newest first")
 async def list_alerts(
     seller: VisibleSeller,
     sessions: Sessions,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from analytics.adapters.repository import Reads
 from analytics.domain.errors import InvalidQuery
 from analytics.entrypoints.api.deps import Sessions
+from analytics.entrypoints.api.schemas import SalesOut
 from analytics.service_layer import queries
 from shared.api.auth import VisibleSeller
 
@@ -25,7 +26,11 @@ def check_range(start: date, end: date) -> None:
         raise InvalidQuery("query.to", f"a range covers at most {MAX_DAYS} days")
 
 
-@router.get("", summary="Sales totals and series (each order once; canceled excluded)")
+@router.get(
+    "",
+    response_model=SalesOut,
+    summary="Sales totals and series (each order once; canceled excluded)",
+)
 async def get_sales(
     seller: VisibleSeller,
     sessions: Sessions,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from analytics.entrypoints.api.deps import Ingest, Lag, Now, PeerServices, Sessions, Settings
+from analytics.entrypoints.api.schemas import TraceOut
 from analytics.service_layer.trace import TracePorts, TraceRequest, trace
 from shared import topics
 from shared.api.auth import VisibleSeller
@@ -15,7 +16,11 @@ from shared.runtime import group_id
 router = APIRouter(prefix="/v1/orders", tags=["trace"])
 
 
-@router.get("/{amazon_order_id}/trace", summary="An order's timeline and a diagnosis")
+@router.get(
+    "/{amazon_order_id}/trace",
+    response_model=TraceOut,
+    summary="An order's timeline and a diagnosis",
+)
 async def get_trace(
     amazon_order_id: Annotated[str, Path(min_length=1, max_length=64)],
     seller: VisibleSeller,

@@ -1,0 +1,149 @@
+"""Response bodies of analytics' API (money and rates are decimal strings, never floats)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class SalesFigures(_Out):
+    orders: int
+    units: int
+    revenue: str = Field(description="decimal string, in currency_code")
+
+
+class SalesTotal(SalesFigures):
+    currency_code: str
+
+
+class SalesPoint(SalesTotal):
+    period: date = Field(description="the day, or the Monday of the ISO week")
+    group: str | None = Field(description="marketplace, FBA/FBM or SKU; null for group_by=none")
+
+
+class SalesOut(_Out):
+    seller_id: str | None
+    from_: date = Field(alias="from")
+    to: date
+    granularity: str
+    group_by: str
+    totals: list[SalesTotal]
+    canceled_orders: int = Field(description="excluded from orders, units and revenue")
+    series: list[SalesPoint]
+    notes: list[str]
+
+
+class WindowOut(_Out):
+    days: int
+    from_: datetime = Field(alias="from")
+    to: datetime
+    by: str = Field(description="the date the window applies to")
+
+
+class TargetOut(_Out):
+    threshold: str
+    direction: str = Field(description="below: value < threshold; at_least: value >= threshold")
+    bands: dict[str, str] = Field(description="the values each status covers")
+
+
+class MetricOut(_Out):
+    name: str
+    scope: str
+    value: str | None = Field(description="numerator / denominator, 4 decimal places")
+    numerator: int
+    denominator: int
+    window: WindowOut
+    target: TargetOut
+    status: str = Field(description="good, at_risk, critical or insufficient_data")
+    breakdown: dict[str, int]
+    definition: str
+    note: str | None
+
+
+class AccountHealthOut(_Out):
+    seller_id: str
+    as_of: datetime
+    status_rule: dict[str, str]
+    metrics: list[MetricOut]
+
+
+class AlertOut(_Out):
+    id: int
+    seller_id: str
+    metric: str
+    scope: str
+    state: str = Field(description="active or cleared")
+    status: str = Field(description="at_risk or critical when raised")
+    value: str | None
+    numerator: int
+    denominator: int
+    threshold: str
+    message: str
+    raised_at: datetime
+    cleared_at: datetime | None
+
+
+class AlertPage(_Out):
+    items: list[AlertOut]
+    next_cursor: str | None
+
+
+class RecommendationOut(_Out):
+    code: str
+    title: str
+    detail: str
+    evidence: dict[str, Any] = Field(description="the numbers that triggered it")
+
+
+class AdEntryOut(_Out):
+    asin: str | None
+    attributed_orders: int
+    total_orders: int
+    organic_orders: int
+    impressions: int
+    clicks: int
+    spend: str
+    attributed_sales: str
+    total_sales: str
+    ad_order_ratio: str | None
+    acos: str | None
+    tacos: str | None
+    too_dependent_on_ads: bool
+    recommendations: list[RecommendationOut]
+
+
+class AdsSummaryOut(_Out):
+    seller_id: str | None
+    from_: date = Field(alias="from")
+    to: date
+    group_by: str
+    threshold: str
+    currency_codes: list[str]
+    items: list[AdEntryOut]
+    definitions: dict[str, str]
+
+
+class FindingOut(_Out):
+    code: str = Field(
+        description="never_received, rejected_as_bad_input, pending_hidden, "
+        "older_than_default_view, other_seller_or_marketplace, stuck_in_dead_letter_queue "
+        "or consumer_lagging"
+    )
+    message: str
+    details: dict[str, Any]
+
+
+class TraceOut(_Out):
+    """A foreign seller's order answers only ``amazon_order_id``, ``as_of`` and ``diagnosis``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    amazon_order_id: str
+    as_of: datetime
+    diagnosis: list[FindingOut]

@@ -20,3 +20,14 @@ class AnalyticsSettings(ServiceSettings):
     )
     consumer_lag_threshold: int = Field(default=100, validation_alias="CONSUMER_LAG_THRESHOLD")
     peer_timeout_seconds: float = Field(default=2.0, validation_alias="PEER_TIMEOUT_SECONDS")
+
+    def peer_api_key(self) -> str:
+        """The key analytics calls the other services with: ANALYTICS_SERVICE_API_KEY, else the
+        first ops key of ORDERFLOW_API_KEYS (the local stack gives every service the same list)."""
+        if self.service_api_key:
+            return self.service_api_key
+        for entry in self.api_keys.split(","):
+            key, _, role = entry.strip().partition("=")
+            if role.strip() == "ops" and key:
+                return key
+        return ""

@@ -64,12 +64,12 @@ def build_app(resources: Resources) -> FastAPI:
     errors.install(app)
     ingest: IngestPort = NoIngest()
     if ingest_http is not None:
-        ingest = IngestClient(ingest_http, api_key=settings.service_api_key)
+        ingest = IngestClient(ingest_http, api_key=settings.peer_api_key())
     app.state.ingest = ingest
     app.state.lag = KafkaLag(settings.kafka_bootstrap_servers)
     peers = {k: v for k, v in settings.urls_of_services().items() if k != "analytics"}
     app.state.peers = Peers(
-        peers, api_key=settings.service_api_key, timeout=settings.peer_timeout_seconds
+        peers, api_key=settings.peer_api_key(), timeout=settings.peer_timeout_seconds
     )
     app.state.clock = utc_now
     dashboard.mount_static(app)

@@ -1,0 +1,80 @@
+"""Settings and the REST adapters on fakes at the boundary (httpx.MockTransport), no I/O."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from analytics.adapters.ingest_client import IngestClient, IngestView, Unreachable
+from analytics.adapters.peers import Peers
+from analytics.settings import AnalyticsSettings
+
+pytestmark = pytest.mark.unit
+
+KEYS = "sys=system,ops-one=ops,ops-two=ops"
+
+
+def test_analytics_never_takes_the_pii_key() -> None:
+    settings = AnalyticsSettings(ORDERFLOW_PII_KEY="n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs=")
+    assert settings.pii_key == ""
+
+
+def test_peer_key_is_the_service_key_else_the_first_ops_key() -> None:
+    assert AnalyticsSettings(ORDERFLOW_API_KEYS=KEYS).peer_api_key() == "ops-one"
+    explicit = AnalyticsSettings(ORDERFLOW_API_KEYS=KEYS, ANALYTICS_SERVICE_API_KEY="svc")
+    assert explicit.peer_api_key() == "svc"
+    assert AnalyticsSettings(ORDERFLOW_API_KEYS="sys=system").peer_api_key() == ""
+
+
+def _ingest(handler: httpx.MockTransport) -> IngestClient:
+    client = httpx.AsyncClient(transport=handler, base_url="http://ingest.test")
+    return IngestClient(client, api_key="ops-one")
+
+
+async def test_ingest_client_reads_order_and_quarantine() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer ops-one"
+        if request.url.path == "/v1/quarantine":
+            assert request.url.params["amazon_order_id"] == "111-0000000-0000001"
+            return httpx.Response(200, json={"items": [{"id": 7}], "next_cursor": None})
+        return httpx.Response(404, json={"title": "Not Found"})
+
+    view = await _ingest(httpx.MockTransport(answer)).view("111-0000000-0000001")
+    assert view == IngestView(order=None, quarantine=[{"id": 7}])
+
+
+async def test_ingest_client_reports_down_and_errors_as_unreachable() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    down = await _ingest(httpx.MockTransport(refuse)).view("x")
+    assert isinstance(down, Unreachable) and "ConnectError" in down.reason
+    broken = await _ingest(httpx.MockTransport(lambda r: httpx.Response(500))).view("x")
+    assert broken == Unreachable("ingest answered 500/500")
+
+
+async def test_peers_overview_reads_readiness_dead_letters_and_backlog_gauge() -> None:
+    metrics = (
+        "# TYPE orderflow_outbox_backlog gauge\n"
+        'orderflow_outbox_backlog{service="fulfillment"} 12.0\n'
+        "orderflow_outbox_backlog_other 5\n"
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/readyz":
+            return httpx.Response(503, json={"status": "not_ready", "checks": {"kafka": "failed"}})
+        if request.url.path == "/metrics":
+            return httpx.Response(200, text=metrics)
+        return httpx.Response(200, json={"items": [{"id": 1}, {"id": 2}], "next_cursor": "c"})
+
+    peers = Peers(
+        {"fulfillment": "http://f.test"},
+        api_key="ops-one",
+        timeout=1.0,
+        transport=httpx.MockTransport(answer),
+    )
+    overview = await peers.overview("fulfillment")
+    assert (overview["reachable"], overview["ready"]) == (True, False)
+    assert overview["dead_letters"] == {"dead": 2, "more": True}
+    assert overview["outbox_backlog"] == 12
+    assert await peers.order("defects", "x") is None  # not configured

@@ -182,7 +182,8 @@ async def test_lifecycle_over_rest_with_409s_and_events(
 async def test_appeal_after_30_days_answers_409_and_changes_nothing(
     defects: RunningService,
 ) -> None:
-    claim = await _file(defects, claim_body(new_order_id()))
+    filed = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    claim = await _file(defects, claim_body(new_order_id(), filed_at=filed))
     url = f"/v1/claims/{claim['id']}"
     long_ago = (datetime.now(UTC) - timedelta(days=31)).isoformat()
     await defects.client.post(

@@ -117,7 +117,7 @@ def test_chargeback_is_due_7_calendar_days_after_filing() -> None:
 
 
 def test_information_request_is_due_in_48_hours_and_responding_clears_it() -> None:
-    claim = a_claim()
+    claim = a_claim(filed_at=NOW - timedelta(days=1))
     asked = NOW - timedelta(hours=10)
     claim.request_information(requested_at=asked, now=NOW)
     assert claim.status is ClaimStatus.INFORMATION_REQUESTED
@@ -148,7 +148,7 @@ def test_nothing_due_means_never_overdue() -> None:
 
 
 def test_appeal_within_30_days_of_a_grant() -> None:
-    claim = a_claim()
+    claim = a_claim(filed_at=NOW - timedelta(days=40))
     granted = NOW - timedelta(days=29)
     claim.decide(decision=Decision.GRANTED_SELLER_FUNDED, decided_at=granted, now=NOW)
     assert deadlines.appeal_deadline(claim) == granted + timedelta(days=30)
@@ -157,7 +157,7 @@ def test_appeal_within_30_days_of_a_grant() -> None:
 
 
 def test_appeal_after_30_days_is_refused() -> None:
-    claim = a_claim()
+    claim = a_claim(filed_at=NOW - timedelta(days=40))
     granted = NOW - timedelta(days=30, minutes=1)
     claim.decide(decision=Decision.GRANTED_SELLER_FUNDED, decided_at=granted, now=NOW)
     with pytest.raises(DeadlinePassed):
@@ -224,3 +224,14 @@ def test_information_request_on_an_appeal_is_due_in_72_hours_and_returns_to_appe
     claim.request_information(requested_at=NOW, now=NOW)
     claim.decide_appeal(outcome=AppealOutcome.UPHELD, decided_at=NOW, now=NOW)
     assert claim.status is ClaimStatus.APPEAL_DECIDED and claim.due_at is None
+
+
+def test_steps_dated_before_filing_are_refused() -> None:
+    claim = a_claim()
+    before = claim.filed_at - timedelta(minutes=1)
+    with pytest.raises(InvalidInput) as err:
+        claim.request_information(requested_at=before, now=NOW)
+    assert err.value.field == "requested_at" and claim.status is ClaimStatus.OPEN
+    with pytest.raises(InvalidInput):
+        claim.decide(decision=Decision.DENIED, decided_at=before, now=NOW)
+    assert claim.version == 1

@@ -221,7 +221,7 @@ class Claim:
         return self.kind.event_prefix
 
     def request_information(self, *, requested_at: datetime, now: datetime) -> None:
-        _not_in_future("requested_at", requested_at, now)
+        self._check_time("requested_at", requested_at, now)
         self._step(ClaimAction.REQUEST_INFORMATION)
         self.information_requested_at = requested_at
         self._refresh()
@@ -236,7 +236,7 @@ class Claim:
         self._refresh()
 
     def decide(self, *, decision: Decision, decided_at: datetime, now: datetime) -> None:
-        _not_in_future("decided_at", decided_at, now)
+        self._check_time("decided_at", decided_at, now)
         self._step(ClaimAction.DECIDE)
         self.decision, self.decided_at = decision, decided_at
         self._refresh()
@@ -260,7 +260,7 @@ class Claim:
         self._refresh()
 
     def decide_appeal(self, *, outcome: AppealOutcome, decided_at: datetime, now: datetime) -> None:
-        _not_in_future("decided_at", decided_at, now)
+        self._check_time("decided_at", decided_at, now)
         self._step(ClaimAction.DECIDE_APPEAL)
         self.appeal_outcome, self.appeal_decided_at = outcome, decided_at
         self._refresh()
@@ -275,6 +275,11 @@ class Claim:
 
     def is_overdue(self, now: datetime) -> bool:
         return deadlines.is_overdue(self, now)
+
+    def _check_time(self, field_name: str, moment: datetime, now: datetime) -> None:
+        _not_in_future(field_name, moment, now)
+        if moment < self.filed_at:
+            raise InvalidInput(field_name, "must not be before the claim was filed (filed_at)")
 
     def _step(self, action: ClaimAction) -> None:
         self.status = transition(self.status, action)

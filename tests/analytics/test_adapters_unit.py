@@ -65,7 +65,8 @@ async def test_peers_overview_reads_readiness_dead_letters_and_backlog_gauge() -
             return httpx.Response(503, json={"status": "not_ready", "checks": {"kafka": "failed"}})
         if request.url.path == "/metrics":
             return httpx.Response(200, text=metrics)
-        return httpx.Response(200, json={"items": [{"id": 1}, {"id": 2}], "next_cursor": "c"})
+        items = [{"id": 1, "subject": "111-1"}, {"id": 2, "subject": "222-2"}]
+        return httpx.Response(200, json={"items": items, "next_cursor": "c"})
 
     peers = Peers(
         {"fulfillment": "http://f.test"},
@@ -78,3 +79,5 @@ async def test_peers_overview_reads_readiness_dead_letters_and_backlog_gauge() -
     assert overview["dead_letters"] == {"dead": 2, "more": True}
     assert overview["outbox_backlog"] == 12
     assert await peers.order("defects", "x") is None  # not configured
+    assert await peers.dead_letters_of("fulfillment", "222-2") == [{"id": 2, "subject": "222-2"}]
+    assert await peers.dead_letters_of("defects", "222-2") is None

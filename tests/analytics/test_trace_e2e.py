@@ -62,6 +62,8 @@ async def _seen(svc: RunningService, oid: str) -> dict[str, Any]:
 
 def _fulfillment_peer(request: httpx.Request) -> httpx.Response:
     assert request.headers["authorization"] == "Bearer ops-key"
+    if request.url.path == "/v1/dead-letters":
+        return httpx.Response(200, json={"items": [{"id": 1, "subject": "other"}]})
     oid = request.url.path.rsplit("/", 1)[1]
     return httpx.Response(200, json={"amazon_order_id": oid, "status": "Shipped", "version": 3})
 
@@ -106,6 +108,7 @@ async def test_a_received_order_shows_its_whole_timeline(
         "status": "Shipped",
     }
     assert trace["read_model"]["shipments"] == 1
+    assert trace["dead_letters_elsewhere"] == {"fulfillment": []}
     assert event["topic"] == wired.resources.settings.topic(topics.ORDERS)
     assert (event["type"], event["version"], event["source"]) == ("order.created", 1, "ingest")
     assert event["applied"] is True
@@ -183,6 +186,7 @@ async def test_stuck_in_dead_letter_queue(
 
     trace = await eventually(stuck, timeout=30)
     assert "stuck_in_dead_letter_queue" in _codes(trace)
+    assert trace["diagnosis"][-1]["details"] == {"dead_letters": 1}
     assert trace["dead_letters"][0]["error"].startswith("PoisonMessage")
 
 

@@ -35,6 +35,11 @@ class Peers:
     def names(self) -> list[str]:
         return sorted(self._urls)
 
+    @property
+    def consumers(self) -> list[str]:
+        """The peers that consume topics, so may hold dead letters (ingest consumes none)."""
+        return [n for n in self.names if n != "ingest"]
+
     async def overview(self, name: str) -> dict[str, Any]:
         base = self._urls[name]
         async with self._client(name) as client:
@@ -70,6 +75,20 @@ class Peers:
             "version": body.get("version"),
             "status": body.get("status"),
         }
+
+    async def dead_letters_of(self, name: str, subject: str) -> list[dict[str, Any]] | None:
+        """The service's dead letters of one order (its first 200 dead ones); None when the
+        service is not configured or does not answer."""
+        if name not in self._urls:
+            return None
+        async with self._client(name) as client:
+            found = await _get(
+                client, "/v1/dead-letters", self._headers, params={"status": "dead", "limit": 200}
+            )
+        if found is None or found.status_code != 200:
+            return None
+        items: list[dict[str, Any]] = found.json().get("items", [])
+        return [d for d in items if d.get("subject") == subject]
 
 
 async def _get(

@@ -47,7 +47,8 @@ async def trace(
     local = await _local(sessions, ask.amazon_order_id)
     at_ingest = await ports.ingest.view(ask.amazon_order_id)
     partitions, lag_error = await _lag(ports)
-    facts = _facts(ask, ports, local, at_ingest, partitions)
+    elsewhere = await _peer_dead_letters(ports, ask.amazon_order_id)
+    facts = _facts(ask, ports, local, at_ingest, partitions, elsewhere)
     findings = diagnose(facts)
     base: dict[str, Any] = {"amazon_order_id": ask.amazon_order_id, "as_of": ask.now}
     if facts.known is not None and _foreign(ask, facts.known):
@@ -62,6 +63,7 @@ async def trace(
             "fulfillment": await _peer(ports, "fulfillment", ask.amazon_order_id),
         },
         "dead_letters": local["dead_letters"],
+        "dead_letters_elsewhere": elsewhere,
         "consumer_lag": _lag_part(ports.group, partitions, lag_error),
         "diagnosis": [f.__dict__ for f in findings],
     }
@@ -70,6 +72,14 @@ async def trace(
 async def _peer(ports: TracePorts, name: str, order_id: str) -> dict[str, Any] | None:
     """The peer's own view of the order, when it is configured (never fails the trace)."""
     return None if ports.peers is None else await ports.peers.order(name, order_id)
+
+
+async def _peer_dead_letters(ports: TracePorts, order_id: str) -> dict[str, Any]:
+    """Other consumers' dead letters of the order, from those that answer."""
+    if ports.peers is None:
+        return {}
+    found = {n: await ports.peers.dead_letters_of(n, order_id) for n in ports.peers.consumers}
+    return {name: letters for name, letters in found.items() if letters is not None}
 
 
 def _foreign(ask: TraceRequest, known: KnownOrder) -> bool:
@@ -186,6 +196,7 @@ def _facts(
     local: dict[str, Any],
     view: IngestView | Unreachable,
     partitions: list[PartitionLag],
+    elsewhere: dict[str, Any],
 ) -> TraceFacts:
     quarantine = _visible_quarantine(view, ask.viewer_seller)
     return TraceFacts(
@@ -200,7 +211,7 @@ def _facts(
         ),
         in_read_model=_known_here(local["order"]),
         events_seen=len(local["events"]),
-        dead_letters=local["stuck"],
+        dead_letters=local["stuck"] + sum(len(letters) for letters in elsewhere.values()),
         unconsumed_events=_unconsumed(view, partitions, ports.orders_topic),
         total_lag=sum(p.lag for p in partitions),
         lag_threshold=ports.lag_threshold,

@@ -79,6 +79,7 @@ async def test_a_crossing_raises_one_alert_and_recovery_clears_it(
     ]
     for order in first:
         await publisher.publish(topics.ORDERS, orders.ORDER_CREATED, order, version=1)
+    await wait_applied(live, publisher.sent)  # both orders before the cancel: 1/2, never 1/1
     await publisher.publish(
         topics.FULFILLMENT, fulfillment.ORDER_CANCELED, cancel(first[0], at=now), version=1
     )

@@ -163,6 +163,20 @@ async def test_another_sellers_order_is_only_not_under_this_seller(
     assert SELLER not in str(trace)
 
 
+async def test_events_of_another_sellers_order_are_not_shown(
+    wired: RunningService, publisher: Publisher
+) -> None:
+    oid = order_id()  # fulfillment's event arrived; ingest's order.created has not
+    shipped = shipment(snapshot(purchased=datetime.now(UTC), oid=oid), shipped=datetime.now(UTC))
+    await publisher.publish(topics.FULFILLMENT, "shipment.confirmed", shipped, version=1)
+    await _seen(wired, oid)
+    trace = await _trace(wired, oid, OTHER_KEY)
+    assert _codes(trace) == ["other_seller_or_marketplace"]
+    assert "events" not in trace
+    own = await _trace(wired, oid)
+    assert len(own["events"]) == 1 and "never_received" not in _codes(own)
+
+
 async def test_stuck_in_dead_letter_queue(
     wired: RunningService, publisher: Publisher, analytics_settings: Any
 ) -> None:

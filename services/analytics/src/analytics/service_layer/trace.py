@@ -182,6 +182,13 @@ def _known_at_ingest(view: IngestView | Unreachable) -> KnownOrder | None:
     )
 
 
+def _owner_of_events(seller_ids: set[str]) -> KnownOrder | None:
+    """Whose order it is when only its events were seen (e.g. fulfillment's, before ingest's)."""
+    if not seller_ids:
+        return None
+    return KnownOrder(min(seller_ids), None, None, None)
+
+
 def _known_here(order: Any) -> KnownOrder | None:
     if order is None:
         return None
@@ -209,7 +216,7 @@ def _facts(
         quarantine_reasons=tuple(
             f"{r.get('field')}: {r.get('message')}" for q in quarantine for r in q["reasons"]
         ),
-        in_read_model=_known_here(local["order"]),
+        in_read_model=_known_here(local["order"]) or _owner_of_events(local["seller_ids"]),
         events_seen=len(local["events"]),
         dead_letters=local["stuck"] + sum(len(letters) for letters in elsewhere.values()),
         unconsumed_events=_unconsumed(view, partitions, ports.orders_topic),

@@ -121,6 +121,17 @@
     }
   }
 
+  async function opsSection() {
+    // Only ops keys see the platform's lag: after one refusal, stop asking.
+    if (state.opsRefused) { return false; }
+    const ok = await section("ops", "/v1/ops/overview", drawLag, "lag-notes");
+    if (!ok && /role ops/.test($("lag-notes").textContent)) {
+      state.opsRefused = true;
+      $("lag-notes").textContent = "Consumer lag is shown to operators (an ops key).";
+    }
+    return ok;
+  }
+
   async function refresh() {
     if (!state.key) { return; }
     const days = Number($("days").value) || 30;
@@ -131,7 +142,7 @@
       section("sales", `/v1/sales?${range}&granularity=day&group_by=none`, drawSales, "sales-totals"),
       section("account health", "/v1/account-health", drawHealth, "health-notes"),
       section("ads", `/v1/ads/summary?${range}&group_by=asin`, drawAds, "ads-notes"),
-      section("ops", "/v1/ops/overview", drawLag, "lag-notes"),
+      opsSection(),
     ]);
     const ok = results.filter(Boolean).length;
     $("status").textContent = `updated ${new Date().toLocaleTimeString()} (${ok}/4 sections)`;
@@ -141,6 +152,7 @@
   $("apply").addEventListener("click", () => {
     state.key = $("key").value.trim();
     state.seller = $("seller").value.trim();
+    state.opsRefused = false;
     localStorage.setItem("orderflow.analytics.key", state.key);
     localStorage.setItem("orderflow.analytics.seller", state.seller);
     refresh();

@@ -190,3 +190,15 @@ async def test_operators_replay_dead_letters_and_a_failing_replay_does_not_loop(
     assert done["status"] == "replayed"
     replay_twice = await probe.client.post(f"/v1/dead-letters/{dead['id']}/replay", headers=OPS)
     assert replay_twice.status_code == 409
+
+
+async def test_a_redelivered_poison_message_is_dead_lettered_once(probe: RunningService) -> None:
+    from shared.kafka.consumer import Message
+
+    poison = Message(probe.resources.settings.topic(topics.ORDERS), 3, 42, "k", b"{oops")
+    applier = probe.resources.applier
+    for _ in range(2):  # e.g. redelivered after a rebalance, before the offset commit
+        async with probe.resources.sessions() as session, session.begin():
+            await applier.dead_letter(session, poison, ValueError("bad"), 1, "probe")
+    assert await _count(probe, plumbing.dead_letters) == 1
+    assert await _count(probe, plumbing.outbox) == 1

@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -115,7 +116,13 @@ class EventApplier:
         attempts: int,
         service: str,
     ) -> None:
-        """Store the message as a dead letter and queue it for ``<topic>.dlq``."""
+        """Store the message as a dead letter and queue it for ``<topic>.dlq``, once.
+
+        A poison message has no event id the inbox could remember, so a redelivery (after a
+        rebalance, before the offset commit) is recognised by its topic, partition and offset.
+        """
+        if await self._already_dead(session, message):
+            return
         event_type, subject = _peek(message)
         await session.execute(
             insert(self.tables.dead_letters).values(
@@ -132,6 +139,15 @@ class EventApplier:
             )
         )
         await self.publish_dead_letter(session, message, exc, attempts, service)
+
+    async def _already_dead(self, session: AsyncSession, message: Message) -> bool:
+        d = self.tables.dead_letters.c
+        stmt = select(d.id).where(
+            d.topic == message.topic,
+            d.kafka_partition == message.partition,
+            d.kafka_offset == message.offset,
+        )
+        return (await session.execute(stmt.limit(1))).first() is not None
 
     async def publish_dead_letter(
         self,
@@ -210,7 +226,16 @@ class ConsumerRunner:
         if not await self._apply_together(messages):
             for message in messages:
                 await self._apply_alone(message)
-        await self._consumer.commit({tp: messages[-1].offset + 1})
+        try:
+            await self._consumer.commit({tp: messages[-1].offset + 1})
+        except KafkaError as exc:
+            # The group rebalanced under us: whoever owns the partition now gets these records
+            # again and the inbox (and the dead-letter check) makes the repeat harmless.
+            log.warning(
+                "offset commit failed; records will be redelivered",
+                extra={"partition": str(tp), "error": repr(exc)},
+            )
+            return
         metrics.HANDLE_LATENCY.labels(self._service, tp.topic).observe(
             time.perf_counter() - started
         )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,10 +112,13 @@ class Reads:
         return set((await self.session.execute(stmt)).scalars())
 
     async def seller_rows(
-        self, table: Table, seller_id: str, since: datetime, col: str
+        self, table: Table, seller_id: str, since: datetime, *cols: str
     ) -> list[Any]:
+        """The seller's rows with any of ``cols`` since ``since`` (or all of them unknown)."""
         c = table.c
-        stmt = select(table).where(c.seller_id == seller_id, (c[col] >= since) | c[col].is_(None))
+        recent = or_(*(c[col] >= since for col in cols))
+        unknown = and_(*(c[col].is_(None) for col in cols))
+        stmt = select(table).where(c.seller_id == seller_id, recent | unknown)
         return await self._rows(stmt)
 
     async def sellers(self) -> list[str]:

@@ -21,6 +21,7 @@ from analytics.domain.metrics import DefectFact, OrderFacts, ShipmentFact
 CANCELED = "Canceled"
 CHANNEL_NAMES = {"AFN": "FBA", "MFN": "FBM"}
 CENTS = Decimal("0.01")
+FULFILLMENT_DATES = ("purchase_date", "latest_ship_date", "canceled_at", "ship_late_at")
 HISTORY = timedelta(days=120)  # enough for the longest window (60 days) plus ship-by slack
 
 SALES_NOTES = [
@@ -135,7 +136,9 @@ async def order_facts(reads: Reads, seller_id: str, as_of: datetime) -> list[Ord
     }
     fulfilled = {
         r.amazon_order_id: r
-        for r in await reads.seller_rows(orm.fulfillment_orders, seller_id, since, "purchase_date")
+        for r in await reads.seller_rows(
+            orm.fulfillment_orders, seller_id, since, *FULFILLMENT_DATES
+        )
     }
     ships: dict[str, list[Any]] = defaultdict(list)
     for s in await reads.seller_rows(orm.shipments, seller_id, since, "ship_date"):

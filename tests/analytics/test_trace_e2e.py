@@ -155,12 +155,17 @@ async def test_another_sellers_order_is_only_not_under_this_seller(
     order = amazon_order(status="Pending")
     await _post(ingest, order)
     await _seen(wired, order["AmazonOrderId"])
-    trace = await _trace(wired, order["AmazonOrderId"], OTHER_KEY)
-    assert set(trace) == {"amazon_order_id", "as_of", "diagnosis"}
-    [finding] = trace["diagnosis"]
+    response = await wired.client.get(
+        f"/v1/orders/{order['AmazonOrderId']}/trace", headers=OTHER_KEY
+    )
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    [finding] = body["diagnosis"]
     assert finding["code"] == "other_seller_or_marketplace"
-    assert "not under this seller" in finding["message"]
-    assert SELLER not in str(trace)
+    assert "not under this seller" in finding["message"] == body["detail"]
+    assert set(body) == {"type", "title", "status", "detail", "instance", "diagnosis"}
+    assert SELLER not in response.text and "Pending" not in response.text
 
 
 async def test_events_of_another_sellers_order_are_not_shown(
@@ -170,9 +175,10 @@ async def test_events_of_another_sellers_order_are_not_shown(
     shipped = shipment(snapshot(purchased=datetime.now(UTC), oid=oid), shipped=datetime.now(UTC))
     await publisher.publish(topics.FULFILLMENT, "shipment.confirmed", shipped, version=1)
     await _seen(wired, oid)
-    trace = await _trace(wired, oid, OTHER_KEY)
-    assert _codes(trace) == ["other_seller_or_marketplace"]
-    assert "events" not in trace
+    response = await wired.client.get(f"/v1/orders/{oid}/trace", headers=OTHER_KEY)
+    assert response.status_code == 404
+    assert [f["code"] for f in response.json()["diagnosis"]] == ["other_seller_or_marketplace"]
+    assert "shipment" not in response.text
     own = await _trace(wired, oid)
     assert len(own["events"]) == 1 and "never_received" not in _codes(own)
 

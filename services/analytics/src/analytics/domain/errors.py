@@ -2,6 +2,7 @@
 
 AnalyticsError
 ├── InvalidTransition   an alert state change the transition table does not allow
+├── NotThisSellersOrder the order exists, for another seller (answers 404 saying only that)
 └── InvalidQuery        a query that names an impossible range or grouping (answers 422)
 """
 
@@ -12,6 +13,13 @@ class AnalyticsError(Exception):
 
 class InvalidTransition(AnalyticsError):
     pass
+
+
+class NotThisSellersOrder(AnalyticsError):
+    def __init__(self, amazon_order_id: str, finding: dict[str, object]) -> None:
+        super().__init__(str(finding["message"]))
+        self.amazon_order_id = amazon_order_id
+        self.finding = finding
 
 
 class InvalidQuery(AnalyticsError):

@@ -1,8 +1,8 @@
 """The order trace: "why is my order not showing?" across ingest, the topics and analytics.
 
 Gathers what ingest holds (over REST), every event analytics consumed for the order, its dead
-letters and the consumer lag, then lets ``domain.diagnosis`` explain. A seller never learns
-anything about another seller's order beyond "not under this seller".
+letters and the consumer lag, then lets ``domain.diagnosis`` explain. Another seller's order
+raises ``NotThisSellersOrder`` (a 404 saying only "not under this seller", nothing of the order).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from analytics.adapters.kafka_lag import LagPort, PartitionLag
 from analytics.adapters.peers import Peers
 from analytics.adapters.repository import Reads
 from analytics.domain.diagnosis import KnownOrder, TraceFacts, diagnose
+from analytics.domain.errors import NotThisSellersOrder
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ async def trace(
     findings = diagnose(facts)
     base: dict[str, Any] = {"amazon_order_id": ask.amazon_order_id, "as_of": ask.now}
     if facts.known is not None and _foreign(ask, facts.known):
-        return {**base, "diagnosis": [f.__dict__ for f in findings]}
+        raise NotThisSellersOrder(ask.amazon_order_id, findings[0].__dict__)
     return {
         **base,
         "ingest": _ingest_part(at_ingest, ask.viewer_seller),

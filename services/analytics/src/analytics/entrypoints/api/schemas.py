@@ -140,7 +140,7 @@ class FindingOut(_Out):
 
 
 class TraceOut(_Out):
-    """A foreign seller's order answers only ``amazon_order_id``, ``as_of`` and ``diagnosis``."""
+    """The timeline and diagnosis (another seller's order answers 404 instead)."""
 
     model_config = ConfigDict(extra="allow")
 

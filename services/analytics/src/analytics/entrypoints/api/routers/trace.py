@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/orders", tags=["trace"])
     "/{amazon_order_id}/trace",
     response_model=TraceOut,
     summary="An order's timeline and a diagnosis",
+    responses={404: {"description": "the order is not under this seller (and nothing more)"}},
 )
 async def get_trace(
     amazon_order_id: Annotated[str, Path(min_length=1, max_length=64)],

@@ -79,6 +79,15 @@
       .map((m) => `${m.name} (${m.scope}): ${m.status}`).join(" · ");
   }
 
+  function drawAlerts(page) {
+    $("alerts").innerHTML = "";
+    for (const alert of page.items) {
+      const item = document.createElement("li");
+      item.textContent = `${alert.raised_at.slice(0, 16)} ${alert.message}`;
+      $("alerts").appendChild(item);
+    }
+  }
+
   function drawAds(report) {
     const items = report.items.filter((i) => i.ad_order_ratio !== null);
     Plotly.react("ads-chart", [{
@@ -143,9 +152,10 @@
       section("account health", "/v1/account-health", drawHealth, "health-notes"),
       section("ads", `/v1/ads/summary?${range}&group_by=asin`, drawAds, "ads-notes"),
       opsSection(),
+      section("alerts", "/v1/alerts?state=active&limit=10", drawAlerts, "health-notes"),
     ]);
     const ok = results.filter(Boolean).length;
-    $("status").textContent = `updated ${new Date().toLocaleTimeString()} (${ok}/4 sections)`;
+    $("status").textContent = `updated ${new Date().toLocaleTimeString()} (${ok}/5 sections)`;
     document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
   }
 

@@ -65,6 +65,7 @@ def make_standin() -> Iterator[Callable[..., StandIn]]:
 def spapi_settings(ingest_settings: IngestSettings) -> IngestSettings:
     return ingest_settings.model_copy(
         update={
+            "spapi_poller_enabled": True,
             "spapi_rate_scale": 1000.0,
             "spapi_idle_seconds": 0.1,
             "spapi_poll_seconds": 0.2,

@@ -105,3 +105,21 @@ async def test_bad_input_and_roles(spapi_ingest: RunningService) -> None:
         headers=SELLER_KEY,
     )
     assert sandbox.status_code == 201 and sandbox.json()["endpoint"] == "sandbox"
+
+
+async def test_only_allowed_hosts_can_be_named(spapi_ingest: RunningService) -> None:
+    """A seller's connection cannot make ingest call arbitrary addresses (no SSRF)."""
+    client = spapi_ingest.client
+    inside = await client.post(
+        "/v1/connections",
+        json=_body(endpoint="http://10.1.2.3:8080", lwa_token_url="https://evil.example/token"),
+        headers=SELLER_KEY,
+    )
+    assert inside.status_code == 422
+    assert {e["field"] for e in inside.json()["errors"]} == {"body.endpoint", "body.lwa_token_url"}
+    amazon = await client.post(
+        "/v1/connections",
+        json=_body(endpoint="production", lwa_token_url="https://api.amazon.com/auth/o2/token"),
+        headers=SELLER_KEY,
+    )
+    assert amazon.status_code == 201

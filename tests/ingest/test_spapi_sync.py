@@ -133,7 +133,16 @@ async def test_cancelled_mid_sync_resumes_from_the_stored_page(
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await asyncio.sleep(0.6)  # the cancelled pass's lease runs out
-    await _drain(poller_of(spapi_ingest.resources))
+    restarted = poller_of(spapi_ingest.resources)
+
+    async def caught_up() -> bool:
+        # A cancelled transaction's row lock lasts until its connection is really closed;
+        # meanwhile SKIP LOCKED passes the connection by, so the new poller keeps trying.
+        await _drain(restarted)
+        row = await _connection(spapi_ingest)
+        return row.last_sync_at is not None and row.page_token is None
+
+    await eventually(caught_up, timeout=20, interval=0.2)
     events = await events_by_order(spapi_ingest, {o["orderId"] for o in made})
     assert counts(events) == {1: 9}
     row = await _connection(spapi_ingest)

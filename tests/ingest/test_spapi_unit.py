@@ -17,6 +17,7 @@ from ingest.domain.connections import (
     Region,
     Status,
     base_url,
+    host_allowed,
     next_window,
     transition,
 )
@@ -199,3 +200,13 @@ def test_shape_detection() -> None:
     assert amazon.is_v2026({"order": {"orderId": "1"}})
     assert not amazon.is_v2026({"AmazonOrderId": "1"})
     assert not amazon.is_v2026({"payload": {"AmazonOrderId": "1"}})
+
+
+def test_hosts_allowed_are_amazons_and_the_configured_ones() -> None:
+    local = frozenset({"127.0.0.1"})
+    assert host_allowed("https://sellingpartnerapi-eu.amazon.com", local)
+    assert host_allowed("https://sandbox.sellingpartnerapi-fe.amazon.com/x", local)
+    assert host_allowed("https://api.amazon.com/auth/o2/token", local)
+    assert host_allowed("http://127.0.0.1:8080", local)
+    assert not host_allowed("http://169.254.169.254/latest", local)
+    assert not host_allowed("https://sellingpartnerapi-eu.amazon.com.evil.example", local)

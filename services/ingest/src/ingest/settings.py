@@ -16,6 +16,13 @@ class IngestSettings(ServiceSettings):
     # SP-API (issue 6). SPAPI_RATE_SCALE multiplies Amazon's refill rates: 1 in production,
     # larger in tests so throttling is exercised fast. Credentials are sealed with
     # SPAPI_CREDENTIALS_KEY (Fernet keys, comma-separated), else with ORDERFLOW_PII_KEY.
+    # The poller calls Amazon (or whatever the connections name): it runs only when enabled,
+    # and custom endpoints / LWA URLs may name only SPAPI_ALLOWED_HOSTS (no SSRF through a
+    # seller's connection); Amazon's own hosts are always allowed.
+    spapi_poller_enabled: bool = Field(default=False, validation_alias="SPAPI_POLLER_ENABLED")
+    spapi_allowed_hosts: str = Field(
+        default="127.0.0.1,localhost,::1", validation_alias="SPAPI_ALLOWED_HOSTS"
+    )
     spapi_rate_scale: float = Field(default=1.0, gt=0, validation_alias="SPAPI_RATE_SCALE")
     spapi_poll_seconds: float = Field(default=60.0, gt=0, validation_alias="SPAPI_POLL_SECONDS")
     spapi_idle_seconds: float = Field(default=5.0, gt=0, validation_alias="SPAPI_IDLE_SECONDS")
@@ -35,3 +42,8 @@ class IngestSettings(ServiceSettings):
     spapi_timeout_seconds: float = Field(
         default=30.0, gt=0, validation_alias="SPAPI_TIMEOUT_SECONDS"
     )
+
+    def spapi_hosts(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().lower() for h in self.spapi_allowed_hosts.split(",") if h.strip()
+        )

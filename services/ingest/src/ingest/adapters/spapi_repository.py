@@ -91,10 +91,13 @@ class ConnectionRepository:
         return (await self.session.execute(stmt)).first()
 
     async def lock_lease(self, connection_id: uuid.UUID, owner: str) -> Any | None:
-        """The connection, locked, if ``owner`` still holds its lease."""
+        """The connection, locked, unless another instance has claimed it since.
+
+        An expired lease that nobody else claimed is still ours: only a new owner counts.
+        """
         stmt = (
             select(orm.spapi_connections)
-            .where(c.id == connection_id, c.lease_owner == owner, c.lease_until > func.now())
+            .where(c.id == connection_id, c.lease_owner == owner)
             .with_for_update()
         )
         return (await self.session.execute(stmt)).first()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from ingest.domain.errors import IngestError
 
@@ -97,6 +98,19 @@ def transition(current: Status, action: Action) -> Status:
             f"{', '.join(a.value for (s, a) in TRANSITIONS if s == current) or 'nothing'}."
         )
     return target
+
+
+AMAZON_HOSTS = frozenset(
+    {f"sellingpartnerapi-{h}.amazon.com" for h in _HOSTS.values()}
+    | {f"sandbox.sellingpartnerapi-{h}.amazon.com" for h in _HOSTS.values()}
+    | {"api.amazon.com"}
+)
+
+
+def host_allowed(url: str, allowed: frozenset[str]) -> bool:
+    """May ingest call ``url``? Amazon's hosts always; others only when configured."""
+    host = urlsplit(url).hostname or ""
+    return host.lower() in AMAZON_HOSTS | allowed
 
 
 def base_url(region: Region, endpoint: str) -> str:

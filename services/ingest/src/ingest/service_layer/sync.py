@@ -42,6 +42,7 @@ from ingest.domain.connections import (
     SpApiUnavailable,
     Window,
     base_url,
+    host_allowed,
     next_window,
 )
 from ingest.domain.model import IntakeResult
@@ -77,10 +78,15 @@ class SpApi:
         return httpx.AsyncClient(timeout=self.settings.spapi_timeout_seconds)
 
     def reader(self, client: httpx.AsyncClient, row: Any, vault: Vault) -> OrdersReader:
+        url = base_url(Region(row.region), row.endpoint)
+        token_url = row.lwa_token_url or self.settings.spapi_lwa_token_url
+        for target in (url, token_url):
+            if not host_allowed(target, self.settings.spapi_hosts()):
+                raise SpApiUnavailable(f"{target} is not an allowed SP-API host")
         http = SpApiHttp(
             client=client,
-            base_url=base_url(Region(row.region), row.endpoint),
-            token_url=row.lwa_token_url or self.settings.spapi_lwa_token_url,
+            base_url=url,
+            token_url=token_url,
             credentials=vault.open(row.sealed_credentials),
             selling_partner_id=row.selling_partner_id,
             buckets=self.buckets,
@@ -222,7 +228,10 @@ def poller_of(resources: Resources) -> Poller:
 
 
 async def run_poller(resources: Resources) -> None:
-    """Background job: sync due connections one after another, forever."""
+    """Background job: sync due connections one after another, forever (when enabled)."""
+    if not spapi_of(resources).settings.spapi_poller_enabled:
+        log.info("sp-api poller disabled (SPAPI_POLLER_ENABLED=false)")
+        return
     poller = poller_of(resources)
     idle = spapi_of(resources).settings.spapi_idle_seconds
     while True:

@@ -21,8 +21,16 @@ from pydantic import (
     field_validator,
 )
 
-from ingest.domain.connections import PRODUCTION, SANDBOX, Action, Credentials, OrdersApi, Region
-from ingest.entrypoints.api.deps import UoW
+from ingest.domain.connections import (
+    PRODUCTION,
+    SANDBOX,
+    Action,
+    Credentials,
+    OrdersApi,
+    Region,
+    host_allowed,
+)
+from ingest.entrypoints.api.deps import Settings, UoW
 from ingest.service_layer import connections
 from ingest.service_layer.sync import vault_of
 from shared.api.auth import ActingSeller, VisibleSeller
@@ -112,10 +120,23 @@ def _out(row: Any, request: Request) -> ConnectionOut:
     )
 
 
+def _check_hosts(body: ConnectionIn, allowed: frozenset[str]) -> None:
+    urls = {"endpoint": body.endpoint, "lwa_token_url": body.lwa_token_url}
+    refused = [
+        {"field": f"body.{name}", "message": f"host not allowed: {url} (see SPAPI_ALLOWED_HOSTS)"}
+        for name, url in urls.items()
+        if url and str(url).startswith("http") and not host_allowed(str(url), allowed)
+    ]
+    if refused:
+        detail = "; ".join(r["message"] for r in refused)
+        raise Problem(422, "Endpoint not allowed", detail, errors=refused)
+
+
 @router.post("", status_code=201, response_model=ConnectionOut, summary="Connect a seller")
 async def add_connection(
-    body: ConnectionIn, request: Request, seller: ActingSeller, uow: UoW
+    body: ConnectionIn, request: Request, seller: ActingSeller, uow: UoW, settings: Settings
 ) -> ConnectionOut:
+    _check_hosts(body, settings.spapi_hosts())
     new = connections.NewConnection(
         selling_partner_id=body.selling_partner_id,
         region=body.region,

@@ -90,24 +90,35 @@ class Reads:
     async def orders_between(
         self, seller_id: str | None, start: datetime, end: datetime
     ) -> list[Any]:
-        o = orm.orders.c
-        stmt = select(orm.orders).where(o.purchase_date >= start, o.purchase_date < end)
-        if seller_id is not None:
-            stmt = stmt.where(o.seller_id == seller_id)
+        stmt = select(orm.orders).where(self._in_range(seller_id, start, end))
         return await self._rows(stmt)
 
-    async def items_of(self, order_ids: Sequence[str]) -> list[Any]:
-        if not order_ids:
-            return []
-        t = orm.order_items.c
-        return await self._rows(select(orm.order_items).where(t.amazon_order_id.in_(order_ids)))
+    def _in_range(self, seller_id: str | None, start: datetime, end: datetime) -> Any:
+        o = orm.orders.c
+        where = and_(o.purchase_date >= start, o.purchase_date < end)
+        return where if seller_id is None else and_(where, o.seller_id == seller_id)
 
-    async def canceled_ids(self, order_ids: Sequence[str]) -> set[str]:
-        if not order_ids:
-            return set()
-        f = orm.fulfillment_orders.c
-        stmt = select(f.amazon_order_id).where(
-            f.amazon_order_id.in_(order_ids), f.canceled_at.is_not(None)
+    async def items_between(
+        self, seller_id: str | None, start: datetime, end: datetime
+    ) -> list[Any]:
+        """Items of the orders purchased in ``[start, end)`` (a join, never an id list)."""
+        i, o = orm.order_items.c, orm.orders.c
+        stmt = (
+            select(orm.order_items)
+            .join(orm.orders, o.amazon_order_id == i.amazon_order_id)
+            .where(self._in_range(seller_id, start, end))
+        )
+        return await self._rows(stmt)
+
+    async def canceled_between(
+        self, seller_id: str | None, start: datetime, end: datetime
+    ) -> set[str]:
+        """Orders purchased in ``[start, end)`` that fulfillment reported canceled."""
+        f, o = orm.fulfillment_orders.c, orm.orders.c
+        stmt = (
+            select(f.amazon_order_id)
+            .join(orm.orders, o.amazon_order_id == f.amazon_order_id)
+            .where(self._in_range(seller_id, start, end), f.canceled_at.is_not(None))
         )
         return set((await self.session.execute(stmt)).scalars())
 

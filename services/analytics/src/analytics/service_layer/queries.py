@@ -82,13 +82,19 @@ async def sales(
     granularity: str,
     group_by: str,
 ) -> dict[str, Any]:
-    rows = await reads.orders_between(seller_id, *day_range(start, end))
-    ids = [r.amazon_order_id for r in rows]
-    canceled = await reads.canceled_ids(ids) | {
+    period = day_range(start, end)
+    rows = await reads.orders_between(seller_id, *period)
+    canceled = await reads.canceled_between(seller_id, *period) | {
         r.amazon_order_id for r in rows if r.order_status == CANCELED
     }
     live = [r for r in rows if r.amazon_order_id not in canceled]
-    items = await reads.items_of([r.amazon_order_id for r in live]) if group_by == "sku" else []
+    items = []
+    if group_by == "sku":
+        items = [
+            i
+            for i in await reads.items_between(seller_id, *period)
+            if i.amazon_order_id not in canceled
+        ]
     series: dict[tuple[date, str | None, str], Tally] = defaultdict(lambda: Tally(set()))
     totals: dict[str, Tally] = defaultdict(lambda: Tally(set()))
     by_id = {r.amazon_order_id: r for r in live}
@@ -218,11 +224,16 @@ async def ads_summary(
     group_by: str,
     threshold: Decimal,
 ) -> dict[str, Any]:
-    orders = await reads.orders_between(seller_id, *day_range(start, end))
-    canceled = await reads.canceled_ids([o.amazon_order_id for o in orders])
-    live = [o.amazon_order_id for o in orders if o.order_status != CANCELED]
-    live = [i for i in live if i not in canceled]
-    items = await reads.items_of(live)
+    period = day_range(start, end)
+    orders = await reads.orders_between(seller_id, *period)
+    canceled = await reads.canceled_between(seller_id, *period) | {
+        o.amazon_order_id for o in orders if o.order_status == CANCELED
+    }
+    items = [
+        i
+        for i in await reads.items_between(seller_id, *period)
+        if i.amazon_order_id not in canceled
+    ]
     sku_to_asin = {i.seller_sku: i.asin for i in items if i.seller_sku}
     key = (lambda asin: asin) if group_by == "asin" else (lambda asin: None)
     order_sets: dict[str | None, set[str]] = defaultdict(set)

@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_LINK_MODE := copy
 
-.PHONY: help setup up down status test check lint typecheck unit integration fuzz bench-ingest browser clean
+.PHONY: help setup up down status test check lint typecheck unit integration fuzz bench bench-ingest faults browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,13 @@ integration: setup ## integration and end-to-end tests only
 
 fuzz: setup ## a longer schemathesis run against every service (FUZZ_EXAMPLES=200)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(VENV)/bin/pytest -q tests/e2e/test_fuzz_openapi.py
+
+bench: setup ## benchmark the platform end to end against bare Kafka/PostgreSQL (BENCH_ORDERS=N, quick: 5000)
+	@command -v py-spy >/dev/null 2>&1 || [ -x "$$HOME/.local/bin/py-spy" ] || $(UV) tool install --quiet py-spy || echo "py-spy unavailable: no profile"
+	$(PY) -m bench.endtoend
+
+faults: setup ## fault scenarios under load (kill -9, broker/database restart, rebalance); fails on any loss (FAULT_ORDERS=N)
+	$(PY) -m bench.faults
 
 bench-ingest: setup ## benchmark ingest: orders/s accepted and published, latency percentiles (BENCH_ORDERS=N)
 	$(PY) -m bench.ingest

@@ -1,0 +1,293 @@
+"""A private Orderflow cluster for benchmarks and fault scenarios.
+
+``Infra`` is a Kafka broker and a PostgreSQL server of our own (under ``.run/<name>/`` on their
+own ports), apart from ``make up``'s, because fault scenarios stop and restart them.
+``Cluster`` runs the services on it, one OS process per (service, role, instance), on fresh
+databases and a fresh topic prefix, and can kill, restart and measure each process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.common import ROOT, free_port
+from devstack import config
+from devstack.kafka import KafkaServer
+from devstack.postgres import PostgresServer
+
+SERVICES = ("ingest", "fulfillment", "defects", "analytics")
+CONSUMERS = ("fulfillment", "defects", "analytics")
+API_KEY = "bench-seller"
+KEYS = "bench-seller=seller:A2SELLERBENCH,bench-ops=ops"
+
+# What each service consumes (logical topics): the consumer groups whose lag is checked.
+SUBSCRIBES = {
+    "fulfillment": ("orders.v1",),
+    "defects": ("orders.v1", "fulfillment.v1"),
+    "analytics": ("orders.v1", "fulfillment.v1", "defects.v1", "ads.v1"),
+}
+
+
+@dataclass
+class Infra:
+    """Kafka and PostgreSQL under ``.run/<name>/``; ``start`` is idempotent."""
+
+    name: str
+    kafka_port: int
+    controller_port: int
+    postgres_port: int
+
+    @property
+    def run_dir(self) -> Path:
+        return ROOT / ".run" / self.name
+
+    @property
+    def kafka(self) -> KafkaServer:
+        return KafkaServer(self.run_dir / "kafka", self.kafka_port, self.controller_port)
+
+    @property
+    def postgres(self) -> PostgresServer:
+        return PostgresServer(self.run_dir / "postgres", self.postgres_port)
+
+    def start(self) -> None:
+        self.kafka.start()
+        self.postgres.start()
+
+    def stop(self) -> None:
+        self.kafka.stop()
+        self.postgres.stop()
+
+    def dsn(self, database: str) -> str:
+        return str(self.postgres.url(database, driver="postgresql"))
+
+
+@dataclass
+class Proc:
+    service: str
+    role: str
+    instance: int
+    popen: subprocess.Popen[bytes]
+    log: Path
+    restarts: int = 0
+
+    @property
+    def name(self) -> str:
+        suffix = f"#{self.instance}" if self.instance else ""
+        return f"{self.service}-{self.role}{suffix}"
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def rss_kib(self) -> int | None:
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            return None
+        return None
+
+
+@dataclass
+class Cluster:
+    """The four services on ``infra`` with databases ``<tag>_<service>`` and prefix ``<tag>.``."""
+
+    infra: Infra
+    tag: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[tuple[str, str, int], Proc] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.tag}."
+
+    def database(self, service: str) -> str:
+        return f"{self.tag}_{service}"
+
+    def dsn(self, service: str) -> str:
+        return self.infra.dsn(self.database(service))
+
+    @property
+    def log_dir(self) -> Path:
+        return self.infra.run_dir / "logs" / self.tag
+
+    @property
+    def ingest_url(self) -> str:
+        return self.url("ingest")
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def group(self, service: str) -> str:
+        return f"{self.prefix}orderflow-{service}"
+
+    def env(self, service: str) -> dict[str, str]:
+        if service not in self.ports:
+            self.ports[service] = free_port()
+        urls = ",".join(f"{s}={self.url(s)}" for s in self.ports)
+        return {
+            **os.environ,
+            "DATABASE_URL": self.infra.postgres.url(self.database(service)),
+            "KAFKA_BOOTSTRAP_SERVERS": self.infra.kafka.bootstrap,
+            "KAFKA_TOPIC_PREFIX": self.prefix,
+            "HTTP_PORT": str(self.ports[service]),
+            "ORDERFLOW_API_KEYS": KEYS,
+            "ORDERFLOW_PII_KEY": config.pii_key(),
+            "ORDERFLOW_SERVICE_URLS": urls,
+            "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_PER_SECOND": "1000000",
+            "RATE_LIMIT_BURST": "1000000",
+            **self.extra_env,
+        }
+
+    def create(self) -> None:
+        """Fresh databases, migrated (in parallel)."""
+        for service in SERVICES:
+            self.infra.postgres.create_database(self.database(service))
+            self.env(service)  # assigns the port
+        with ThreadPoolExecutor(len(SERVICES)) as pool:
+            for result in pool.map(self._migrate, SERVICES):
+                if result.returncode != 0:
+                    raise RuntimeError(f"migrate failed:\n{result.stderr.decode()[-3000:]}")
+
+    def _migrate(self, service: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", service, "migrate"],
+            env=self.env(service),
+            capture_output=True,
+            cwd=ROOT,
+            check=False,
+        )
+
+    def start(self, service: str, role: str, instance: int = 0) -> Proc:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        key = (service, role, instance)
+        previous = self.procs.get(key)
+        suffix = f"-{instance}" if instance else ""
+        log = self.log_dir / f"{service}-{role}{suffix}.log"
+        with log.open("ab") as out:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", service, role],
+                env=self.env(service),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+        proc = Proc(service, role, instance, popen, log)
+        if previous is not None:
+            proc.restarts = previous.restarts + 1
+        self.procs[key] = proc
+        return proc
+
+    def start_all(self, layout: Iterable[tuple[str, str]]) -> None:
+        for service, role in layout:
+            self.start(service, role)
+        for service, role in layout:
+            if role in ("api", "all"):
+                self.wait_ready(service)
+
+    def wait_ready(self, service: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for proc in self.procs.values():
+                if proc.service == service and not proc.alive():
+                    raise RuntimeError(f"{proc.name} exited:\n{tail(proc.log)}")
+            try:
+                if httpx.get(f"{self.url(service)}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"{service} not ready at {self.url(service)}")
+
+    def kill(self, service: str, role: str, instance: int = 0, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[(service, role, instance)]
+        if proc.alive():
+            proc.popen.send_signal(sig)
+        proc.popen.wait(timeout=60)
+
+    def restart(self, service: str, role: str, instance: int = 0) -> Proc:
+        self.kill(service, role, instance)
+        return self.start(service, role, instance)
+
+    def stop(self, service: str, role: str, instance: int = 0) -> None:
+        """A clean stop (SIGTERM), then forget the process."""
+        self.kill(service, role, instance, signal.SIGTERM)
+        del self.procs[(service, role, instance)]
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.alive():
+                proc.popen.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+        self.procs.clear()
+
+    def dead(self) -> list[str]:
+        return [p.name for p in self.procs.values() if not p.alive()]
+
+    def rss(self) -> dict[str, int | None]:
+        return {p.name: p.rss_kib() for p in self.procs.values()}
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""
+
+
+class MemoryWatch:
+    """RSS of each process at start, middle and end of a run (and the peak seen)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.samples: list[tuple[float, dict[str, int | None]]] = []
+
+    def sample(self) -> None:
+        self.samples.append((time.time(), self.cluster.rss()))
+
+    def report(self) -> dict[str, dict[str, int | None]]:
+        if not self.samples:
+            return {}
+        picks = {
+            "start": self.samples[0][1],
+            "middle": self.samples[len(self.samples) // 2][1],
+            "end": self.samples[-1][1],
+        }
+        names = {name for _, rss in self.samples for name in rss}
+        out: dict[str, dict[str, int | None]] = {}
+        for name in sorted(names):
+            values = [rss.get(name) for _, rss in self.samples]
+            seen = [v for v in values if v is not None]
+            out[name] = {
+                **{f"{k}_mib": _mib(v.get(name)) for k, v in picks.items()},
+                "peak_mib": _mib(max(seen)) if seen else None,
+            }
+        return out
+
+
+def _mib(kib: int | None) -> int | None:
+    return None if kib is None else round(kib / 1024)

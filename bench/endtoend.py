@@ -1,0 +1,313 @@
+"""``make bench``: the whole platform's throughput and latency, and the limit it runs against.
+
+On a private Kafka and PostgreSQL (``.run/bench/``), the four services run as ``python -m <svc>
+all`` (as ``make up`` runs them) on fresh databases and a fresh topic prefix. A load generator
+in its own process posts orders:
+
+- end to end: ``BENCH_ORDERS`` orders (default 100000) in batches of ``BENCH_BATCH`` (500) at
+  full speed, then at each rate of ``BENCH_RATES`` (orders/s, default ``500,1000,2000``) for at
+  most ``BENCH_RATE_SECONDS`` (60) worth of orders. Figures: orders/s accepted by ingest,
+  orders/s applied by all three consumers (every store holds every order), and latency from
+  acceptance (the batch's answer reaching the client) to visibility in fulfillment's ``orders``
+  table, for a sample of orders polled every 20 ms; also from fulfillment's ``created_at``
+  (the applying transaction's start) for every order.
+- single orders: ``POST /v1/orders`` at each rate of ``BENCH_SINGLE_RATES`` (100,200,400)
+  for ``BENCH_SINGLE_SECONDS`` (20): requests/s and latency percentiles.
+- the limit: the same payloads through a bare aiokafka producer and consumer and a bare asyncpg
+  COPY / executemany (``bench.limits``); the platform's figures as a ratio of these.
+- RSS of every service process (start, middle, end, peak), and with py-spy installed
+  (``uv tool install py-spy``; ``BENCH_PROFILE=0`` skips it) a profile of ingest and
+  fulfillment during the full-speed run.
+
+Prints a short summary, then the JSON document (also saved under ``bench/results/``) as the
+last line. Figures only: nothing here fails because the machine is slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from bench import profile
+from bench.cluster import API_KEY, Cluster, Infra, MemoryWatch
+from bench.common import machine, percentiles, save
+from bench.limits import kafka_limit, postgres_limit
+from bench.loadgen import LoadProcess, LoadSpec, order_ids
+from bench.stores import wait_complete
+
+INFRA = Infra("bench", kafka_port=29092, controller_port=29093, postgres_port=25432)
+LAYOUT = [(s, "all") for s in ("ingest", "fulfillment", "defects", "analytics")]
+
+
+def _env_list(name: str, default: str) -> list[float]:
+    return [float(x) for x in os.environ.get(name, default).split(",") if x.strip()]
+
+
+class Bench:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.memory = MemoryWatch(cluster)
+        self.total = 0  # orders posted so far (every run adds to the same stores)
+        self.runs = 0
+
+    def _prefix(self) -> str:
+        self.runs += 1
+        return f"{int(time.time()) % 10_000:04d}{self.runs:03d}"
+
+    async def _watch_memory(self, until: Callable[[], bool]) -> None:
+        while not until():
+            self.memory.sample()
+            await asyncio.sleep(1.0)
+
+    async def end_to_end(
+        self, n: int, rate: float, batch: int, *, profile_s: int = 0
+    ) -> dict[str, Any]:
+        prefix = self._prefix()
+        spec = LoadSpec(
+            url=self.cluster.ingest_url,
+            api_key=API_KEY,
+            orders=n,
+            id_prefix=prefix,
+            mode="batch",
+            batch_size=batch,
+            rate=rate,
+            in_flight=4,
+        )
+        ids = order_ids(prefix, n)
+        sample = ids[:: max(1, n // 1000)]
+        load = LoadProcess(spec, self.cluster.log_dir)
+        self.total += n
+        profiles = self._start_profiles(profile_s) if profile_s else {}
+        seen: dict[str, float] = {}
+        sampler = asyncio.create_task(self._sample_visibility(sample, seen))
+        watcher = asyncio.create_task(self._watch_memory(sampler.done))
+        result = await load.wait()
+        done = await wait_complete(self.cluster, self.total, timeout=max(300.0, n / 20))
+        sampler.cancel()
+        await asyncio.gather(sampler, watcher, return_exceptions=True)
+        accepted: dict[str, float] = result["accepted"]
+        created = await self._created_at(prefix)
+        elapsed = result["finished"] - result["started"]
+        visible = [seen[i] - accepted[i] for i in sample if i in seen and i in accepted]
+        applied_s = (done.done_at - result["started"]) if done.done_at else None
+        out: dict[str, Any] = {
+            "orders": n,
+            "target_rate": rate or "full speed",
+            "batch_size": batch,
+            "accepted": len(accepted),
+            "accepted_per_s": round(len(accepted) / elapsed, 1),
+            "applied_per_s": round(len(accepted) / applied_s, 1) if applied_s else None,
+            "seconds_to_all_applied": round(applied_s, 2) if applied_s else None,
+            "store_done_after_s": {
+                s: round(t - result["started"], 2) for s, t in done.store_done.items()
+            },
+            "statuses": result["statuses"],
+            "batch_request_latency": percentiles(result["request_latencies"]),
+            "visible_in_fulfillment": {"sampled": len(visible), **percentiles(visible)},
+            "fulfillment_created_at": percentiles(
+                [created[i] - accepted[i] for i in accepted if i in created]
+            ),
+        }
+        for name, (proc, raw) in profiles.items():
+            if proc is not None:
+                proc.wait()
+                out.setdefault("profile", {})[name] = profile.summarize(raw)
+        return out
+
+    def _start_profiles(self, seconds: int) -> dict[str, Any]:
+        started = {}
+        for service in ("ingest", "fulfillment"):
+            proc = self.cluster.procs[(service, "all", 0)]
+            raw = self.cluster.log_dir / f"profile-{service}.txt"
+            started[service] = (profile.record(proc.pid, seconds, raw), raw)
+        return started
+
+    async def _sample_visibility(self, sample: list[str], seen: dict[str, float]) -> None:
+        conn = await asyncpg.connect(self.cluster.dsn("fulfillment"))
+        try:
+            pending = list(sample)
+            while pending:
+                rows = await conn.fetch(
+                    "SELECT amazon_order_id FROM orders WHERE amazon_order_id = ANY($1)", pending
+                )
+                now = time.time()
+                for row in rows:
+                    seen[row[0]] = now
+                pending = [i for i in pending if i not in seen]
+                await asyncio.sleep(0.02)
+        finally:
+            await conn.close()
+
+    async def _created_at(self, prefix: str) -> dict[str, float]:
+        conn = await asyncpg.connect(self.cluster.dsn("fulfillment"))
+        try:
+            rows = await conn.fetch(
+                "SELECT amazon_order_id, extract(epoch FROM created_at)::float8 FROM orders "
+                "WHERE amazon_order_id LIKE $1",
+                f"%-{prefix}-%",
+            )
+            return {r[0]: r[1] for r in rows}
+        finally:
+            await conn.close()
+
+    async def singles(self, rate: float, seconds: float) -> dict[str, Any]:
+        prefix = self._prefix()
+        n = max(100, int(rate * seconds))
+        spec = LoadSpec(
+            url=self.cluster.ingest_url,
+            api_key=API_KEY,
+            orders=n,
+            id_prefix=prefix,
+            mode="single",
+            rate=rate,
+            in_flight=32,
+        )
+        self.total += n
+        load = LoadProcess(spec, self.cluster.log_dir)
+        result = await load.wait()
+        elapsed = result["finished"] - result["started"]
+        await wait_complete(self.cluster, self.total, timeout=max(300.0, n / 20))
+        return {
+            "orders": n,
+            "target_rate": rate,
+            "requests_per_s": round(len(result["accepted"]) / elapsed, 1),
+            "statuses": result["statuses"],
+            "latency": percentiles(result["request_latencies"]),
+        }
+
+
+async def run() -> dict[str, Any]:
+    n = int(os.environ.get("BENCH_ORDERS", "100000"))
+    batch = int(os.environ.get("BENCH_BATCH", "500"))
+    rates = _env_list("BENCH_RATES", "500,1000,2000")
+    rate_seconds = float(os.environ.get("BENCH_RATE_SECONDS", "60"))
+    single_rates = _env_list("BENCH_SINGLE_RATES", "100,200,400")
+    single_seconds = float(os.environ.get("BENCH_SINGLE_SECONDS", "20"))
+    profile_s = int(os.environ.get("BENCH_PROFILE_SECONDS", "20"))
+    if os.environ.get("BENCH_PROFILE", "1") == "0":
+        profile_s = 0
+
+    INFRA.start()
+    tag = f"bench{int(time.time())}"
+    cluster = Cluster(INFRA, tag)
+    cluster.create()
+    cluster.start_all(LAYOUT)
+    report: dict[str, Any] = {
+        "benchmark": "platform",
+        "tag": tag,
+        "machine": machine(),
+        "versions": versions(),
+        "layout": "python -m <service> all, one process per service",
+        "profiler": "py-spy" if profile_s and profile.available() else None,
+    }
+    try:
+        await asyncio.sleep(3)  # the consumers join their groups
+        bench = Bench(cluster)
+        step: Callable[[str, Awaitable[Any]], Awaitable[Any]] = _timed
+        report["end_to_end"] = [
+            await step(
+                f"end to end, {n} orders, full speed",
+                bench.end_to_end(n, 0, batch, profile_s=profile_s),
+            )
+        ]
+        for rate in rates:
+            m = min(n, int(rate * rate_seconds))
+            report["end_to_end"].append(
+                await step(
+                    f"end to end, {m} orders at {rate:g}/s", bench.end_to_end(m, rate, batch)
+                )
+            )
+        report["single"] = [
+            await step(f"single orders at {r:g}/s", bench.singles(r, single_seconds))
+            for r in single_rates
+        ]
+        report["memory"] = bench.memory.report()
+        report["dead_processes"] = cluster.dead()
+    finally:
+        cluster.stop_all()
+    report["limit"] = {
+        "kafka": await _timed("bare Kafka", kafka_limit(INFRA, tag, n)),
+        "postgres": await _timed("bare PostgreSQL", postgres_limit(INFRA, tag, n, batch)),
+    }
+    report["ratios"] = ratios(report)
+    return report
+
+
+async def _timed(label: str, work: Awaitable[Any]) -> Any:
+    started = time.perf_counter()
+    print(f"... {label}", flush=True)
+    result = await work
+    print(f"    done in {time.perf_counter() - started:.1f}s", flush=True)
+    return result
+
+
+def ratios(report: dict[str, Any]) -> dict[str, Any]:
+    full = report["end_to_end"][0]
+    kafka, pg = report["limit"]["kafka"], report["limit"]["postgres"]
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 4) if a and b else None
+
+    return {
+        "accepted_vs_bare_pg_executemany": ratio(full["accepted_per_s"], pg["executemany_per_s"]),
+        "accepted_vs_bare_pg_copy": ratio(full["accepted_per_s"], pg["copy_per_s"]),
+        "applied_vs_bare_kafka_produce_then_consume": ratio(
+            full["applied_per_s"], kafka["produce_then_consume_per_s"]
+        ),
+        "accepted_vs_bare_kafka_produce": ratio(full["accepted_per_s"], kafka["produce_per_s"]),
+    }
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in ("fastapi", "sqlalchemy", "asyncpg", "aiokafka", "uvicorn", "pydantic"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    from devstack.postgres import find_bindir
+
+    out["postgresql"] = find_bindir(install=False).parent.name
+    return out
+
+
+def summary(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [f"Orderflow on {m['cores']} cores, {m['memory_mib']} MiB, Python {m['python']}"]
+    for run in report["end_to_end"]:
+        vis = run["visible_in_fulfillment"]
+        lines.append(
+            f"  e2e {run['orders']} @ {run['target_rate']}: accepted {run['accepted_per_s']}/s, "
+            f"applied {run['applied_per_s']}/s, visible p50 {vis.get('p50_ms')} ms "
+            f"p99 {vis.get('p99_ms')} ms"
+        )
+    for run in report["single"]:
+        lat = run["latency"]
+        lines.append(
+            f"  single @ {run['target_rate']:g}/s: {run['requests_per_s']} req/s, "
+            f"p50 {lat.get('p50_ms')} ms p99 {lat.get('p99_ms')} ms"
+        )
+    kafka, pg = report["limit"]["kafka"], report["limit"]["postgres"]
+    lines.append(
+        f"  limit: Kafka produce {kafka['produce_per_s']}/s consume {kafka['consume_per_s']}/s; "
+        f"PostgreSQL COPY {pg['copy_per_s']}/s executemany {pg['executemany_per_s']}/s"
+    )
+    lines.append(f"  ratios: {report['ratios']}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    report = asyncio.run(run())
+    print(summary(report))
+    print(save("platform", report))
+
+
+if __name__ == "__main__":
+    main()

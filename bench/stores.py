@@ -1,0 +1,214 @@
+"""What the cluster's stores hold: per-order rows, duplicates, unsent outbox rows, consumer lag.
+
+Each consumer service keeps one row per order in its ``orders`` table (fulfillment's order
+aggregate, defects' order facts, analytics' sales read model), keyed by ``amazon_order_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.cluster import CONSUMERS, SUBSCRIBES, Cluster
+
+ORDER_TABLE = {"fulfillment": "orders", "defects": "orders", "analytics": "orders"}
+
+
+@contextlib.asynccontextmanager
+async def connect(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def count_orders(cluster: Cluster) -> dict[str, int | None]:
+    """Rows in each consumer's orders table; None for a store that cannot be reached now."""
+
+    async def one(service: str) -> int | None:
+        try:
+            async with connect(cluster.dsn(service)) as conn:
+                value = await conn.fetchval(f"SELECT count(*) FROM {ORDER_TABLE[service]}")
+                return int(value)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return None
+
+    values = await asyncio.gather(*(one(s) for s in CONSUMERS))
+    return dict(zip(CONSUMERS, values, strict=True))
+
+
+@dataclass
+class StoreCheck:
+    service: str
+    rows: int
+    found: int
+    missing: int
+    extra: int
+    duplicate_rows: int
+    inbox_order_events: int
+    duplicate_effects: int
+    dead_letters: int
+    unsent_outbox: int
+
+    def ok(self, accepted: int) -> bool:
+        return (
+            self.rows == accepted
+            and self.found == accepted
+            and self.missing == 0
+            and self.extra == 0
+            and self.duplicate_rows == 0
+            and self.inbox_order_events == accepted
+            and self.duplicate_effects == 0
+            and self.dead_letters == 0
+            and self.unsent_outbox == 0
+        )
+
+
+async def check_store(cluster: Cluster, service: str, accepted: set[str]) -> StoreCheck:
+    table = ORDER_TABLE[service]
+    async with connect(cluster.dsn(service)) as conn:
+        ids = {r[0] for r in await conn.fetch(f"SELECT amazon_order_id FROM {table}")}
+        rows = await conn.fetchval(f"SELECT count(*) FROM {table}")
+        dup_rows = await conn.fetchval(
+            f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) n FROM {table} "
+            "GROUP BY amazon_order_id HAVING count(*) > 1) d"
+        )
+        inbox = await conn.fetchval(
+            "SELECT count(*) FROM inbox WHERE topic = $1", cluster.topic("orders.v1")
+        )
+        return StoreCheck(
+            service=service,
+            rows=int(rows),
+            found=len(ids & accepted),
+            missing=len(accepted - ids),
+            extra=len(ids - accepted),
+            duplicate_rows=int(dup_rows),
+            inbox_order_events=int(inbox),
+            duplicate_effects=await duplicate_effects(conn),
+            dead_letters=int(await conn.fetchval("SELECT count(*) FROM dead_letters")),
+            unsent_outbox=await unsent(conn),
+        )
+
+
+async def duplicate_effects(conn: asyncpg.Connection) -> int:
+    """Events this service published more than once for the same (subject, version, type)."""
+    value = await conn.fetchval(
+        "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) n FROM outbox "
+        "WHERE topic NOT LIKE '%.dlq' GROUP BY message_key, aggregate_version, event_type "
+        "HAVING count(*) > 1) d"
+    )
+    return int(value)
+
+
+async def unsent(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+
+
+async def ingest_facts(cluster: Cluster) -> dict[str, int]:
+    async with connect(cluster.dsn("ingest")) as conn:
+        return {
+            "orders": int(await conn.fetchval("SELECT count(*) FROM orders")),
+            "order_events": int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE topic = $1", cluster.topic("orders.v1")
+                )
+            ),
+            "unsent_outbox": await unsent(conn),
+        }
+
+
+async def topic_messages(bootstrap: str, topic: str) -> int:
+    """Records on ``topic`` (sum of end offsets; the topics are never compacted here)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        await consumer.topics()  # refreshes the metadata
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        return int(sum(ends.values()))
+    finally:
+        await consumer.stop()
+
+
+async def lags(cluster: Cluster) -> dict[str, int]:
+    """Each consumer group's lag: end offsets minus committed offsets over its topics."""
+    bootstrap = cluster.infra.kafka.bootstrap
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        await consumer.topics()  # refreshes the metadata
+        out: dict[str, int] = {}
+        for service in CONSUMERS:
+            tps = [
+                TopicPartition(cluster.topic(t), p)
+                for t in SUBSCRIBES[service]
+                for p in consumer.partitions_for_topic(cluster.topic(t)) or ()
+            ]
+            ends = await consumer.end_offsets(tps) if tps else {}
+            committed: dict[Any, Any] = await admin.list_consumer_group_offsets(
+                cluster.group(service)
+            )
+            lag = 0
+            for tp, end in ends.items():
+                meta = committed.get(tp)
+                done = meta.offset if meta is not None and meta.offset >= 0 else 0
+                lag += max(0, end - done)
+            out[service] = lag
+        return out
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+@dataclass
+class Completion:
+    """When each store first held every order, and when every lag was zero (wall clock)."""
+
+    store_done: dict[str, float]
+    lag_zero_at: float | None
+    counts: dict[str, int | None]
+    lags: dict[str, int]
+
+    @property
+    def done_at(self) -> float | None:
+        if self.lag_zero_at is None or len(self.store_done) < len(CONSUMERS):
+            return None
+        return max(self.lag_zero_at, *self.store_done.values())
+
+
+async def wait_complete(
+    cluster: Cluster, expected: int, *, timeout: float, poll: float = 0.25
+) -> Completion:
+    """Poll the stores, then the lags, until every store has ``expected`` rows and lag is 0."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    done: dict[str, float] = {}
+    counts: dict[str, int | None] = {}
+    lag: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        counts = await count_orders(cluster)
+        now = time.time()
+        for service, n in counts.items():
+            if n is not None and n >= expected and service not in done:
+                done[service] = now
+        if len(done) == len(CONSUMERS):
+            try:
+                lag = await lags(cluster)
+            except Exception:  # the broker may be restarting: ask again
+                lag = {}
+            if lag and not any(lag.values()):
+                return Completion(done, time.time(), counts, lag)
+        await asyncio.sleep(poll)
+    return Completion(done, None, counts, lag)

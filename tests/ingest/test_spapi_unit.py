@@ -210,3 +210,12 @@ def test_hosts_allowed_are_amazons_and_the_configured_ones() -> None:
     assert host_allowed("http://127.0.0.1:8080", local)
     assert not host_allowed("http://169.254.169.254/latest", local)
     assert not host_allowed("https://sellingpartnerapi-eu.amazon.com.evil.example", local)
+
+
+def test_bucket_adopts_the_announced_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(RateLimit(rate=0.5, burst=1), clock)
+    bucket.reserve()
+    bucket.adopt(0.1)  # x-amzn-RateLimit-Limit: the seller's plan is slower than the default
+    assert bucket.reserve() == pytest.approx(10.0)
+    assert bucket.limit == RateLimit(0.1, 1)

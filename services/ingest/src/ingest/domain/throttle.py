@@ -69,6 +69,12 @@ class TokenBucket:
         self._refill()
         self._tokens = min(self._tokens, 0.0)
 
+    def adopt(self, rate: float) -> None:
+        """Refill at ``rate`` from now on (Amazon announced the seller's actual plan)."""
+        if rate > 0 and rate != self.limit.rate:
+            self._refill()
+            self.limit = RateLimit(rate=rate, burst=self.limit.burst)
+
     @property
     def available(self) -> float:
         self._refill()

@@ -126,6 +126,9 @@ class TokenCache:
         return _Token(value=str(body["access_token"]), expires_at=self._clock() + expires)
 
 
+_RETRIED = frozenset({429, 500, 502, 503, 504})
+
+
 def _json(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
@@ -149,22 +152,21 @@ class SpApiHttp:
     sleep: Sleep = asyncio.sleep
 
     async def get(self, operation: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        renewed = False
         for attempt in range(1, self.retry.max_attempts + 1):
             await self.buckets.acquire(self.selling_partner_id, operation)
             response = await self._send(path, params)
+            status = response.status_code if response is not None else None
+            if response is not None:
+                self._adopt_rate(operation, response)
             if response is not None and response.status_code < 300:
                 return _json(response)
-            if (
-                response is not None
-                and response.status_code not in (429, 403)
-                and (response.status_code < 500)
-            ):
-                raise SpApiRequestError(response.status_code, _json(response).get("errors"))
-            if response is not None and response.status_code == 403:
-                self.tokens.forget(self.token_url, self.credentials)  # expired token: renew once
-                if attempt > 1:
-                    raise SpApiRequestError(403, _json(response).get("errors"))
+            if status == 403 and not renewed:  # an expired access token: renew it once
+                self.tokens.forget(self.token_url, self.credentials)
+                renewed = True
                 continue
+            if response is not None and status not in _RETRIED:
+                raise SpApiRequestError(response.status_code, _json(response).get("errors"))
             delay = self._delay(operation, attempt, response)
             log.info(
                 "sp-api retry",
@@ -172,13 +174,19 @@ class SpApiHttp:
                     "operation": operation,
                     "attempt": attempt,
                     "delay": round(delay, 3),
-                    "status": response.status_code if response is not None else None,
+                    "status": status,
                 },
             )
             await self.sleep(delay)
         raise SpApiUnavailable(
             f"SP-API {operation} failed after {self.retry.max_attempts} attempts"
         )
+
+    def _adopt_rate(self, operation: str, response: httpx.Response) -> None:
+        """Amazon's plans are dynamic: follow ``x-amzn-RateLimit-Limit`` when it is sent."""
+        rate = parse_rate_limit_header(response.headers.get("x-amzn-ratelimit-limit"))
+        if rate is not None:
+            self.buckets.bucket(self.selling_partner_id, operation).adopt(rate)
 
     async def _send(self, path: str, params: dict[str, Any]) -> httpx.Response | None:
         token = await self.tokens.get(self.client, self.token_url, self.credentials)

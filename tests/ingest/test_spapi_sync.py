@@ -4,6 +4,7 @@ is followed, a restart neither misses nor duplicates, and Amazon's rates are obe
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -208,3 +209,56 @@ async def test_429_backs_off_by_the_advertised_rate_and_gets_everything(
     for refused in throttled:
         later = [r for r in every if r.at > refused.at]
         assert later and later[0].at - refused.at >= period * 0.8  # waited, did not hammer
+
+
+async def test_two_instances_never_sync_one_connection_at_once(
+    make_standin: Callable[..., StandIn], spapi_ingest: RunningService
+) -> None:
+    standin = make_standin(scale=1000)
+    now = datetime.now(UTC)
+    made = _orders(standin, 9, now=now)
+    await connect(spapi_ingest, standin, sync_from=now - timedelta(days=1))
+    one, two = poller_of(spapi_ingest.resources), poller_of(spapi_ingest.resources)
+    claimed = await asyncio.gather(one.sync_once(), two.sync_once())
+    assert sorted(claimed) == [False, True]  # the second found the connection leased
+    events = await events_by_order(spapi_ingest, {o["orderId"] for o in made})
+    assert counts(events) == {1: 9}
+    assert len(standin.requests_of("searchOrders", 200)) == 3  # one reader, three pages
+
+
+async def test_paused_connection_is_not_polled(
+    make_standin: Callable[..., StandIn], spapi_ingest: RunningService
+) -> None:
+    standin = make_standin(scale=1000)
+    now = datetime.now(UTC)
+    _orders(standin, 2, now=now)
+    conn = await connect(spapi_ingest, standin, sync_from=now - timedelta(days=1))
+    paused = await spapi_ingest.client.post(
+        f"/v1/connections/{conn['id']}/pause", headers=SELLER_KEY
+    )
+    assert paused.json()["status"] == "paused"
+    assert not await poller_of(spapi_ingest.resources).sync_once()
+    assert standin.requests_of("searchOrders") == []
+    await spapi_ingest.client.post(f"/v1/connections/{conn['id']}/resume", headers=SELLER_KEY)
+    assert await poller_of(spapi_ingest.resources).sync_once()
+    assert len(standin.requests_of("searchOrders", 200)) == 1
+
+
+async def test_no_secret_reaches_the_logs(
+    make_standin: Callable[..., StandIn],
+    spapi_ingest: RunningService,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    standin = make_standin(scale=1000)
+    now = datetime.now(UTC)
+    _orders(standin, 4, now=now)
+    standin.faults.append(Fault("searchOrders", 500, times=1))  # a retry gets logged too
+    caplog.set_level(logging.DEBUG)
+    await connect(spapi_ingest, standin, sync_from=now - timedelta(days=1))
+    await _drain(poller_of(spapi_ingest.resources))
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "sp-api retry" in logged
+    secrets = [standin.client_secret, standin.refresh_token, *standin.access_tokens()]
+    assert secrets[2:], "the stand-in issued an access token"
+    for secret in secrets:
+        assert secret not in logged

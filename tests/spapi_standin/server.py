@@ -156,6 +156,10 @@ class StandIn:
                 worst = max(worst, (j - i + 1) - (burst + rate * (times[j] - times[i])))
         return worst
 
+    def access_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._access)
+
     def expire_page_tokens(self) -> None:
         with self._lock:
             self._pages.clear()

@@ -178,6 +178,9 @@ async def test_auth_validation_and_unavailable_sp_api(
     standin.faults.append(Fault("getOrder2026", 503))
     down = await _post(spapi_ingest, body)
     assert down.status_code == 503
+    standin.faults[:] = [Fault("getOrder2026", 400, times=1)]
+    refused = await _post(spapi_ingest, body)
+    assert refused.status_code == 503 and "refused getOrder" in refused.json()["detail"]
     standin.faults.clear()
     # nothing was recorded: the forwarder's retry is taken, not called a duplicate
     retried = await _post(spapi_ingest, body)

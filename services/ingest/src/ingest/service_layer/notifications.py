@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.adapters.spapi.http import SpApiRequestError
 from ingest.adapters.spapi.notifications import OrderChangeEnvelope
 from ingest.adapters.spapi_repository import ConnectionRepository, NotificationRepository
-from ingest.domain.connections import UnknownSellingPartner
+from ingest.domain.connections import SpApiUnavailable, UnknownSellingPartner
 from ingest.domain.model import Rejected
 from ingest.service_layer import handlers
 from ingest.service_layer.connections import Vault
@@ -75,8 +76,11 @@ async def take(
             f"No SP-API connection for SellerId {change.SellerId}; "
             "the notification was quarantined."
         )
-    async with spapi.client() as client:
-        order = await spapi.reader(client, row, vault).order(order_id)
+    try:
+        async with spapi.client() as client:
+            order = await spapi.reader(client, row, vault).order(order_id)
+    except SpApiRequestError as exc:
+        raise SpApiUnavailable(f"SP-API refused getOrder for {order_id}: {exc}") from None
     async with uow_factory() as uow:
         first = await NotificationRepository(uow.session).record(
             notification_id=notification_id,

@@ -148,6 +148,9 @@ class Poller:
         except (SpApiUnavailable, SpApiRequestError) as exc:
             error = str(exc)[:500]
             log.warning("sp-api sync failed", extra={"connection": str(row.id), "error": error})
+        except Exception as exc:  # recorded on the connection; the next pass tries again
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("sp-api sync failed", extra={"connection": str(row.id)})
         finally:
             poll = timedelta(seconds=self.spapi.settings.spapi_poll_seconds)
             async with self.new_uow() as uow:

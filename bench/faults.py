@@ -58,6 +58,7 @@ class Run:
     rate: float
     events: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    fault_ended: float | None = None
 
     def note(self, text: str) -> None:
         self.events.append(f"{time.time() - self.started:6.1f}s {text}")
@@ -133,6 +134,11 @@ async def rebalance(run: Run) -> None:
     run.note("the second workers left (SIGTERM)")
 
 
+async def _timed_fault(fault: Fault, run: Run) -> None:
+    await fault(run)
+    run.fault_ended = time.time()
+
+
 SCENARIOS: dict[str, Fault] = {
     "consumer-kill": consumer_kill,
     "relay-kill": relay_kill,
@@ -162,11 +168,11 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
         )
         load = LoadProcess(spec, cluster.log_dir)
         run = Run(cluster, load, n, rate)
-        fault_task = asyncio.create_task(fault(run))
+        fault_task = asyncio.create_task(_timed_fault(fault, run))
         result = await load.wait()
         run.note(f"load done: {len(result['accepted'])} accepted")
         await fault_task
-        fault_end = time.time()
+        fault_end = run.fault_ended or time.time()
         timeout = float(os.environ.get("FAULT_TIMEOUT_S", "300"))
         accepted = set(result["accepted"])
         done = await stores.wait_complete(cluster, len(accepted), timeout=timeout)
@@ -174,6 +180,7 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
         ingest = await stores.ingest_facts(cluster)
         published = await stores.topic_messages(INFRA.kafka.bootstrap, cluster.topic("orders.v1"))
         dead = cluster.dead()
+        restarts = {p.name: p.restarts for p in cluster.procs.values() if p.restarts}
     finally:
         cluster.stop_all()
 
@@ -210,7 +217,8 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
         "retries": result["retries"],
         "load_seconds": round(result["finished"] - result["started"], 1),
         "recovery_s": round(done.done_at - fault_end, 2) if done.done_at else None,
-        "restarts": {p.name: p.restarts for p in cluster.procs.values()} or None,
+        "drain_after_load_s": round(done.done_at - result["finished"], 2) if done.done_at else None,
+        "restarts": restarts,
         "events": run.events,
         "failures": failures,
         "tag": tag,

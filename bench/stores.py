@@ -125,36 +125,42 @@ async def ingest_facts(cluster: Cluster) -> dict[str, int]:
         }
 
 
+async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+    existing = set(await admin.list_topics())
+    wanted = [t for t in topics if t in existing]  # describing a missing topic would create it
+    described = await admin.describe_topics(wanted) if wanted else []
+    return [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+
+
+@contextlib.asynccontextmanager
+async def _kafka(bootstrap: str) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        await consumer.start()
+        try:
+            yield admin, consumer
+        finally:
+            await consumer.stop()
+    finally:
+        await admin.close()
+
+
 async def topic_messages(bootstrap: str, topic: str) -> int:
     """Records on ``topic`` (sum of end offsets; the topics are never compacted here)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        await consumer.topics()  # refreshes the metadata
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
+    async with _kafka(bootstrap) as (admin, consumer):
+        tps = await _partitions(admin, [topic])
         ends = await consumer.end_offsets(tps) if tps else {}
         return int(sum(ends.values()))
-    finally:
-        await consumer.stop()
 
 
 async def lags(cluster: Cluster) -> dict[str, int]:
     """Each consumer group's lag: end offsets minus committed offsets over its topics."""
-    bootstrap = cluster.infra.kafka.bootstrap
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        await consumer.topics()  # refreshes the metadata
+    async with _kafka(cluster.infra.kafka.bootstrap) as (admin, consumer):
         out: dict[str, int] = {}
         for service in CONSUMERS:
-            tps = [
-                TopicPartition(cluster.topic(t), p)
-                for t in SUBSCRIBES[service]
-                for p in consumer.partitions_for_topic(cluster.topic(t)) or ()
-            ]
+            tps = await _partitions(admin, [cluster.topic(t) for t in SUBSCRIBES[service]])
             ends = await consumer.end_offsets(tps) if tps else {}
             committed: dict[Any, Any] = await admin.list_consumer_group_offsets(
                 cluster.group(service)
@@ -166,9 +172,6 @@ async def lags(cluster: Cluster) -> dict[str, int]:
                 lag += max(0, end - done)
             out[service] = lag
         return out
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
 @dataclass

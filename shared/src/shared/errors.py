@@ -36,20 +36,43 @@ _TRANSIENT = (
 )
 
 
+# SQLSTATEs of a server that is going away or not accepting connections yet: class 08
+# (connection exception), 57P01-57P03 (admin/crash shutdown, "the database system is shutting
+# down" / "is starting up") and 53300 (too many connections).
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when the failure comes from a dependency being down, not from the data."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, _TRANSIENT):
         return True
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and _is_connection_error(cause)
+    return any(_is_connection_error(cause) for cause in _causes(exc))
+
+
+def _causes(exc: BaseException, limit: int = 8) -> list[BaseException]:
+    """The chain below ``exc`` (``__cause__``, else ``__context__``), without cycles.
+
+    SQLAlchemy wraps a driver error twice (its DBAPIError around the dialect's own ``Error``
+    around asyncpg's exception), so the driver's exception is two levels down.
+    """
+    chain: list[BaseException] = []
+    seen = {id(exc)}
+    current = exc.__cause__ or exc.__context__
+    while current is not None and id(current) not in seen and len(chain) < limit:
+        chain.append(current)
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def _is_connection_error(exc: BaseException) -> bool:
     name = type(exc).__name__
+    sqlstate = getattr(exc, "sqlstate", None)
     return (
         isinstance(exc, ConnectionError | OSError)
         or "Connection" in name
         or "CannotConnect" in name
+        or (isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES))
     )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from devstack import config
 from devstack.kafka import KafkaServer
 from devstack.postgres import PostgresServer

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from devstack.kafka import kafka_api_versions_ok
 from devstack.postgres import psql_binary
 

@@ -7,7 +7,7 @@ from pydantic import Field
 from shared.settings import ServiceSettings
 
 
-class DefectsSettings(ServiceSettings):  # type: ignore[misc]
+class DefectsSettings(ServiceSettings):
     service_name: str = "defects"
     http_port: int = Field(default=8003, validation_alias="HTTP_PORT")
     # a response carries up to 5 evidence files of 5 MB each, plus its text

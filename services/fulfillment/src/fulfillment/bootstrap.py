@@ -8,7 +8,7 @@ from pathlib import Path
 from fulfillment.adapters import orm
 from fulfillment.adapters.pii import BuyerPII
 from fulfillment.entrypoints.api.app import build_app
-from fulfillment.service_layer import ship_clock, uploads
+from fulfillment.service_layer import pii_retention, ship_clock, uploads
 from fulfillment.service_layer.handlers import snapshot_handler
 from fulfillment.service_layer.unit_of_work import UnitOfWork
 from fulfillment.settings import FulfillmentSettings
@@ -74,5 +74,5 @@ SPEC = ServiceSpec(
     handlers=_handlers,
     subscribes=(topics.ORDERS,),
     publishes=(topics.FULFILLMENT,),
-    background=(_ship_clock, _resume_uploads),
+    background=(_ship_clock, _resume_uploads, pii_retention.run_pii_purge),
 )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ingest.adapters import orm
 from ingest.entrypoints.api.app import build_app
-from ingest.service_layer import sync, uploads
+from ingest.service_layer import pii_retention, sync, uploads
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
 from shared.kafka.consumer import Handler
@@ -38,5 +38,5 @@ SPEC = ServiceSpec(
     build_app=build_app,
     handlers=_handlers,
     publishes=(topics.ORDERS,),
-    background=(_resume_uploads, sync.run_poller),
+    background=(_resume_uploads, sync.run_poller, pii_retention.run_pii_purge),
 )

@@ -53,6 +53,14 @@ orders = Table(
         ),
     ),
     Index(
+        "ix_orders_pii_due",
+        "updated_at",
+        postgresql_where=text(
+            "status IN ('Shipped', 'Canceled') AND "
+            "(jsonb_typeof(doc -> 'buyer_pii') = 'object' OR buyer_email_hash IS NOT NULL)"
+        ),
+    ),
+    Index(
         "ix_orders_doc_items",
         text("(doc -> 'items') jsonb_path_ops"),
         postgresql_using="gin",

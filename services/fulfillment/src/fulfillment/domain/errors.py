@@ -11,8 +11,9 @@ FulfillmentError
 ├── RuleViolation                 409: the action conflicts with what the order holds
 │   ├── QuantityExceeded          more shipped or returned than ordered or shipped
 │   └── RefundExceedsPaid         more refunded than was paid
-└── InvalidInput                  422: a field is wrong on its own (names the field)
-    └── UnreadableUpload          the file is not a shipment-confirmation flat file
+├── InvalidInput                  422: a field is wrong on its own (names the field)
+│   └── UnreadableUpload          the file is not a shipment-confirmation flat file
+└── BuyerPIIRemoved               410: buyer PII removed (retention): no packing slip any more
 """
 
 from __future__ import annotations
@@ -83,3 +84,13 @@ class InvalidInput(FulfillmentError):
 class UnreadableUpload(InvalidInput):
     def __init__(self, message: str) -> None:
         super().__init__("file", message)
+
+
+class BuyerPIIRemoved(FulfillmentError):
+    def __init__(self, amazon_order_id: str, removed_on: str) -> None:
+        super().__init__(
+            f"The buyer's name, address and contact details of order {amazon_order_id} were "
+            f"removed on {removed_on} (buyer PII is kept only PII_RETENTION_DAYS after an order "
+            "ships or is canceled, per Amazon's Data Protection Policy), so its packing slip "
+            "can no longer be printed."
+        )

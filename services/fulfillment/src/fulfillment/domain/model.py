@@ -18,6 +18,7 @@ from fulfillment.domain import carriers
 from fulfillment.domain import events as ev
 from fulfillment.domain import state_machine as sm
 from fulfillment.domain.errors import (
+    BuyerPIIRemoved,
     FulfilledByAmazon,
     InvalidInput,
     QuantityExceeded,
@@ -108,6 +109,7 @@ class Order:
     ship_to: dict[str, Any] | None = None
     buyer_pii: dict[str, Any] | None = None
     buyer_email_hash: str | None = None
+    pii_removed_at: datetime | None = None  # buyer PII removed after PII_RETENTION_DAYS
     items: list[Item] = field(default_factory=list)
     version: int = 0
     shipments: list[Shipment] = field(default_factory=list)
@@ -184,6 +186,8 @@ class Order:
         shipped = {i.order_item_id: i.quantity_shipped for i in self.items}
         for name in _AMAZON_FIELDS:
             setattr(self, name, getattr(newer, name))
+        if self.pii_removed_at is not None:  # removed for good: a later snapshot brings no PII
+            self.buyer_pii, self.buyer_email_hash = None, None
         self.items = [
             replace(i, quantity_shipped=max(i.quantity_shipped, shipped.get(i.order_item_id, 0)))
             for i in newer.items
@@ -511,6 +515,8 @@ class Order:
 
     def check_packing_slip(self) -> None:
         self._seller_action(Action.PRINT_PACKING_SLIP)
+        if self.pii_removed_at is not None:
+            raise BuyerPIIRemoved(self.amazon_order_id, self.pii_removed_at.date().isoformat())
 
     def flag_late(self, now: datetime) -> bool:
         """Flag the order late once, when unshipped past its LatestShipDate."""

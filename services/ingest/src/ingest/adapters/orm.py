@@ -37,7 +37,17 @@ orders = Table(
     Column("intake_source", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # When the buyer PII was removed (PII_RETENTION_DAYS after Shipped/Canceled; see
+    # service_layer/pii_retention.py).
+    Column("pii_removed_at", DateTime(timezone=True)),
     Index("ix_orders_seller", "seller_id", "received_at"),
+    Index(
+        "ix_orders_pii_due",
+        "last_update_date",
+        postgresql_where=text(
+            "order_status IN ('Shipped', 'Canceled') AND (snapshot -> 'buyer_pii') IS NOT NULL"
+        ),
+    ),
 )
 
 quarantine = Table(

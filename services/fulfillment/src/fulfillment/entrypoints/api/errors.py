@@ -1,7 +1,7 @@
 """Fulfillment's domain errors as HTTP problems: the one place they are mapped.
 
 NotFound -> 404, InvalidTransition (incl. FulfilledByAmazon) -> 409, RuleViolation -> 409,
-InvalidInput -> 422 naming the field.
+InvalidInput -> 422 naming the field, BuyerPIIRemoved -> 410.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from fulfillment.domain.errors import (
+    BuyerPIIRemoved,
     FulfilledByAmazon,
     FulfillmentError,
     InvalidInput,
@@ -31,6 +32,7 @@ _STATUS: list[tuple[type[FulfillmentError], int, str]] = [
     (RefundExceedsPaid, 409, "Refund exceeds what was paid"),
     (RuleViolation, 409, "Conflict"),
     (InvalidInput, 422, "Invalid request"),
+    (BuyerPIIRemoved, 410, "Gone"),
 ]
 
 

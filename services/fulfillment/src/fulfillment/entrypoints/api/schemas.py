@@ -211,6 +211,12 @@ class OrderOut(OrderSummaryOut):
     returns: list[ReturnOut]
     pickups: list[PickupOut]
     cancellation: CancellationOut | None
+    pii_status: Literal["held", "removed", "none"] = Field(
+        default="none",
+        description="buyer PII: held (sealed; packing slips can be printed), removed "
+        "(PII_RETENTION_DAYS after the order shipped or was canceled) or none",
+    )
+    pii_removed_at: datetime | None = None
 
 
 class OrderPage(BaseModel):
@@ -367,4 +373,6 @@ def order_out(o: model.Order, now: datetime) -> OrderOut:
         returns=[return_out(r) for r in o.returns],
         pickups=[pickup_out(p) for p in o.pickups],
         cancellation=cancellation_out(o.cancellation) if o.cancellation else None,
+        pii_status="held" if o.buyer_pii else "removed" if o.pii_removed_at else "none",
+        pii_removed_at=o.pii_removed_at,
     )

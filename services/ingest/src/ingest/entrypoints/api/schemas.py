@@ -58,6 +58,12 @@ class OrderOut(BaseModel):
     all_events_published: bool
     events: list[PublishedEvent]
     order: dict[str, Any] = Field(description="the snapshot last published (buyer PII sealed)")
+    pii_status: Literal["held", "removed", "none"] = Field(
+        default="none",
+        description="buyer PII: held (sealed), removed (PII_RETENTION_DAYS after the order "
+        "shipped or was canceled) or none (the order came without it)",
+    )
+    pii_removed_at: datetime | None = None
 
 
 class QuarantineOut(BaseModel):

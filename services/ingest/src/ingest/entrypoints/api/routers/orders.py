@@ -198,6 +198,8 @@ async def get_order(amazon_order_id: str, seller: VisibleSeller, uow: UoW) -> Or
         for e in events
     ]
     order = {k: v for k, v in row.snapshot.items() if k != "buyer_pii"}
+    held = row.snapshot.get("buyer_pii") is not None
+    removed = not held and row.pii_removed_at is not None
     return OrderOut(
         amazon_order_id=row.amazon_order_id,
         seller_id=row.seller_id,
@@ -210,4 +212,6 @@ async def get_order(amazon_order_id: str, seller: VisibleSeller, uow: UoW) -> Or
         all_events_published=all(e.sent_at is not None for e in published),
         events=published,
         order=order,
+        pii_status="held" if held else "removed" if removed else "none",
+        pii_removed_at=row.pii_removed_at if removed else None,
     )

@@ -36,7 +36,7 @@ lint: setup ## ruff lint and format check
 	$(VENV)/bin/ruff format --check shared services infra tests bench
 
 typecheck: setup ## mypy --strict on every package
-	$(VENV)/bin/mypy shared/src infra/src $(wildcard services/*/src)
+	$(VENV)/bin/mypy --no-incremental shared/src infra/src $(wildcard services/*/src)
 
 check: lint typecheck ## lint and type check
 

@@ -193,7 +193,10 @@ async def test_429_backs_off_by_the_advertised_rate_and_gets_everything(
 ) -> None:
     # The stand-in's plan for this seller is tighter than Amazon's default (burst 2, not 20):
     # the client learns it only from the 429s and their x-amzn-RateLimit-Limit.
-    standin = make_standin(scale=1000, burst={"searchOrders": 2})
+    # A slow rate (scale 100: one searchOrders token every 1.8 s) so that even a client slowed
+    # down by a busy machine outruns the burst and meets 429s.
+    scale = 100
+    standin = make_standin(scale=scale, burst={"searchOrders": 2})
     now = datetime.now(UTC)
     made = _orders(standin, 12, now=now)
     await connect(spapi_ingest, standin, sync_from=now - timedelta(days=1))
@@ -204,7 +207,7 @@ async def test_429_backs_off_by_the_advertised_rate_and_gets_everything(
     assert counts(events) == {1: 12}
     throttled = standin.requests_of("searchOrders", 429)
     assert throttled, "the tighter plan should have throttled the client"
-    period = 1 / (0.0056 * 1000)
+    period = 1 / (0.0056 * scale)
     every = standin.requests_of("searchOrders")
     for refused in throttled:
         later = [r for r in every if r.at > refused.at]

@@ -230,7 +230,8 @@ def line(result: dict[str, Any]) -> str:
     return (
         f"{verdict} {result['scenario']:<17} accepted {result['accepted']}, "
         f"found {result['found']}, "
-        f"duplicates {result['duplicates']}, recovery {result['recovery_s']} s, "
+        f"duplicates {result['duplicates']}, recovery {result['recovery_s']} s after the fault "
+        f"({result['drain_after_load_s']} s after the load), "
         f"statuses {result['statuses']}, relay re-sent {result['republished_by_relay']}"
     )
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared.api import ops
 from shared.api.auth import parse_api_keys, rate_limit
+from shared.api.files import cancel_jobs
 from shared.api.middleware import BodyTooLarge, RequestContextMiddleware
 from shared.api.openapi import install_openapi
 from shared.api.problems import install_problem_handlers, problem_response
@@ -31,10 +32,11 @@ def create_app(
         title=title,
         description=description,
         version="1.0.0",
-        lifespan=lifespan,
+        lifespan=_with_jobs(lifespan),
         dependencies=[Depends(rate_limit)],
     )
     app.state.api_keys = parse_api_keys(settings.api_keys)
+    app.state.jobs = set()
     app.state.rate_limits = KeyedBuckets(
         rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )
@@ -61,5 +63,18 @@ def create_app(
     return app
 
 
-async def no_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
+def _with_jobs(lifespan: Lifespan | None) -> Lifespan:
+    """The service's lifespan, then cancel the jobs still running (``shared.api.files``)."""
+
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            await cancel_jobs(app)
+
+    return run

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from fulfillment.entrypoints.api import errors
@@ -28,13 +24,6 @@ machine, and publishes what happens on `fulfillment.v1` through a transactional 
 
 
 def build_app(resources: Resources) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        for task in list(app.state.upload_tasks):
-            task.cancel()
-        await asyncio.gather(*app.state.upload_tasks, return_exceptions=True)
-
     app = create_app(
         settings=resources.settings,
         title="Orderflow fulfillment",
@@ -48,9 +37,7 @@ def build_app(resources: Resources) -> FastAPI:
             pickups.router,
             deadletters.router,
         ],
-        lifespan=lifespan,
     )
-    app.state.upload_tasks = set()
     install_readiness(app, resources)
     errors.install(app)
     return app

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from ingest.adapters.amazon_v0 import AmazonOrder
@@ -31,13 +27,6 @@ quarantines every input it cannot accept, with the reasons."""
 
 
 def build_app(resources: Resources) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        for task in list(app.state.upload_tasks):
-            task.cancel()
-        await asyncio.gather(*app.state.upload_tasks, return_exceptions=True)
-
     app = create_app(
         settings=resources.settings,
         title="Orderflow ingest",
@@ -51,9 +40,7 @@ def build_app(resources: Resources) -> FastAPI:
             connections.router,
             notifications.router,
         ],
-        lifespan=lifespan,
     )
-    app.state.upload_tasks = set()
     install_readiness(app, resources)
     errors.install(app)
     add_schemas(app, AmazonOrder, BatchIn)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -15,32 +14,9 @@ from ingest.service_layer import uploads
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.openapi import body_of
-from shared.api.problems import Problem
+from shared.api.files import FILE_BODY, read_file, spawn_job
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
-
-FILE_BODY = {
-    "type": "object",
-    "properties": {"file": {"type": "string", "format": "binary"}},
-    "required": ["file"],
-}
-
-
-async def _file_of(request: Request) -> tuple[str | None, bytes]:
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        async with request.form() as form:
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise Problem(
-                    422,
-                    "File required",
-                    "Send the report in the form field 'file'.",
-                    errors=[{"field": "body.file", "message": "required"}],
-                )
-            return upload.filename, await upload.read()
-    return request.headers.get("x-filename"), await request.body()
 
 
 @router.post(
@@ -48,7 +24,7 @@ async def _file_of(request: Request) -> tuple[str | None, bytes]:
     status_code=202,
     response_model=UploadOut,
     summary="Upload an order report (tab- or comma-separated); processed as a job",
-    openapi_extra=body_of(FILE_BODY, media_type="multipart/form-data"),
+    openapi_extra=FILE_BODY,
     responses={200: {"model": UploadOut, "description": "the same file was uploaded before"}},
 )
 async def post_upload(
@@ -59,11 +35,7 @@ async def post_upload(
     pii: Cipher,
     settings: Settings,
 ) -> UploadOut:
-    filename, content = await _file_of(request)
-    if len(content) > settings.max_upload_bytes:
-        raise Problem(
-            413, "File too large", f"An upload holds at most {settings.max_upload_bytes} bytes."
-        )
+    filename, content = await read_file(request, max_bytes=settings.max_upload_bytes)
     async with uow:
         row, duplicate = await uploads.register(
             uow, seller_id=seller, filename=filename, content=content
@@ -79,17 +51,16 @@ async def post_upload(
 def _start(request: Request, upload_id: uuid.UUID) -> None:
     resources = request.app.state.resources
     settings = resources.settings
-    task = asyncio.create_task(
+    spawn_job(
+        request.app,
         uploads.process(
             lambda: UnitOfWork(resources.sessions),
             upload_id,
             pii=resources.extras["pii"],
             topic=settings.topic(topics.ORDERS),
             chunk=settings.upload_chunk_orders,
-        )
+        ),
     )
-    request.app.state.upload_tasks.add(task)
-    task.add_done_callback(request.app.state.upload_tasks.discard)
 
 
 @router.get("/{upload_id}", response_model=UploadOut, summary="An upload's progress and errors")

@@ -4,13 +4,15 @@ On a private Kafka and PostgreSQL (``.run/bench/``), the four services run as ``
 all`` (as ``make up`` runs them) on fresh databases and a fresh topic prefix. A load generator
 in its own process posts orders:
 
-- end to end: ``BENCH_ORDERS`` orders (default 100000) in batches of ``BENCH_BATCH`` (500) at
-  full speed, then at each rate of ``BENCH_RATES`` (orders/s, default ``500,1000,2000``) for at
-  most ``BENCH_RATE_SECONDS`` (60) worth of orders. Figures: orders/s accepted by ingest,
+- end to end: ``BENCH_ORDERS`` orders (default 100000) in batches of ``BENCH_BATCH`` (500),
+  ``BENCH_IN_FLIGHT`` (2) requests at a time, at full speed, then at each rate of
+  ``BENCH_RATES`` (orders/s, default ``500,1000,2000``) for at most ``BENCH_RATE_SECONDS`` (60)
+  worth of orders. Figures: orders/s accepted by ingest,
   orders/s applied by all three consumers (every store holds every order), and latency from
   acceptance (the batch's answer reaching the client) to visibility in fulfillment's ``orders``
   table, for a sample of orders polled every 20 ms; also from fulfillment's ``created_at``
-  (the applying transaction's start) for every order.
+  (the applying transaction's start) for every order, and from ingest's ``received_at`` (the
+  start of the accepting transaction, before any client-side queueing of the answer).
 - single orders: ``POST /v1/orders`` at each rate of ``BENCH_SINGLE_RATES`` (100,200,400)
   for ``BENCH_SINGLE_SECONDS`` (20): requests/s and latency percentiles.
 - the limit: the same payloads through a bare aiokafka producer and consumer and a bare asyncpg
@@ -76,7 +78,7 @@ class Bench:
             mode="batch",
             batch_size=batch,
             rate=rate,
-            in_flight=4,
+            in_flight=int(os.environ.get("BENCH_IN_FLIGHT", "2")),
         )
         ids = order_ids(prefix, n)
         sample = ids[:: max(1, n // 1000)]
@@ -91,7 +93,8 @@ class Bench:
         sampler.cancel()
         await asyncio.gather(sampler, watcher, return_exceptions=True)
         accepted: dict[str, float] = result["accepted"]
-        created = await self._created_at(prefix)
+        created = await self._times(prefix, "fulfillment", "created_at")
+        received = await self._times(prefix, "ingest", "received_at")
         elapsed = result["finished"] - result["started"]
         visible = [seen[i] - accepted[i] for i in sample if i in seen and i in accepted]
         applied_s = (done.done_at - result["started"]) if done.done_at else None
@@ -109,6 +112,9 @@ class Bench:
             "statuses": result["statuses"],
             "batch_request_latency": percentiles(result["request_latencies"]),
             "visible_in_fulfillment": {"sampled": len(visible), **percentiles(visible)},
+            "visible_from_ingest_received_at": percentiles(
+                [seen[i] - received[i] for i in sample if i in seen and i in received]
+            ),
             "fulfillment_created_at": percentiles(
                 [created[i] - accepted[i] for i in accepted if i in created]
             ),
@@ -143,11 +149,12 @@ class Bench:
         finally:
             await conn.close()
 
-    async def _created_at(self, prefix: str) -> dict[str, float]:
-        conn = await asyncpg.connect(self.cluster.dsn("fulfillment"))
+    async def _times(self, prefix: str, service: str, column: str) -> dict[str, float]:
+        """``column`` (a timestamp of the ``orders`` table of ``service``) of this run's orders."""
+        conn = await asyncpg.connect(self.cluster.dsn(service))
         try:
             rows = await conn.fetch(
-                "SELECT amazon_order_id, extract(epoch FROM created_at)::float8 FROM orders "
+                f"SELECT amazon_order_id, extract(epoch FROM {column})::float8 FROM orders "
                 "WHERE amazon_order_id LIKE $1",
                 f"%-{prefix}-%",
             )

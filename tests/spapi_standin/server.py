@@ -3,7 +3,10 @@
 It answers like SP-API, from Amazon's published models: the LWA token endpoint
 (``POST /auth/o2/token``), Orders v0 ``getOrders`` (``NextToken`` pages, ``LastUpdatedAfter`` /
 ``LastUpdatedBefore``), ``getOrder`` and ``getOrderItems``, and Orders v2026-01-01
-``searchOrders`` (``paginationToken``) and ``getOrder`` with ``includedData``. It refuses a
+``searchOrders`` (``paginationToken``) and ``getOrder`` with ``includedData``, and Orders v0
+``confirmShipment`` (``POST /orders/v0/orders/{orderId}/shipmentConfirmation``, 204; every
+accepted body is kept in ``confirmations``; a body missing a required field answers 400
+``InvalidInput`` as Amazon does). It refuses a
 ``LastUpdatedBefore`` later than two minutes before now, as Amazon does.
 
 Throttling: its own token bucket per (seller, operation) with Amazon's default rates times
@@ -43,6 +46,7 @@ PLANS: dict[str, tuple[float, int]] = {
     "getOrderItems": (0.5, 30),
     "searchOrders": (0.0056, 20),
     "getOrder2026": (0.5, 30),
+    "confirmShipment": (2.0, 10),
 }
 
 
@@ -55,6 +59,8 @@ class Fault:
     after: int = 0
     times: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    code: str = "InternalFailure"
+    message: str = "We encountered an internal error."
     seen: int = 0
     fired: int = 0
 
@@ -122,6 +128,7 @@ class StandIn:
         self.records: list[Record] = []
         self.faults: list[Fault] = []
         self.tokens_issued = 0
+        self.confirmations: list[tuple[str, dict[str, Any]]] = []  # (orderId, body) accepted
         self._access: dict[str, str] = {}
         self._pages: dict[str, tuple[str, int]] = {}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
@@ -195,12 +202,7 @@ class StandIn:
             if fault.seen > fault.after and (fault.times is None or fault.fired < fault.times):
                 fault.fired += 1
                 self._record(operation, fault.status, seller)
-                return seller, _error(
-                    fault.status,
-                    "InternalFailure",
-                    "We encountered an internal error.",
-                    **fault.headers,
-                )
+                return seller, _error(fault.status, fault.code, fault.message, **fault.headers)
         return seller, None
 
     def _ok(self, operation: str, seller: str | None, body: Any, status: int = 200) -> JSONResponse:
@@ -436,6 +438,52 @@ class StandIn:
         included = set(request.query_params.get("includedData", "").split(","))
         return self._ok("getOrder2026", seller, {"order": shapes.without(order, included)})
 
+    async def confirm_shipment(self, request: Request) -> Response:
+        operation = "confirmShipment"
+        seller, refused = self._gate(request, operation)
+        if refused:
+            return refused
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            body = None
+        package = body.get("packageDetail") if isinstance(body, dict) else None
+        missing = (
+            ["packageDetail"]
+            if not isinstance(package, dict)
+            else [
+                f"packageDetail.{name}"
+                for name in ("packageReferenceId", "carrierCode", "shipDate", "orderItems")
+                if not package.get(name)
+            ]
+        )
+        if not isinstance(body, dict) or not body.get("marketplaceId"):
+            missing.insert(0, "marketplaceId")
+        if missing:
+            return self._ok(
+                operation,
+                seller,
+                {
+                    "errors": [
+                        {
+                            "code": "InvalidInput",
+                            "message": f"Missing required field(s): {', '.join(missing)}",
+                        }
+                    ]
+                },
+                400,
+            )
+        assert isinstance(body, dict)
+        with self._lock:
+            self.confirmations.append((request.path_params["order_id"], body))
+        self._record(operation, 204, seller)
+        rate, _ = self.plans[operation]
+        return Response(status_code=204, headers={"x-amzn-RateLimit-Limit": f"{rate:.6g}"})
+
+    def confirmations_of(self, order_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [body for oid, body in self.confirmations if oid == order_id]
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
@@ -443,6 +491,11 @@ class StandIn:
                 Route("/orders/v0/orders", self.get_orders),
                 Route("/orders/v0/orders/{order_id}", self.get_order_v0),
                 Route("/orders/v0/orders/{order_id}/orderItems", self.get_order_items),
+                Route(
+                    "/orders/v0/orders/{order_id}/shipmentConfirmation",
+                    self.confirm_shipment,
+                    methods=["POST"],
+                ),
                 Route("/orders/2026-01-01/orders", self.search_orders),
                 Route("/orders/2026-01-01/orders/{order_id}", self.get_order_2026),
             ]

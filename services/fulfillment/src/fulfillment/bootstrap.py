@@ -9,11 +9,16 @@ from fulfillment.adapters import orm
 from fulfillment.adapters.pii import BuyerPII
 from fulfillment.entrypoints.api.app import build_app
 from fulfillment.service_layer import pii_retention, ship_clock, uploads
-from fulfillment.service_layer.handlers import snapshot_handler
+from fulfillment.service_layer.handlers import amazon_confirmation_handler, snapshot_handler
 from fulfillment.service_layer.unit_of_work import UnitOfWork
 from fulfillment.settings import FulfillmentSettings
 from shared import topics
-from shared.events.orders import ORDER_CREATED, ORDER_UPDATED
+from shared.events.orders import (
+    ORDER_CREATED,
+    ORDER_UPDATED,
+    SHIPMENT_AMAZON_CONFIRMATION_FAILED,
+    SHIPMENT_AMAZON_CONFIRMED,
+)
 from shared.kafka.consumer import Handler
 from shared.runtime import Resources, ServiceSpec
 
@@ -39,7 +44,13 @@ def _handlers(resources: Resources) -> dict[str, Handler]:
         pii=pii,
         clock=lambda: resources.extras["clock"](),
     )
-    return {ORDER_CREATED: handle, ORDER_UPDATED: handle}
+    amazon = amazon_confirmation_handler(topic=resources.settings.topic(topics.FULFILLMENT))
+    return {
+        ORDER_CREATED: handle,
+        ORDER_UPDATED: handle,
+        SHIPMENT_AMAZON_CONFIRMED: amazon,
+        SHIPMENT_AMAZON_CONFIRMATION_FAILED: amazon,
+    }
 
 
 def _settings(resources: Resources) -> FulfillmentSettings:

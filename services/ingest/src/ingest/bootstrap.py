@@ -6,9 +6,10 @@ from pathlib import Path
 
 from ingest.adapters import orm
 from ingest.entrypoints.api.app import build_app
-from ingest.service_layer import pii_retention, sync, uploads
+from ingest.service_layer import confirmations, pii_retention, sync, uploads
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
+from shared.events.fulfillment import SHIPMENT_CONFIRMED, SHIPMENT_UPDATED
 from shared.kafka.consumer import Handler
 from shared.pii import PIICipher
 from shared.runtime import Resources, ServiceSpec
@@ -18,7 +19,10 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def _handlers(resources: Resources) -> dict[str, Handler]:
     resources.extras["pii"] = PIICipher(resources.settings.pii_key)
-    return {}  # ingest consumes nothing
+    # Shipments confirmed in fulfillment are pushed back to Amazon from here: ingest holds the
+    # sellers' SP-API connections (it is Orderflow's gateway to Amazon).
+    confirm = confirmations.shipment_handler()
+    return {SHIPMENT_CONFIRMED: confirm, SHIPMENT_UPDATED: confirm}
 
 
 async def _resume_uploads(resources: Resources) -> None:
@@ -37,6 +41,12 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     build_app=build_app,
     handlers=_handlers,
+    subscribes=(topics.FULFILLMENT,),
     publishes=(topics.ORDERS,),
-    background=(_resume_uploads, sync.run_poller, pii_retention.run_pii_purge),
+    background=(
+        _resume_uploads,
+        sync.run_poller,
+        pii_retention.run_pii_purge,
+        confirmations.run_sender,
+    ),
 )

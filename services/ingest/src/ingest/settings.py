@@ -43,6 +43,17 @@ class IngestSettings(ServiceSettings):
         default=30.0, gt=0, validation_alias="SPAPI_TIMEOUT_SECONDS"
     )
 
+    # Shipment confirmations pushed to Amazon (confirmShipment): the sender job sends pending
+    # ones in batches; a confirmation still refused after SPAPI_CONFIRM_MAX_ATTEMPTS transient
+    # failures (429/5xx/network, each already retried SPAPI_MAX_ATTEMPTS times) is failed.
+    spapi_confirmations_enabled: bool = Field(
+        default=True, validation_alias="SPAPI_CONFIRMATIONS_ENABLED"
+    )
+    spapi_confirm_batch: int = Field(default=50, ge=1, validation_alias="SPAPI_CONFIRM_BATCH")
+    spapi_confirm_max_attempts: int = Field(
+        default=20, ge=1, validation_alias="SPAPI_CONFIRM_MAX_ATTEMPTS"
+    )
+
     def spapi_hosts(self) -> frozenset[str]:
         return frozenset(
             h.strip().lower() for h in self.spapi_allowed_hosts.split(",") if h.strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +17,8 @@ from shared.events.common import EncryptedPII, Money
 
 ORDER_CREATED = "order.created"
 ORDER_UPDATED = "order.updated"
+SHIPMENT_AMAZON_CONFIRMED = "shipment.amazon_confirmed"
+SHIPMENT_AMAZON_CONFIRMATION_FAILED = "shipment.amazon_confirmation_failed"
 SCHEMA_VERSION = 1
 
 
@@ -109,7 +112,30 @@ class OrderSnapshot(BaseModel):
         return self.fulfillment_channel == FulfillmentChannel.AFN
 
 
+class AmazonConfirmation(BaseModel):
+    """``shipment.amazon_confirmed`` / ``shipment.amazon_confirmation_failed``: ingest pushed a
+    fulfillment shipment (at ``fulfillment_version``) to Amazon with SP-API confirmShipment,
+    and Amazon accepted it (204) or refused it for good (``error``: Amazon's message).
+
+    Not an order snapshot: it carries no order ``version``; consumers that keep snapshots
+    ignore it (added in issue 6, additive)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amazon_order_id: str
+    seller_id: str
+    shipment_id: str
+    fulfillment_version: int = Field(ge=0)
+    status: Literal["sent", "failed"]
+    error: str | None = None
+    at: datetime
+
+
+SNAPSHOT_TYPES = (ORDER_CREATED, ORDER_UPDATED)
+
 PAYLOADS: dict[str, type[BaseModel]] = {
     ORDER_CREATED: OrderSnapshot,
     ORDER_UPDATED: OrderSnapshot,
+    SHIPMENT_AMAZON_CONFIRMED: AmazonConfirmation,
+    SHIPMENT_AMAZON_CONFIRMATION_FAILED: AmazonConfirmation,
 }

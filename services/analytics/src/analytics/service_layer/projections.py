@@ -230,7 +230,7 @@ async def project_ad_row(models: ReadModels, event: CloudEvent, row: AdPerforman
 
 def handlers() -> dict[str, Handler]:
     """Every event type analytics consumes, with its projection."""
-    table: dict[str, Projection] = {t: project_order for t in orders.PAYLOADS}
+    table: dict[str, Projection] = {t: project_order for t in orders.SNAPSHOT_TYPES}
     table |= {t: project_other_fulfillment for t in fulfillment.PAYLOADS}
     table |= {
         fulfillment.SHIPMENT_CONFIRMED: project_shipment,

@@ -41,6 +41,23 @@ class ItemQuantity:
     quantity: int
 
 
+@dataclass(frozen=True)
+class AmazonConfirmation:
+    """What Amazon said to confirmShipment for this shipment (pushed by ingest, issue 6)."""
+
+    status: str  # sent | failed
+    at: datetime
+    fulfillment_version: int  # the order version whose shipment state was sent
+    error: str | None = None
+
+    def supersedes(self, other: AmazonConfirmation | None) -> bool:
+        """Newer than ``other``: a later version, or the same version later (a retry)."""
+        return other is None or (self.fulfillment_version, self.at) >= (
+            other.fulfillment_version,
+            other.at,
+        )
+
+
 @dataclass
 class Shipment:
     shipment_id: str
@@ -55,6 +72,15 @@ class Shipment:
     ship_method: str | None = None
     is_buy_shipping: bool = False
     updated_at: datetime | None = None
+    amazon_confirmation: AmazonConfirmation | None = None
+
+    def note_amazon_confirmation(self, confirmation: AmazonConfirmation) -> bool:
+        """Keep Amazon's answer unless a newer one is held; not an order change (no version
+        bump, no event): it is what Amazon said, not what the seller did."""
+        if not confirmation.supersedes(self.amazon_confirmation):
+            return False
+        self.amazon_confirmation = confirmation
+        return True
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from fulfillment.adapters.pii import BuyerPII
 from fulfillment.domain import commands as cmd
 from fulfillment.domain.errors import OrderNotFound
 from fulfillment.domain.model import Cancellation, Order, Pickup, Refund, Return, Shipment
+from fulfillment.domain.values import AmazonConfirmation as AmazonAnswer
 from fulfillment.service_layer.snapshots import apply_snapshot
 from fulfillment.service_layer.unit_of_work import UnitOfWork
 from shared.envelope import CloudEvent
-from shared.events.orders import OrderSnapshot
+from shared.events.orders import AmazonConfirmation, OrderSnapshot
 from shared.kafka.consumer import Handler
 
 Clock = Callable[[], datetime]
@@ -144,5 +145,32 @@ def snapshot_handler(*, topic: str, pii: BuyerPII, clock: Clock) -> Handler:
         await apply_snapshot(
             UnitOfWork(topic=topic, session=session), payload, pii=pii, now=clock()
         )
+
+    return handle
+
+
+def amazon_confirmation_handler(*, topic: str) -> Handler:
+    """The orders.v1 handler of ``shipment.amazon_confirmed`` / ``..._confirmation_failed``:
+    records Amazon's answer on the shipment, without bumping the order's version or
+    publishing anything (it is not an order snapshot). Unknown orders or shipments: ignored."""
+
+    async def handle(session: AsyncSession, event: CloudEvent, payload: AmazonConfirmation) -> None:
+        uow = UnitOfWork(topic=topic, session=session)
+        order = await uow.orders.get(
+            payload.amazon_order_id, seller_id=payload.seller_id, lock=True
+        )
+        if order is None:
+            return
+        shipment = next((s for s in order.shipments if s.shipment_id == payload.shipment_id), None)
+        if shipment is None:
+            return
+        answer = AmazonAnswer(
+            status=payload.status,
+            at=payload.at,
+            fulfillment_version=payload.fulfillment_version,
+            error=payload.error,
+        )
+        if shipment.note_amazon_confirmation(answer):
+            await uow.orders.save(order)
 
     return handle

@@ -144,3 +144,34 @@ spapi_notifications = Table(
     Column("result", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Shipment confirmations to push to Amazon (confirmShipment), one per (shipment, fulfillment
+# version), written with the inbox row of the fulfillment.v1 event that asked for it: the
+# outbox of the HTTP call. status: pending | sent | failed | skipped.
+amazon_shipment_confirmations = Table(
+    "amazon_shipment_confirmations",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("amazon_order_id", Text, nullable=False),
+    Column("shipment_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("connection_id", UUID(as_uuid=True)),
+    Column("payload", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ux_amazon_confirmations_shipment_version", "shipment_id", "version", unique=True),
+    Index(
+        "ix_amazon_confirmations_due",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("ix_amazon_confirmations_order", "amazon_order_id", "created_at"),
+    Index("ix_amazon_confirmations_seller_status", "seller_id", "status", "created_at", "id"),
+)

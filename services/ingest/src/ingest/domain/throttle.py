@@ -33,6 +33,7 @@ LIMITS: dict[str, RateLimit] = {
     "getOrderItems": RateLimit(0.5, 30),
     "searchOrders": RateLimit(0.0056, 20),
     "getOrder2026": RateLimit(0.5, 30),
+    "confirmShipment": RateLimit(2.0, 10),
 }
 
 

@@ -77,13 +77,14 @@ class SpApi:
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=self.settings.spapi_timeout_seconds)
 
-    def reader(self, client: httpx.AsyncClient, row: Any, vault: Vault) -> OrdersReader:
+    def http(self, client: httpx.AsyncClient, row: Any, vault: Vault) -> SpApiHttp:
+        """HTTP to one connection's endpoint (allowed hosts only), with its credentials."""
         url = base_url(Region(row.region), row.endpoint)
         token_url = row.lwa_token_url or self.settings.spapi_lwa_token_url
         for target in (url, token_url):
             if not host_allowed(target, self.settings.spapi_hosts()):
                 raise SpApiUnavailable(f"{target} is not an allowed SP-API host")
-        http = SpApiHttp(
+        return SpApiHttp(
             client=client,
             base_url=url,
             token_url=token_url,
@@ -94,6 +95,9 @@ class SpApi:
             retry=self.retry,
             sleep=self.buckets.sleep,
         )
+
+    def reader(self, client: httpx.AsyncClient, row: Any, vault: Vault) -> OrdersReader:
+        http = self.http(client, row, vault)
         marketplaces = tuple(row.marketplace_ids)
         size = self.settings.spapi_page_size
         if row.orders_api == OrdersApi.V0:

@@ -114,6 +114,13 @@ class ItemQuantityOut(BaseModel):
     quantity: int
 
 
+class AmazonConfirmationOut(BaseModel):
+    status: Literal["sent", "failed"]
+    error: str | None = Field(description="Amazon's error when it refused the confirmation")
+    at: datetime
+    fulfillment_version: int = Field(description="the order version whose shipment was sent")
+
+
 class ShipmentOut(BaseModel):
     shipment_id: str
     carrier_code: str
@@ -127,6 +134,11 @@ class ShipmentOut(BaseModel):
     on_time: bool
     valid_tracking: bool
     is_buy_shipping: bool
+    amazon_confirmation: AmazonConfirmationOut | None = Field(
+        default=None,
+        description="what Amazon answered when ingest pushed this shipment (confirmShipment); "
+        "null until it has answered",
+    )
 
 
 class RefundItemOut(BaseModel):
@@ -261,6 +273,16 @@ def shipment_out(s: model.Shipment) -> ShipmentOut:
         on_time=s.on_time,
         valid_tracking=s.valid_tracking,
         is_buy_shipping=s.is_buy_shipping,
+        amazon_confirmation=(
+            AmazonConfirmationOut(
+                status=a.status,
+                error=a.error,
+                at=a.at,
+                fulfillment_version=a.fulfillment_version,
+            )
+            if (a := s.amazon_confirmation)
+            else None
+        ),
     )
 
 

@@ -139,7 +139,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 @dataclass
 class SpApiHttp:
-    """GETs to one connection's SP-API endpoint."""
+    """GETs and POSTs to one connection's SP-API endpoint."""
 
     client: httpx.AsyncClient
     base_url: str
@@ -152,10 +152,25 @@ class SpApiHttp:
     sleep: Sleep = asyncio.sleep
 
     async def get(self, operation: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._call(operation, "GET", path, params=params)
+
+    async def post(self, operation: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a JSON body; an empty answer (204) reads as ``{}``."""
+        return await self._call(operation, "POST", path, body=body)
+
+    async def _call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         renewed = False
         for attempt in range(1, self.retry.max_attempts + 1):
             await self.buckets.acquire(self.selling_partner_id, operation)
-            response = await self._send(path, params)
+            response = await self._send(method, path, params or {}, body)
             status = response.status_code if response is not None else None
             if response is not None:
                 self._adopt_rate(operation, response)
@@ -188,12 +203,16 @@ class SpApiHttp:
         if rate is not None:
             self.buckets.bucket(self.selling_partner_id, operation).adopt(rate)
 
-    async def _send(self, path: str, params: dict[str, Any]) -> httpx.Response | None:
+    async def _send(
+        self, method: str, path: str, params: dict[str, Any], body: dict[str, Any] | None
+    ) -> httpx.Response | None:
         token = await self.tokens.get(self.client, self.token_url, self.credentials)
         try:
-            return await self.client.get(
+            return await self.client.request(
+                method,
                 self.base_url + path,
                 params={k: v for k, v in params.items() if v is not None},
+                json=body,
                 headers={"x-amz-access-token": token, "accept": "application/json"},
             )
         except httpx.HTTPError:

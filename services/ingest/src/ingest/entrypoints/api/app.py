@@ -8,6 +8,7 @@ from ingest.adapters.amazon_v0 import AmazonOrder
 from ingest.entrypoints.api import errors
 from ingest.entrypoints.api.routers import (
     ads,
+    confirmations,
     connections,
     notifications,
     orders,
@@ -39,6 +40,7 @@ def build_app(resources: Resources) -> FastAPI:
             deadletters.router,
             connections.router,
             notifications.router,
+            confirmations.router,
         ],
     )
     install_readiness(app, resources)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ingest.domain.confirmations import ConfirmationNotFound
 from ingest.domain.connections import (
     ConnectionExists,
     ConnectionNotFound,
@@ -20,6 +21,7 @@ _STATUS: dict[type[IngestError], tuple[int, str]] = {
     UploadNotFound: (404, "Not Found"),
     UnreadableUpload: (422, "Unreadable file"),
     ConnectionNotFound: (404, "Not Found"),
+    ConfirmationNotFound: (404, "Not Found"),
     ConnectionExists: (409, "Already connected"),
     InvalidTransition: (409, "Invalid transition"),
     UnknownSellingPartner: (404, "Unknown SellerId"),

@@ -46,6 +46,28 @@ class PublishedEvent(BaseModel):
     offset: int | None
 
 
+class ConfirmationOut(BaseModel):
+    """A shipment confirmation pushed (or to be pushed) to Amazon with confirmShipment."""
+
+    id: str
+    seller_id: str
+    amazon_order_id: str
+    shipment_id: str
+    version: int = Field(description="fulfillment's version of the order that produced it")
+    event_type: str = Field(description="shipment.confirmed or shipment.updated")
+    status: Literal["pending", "sent", "failed", "skipped"]
+    attempts: int
+    last_error: str | None = Field(
+        description="Amazon's error (failed), the last transient error (pending), or why the "
+        "confirmation is not sent (skipped)"
+    )
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    request: dict[str, Any] = Field(description="the confirmShipment body (no buyer PII)")
+
+
 class OrderOut(BaseModel):
     amazon_order_id: str
     seller_id: str
@@ -58,6 +80,9 @@ class OrderOut(BaseModel):
     all_events_published: bool
     events: list[PublishedEvent]
     order: dict[str, Any] = Field(description="the snapshot last published (buyer PII sealed)")
+    amazon_shipment_confirmations: list[ConfirmationOut] = Field(
+        default=[], description="shipment confirmations pushed to Amazon for this order"
+    )
     pii_status: Literal["held", "removed", "none"] = Field(
         default="none",
         description="buyer PII: held (sealed), removed (PII_RETENTION_DAYS after the order "
@@ -92,3 +117,22 @@ class UploadOut(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     errors: list[dict[str, Any]] = Field(description="row-level errors (first 1,000)")
+
+
+def confirmation_out(row: Any) -> ConfirmationOut:
+    return ConfirmationOut(
+        id=str(row.id),
+        seller_id=row.seller_id,
+        amazon_order_id=row.amazon_order_id,
+        shipment_id=row.shipment_id,
+        version=row.version,
+        event_type=row.event_type,
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        sent_at=row.sent_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        request=row.payload,
+    )

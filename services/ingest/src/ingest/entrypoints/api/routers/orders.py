@@ -18,8 +18,9 @@ from ingest.entrypoints.api.schemas import (
     IntakeOut,
     OrderOut,
     PublishedEvent,
+    confirmation_out,
 )
-from ingest.service_layer import handlers
+from ingest.service_layer import confirmations, handlers
 from shared import topics
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.openapi import body_of
@@ -184,6 +185,7 @@ async def get_order(amazon_order_id: str, seller: VisibleSeller, uow: UoW) -> Or
         if row is None or row.version == 0:
             raise Problem(404, "Not Found", f"No order {amazon_order_id} for this seller.")
         events = await uow.orders.events_of(amazon_order_id)
+        pushed = await confirmations.of_order(uow, amazon_order_id)
     published = [
         PublishedEvent(
             event_id=str(e.event_id),
@@ -214,4 +216,5 @@ async def get_order(amazon_order_id: str, seller: VisibleSeller, uow: UoW) -> Or
         order=order,
         pii_status="held" if held else "removed" if removed else "none",
         pii_removed_at=row.pii_removed_at if removed else None,
+        amazon_shipment_confirmations=[confirmation_out(c) for c in pushed],
     )

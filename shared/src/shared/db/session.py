@@ -18,7 +18,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"timeout": 5, "command_timeout": 30},
+        # A batch runs hundreds of distinct statements (savepoints are named one by one);
+        # the dialect's default cache of 100 prepared statements would keep evicting them.
+        connect_args={"timeout": 5, "command_timeout": 30, "prepared_statement_cache_size": 1000},
     )
 
 

@@ -52,6 +52,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         backoff = 0.2
+        idle = self._idle
         while not self._stopping.is_set():
             try:
                 sent = await self.publish_batch()
@@ -62,8 +63,11 @@ class OutboxRelay:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            # Busy: go again at once. Idle: poll less and less often (up to 8 x idle_seconds),
+            # so a quiet service does not spend its CPU asking an empty outbox.
+            idle = self._idle if sent else min(idle * 2, self._idle * 8)
             if sent == 0:
-                await self._sleep(self._idle)
+                await self._sleep(idle)
 
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many rows went out."""

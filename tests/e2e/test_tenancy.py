@@ -340,6 +340,16 @@ async def world(platform: dict[str, RunningService]) -> World:
         return r.status_code == 200
 
     await eventually(traced, timeout=30)
+    # Let every consumer finish (claims, feedback and shipments reach analytics and ingest).
+    settled: list[Any] = [None]
+
+    async def still() -> bool:
+        views = await _owner_views(w)
+        same = views == settled[0]
+        settled[0] = views
+        return same
+
+    await eventually(still, timeout=60, interval=1.5)
     return w
 
 

@@ -8,8 +8,8 @@ A load generator (its own process) posts ``FAULT_ORDERS`` orders (default 10000)
 
 - ``consumer-kill``: ``kill -9`` of each consumer's worker while its store is growing (a batch
   is being applied), restarted at once; three rounds.
-- ``relay-kill``: ingest's relay is paused (SIGSTOP) so a backlog builds, resumed, and killed
-  with -9 a moment later while it publishes that backlog; six times.
+- ``relay-kill``: ingest's relay killed with -9 as soon as Kafka holds records its outbox has
+  not marked sent (after publishing, before marking sent), restarted; ten times.
 - ``kafka-restart``: the broker is stopped, left down ``FAULT_OUTAGE_S`` (10) and started.
 - ``postgres-restart``: PostgreSQL likewise; the API must answer 503, never another 5xx.
 - ``rebalance``: a second worker of each consumer joins its group, then leaves.
@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
-import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -97,17 +95,26 @@ async def consumer_kill(run: Run) -> None:
 
 
 async def relay_kill(run: Run) -> None:
+    """Kill ingest's relay between publishing a batch and marking it sent, ten times.
+
+    While the relay publishes, Kafka holds more ``orders.v1`` records than ingest's outbox has
+    rows marked sent (beyond the repeats already there): that is the moment to kill it. Each
+    restarted relay is given up to 30 s to boot and publish before it is killed regardless.
+    """
     await run.at_fraction(0.1)
-    for n in range(1, 7):
-        relay = run.cluster.procs[("ingest", "relay", 0)]
-        relay.popen.send_signal(signal.SIGSTOP)
-        await asyncio.sleep(2.0)
-        relay.popen.send_signal(signal.SIGCONT)
-        await asyncio.sleep(random.uniform(0.05, 0.4))
-        run.cluster.kill("ingest", "relay")
-        run.cluster.start("ingest", "relay")
-        run.note(f"kill -9 ingest relay #{n} while publishing a backlog")
-        await asyncio.sleep(1.0)
+    cluster = run.cluster
+    async with stores.publish_watch(cluster) as excess:
+        baseline = await excess()
+        for n in range(1, 11):
+            caught = False
+            deadline = time.monotonic() + 30.0
+            while time.monotonic() < deadline and not caught:
+                caught = await excess() > baseline
+            cluster.kill("ingest", "relay")
+            baseline = await excess()  # the dead relay publishes nothing: a stable reading
+            cluster.start("ingest", "relay")
+            where = "after publishing, before marking sent" if caught else "(window not seen)"
+            run.note(f"kill -9 ingest relay #{n} {where}")
 
 
 def outage(stop: Callable[[], None], start: Callable[[], Any], what: str) -> Fault:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,6 +153,26 @@ async def topic_messages(bootstrap: str, topic: str) -> int:
         tps = await _partitions(admin, [topic])
         ends = await consumer.end_offsets(tps) if tps else {}
         return int(sum(ends.values()))
+
+
+@contextlib.asynccontextmanager
+async def publish_watch(cluster: Cluster) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """Yields ``excess()``: records on ``orders.v1`` minus ingest's outbox rows marked sent."""
+    topic = cluster.topic("orders.v1")
+    async with _kafka(cluster.infra.kafka.bootstrap) as (admin, consumer):
+        tps = await _partitions(admin, [topic])
+        async with connect(cluster.dsn("ingest")) as conn:
+
+            async def excess() -> int:
+                # Kafka first: sent rows only grow, so a positive difference read in this
+                # order means records were on Kafka before their rows were marked sent.
+                on_kafka = sum((await consumer.end_offsets(tps)).values())
+                sent = await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE topic = $1 AND sent_at IS NOT NULL", topic
+                )
+                return int(on_kafka) - int(sent)
+
+            yield excess
 
 
 async def lags(cluster: Cluster) -> dict[str, int]:

@@ -59,6 +59,9 @@ class Infra:
     def postgres(self) -> PostgresServer:
         return PostgresServer(self.run_dir / "postgres", self.postgres_port)
 
+    def is_running(self) -> bool:
+        return self.kafka.is_running() and self.postgres.is_running()
+
     def start(self) -> None:
         self.kafka.start()
         self.postgres.start()

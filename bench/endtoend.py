@@ -195,11 +195,28 @@ async def run() -> dict[str, Any]:
     rate_seconds = float(os.environ.get("BENCH_RATE_SECONDS", "60"))
     single_rates = _env_list("BENCH_SINGLE_RATES", "100,200,400")
     single_seconds = float(os.environ.get("BENCH_SINGLE_SECONDS", "20"))
-    profile_s = int(os.environ.get("BENCH_PROFILE_SECONDS", "20"))
+    profile_s = int(os.environ.get("BENCH_PROFILE_SECONDS", "30"))
     if os.environ.get("BENCH_PROFILE", "1") == "0":
         profile_s = 0
 
+    was_running = INFRA.is_running()
     INFRA.start()
+    try:
+        return await _run(n, batch, rates, rate_seconds, single_rates, single_seconds, profile_s)
+    finally:
+        if not was_running:  # leave the machine as we found it
+            INFRA.stop()
+
+
+async def _run(
+    n: int,
+    batch: int,
+    rates: list[float],
+    rate_seconds: float,
+    single_rates: list[float],
+    single_seconds: float,
+    profile_s: int,
+) -> dict[str, Any]:
     tag = f"bench{int(time.time())}"
     cluster = Cluster(INFRA, tag)
     cluster.create()

@@ -249,15 +249,20 @@ async def run_all() -> dict[str, Any]:
     batch = int(os.environ.get("FAULT_BATCH", "100"))
     wanted = os.environ.get("FAULT_SCENARIOS", ",".join(SCENARIOS)).split(",")
     results = []
-    for name in (w.strip() for w in wanted if w.strip()):
-        print(f"... {name}: {n} orders at {rate:g}/s", flush=True)
-        result = await scenario(name, SCENARIOS[name], n, rate, batch)
-        for event in result["events"]:
-            print(f"    {event}", flush=True)
-        for failure in result["failures"]:
-            print(f"    ! {failure}", flush=True)
-        print(line(result), flush=True)
-        results.append(result)
+    was_running = INFRA.is_running()
+    try:
+        for name in (w.strip() for w in wanted if w.strip()):
+            print(f"... {name}: {n} orders at {rate:g}/s", flush=True)
+            result = await scenario(name, SCENARIOS[name], n, rate, batch)
+            for event in result["events"]:
+                print(f"    {event}", flush=True)
+            for failure in result["failures"]:
+                print(f"    ! {failure}", flush=True)
+            print(line(result), flush=True)
+            results.append(result)
+    finally:
+        if not was_running:  # leave the machine as we found it
+            INFRA.stop()
     return {
         "faults": results,
         "passed": all(r["passed"] for r in results),

@@ -86,18 +86,20 @@ def cluster(
         procs.append(proc)
         return proc
 
-    def migrate(name: str) -> str:
-        url = make_database(f"{name}_so")
-        subprocess.run(
+    # Migrate the four databases side by side (each `migrate` is a Python start-up).
+    databases = {name: make_database(f"{name}_so") for name in ("ingest", *CONSUMERS)}
+    migrations = [
+        subprocess.Popen(
             [sys.executable, "-m", name, "migrate"],
             env={**base, "DATABASE_URL": url},
-            check=True,
-            capture_output=True,
-            timeout=120,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
-        return url
-
-    databases = {name: migrate(name) for name in ("ingest", *CONSUMERS)}
+        for name, url in databases.items()
+    ]
+    for migration in migrations:
+        output, _ = migration.communicate(timeout=120)
+        assert migration.returncode == 0, output.decode(errors="replace")[-3000:]
     yield spawn, databases, prefix
     for proc in procs:
         if proc.popen.poll() is None:

@@ -397,18 +397,8 @@ async def test_every_id_route_answers_404_to_another_seller_and_changes_nothing(
     assert await _owner_views(world) == before
 
 
-TRACE_ORACLE = (
-    "analytics GET /v1/orders/{id}/trace answers 404 'not under this seller' for another "
-    "seller's order but 200 (a diagnosis) for an id nobody has: the difference tells a seller "
-    "that the id exists under another account"
-)
-
-
 def _by_order_id(row: Row) -> Any:
-    marks = []
-    if row.service == "analytics":
-        marks.append(pytest.mark.xfail(strict=True, reason=TRACE_ORACLE))
-    return pytest.param(row, id=f"{row.service}-{row.path}", marks=marks)
+    return pytest.param(row, id=f"{row.service}-{row.path}")
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 AnalyticsError
 ├── InvalidTransition   an alert state change the transition table does not allow
-├── NotThisSellersOrder the order exists, for another seller (answers 404 saying only that)
+├── NotThisSellersOrder nothing of the order is under this seller's key, whether it is another
+│                       seller's or nobody's (one 404 for both)
 └── InvalidQuery        a query that names an impossible range or grouping (answers 422)
 """
 

@@ -1,8 +1,11 @@
 """The order trace: "why is my order not showing?" across ingest, the topics and analytics.
 
 Gathers what ingest holds (over REST), every event analytics consumed for the order, its dead
-letters and the consumer lag, then lets ``domain.diagnosis`` explain. Another seller's order
-raises ``NotThisSellersOrder`` (a 404 saying only "not under this seller", nothing of the order).
+letters and the consumer lag, then lets ``domain.diagnosis`` explain.
+
+For a seller's key, an order with nothing visible under that seller (another seller's order, or
+an id nobody has) raises ``NotThisSellersOrder``: one and the same 404 for both, so the answer
+never tells that the id exists under another account. Ops and system keys see every trace.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from analytics.adapters.ingest_client import IngestPort, IngestView, Unreachable
 from analytics.adapters.kafka_lag import LagPort, PartitionLag
 from analytics.adapters.peers import Peers
 from analytics.adapters.repository import Reads
-from analytics.domain.diagnosis import KnownOrder, TraceFacts, diagnose
+from analytics.domain.diagnosis import Finding, KnownOrder, TraceFacts, diagnose
 from analytics.domain.errors import NotThisSellersOrder
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ class TraceRequest:
     viewer_seller: str | None
     marketplace_id: str | None
     now: datetime
+    seller_key: bool = False  # a seller's own key (not ops or system narrowing to a seller)
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,8 @@ async def trace(
     facts = _facts(ask, ports, local, at_ingest, partitions, elsewhere)
     findings = diagnose(facts)
     base: dict[str, Any] = {"amazon_order_id": ask.amazon_order_id, "as_of": ask.now}
-    if facts.known is not None and _foreign(ask, facts.known):
-        raise NotThisSellersOrder(ask.amazon_order_id, findings[0].__dict__)
+    if ask.seller_key and not _visible(ask, facts):
+        raise NotThisSellersOrder(ask.amazon_order_id, _not_visible(ask.amazon_order_id))
     return {
         **base,
         "ingest": _ingest_part(at_ingest, ask.viewer_seller),
@@ -85,6 +89,22 @@ async def _peer_dead_letters(ports: TracePorts, order_id: str) -> dict[str, Any]
 
 def _foreign(ask: TraceRequest, known: KnownOrder) -> bool:
     return ask.viewer_seller is not None and known.seller_id != ask.viewer_seller
+
+
+def _visible(ask: TraceRequest, facts: TraceFacts) -> bool:
+    """Something of the order is this seller's: the order itself, or its quarantined input."""
+    own = facts.known is not None and not _foreign(ask, facts.known)
+    return own or bool(facts.quarantine_reasons)
+
+
+def _not_visible(amazon_order_id: str) -> dict[str, object]:
+    return Finding(
+        "never_received",
+        f"No order {amazon_order_id} is visible under this seller account: check the order "
+        "id, that it was sent (or synced from Amazon) at all, and that you are signed in to "
+        "the seller account and region that sold it. An order sent a moment ago may still be "
+        "on its way.",
+    ).__dict__
 
 
 async def _local(sessions: async_sessionmaker[AsyncSession], order_id: str) -> dict[str, Any]:

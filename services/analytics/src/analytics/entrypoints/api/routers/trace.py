@@ -10,7 +10,7 @@ from analytics.entrypoints.api.deps import Ingest, Lag, Now, PeerServices, Sessi
 from analytics.entrypoints.api.schemas import TraceOut
 from analytics.service_layer.trace import TracePorts, TraceRequest, trace
 from shared import topics
-from shared.api.auth import VisibleSeller
+from shared.api.auth import CurrentPrincipal, VisibleSeller
 from shared.runtime import group_id
 
 router = APIRouter(prefix="/v1/orders", tags=["trace"])
@@ -20,11 +20,17 @@ router = APIRouter(prefix="/v1/orders", tags=["trace"])
     "/{amazon_order_id}/trace",
     response_model=TraceOut,
     summary="An order's timeline and a diagnosis",
-    responses={404: {"description": "the order is not under this seller (and nothing more)"}},
+    responses={
+        404: {
+            "description": "for a seller key: nothing of this order is under this seller (the "
+            "same answer for another seller's order and for an id nobody has)"
+        }
+    },
 )
 async def get_trace(
     amazon_order_id: Annotated[str, Path(min_length=1, max_length=64)],
     seller: VisibleSeller,
+    principal: CurrentPrincipal,
     sessions: Sessions,
     settings: Settings,
     ingest: Ingest,
@@ -33,7 +39,9 @@ async def get_trace(
     peers: PeerServices,
     marketplace_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
-    ask = TraceRequest(amazon_order_id, seller, marketplace_id, now())
+    ask = TraceRequest(
+        amazon_order_id, seller, marketplace_id, now(), seller_key=principal.role == "seller"
+    )
     ports = TracePorts(
         ingest=ingest,
         lag=lag,

@@ -76,7 +76,7 @@ PROBE = ServiceSpec(
     migrations_dir=Path("unused"),
     build_app=_app,
     handlers=_handlers,
-    subscribes=(topics.ORDERS,),
+    subscribes=topics.ALL,
 )
 
 

@@ -202,3 +202,34 @@ async def test_a_redelivered_poison_message_is_dead_lettered_once(probe: Running
             await applier.dead_letter(session, poison, ValueError("bad"), 1, "probe")
     assert await _count(probe, plumbing.dead_letters) == 1
     assert await _count(probe, plumbing.outbox) == 1
+
+
+@pytest.mark.parametrize("topic", [topics.ORDERS, topics.FULFILLMENT, topics.DEFECTS, topics.ADS])
+async def test_poison_on_every_topic_including_an_oversized_one_is_dead_lettered(
+    probe: RunningService, topic: str
+) -> None:
+    settings = probe.resources.settings
+    key = f"poison-{topic}"
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, max_request_size=1_048_576
+    )
+    await producer.start()
+    try:
+        for value in (b"[1, 2", orjson.dumps({"specversion": "1.0"}), b"x" * 950_000):
+            await producer.send_and_wait(settings.topic(topic), value, key=key.encode())
+    finally:
+        await producer.stop()
+
+    async def letters() -> list[dict[str, Any]]:
+        rows = (await probe.client.get("/v1/dead-letters?limit=200", headers=OPS)).json()
+        return [r for r in rows["items"] if r["key"] == key]
+
+    found = await eventually(lambda: _all_three(letters), timeout=60)
+    assert {r["topic"] for r in found} == {settings.topic(topic)}
+    assert any("950000 bytes is over" in r["error_message"] for r in found)
+    assert await _relay_all(probe) >= 3  # and each went on to <topic>.dlq
+
+
+async def _all_three(letters: Any) -> list[dict[str, Any]] | None:
+    found: list[dict[str, Any]] = await letters()
+    return found if len(found) == 3 else None

@@ -8,7 +8,7 @@ never holds up the others.
 
 Failures are sorted in one place (``_attempt``):
 - transient (database or broker down): retried with backoff for as long as it takes;
-- poison (undecodable, unknown type, invalid payload): dead-lettered at once;
+- poison (oversized, undecodable, unknown type, invalid payload): dead-lettered at once;
 - any other handler error: retried ``max_attempts`` times, then dead-lettered.
 A dead letter is stored in ``dead_letters`` and queued through the outbox to ``<topic>.dlq``
 with headers naming its origin and the error, in one transaction; then the partition moves on.
@@ -61,7 +61,14 @@ class Message:
         return cls(record.topic, record.partition, record.offset, key, record.value or b"")
 
 
+MAX_EVENT_BYTES = 900 * 1024  # an order of 1,000 items is well under; Kafka's own cap is 1 MiB
+
+
 def decode(message: Message) -> tuple[CloudEvent, Any]:
+    if len(message.value) > MAX_EVENT_BYTES:
+        raise PoisonMessage(
+            f"payload of {len(message.value)} bytes is over the {MAX_EVENT_BYTES}-byte limit"
+        )
     try:
         event = CloudEvent.from_bytes(message.value)
         return event, parse_payload(event)

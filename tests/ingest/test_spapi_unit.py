@@ -25,8 +25,8 @@ from ingest.domain.model import IncomingOrder, Rejected
 from ingest.domain.throttle import (
     LIMITS,
     RateLimit,
-    TokenBucket,
     backoff_delay,
+    bucket_for,
     parse_rate_limit_header,
 )
 
@@ -45,7 +45,7 @@ class FakeClock:
 
 def test_bucket_gives_the_burst_at_once_then_one_token_per_period() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(RateLimit(rate=0.5, burst=3), clock)
+    bucket = bucket_for(RateLimit(rate=0.5, burst=3), clock)
     assert [bucket.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
     assert bucket.reserve() == pytest.approx(2.0)  # 1 token at 0.5/s
     assert bucket.reserve() == pytest.approx(4.0)  # queued behind the previous reservation
@@ -55,7 +55,7 @@ def test_bucket_gives_the_burst_at_once_then_one_token_per_period() -> None:
 
 def test_bucket_refills_up_to_its_burst_only() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(RateLimit(rate=1.0, burst=2), clock)
+    bucket = bucket_for(RateLimit(rate=1.0, burst=2), clock)
     bucket.reserve(), bucket.reserve()
     clock.now += 3600
     assert bucket.available == pytest.approx(2.0)
@@ -63,7 +63,7 @@ def test_bucket_refills_up_to_its_burst_only() -> None:
 
 def test_drain_after_a_429_empties_the_bucket() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(RateLimit(rate=0.5, burst=30), clock)
+    bucket = bucket_for(RateLimit(rate=0.5, burst=30), clock)
     bucket.drain()
     assert bucket.reserve() == pytest.approx(2.0)
 
@@ -214,8 +214,8 @@ def test_hosts_allowed_are_amazons_and_the_configured_ones() -> None:
 
 def test_bucket_adopts_the_announced_rate() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(RateLimit(rate=0.5, burst=1), clock)
+    bucket = bucket_for(RateLimit(rate=0.5, burst=1), clock)
     bucket.reserve()
     bucket.adopt(0.1)  # x-amzn-RateLimit-Limit: the seller's plan is slower than the default
     assert bucket.reserve() == pytest.approx(10.0)
-    assert bucket.limit == RateLimit(0.1, 1)
+    assert (bucket.rate, bucket.burst) == (0.1, 1)

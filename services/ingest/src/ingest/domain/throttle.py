@@ -13,6 +13,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shared.ratelimit import TokenBucket
+
 Clock = Callable[[], float]
 
 
@@ -37,49 +39,9 @@ LIMITS: dict[str, RateLimit] = {
 }
 
 
-class TokenBucket:
-    """A bucket that starts full; ``reserve()`` takes a token and says how long to wait for it.
-
-    Reservations queue: a caller that must wait owns the token it waits for, so concurrent
-    callers never oversubscribe the bucket.
-    """
-
-    def __init__(self, limit: RateLimit, clock: Clock) -> None:
-        if limit.rate <= 0 or limit.burst < 1:
-            raise ValueError("rate must be positive and burst at least 1")
-        self.limit = limit
-        self._clock = clock
-        self._tokens = float(limit.burst)
-        self._stamp = clock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(
-            float(self.limit.burst), self._tokens + (now - self._stamp) * self.limit.rate
-        )
-        self._stamp = now
-
-    def reserve(self) -> float:
-        """Take one token; return the seconds to wait before using it (0 when available now)."""
-        self._refill()
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.limit.rate
-
-    def drain(self) -> None:
-        """Amazon said 429: assume the bucket there is empty and refill from now."""
-        self._refill()
-        self._tokens = min(self._tokens, 0.0)
-
-    def adopt(self, rate: float) -> None:
-        """Refill at ``rate`` from now on (Amazon announced the seller's actual plan)."""
-        if rate > 0 and rate != self.limit.rate:
-            self._refill()
-            self.limit = RateLimit(rate=rate, burst=self.limit.burst)
-
-    @property
-    def available(self) -> float:
-        self._refill()
-        return self._tokens
+def bucket_for(limit: RateLimit, clock: Clock) -> TokenBucket:
+    """A client-side bucket for one (selling partner, operation), starting full."""
+    return TokenBucket(limit.rate, limit.burst, clock)
 
 
 def backoff_delay(

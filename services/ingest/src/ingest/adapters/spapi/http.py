@@ -31,10 +31,11 @@ from ingest.domain.connections import Credentials, SpApiUnavailable
 from ingest.domain.throttle import (
     LIMITS,
     RateLimit,
-    TokenBucket,
     backoff_delay,
+    bucket_for,
     parse_rate_limit_header,
 )
+from shared.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Buckets:
         key = (selling_partner_id, operation)
         if key not in self._buckets:
             limit = LIMITS.get(operation, RateLimit(0.5, 30)).scaled(self.scale)
-            self._buckets[key] = TokenBucket(limit, self.clock)
+            self._buckets[key] = bucket_for(limit, self.clock)
         return self._buckets[key]
 
     async def acquire(self, selling_partner_id: str, operation: str) -> None:

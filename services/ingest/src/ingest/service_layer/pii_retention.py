@@ -17,72 +17,20 @@ crypto-shredding (a key per order) is the complete answer and is not built.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.adapters import pii_purge
+from shared import pii_retention
 from shared.runtime import Resources
-
-log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-class PIIRetentionSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
-
-    days: int = Field(default=30, ge=0, le=3650, validation_alias="PII_RETENTION_DAYS")
-    interval_seconds: float = Field(
-        default=3600.0, gt=0, validation_alias="PII_PURGE_INTERVAL_SECONDS"
-    )
-    batch: int = Field(default=500, ge=1, le=10_000, validation_alias="PII_PURGE_BATCH")
 
 
 async def purge_once(
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    now: datetime,
-    days: int,
-    batch: int,
+    sessions: async_sessionmaker[AsyncSession], *, now: datetime, days: int, batch: int
 ) -> dict[str, int]:
-    """Purge every store until nothing is due; one transaction per batch. Counts per store."""
-    cutoff = now - timedelta(days=days)
-    counts: dict[str, int] = {}
-    for store in pii_purge.STATEMENTS:
-        total = 0
-        while True:
-            async with sessions() as session, session.begin():
-                done = await pii_purge.purge_batch(
-                    session, store, cutoff=cutoff, now=now, limit=batch
-                )
-            total += done
-            if done < batch:
-                break
-        counts[store] = total
-    return counts
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+    return await pii_retention.purge_once(sessions, pii_purge, now=now, days=days, batch=batch)
 
 
 async def run_pii_purge(resources: Resources) -> None:
-    """Background job: purge what is due every PII_PURGE_INTERVAL_SECONDS, forever."""
-    settings = resources.extras.get("pii_retention") or PIIRetentionSettings()
-    clock: Clock = resources.extras.get("clock", _utc_now)
-    while True:
-        try:
-            counts = await purge_once(
-                resources.sessions, now=clock(), days=settings.days, batch=settings.batch
-            )
-            if any(counts.values()):
-                log.info("buyer PII purged", extra={"purged": counts})
-        except Exception:  # a database hiccup must not end the job: log it and go on
-            log.exception("buyer PII purge failed")
-        await asyncio.sleep(settings.interval_seconds)
+    await pii_retention.run_pii_purge(resources, pii_purge)

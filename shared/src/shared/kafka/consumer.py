@@ -6,6 +6,10 @@ Kafka offsets only after that transaction commits. Records of a partition are fi
 together in one transaction; if that fails they are applied one by one, so a single bad message
 never holds up the others.
 
+Applied together, the records cost one inbox statement for the lot, and a ``Batched`` handler
+gets each run of consecutive events it handles in one call (in partition order), so it can
+read and write them with a few set-based statements instead of a few per event.
+
 Failures are sorted in one place (``_attempt``):
 - transient (database or broker down): retried with backoff for as long as it takes;
 - poison (oversized, undecodable, unknown type, invalid payload): dead-lettered at once;
@@ -43,6 +47,22 @@ from shared.topics import dead_letter_topic
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+Events = Sequence[tuple[CloudEvent, Any]]
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A handler that applies a run of consecutive events at once, in their order.
+
+    Registered like any handler (and callable like one, for a single event: DLQ replay and the
+    one-by-one fallback); the runner hands it every run of consecutive events of a partition
+    whose types map to this same instance.
+    """
+
+    apply: Callable[[AsyncSession, Events], Awaitable[None]]
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent, payload: Any) -> None:
+        await self.apply(session, [(event, payload)])
 
 
 @dataclass(frozen=True)
@@ -98,22 +118,60 @@ class EventApplier:
             correlation_id.reset(token)
         return True
 
+    async def apply_many(self, session: AsyncSession, messages: Sequence[Message]) -> int:
+        """Apply a partition's records in the caller's transaction; how many were applied.
+
+        Any poison record raises (before anything is written), so the caller can fall back to
+        one by one and dead-letter just that record.
+        """
+        fresh: dict[Any, tuple[Message, CloudEvent, Any]] = {}
+        for message in messages:
+            event, payload = decode(message)
+            if event.type in self.handlers:
+                fresh.setdefault(event.id, (message, event, payload))  # a repeat in the batch
+        if not fresh:
+            return 0
+        claimed = await self._claim_all(session, list(fresh.values()))
+        todo = [(e, p) for (_, e, p) in fresh.values() if e.id in claimed]
+        for handler, run in _runs(todo, self.handlers):
+            token = correlation_id.set(run[0][0].correlationid or str(run[0][0].id))
+            try:
+                if isinstance(handler, Batched):
+                    await handler.apply(session, run)
+                else:
+                    for event, payload in run:
+                        await handler(session, event, payload)
+            finally:
+                correlation_id.reset(token)
+        return len(todo)
+
     async def _claim(self, session: AsyncSession, message: Message, event: CloudEvent) -> bool:
+        return bool(await self._claim_all(session, [(message, event, None)]))
+
+    async def _claim_all(
+        self, session: AsyncSession, records: Sequence[tuple[Message, CloudEvent, Any]]
+    ) -> set[Any]:
+        """Record the events in the inbox; the ids that were not there before."""
         stmt = (
             pg_insert(self.tables.inbox)
             .values(
-                event_id=event.id,
-                topic=message.topic,
-                event_type=event.type,
-                subject=event.subject,
-                aggregate_version=event.aggregateversion,
-                kafka_partition=message.partition,
-                kafka_offset=message.offset,
+                [
+                    {
+                        "event_id": event.id,
+                        "topic": message.topic,
+                        "event_type": event.type,
+                        "subject": event.subject,
+                        "aggregate_version": event.aggregateversion,
+                        "kafka_partition": message.partition,
+                        "kafka_offset": message.offset,
+                    }
+                    for message, event, _ in records
+                ]
             )
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(self.tables.inbox.c.event_id)
         )
-        return (await session.execute(stmt)).first() is not None
+        return set((await session.execute(stmt)).scalars())
 
     async def dead_letter(
         self,
@@ -186,6 +244,20 @@ class EventApplier:
         )
 
 
+def _runs(
+    events: Sequence[tuple[CloudEvent, Any]], handlers: dict[str, Handler]
+) -> list[tuple[Handler, list[tuple[CloudEvent, Any]]]]:
+    """Consecutive events that go to the same handler, in order."""
+    runs: list[tuple[Handler, list[tuple[CloudEvent, Any]]]] = []
+    for event, payload in events:
+        handler = handlers[event.type]
+        if runs and runs[-1][0] is handler and isinstance(handler, Batched):
+            runs[-1][1].append((event, payload))
+        else:
+            runs.append((handler, [(event, payload)]))
+    return runs
+
+
 def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
@@ -252,8 +324,7 @@ class ConsumerRunner:
             return False
         try:
             async with self._sessions() as session, session.begin():
-                for message in messages:
-                    await self._applier.apply(session, message)
+                await self._applier.apply_many(session, messages)
         except Exception as exc:
             log.info("batch apply failed, applying one by one", extra={"error": repr(exc)})
             return False

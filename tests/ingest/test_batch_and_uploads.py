@@ -76,6 +76,52 @@ async def test_batch_answers_per_order_and_a_bad_order_does_not_stop_the_good(
         assert got.status_code == 200
 
 
+async def test_batch_applies_repeats_in_order_and_isolates_what_postgres_refuses(
+    ingest: RunningService,
+) -> None:
+    """One batch: an order and its newer version, another seller's order, and an order whose
+    text PostgreSQL will not store (NUL). The set-based path falls back to one by one, so only
+    the refused order is rejected; the two versions come out as created then updated."""
+    taken = amazon_order()
+    assert (
+        await ingest.client.post("/v1/orders", json=taken, headers=OTHER_KEY)
+    ).status_code == 201
+    first = amazon_order()
+    newer = {**first, "LastUpdateDate": "2099-01-01T00:00:00Z", "OrderStatus": "Shipped"}
+    refused = amazon_order(BuyerInfo={"BuyerEmail": "a@example.com", "BuyerName": "x\u0000y"})
+    refused["OrderItems"][0]["Title"] = "mug\u0000"
+    plain = amazon_order()
+    response = await ingest.client.post(
+        "/v1/orders/batch",
+        json={"orders": [first, taken, newer, refused, plain]},
+        headers=SELLER_KEY,
+    )
+    assert response.status_code == 200, response.text
+    results = [(r["result"], r.get("version"), r["status"]) for r in response.json()["results"]]
+    assert results == [
+        ("created", 1, 201),
+        ("rejected", None, 409),
+        ("updated", 2, 200),
+        ("rejected", None, 422),
+        ("created", 1, 201),
+    ]
+    assert "database refused" in response.json()["results"][3]["errors"][0]["message"]
+    held = (
+        await ingest.client.get(f"/v1/orders/{first['AmazonOrderId']}", headers=SELLER_KEY)
+    ).json()
+    assert (held["version"], held["order_status"]) == (2, "Shipped")
+    assert [(e["type"], e["version"]) for e in held["events"]] == [
+        ("order.created", 1),
+        ("order.updated", 2),
+    ]
+    gone = await ingest.client.get(f"/v1/orders/{refused['AmazonOrderId']}", headers=SELLER_KEY)
+    assert gone.status_code == 404
+    quarantined = await ingest.client.get(
+        "/v1/quarantine", params={"amazon_order_id": refused["AmazonOrderId"]}, headers=SELLER_KEY
+    )
+    assert quarantined.json()["items"], quarantined.text
+
+
 async def test_batch_over_the_limit_is_refused_whole(ingest: RunningService) -> None:
     orders = [amazon_order() for _ in range(1001)]
     response = await ingest.client.post(

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,14 +16,28 @@ from shared.envelope import CloudEvent
 
 
 async def add_event(session: AsyncSession, outbox: Table, *, topic: str, event: CloudEvent) -> None:
+    await add_events(session, outbox, topic=topic, events=[event])
+
+
+async def add_events(
+    session: AsyncSession, outbox: Table, *, topic: str, events: Sequence[CloudEvent]
+) -> None:
+    """Queue events in this order, with one statement."""
+    if not events:
+        return
     await session.execute(
         insert(outbox).values(
-            event_id=event.id,
-            topic=topic,
-            message_key=event.subject,
-            event_type=event.type,
-            aggregate_version=event.aggregateversion,
-            payload=event.to_bytes(),
+            [
+                {
+                    "event_id": event.id,
+                    "topic": topic,
+                    "message_key": event.subject,
+                    "event_type": event.type,
+                    "aggregate_version": event.aggregateversion,
+                    "payload": event.to_bytes(),
+                }
+                for event in events
+            ]
         )
     )
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,10 +22,21 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
-        # A batch runs hundreds of distinct statements (savepoints are named one by one);
-        # the dialect's default cache of 100 prepared statements would keep evicting them.
+        json_serializer=dump_json,
+        json_deserializer=orjson.loads,
+        # Multi-row statements differ by their row count (one prepared statement per size);
+        # the dialect's default cache of 100 would keep evicting them.
         connect_args={"timeout": 5, "command_timeout": 30, "prepared_statement_cache_size": 1000},
     )
+
+
+def dump_json(value: Any) -> str:
+    """JSON/JSONB parameters: orjson (several times faster than ``json``), falling back to
+    ``json`` for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ARRAY, Text, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,35 +18,59 @@ class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock(self, amazon_order_id: str) -> tuple[KnownOrder, dict[str, Any]] | None:
+    async def lock_many(self, ids: list[str]) -> dict[str, tuple[KnownOrder, dict[str, Any]]]:
+        """The orders of ``ids`` that exist, locked (in id order: no deadlock between batches)."""
+        if not ids:
+            return {}
         o = orm.orders.c
-        row = (
-            await self.session.execute(
-                select(o.seller_id, o.last_update_date, o.version, o.item_count, o.snapshot)
-                .where(o.amazon_order_id == amazon_order_id)
-                .with_for_update()
+        rows = await self.session.execute(
+            select(
+                o.amazon_order_id,
+                o.seller_id,
+                o.last_update_date,
+                o.version,
+                o.item_count,
+                o.snapshot,
             )
-        ).first()
-        if row is None:
-            return None
-        known = KnownOrder(row.seller_id, row.last_update_date, row.version, row.item_count)
-        return known, row.snapshot
+            .where(o.amazon_order_id == any_(bindparam("ids", ids, type_=ARRAY(Text))))
+            .order_by(o.amazon_order_id)
+            .with_for_update()
+        )
+        return {
+            r.amazon_order_id: (
+                KnownOrder(r.seller_id, r.last_update_date, r.version, r.item_count),
+                r.snapshot,
+            )
+            for r in rows
+        }
 
-    async def create(self, values: dict[str, Any]) -> bool:
-        """Insert a new order; False when a concurrent request inserted it first."""
+    async def insert_new(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert new orders; the ids inserted (a concurrent request may have been first)."""
         stmt = (
             insert(orm.orders)
-            .values(**values)
+            .values(sorted(rows, key=lambda r: str(r["amazon_order_id"])))
             .on_conflict_do_nothing(index_elements=["amazon_order_id"])
             .returning(orm.orders.c.amazon_order_id)
         )
-        return (await self.session.execute(stmt)).first() is not None
+        return set((await self.session.execute(stmt)).scalars())
 
-    async def replace(self, amazon_order_id: str, values: dict[str, Any]) -> None:
-        await self.session.execute(
+    async def update_many(self, rows: dict[str, dict[str, Any]]) -> None:
+        """Replace the stored state of existing orders (one executemany)."""
+        if not rows:
+            return
+        o = orm.orders.c
+        stmt = (
             update(orm.orders)
-            .where(orm.orders.c.amazon_order_id == amazon_order_id)
-            .values(**values, updated_at=func.now())
+            .where(o.amazon_order_id == bindparam("order_id"))
+            .values(
+                {
+                    **{name: bindparam(name) for name in next(iter(rows.values()))},
+                    "updated_at": func.now(),
+                }
+            )
+        )
+        await self.session.execute(
+            stmt, [{"order_id": order_id, **row} for order_id, row in sorted(rows.items())]
         )
 
     async def get(self, amazon_order_id: str, seller_id: str | None) -> Any | None:

@@ -1,27 +1,33 @@
 """Ingest's use cases: accept orders, quarantine what cannot be accepted.
 
 Every accepted change is stored and its ``order.created``/``order.updated`` event written to
-the outbox in the same transaction. Each order of a batch runs in its own savepoint, so one
-bad order never takes the others down with it.
+the outbox in the same transaction. A batch costs a fixed handful of statements whatever its
+size: one locked read of the orders it names, one multi-row insert of the new ones, one update
+of the changed ones, one outbox insert. If PostgreSQL refuses any of it, the batch is redone
+order by order, each in its own savepoint, so one bad order never takes the others down.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import DBAPIError
 
 from ingest.domain.errors import OrderOwnedElsewhere
-from ingest.domain.model import IncomingOrder, IntakeResult, Rejected, decide
+from ingest.domain.model import IncomingOrder, IntakeResult, KnownOrder, Rejected, decide
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
+from shared.envelope import CloudEvent
+from shared.errors import is_transient
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderSnapshot
 from shared.events.registry import build_event
 from shared.pii import PIICipher
 
 SOURCE = "ingest"
+RACE_RETRIES = 3  # a concurrent request created one of the batch's orders first: read again
 
 
 @dataclass(frozen=True)
@@ -31,60 +37,150 @@ class Accepted:
     version: int
 
 
-async def accept_order(
+class _LostRace(Exception):
+    """Another transaction inserted one of the batch's new orders after we looked."""
+
+
+@dataclass
+class _Batch:
+    """What one pass over a batch decided: rows to insert and update, events to publish."""
+
+    held: dict[str, tuple[KnownOrder, dict[str, Any]]]
+    new: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: list[CloudEvent] = field(default_factory=list)
+
+
+async def accept_many(
     uow: UnitOfWork,
     *,
     seller_id: str,
-    order: IncomingOrder,
+    entries: Sequence[IncomingOrder | Rejected],
     source: str,
     pii: PIICipher,
     topic: str,
     correlation_id: str | None = None,
-) -> Accepted:
-    found = await uow.orders.lock(order.amazon_order_id)
-    while found is None and not await _create_placeholder(uow, seller_id, order):
-        found = await uow.orders.lock(order.amazon_order_id)  # lost a race: now it exists
-    known, stored = found if found else (None, None)
-    if known is not None and known.seller_id != seller_id:
-        raise OrderOwnedElsewhere(order.amazon_order_id)
+    upload_id: Any = None,
+) -> list[Accepted | Rejected]:
+    """Accept the orders of a batch, in order; quarantine the rejected ones."""
+    orders = [e for e in entries if isinstance(e, IncomingOrder)]
+    context = _Context(seller_id, source, pii, topic, correlation_id)
+    try:
+        decided = await _together(uow, orders, context)
+    except (DBAPIError, _LostRace) as exc:
+        if is_transient(exc):
+            raise
+        decided = await _one_by_one(uow, orders, context)
+    outcomes = [decided[id(e)] if isinstance(e, IncomingOrder) else e for e in entries]
+    for outcome in outcomes:
+        if isinstance(outcome, Rejected):
+            await quarantine(
+                uow,
+                seller_id=seller_id,
+                source=source,
+                rejected=outcome,
+                pii=pii,
+                upload_id=upload_id,
+            )
+    return outcomes
+
+
+@dataclass(frozen=True)
+class _Context:
+    seller_id: str
+    source: str
+    pii: PIICipher
+    topic: str
+    correlation_id: str | None
+
+
+async def _together(
+    uow: UnitOfWork, orders: Sequence[IncomingOrder], context: _Context
+) -> dict[int, Accepted | Rejected]:
+    """The whole batch in one savepoint (a few statements); raises what PostgreSQL refused."""
+    for attempt in range(RACE_RETRIES + 1):
+        try:
+            async with uow.session.begin_nested():
+                return await _apply(uow, orders, context)
+        except _LostRace:
+            if attempt == RACE_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _one_by_one(
+    uow: UnitOfWork, orders: Sequence[IncomingOrder], context: _Context
+) -> dict[int, Accepted | Rejected]:
+    """Each order in its own savepoint: the one PostgreSQL refuses is rejected alone."""
+    decided: dict[int, Accepted | Rejected] = {}
+    for order in orders:
+        try:
+            decided.update(await _together(uow, [order], context))
+        except DBAPIError as exc:
+            if is_transient(exc):
+                raise
+            reason = f"the database refused this order: {type(exc.orig).__name__}"
+            decided[id(order)] = Rejected(
+                reasons=[{"field": "order", "message": reason}],
+                amazon_order_id=order.amazon_order_id,
+            )
+    return decided
+
+
+async def _apply(
+    uow: UnitOfWork, orders: Sequence[IncomingOrder], context: _Context
+) -> dict[int, Accepted | Rejected]:
+    ids = sorted({o.amazon_order_id for o in orders})
+    batch = _Batch(held=await uow.orders.lock_many(ids))
+    decided = {id(order): _decide(batch, order, context) for order in orders}
+    if batch.new and len(await uow.orders.insert_new(list(batch.new.values()))) < len(batch.new):
+        raise _LostRace()
+    await uow.orders.update_many(batch.changed)
+    await uow.publish_all(context.topic, batch.events)
+    return decided
+
+
+def _decide(batch: _Batch, order: IncomingOrder, context: _Context) -> Accepted | Rejected:
+    """Decide one order against what is held (including earlier orders of the same batch)."""
+    known, stored = batch.held.get(order.amazon_order_id, (None, None))
+    if known is not None and known.seller_id != context.seller_id:
+        return Rejected(
+            reasons=[{"field": "AmazonOrderId", "message": _owned_elsewhere(order)}],
+            amazon_order_id=order.amazon_order_id,
+            status=409,
+        )
     result = decide(known, order)
     if result in (IntakeResult.UNCHANGED, IntakeResult.STALE):
         assert known is not None
         return Accepted(order.amazon_order_id, result, known.version)
     version = (known.version if known else 0) + 1
-    snapshot = _snapshot(order, seller_id, version, source, pii, stored)
-    await uow.orders.replace(order.amazon_order_id, _row(order, snapshot, source))
-    event_type = ORDER_CREATED if result is IntakeResult.CREATED else ORDER_UPDATED
-    await uow.publish(
-        topic,
-        build_event(
-            topic=topics.ORDERS,
-            event_type=event_type,
-            payload=snapshot,
-            source=SOURCE,
-            subject=order.amazon_order_id,
-            seller_id=seller_id,
-            version=version,
-            correlation_id=correlation_id,
-        ),
+    snapshot = _snapshot(order, context.seller_id, version, context.source, context.pii, stored)
+    event = build_event(
+        topic=topics.ORDERS,
+        event_type=ORDER_CREATED if known is None else ORDER_UPDATED,
+        payload=snapshot,
+        source=SOURCE,
+        subject=order.amazon_order_id,
+        seller_id=context.seller_id,
+        version=version,
+        correlation_id=context.correlation_id,
     )
-    return Accepted(order.amazon_order_id, result, version)
+    row = _row(order, event.data, version, context.source)
+    order_id = order.amazon_order_id
+    if order_id in batch.new or known is None:  # new here: insert its latest state
+        batch.new[order_id] = {"amazon_order_id": order_id, "seller_id": context.seller_id, **row}
+    else:
+        batch.changed[order_id] = row
+    batch.held[order_id] = (
+        KnownOrder(context.seller_id, order.last_update_date, version, order.item_count),
+        event.data,
+    )
+    batch.events.append(event)
+    return Accepted(order_id, result, version)
 
 
-async def _create_placeholder(uow: UnitOfWork, seller_id: str, order: IncomingOrder) -> bool:
-    """Claim the order id with a version-0 row, replaced in the same transaction."""
-    return await uow.orders.create(
-        {
-            "amazon_order_id": order.amazon_order_id,
-            "seller_id": seller_id,
-            "order_status": order.order_status,
-            "last_update_date": order.last_update_date,
-            "version": 0,
-            "item_count": 0,
-            "snapshot": {},
-            "intake_source": "pending",
-        }
-    )
+def _owned_elsewhere(order: IncomingOrder) -> str:
+    return str(OrderOwnedElsewhere(order.amazon_order_id))
 
 
 def _snapshot(
@@ -107,14 +203,16 @@ def _snapshot(
     )
 
 
-def _row(order: IncomingOrder, snapshot: OrderSnapshot, source: str) -> dict[str, Any]:
+def _row(
+    order: IncomingOrder, snapshot: dict[str, Any], version: int, source: str
+) -> dict[str, Any]:
     return {
         "marketplace_id": order.marketplace_id,
         "order_status": order.order_status,
         "last_update_date": order.last_update_date,
-        "version": snapshot.version,
+        "version": version,
         "item_count": order.item_count,
-        "snapshot": snapshot.model_dump(mode="json"),
+        "snapshot": snapshot,
         "intake_source": source,
     }
 
@@ -141,63 +239,3 @@ async def quarantine(
         upload_id=upload_id,
         row_numbers=rejected.rows,
     )
-
-
-async def accept_many(
-    uow: UnitOfWork,
-    *,
-    seller_id: str,
-    entries: Sequence[IncomingOrder | Rejected],
-    source: str,
-    pii: PIICipher,
-    topic: str,
-    correlation_id: str | None = None,
-    upload_id: Any = None,
-) -> list[Accepted | Rejected]:
-    """Accept each order in its own savepoint; quarantine the rejected ones."""
-    outcomes: list[Accepted | Rejected] = []
-    for entry in entries:
-        outcome = (
-            await _accept_in_savepoint(uow, seller_id, entry, source, pii, topic, correlation_id)
-            if isinstance(entry, IncomingOrder)
-            else entry
-        )
-        if isinstance(outcome, Rejected):
-            await quarantine(
-                uow,
-                seller_id=seller_id,
-                source=source,
-                rejected=outcome,
-                pii=pii,
-                upload_id=upload_id,
-            )
-        outcomes.append(outcome)
-    return outcomes
-
-
-async def _accept_in_savepoint(
-    uow: UnitOfWork,
-    seller_id: str,
-    order: IncomingOrder,
-    source: str,
-    pii: PIICipher,
-    topic: str,
-    correlation_id: str | None,
-) -> Accepted | Rejected:
-    try:
-        async with uow.session.begin_nested():
-            return await accept_order(
-                uow,
-                seller_id=seller_id,
-                order=order,
-                source=source,
-                pii=pii,
-                topic=topic,
-                correlation_id=correlation_id,
-            )
-    except OrderOwnedElsewhere as exc:
-        return Rejected(
-            reasons=[{"field": "AmazonOrderId", "message": str(exc)}],
-            amazon_order_id=order.amazon_order_id,
-            status=409,
-        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,4 +40,7 @@ class UnitOfWork:
             await self.session.close()
 
     async def publish(self, topic: str, event: CloudEvent) -> None:
-        await outbox.add_event(self.session, orm.plumbing.outbox, topic=topic, event=event)
+        await self.publish_all(topic, [event])
+
+    async def publish_all(self, topic: str, events: Sequence[CloudEvent]) -> None:
+        await outbox.add_events(self.session, orm.plumbing.outbox, topic=topic, events=events)

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +14,8 @@ from defects.adapters import orm
 from defects.entrypoints.api.app import build_app
 from defects.service_layer import consumers, handlers
 from defects.service_layer.unit_of_work import UnitOfWork
-from shared.envelope import CloudEvent
 from shared.events import fulfillment, orders
-from shared.kafka.consumer import Handler
+from shared.kafka.consumer import Batched, Events, Handler
 from shared.runtime import Resources, ServiceSpec
 from shared.topics import DEFECTS, FULFILLMENT, ORDERS
 
@@ -52,16 +50,17 @@ def _handlers(resources: Resources) -> dict[str, Handler]:
     resources.extras.setdefault("clock", utc_now)
     topic = resources.settings.topic(DEFECTS)
 
-    async def on_order(session: AsyncSession, event: CloudEvent, payload: Any) -> None:
-        await consumers.apply_order(UnitOfWork.joining(session, topic=topic), event, payload)
+    async def on_orders(session: AsyncSession, events: Events) -> None:
+        await consumers.apply_orders(UnitOfWork.joining(session, topic=topic), events)
 
-    async def on_fulfillment(session: AsyncSession, event: CloudEvent, payload: Any) -> None:
-        await consumers.apply_fulfillment(UnitOfWork.joining(session, topic=topic), event, payload)
+    async def on_fulfillment(session: AsyncSession, events: Events) -> None:
+        await consumers.apply_fulfillment(UnitOfWork.joining(session, topic=topic), events)
 
+    orders_handler, fulfillment_handler = Batched(on_orders), Batched(on_fulfillment)
     return {
-        orders.ORDER_CREATED: on_order,
-        orders.ORDER_UPDATED: on_order,
-        **{event_type: on_fulfillment for event_type in FULFILLMENT_FACTS},
+        orders.ORDER_CREATED: orders_handler,
+        orders.ORDER_UPDATED: orders_handler,
+        **{event_type: fulfillment_handler for event_type in FULFILLMENT_FACTS},
     }
 
 

@@ -5,13 +5,28 @@ Rows are mapped to the domain's objects here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    Insert,
+    Select,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from defects.adapters import orm
@@ -39,45 +54,14 @@ class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def apply_snapshot(self, values: dict[str, Any]) -> bool:
-        ins = insert(orm.orders).values(**values)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["amazon_order_id"],
-            set_={**{k: ins.excluded[k] for k in values}, "updated_at": func.now()},
-            where=orm.orders.c.version < ins.excluded.version,
-        ).returning(orm.orders.c.amazon_order_id)
-        return (await self.session.execute(stmt)).first() is not None
+    async def apply_snapshots(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Orders (one row per order id at most), each stored only over an older version."""
+        return await _store_newer(self.session, orm.orders, rows)
 
-    async def apply_fact(
-        self,
-        *,
-        amazon_order_id: str,
-        kind: str,
-        fact_key: str,
-        seller_id: str,
-        version: int,
-        data: dict[str, Any],
-    ) -> bool:
-        t = orm.fulfillment_facts
-        ins = insert(t).values(
-            amazon_order_id=amazon_order_id,
-            kind=kind,
-            fact_key=fact_key,
-            seller_id=seller_id,
-            version=version,
-            data=data,
-        )
-        stmt = ins.on_conflict_do_update(
-            index_elements=["amazon_order_id", "kind", "fact_key"],
-            set_={
-                "seller_id": ins.excluded.seller_id,
-                "version": ins.excluded.version,
-                "data": ins.excluded.data,
-                "updated_at": func.now(),
-            },
-            where=t.c.version < ins.excluded.version,
-        ).returning(t.c.amazon_order_id)
-        return (await self.session.execute(stmt)).first() is not None
+    async def apply_facts(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Facts (one row per order, kind and key at most, ``data`` as JSON text), each only
+        over an older version."""
+        return await _store_newer(self.session, orm.fulfillment_facts, rows)
 
     async def owner(self, amazon_order_id: str) -> str | None:
         stmt = select(orm.orders.c.seller_id).where(orm.orders.c.amazon_order_id == amazon_order_id)
@@ -110,6 +94,54 @@ class OrderRepository:
         for r in fact_rows:
             facts_by.setdefault((r.amazon_order_id, r.seller_id), []).append(r)
         return {k: _facts(k, orders_by.get(k), facts_by.get(k, [])) for k in wanted}
+
+
+async def _store_newer(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert ``rows``; a row whose key is taken replaces the stored one only if its version is
+    newer. How many rows were written. A key must not repeat (Postgres cannot update one row
+    twice in a statement); a JSONB value is given as JSON text.
+
+    One statement whatever the number of rows: each column goes as one array parameter. Rows go
+    in key order, so that two writers whose rows overlap lock them in the same order.
+    """
+    if not rows:
+        return 0
+    stmt, columns = _store_newer_statement(table)
+    keys = [c.name for c in table.primary_key.columns]
+    ordered = sorted(rows, key=lambda row: [row[k] for k in keys])
+    arrays = {c.name: [row[c.name] for row in ordered] for c in columns}
+    return len((await session.execute(stmt, arrays)).all())
+
+
+@functools.cache
+def _store_newer_statement(table: Table) -> tuple[Insert, list[Column[Any]]]:
+    """``INSERT INTO t SELECT * FROM unnest(:a, :b, ...) ON CONFLICT (key) DO UPDATE ... WHERE
+    t.version < excluded.version``; built once, so SQLAlchemy compiles it once and asyncpg
+    prepares it once, whatever the run's length."""
+    keys = [c.name for c in table.primary_key.columns]
+    columns = [c for c in table.columns if c.name != "updated_at"]
+    arrays = [cast(bindparam(c.name), ARRAY(_wire_type(c))) for c in columns]
+    rows = func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived()
+    values = [cast(rows.c[c.name], c.type) if _is_json(c) else rows.c[c.name] for c in columns]
+    ins = insert(table).from_select([c.name for c in columns], select(*values))
+    stmt = ins.on_conflict_do_update(
+        index_elements=keys,
+        set_={
+            **{c.name: ins.excluded[c.name] for c in columns if c.name not in keys},
+            "updated_at": func.now(),
+        },
+        where=table.c.version < ins.excluded.version,
+    ).returning(table.c[keys[0]])
+    return stmt, columns
+
+
+def _is_json(column: Column[Any]) -> bool:
+    return isinstance(column.type, JSONB)
+
+
+def _wire_type(column: Column[Any]) -> Any:
+    """JSONB travels as JSON text (asyncpg has no codec for arrays of jsonb)."""
+    return Text() if _is_json(column) else column.type
 
 
 def _money(amount: Any, currency: str | None) -> Money | None:

@@ -1,22 +1,39 @@
-"""The order aggregate to and from JSON (the ``doc`` column): decimals and datetimes as text."""
+"""The order aggregate to and from JSON (the ``doc`` column): decimals and datetimes as text.
+
+Both directions run for every order a consumer or a command touches, so what can be worked out
+once per type (a dataclass's fields, its resolved type hints, how to load each field) is
+worked out once and cached.
+"""
 
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from fulfillment.domain.model import Order
 
 SKIP = frozenset({"events"})
+PLAIN = frozenset({str, int, float, bool, type(None)})
+
+Loader = Callable[[Any], Any]
 
 
 def dump(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: dump(getattr(value, f.name)) for f in fields(value) if f.name not in SKIP}
+    kind = type(value)
+    if kind in PLAIN:
+        return value
+    try:
+        names = _FIELDS[kind]
+    except KeyError:
+        names = _FIELDS[kind] = _dumped_fields(kind)
+    if names is not None:
+        return {name: dump(getattr(value, name)) for name in names}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
@@ -30,25 +47,57 @@ def dump(value: Any) -> Any:
     return value
 
 
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _dumped_fields(kind: type) -> tuple[str, ...] | None:
+    if not is_dataclass(kind):
+        return None
+    return tuple(f.name for f in fields(kind) if f.name not in SKIP)
+
+
 def load(kind: Any, data: Any) -> Any:
-    if data is None or kind is Any:
-        return data
+    return None if data is None else _loader(kind)(data)
+
+
+@cache
+def _loader(kind: Any) -> Loader:
+    """How to turn JSON into ``kind`` (``None`` is handled by the caller, ``load``)."""
+    if kind is Any:
+        return _same
     origin = get_origin(kind)
     if origin in (Union, types.UnionType):
         [inner] = [a for a in get_args(kind) if a is not type(None)]
-        return load(inner, data)
+        return _loader(inner)
     if origin is tuple:
-        return tuple(load(get_args(kind)[0], d) for d in data)
+        each = get_args(kind)[0]
+        return lambda data: tuple(load(each, d) for d in data)
     if origin is list:
-        return [load(get_args(kind)[0], d) for d in data]
+        each = get_args(kind)[0]
+        return lambda data: [load(each, d) for d in data]
     if origin is dict:
-        return dict(data)
+        return dict
     if is_dataclass(kind) and isinstance(kind, type):
-        hints = get_type_hints(kind)
-        known = {f.name for f in fields(kind) if f.init and f.name not in SKIP}
-        return kind(**{k: load(hints[k], v) for k, v in data.items() if k in known})
-    if kind in (Decimal, datetime) or (isinstance(kind, type) and issubclass(kind, Enum)):
-        return datetime.fromisoformat(data) if kind is datetime else kind(data)
+        return _dataclass_loader(kind)
+    if kind is datetime:
+        return datetime.fromisoformat
+    if kind is Decimal or (isinstance(kind, type) and issubclass(kind, Enum)):
+        loader: Loader = kind
+        return loader
+    return _same
+
+
+def _dataclass_loader(kind: type) -> Loader:
+    hints = get_type_hints(kind)
+    known = {f.name: hints[f.name] for f in fields(kind) if f.init and f.name not in SKIP}
+
+    def build(data: dict[str, Any]) -> Any:
+        return kind(**{k: load(known[k], v) for k, v in data.items() if k in known})
+
+    return build
+
+
+def _same(data: Any) -> Any:
     return data
 
 

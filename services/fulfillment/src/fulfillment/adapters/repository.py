@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +12,10 @@ from sqlalchemy import (
     DateTime,
     Select,
     String,
+    Text,
     and_,
+    any_,
+    bindparam,
     cast,
     column,
     exists,
@@ -22,7 +25,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fulfillment.adapters import codec, orm
@@ -46,6 +49,16 @@ def _columns(order: Order) -> dict[str, Any]:
         "version": order.version,
         "doc": codec.dump(order),
     }
+
+
+def _bound(order: Order) -> dict[str, Any]:
+    """``_columns`` keyed by bind name (``b_`` + column) for the many-row UPDATE."""
+    return {"b_id": order.amazon_order_id} | {f"b_{k}": v for k, v in _columns(order).items()}
+
+
+def _texts(values: Sequence[str]) -> Any:
+    """One ``text[]`` parameter: the SQL stays the same whatever the number of values."""
+    return bindparam("ids", list(values), type_=ARRAY(Text))
 
 
 @dataclass(frozen=True)
@@ -93,22 +106,49 @@ class OrderRepository:
         doc = (await self.session.execute(stmt)).scalar_one_or_none()
         return None if doc is None else codec.order_of(doc)
 
-    async def add(self, order: Order) -> bool:
-        """Insert a new order; False when it exists already."""
+    async def get_many(self, amazon_order_ids: Sequence[str], *, lock: bool) -> dict[str, Order]:
+        """The orders held among these ids (any seller), locked in id order when asked."""
+        o = orm.orders.c
+        ids = sorted(set(amazon_order_ids))
+        stmt = select(o.doc).where(o.amazon_order_id == any_(_texts(ids)))
+        if lock:
+            stmt = stmt.order_by(o.amazon_order_id).with_for_update()
+        docs = (await self.session.execute(stmt)).scalars()
+        return {order.amazon_order_id: order for order in map(codec.order_of, docs)}
+
+    async def add_many(self, orders: Sequence[Order]) -> set[str]:
+        """Insert new orders (one row per id, in id order); the ids that did not exist yet."""
+        if not orders:
+            return set()
+        rows = [
+            {"amazon_order_id": order.amazon_order_id, **_columns(order)}
+            for order in sorted(orders, key=lambda order: order.amazon_order_id)
+        ]
         stmt = (
             insert(orm.orders)
-            .values(amazon_order_id=order.amazon_order_id, **_columns(order))
             .on_conflict_do_nothing(index_elements=["amazon_order_id"])
             .returning(orm.orders.c.amazon_order_id)
         )
-        return (await self.session.execute(stmt)).first() is not None
+        # executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") and
+        # compiles the statement once, whatever the number of rows.
+        return set((await self.session.execute(stmt, rows)).scalars())
 
     async def save(self, order: Order) -> None:
-        await self.session.execute(
-            update(orm.orders)
-            .where(orm.orders.c.amazon_order_id == order.amazon_order_id)
-            .values(**_columns(order), updated_at=func.now())
+        await self.save_many([order])
+
+    async def save_many(self, orders: Sequence[Order]) -> None:
+        """Store orders already held (one row per id), with one executemany round."""
+        if not orders:
+            return
+        rows = [_bound(order) for order in sorted(orders, key=lambda order: order.amazon_order_id)]
+        names = [name for name in rows[0] if name != "b_id"]
+        o = orm.orders
+        stmt = (
+            update(o)
+            .where(o.c.amazon_order_id == bindparam("b_id"))
+            .values({name[2:]: bindparam(name) for name in names} | {"updated_at": func.now()})
         )
+        await self.session.execute(stmt, rows)
 
     async def overdue_for_flagging(self, now: datetime, limit: int) -> list[Order]:
         """Unflagged FBM orders past their LatestShipDate, locked; others' locks skipped."""

@@ -179,9 +179,13 @@ class Order:
         return sm.transition(self.status, action)
 
     # ---- Amazon's side -------------------------------------------------------------------
+    def takes(self, snapshot_version: int) -> bool:
+        """A snapshot of this version is newer than the one held (else it is stale)."""
+        return snapshot_version > self.snapshot_version
+
     def merge_amazon(self, newer: Order, now: datetime) -> bool:
         """Take a newer snapshot's fields; keep what the seller did here. False when stale."""
-        if newer.snapshot_version <= self.snapshot_version:
+        if not self.takes(newer.snapshot_version):
             return False
         shipped = {i.order_item_id: i.quantity_shipped for i in self.items}
         for name in _AMAZON_FIELDS:

@@ -18,11 +18,11 @@ from fulfillment.domain import commands as cmd
 from fulfillment.domain.errors import OrderNotFound
 from fulfillment.domain.model import Cancellation, Order, Pickup, Refund, Return, Shipment
 from fulfillment.domain.values import AmazonConfirmation as AmazonAnswer
-from fulfillment.service_layer.snapshots import apply_snapshot
+from fulfillment.service_layer.snapshots import Incoming, apply_snapshots
 from fulfillment.service_layer.unit_of_work import UnitOfWork
 from shared.envelope import CloudEvent
-from shared.events.orders import AmazonConfirmation, OrderSnapshot
-from shared.kafka.consumer import Handler
+from shared.events.orders import AmazonConfirmation
+from shared.kafka.consumer import Batched, Events, Handler
 
 Clock = Callable[[], datetime]
 
@@ -138,15 +138,15 @@ async def flag_late_orders(uow: UnitOfWork, *, now: datetime, batch: int) -> int
     return flagged
 
 
-def snapshot_handler(*, topic: str, pii: BuyerPII, clock: Clock) -> Handler:
-    """The orders.v1 handler: applies the snapshot in the runner's transaction."""
+def snapshot_handler(*, topic: str, pii: BuyerPII, clock: Clock) -> Batched:
+    """The orders.v1 snapshot handler: applies a run of snapshots (or one) in the runner's
+    transaction; each announcement carries the correlation id of the event that caused it."""
 
-    async def handle(session: AsyncSession, event: CloudEvent, payload: OrderSnapshot) -> None:
-        await apply_snapshot(
-            UnitOfWork(topic=topic, session=session), payload, pii=pii, now=clock()
-        )
+    async def apply(session: AsyncSession, events: Events) -> None:
+        run = [Incoming(payload, event.correlationid or str(event.id)) for event, payload in events]
+        await apply_snapshots(UnitOfWork(topic=topic, session=session), run, pii=pii, clock=clock)
 
-    return handle
+    return Batched(apply)
 
 
 def amazon_confirmation_handler(*, topic: str) -> Handler:

@@ -2,41 +2,81 @@
 
 The consumer runner already skips repeated event ids (inbox); here a snapshot whose version
 is not newer than the one held is dropped, so arrival order and repeats do not matter.
+
+A run of snapshots (consecutive events of one partition) is applied at once: the orders they
+name are read and locked with one query, each snapshot is decided in memory in the run's
+order (a later snapshot of the same order sees what the earlier ones did), and then new
+orders, changed orders and the events to announce are written with one statement each. A
+single snapshot is a run of one.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fulfillment.adapters.pii import BuyerPII
 from fulfillment.domain.model import Item, Order
 from fulfillment.domain.state_machine import Status
 from fulfillment.service_layer.unit_of_work import UnitOfWork
+from shared.envelope import CloudEvent
 from shared.events.orders import OrderSnapshot
 
 log = logging.getLogger(__name__)
 
 
-async def apply_snapshot(
-    uow: UnitOfWork, snapshot: OrderSnapshot, *, pii: BuyerPII, now: datetime
-) -> str:
-    """Answers created, updated, stale or foreign."""
-    newer = order_from_snapshot(snapshot, pii)
-    held = await uow.orders.get(snapshot.amazon_order_id, seller_id=None, lock=True)
+@dataclass(frozen=True)
+class Incoming:
+    """One snapshot of a run, with the correlation id its announcements carry."""
+
+    snapshot: OrderSnapshot
+    correlation_id: str | None = None
+
+
+@dataclass
+class Run:
+    """What a run did so far: the orders as they now are, and what to write."""
+
+    orders: dict[str, Order]
+    new: dict[str, Order] = field(default_factory=dict)
+    changed: dict[str, Order] = field(default_factory=dict)
+    events: list[CloudEvent] = field(default_factory=list)
+
+
+async def apply_snapshots(
+    uow: UnitOfWork, run: Sequence[Incoming], *, pii: BuyerPII, clock: Callable[[], datetime]
+) -> list[str]:
+    """Apply a run in order; for each snapshot: created, updated, stale or foreign."""
+    ids = [i.snapshot.amazon_order_id for i in run]
+    state = Run(orders=await uow.orders.get_many(ids, lock=True))
+    outcomes = [_apply(uow, state, i, pii=pii, now=clock()) for i in run]
+    changed = [o for key, o in state.changed.items() if key not in state.new]
+    await uow.save_all(new=list(state.new.values()), changed=changed, events=state.events)
+    return outcomes
+
+
+def _apply(uow: UnitOfWork, state: Run, incoming: Incoming, *, pii: BuyerPII, now: datetime) -> str:
+    snapshot = incoming.snapshot
+    key = snapshot.amazon_order_id
+    held = state.orders.get(key)
     if held is None:
-        newer.arrived(now)
-        await uow.save(newer, new=True)
+        order = state.orders[key] = state.new[key] = order_from_snapshot(snapshot, pii)
+        order.arrived(now)
+        state.events += uow.announce(order, incoming.correlation_id)
         return "created"
     if held.seller_id != snapshot.seller_id:
         log.warning(
-            "snapshot for an order of another seller ignored",
-            extra={"amazon_order_id": snapshot.amazon_order_id},
+            "snapshot for an order of another seller ignored", extra={"amazon_order_id": key}
         )
         return "foreign"
-    if not held.merge_amazon(newer, now):
+    if not held.takes(snapshot.version) or not held.merge_amazon(
+        order_from_snapshot(snapshot, pii), now
+    ):
         return "stale"
-    await uow.save(held)
+    state.changed[key] = held
+    state.events += uow.announce(held, incoming.correlation_id)
     return "updated"
 
 

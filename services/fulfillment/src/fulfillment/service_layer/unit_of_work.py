@@ -7,15 +7,15 @@ which commits it together with the inbox row).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fulfillment.adapters import orm
-from fulfillment.adapters.outbox import cloud_events
+from fulfillment.adapters.outbox import cloud_events, queue
 from fulfillment.adapters.repository import OrderRepository, UploadRepository
 from fulfillment.domain.model import Order
-from shared import outbox
+from shared.envelope import CloudEvent
 from shared.logs import correlation_id
 
 
@@ -65,13 +65,25 @@ class UnitOfWork:
         finally:
             await self.session.close()
 
-    async def save(self, order: Order, *, new: bool = False) -> None:
+    async def save(self, order: Order) -> None:
         """Store the order and queue its recorded events in the same transaction."""
-        if new:
-            if not await self.orders.add(order):
-                raise ConcurrentInsert(order.amazon_order_id)
-        else:
-            await self.orders.save(order)
-        for event in cloud_events(order, correlation_id.get()):
-            await outbox.add_event(self.session, orm.plumbing.outbox, topic=self.topic, event=event)
+        events = self.announce(order, correlation_id.get())
+        await self.save_all(new=[], changed=[order], events=events)
+
+    def announce(self, order: Order, correlation: str | None) -> list[CloudEvent]:
+        """The order's recorded events as fulfillment.v1 messages (taken off the order)."""
+        events = cloud_events(order, correlation)
         order.events.clear()
+        return events
+
+    async def save_all(
+        self, *, new: Sequence[Order], changed: Sequence[Order], events: Sequence[CloudEvent]
+    ) -> None:
+        """Insert ``new`` orders, store ``changed`` ones (each once) and queue ``events``,
+        with one statement each. Raises ``ConcurrentInsert`` when a new order exists already."""
+        added = await self.orders.add_many(new)
+        missing = sorted({order.amazon_order_id for order in new} - added)
+        if missing:
+            raise ConcurrentInsert(missing[0])
+        await self.orders.save_many(changed)
+        await queue(self.session, topic=self.topic, events=events)

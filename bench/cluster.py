@@ -53,7 +53,9 @@ class Infra:
 
     @property
     def kafka(self) -> KafkaServer:
-        return KafkaServer(self.run_dir / "kafka", self.kafka_port, self.controller_port)
+        return KafkaServer(
+            self.run_dir / "kafka", self.kafka_port, self.controller_port, fresh=True
+        )
 
     @property
     def postgres(self) -> PostgresServer:

@@ -11,12 +11,14 @@ Service-specific fixtures belong in the services' own test folders.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from devstack import config
 from devstack.kafka import KafkaServer
@@ -34,7 +36,9 @@ def kafka_bootstrap() -> Iterator[str]:
         yield external
         return
     run_dir = TEST_RUN_DIR / "kafka"
-    server = KafkaServer(run_dir, config.TEST_KAFKA_PORT, config.TEST_KAFKA_CONTROLLER_PORT)
+    server = KafkaServer(
+        run_dir, config.TEST_KAFKA_PORT, config.TEST_KAFKA_CONTROLLER_PORT, fresh=True
+    )
     with shared_server(server, run_dir):
         yield server.bootstrap
 
@@ -70,6 +74,20 @@ def database_url_factory(make_database: Callable[[str], str]) -> Callable[[str],
 
 
 @pytest.fixture(scope="session")
-def topic_prefix() -> str:
-    """A unique Kafka topic prefix per test session, e.g. ``t1a2b3c4d.``."""
-    return f"t{secrets.token_hex(4)}."
+def topic_prefix(kafka_bootstrap: str) -> Iterator[str]:
+    """A unique Kafka topic prefix per test session, e.g. ``t1a2b3c4d.``; its topics are
+    deleted at the end of the session (a broker shared by many runs would pile them up)."""
+    prefix = f"t{secrets.token_hex(4)}."
+    yield prefix
+    asyncio.run(_delete_topics(kafka_bootstrap, prefix))
+
+
+async def _delete_topics(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="orderflow-tests")
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -12,7 +13,7 @@ from shared.envelope import CloudEvent
 from shared.events.common import EncryptedPII
 from shared.pii import PIICipher
 from shared.samples import amazon_order
-from shared.testing import RunningService, read_topic
+from shared.testing import RunningService, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +64,14 @@ async def test_posted_order_comes_out_of_orders_v1_as_a_cloudevent(ingest: Runni
     sealed = event.data["buyer_pii"]
     opened = PIICipher(ingest.resources.settings.pii_key).open(EncryptedPII(**sealed))
     assert opened["buyer_email"] == order["BuyerInfo"]["BuyerEmail"]
+
+    async def marked() -> list[Any] | None:  # the relay records where the event landed
+        got = await ingest.client.get(f"/v1/orders/{order['AmazonOrderId']}", headers=SELLER_KEY)
+        events = got.json()["events"]
+        return events if all(e["sent_at"] for e in events) else None
+
+    [published] = await eventually(marked)
+    assert (published["partition"], published["offset"]) == (record.partition, record.offset)
 
 
 async def test_repost_publishes_nothing_new_and_newer_update_bumps_version(

@@ -107,10 +107,15 @@ def _maven_fetch(home: Path, libs: Path) -> None:
 class KafkaServer:
     """Kafka in KRaft mode (node 1 is broker and controller) with its state in ``run_dir``."""
 
-    def __init__(self, run_dir: Path, port: int, controller_port: int) -> None:
+    def __init__(
+        self, run_dir: Path, port: int, controller_port: int, *, fresh: bool = False
+    ) -> None:
+        """``fresh``: start on empty storage (a throwaway broker: tests, benchmarks), so the
+        topics of earlier runs do not pile up into thousands of partitions and open files."""
         self.run_dir = run_dir.resolve()
         self.port = port
         self.controller_port = controller_port
+        self.fresh = fresh
 
     @property
     def bootstrap(self) -> str:
@@ -144,6 +149,8 @@ class KafkaServer:
                 log.info("Kafka already running on %s", self.bootstrap)
                 return False
             self._check_ports_free()
+            if self.fresh:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
             libs = ensure_kafka_libs()
             self._write_config()
             self._format_storage(libs)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import ARRAY, BigInteger, Integer, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
@@ -107,16 +107,25 @@ class OutboxRelay:
     async def _mark_sent(
         self, session: AsyncSession, rows: Sequence[Any], landed: list[Any]
     ) -> None:
-        stmt = (
+        """One UPDATE for the batch: where each row landed (partition, offset)."""
+        marks = (
+            select(
+                func.unnest(bindparam("ids", [r.id for r in rows], type_=ARRAY(BigInteger))).label(
+                    "id"
+                ),
+                func.unnest(
+                    bindparam("ps", [m.partition for m in landed], type_=ARRAY(Integer))
+                ).label("p"),
+                func.unnest(
+                    bindparam("os", [m.offset for m in landed], type_=ARRAY(BigInteger))
+                ).label("o"),
+            )
+        ).subquery("marks")
+        await session.execute(
             update(self._outbox)
-            .where(self._outbox.c.id == bindparam("row_id"))
-            .values(sent_at=func.now(), kafka_partition=bindparam("p"), kafka_offset=bindparam("o"))
+            .where(self._outbox.c.id == marks.c.id)
+            .values(sent_at=func.now(), kafka_partition=marks.c.p, kafka_offset=marks.c.o)
         )
-        params = [
-            {"row_id": row.id, "p": meta.partition, "o": meta.offset}
-            for row, meta in zip(rows, landed, strict=True)
-        ]
-        await session.execute(stmt, params)
 
     async def _sleep(self, seconds: float) -> None:
         try:

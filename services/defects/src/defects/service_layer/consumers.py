@@ -33,13 +33,13 @@ K = TypeVar("K", bound=Hashable)
 
 async def apply_orders(uow: UnitOfWork, events: Events) -> int:
     """Store each order's newest snapshot of the run over an older one; how many were stored."""
-    newest = _newest(events, key=lambda _, order: order.amazon_order_id, version=_order_version)
+    newest = _newest(events, key=_order_id, version=_order_version)
     return await uow.orders.apply_snapshots([_order_row(order) for _, order in newest])
 
 
 async def apply_fulfillment(uow: UnitOfWork, events: Events) -> int:
     """Store each fact's newest version of the run over an older one; how many were stored."""
-    newest = _newest(events, key=_fact_id, version=lambda event, _: event.aggregateversion)
+    newest = _newest(events, key=_fact_id, version=_fact_version)
     return await uow.orders.apply_facts([_fact_row(event, payload) for event, payload in newest])
 
 
@@ -57,6 +57,10 @@ def _newest(
         if held is None or held[0] < v:
             newest[k] = (v, event, payload)
     return [(event, payload) for _, event, payload in newest.values()]
+
+
+def _order_id(_: CloudEvent, order: OrderSnapshot) -> str:
+    return order.amazon_order_id
 
 
 def _order_version(_: CloudEvent, order: OrderSnapshot) -> int:
@@ -99,6 +103,11 @@ def fact_key(payload: BaseModel) -> tuple[str, str]:
 
 def _fact_id(_: CloudEvent, payload: Any) -> tuple[str, str, str]:
     return (payload.amazon_order_id, *fact_key(payload))
+
+
+def _fact_version(event: CloudEvent, _: Any) -> int:
+    """Fulfillment's version of the order, as the event announces it."""
+    return event.aggregateversion
 
 
 def _fact_row(event: CloudEvent, payload: Any) -> dict[str, Any]:

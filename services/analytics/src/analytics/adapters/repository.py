@@ -6,12 +6,25 @@ so repeated and out-of-order events leave the newest state in place.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Table,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,18 +39,46 @@ class ReadModels:
 
     async def upsert_newer(self, table: Table, key: str, values: dict[str, Any]) -> bool:
         """Insert, or replace when ``values['version']`` is newer; True when it was applied."""
-        insert_ = pg_insert(table).values(**values)
-        changes = {k: insert_.excluded[k] for k in values if k != key}
+        return values[key] in await self.upsert_newer_many(table, key, [values])
+
+    async def versions(self, table: Table, key: str, ids: Iterable[str]) -> dict[str, int]:
+        """The versions held for ``ids`` (rows locked, in key order); absent ids are new."""
+        c = table.c
+        stmt = (
+            select(c[key], c.version)
+            .where(c[key] == any_(_texts(ids)))
+            .order_by(c[key])
+            .with_for_update()
+        )
+        return {k: v for k, v in await self.session.execute(stmt)}
+
+    async def upsert_newer_many(
+        self, table: Table, key: str, rows: Sequence[dict[str, Any]]
+    ) -> set[str]:
+        """Each row inserted, or replacing the one of its key when its ``version`` is newer
+        (one statement; one row per key); the keys that were applied."""
+        if not rows:
+            return set()
+        insert_ = pg_insert(table)
+        changes = {k: insert_.excluded[k] for k in rows[0] if k != key}
         stmt = insert_.on_conflict_do_update(
             index_elements=[key],
             set_=changes,
             where=table.c.version < insert_.excluded.version,
         ).returning(table.c[key])
-        return (await self.session.execute(stmt)).first() is not None
+        ordered = sorted(rows, key=lambda row: str(row[key]))  # lock in key order
+        return set((await self.session.execute(stmt, ordered)).scalars())
 
-    async def replace_items(self, amazon_order_id: str, items: Sequence[dict[str, Any]]) -> None:
+    async def replace_items(
+        self, amazon_order_ids: Collection[str], items: Sequence[dict[str, Any]]
+    ) -> None:
+        """The orders' items become ``items`` (one delete, one insert for them all)."""
+        if not amazon_order_ids:
+            return
         t = orm.order_items
-        await self.session.execute(delete(t).where(t.c.amazon_order_id == amazon_order_id))
+        await self.session.execute(
+            delete(t).where(t.c.amazon_order_id == any_(_texts(amazon_order_ids)))
+        )
         if items:
             await self.session.execute(insert(t), list(items))
 
@@ -55,27 +96,29 @@ class ReadModels:
             update(t).where(t.c.amazon_order_id == amazon_order_id).values(**values)
         )
 
-    async def record_event(self, event_id: uuid.UUID, values: dict[str, Any]) -> None:
-        """Keep the event with where it was read from (the inbox row of this transaction)."""
+    async def record_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Keep the events, in order, with where they were read from (their inbox rows of this
+        transaction): one select and one insert for them all."""
+        if not rows:
+            return
         i = orm.plumbing.inbox.c
-        where = (
-            await self.session.execute(
-                select(i.topic, i.kafka_partition, i.kafka_offset).where(i.event_id == event_id)
+        ids = bindparam("ids", [row["event_id"] for row in rows], type_=ARRAY(UUID(as_uuid=True)))
+        stmt = select(i.event_id, i.topic, i.kafka_partition, i.kafka_offset)
+        read = await self.session.execute(stmt.where(i.event_id == any_(ids)))
+        where = {r.event_id: (r.topic, r.kafka_partition, r.kafka_offset) for r in read}
+        values = []
+        for row in rows:
+            topic, partition, offset = where.get(row["event_id"], ("unknown", None, None))
+            values.append(
+                {**row, "topic": topic, "kafka_partition": partition, "kafka_offset": offset}
             )
-        ).first()
-        topic, partition, offset = where if where else ("unknown", None, None)
-        stmt = (
-            pg_insert(orm.order_events)
-            .values(
-                event_id=event_id,
-                topic=topic,
-                kafka_partition=partition,
-                kafka_offset=offset,
-                **values,
-            )
-            .on_conflict_do_nothing(index_elements=["event_id"])
-        )
-        await self.session.execute(stmt)
+        insert_ = pg_insert(orm.order_events).on_conflict_do_nothing(index_elements=["event_id"])
+        await self.session.execute(insert_, values)
+
+
+def _texts(values: Iterable[str]) -> Any:
+    """``values`` as one ``text[]`` parameter, for ``col = ANY(:param)``."""
+    return bindparam("ids", list(values), type_=ARRAY(Text))
 
 
 class Reads:

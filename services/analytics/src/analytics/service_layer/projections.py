@@ -1,8 +1,11 @@
-"""Event handlers that keep the read models: one per topic's event family.
+"""Projections that keep the read models: one per topic's event family.
 
-Each runs in the consumer's transaction (with the inbox insert), records the event it saw in
-``order_events`` (topic, partition, offset, version) and applies it only when it is newer than
-what the read model holds. Buyer PII (``buyer_pii``) is ignored: analytics cannot open it.
+They run in the consumer's transaction (with the inbox insert), under one ``Batched`` handler
+for every type: an event applies only when it is newer than what the read model holds, and
+every event, applied or not, is recorded in ``order_events`` (topic, partition, offset,
+version). Order snapshots are projected a run at a time with a few set-based statements; the
+other families one event at a time. Buyer PII (``buyer_pii``) is ignored: analytics cannot
+open it.
 """
 
 from __future__ import annotations
@@ -20,58 +23,103 @@ from shared.events.ads import AdPerformance
 from shared.events.defects import ClaimEvent, FeedbackEvent
 from shared.events.fulfillment import OrderCanceled, OrderShipLate, Shipment
 from shared.events.orders import OrderSnapshot
+from shared.kafka.consumer import Batched, Events, Handler
 
-Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
 Projection = Callable[[ReadModels, CloudEvent, Any], Awaitable[bool]]
+RunProjection = Callable[[ReadModels, Events], Awaitable[list[bool]]]
+Run = list[tuple[CloudEvent, Any]]
 
 
-def recorded(project: Projection) -> Handler:
-    """Wrap a projection so every event is recorded, applied or not."""
+def recorded(table: dict[str, RunProjection]) -> Batched:
+    """One handler for every type in ``table``: each run of consecutive events of one projection
+    is projected at once, then every event is recorded, applied or not, in one statement."""
 
-    async def handle(session: AsyncSession, event: CloudEvent, payload: Any) -> None:
+    async def apply(session: AsyncSession, events: Events) -> None:
         models = ReadModels(session)
-        applied = await project(models, event, payload)
-        await models.record_event(
-            event.id,
-            {
-                "event_type": event.type,
-                "source": event.source,
-                "subject": event.subject,
-                "seller_id": event.sellerid,
-                "version": event.aggregateversion,
-                "applied": applied,
-                "event_time": event.time,
-            },
+        applied: list[bool] = []
+        for project, run in _runs(events, table):
+            applied += await project(models, run)
+        await models.record_events(
+            [_seen(event, flag) for (event, _), flag in zip(events, applied, strict=True)]
         )
 
-    return handle
+    return Batched(apply)
 
 
-async def project_order(models: ReadModels, event: CloudEvent, order: OrderSnapshot) -> bool:
+def _runs(events: Events, table: dict[str, RunProjection]) -> list[tuple[RunProjection, Run]]:
+    """Consecutive events of one projection, in order."""
+    runs: list[tuple[RunProjection, Run]] = []
+    for event, payload in events:
+        project = table[event.type]
+        if runs and runs[-1][0] is project:
+            runs[-1][1].append((event, payload))
+        else:
+            runs.append((project, [(event, payload)]))
+    return runs
+
+
+def _seen(event: CloudEvent, applied: bool) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "event_type": event.type,
+        "source": event.source,
+        "subject": event.subject,
+        "seller_id": event.sellerid,
+        "version": event.aggregateversion,
+        "applied": applied,
+        "event_time": event.time,
+    }
+
+
+def one_by_one(project: Projection) -> RunProjection:
+    """A per-event projection applied to each event of a run in turn."""
+
+    async def run(models: ReadModels, events: Events) -> list[bool]:
+        return [await project(models, event, payload) for event, payload in events]
+
+    return run
+
+
+async def project_orders(models: ReadModels, run: Events) -> list[bool]:
+    """Snapshots of a run, in order: one applies when its version is newer than the order's
+    (as held, or as left by an earlier snapshot of the run); each order is then written once,
+    in its newest state, with its items."""
+    held = await models.versions(orm.orders, "amazon_order_id", {o.amazon_order_id for _, o in run})
+    newest: dict[str, OrderSnapshot] = {}
+    applied = []
+    for _, order in run:
+        oid = order.amazon_order_id
+        fresh = oid not in held or held[oid] < order.version
+        if fresh:
+            held[oid], newest[oid] = order.version, order
+        applied.append(fresh)
+    rows = [_order_row(order) for order in newest.values()]
+    written = await models.upsert_newer_many(orm.orders, "amazon_order_id", rows)
+    items = [item for oid in sorted(written) for item in _items(newest[oid])]
+    await models.replace_items(written, items)
+    return [
+        fresh and o.amazon_order_id in written for (_, o), fresh in zip(run, applied, strict=True)
+    ]
+
+
+def _order_row(order: OrderSnapshot) -> dict[str, Any]:
     total = order.order_total
-    applied = await models.upsert_newer(
-        orm.orders,
-        "amazon_order_id",
-        {
-            "amazon_order_id": order.amazon_order_id,
-            "seller_id": order.seller_id,
-            "version": order.version,
-            "marketplace_id": order.marketplace_id,
-            "fulfillment_channel": order.fulfillment_channel,
-            "order_status": order.order_status.value,
-            "purchase_date": order.purchase_date,
-            "last_update_date": order.last_update_date,
-            "latest_ship_date": order.latest_ship_date,
-            "latest_delivery_date": order.latest_delivery_date,
-            "currency_code": total.currency_code if total else None,
-            "order_total": total.amount if total else None,
-            "units": sum(i.quantity_ordered for i in order.items),
-            "is_buyer_requested_cancel": order.is_buyer_requested_cancel,
-        },
-    )
-    if applied:
-        await models.replace_items(order.amazon_order_id, _items(order))
-    return applied
+    return {
+        "amazon_order_id": order.amazon_order_id,
+        "seller_id": order.seller_id,
+        "version": order.version,
+        "marketplace_id": order.marketplace_id,
+        "fulfillment_channel": order.fulfillment_channel,
+        "order_status": order.order_status.value,
+        "purchase_date": order.purchase_date,
+        "last_update_date": order.last_update_date,
+        "latest_ship_date": order.latest_ship_date,
+        "latest_delivery_date": order.latest_delivery_date,
+        "currency_code": total.currency_code if total else None,
+        "order_total": total.amount if total else None,
+        "units": sum(i.quantity_ordered for i in order.items),
+        "is_buyer_requested_cancel": order.is_buyer_requested_cancel,
+    }
 
 
 def _items(order: OrderSnapshot) -> list[dict[str, Any]]:
@@ -229,15 +277,17 @@ async def project_ad_row(models: ReadModels, event: CloudEvent, row: AdPerforman
 
 
 def handlers() -> dict[str, Handler]:
-    """Every event type analytics consumes, with its projection."""
-    table: dict[str, Projection] = {t: project_order for t in orders.SNAPSHOT_TYPES}
-    table |= {t: project_other_fulfillment for t in fulfillment.PAYLOADS}
-    table |= {
+    """Every event type analytics consumes, with its projection (one handler for them all)."""
+    single: dict[str, Projection] = {t: project_other_fulfillment for t in fulfillment.PAYLOADS}
+    single |= {
         fulfillment.SHIPMENT_CONFIRMED: project_shipment,
         fulfillment.SHIPMENT_UPDATED: project_shipment,
         fulfillment.ORDER_CANCELED: project_cancel,
         fulfillment.ORDER_SHIP_LATE: project_ship_late,
     }
-    table |= {t: project_case for t in defects.PAYLOADS}
-    table |= {t: project_ad_row for t in ads.PAYLOADS}
-    return {event_type: recorded(project) for event_type, project in table.items()}
+    single |= {t: project_case for t in defects.PAYLOADS}
+    single |= {t: project_ad_row for t in ads.PAYLOADS}
+    table: dict[str, RunProjection] = {t: project_orders for t in orders.SNAPSHOT_TYPES}
+    table |= {t: one_by_one(project) for t, project in single.items()}
+    handler = recorded(table)
+    return dict.fromkeys(table, handler)

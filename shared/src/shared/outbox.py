@@ -25,20 +25,21 @@ async def add_events(
     """Queue events in this order, with one statement."""
     if not events:
         return
+    # executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") from one
+    # cached compiled statement, where .values([...]) would compile every row's parameters.
     await session.execute(
-        insert(outbox).values(
-            [
-                {
-                    "event_id": event.id,
-                    "topic": topic,
-                    "message_key": event.subject,
-                    "event_type": event.type,
-                    "aggregate_version": event.aggregateversion,
-                    "payload": event.to_bytes(),
-                }
-                for event in events
-            ]
-        )
+        insert(outbox),
+        [
+            {
+                "event_id": event.id,
+                "topic": topic,
+                "message_key": event.subject,
+                "event_type": event.type,
+                "aggregate_version": event.aggregateversion,
+                "payload": event.to_bytes(),
+            }
+            for event in events
+        ],
     )
 
 

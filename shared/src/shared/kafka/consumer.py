@@ -154,24 +154,22 @@ class EventApplier:
         """Record the events in the inbox; the ids that were not there before."""
         stmt = (
             pg_insert(self.tables.inbox)
-            .values(
-                [
-                    {
-                        "event_id": event.id,
-                        "topic": message.topic,
-                        "event_type": event.type,
-                        "subject": event.subject,
-                        "aggregate_version": event.aggregateversion,
-                        "kafka_partition": message.partition,
-                        "kafka_offset": message.offset,
-                    }
-                    for message, event, _ in records
-                ]
-            )
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(self.tables.inbox.c.event_id)
         )
-        return set((await session.execute(stmt)).scalars())
+        rows = [
+            {
+                "event_id": event.id,
+                "topic": message.topic,
+                "event_type": event.type,
+                "subject": event.subject,
+                "aggregate_version": event.aggregateversion,
+                "kafka_partition": message.partition,
+                "kafka_offset": message.offset,
+            }
+            for message, event, _ in records
+        ]
+        return set((await session.execute(stmt, rows)).scalars())
 
     async def dead_letter(
         self,

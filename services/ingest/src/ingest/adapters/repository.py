@@ -48,11 +48,11 @@ class OrderRepository:
         """Insert new orders; the ids inserted (a concurrent request may have been first)."""
         stmt = (
             insert(orm.orders)
-            .values(sorted(rows, key=lambda r: str(r["amazon_order_id"])))
             .on_conflict_do_nothing(index_elements=["amazon_order_id"])
             .returning(orm.orders.c.amazon_order_id)
         )
-        return set((await self.session.execute(stmt)).scalars())
+        ordered = sorted(rows, key=lambda r: str(r["amazon_order_id"]))
+        return set((await self.session.execute(stmt, ordered)).scalars())
 
     async def update_many(self, rows: dict[str, dict[str, Any]]) -> None:
         """Replace the stored state of existing orders (one executemany)."""

@@ -32,8 +32,12 @@ def dump(value: Any) -> Any:
         names = _FIELDS[kind]
     except KeyError:
         names = _FIELDS[kind] = _dumped_fields(kind)
-    if names is not None:
-        return {name: dump(getattr(value, name)) for name in names}
+    if names is not None:  # a dataclass; most of its fields are plain: not worth a call
+        return {
+            name: v if type(v) in PLAIN else dump(v)
+            for name in names
+            for v in (getattr(value, name),)
+        }
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
@@ -41,9 +45,9 @@ def dump(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return [dump(v) for v in value]
+        return [v if type(v) in PLAIN else dump(v) for v in value]
     if isinstance(value, dict):
-        return {k: dump(v) for k, v in value.items()}
+        return {k: v if type(v) in PLAIN else dump(v) for k, v in value.items()}
     return value
 
 
@@ -70,11 +74,11 @@ def _loader(kind: Any) -> Loader:
         [inner] = [a for a in get_args(kind) if a is not type(None)]
         return _loader(inner)
     if origin is tuple:
-        each = get_args(kind)[0]
-        return lambda data: tuple(load(each, d) for d in data)
+        each = _loader(get_args(kind)[0])
+        return lambda data: tuple(None if d is None else each(d) for d in data)
     if origin is list:
-        each = get_args(kind)[0]
-        return lambda data: [load(each, d) for d in data]
+        each = _loader(get_args(kind)[0])
+        return lambda data: [None if d is None else each(d) for d in data]
     if origin is dict:
         return dict
     if is_dataclass(kind) and isinstance(kind, type):
@@ -90,9 +94,14 @@ def _loader(kind: Any) -> Loader:
 def _dataclass_loader(kind: type) -> Loader:
     hints = get_type_hints(kind)
     known = {f.name: hints[f.name] for f in fields(kind) if f.init and f.name not in SKIP}
+    loaders: dict[str, Loader] = {}
 
     def build(data: dict[str, Any]) -> Any:
-        return kind(**{k: load(known[k], v) for k, v in data.items() if k in known})
+        if not loaders:  # resolved on first use: a type may refer to itself
+            loaders.update({name: _loader(hint) for name, hint in known.items()})
+        return kind(
+            **{k: None if v is None else loaders[k](v) for k, v in data.items() if k in loaders}
+        )
 
     return build
 

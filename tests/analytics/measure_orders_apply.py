@@ -3,8 +3,10 @@
 Builds order events the way ingest does (``amazon_order`` -> ``_snapshot`` -> ``build_event``),
 then applies them through the runner's ``EventApplier.apply_many`` (decode, inbox claim,
 handlers) in runs of ``--run`` records, one transaction per run, against a fresh database on
-the test PostgreSQL. Phase "created" applies version 1 of every order, phase "updated" version
-2 of the same orders.
+the test PostgreSQL (registered as one of its users, so no test session stops it meanwhile;
+set ORDERFLOW_KEEP_TEST_STACK=1 to leave it running if this script had to start it). Phase
+"created" applies version 1 of every order, phase "updated" version 2 of the same orders.
+Run it from a checkout of the code to measure; PYTHONPATH can point ``analytics`` elsewhere.
 
     .venv/bin/python tests/analytics/measure_orders_apply.py --events 2000 --run 500
 """
@@ -14,10 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from pathlib import Path
 
 from analytics.bootstrap import SPEC
-from devstack.config import POSTGRES_USER, TEST_POSTGRES_PORT
-from devstack.testing import DatabaseFactory
+from devstack.config import TEST_POSTGRES_PORT
+from devstack.postgres import PostgresServer
+from devstack.testing import DatabaseFactory, shared_server
 from ingest.adapters.amazon_v0 import parse
 from ingest.domain.model import IncomingOrder
 from ingest.service_layer.handlers import _snapshot
@@ -31,6 +35,7 @@ from shared.pii import PIICipher
 from shared.samples import amazon_order
 
 SELLERS = ("A2SELLER1EXAMPLE", "A3SELLER2EXAMPLE")
+TEST_RUN_DIR = Path(__file__).resolve().parents[2] / ".run" / "test" / "pg"
 
 
 def messages(orders: list[IncomingOrder], version: int, pii: PIICipher) -> list[Message]:
@@ -71,9 +76,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--run", type=int, default=500)
-    parser.add_argument(
-        "--server", default=f"postgresql://{POSTGRES_USER}@127.0.0.1:{TEST_POSTGRES_PORT}/postgres"
-    )
     args = parser.parse_args()
     pii = PIICipher(PIICipher.generate_key())
     orders = []
@@ -82,13 +84,15 @@ def main() -> None:
         assert isinstance(parsed, IncomingOrder)
         orders.append(parsed)
     phases = {"created": messages(orders, 1, pii), "updated": messages(orders, 2, pii)}
-    factory = DatabaseFactory(args.server)
-    try:
-        url = factory("analytics_measure")
-        upgrade_to_head(SPEC.migrations_dir, url)
-        asyncio.run(apply(url, phases, args.run))
-    finally:
-        factory.drop_all()
+    server = PostgresServer(TEST_RUN_DIR, TEST_POSTGRES_PORT, fsync=False)
+    with shared_server(server, TEST_RUN_DIR):  # the tests' PostgreSQL, started if need be
+        factory = DatabaseFactory(server.server_url)
+        try:
+            url = factory("analytics_measure")
+            upgrade_to_head(SPEC.migrations_dir, url)
+            asyncio.run(apply(url, phases, args.run))
+        finally:
+            factory.drop_all()
 
 
 if __name__ == "__main__":

@@ -172,7 +172,7 @@ async def test_a_run_applied_together_stores_what_one_at_a_time_stores(
 
     statements = _count_statements(together.engine)
     await together.together(run)
-    assert len(statements) == 7  # inbox, lock, upsert, delete items, insert items, 2 to record
+    assert len(statements) == 6  # inbox, lock, upsert, delete items, insert items, record
     for messages in others:
         await together.together(messages)
     await alone.one_by_one(run)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    column,
     delete,
     func,
     insert,
@@ -24,9 +25,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from analytics.adapters import orm
 
@@ -59,15 +61,14 @@ class ReadModels:
         (one statement; one row per key); the keys that were applied."""
         if not rows:
             return set()
-        insert_ = pg_insert(table)
-        changes = {k: insert_.excluded[k] for k in rows[0] if k != key}
+        ordered = sorted(rows, key=lambda row: str(row[key]))  # lock in key order
+        insert_ = _insert_rows(table, ordered)
         stmt = insert_.on_conflict_do_update(
             index_elements=[key],
-            set_=changes,
+            set_={k: insert_.excluded[k] for k in rows[0] if k != key},
             where=table.c.version < insert_.excluded.version,
         ).returning(table.c[key])
-        ordered = sorted(rows, key=lambda row: str(row[key]))  # lock in key order
-        return set((await self.session.execute(stmt, ordered)).scalars())
+        return set((await self.session.execute(stmt)).scalars())
 
     async def replace_items(
         self, amazon_order_ids: Collection[str], items: Sequence[dict[str, Any]]
@@ -80,7 +81,7 @@ class ReadModels:
             delete(t).where(t.c.amazon_order_id == any_(_texts(amazon_order_ids)))
         )
         if items:
-            await self.session.execute(insert(t), list(items))
+            await self.session.execute(_insert_rows(t, items))
 
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None:
         t = orm.fulfillment_orders
@@ -98,27 +99,48 @@ class ReadModels:
 
     async def record_events(self, rows: Sequence[dict[str, Any]]) -> None:
         """Keep the events, in order, with where they were read from (their inbox rows of this
-        transaction): one select and one insert for them all."""
+        transaction), in one statement."""
         if not rows:
             return
-        i = orm.plumbing.inbox.c
-        ids = bindparam("ids", [row["event_id"] for row in rows], type_=ARRAY(UUID(as_uuid=True)))
-        stmt = select(i.event_id, i.topic, i.kafka_partition, i.kafka_offset)
-        read = await self.session.execute(stmt.where(i.event_id == any_(ids)))
-        where = {r.event_id: (r.topic, r.kafka_partition, r.kafka_offset) for r in read}
-        values = []
-        for row in rows:
-            topic, partition, offset = where.get(row["event_id"], ("unknown", None, None))
-            values.append(
-                {**row, "topic": topic, "kafka_partition": partition, "kafka_offset": offset}
+        events, inbox = _unnest(orm.order_events, rows), orm.plumbing.inbox
+        read = (
+            select(
+                *(events.c[name] for name in rows[0]),
+                func.coalesce(inbox.c.topic, "unknown"),
+                inbox.c.kafka_partition,
+                inbox.c.kafka_offset,
             )
-        insert_ = pg_insert(orm.order_events).on_conflict_do_nothing(index_elements=["event_id"])
-        await self.session.execute(insert_, values)
+            .select_from(events.outerjoin(inbox, inbox.c.event_id == events.c.event_id))
+            .order_by(events.c.n)
+        )
+        columns = [*rows[0], "topic", "kafka_partition", "kafka_offset"]
+        stmt = pg_insert(orm.order_events).from_select(columns, read)
+        await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"]))
 
 
 def _texts(values: Iterable[str]) -> Any:
-    """``values`` as one ``text[]`` parameter, for ``col = ANY(:param)``."""
+    """``values`` as one ``text[]`` parameter, for ``col = ANY(:ids)``."""
     return bindparam("ids", list(values), type_=ARRAY(Text))
+
+
+def _unnest(table: Table, rows: Sequence[dict[str, Any]]) -> TableValuedAlias:
+    """``rows`` (of ``table``, all with the same keys) as ``unnest(<one array per column>)``
+    with each row's position as ``n``: a few parameters instead of one per value."""
+    names = list(rows[0])
+    arrays = [
+        bindparam(f"{name}_array", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+        for name in names
+    ]
+    columns = [column(name, table.c[name].type) for name in names]
+    return func.unnest(*arrays).table_valued(*columns, with_ordinality="n").render_derived()
+
+
+def _insert_rows(table: Table, rows: Sequence[dict[str, Any]]) -> Insert:
+    """``INSERT INTO table SELECT ... FROM unnest(...)`` of ``rows``, in their order."""
+    values = _unnest(table, rows)
+    names = list(rows[0])
+    ordered = select(*(values.c[name] for name in names)).order_by(values.c.n)
+    return pg_insert(table).from_select(names, ordered)
 
 
 class Reads:

@@ -296,3 +296,45 @@ class MemoryWatch:
 
 def _mib(kib: int | None) -> int | None:
     return None if kib is None else round(kib / 1024)
+
+
+def _cpu_of(pid: int) -> tuple[float, float, int]:
+    """(own CPU seconds, CPU seconds of reaped children, parent pid) from ``/proc/<pid>/stat``."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0, 0.0, 0
+    fields = raw.rpartition(")")[2].split()  # after "pid (comm)": state, ppid, ...
+    tick = os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    reaped = (int(fields[13]) + int(fields[14])) / tick  # cutime, cstime
+    return own, reaped, int(fields[1])
+
+
+def cpu_seconds(cluster: Cluster, extra: dict[str, int] | None = None) -> dict[str, float]:
+    """CPU seconds used so far by each service process, the Kafka broker and PostgreSQL (the
+    postmaster, its live backends and the backends that have exited), and ``extra`` pids."""
+    out = {p.name: _cpu_of(p.pid)[0] for p in cluster.procs.values()}
+    kafka_pid = _read_int(cluster.infra.kafka.pid_file)
+    if kafka_pid:
+        out["kafka"] = _cpu_of(kafka_pid)[0]
+    postmaster = _read_int(cluster.infra.postgres.data_dir / "postmaster.pid")
+    if postmaster:
+        own, reaped, _ = _cpu_of(postmaster)
+        backends = [
+            _cpu_of(int(d.name))
+            for d in Path("/proc").iterdir()
+            if d.name.isdigit() and _cpu_of(int(d.name))[2] == postmaster
+        ]
+        out["postgres"] = own + reaped + sum(b[0] for b in backends)
+    for name, pid in (extra or {}).items():
+        out[name] = _cpu_of(pid)[0]
+    return out
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        first = path.read_text().split()[0]
+    except (FileNotFoundError, IndexError):
+        return None
+    return int(first) if first.isdigit() else None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from devstack import config
@@ -67,6 +68,15 @@ def local_stack() -> Iterator[Platform]:
     finally:
         if not was_running:
             infra_down(platform)
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A plain asyncpg connection that plans every statement with its parameters, as the
+    services' do (``shared.db.session``): a generic plan cached while a table was empty made
+    the visibility probe scan the whole table, and it was most of PostgreSQL's work."""
+    return await asyncpg.connect(
+        dsn, timeout=5, server_settings={"plan_cache_mode": "force_custom_plan"}
+    )
 
 
 def free_port() -> int:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.cluster import Infra
+from bench.common import connect
 from bench.loadgen import build_orders, order_ids
 from shared.kafka.client import make_consumer, make_producer
 
@@ -72,7 +72,7 @@ async def postgres_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dic
     ids = order_ids("9999998", n)
     bodies = [b.decode() for b in build_orders("9999998", n)]
     rows = list(zip(ids, bodies, strict=True))
-    conn = await asyncpg.connect(infra.dsn(database))
+    conn = await connect(infra.dsn(database))
     try:
         out: dict[str, Any] = {"orders": n, "batch_size": batch_size}
         for method in ("copy", "executemany"):

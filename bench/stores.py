@@ -17,13 +17,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.cluster import CONSUMERS, SUBSCRIBES, Cluster
+from bench.common import connect as open_connection
 
 ORDER_TABLE = {"fulfillment": "orders", "defects": "orders", "analytics": "orders"}
 
 
 @contextlib.asynccontextmanager
 async def connect(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(dsn, timeout=5)
+    conn = await open_connection(dsn)
     try:
         yield conn
     finally:

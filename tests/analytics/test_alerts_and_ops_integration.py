@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from analytics.bootstrap import SPEC
+from analytics.service_layer.alerting import AlertJob
 from analytics.settings import AnalyticsSettings
 from shared import topics
 from shared.envelope import CloudEvent
@@ -153,3 +154,30 @@ async def test_ops_overview_shows_lag_dead_letters_backlog_and_peers(
     assert overview["services"]["fulfillment"]["ready"] is False
     forbidden = await live.client.get("/v1/ops/overview", headers=SELLER_KEY)
     assert forbidden.status_code == 403
+
+
+@pytest.fixture
+async def worker_only(analytics_settings: AnalyticsSettings) -> AsyncIterator[RunningService]:
+    async with running_service(SPEC, analytics_settings, roles=("worker",)) as svc:
+        yield svc
+
+
+async def test_between_full_passes_the_alert_job_evaluates_only_sellers_with_new_events(
+    worker_only: RunningService, publisher: Publisher
+) -> None:
+    job = AlertJob(worker_only.resources.sessions, "unused", full_pass_seconds=300)
+    now = datetime.now(UTC)
+    await publisher.publish(topics.ORDERS, orders.ORDER_CREATED, snapshot(purchased=now), version=1)
+    await wait_applied(worker_only, publisher.sent)
+
+    assert await job.tick(now) is None  # the first pass: every seller
+    assert await job.tick(now + timedelta(seconds=5)) == []  # nothing new: nobody
+
+    other = snapshot(purchased=now).model_copy(update={"seller_id": "A9OTHERSELLER"})
+    await publisher.publish(
+        topics.ORDERS, orders.ORDER_CREATED, other, version=1, seller_id="A9OTHERSELLER"
+    )
+    await wait_applied(worker_only, publisher.sent)
+    assert await job.tick(now + timedelta(seconds=10)) == ["A9OTHERSELLER"]
+    assert await job.tick(now + timedelta(seconds=15)) == []
+    assert await job.tick(now + timedelta(seconds=301)) is None  # windows slide: all again

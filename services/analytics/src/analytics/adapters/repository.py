@@ -203,6 +203,17 @@ class Reads:
         )
         return list((await self.session.execute(union)).scalars())
 
+    async def latest_event_id(self) -> int:
+        """The newest ``order_events`` id (0 when there is none)."""
+        latest = (await self.session.execute(select(func.max(orm.order_events.c.id)))).scalar()
+        return int(latest or 0)
+
+    async def sellers_with_events(self, after_id: int, upto_id: int) -> list[str]:
+        """The sellers with ``order_events`` ids in ``(after_id, upto_id]``."""
+        e = orm.order_events.c
+        stmt = select(e.seller_id).where(e.id > after_id, e.id <= upto_id).distinct()
+        return list((await self.session.execute(stmt)).scalars())
+
     async def ad_rows(self, seller_id: str | None, start: date, end: date) -> list[Any]:
         a = orm.ad_performance.c
         stmt = select(orm.ad_performance).where(a.date >= start, a.date <= end)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,12 +30,20 @@ log = logging.getLogger(__name__)
 SOURCE = "analytics"
 
 
+FULL_PASS_SECONDS = 300.0
+
+
 async def evaluate(
-    sessions: async_sessionmaker[AsyncSession], *, topic: str, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    topic: str,
+    now: datetime,
+    sellers: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One pass over every seller; answers the alerts raised or cleared."""
-    async with sessions() as session:
-        sellers = await Reads(session).sellers()
+    """One pass over ``sellers`` (default: every seller); answers the alerts raised or cleared."""
+    if sellers is None:
+        async with sessions() as session:
+            sellers = await Reads(session).sellers()
     changes: list[dict[str, Any]] = []
     for seller in sellers:
         try:
@@ -115,6 +124,33 @@ async def _publish(session: AsyncSession, topic: str, event_type: str, row: Any)
     return {"type": event_type, **payload.model_dump(mode="json")}
 
 
+@dataclass
+class AlertJob:
+    """Each ``tick`` evaluates the sellers that had events since the last tick; every
+    ``full_pass_seconds``, every seller (windows slide with time, and an event committed late
+    by a concurrent consumer may have been missed). Evaluating every seller every few seconds
+    recomputed 120 days of each seller's orders each time, a cost that grew with the data."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    topic: str
+    full_pass_seconds: float = FULL_PASS_SECONDS
+    seen: int = 0  # the newest order_events id the last tick looked at
+    last_full: datetime | None = None
+
+    async def tick(self, now: datetime) -> list[str] | None:
+        """Evaluate; answers the sellers evaluated (None: every seller)."""
+        last = self.last_full
+        full = last is None or (now - last).total_seconds() >= self.full_pass_seconds
+        async with self.sessions() as session:
+            reads = Reads(session)
+            latest = await reads.latest_event_id()
+            sellers = None if full else await reads.sellers_with_events(self.seen, latest)
+        await evaluate(self.sessions, topic=self.topic, now=now, sellers=sellers)
+        self.seen = latest
+        self.last_full = now if full else last
+        return sellers
+
+
 async def run_forever(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -122,9 +158,10 @@ async def run_forever(
     interval: float,
     clock: Callable[[], datetime],
 ) -> None:
+    job = AlertJob(sessions, topic)
     while True:
         try:
-            await evaluate(sessions, topic=topic, now=clock())
+            await job.tick(clock())
         except Exception:
             log.exception("alert evaluation failed; will retry")
         await asyncio.sleep(interval)

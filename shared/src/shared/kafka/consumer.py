@@ -2,9 +2,9 @@
 
 For every message: decode the envelope and payload, then in ONE database transaction record
 the event id in the inbox (skipping it if already there) and run the service's handler; commit
-Kafka offsets only after that transaction commits. Records of a partition are first applied
-together in one transaction; if that fails they are applied one by one, so a single bad message
-never holds up the others.
+Kafka offsets only after that transaction commits. The records of one fetch (several
+partitions, each in its order) are first applied together in one transaction; if that fails
+they are applied one by one, so a single bad message never holds up the others.
 
 Applied together, the records cost one inbox statement for the lot, and a ``Batched`` handler
 gets each run of consecutive events it handles in one call (in partition order), so it can
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -293,29 +294,31 @@ class ConsumerRunner:
     async def run(self) -> None:
         while not self._stopping.is_set():
             batches = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
-            for tp, records in batches.items():
-                await self._process_partition(tp, [Message.of(r) for r in records])
+            fetched = {tp: [Message.of(r) for r in rs] for tp, rs in batches.items() if rs}
+            if fetched:
+                await self._process(fetched)
 
-    async def _process_partition(self, tp: TopicPartition, messages: Sequence[Message]) -> None:
-        if not messages:
-            return
+    async def _process(self, fetched: dict[TopicPartition, list[Message]]) -> None:
+        """Apply what one fetch returned (every partition's records, each partition in its
+        order) in one transaction, else one by one; then commit every partition's offset."""
         started = time.perf_counter()
+        messages = [m for records in fetched.values() for m in records]
         if not await self._apply_together(messages):
             for message in messages:
                 await self._apply_alone(message)
         try:
-            await self._consumer.commit({tp: messages[-1].offset + 1})
+            await self._consumer.commit({tp: ms[-1].offset + 1 for tp, ms in fetched.items()})
         except KafkaError as exc:
             # The group rebalanced under us: whoever owns the partition now gets these records
             # again and the inbox (and the dead-letter check) makes the repeat harmless.
             log.warning(
                 "offset commit failed; records will be redelivered",
-                extra={"partition": str(tp), "error": repr(exc)},
+                extra={"partitions": [str(tp) for tp in fetched], "error": repr(exc)},
             )
             return
-        metrics.HANDLE_LATENCY.labels(self._service, tp.topic).observe(
-            time.perf_counter() - started
-        )
+        elapsed = time.perf_counter() - started
+        for topic in {tp.topic for tp in fetched}:
+            metrics.HANDLE_LATENCY.labels(self._service, topic).observe(elapsed)
 
     async def _apply_together(self, messages: Sequence[Message]) -> bool:
         if len(messages) == 1:
@@ -326,7 +329,8 @@ class ConsumerRunner:
         except Exception as exc:
             log.info("batch apply failed, applying one by one", extra={"error": repr(exc)})
             return False
-        metrics.CONSUMED.labels(self._service, messages[0].topic, "applied").inc(len(messages))
+        for topic, count in Counter(m.topic for m in messages).items():
+            metrics.CONSUMED.labels(self._service, topic, "applied").inc(count)
         return True
 
     async def _apply_alone(self, message: Message) -> None:

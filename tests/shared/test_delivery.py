@@ -6,21 +6,24 @@
   the partition keeps flowing; a failing handler is tried a bounded number of times.
 - Operators list and replay dead letters over REST; a replay that fails again goes back to the
   dead-letter topic instead of looping.
+- An idle relay is woken by the commit that wrote to the outbox (LISTEN/NOTIFY).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from shared import topics
 from shared.kafka.client import make_producer
-from shared.kafka.relay import OutboxRelay
-from shared.outbox import add_event
+from shared.kafka.relay import OutboxListener, OutboxRelay
+from shared.outbox import add_event, add_events
 from shared.testing import RunningService, eventually, read_topic
 
 from .conftest import FAILING, effects, order_event, plumbing
@@ -233,3 +236,48 @@ async def test_poison_on_every_topic_including_an_oversized_one_is_dead_lettered
 async def _all_three(letters: Any) -> list[dict[str, Any]] | None:
     found: list[dict[str, Any]] = await letters()
     return found if len(found) == 3 else None
+
+
+async def test_an_idle_relay_is_woken_by_the_commit_not_by_its_next_poll(
+    probe: RunningService,
+) -> None:
+    """The relay polls an idle outbox every 10 s here; a commit's NOTIFY wakes it at once."""
+    resources = probe.resources
+    wakeup, stop = asyncio.Event(), asyncio.Event()
+    dsn = make_url(resources.settings.database_url).set(drivername="postgresql")
+    listener = asyncio.ensure_future(
+        OutboxListener(dsn.render_as_string(hide_password=False), wakeup).run(stop)
+    )
+    producer = make_producer(resources.settings.kafka_bootstrap_servers, client_id="t-wake")
+    await producer.start()
+    relay = OutboxRelay(
+        sessions=resources.sessions,
+        outbox=plumbing.outbox,
+        producer=producer,
+        idle_seconds=10.0,
+        wakeup=wakeup,
+    )
+    running = asyncio.ensure_future(relay.run())
+    try:
+        await asyncio.sleep(1.0)  # the relay found nothing and sleeps for 10 s
+        event = order_event("111-0000001-0000077")
+        async with resources.sessions() as session, session.begin():
+            await add_events(
+                session,
+                plumbing.outbox,
+                topic=resources.settings.topic(topics.ORDERS),
+                events=[event],
+            )
+
+        async def sent() -> bool:
+            o = plumbing.outbox.c
+            async with resources.sessions() as session:
+                stmt = select(o.sent_at).where(o.event_id == event.id)
+                return (await session.execute(stmt)).scalar() is not None
+
+        await eventually(sent, timeout=5.0)  # well before the 10 s poll
+    finally:
+        relay.stop()
+        stop.set()
+        await asyncio.gather(running, listener)
+        await producer.stop()

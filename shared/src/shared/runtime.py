@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db.housekeeping import run_housekeeping
@@ -31,7 +32,7 @@ from shared.db.session import make_engine, make_sessionmaker, ping
 from shared.deadletters import DeadLetters
 from shared.kafka.client import ensure_topics, make_consumer, make_producer
 from shared.kafka.consumer import ConsumerRunner, EventApplier, Handler
-from shared.kafka.relay import OutboxRelay
+from shared.kafka.relay import OutboxListener, OutboxRelay
 from shared.logs import configure_logging, uvicorn_log_config
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic
@@ -138,6 +139,7 @@ async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
         settings.kafka_bootstrap_servers, client_id=f"{spec.name}-relay"
     )
     await producer.start()
+    wakeup = asyncio.Event()
     relay = OutboxRelay(
         sessions=resources.sessions,
         outbox=resources.tables.outbox,
@@ -145,6 +147,11 @@ async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
         batch_size=settings.relay_batch_size,
         idle_seconds=settings.relay_idle_seconds,
         service=spec.name,
+        wakeup=wakeup,
+    )
+    dsn = make_url(settings.database_url).set(drivername="postgresql")
+    listener = asyncio.ensure_future(
+        OutboxListener(dsn.render_as_string(hide_password=False), wakeup).run(stop)
     )
     housekeeping = asyncio.ensure_future(
         run_housekeeping(
@@ -159,7 +166,8 @@ async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
         await _until_stopped(relay.run(), relay.stop, stop)
     finally:
         housekeeping.cancel()
-        await asyncio.gather(housekeeping, return_exceptions=True)
+        listener.cancel()
+        await asyncio.gather(housekeeping, listener, return_exceptions=True)
         await producer.stop()
 
 

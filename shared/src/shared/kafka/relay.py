@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+import asyncpg
 from sqlalchemy import ARRAY, BigInteger, Integer, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
+from shared.outbox import CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class OutboxRelay:
         idle_seconds: float = 0.05,
         service: str = "orderflow",
         before_mark_sent: Callable[[], None] | None = None,
+        wakeup: asyncio.Event | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
@@ -46,6 +49,7 @@ class OutboxRelay:
         self._service = service
         self._before_mark_sent = before_mark_sent  # fault-injection seam for tests
         self._stopping = asyncio.Event()
+        self._wakeup = wakeup  # set when a transaction that wrote to the outbox commits
 
     def stop(self) -> None:
         self._stopping.set()
@@ -64,10 +68,11 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
                 continue
             # Busy: go again at once. Idle: poll less and less often (up to 8 x idle_seconds),
-            # so a quiet service does not spend its CPU asking an empty outbox.
+            # so a quiet service does not spend its CPU asking an empty outbox, unless a
+            # commit's notification wakes it first.
             idle = self._idle if sent else min(idle * 2, self._idle * 8)
-            if sent == 0:
-                await self._sleep(idle)
+            if sent == 0 and await self._idle_until_woken(idle):
+                idle = self._idle
 
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many rows went out."""
@@ -127,8 +132,62 @@ class OutboxRelay:
             .values(sent_at=func.now(), kafka_partition=marks.c.p, kafka_offset=marks.c.o)
         )
 
+    async def _idle_until_woken(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True when a notification cut it short."""
+        if self._wakeup is None:
+            await self._sleep(seconds)
+            return False
+        self._wakeup.clear()
+        await _first(self._wakeup.wait(), self._stopping.wait(), timeout=seconds)
+        return self._wakeup.is_set()
+
     async def _sleep(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+
+class OutboxListener:
+    """LISTENs on ``shared.outbox.CHANNEL`` over its own connection and sets ``wakeup`` on
+    every notification. Reconnects after a failure; meanwhile the relay's polling goes on."""
+
+    def __init__(self, dsn: str, wakeup: asyncio.Event) -> None:
+        self._dsn = dsn
+        self.wakeup = wakeup
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                conn = await asyncpg.connect(self._dsn, timeout=5)
+            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                log.info("outbox listener cannot connect yet", extra={"error": repr(exc)})
+                await _wait(stop, 2.0)
+                continue
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+            try:
+                await conn.add_listener(CHANNEL, self._notified)
+                await _first(stop.wait(), lost.wait())
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.info("outbox listener lost its connection", extra={"error": repr(exc)})
+            finally:
+                await conn.close(timeout=2)
+
+    def _notified(self, *_: Any) -> None:
+        self.wakeup.set()
+
+
+async def _first(*waits: Awaitable[Any], timeout: float | None = None) -> None:
+    """Until the first of ``waits`` is done (or ``timeout``); the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
+        task.cancel()
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

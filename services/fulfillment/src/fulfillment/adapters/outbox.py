@@ -1,16 +1,12 @@
-"""Domain events to fulfillment.v1 CloudEvents (the contract in shared.events.fulfillment),
-and queued in the outbox (``queue``: one executemany INSERT, beside the change they announce)."""
+"""Domain events to fulfillment.v1 CloudEvents (the contract in shared.events.fulfillment);
+the unit of work queues them with ``shared.outbox.add_events``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from fulfillment.adapters import orm
 from fulfillment.domain import events as ev
 from fulfillment.domain.model import Order, Return, Shipment
 from shared import topics
@@ -37,25 +33,6 @@ def cloud_events(order: Order, correlation_id: str | None = None) -> list[CloudE
         for event in order.events
         for event_type, payload in [_payload(order, event)]
     ]
-
-
-async def queue(session: AsyncSession, *, topic: str, events: Sequence[CloudEvent]) -> None:
-    """Queue events for the relay in the caller's transaction (the rows of
-    ``shared.outbox.add_event``, all in one statement, in the given order)."""
-    if not events:
-        return
-    rows = [
-        {
-            "event_id": event.id,
-            "topic": topic,
-            "message_key": event.subject,
-            "event_type": event.type,
-            "aggregate_version": event.aggregateversion,
-            "payload": event.to_bytes(),
-        }
-        for event in events
-    ]
-    await session.execute(insert(orm.plumbing.outbox), rows)
 
 
 def _base(order: Order) -> dict[str, Any]:

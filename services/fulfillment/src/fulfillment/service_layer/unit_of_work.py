@@ -12,9 +12,11 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fulfillment.adapters.outbox import cloud_events, queue
+from fulfillment.adapters import orm
+from fulfillment.adapters.outbox import cloud_events
 from fulfillment.adapters.repository import OrderRepository, UploadRepository
 from fulfillment.domain.model import Order
+from shared import outbox
 from shared.envelope import CloudEvent
 from shared.logs import correlation_id
 
@@ -86,4 +88,4 @@ class UnitOfWork:
         if missing:
             raise ConcurrentInsert(missing[0])
         await self.orders.save_many(changed)
-        await queue(self.session, topic=self.topic, events=events)
+        await outbox.add_events(self.session, orm.plumbing.outbox, topic=self.topic, events=events)

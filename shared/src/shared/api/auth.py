@@ -58,7 +58,7 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -80,7 +80,7 @@ def authenticate(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def rate_limit(request: Request) -> None:
+async def rate_limit(request: Request) -> None:
     """Per-key request budget (``RATE_LIMIT_PER_SECOND``, ``RATE_LIMIT_BURST``): 429 beyond it."""
     _, _, token = request.headers.get("authorization", "").partition(" ")
     if not token.strip():
@@ -97,7 +97,7 @@ def rate_limit(request: Request) -> None:
 
 
 def require_roles(*roles: str) -> Any:
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise Problem(
                 403,
@@ -110,7 +110,7 @@ def require_roles(*roles: str) -> Any:
     return Depends(check)
 
 
-def acting_seller(
+async def acting_seller(
     principal: CurrentPrincipal,
     x_seller_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> str:
@@ -134,7 +134,7 @@ def acting_seller(
     )
 
 
-def visible_seller(
+async def visible_seller(
     principal: CurrentPrincipal,
     x_seller_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> str | None:

@@ -29,37 +29,37 @@ def _resources(request: Request) -> Resources:
     return resources
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return _resources(request).sessions
 
 
-def _settings(request: Request) -> AnalyticsSettings:
+async def _settings(request: Request) -> AnalyticsSettings:
     settings = _resources(request).settings
     assert isinstance(settings, AnalyticsSettings)
     return settings
 
 
-def _ingest(request: Request) -> IngestPort:
+async def _ingest(request: Request) -> IngestPort:
     port: IngestPort = request.app.state.ingest
     return port
 
 
-def _lag(request: Request) -> LagPort:
+async def _lag(request: Request) -> LagPort:
     port: LagPort = request.app.state.lag
     return port
 
 
-def _peers(request: Request) -> Peers:
+async def _peers(request: Request) -> Peers:
     peers: Peers = request.app.state.peers
     return peers
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def one_seller(seller: VisibleSeller) -> str:
+async def one_seller(seller: VisibleSeller) -> str:
     """The seller a per-seller read is about; ops and system keys must name it."""
     if seller is None:
         raise Problem(

@@ -18,12 +18,12 @@ def _resources(request: Request) -> Resources:
     return resources
 
 
-def _uow(request: Request) -> UnitOfWork:
+async def _uow(request: Request) -> UnitOfWork:
     resources = _resources(request)
     return UnitOfWork(resources.sessions, topic=resources.settings.topic(DEFECTS))
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
     clock: Callable[[], datetime] = _resources(request).extras.get(
         "clock", lambda: datetime.now(UTC)
     )

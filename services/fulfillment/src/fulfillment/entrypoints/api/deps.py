@@ -20,25 +20,25 @@ def _resources(request: Request) -> Resources:
     return resources
 
 
-def _uow(request: Request) -> UnitOfWork:
+async def _uow(request: Request) -> UnitOfWork:
     resources = _resources(request)
     return UnitOfWork(
         topic=resources.settings.topic(topics.FULFILLMENT), sessions=resources.sessions
     )
 
 
-def _settings(request: Request) -> FulfillmentSettings:
+async def _settings(request: Request) -> FulfillmentSettings:
     settings = _resources(request).settings
     assert isinstance(settings, FulfillmentSettings)
     return settings
 
 
-def _pii(request: Request) -> BuyerPII:
+async def _pii(request: Request) -> BuyerPII:
     pii: BuyerPII = _resources(request).extras["pii"]
     return pii
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
     clock: Callable[[], datetime] = _resources(request).extras["clock"]
     return clock()
 

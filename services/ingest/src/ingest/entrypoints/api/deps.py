@@ -17,17 +17,17 @@ def _resources(request: Request) -> Resources:
     return resources
 
 
-def _uow(request: Request) -> UnitOfWork:
+async def _uow(request: Request) -> UnitOfWork:
     return UnitOfWork(_resources(request).sessions)
 
 
-def _settings(request: Request) -> IngestSettings:
+async def _settings(request: Request) -> IngestSettings:
     settings = _resources(request).settings
     assert isinstance(settings, IngestSettings)
     return settings
 
 
-def _pii(request: Request) -> PIICipher:
+async def _pii(request: Request) -> PIICipher:
     cipher: PIICipher = _resources(request).extras["pii"]
     return cipher
 

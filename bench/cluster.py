@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -257,6 +258,16 @@ class Cluster:
         return {p.name: p.rss_kib() for p in self.procs.values()}
 
 
+def _slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (x, y) points (0 with fewer than two)."""
+    if len(points) < 2:
+        return 0.0
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
+
+
 def tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -290,6 +301,27 @@ class MemoryWatch:
             out[name] = {
                 **{f"{k}_mib": _mib(v.get(name)) for k, v in picks.items()},
                 "peak_mib": _mib(max(seen)) if seen else None,
+            }
+        return out
+
+    def trend(self) -> dict[str, dict[str, Any]]:
+        """Per process: RSS (MiB) at the end of each minute, and the growth over the second
+        half of the run (after warm-up), in MiB per minute (least squares)."""
+        if not self.samples:
+            return {}
+        t0, t_end = self.samples[0][0], self.samples[-1][0]
+        half = t0 + (t_end - t0) / 2
+        names = {name for _, rss in self.samples for name in rss}
+        out: dict[str, dict[str, Any]] = {}
+        for name in sorted(names):
+            series = [(t, kib) for t, rss in self.samples if (kib := rss.get(name)) is not None]
+            minutes: dict[int, int] = {}
+            for t, kib in series:
+                minutes[int((t - t0) // 60)] = kib
+            late = [((t - t0) / 60, kib / 1024) for t, kib in series if t >= half]
+            out[name] = {
+                "per_minute_mib": [_mib(v) for _, v in sorted(minutes.items())],
+                "second_half_mib_per_min": round(_slope(late), 2),
             }
         return out
 

@@ -17,6 +17,8 @@ in its own process posts orders:
   for ``BENCH_SINGLE_SECONDS`` (20): requests/s and latency percentiles.
 - the limit: the same payloads through a bare aiokafka producer and consumer and a bare asyncpg
   COPY / executemany (``bench.limits``); the platform's figures as a ratio of these.
+- soak: ``BENCH_SOAK_RATE`` orders/s (500) for ``BENCH_SOAK_SECONDS`` (600; 0 skips it),
+  with every service's RSS minute by minute and its growth over the second half (MiB/min).
 - RSS of every service process (start, middle, end, peak), and with py-spy installed
   (``uv tool install py-spy``; ``BENCH_PROFILE=0`` skips it) a profile of ingest and
   fulfillment during the full-speed run.
@@ -63,13 +65,20 @@ class Bench:
         self.runs += 1
         return f"{int(time.time()) % 10_000:04d}{self.runs:03d}"
 
-    async def _watch_memory(self, until: Callable[[], bool]) -> None:
+    async def _watch_memory(self, until: Callable[[], bool], *watches: MemoryWatch) -> None:
         while not until():
-            self.memory.sample()
+            for watch in (self.memory, *watches):
+                watch.sample()
             await asyncio.sleep(1.0)
 
     async def end_to_end(
-        self, n: int, rate: float, batch: int, *, profile_s: int = 0
+        self,
+        n: int,
+        rate: float,
+        batch: int,
+        *,
+        profile_s: int = 0,
+        memory: MemoryWatch | None = None,
     ) -> dict[str, Any]:
         prefix = self._prefix()
         spec = LoadSpec(
@@ -90,7 +99,8 @@ class Bench:
         profiles = self._start_profiles(profile_s) if profile_s else {}
         seen: dict[str, float] = {}
         sampler = asyncio.create_task(self._sample_visibility(sample, seen))
-        watcher = asyncio.create_task(self._watch_memory(sampler.done))
+        extra = (memory,) if memory else ()
+        watcher = asyncio.create_task(self._watch_memory(sampler.done, *extra))
         result = await load.wait()
         done = await wait_complete(self.cluster, self.total, timeout=max(300.0, n / 20))
         cpu = _cpu_used(cpu_before, cpu_seconds(self.cluster), n)
@@ -168,6 +178,13 @@ class Bench:
         finally:
             await conn.close()
 
+    async def soak(self, rate: float, seconds: float, batch: int) -> dict[str, Any]:
+        """A fixed rate for ``seconds``: each process's RSS minute by minute, and its growth
+        over the second half (after warm-up) in MiB per minute."""
+        watch = MemoryWatch(self.cluster)
+        run = await self.end_to_end(int(rate * seconds), rate, batch, memory=watch)
+        return {**run, "memory": watch.trend()}
+
     async def singles(self, rate: float, seconds: float) -> dict[str, Any]:
         prefix = self._prefix()
         n = max(100, int(rate * seconds))
@@ -202,13 +219,24 @@ async def run() -> dict[str, Any]:
     single_rates = _env_list("BENCH_SINGLE_RATES", "100,200,400")
     single_seconds = float(os.environ.get("BENCH_SINGLE_SECONDS", "20"))
     profile_s = int(os.environ.get("BENCH_PROFILE_SECONDS", "30"))
+    soak_rate = float(os.environ.get("BENCH_SOAK_RATE", "500"))
+    soak_seconds = float(os.environ.get("BENCH_SOAK_SECONDS", "600"))
     if os.environ.get("BENCH_PROFILE", "1") == "0":
         profile_s = 0
 
     was_running = INFRA.is_running()
     INFRA.start()
     try:
-        return await _run(n, batch, rates, rate_seconds, single_rates, single_seconds, profile_s)
+        return await _run(
+            n,
+            batch,
+            rates,
+            rate_seconds,
+            single_rates,
+            single_seconds,
+            profile_s,
+            (soak_rate, soak_seconds),
+        )
     finally:
         if not was_running:  # leave the machine as we found it
             INFRA.stop()
@@ -222,6 +250,7 @@ async def _run(
     single_rates: list[float],
     single_seconds: float,
     profile_s: int,
+    soak: tuple[float, float],
 ) -> dict[str, Any]:
     tag = f"bench{int(time.time())}"
     cluster = Cluster(INFRA, tag)
@@ -256,6 +285,12 @@ async def _run(
             await step(f"single orders at {r:g}/s", bench.singles(r, single_seconds))
             for r in single_rates
         ]
+        soak_rate, soak_seconds = soak
+        if soak_rate and soak_seconds:
+            report["soak"] = await step(
+                f"soak: {soak_rate:g} orders/s for {soak_seconds:g} s",
+                bench.soak(soak_rate, soak_seconds, batch),
+            )
         report["memory"] = bench.memory.report()
         report["dead_processes"] = cluster.dead()
     finally:
@@ -341,6 +376,14 @@ def summary(report: dict[str, Any]) -> str:
         lines.append(
             f"  single @ {run['target_rate']:g}/s: {run['requests_per_s']} req/s, "
             f"p50 {lat.get('p50_ms')} ms p99 {lat.get('p99_ms')} ms"
+        )
+    if "soak" in report:
+        run = report["soak"]
+        lines.append(
+            f"  soak {run['orders']} @ {run['target_rate']}: applied {run['applied_per_s']}/s, "
+            f"visible p99 {run['visible_in_fulfillment'].get('p99_ms')} ms; RSS growth in the "
+            "second half (MiB/min): "
+            + ", ".join(f"{k} {v['second_half_mib_per_min']}" for k, v in run["memory"].items())
         )
     kafka, pg = report["limit"]["kafka"], report["limit"]["postgres"]
     lines.append(

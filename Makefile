@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_LINK_MODE := copy
 
-.PHONY: help setup up down status test check lint typecheck unit integration fuzz bench bench-ingest faults browser clean
+.PHONY: help setup up down status test check lint typecheck unit integration fuzz bench bench-ingest bench-consumers faults browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ faults: setup ## fault scenarios under load (kill -9, broker/database restart, r
 
 bench-ingest: setup ## benchmark ingest: orders/s accepted and published, latency percentiles (BENCH_ORDERS=N)
 	$(PY) -m bench.ingest
+
+bench-consumers: setup ## benchmark each consumer's apply of orders.v1 in process (BENCH_ORDERS=N, BENCH_RUN=N)
+	$(PY) -m bench.consumers
 
 clean: down ## stop everything and remove local data (.run/)
 	rm -rf .run test-artifacts

@@ -40,6 +40,7 @@ def analytics_settings(
         kafka_bootstrap,
         topic_prefix,
         ALERT_INTERVAL_SECONDS=0.2,
+        ALERT_SELLER_SECONDS=0,
         ORDERFLOW_SERVICE_URLS="fulfillment=http://127.0.0.1:9",
         PEER_TIMEOUT_SECONDS=0.5,
     )
@@ -165,7 +166,10 @@ async def worker_only(analytics_settings: AnalyticsSettings) -> AsyncIterator[Ru
 async def test_between_full_passes_the_alert_job_evaluates_only_sellers_with_new_events(
     worker_only: RunningService, publisher: Publisher
 ) -> None:
-    job = AlertJob(worker_only.resources.sessions, "unused", full_pass_seconds=300)
+    """Each seller with new events at most once a minute; every seller every 5 minutes."""
+    job = AlertJob(
+        worker_only.resources.sessions, "unused", full_pass_seconds=300, seller_seconds=60
+    )
     now = datetime.now(UTC)
     await publisher.publish(topics.ORDERS, orders.ORDER_CREATED, snapshot(purchased=now), version=1)
     await wait_applied(worker_only, publisher.sent)
@@ -180,4 +184,12 @@ async def test_between_full_passes_the_alert_job_evaluates_only_sellers_with_new
     await wait_applied(worker_only, publisher.sent)
     assert await job.tick(now + timedelta(seconds=10)) == ["A9OTHERSELLER"]
     assert await job.tick(now + timedelta(seconds=15)) == []
+
+    again = snapshot(purchased=now).model_copy(update={"seller_id": "A9OTHERSELLER"})
+    await publisher.publish(
+        topics.ORDERS, orders.ORDER_CREATED, again, version=1, seller_id="A9OTHERSELLER"
+    )
+    await wait_applied(worker_only, publisher.sent)
+    assert await job.tick(now + timedelta(seconds=20)) == []  # evaluated 10 s ago: waits
+    assert await job.tick(now + timedelta(seconds=71)) == ["A9OTHERSELLER"]
     assert await job.tick(now + timedelta(seconds=301)) is None  # windows slide: all again

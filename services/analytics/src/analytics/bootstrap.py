@@ -27,6 +27,7 @@ async def _alerts(resources: Resources) -> None:
         resources.sessions,
         topic=settings.topic(topics.ANALYTICS),
         interval=settings.alert_interval_seconds,
+        seller_seconds=settings.alert_seller_seconds,
         clock=utc_now,
     )
 

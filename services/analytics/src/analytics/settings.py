@@ -15,6 +15,8 @@ class AnalyticsSettings(ServiceSettings):
     pii_key: str = Field(default="", exclude=True)  # analytics never decrypts buyer PII
     service_api_key: str = Field(default="", validation_alias="ANALYTICS_SERVICE_API_KEY")
     alert_interval_seconds: float = Field(default=5.0, validation_alias="ALERT_INTERVAL_SECONDS")
+    # A seller with new events is evaluated at most this often (its 120 days are recomputed).
+    alert_seller_seconds: float = Field(default=60.0, validation_alias="ALERT_SELLER_SECONDS")
     ad_order_ratio_threshold: Decimal = Field(
         default=Decimal("0.6"), validation_alias="AD_ORDER_RATIO_THRESHOLD"
     )

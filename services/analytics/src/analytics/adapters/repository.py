@@ -17,7 +17,6 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    column,
     delete,
     func,
     insert,
@@ -25,12 +24,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.selectable import TableValuedAlias
 
 from analytics.adapters import orm
+from shared.db import bulk
 
 
 class ReadModels:
@@ -59,16 +57,8 @@ class ReadModels:
     ) -> set[str]:
         """Each row inserted, or replacing the one of its key when its ``version`` is newer
         (one statement; one row per key); the keys that were applied."""
-        if not rows:
-            return set()
-        ordered = sorted(rows, key=lambda row: str(row[key]))  # lock in key order
-        insert_ = _insert_rows(table, ordered)
-        stmt = insert_.on_conflict_do_update(
-            index_elements=[key],
-            set_={k: insert_.excluded[k] for k in rows[0] if k != key},
-            where=table.c.version < insert_.excluded.version,
-        ).returning(table.c[key])
-        return set((await self.session.execute(stmt)).scalars())
+        assert [c.name for c in table.primary_key.columns] == [key]
+        return {row[0] for row in await bulk.upsert_newer(self.session, table, rows)}
 
     async def replace_items(
         self, amazon_order_ids: Collection[str], items: Sequence[dict[str, Any]]
@@ -80,8 +70,7 @@ class ReadModels:
         await self.session.execute(
             delete(t).where(t.c.amazon_order_id == any_(_texts(amazon_order_ids)))
         )
-        if items:
-            await self.session.execute(_insert_rows(t, items))
+        await bulk.insert_rows(self.session, t, items)
 
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None:
         t = orm.fulfillment_orders
@@ -102,7 +91,8 @@ class ReadModels:
         transaction), in one statement."""
         if not rows:
             return
-        events, inbox = _unnest(orm.order_events, rows), orm.plumbing.inbox
+        names = tuple(rows[0])
+        events, inbox = bulk.rows_of(orm.order_events, names), orm.plumbing.inbox
         read = (
             select(
                 *(events.c[name] for name in rows[0]),
@@ -115,32 +105,14 @@ class ReadModels:
         )
         columns = [*rows[0], "topic", "kafka_partition", "kafka_offset"]
         stmt = pg_insert(orm.order_events).from_select(columns, read)
-        await self.session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"]))
+        await self.session.execute(
+            stmt.on_conflict_do_nothing(index_elements=["event_id"]), bulk.arrays(rows, names)
+        )
 
 
 def _texts(values: Iterable[str]) -> Any:
     """``values`` as one ``text[]`` parameter, for ``col = ANY(:ids)``."""
     return bindparam("ids", list(values), type_=ARRAY(Text))
-
-
-def _unnest(table: Table, rows: Sequence[dict[str, Any]]) -> TableValuedAlias:
-    """``rows`` (of ``table``, all with the same keys) as ``unnest(<one array per column>)``
-    with each row's position as ``n``: a few parameters instead of one per value."""
-    names = list(rows[0])
-    arrays = [
-        bindparam(f"{name}_array", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
-        for name in names
-    ]
-    columns = [column(name, table.c[name].type) for name in names]
-    return func.unnest(*arrays).table_valued(*columns, with_ordinality="n").render_derived()
-
-
-def _insert_rows(table: Table, rows: Sequence[dict[str, Any]]) -> Insert:
-    """``INSERT INTO table SELECT ... FROM unnest(...)`` of ``rows``, in their order."""
-    values = _unnest(table, rows)
-    names = list(rows[0])
-    ordered = select(*(values.c[name] for name in names)).order_by(values.c.n)
-    return pg_insert(table).from_select(names, ordered)
 
 
 class Reads:

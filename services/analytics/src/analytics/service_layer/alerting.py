@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -126,16 +126,20 @@ async def _publish(session: AsyncSession, topic: str, event_type: str, row: Any)
 
 @dataclass
 class AlertJob:
-    """Each ``tick`` evaluates the sellers that had events since the last tick; every
-    ``full_pass_seconds``, every seller (windows slide with time, and an event committed late
-    by a concurrent consumer may have been missed). Evaluating every seller every few seconds
-    recomputed 120 days of each seller's orders each time, a cost that grew with the data."""
+    """Each ``tick`` evaluates the sellers that had events since they were last evaluated, each
+    at most every ``seller_seconds``; every ``full_pass_seconds``, every seller (windows slide
+    with time, and an event committed late by a concurrent consumer may have been missed).
+    Evaluating every seller every few seconds recomputed 120 days of each seller's orders each
+    time, a cost that grew with the data; a busy seller has new events on every tick."""
 
     sessions: async_sessionmaker[AsyncSession]
     topic: str
     full_pass_seconds: float = FULL_PASS_SECONDS
+    seller_seconds: float = 60.0
     seen: int = 0  # the newest order_events id the last tick looked at
     last_full: datetime | None = None
+    due: set[str] = field(default_factory=set)  # sellers with events not evaluated since
+    evaluated: dict[str, datetime] = field(default_factory=dict)
 
     async def tick(self, now: datetime) -> list[str] | None:
         """Evaluate; answers the sellers evaluated (None: every seller)."""
@@ -144,11 +148,22 @@ class AlertJob:
         async with self.sessions() as session:
             reads = Reads(session)
             latest = await reads.latest_event_id()
-            sellers = None if full else await reads.sellers_with_events(self.seen, latest)
-        await evaluate(self.sessions, topic=self.topic, now=now, sellers=sellers)
+            if not full:
+                self.due.update(await reads.sellers_with_events(self.seen, latest))
         self.seen = latest
-        self.last_full = now if full else last
+        if full:
+            await evaluate(self.sessions, topic=self.topic, now=now)
+            self.last_full, self.due, self.evaluated = now, set(), {}
+            return None
+        sellers = sorted(s for s in self.due if self._may_evaluate(s, now))
+        await evaluate(self.sessions, topic=self.topic, now=now, sellers=sellers)
+        self.due.difference_update(sellers)
+        self.evaluated.update((s, now) for s in sellers)
         return sellers
+
+    def _may_evaluate(self, seller: str, now: datetime) -> bool:
+        last = self.evaluated.get(seller)
+        return last is None or (now - last).total_seconds() >= self.seller_seconds
 
 
 async def run_forever(
@@ -157,8 +172,9 @@ async def run_forever(
     topic: str,
     interval: float,
     clock: Callable[[], datetime],
+    seller_seconds: float = 60.0,
 ) -> None:
-    job = AlertJob(sessions, topic)
+    job = AlertJob(sessions, topic, seller_seconds=seller_seconds)
     while True:
         try:
             await job.tick(clock())

@@ -5,28 +5,21 @@ Rows are mapped to the domain's objects here and nowhere else.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    Column,
-    Insert,
     Select,
     Table,
-    Text,
     and_,
-    bindparam,
-    cast,
     func,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from defects.adapters import orm
@@ -45,6 +38,7 @@ from defects.domain.model import (
     ShipmentFact,
 )
 from defects.domain.state_machine import OPEN_CLAIM_STATUSES, ClaimStatus, FeedbackStatus
+from shared.db import bulk
 from shared.events.fulfillment import OrderCanceled, RefundIssued, ReturnEvent, Shipment
 
 
@@ -98,50 +92,9 @@ class OrderRepository:
 
 async def _store_newer(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> int:
     """Insert ``rows``; a row whose key is taken replaces the stored one only if its version is
-    newer. How many rows were written. A key must not repeat (Postgres cannot update one row
-    twice in a statement); a JSONB value is given as JSON text.
-
-    One statement whatever the number of rows: each column goes as one array parameter. Rows go
-    in key order, so that two writers whose rows overlap lock them in the same order.
-    """
-    if not rows:
-        return 0
-    stmt, columns = _store_newer_statement(table)
-    keys = [c.name for c in table.primary_key.columns]
-    ordered = sorted(rows, key=lambda row: [row[k] for k in keys])
-    arrays = {c.name: [row[c.name] for row in ordered] for c in columns}
-    return len((await session.execute(stmt, arrays)).all())
-
-
-@functools.cache
-def _store_newer_statement(table: Table) -> tuple[Insert, list[Column[Any]]]:
-    """``INSERT INTO t SELECT * FROM unnest(:a, :b, ...) ON CONFLICT (key) DO UPDATE ... WHERE
-    t.version < excluded.version``; built once, so SQLAlchemy compiles it once and asyncpg
-    prepares it once, whatever the run's length."""
-    keys = [c.name for c in table.primary_key.columns]
-    columns = [c for c in table.columns if c.name != "updated_at"]
-    arrays = [cast(bindparam(c.name), ARRAY(_wire_type(c))) for c in columns]
-    rows = func.unnest(*arrays).table_valued(*(c.name for c in columns)).render_derived()
-    values = [cast(rows.c[c.name], c.type) if _is_json(c) else rows.c[c.name] for c in columns]
-    ins = insert(table).from_select([c.name for c in columns], select(*values))
-    stmt = ins.on_conflict_do_update(
-        index_elements=keys,
-        set_={
-            **{c.name: ins.excluded[c.name] for c in columns if c.name not in keys},
-            "updated_at": func.now(),
-        },
-        where=table.c.version < ins.excluded.version,
-    ).returning(table.c[keys[0]])
-    return stmt, columns
-
-
-def _is_json(column: Column[Any]) -> bool:
-    return isinstance(column.type, JSONB)
-
-
-def _wire_type(column: Column[Any]) -> Any:
-    """JSONB travels as JSON text (asyncpg has no codec for arrays of jsonb)."""
-    return Text() if _is_json(column) else column.type
+    newer (``updated_at`` then set to now). How many rows were written. A key must not repeat;
+    a JSONB value is given as JSON text. One statement whatever the number of rows."""
+    return len(await bulk.upsert_newer(session, table, rows, touch="updated_at"))
 
 
 def _money(amount: Any, currency: str | None) -> Money | None:

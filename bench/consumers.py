@@ -1,0 +1,133 @@
+"""``make bench-consumers``: how fast each consumer service applies orders.v1, in process.
+
+No Kafka and no HTTP: on the benchmark PostgreSQL (``.run/bench/``, started if needed), each
+consumer service (fulfillment, defects, analytics) gets a fresh, migrated database, and its own
+``EventApplier.apply_many`` (decode, inbox claim, the service's handlers: what the consumer
+runner does for a fetch) applies ``BENCH_ORDERS`` (default 5000) ``order.created`` events, then
+the same orders' ``order.updated`` (version 2), in runs of ``BENCH_RUN`` (500) records, one
+transaction per run. Events are built as ingest builds them (Amazon-shaped order, sealed PII,
+``OrderSnapshot``, CloudEvent). This isolates a service's apply cost from the rest of the
+pipeline: the figure to watch when changing a handler.
+
+Prints a short summary, then the JSON document (also saved under ``bench/results/``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import time
+from typing import Any
+
+from bench.common import machine, save
+from bench.endtoend import INFRA
+from devstack import config
+from ingest.adapters import amazon
+from ingest.domain.model import IncomingOrder
+from ingest.service_layer.handlers import _snapshot  # how ingest builds the snapshot
+from shared.db.migrations import upgrade_to_head
+from shared.events.orders import ORDER_CREATED, ORDER_UPDATED
+from shared.events.registry import build_event
+from shared.kafka.consumer import Message
+from shared.pii import PIICipher
+from shared.runtime import open_resources
+from shared.samples import amazon_order
+from shared.settings import ServiceSettings
+
+CONSUMERS = ("fulfillment", "defects", "analytics")
+SELLER = "A2SELLERBENCH"
+
+
+def events(orders: list[IncomingOrder], version: int, pii: PIICipher) -> list[Message]:
+    out = []
+    for offset, order in enumerate(orders):
+        snapshot = _snapshot(order, SELLER, version, "batch", pii, None)
+        event = build_event(
+            topic="orders.v1",
+            event_type=ORDER_CREATED if version == 1 else ORDER_UPDATED,
+            payload=snapshot,
+            source="ingest",
+            subject=order.amazon_order_id,
+            seller_id=SELLER,
+            version=version,
+        )
+        key = order.amazon_order_id
+        out.append(Message("bench.orders.v1", offset % 12, offset, key, event.to_bytes()))
+    return out
+
+
+def settings_of(service: str, database_url: str) -> ServiceSettings:
+    module = importlib.import_module(f"{service}.settings")
+    [cls] = [
+        v
+        for k, v in vars(module).items()
+        if k.endswith("Settings") and isinstance(v, type) and issubclass(v, ServiceSettings)
+        if v is not ServiceSettings
+    ]
+    settings: ServiceSettings = cls(
+        DATABASE_URL=database_url,
+        KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9",  # never used: nothing here talks to Kafka
+        ORDERFLOW_PII_KEY=config.pii_key(),
+        ORDERFLOW_API_KEYS="bench-ops=ops",
+    )
+    return settings
+
+
+async def measure(service: str, phases: dict[str, list[Message]], run: int) -> dict[str, Any]:
+    tag = f"consumers{int(time.time())}_{service}"
+    INFRA.postgres.create_database(tag)
+    url = INFRA.postgres.url(tag)
+    await asyncio.to_thread(upgrade_to_head, _spec(service).migrations_dir, url)
+    out: dict[str, Any] = {}
+    async with open_resources(_spec(service), settings_of(service, url)) as resources:
+        for phase, messages in phases.items():
+            started = time.perf_counter()
+            for i in range(0, len(messages), run):
+                async with resources.sessions() as session, session.begin():
+                    await resources.applier.apply_many(session, messages[i : i + run])
+            out[f"{phase}_per_s"] = round(len(messages) / (time.perf_counter() - started), 1)
+    return out
+
+
+def _spec(service: str) -> Any:
+    return importlib.import_module(f"{service}.bootstrap").SPEC
+
+
+async def run() -> dict[str, Any]:
+    n = int(os.environ.get("BENCH_ORDERS", "5000"))
+    run_size = int(os.environ.get("BENCH_RUN", "500"))
+    pii = PIICipher(config.pii_key())
+    stamp = int(time.time()) % 100_000
+    parsed = [
+        amazon.parse(amazon_order(amazon_order_id=f"{i % 900 + 100:03d}-{stamp:07d}-{i:07d}"))
+        for i in range(n)
+    ]
+    orders = [o for o in parsed if isinstance(o, IncomingOrder)]
+    phases = {"created": events(orders, 1, pii), "updated": events(orders, 2, pii)}
+    was_running = INFRA.postgres.is_running()
+    INFRA.postgres.start()
+    try:
+        results = {s: await measure(s, phases, run_size) for s in CONSUMERS}
+    finally:
+        if not was_running:
+            INFRA.postgres.stop()
+    return {
+        "benchmark": "consumers",
+        "machine": machine(),
+        "orders": n,
+        "run_size": run_size,
+        "events_per_s": results,
+    }
+
+
+def main() -> None:
+    report = asyncio.run(run())
+    print(f"apply_many in process, {report['orders']} orders, runs of {report['run_size']}:")
+    for service, figures in report["events_per_s"].items():
+        print(f"  {service}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    print(save("consumers", report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Set-based writes of many rows: each column travels as one array and ``unnest`` turns the
+arrays back into rows, so a statement has as many parameters as columns, whatever the number
+of rows, and is compiled and prepared once.
+
+Used where the rows must be a relation in SQL (an upsert guarded by version, a join); plain
+inserts (outbox, inbox) use SQLAlchemy's executemany ("insertmanyvalues").
+
+JSONB values are given as JSON text (asyncpg has no codec for arrays of jsonb) and cast back.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ARRAY, Column, Table, Text, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import TableValuedAlias
+
+
+def rows_of(table: Table, names: Sequence[str]) -> TableValuedAlias:
+    """``unnest(:<name>, ...) WITH ORDINALITY AS (<names>, n)``: one array parameter per named
+    column of ``table`` (``arrays`` makes them), typed as the columns, ``n`` the row's place."""
+    columns = [table.c[name] for name in names]
+    arrays = [cast(bindparam(c.name), ARRAY(_wire_type(c))) for c in columns]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*(c.name for c in columns), with_ordinality="n")
+        .render_derived()
+    )
+
+
+def arrays(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    """The parameters of ``rows_of``: one list per column, in the rows' order."""
+    return {name: [row[name] for row in rows] for name in names}
+
+
+@functools.cache
+def insert_statement(table: Table, names: tuple[str, ...]) -> Insert:
+    """``INSERT INTO table (names) SELECT ... FROM unnest(...) ORDER BY n`` (built once)."""
+    rows = rows_of(table, names)
+    values = [_typed(rows, table.c[name]) for name in names]
+    return insert(table).from_select(list(names), select(*values).order_by(rows.c.n))
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys) in their order, with one statement."""
+    if rows:
+        names = tuple(rows[0])
+        await session.execute(insert_statement(table, names), arrays(rows, names))
+
+
+@functools.cache
+def _upsert_newer_statement(table: Table, names: tuple[str, ...], touch: str | None) -> Any:
+    keys = [c.name for c in table.primary_key.columns]
+    ins = insert_statement(table, names)
+    return ins.on_conflict_do_update(
+        index_elements=keys,
+        set_={
+            **{name: ins.excluded[name] for name in names if name not in keys},
+            **({touch: func.now()} if touch else {}),
+        },
+        where=table.c.version < ins.excluded.version,
+    ).returning(*(table.c[k] for k in keys))
+
+
+async def upsert_newer(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    touch: str | None = None,
+) -> list[Any]:
+    """Insert ``rows``; a row whose primary key is taken replaces the stored one only when its
+    ``version`` is newer (``touch``: a timestamp column set to now() when it does). Answers
+    the keys written. A key must not repeat (PostgreSQL cannot update one row twice in a
+    statement); rows go in key order, so that writers whose rows overlap lock in one order."""
+    if not rows:
+        return []
+    keys = [c.name for c in table.primary_key.columns]
+    ordered = sorted(rows, key=lambda row: [str(row[k]) for k in keys])
+    names = tuple(rows[0])
+    stmt = _upsert_newer_statement(table, names, touch)
+    return list((await session.execute(stmt, arrays(ordered, names))).all())
+
+
+def _typed(rows: TableValuedAlias, column: Column[Any]) -> Any:
+    return cast(rows.c[column.name], column.type) if _is_json(column) else rows.c[column.name]
+
+
+def _is_json(column: Column[Any]) -> bool:
+    return isinstance(column.type, JSONB)
+
+
+def _wire_type(column: Column[Any]) -> Any:
+    return Text() if _is_json(column) else column.type

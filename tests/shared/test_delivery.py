@@ -18,7 +18,6 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from shared import topics
 from shared.kafka.client import make_producer
@@ -244,9 +243,8 @@ async def test_an_idle_relay_is_woken_by_the_commit_not_by_its_next_poll(
     """The relay polls an idle outbox every 10 s here; a commit's NOTIFY wakes it at once."""
     resources = probe.resources
     wakeup, stop = asyncio.Event(), asyncio.Event()
-    dsn = make_url(resources.settings.database_url).set(drivername="postgresql")
     listener = asyncio.ensure_future(
-        OutboxListener(dsn.render_as_string(hide_password=False), wakeup).run(stop)
+        OutboxListener(resources.settings.database_url, wakeup).run(stop)
     )
     producer = make_producer(resources.settings.kafka_bootstrap_servers, client_id="t-wake")
     await producer.start()

@@ -22,7 +22,6 @@ from typing import Any
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db.housekeeping import run_housekeeping
@@ -149,10 +148,7 @@ async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
         service=spec.name,
         wakeup=wakeup,
     )
-    dsn = make_url(settings.database_url).set(drivername="postgresql")
-    listener = asyncio.ensure_future(
-        OutboxListener(dsn.render_as_string(hide_password=False), wakeup).run(stop)
-    )
+    listener = asyncio.ensure_future(OutboxListener(settings.database_url, wakeup).run(stop))
     housekeeping = asyncio.ensure_future(
         run_housekeeping(
             resources.sessions,

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy import ARRAY, BigInteger, Integer, Table, bindparam, func, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
@@ -142,18 +143,17 @@ class OutboxRelay:
         return self._wakeup.is_set()
 
     async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
+        await _first(self._stopping.wait(), timeout=seconds)
 
 
 class OutboxListener:
     """LISTENs on ``shared.outbox.CHANNEL`` over its own connection and sets ``wakeup`` on
-    every notification. Reconnects after a failure; meanwhile the relay's polling goes on."""
+    every notification. Reconnects after a failure; meanwhile the relay's polling goes on.
+    ``database_url`` is the service's SQLAlchemy URL (``postgresql+asyncpg://...``)."""
 
-    def __init__(self, dsn: str, wakeup: asyncio.Event) -> None:
-        self._dsn = dsn
+    def __init__(self, database_url: str, wakeup: asyncio.Event) -> None:
+        plain = make_url(database_url).set(drivername="postgresql")
+        self._dsn = plain.render_as_string(hide_password=False)
         self.wakeup = wakeup
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -162,7 +162,7 @@ class OutboxListener:
                 conn = await asyncpg.connect(self._dsn, timeout=5)
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                 log.info("outbox listener cannot connect yet", extra={"error": repr(exc)})
-                await _wait(stop, 2.0)
+                await _first(stop.wait(), timeout=2.0)
                 continue
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
@@ -184,10 +184,3 @@ async def _first(*waits: Awaitable[Any], timeout: float | None = None) -> None:
     await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     for task in tasks:
         task.cancel()
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

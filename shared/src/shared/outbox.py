@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import bulk
 from shared.envelope import CloudEvent
 
 
@@ -25,10 +26,9 @@ async def add_events(
     """Queue events in this order, with one statement."""
     if not events:
         return
-    # executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") from one
-    # cached compiled statement, where .values([...]) would compile every row's parameters.
-    await session.execute(
-        insert(outbox),
+    await bulk.insert_rows(
+        session,
+        outbox,
         [
             {
                 "event_id": event.id,

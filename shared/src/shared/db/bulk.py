@@ -2,10 +2,15 @@
 arrays back into rows, so a statement has as many parameters as columns, whatever the number
 of rows, and is compiled and prepared once.
 
-Used where the rows must be a relation in SQL (an upsert guarded by version, a join); plain
-inserts (outbox, inbox) use SQLAlchemy's executemany ("insertmanyvalues").
+Every multi-row write goes through here: inserts (``insert_rows``, ``insert_new``), updates
+(``update_rows``) and the upsert guarded by version (``upsert_newer``). One statement text
+whatever the number of rows also means one prepared statement per connection: an executemany
+(``INSERT ... VALUES`` per row, or SQLAlchemy's "insertmanyvalues" pages of N rows) runs one
+execution per row or prepares a new statement for every page size it meets.
 
-JSONB values are given as JSON text (asyncpg has no codec for arrays of jsonb) and cast back.
+Each array parameter is named after its column with a ``rows_`` prefix (an UPDATE reserves the
+column names for its SET clause). JSONB values are given as JSON text (asyncpg has no codec
+for arrays of jsonb) and cast back.
 """
 
 from __future__ import annotations
@@ -14,17 +19,19 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, Column, Table, Text, bindparam, cast, func, select
+from sqlalchemy import ARRAY, Column, Table, Text, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import TableValuedAlias
+
+PREFIX = "rows_"
 
 
 def rows_of(table: Table, names: Sequence[str]) -> TableValuedAlias:
     """``unnest(:<name>, ...) WITH ORDINALITY AS (<names>, n)``: one array parameter per named
     column of ``table`` (``arrays`` makes them), typed as the columns, ``n`` the row's place."""
     columns = [table.c[name] for name in names]
-    arrays = [cast(bindparam(c.name), ARRAY(_wire_type(c))) for c in columns]
+    arrays = [cast(bindparam(PREFIX + c.name), ARRAY(_wire_type(c))) for c in columns]
     return (
         func.unnest(*arrays)
         .table_valued(*(c.name for c in columns), with_ordinality="n")
@@ -34,7 +41,7 @@ def rows_of(table: Table, names: Sequence[str]) -> TableValuedAlias:
 
 def arrays(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
     """The parameters of ``rows_of``: one list per column, in the rows' order."""
-    return {name: [row[name] for row in rows] for name in names}
+    return {PREFIX + name: [row[name] for row in rows] for name in names}
 
 
 @functools.cache
@@ -50,6 +57,63 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     if rows:
         names = tuple(rows[0])
         await session.execute(insert_statement(table, names), arrays(rows, names))
+
+
+@functools.cache
+def _insert_new_statement(table: Table, names: tuple[str, ...]) -> Any:
+    keys = [c.name for c in table.primary_key.columns]
+    return (
+        insert_statement(table, names)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(*(table.c[k] for k in keys))
+    )
+
+
+async def insert_new(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]
+) -> set[Any]:
+    """Insert the rows whose primary key is free (in key order: concurrent writers of
+    overlapping rows wait on each other in one order); the keys inserted (a single-column key
+    as its value, a composite one as a tuple)."""
+    if not rows:
+        return set()
+    keys = [c.name for c in table.primary_key.columns]
+    ordered = sorted(rows, key=lambda row: [str(row[k]) for k in keys])
+    names = tuple(rows[0])
+    result = await session.execute(_insert_new_statement(table, names), arrays(ordered, names))
+    return {row[0] if len(keys) == 1 else tuple(row) for row in result}
+
+
+@functools.cache
+def _update_statement(table: Table, names: tuple[str, ...], touch: str | None) -> Any:
+    keys = [c.name for c in table.primary_key.columns]
+    rows = rows_of(table, names)
+    return (
+        update(table)
+        .where(*(table.c[k] == rows.c[k] for k in keys))
+        .values(
+            {name: _typed(rows, table.c[name]) for name in names if name not in keys}
+            | ({touch: func.now()} if touch else {})
+        )
+    )
+
+
+async def update_rows(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    touch: str | None = None,
+) -> None:
+    """Set the named columns of the rows whose primary key each row gives (``touch``: a
+    timestamp column also set to now()), with one statement. A key must not repeat (which of
+    two rows for one key wins would be undefined); rows go in key order."""
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    ordered = sorted(rows, key=lambda row: [str(row[k]) for k in keys])
+    names = tuple(rows[0])
+    await session.execute(_update_statement(table, names, touch), arrays(ordered, names))
 
 
 @functools.cache

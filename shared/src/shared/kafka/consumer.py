@@ -33,10 +33,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
+from shared.db import bulk
 from shared.db.plumbing import PlumbingTables
 from shared.envelope import CloudEvent
 from shared.errors import PoisonMessage, is_transient
@@ -153,11 +153,6 @@ class EventApplier:
         self, session: AsyncSession, records: Sequence[tuple[Message, CloudEvent, Any]]
     ) -> set[Any]:
         """Record the events in the inbox; the ids that were not there before."""
-        stmt = (
-            pg_insert(self.tables.inbox)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(self.tables.inbox.c.event_id)
-        )
         rows = [
             {
                 "event_id": event.id,
@@ -170,7 +165,7 @@ class EventApplier:
             }
             for message, event, _ in records
         ]
-        return set((await session.execute(stmt, rows)).scalars())
+        return await bulk.insert_new(session, self.tables.inbox, rows)
 
     async def dead_letter(
         self,

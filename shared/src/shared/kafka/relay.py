@@ -13,11 +13,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import ARRAY, BigInteger, Integer, Table, bindparam, func, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
+from shared.db import bulk
 from shared.outbox import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -114,23 +115,14 @@ class OutboxRelay:
         self, session: AsyncSession, rows: Sequence[Any], landed: list[Any]
     ) -> None:
         """One UPDATE for the batch: where each row landed (partition, offset)."""
-        marks = (
-            select(
-                func.unnest(bindparam("ids", [r.id for r in rows], type_=ARRAY(BigInteger))).label(
-                    "id"
-                ),
-                func.unnest(
-                    bindparam("ps", [m.partition for m in landed], type_=ARRAY(Integer))
-                ).label("p"),
-                func.unnest(
-                    bindparam("os", [m.offset for m in landed], type_=ARRAY(BigInteger))
-                ).label("o"),
-            )
-        ).subquery("marks")
-        await session.execute(
-            update(self._outbox)
-            .where(self._outbox.c.id == marks.c.id)
-            .values(sent_at=func.now(), kafka_partition=marks.c.p, kafka_offset=marks.c.o)
+        await bulk.update_rows(
+            session,
+            self._outbox,
+            [
+                {"id": row.id, "kafka_partition": m.partition, "kafka_offset": m.offset}
+                for row, m in zip(rows, landed, strict=True)
+            ],
+            touch="sent_at",
         )
 
     async def _idle_until_woken(self, seconds: float) -> bool:

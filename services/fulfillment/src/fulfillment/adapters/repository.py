@@ -30,12 +30,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fulfillment.adapters import codec, orm
 from fulfillment.domain.model import Order
+from shared.db import bulk
+from shared.db.session import dump_json
 
 INFINITY = literal("infinity").cast(DateTime(timezone=True))
 
 
-def _columns(order: Order) -> dict[str, Any]:
+def _row(order: Order) -> dict[str, Any]:
+    """The order's row, its document as JSON text (as ``shared.db.bulk`` takes JSONB)."""
     return {
+        "amazon_order_id": order.amazon_order_id,
         "seller_id": order.seller_id,
         "status": order.status.value,
         "fulfillment_channel": order.fulfillment_channel,
@@ -47,13 +51,8 @@ def _columns(order: Order) -> dict[str, Any]:
         "flagged_late_at": order.flagged_late_at,
         "snapshot_version": order.snapshot_version,
         "version": order.version,
-        "doc": codec.dump(order),
+        "doc": dump_json(codec.dump(order)),
     }
-
-
-def _bound(order: Order) -> dict[str, Any]:
-    """``_columns`` keyed by bind name (``b_`` + column) for the many-row UPDATE."""
-    return {"b_id": order.amazon_order_id} | {f"b_{k}": v for k, v in _columns(order).items()}
 
 
 def _texts(values: Sequence[str]) -> Any:
@@ -117,38 +116,16 @@ class OrderRepository:
         return {order.amazon_order_id: order for order in map(codec.order_of, docs)}
 
     async def add_many(self, orders: Sequence[Order]) -> set[str]:
-        """Insert new orders (one row per id, in id order); the ids that did not exist yet."""
-        if not orders:
-            return set()
-        rows = [
-            {"amazon_order_id": order.amazon_order_id, **_columns(order)}
-            for order in sorted(orders, key=lambda order: order.amazon_order_id)
-        ]
-        stmt = (
-            insert(orm.orders)
-            .on_conflict_do_nothing(index_elements=["amazon_order_id"])
-            .returning(orm.orders.c.amazon_order_id)
-        )
-        # executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") and
-        # compiles the statement once, whatever the number of rows.
-        return set((await self.session.execute(stmt, rows)).scalars())
+        """Insert new orders (one row per id); the ids that did not exist yet."""
+        return await bulk.insert_new(self.session, orm.orders, [_row(order) for order in orders])
 
     async def save(self, order: Order) -> None:
         await self.save_many([order])
 
     async def save_many(self, orders: Sequence[Order]) -> None:
-        """Store orders already held (one row per id), with one executemany round."""
-        if not orders:
-            return
-        rows = [_bound(order) for order in sorted(orders, key=lambda order: order.amazon_order_id)]
-        names = [name for name in rows[0] if name != "b_id"]
-        o = orm.orders
-        stmt = (
-            update(o)
-            .where(o.c.amazon_order_id == bindparam("b_id"))
-            .values({name[2:]: bindparam(name) for name in names} | {"updated_at": func.now()})
-        )
-        await self.session.execute(stmt, rows)
+        """Store orders already held (one row per id), with one statement."""
+        rows = [_row(order) for order in orders]
+        await bulk.update_rows(self.session, orm.orders, rows, touch="updated_at")
 
     async def overdue_for_flagging(self, now: datetime, limit: int) -> list[Order]:
         """Unflagged FBM orders past their LatestShipDate, locked; others' locks skipped."""

@@ -6,12 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, any_, bindparam, func, select, update
+from sqlalchemy import ARRAY, Text, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.adapters import orm
 from ingest.domain.model import KnownOrder
+from shared.db import bulk
+from shared.db.session import dump_json
+
+
+def _json(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its snapshot as JSON text, as ``shared.db.bulk`` takes JSONB."""
+    return row | {"snapshot": dump_json(row["snapshot"])}
 
 
 class OrderRepository:
@@ -46,31 +53,15 @@ class OrderRepository:
 
     async def insert_new(self, rows: list[dict[str, Any]]) -> set[str]:
         """Insert new orders; the ids inserted (a concurrent request may have been first)."""
-        stmt = (
-            insert(orm.orders)
-            .on_conflict_do_nothing(index_elements=["amazon_order_id"])
-            .returning(orm.orders.c.amazon_order_id)
-        )
-        ordered = sorted(rows, key=lambda r: str(r["amazon_order_id"]))
-        return set((await self.session.execute(stmt, ordered)).scalars())
+        return await bulk.insert_new(self.session, orm.orders, [_json(row) for row in rows])
 
     async def update_many(self, rows: dict[str, dict[str, Any]]) -> None:
-        """Replace the stored state of existing orders (one executemany)."""
-        if not rows:
-            return
-        o = orm.orders.c
-        stmt = (
-            update(orm.orders)
-            .where(o.amazon_order_id == bindparam("order_id"))
-            .values(
-                {
-                    **{name: bindparam(name) for name in next(iter(rows.values()))},
-                    "updated_at": func.now(),
-                }
-            )
-        )
-        await self.session.execute(
-            stmt, [{"order_id": order_id, **row} for order_id, row in sorted(rows.items())]
+        """Replace the stored state of existing orders (one statement)."""
+        await bulk.update_rows(
+            self.session,
+            orm.orders,
+            [{"amazon_order_id": order_id, **_json(row)} for order_id, row in rows.items()],
+            touch="updated_at",
         )
 
     async def get(self, amazon_order_id: str, seller_id: str | None) -> Any | None:

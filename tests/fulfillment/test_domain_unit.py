@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 import pytest
 
 from fulfillment.adapters import codec
@@ -313,7 +314,8 @@ def test_codec_round_trip() -> None:
     o = order()
     ship(o, [ItemQuantity("A", 1)])
     o.refund(refund_id="r", reason="Other", lines=[RefundRequest("A", Decimal("1.50"))], now=NOW)
-    back = codec.order_of(codec.dump(o))
+    back = codec.order_of(orjson.loads(codec.dump(o)))
+    assert "events" not in orjson.loads(codec.dump(o))
     assert back == o
     assert back.refunds[0].lines[0].amount == Decimal("1.50")
     assert back.status is S.PARTIALLY_SHIPPED

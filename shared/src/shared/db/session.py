@@ -24,8 +24,6 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_recycle=1800,
         json_serializer=dump_json,
         json_deserializer=orjson.loads,
-        # Multi-row statements differ by their row count (one prepared statement per size);
-        # the dialect's default cache of 100 would keep evicting them.
         connect_args={
             "timeout": 5,
             "command_timeout": 30,
@@ -34,7 +32,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             # was small (a fresh database) kept scanning it whole as it grew: `id = ANY($1)` of
             # a batch went from ~1 ms to ~45 ms at 30,000 rows. Statements here are few and
             # set-based, so planning each one costs little.
-            "server_settings": {"plan_cache_mode": "force_custom_plan"},
+            # JIT off: compiling a statement with LLVM costs tens of milliseconds, more than
+            # these short statements run; analytics' account-health aggregate spent more time
+            # in JIT than in the query.
+            "server_settings": {"plan_cache_mode": "force_custom_plan", "jit": "off"},
         },
     )
 

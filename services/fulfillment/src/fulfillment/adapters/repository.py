@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fulfillment.adapters import codec, orm
 from fulfillment.domain.model import Order
 from shared.db import bulk
-from shared.db.session import dump_json
 
 INFINITY = literal("infinity").cast(DateTime(timezone=True))
 
@@ -51,7 +50,7 @@ def _row(order: Order) -> dict[str, Any]:
         "flagged_late_at": order.flagged_late_at,
         "snapshot_version": order.snapshot_version,
         "version": order.version,
-        "doc": dump_json(codec.dump(order)),
+        "doc": codec.dump(order),
     }
 
 

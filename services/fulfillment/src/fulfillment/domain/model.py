@@ -118,7 +118,13 @@ class Order:
     pickups: list[Pickup] = field(default_factory=list)
     cancellation: Cancellation | None = None
     flagged_late_at: datetime | None = None
-    events: list[ev.Event] = field(default_factory=list, compare=False, repr=False)
+    # What happened since the order was loaded, to announce. Never stored: the document
+    # codec (orjson) leaves out attributes whose names start with an underscore.
+    _events: list[ev.Event] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def events(self) -> list[ev.Event]:
+        return self._events
 
     # ---- what the order is ---------------------------------------------------------------
     @property

@@ -294,7 +294,7 @@ class AlertRepository:
 #
 # Per order, what the tables say is merged with a fixed precedence of sources: the order
 # (orders.v1), then fulfillment's order row, then its shipments, then its defect cases; where
-# several shipments or cases of one order disagree, the earliest value is taken. An order is
+# several shipments or cases of one order disagree, the least value (min) is taken. An order is
 # known from any of the four: rows count when one of their dates falls since ``since`` (or, for
 # fulfillment rows and cases, when none of their dates is known).
 

@@ -1,4 +1,5 @@
-"""The status rule and the metric formulas, on hand-made facts (no I/O)."""
+"""The status rule, and the metrics built from hand-made counts (no I/O; the counting rules are
+tested against PostgreSQL in test_health_counts_integration.py)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,11 @@ from analytics.domain.metrics import (
     LSR_TARGET,
     ODR_TARGET,
     VTR_TARGET,
-    DefectFact,
-    OrderFacts,
-    ShipmentFact,
+    HealthCounts,
+    Ratio,
     Status,
-    late_shipment_rate,
-    order_defect_rate,
-    pre_fulfillment_cancel_rate,
+    account_health,
     status_of,
-    valid_tracking_rate,
 )
 
 pytestmark = pytest.mark.unit
@@ -73,75 +70,37 @@ def test_bands_document_the_rule() -> None:
     assert status_of(1, 40, CANCEL_TARGET) is Status.AT_RISK  # 2.5% is not < 2.5%
 
 
-def _order(oid: str, **kw: object) -> OrderFacts:
-    base: dict[str, object] = {"channel": "MFN", "purchase_date": NOW - 2 * D}
-    return OrderFacts(amazon_order_id=oid, **(base | kw))  # type: ignore[arg-type]
-
-
-def test_odr_counts_an_order_with_several_defects_once_and_splits_by_kind() -> None:
-    orders = [
-        _order("a", defects=(DefectFact("a_to_z", True), DefectFact("negative_feedback", True))),
-        _order("b", defects=(DefectFact("chargeback", True),)),
-        _order("c", defects=(DefectFact("a_to_z", False),)),
-        _order("d"),
-        _order("e", purchase_date=NOW - 61 * D, defects=(DefectFact("a_to_z", True),)),
-        _order("f", channel="AFN", defects=(DefectFact("a_to_z", True),)),
+def test_metrics_are_built_from_the_counts_in_the_order_the_api_shows_them() -> None:
+    counts = HealthCounts(
+        odr={"MFN": Ratio(2, 11), "AFN": Ratio(0, 4)},
+        odr_by_kind={
+            "MFN": {"a_to_z": 1, "chargeback": 1, "negative_feedback": 1},
+            "AFN": {"a_to_z": 0, "chargeback": 0, "negative_feedback": 0},
+        },
+        late_shipment={10: Ratio(2, 4), 30: Ratio(3, 7)},
+        pre_fulfillment_cancel=Ratio(1, 40),
+        valid_tracking=Ratio(19, 20),
+    )
+    metrics = account_health(counts, NOW)
+    assert [(m.name, m.scope, m.numerator, m.denominator, m.status) for m in metrics] == [
+        ("order_defect_rate", "MFN", 2, 11, Status.CRITICAL),
+        ("order_defect_rate", "AFN", 0, 4, Status.GOOD),
+        ("late_shipment_rate", "10d", 2, 4, Status.CRITICAL),
+        ("late_shipment_rate", "30d", 3, 7, Status.CRITICAL),
+        ("pre_fulfillment_cancel_rate", "MFN", 1, 40, Status.AT_RISK),
+        ("valid_tracking_rate", "MFN", 19, 20, Status.GOOD),
+        ("on_time_delivery_rate", "MFN", 0, 0, Status.INSUFFICIENT_DATA),
     ]
-    metric = order_defect_rate(orders, "MFN", NOW)
-    assert (metric.numerator, metric.denominator, metric.value) == (2, 4, Decimal("0.5000"))
-    assert metric.breakdown == {"a_to_z": 1, "chargeback": 1, "negative_feedback": 1}
-    assert order_defect_rate(orders, "AFN", NOW).numerator == 1
-
-
-def test_window_edges_are_included() -> None:
-    on_edge = _order("edge", purchase_date=NOW - 60 * D, defects=(DefectFact("a_to_z", True),))
-    just_out = _order("out", purchase_date=NOW - 60 * D - timedelta(seconds=1))
-    metric = order_defect_rate([on_edge, just_out], "MFN", NOW)
-    assert (metric.numerator, metric.denominator) == (1, 1)
-
-
-def test_late_shipment_rate_uses_ship_by_date_and_skips_unshipped_cancels() -> None:
-    late_ship = ShipmentFact("s1", NOW - 2 * D, on_time=False, valid_tracking=True)
-    on_time = ShipmentFact("s2", NOW - 3 * D, on_time=True, valid_tracking=True)
-    orders = [
-        _order("late", latest_ship_date=NOW - 3 * D, shipments=(late_ship,)),
-        _order("ok", latest_ship_date=NOW - 3 * D, shipments=(on_time,)),
-        _order("flagged", latest_ship_date=NOW - 1 * D, ship_late_flagged=True),
-        _order("canceled", latest_ship_date=NOW - 1 * D, canceled=True, canceled_by="seller"),
-        _order("old", latest_ship_date=NOW - 11 * D, ship_late_flagged=True),
+    assert metrics[0].breakdown == {"a_to_z": 1, "chargeback": 1, "negative_feedback": 1}
+    assert metrics[0].value == Decimal("0.1818")
+    windows = [(m.window.days, m.window.by, m.window.start, m.window.end) for m in metrics]
+    assert windows[0] == (60, "purchase_date", NOW - 60 * D, NOW)
+    assert [w[:2] for w in windows[2:6]] == [
+        (10, "latest_ship_date"),
+        (30, "latest_ship_date"),
+        (7, "purchase_date"),
+        (30, "ship_date"),
     ]
-    ten = late_shipment_rate(orders, 10, NOW)
-    assert (ten.numerator, ten.denominator) == (2, 3)
-    thirty = late_shipment_rate(orders, 30, NOW)
-    assert (thirty.numerator, thirty.denominator) == (3, 4)
-
-
-def test_cancel_rate_excludes_buyer_requested_and_counts_amazon_auto_cancels() -> None:
-    orders = [
-        _order("seller", canceled=True, canceled_by="seller"),
-        _order("amazon", canceled=True, canceled_by="amazon"),
-        _order("buyer", canceled=True, canceled_by="buyer", buyer_requested_cancel=True),
-        _order("asked", canceled=True, canceled_by="seller", buyer_requested_cancel=True),
-        _order("kept"),
-        _order("old", purchase_date=NOW - 8 * D, canceled=True, canceled_by="seller"),
-        _order("fba", channel="AFN", canceled=True, canceled_by="seller"),
-        _order("unknown", canceled=True),  # Canceled on orders.v1 only: who canceled is unknown
-    ]
-    metric = pre_fulfillment_cancel_rate(orders, NOW)
-    assert (metric.numerator, metric.denominator) == (2, 6)
-
-
-def test_valid_tracking_rate_counts_mfn_shipments_in_window() -> None:
-    good = ShipmentFact("g", NOW - D, on_time=True, valid_tracking=True)
-    bad = ShipmentFact("b", NOW - D, on_time=True, valid_tracking=False)
-    old = ShipmentFact("o", NOW - 31 * D, on_time=True, valid_tracking=False)
-    orders = [
-        _order("one", shipments=(good, bad)),
-        _order("two", shipments=(old,)),
-        _order("fba", channel="AFN", shipments=(ShipmentFact("f", NOW, True, False),)),
-    ]
-    metric = valid_tracking_rate(orders, NOW)
-    assert (metric.numerator, metric.denominator, metric.status) == (1, 2, Status.CRITICAL)
 
 
 def test_alert_transitions_raise_once_and_clear_when_good() -> None:

@@ -1,4 +1,5 @@
-"""Amazon's account-health metrics computed from our own events: pure formulas and the status rule.
+"""Amazon's account-health metrics computed from our own events: the status rule, and each
+metric built from the counts it is made of (``HealthCounts``).
 
 Windows are closed intervals ``[as_of - days, as_of]`` on the date each metric names.
 
@@ -14,7 +15,7 @@ Status rule (one rule for every metric, see ``status_of``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -100,9 +101,6 @@ class Window:
     def ending(cls, as_of: datetime, days: int, by: str) -> Window:
         return cls(days=days, start=as_of - timedelta(days=days), end=as_of, by=by)
 
-    def holds(self, moment: datetime | None) -> bool:
-        return moment is not None and self.start <= moment <= self.end
-
 
 @dataclass(frozen=True)
 class Metric:
@@ -128,71 +126,51 @@ class Metric:
         return status_of(self.numerator, self.denominator, self.target)
 
 
-# --- the facts the formulas read -------------------------------------------------------------
+# --- what the formulas count ----------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class ShipmentFact:
-    shipment_id: str
-    ship_date: datetime
-    on_time: bool
-    valid_tracking: bool
-
-
-@dataclass(frozen=True)
-class DefectFact:
-    kind: str  # a_to_z, chargeback or negative_feedback
-    counts_toward_odr: bool
-
-
-@dataclass(frozen=True)
-class OrderFacts:
-    """Everything analytics knows of one order, merged across topics."""
-
-    amazon_order_id: str
-    channel: str | None  # AFN or MFN
-    purchase_date: datetime | None
-    latest_ship_date: datetime | None = None
-    canceled: bool = False
-    canceled_by: str | None = None
-    buyer_requested_cancel: bool = False
-    ship_late_flagged: bool = False
-    shipments: tuple[ShipmentFact, ...] = ()
-    defects: tuple[DefectFact, ...] = ()
-
-    @property
-    def shipped(self) -> bool:
-        return bool(self.shipments)
-
-    @property
-    def first_ship_date(self) -> datetime | None:
-        return min((s.ship_date for s in self.shipments), default=None)
-
-
-# --- the formulas ----------------------------------------------------------------------------
-
+ODR_DAYS = 60
+LSR_DAYS = (10, 30)
+CANCEL_DAYS = 7
+VTR_DAYS = 30
+CHANNELS = ("MFN", "AFN")
 DEFECT_KINDS = ("a_to_z", "chargeback", "negative_feedback")
 SELLER_SIDE = ("seller", "amazon")  # who cancels against the seller's cancel rate
 
 
-def order_defect_rate(orders: Iterable[OrderFacts], channel: str, as_of: datetime) -> Metric:
-    window = Window.ending(as_of, 60, "purchase_date")
-    scoped = [o for o in orders if o.channel == channel and window.holds(o.purchase_date)]
-    defective = [o for o in scoped if any(d.counts_toward_odr for d in o.defects)]
-    breakdown = {
-        kind: sum(
-            1 for o in defective if any(d.counts_toward_odr and d.kind == kind for d in o.defects)
-        )
-        for kind in DEFECT_KINDS
-    }
+@dataclass(frozen=True)
+class Ratio:
+    numerator: int
+    denominator: int
+
+
+@dataclass(frozen=True)
+class HealthCounts:
+    """The counts of one seller's orders the metrics are made of, at one ``as_of``.
+
+    Each metric's ``definition`` says what it counts; ``adapters.repository.Reads.health_counts``
+    counts it in PostgreSQL.
+    """
+
+    odr: Mapping[str, Ratio]  # by channel: defective orders / orders
+    odr_by_kind: Mapping[str, Mapping[str, int]]  # by channel, then kind: orders with that kind
+    late_shipment: Mapping[int, Ratio]  # by window days: late orders / orders due
+    pre_fulfillment_cancel: Ratio
+    valid_tracking: Ratio
+
+
+# --- the metrics -----------------------------------------------------------------------------
+
+
+def order_defect_rate(counts: HealthCounts, channel: str, as_of: datetime) -> Metric:
+    odr = counts.odr[channel]
     return Metric(
         name="order_defect_rate",
         scope=channel,
-        numerator=len(defective),
-        denominator=len(scoped),
-        window=window,
+        numerator=odr.numerator,
+        denominator=odr.denominator,
+        window=Window.ending(as_of, ODR_DAYS, "purchase_date"),
         target=ODR_TARGET,
-        breakdown=breakdown,
+        breakdown=dict(counts.odr_by_kind[channel]),
         definition=(
             f"{channel} orders purchased in the window with at least one A-to-z claim, chargeback "
             "or negative feedback that counts toward ODR (an order counts once; the breakdown "
@@ -201,16 +179,14 @@ def order_defect_rate(orders: Iterable[OrderFacts], channel: str, as_of: datetim
     )
 
 
-def late_shipment_rate(orders: Iterable[OrderFacts], days: int, as_of: datetime) -> Metric:
-    window = Window.ending(as_of, days, "latest_ship_date")
-    scoped = [o for o in _fbm(orders) if _lsr_reference(o, window)]
-    late = [o for o in scoped if o.ship_late_flagged or any(not s.on_time for s in o.shipments)]
+def late_shipment_rate(counts: HealthCounts, days: int, as_of: datetime) -> Metric:
+    lsr = counts.late_shipment[days]
     return Metric(
         name="late_shipment_rate",
         scope=f"{days}d",
-        numerator=len(late),
-        denominator=len(scoped),
-        window=window,
+        numerator=lsr.numerator,
+        denominator=lsr.denominator,
+        window=Window.ending(as_of, days, "latest_ship_date"),
         target=LSR_TARGET,
         definition=(
             "MFN orders due to ship in the window (latest_ship_date in it; the first ship date "
@@ -220,29 +196,13 @@ def late_shipment_rate(orders: Iterable[OrderFacts], days: int, as_of: datetime)
     )
 
 
-def _lsr_reference(order: OrderFacts, window: Window) -> bool:
-    if order.canceled and not order.shipped:
-        return False
-    return window.holds(order.latest_ship_date or order.first_ship_date)
-
-
-def pre_fulfillment_cancel_rate(orders: Iterable[OrderFacts], as_of: datetime) -> Metric:
-    window = Window.ending(as_of, 7, "purchase_date")
-    scoped = [o for o in _fbm(orders) if window.holds(o.purchase_date)]
-    canceled = [
-        o
-        for o in scoped
-        if o.canceled
-        and not o.shipped
-        and not o.buyer_requested_cancel
-        and o.canceled_by in SELLER_SIDE
-    ]
+def pre_fulfillment_cancel_rate(counts: HealthCounts, as_of: datetime) -> Metric:
     return Metric(
         name="pre_fulfillment_cancel_rate",
         scope="MFN",
-        numerator=len(canceled),
-        denominator=len(scoped),
-        window=window,
+        numerator=counts.pre_fulfillment_cancel.numerator,
+        denominator=counts.pre_fulfillment_cancel.denominator,
+        window=Window.ending(as_of, CANCEL_DAYS, "purchase_date"),
         target=CANCEL_TARGET,
         definition=(
             "MFN orders purchased in the window that fulfillment.v1 reports canceled before "
@@ -252,16 +212,13 @@ def pre_fulfillment_cancel_rate(orders: Iterable[OrderFacts], as_of: datetime) -
     )
 
 
-def valid_tracking_rate(orders: Iterable[OrderFacts], as_of: datetime) -> Metric:
-    window = Window.ending(as_of, 30, "ship_date")
-    shipments = [s for o in _fbm(orders) for s in o.shipments if window.holds(s.ship_date)]
-    valid = [s for s in shipments if s.valid_tracking]
+def valid_tracking_rate(counts: HealthCounts, as_of: datetime) -> Metric:
     return Metric(
         name="valid_tracking_rate",
         scope="MFN",
-        numerator=len(valid),
-        denominator=len(shipments),
-        window=window,
+        numerator=counts.valid_tracking.numerator,
+        denominator=counts.valid_tracking.denominator,
+        window=Window.ending(as_of, VTR_DAYS, "ship_date"),
         target=VTR_TARGET,
         definition=(
             "MFN shipments confirmed in the window whose tracking number is valid for the "
@@ -287,18 +244,12 @@ def on_time_delivery_rate(as_of: datetime) -> Metric:
     )
 
 
-def account_health(orders: Sequence[OrderFacts], as_of: datetime) -> list[Metric]:
+def account_health(counts: HealthCounts, as_of: datetime) -> list[Metric]:
     """Every metric, in the order the API shows them."""
     return [
-        order_defect_rate(orders, "MFN", as_of),
-        order_defect_rate(orders, "AFN", as_of),
-        late_shipment_rate(orders, 10, as_of),
-        late_shipment_rate(orders, 30, as_of),
-        pre_fulfillment_cancel_rate(orders, as_of),
-        valid_tracking_rate(orders, as_of),
+        *(order_defect_rate(counts, channel, as_of) for channel in CHANNELS),
+        *(late_shipment_rate(counts, days, as_of) for days in LSR_DAYS),
+        pre_fulfillment_cancel_rate(counts, as_of),
+        valid_tracking_rate(counts, as_of),
         on_time_delivery_rate(as_of),
     ]
-
-
-def _fbm(orders: Iterable[OrderFacts]) -> list[OrderFacts]:
-    return [o for o in orders if o.channel == "MFN"]

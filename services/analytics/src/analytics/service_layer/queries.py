@@ -6,22 +6,17 @@ Each opens its own read transaction through ``Reads`` and hands plain facts to t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from analytics.adapters import orm
-from analytics.adapters.repository import Reads
+from analytics.adapters.repository import CANCELED, Reads
 from analytics.domain import metrics
 from analytics.domain.advice import AdFigures, recommend, too_dependent_on_ads
-from analytics.domain.metrics import DefectFact, OrderFacts, ShipmentFact
 
-CANCELED = "Canceled"
 CHANNEL_NAMES = {"AFN": "FBA", "MFN": "FBM"}
 CENTS = Decimal("0.01")
-FULFILLMENT_DATES = ("purchase_date", "latest_ship_date", "canceled_at", "ship_late_at")
 HISTORY = timedelta(days=120)  # enough for the longest window (60 days) plus ship-by slack
 
 SALES_NOTES = [
@@ -133,74 +128,10 @@ def _add(tally: Tally, order_id: str, units: int, amount: Decimal | None) -> Non
 # --- account health --------------------------------------------------------------------------
 
 
-async def order_facts(reads: Reads, seller_id: str, as_of: datetime) -> list[OrderFacts]:
-    """Merge what every topic said about the seller's recent orders, one ``OrderFacts`` each."""
-    since = as_of - HISTORY
-    orders = {
-        r.amazon_order_id: r
-        for r in await reads.seller_rows(orm.orders, seller_id, since, "purchase_date")
-    }
-    fulfilled = {
-        r.amazon_order_id: r
-        for r in await reads.seller_rows(
-            orm.fulfillment_orders, seller_id, since, *FULFILLMENT_DATES
-        )
-    }
-    ships: dict[str, list[Any]] = defaultdict(list)
-    for s in await reads.seller_rows(orm.shipments, seller_id, since, "ship_date"):
-        ships[s.amazon_order_id].append(s)
-    cases: dict[str, list[Any]] = defaultdict(list)
-    for c in await reads.seller_rows(orm.defect_cases, seller_id, since, "order_purchase_date"):
-        cases[c.amazon_order_id].append(c)
-    ids = set(orders) | set(fulfilled) | set(ships) | set(cases)
-    return [
-        _merge(i, orders.get(i), fulfilled.get(i), ships.get(i, []), cases.get(i, []))
-        for i in sorted(ids)
-    ]
-
-
-def _first(*values: Any) -> Any:
-    return next((v for v in values if v is not None), None)
-
-
-def _merge(
-    order_id: str, order: Any, fo: Any, ships: Sequence[Any], cases: Sequence[Any]
-) -> OrderFacts:
-    case_channel = _first(*(c.fulfillment_channel for c in cases))
-    case_purchase = _first(*(c.order_purchase_date for c in cases))
-    return OrderFacts(
-        amazon_order_id=order_id,
-        channel=_first(
-            getattr(order, "fulfillment_channel", None),
-            getattr(fo, "fulfillment_channel", None),
-            *(s.fulfillment_channel for s in ships),
-            case_channel,
-        ),
-        purchase_date=_first(
-            getattr(order, "purchase_date", None), getattr(fo, "purchase_date", None), case_purchase
-        ),
-        latest_ship_date=_first(
-            getattr(order, "latest_ship_date", None),
-            getattr(fo, "latest_ship_date", None),
-            *(s.latest_ship_date for s in ships),
-        ),
-        canceled=getattr(fo, "canceled_at", None) is not None
-        or getattr(order, "order_status", None) == CANCELED,
-        canceled_by=getattr(fo, "canceled_by", None),
-        buyer_requested_cancel=bool(
-            getattr(fo, "cancel_buyer_requested", None)
-            or getattr(order, "is_buyer_requested_cancel", False)
-        ),
-        ship_late_flagged=getattr(fo, "ship_late_at", None) is not None,
-        shipments=tuple(
-            ShipmentFact(s.shipment_id, s.ship_date, s.on_time, s.valid_tracking) for s in ships
-        ),
-        defects=tuple(DefectFact(c.kind, c.counts_toward_odr) for c in cases),
-    )
-
-
 async def account_health(reads: Reads, seller_id: str, as_of: datetime) -> list[metrics.Metric]:
-    return metrics.account_health(await order_facts(reads, seller_id, as_of), as_of)
+    """Every metric of the seller at ``as_of``, counted over the last ``HISTORY`` of its rows."""
+    counts = await reads.health_counts(seller_id, as_of=as_of, since=as_of - HISTORY)
+    return metrics.account_health(counts, as_of)
 
 
 # --- advertising -----------------------------------------------------------------------------

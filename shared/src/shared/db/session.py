@@ -35,7 +35,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             # JIT off: compiling a statement with LLVM costs tens of milliseconds, more than
             # these short statements run; analytics' account-health aggregate spent more time
             # in JIT than in the query.
-            "server_settings": {"plan_cache_mode": "force_custom_plan", "jit": "off"},
+            # lz4 for values too large to stay inline (order documents, event payloads, about
+            # 2 KB each): pglz, the default, spent its time failing to compress them. Inserting
+            # 20,000 fulfillment orders: 990 -> 543 ms, 59 -> 40 MB.
+            "server_settings": {
+                "plan_cache_mode": "force_custom_plan",
+                "jit": "off",
+                "default_toast_compression": "lz4",
+            },
         },
     )
 

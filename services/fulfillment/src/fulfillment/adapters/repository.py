@@ -12,10 +12,8 @@ from sqlalchemy import (
     DateTime,
     Select,
     String,
-    Text,
     and_,
     any_,
-    bindparam,
     cast,
     column,
     exists,
@@ -25,7 +23,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fulfillment.adapters import codec, orm
@@ -52,11 +50,6 @@ def _row(order: Order) -> dict[str, Any]:
         "version": order.version,
         "doc": codec.dump(order),
     }
-
-
-def _texts(values: Sequence[str]) -> Any:
-    """One ``text[]`` parameter: the SQL stays the same whatever the number of values."""
-    return bindparam("ids", list(values), type_=ARRAY(Text))
 
 
 @dataclass(frozen=True)
@@ -108,7 +101,7 @@ class OrderRepository:
         """The orders held among these ids (any seller), locked in id order when asked."""
         o = orm.orders.c
         ids = sorted(set(amazon_order_ids))
-        stmt = select(o.doc).where(o.amazon_order_id == any_(_texts(ids)))
+        stmt = select(o.doc).where(o.amazon_order_id == any_(bulk.any_of(ids)))
         if lock:
             stmt = stmt.order_by(o.amazon_order_id).with_for_update()
         docs = (await self.session.execute(stmt)).scalars()

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, any_, bindparam, select, update
+from sqlalchemy import any_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +39,7 @@ class OrderRepository:
                 o.item_count,
                 o.snapshot,
             )
-            .where(o.amazon_order_id == any_(bindparam("ids", ids, type_=ARRAY(Text))))
+            .where(o.amazon_order_id == any_(bulk.any_of(ids)))
             .order_by(o.amazon_order_id)
             .with_for_update()
         )

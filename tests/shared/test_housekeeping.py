@@ -19,8 +19,10 @@ async def test_prune_removes_only_old_sent_rows_and_backlog_counts_unsent(
     probe: RunningService,
 ) -> None:
     sessions = probe.resources.sessions
+    days_ago = {n: text(f"now() - interval '{n} days'") for n in (8, 9)}
     rows = [
-        {"sent_at": text("now() - interval '8 days'")},  # sent long ago: pruned
+        {"created_at": days_ago[9], "sent_at": days_ago[8]},  # sent long ago: pruned
+        {"created_at": days_ago[9], "sent_at": text("now()")},  # sent late, just now: kept
         {"sent_at": text("now()")},  # sent just now: kept
         {"sent_at": None},  # not sent yet: kept, counted as backlog
     ]
@@ -49,4 +51,4 @@ async def test_prune_removes_only_old_sent_rows_and_backlog_counts_unsent(
     async with sessions() as session:
         left = await session.execute(select(func.count()).select_from(plumbing.outbox))
         inbox = await session.execute(select(func.count()).select_from(plumbing.inbox))
-        assert (left.scalar_one(), inbox.scalar_one()) == (2, 0)
+        assert (left.scalar_one(), inbox.scalar_one()) == (3, 0)

@@ -52,6 +52,9 @@ def define_plumbing(metadata: MetaData) -> PlumbingTables:
         Column("kafka_offset", BigInteger),
         Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
         Index("ix_outbox_key", "message_key"),
+        # Housekeeping finds rows past retention by age: a BRIN index (a few pages, next to no
+        # cost per insert) instead of a scan of the whole table every round.
+        Index("ix_outbox_created_brin", "created_at", postgresql_using="brin"),
         # The payload (about 2 KB) is stored out of line, so the relay's sent mark writes a
         # small new row version instead of the payload again.
         postgresql_with={"toast_tuple_target": 256},
@@ -68,6 +71,7 @@ def define_plumbing(metadata: MetaData) -> PlumbingTables:
         Column("kafka_offset", BigInteger),
         Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Index("ix_inbox_subject", "subject"),
+        Index("ix_inbox_applied_brin", "applied_at", postgresql_using="brin"),
     )
     dead_letters = Table(
         "dead_letters",

@@ -302,7 +302,8 @@ async def test_quarantine_uploads_outbox_and_dead_letters_lose_their_pii_after_n
     await _execute(ingest, "UPDATE quarantine SET received_at = now() - interval '31 days'")
     await _execute(
         ingest,
-        "UPDATE outbox SET sent_at = now() - interval '31 days' WHERE message_key = :o",
+        "UPDATE outbox SET created_at = now() - interval '31 days', sent_at = now() - interval "
+        "'31 days' WHERE message_key = :o",
         o=oid,
     )
     await _execute(

@@ -68,7 +68,7 @@ _OUTBOX = text(
     )
     WHERE id IN (
         SELECT id FROM outbox
-        WHERE sent_at IS NOT NULL AND sent_at < :cutoff
+        WHERE created_at < :cutoff AND sent_at < :cutoff  -- created_at: what BRIN finds
           AND jsonb_typeof(convert_from(payload, 'UTF8')::jsonb -> 'data' -> 'buyer_pii')
               = 'object'
         ORDER BY id

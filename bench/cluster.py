@@ -60,7 +60,8 @@ class Infra:
 
     @property
     def postgres(self) -> PostgresServer:
-        return PostgresServer(self.run_dir / "postgres", self.postgres_port)
+        # Every autovacuum run in the log: bench/activity.py reads it to explain a slow run.
+        return PostgresServer(self.run_dir / "postgres", self.postgres_port, log_autovacuum_ms=0)
 
     def is_running(self) -> bool:
         return self.kafka.is_running() and self.postgres.is_running()

@@ -19,6 +19,9 @@ in its own process posts orders:
   COPY / executemany (``bench.limits``); the platform's figures as a ratio of these.
 - soak: ``BENCH_SOAK_RATE`` orders/s (500) for ``BENCH_SOAK_SECONDS`` (600; 0 skips it),
   with every service's RSS minute by minute and its growth over the second half (MiB/min).
+- ``background``, for every run: what PostgreSQL did meanwhile (checkpoints, buffers written by
+  whom, WAL, autovacuum per table, the top statements, other databases' work) and the broker's
+  GC pauses (``bench.activity``): why two runs of the same bench differ.
 - RSS of every service process (start, middle, end, peak), and with py-spy installed
   (``uv tool install py-spy``; ``BENCH_PROFILE=0`` skips it) a profile of ingest and
   fulfillment during the full-speed run.
@@ -35,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import profile
+from bench import activity, profile
 from bench.cluster import API_KEY, Cluster, Infra, MemoryWatch, cpu_seconds
 from bench.common import connect, machine, percentiles, save
 from bench.limits import kafka_limit, postgres_limit
@@ -93,6 +96,8 @@ class Bench:
         )
         ids = order_ids(prefix, n)
         sample = ids[:: max(1, n // SAMPLED)]
+        background = activity.Activity(self.cluster)
+        await background.start()
         cpu_before = cpu_seconds(self.cluster)
         load = LoadProcess(spec, self.cluster.log_dir)
         self.total += n
@@ -104,6 +109,7 @@ class Bench:
         result = await load.wait()
         done = await wait_complete(self.cluster, self.total, timeout=max(300.0, n / 20))
         cpu = _cpu_used(cpu_before, cpu_seconds(self.cluster), n)
+        background_report = await background.stop(n)
         sampler.cancel()
         await asyncio.gather(sampler, watcher, return_exceptions=True)
         accepted: dict[str, float] = result["accepted"]
@@ -133,6 +139,7 @@ class Bench:
                 [created[i] - accepted[i] for i in accepted if i in created]
             ),
             "cpu": cpu,
+            "background": background_report,
         }
         for name, (proc, raw) in profiles.items():
             if proc is not None:
@@ -198,6 +205,8 @@ class Bench:
             in_flight=32,
         )
         self.total += n
+        background = activity.Activity(self.cluster)
+        await background.start()
         load = LoadProcess(spec, self.cluster.log_dir)
         result = await load.wait()
         elapsed = result["finished"] - result["started"]
@@ -208,6 +217,7 @@ class Bench:
             "requests_per_s": round(len(result["accepted"]) / elapsed, 1),
             "statuses": result["statuses"],
             "latency": percentiles(result["request_latencies"]),
+            "background": await background.stop(n),
         }
 
 
@@ -380,12 +390,14 @@ def summary(report: dict[str, Any]) -> str:
             f"    CPU {cpu['ms_per_order']} ms/order: "
             + ", ".join(f"{k} {v}s" for k, v in cpu["seconds"].items())
         )
+        lines.append(f"    background: {activity.summary(run['background'])}")
     for run in report["single"]:
         lat = run["latency"]
         lines.append(
             f"  single @ {run['target_rate']:g}/s: {run['requests_per_s']} req/s, "
             f"p50 {lat.get('p50_ms')} ms p99 {lat.get('p99_ms')} ms"
         )
+        lines.append(f"    background: {activity.summary(run['background'])}")
     if "soak" in report:
         run = report["soak"]
         lines.append(
@@ -394,6 +406,7 @@ def summary(report: dict[str, Any]) -> str:
             "second half (MiB/min): "
             + ", ".join(f"{k} {v['second_half_mib_per_min']}" for k, v in run["memory"].items())
         )
+        lines.append(f"    background: {activity.summary(run['background'])}")
     kafka, pg = report["limit"]["kafka"], report["limit"]["postgres"]
     lines.append(
         f"  limit: Kafka produce {kafka['produce_per_s']}/s consume {kafka['consume_per_s']}/s; "

@@ -108,12 +108,20 @@ def create_database(server_url: str, name: str) -> None:
 
 
 class PostgresServer:
-    """A PostgreSQL cluster in ``run_dir/data`` listening on 127.0.0.1:``port``, trust auth."""
+    """A PostgreSQL cluster in ``run_dir/data`` listening on 127.0.0.1:``port``, trust auth.
 
-    def __init__(self, run_dir: Path, port: int, *, fsync: bool = True) -> None:
+    ``pg_stat_statements`` is loaded (``CREATE EXTENSION pg_stat_statements`` makes it
+    readable in a database); checkpoints are logged, and so are autovacuum/autoanalyze runs
+    taking ``log_autovacuum_ms`` or longer (0: every run, -1: none), in ``log_file``.
+    """
+
+    def __init__(
+        self, run_dir: Path, port: int, *, fsync: bool = True, log_autovacuum_ms: int = 1000
+    ) -> None:
         self.run_dir = run_dir.resolve()
         self.port = port
         self.fsync = fsync
+        self.log_autovacuum_ms = log_autovacuum_ms
 
     @property
     def data_dir(self) -> Path:
@@ -218,6 +226,12 @@ class PostgresServer:
             "max_wal_size": "4GB",
             "checkpoint_timeout": "15min",
             "checkpoint_completion_target": "0.9",
+            # What the server did in the background, for explaining a slow run: statement
+            # statistics (Debian's postgresql-15 ships the module), checkpoints and autovacuum
+            # in the log (bench/activity.py reads all three). Loading a library takes a restart.
+            "shared_preload_libraries": "'pg_stat_statements'",
+            "log_checkpoints": "on",
+            "log_autovacuum_min_duration": str(self.log_autovacuum_ms),
         }
         conf = self.data_dir / "devstack.conf"
         conf.write_text("".join(f"{key} = {value}\n" for key, value in settings.items()))

@@ -1,0 +1,449 @@
+"""What PostgreSQL and the Kafka broker did in the background during a run.
+
+Two runs of the same benchmark can differ a lot (one 2,000 orders/s run applied 1,801
+orders/s with PostgreSQL at 40 s of CPU, the next 1,200/s at 64 s). ``Activity`` takes a
+snapshot when a run starts and another when it ends, and reports the difference:
+
+- checkpoints (timed, requested; ``pg_stat_bgwriter``), and from the server's log each one's
+  reason, start and duration, and one still writing from before the run;
+- buffers written by the checkpointer, the background writer and the backends, the backends'
+  own fsyncs (``pg_stat_bgwriter``), and the blocks the run's statements wrote themselves;
+- WAL written (``pg_current_wal_lsn``), per order, and its full-page images (``pg_stat_wal``);
+- autovacuum and autoanalyze runs per table of the cluster's four databases
+  (``pg_stat_user_tables``), those running at the start and end (``pg_stat_activity``), and from
+  the log (``log_autovacuum_min_duration = 0`` on the bench server) every database's runs with
+  their CPU time and duration;
+- commits and rows written by the server's other databases (``pg_stat_database``): the bench
+  server is shared, and the cluster-wide figures include their work;
+- the statements that took the most execution time, in every database (``pg_stat_statements``;
+  the difference of two snapshots rather than a reset, which would spoil anyone else's figures
+  on the shared server);
+- from the broker's GC log: its pauses.
+
+Statistics lag by up to a second (backends flush them at most once a second). The measurement
+is a few catalog queries and five short connections at each end of the run, outside the
+window the CPU figures cover, plus reading the logs' new bytes; ``cost_ms`` reports it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.cluster import SERVICES, Cluster
+from bench.common import connect
+
+TOP_STATEMENTS = 8
+QUERY_CHARS = 120
+BGWRITER = (
+    "checkpoints_timed",
+    "checkpoints_req",
+    "checkpoint_write_time",
+    "checkpoint_sync_time",
+    "buffers_checkpoint",
+    "buffers_clean",
+    "maxwritten_clean",
+    "buffers_backend",
+    "buffers_backend_fsync",
+    "buffers_alloc",
+)
+WAL = ("wal_records", "wal_fpi", "wal_buffers_full", "wal_write", "wal_sync")
+BLOCK = 8192
+# Rows written by other databases worth a mention in the summary: more than catalog upkeep
+# (an autoanalyze of template1 writes a few hundred rows of pg_statistic).
+OTHERS_WORTH_NAMING = 1000
+
+
+@dataclass
+class Snapshot:
+    at: float
+    wal_lsn: int
+    bgwriter: dict[str, int]
+    wal: dict[str, int]
+    databases: dict[str, tuple[int, int]]  # datname: (commits, rows written)
+    tables: dict[str, tuple[int, int]]  # "service.table": (autovacuum, autoanalyze)
+    vacuuming: list[str]
+    pg_log: int  # size of the server's log
+    gc_log: int  # size of the broker's GC log
+    statements: dict[tuple[int, int, int], tuple[float, ...]]  # (user, db, query): counters
+
+
+class Activity:
+    """``await start()`` when a run starts, ``await stop(orders)`` when it ends."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.pg_log = cluster.infra.postgres.log_file
+        self.gc_log = cluster.infra.kafka.run_dir / "logs" / "gc.log"  # devstack/kafka.py
+        self.before: Snapshot | None = None
+        self.no_statements: str | None = None  # why pg_stat_statements is unavailable
+        self.cost_s = 0.0
+
+    async def start(self) -> None:
+        started = time.perf_counter()
+        conn = await connect(self.cluster.infra.dsn("postgres"))
+        try:
+            self.no_statements = await _create_extension(conn)
+            self.before = await self._snapshot(conn)
+        finally:
+            await conn.close()
+        self.cost_s = time.perf_counter() - started
+
+    async def stop(self, orders: int) -> dict[str, Any]:
+        assert self.before is not None, "start() first"
+        started = time.perf_counter()
+        conn = await connect(self.cluster.infra.dsn("postgres"))
+        try:
+            after = await self._snapshot(conn)
+            statements = (
+                {"unavailable": self.no_statements}
+                if self.no_statements
+                else await self._statements(conn, self.before.statements, after.statements)
+            )
+        finally:
+            await conn.close()
+        report = self._report(self.before, after, orders)
+        report["statements"] = statements
+        report["cost_ms"] = round(1000 * (self.cost_s + time.perf_counter() - started), 1)
+        return report
+
+    async def _snapshot(self, conn: asyncpg.Connection) -> Snapshot:
+        lsn = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")
+        bgwriter = await conn.fetchrow(f"SELECT {', '.join(BGWRITER)} FROM pg_stat_bgwriter")
+        wal = await conn.fetchrow(f"SELECT {', '.join(WAL)} FROM pg_stat_wal")
+        databases = await conn.fetch(
+            "SELECT datname, xact_commit, tup_inserted + tup_updated + tup_deleted "
+            "FROM pg_stat_database WHERE datname IS NOT NULL"
+        )
+        vacuuming = await conn.fetch(
+            "SELECT datname, query FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+        )
+        return Snapshot(
+            at=time.time(),
+            wal_lsn=int(lsn),
+            bgwriter={k: int(bgwriter[k]) for k in BGWRITER},
+            wal={k: int(wal[k]) for k in WAL},
+            databases={r[0]: (int(r[1]), int(r[2])) for r in databases},
+            tables=await self._tables(),
+            vacuuming=sorted(
+                f"{self._name(r[0] or '?')}: {str(r[1]).removeprefix('autovacuum: ')}"
+                for r in vacuuming
+            ),
+            pg_log=_size(self.pg_log),
+            gc_log=_size(self.gc_log),
+            statements={} if self.no_statements else await _statement_counters(conn),
+        )
+
+    async def _tables(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        for service in SERVICES:
+            conn = await connect(self.cluster.dsn(service))
+            try:
+                rows = await conn.fetch(
+                    "SELECT relname, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables"
+                )
+            finally:
+                await conn.close()
+            out.update({f"{service}.{r[0]}": (int(r[1]), int(r[2])) for r in rows})
+        return out
+
+    async def _statements(
+        self,
+        conn: asyncpg.Connection,
+        before: dict[tuple[int, int, int], tuple[float, ...]],
+        after: dict[tuple[int, int, int], tuple[float, ...]],
+    ) -> dict[str, Any]:
+        """The run's statements: totals, and the top ones by execution time."""
+        spent = {}
+        for key, now in after.items():
+            then = before.get(key)
+            # An entry evicted (pg_stat_statements.max) and created again restarts at zero.
+            spent[key] = now if then is None or now[0] < then[0] else _minus(now, then)
+        spent = {k: v for k, v in spent.items() if v[0] > 0}
+        top = sorted(spent, key=lambda k: -spent[k][1])[:TOP_STATEMENTS]
+        texts = {
+            (r[0], r[1], r[2]): (r[3], r[4])
+            for r in await conn.fetch(
+                "SELECT s.userid, s.dbid, s.queryid, d.datname, s.query FROM pg_stat_statements s "
+                "LEFT JOIN pg_database d ON d.oid = s.dbid WHERE s.queryid = ANY($1::bigint[])",
+                [k[2] for k in top],
+            )
+        }
+        return {
+            "total_exec_ms": round(sum(v[1] for v in spent.values()), 1),
+            "calls": int(sum(v[0] for v in spent.values())),
+            # Dirty buffers the statements' backends wrote out themselves to make room: exact
+            # for the run, unlike pg_stat_bgwriter's buffers_backend.
+            "shared_blks_written": int(sum(v[3] for v in spent.values())),
+            "top": [self._statement(spent[k], *texts.get(k, ("?", "?"))) for k in top],
+        }
+
+    def _statement(self, spent: tuple[float, ...], database: str, query: str) -> dict[str, Any]:
+        calls, total_ms, rows, _ = spent
+        return {
+            "database": self._name(database or "?"),
+            "calls": int(calls),
+            "total_ms": round(total_ms, 1),
+            "mean_ms": round(total_ms / calls, 3),
+            "rows": int(rows),
+            "query": " ".join(query.split())[:QUERY_CHARS],
+        }
+
+    def _name(self, database: str) -> str:
+        """A service's name for one of this cluster's databases, else the database's name."""
+        ours = {self.cluster.database(s): s for s in SERVICES}
+        return ours.get(database, database)
+
+    def _report(self, a: Snapshot, b: Snapshot, orders: int) -> dict[str, Any]:
+        bg = {k: b.bgwriter[k] - a.bgwriter[k] for k in BGWRITER}
+        wal_bytes = b.wal_lsn - a.wal_lsn
+        pg_log = _new_text(self.pg_log, a.pg_log, b.pg_log)
+        return {
+            "seconds": round(b.at - a.at, 1),
+            "checkpoints": {
+                # A checkpoint spreads its writes over 90% of checkpoint_timeout (15 min): one
+                # started before the run may be writing all through it.
+                "running_at_start": _running_checkpoint(self.pg_log, a.pg_log),
+                "timed": bg["checkpoints_timed"],
+                "requested": bg["checkpoints_req"],
+                "write_ms": bg["checkpoint_write_time"],
+                "sync_ms": bg["checkpoint_sync_time"],
+                "logged": checkpoints_in(pg_log),
+            },
+            "buffers_written": {
+                "checkpointer": bg["buffers_checkpoint"],
+                "bgwriter": bg["buffers_clean"],
+                "backends": bg["buffers_backend"],
+                "backend_fsyncs": bg["buffers_backend_fsync"],
+                "bgwriter_stopped_at_max": bg["maxwritten_clean"],
+                "allocated": bg["buffers_alloc"],
+                "block_bytes": BLOCK,
+                "note": "backends (relation extensions included) and backend_fsyncs reach the "
+                "statistics only when the checkpointer wakes (a checkpoint, or its request queue "
+                "half full), so they may hold writes from before the run; statements."
+                "shared_blks_written is the run's own",
+            },
+            "wal": {
+                "bytes": wal_bytes,
+                "bytes_per_order": round(wal_bytes / orders) if orders else None,
+                **{k: b.wal[k] - a.wal[k] for k in WAL},
+            },
+            "autovacuum": {
+                "tables": {
+                    name: {"autovacuum": v, "autoanalyze": n}
+                    for name, (v, n) in _changed(a.tables, b.tables).items()
+                },
+                "running_at_start": a.vacuuming,
+                "running_at_end": b.vacuuming,
+                "logged": self._logged(autovacuums_in(pg_log)),
+            },
+            "other_databases": self._others(a, b),
+            "kafka_gc": gc_pauses(_new_text(self.gc_log, a.gc_log, b.gc_log)),
+            "postgres_log": str(self.pg_log),
+        }
+
+    def _logged(self, runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Per table (``service.table`` for this cluster's, else ``db.schema.table``): the
+        logged vacuum and analyze runs, their CPU seconds and their total duration."""
+        out: dict[str, dict[str, Any]] = {}
+        for run in runs:
+            database, _, rest = run["table"].partition(".")
+            name = self._name(database)
+            table = f"{name}.{rest.partition('.')[2]}" if name != database else run["table"]
+            entry = out.setdefault(table, {"vacuum": 0, "analyze": 0, "cpu_s": 0.0, "seconds": 0.0})
+            entry[run["kind"]] += 1
+            entry["cpu_s"] = round(entry["cpu_s"] + run["cpu_s"], 2)
+            entry["seconds"] = round(entry["seconds"] + run["elapsed_s"], 2)
+        return out
+
+    def _others(self, a: Snapshot, b: Snapshot) -> dict[str, Any]:
+        ours = {self.cluster.database(s) for s in SERVICES} | {"postgres"}
+        others = {k: v for k, v in b.databases.items() if k not in ours}
+        busy = _changed(a.databases, others)
+        return {
+            "commits": sum(v[0] for v in busy.values()),
+            "rows_written": sum(v[1] for v in busy.values()),
+            "busiest": sorted(busy, key=lambda k: -busy[k][1])[:3],
+        }
+
+
+def _changed(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> dict[str, tuple[int, int]]:
+    """The pairs of counters that grew, as differences, by name."""
+    out = {}
+    for name, (x, y) in sorted(after.items()):
+        x0, y0 = before.get(name, (0, 0))
+        if x > x0 or y > y0:
+            out[name] = (x - x0, y - y0)
+    return out
+
+
+async def _create_extension(conn: asyncpg.Connection) -> str | None:
+    """Why ``pg_stat_statements`` cannot be read, or None once it can."""
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await conn.fetchval("SELECT count(*) FROM pg_stat_statements(false)")
+    except asyncpg.PostgresError as exc:
+        return f"{exc} (devstack loads it: restart the server)"
+    return None
+
+
+async def _statement_counters(
+    conn: asyncpg.Connection,
+) -> dict[tuple[int, int, int], tuple[float, ...]]:
+    """(user, database, query id): (calls, total ms, rows, shared blocks written)."""
+    rows = await conn.fetch(
+        "SELECT userid, dbid, queryid, calls, total_exec_time, rows, shared_blks_written "
+        "FROM pg_stat_statements(false)"
+    )
+    return {(r[0], r[1], r[2]): (r[3], r[4], r[5], r[6]) for r in rows}
+
+
+def _minus(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+    return tuple(x - y for x, y in zip(a, b, strict=True))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _new_text(path: Path, start: int, end: int) -> str:
+    """What was appended to ``path`` between two sizes (from 0 if the file was rotated)."""
+    if end < start:
+        start = 0
+    try:
+        with path.open("rb") as f:
+            f.seek(start)
+            return f.read(max(0, end - start)).decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+_CHECKPOINT_START = re.compile(r"^(\S+ \S+) \S+ \[\d+\] LOG:  checkpoint starting: (.*)$", re.M)
+_CHECKPOINT_DONE = re.compile(
+    r"LOG:  checkpoint complete: wrote (\d+) buffers.*?total=([\d.]+) s;.*?distance=(\d+) kB"
+)
+_AUTOVACUUM = re.compile(
+    r"LOG:  automatic (?:aggressive )?(vacuum|analyze)(?: to prevent wraparound)? "
+    r'of table "([^"]+)"'
+)
+_USAGE = re.compile(r"CPU: user: ([\d.]+) s, system: ([\d.]+) s, elapsed: ([\d.]+) s")
+
+
+def _running_checkpoint(path: Path, end: int, window: int = 1 << 20) -> dict[str, Any] | None:
+    """The checkpoint logged as started but not yet complete at byte ``end`` of the log."""
+    start = max(0, end - window)
+    logged = checkpoints_in(_new_text(path, start, end))
+    return logged[-1] if logged and "buffers" not in logged[-1] else None
+
+
+def checkpoints_in(log: str) -> list[dict[str, Any]]:
+    """Each checkpoint in a PostgreSQL log excerpt: when it started and why, what it wrote."""
+    out: list[dict[str, Any]] = []
+    for line in log.splitlines():
+        if start := _CHECKPOINT_START.match(line):
+            out.append({"started": start[1], "reason": start[2]})
+        elif done := _CHECKPOINT_DONE.search(line):
+            if not out or "buffers" in out[-1]:
+                out.append({"started": "before the run", "reason": "?"})
+            out[-1].update(buffers=int(done[1]), total_s=float(done[2]), wal_kb=int(done[3]))
+    return out
+
+
+def autovacuums_in(log: str) -> list[dict[str, Any]]:
+    """Each logged autovacuum/autoanalyze in a PostgreSQL log excerpt, with its CPU time and
+    duration (its message continues on tab-indented lines)."""
+    out: list[dict[str, Any]] = []
+    for message in re.split(r"\n(?!\t)", log):
+        if found := _AUTOVACUUM.search(message):
+            usage = _USAGE.search(message)
+            out.append(
+                {
+                    "kind": found[1],
+                    "table": found[2],
+                    "cpu_s": float(usage[1]) + float(usage[2]) if usage else 0.0,
+                    "elapsed_s": float(usage[3]) if usage else 0.0,
+                }
+            )
+    return out
+
+
+_GC_PAUSE = re.compile(r"GC\(\d+\) (Pause \S+)(.*) ([\d.]+)ms$", re.M)
+
+
+def gc_pauses(log: str) -> dict[str, Any]:
+    """The JVM's stop-the-world pauses in a unified GC log excerpt (``-Xlog:gc``)."""
+    pauses = [(m[1], m[2], float(m[3])) for m in _GC_PAUSE.finditer(log)]
+    return {
+        "pauses": len(pauses),
+        "total_ms": round(sum(ms for _, _, ms in pauses), 1),
+        "max_ms": round(max((ms for _, _, ms in pauses), default=0.0), 1),
+        "humongous": sum(1 for _, why, _ in pauses if "Humongous" in why),
+        "full": sum(1 for kind, _, _ in pauses if kind == "Pause Full"),
+    }
+
+
+def summary(activity: dict[str, Any]) -> str:
+    """One line: ``checkpoints 1 (req 0), ..., WAL 1.2 GB (12 KB/order), ...``."""
+    ckpt, buf, wal = activity["checkpoints"], activity["buffers_written"], activity["wal"]
+    vac = activity["autovacuum"]["tables"]
+    runs = sum(t["autovacuum"] for t in vac.values())
+    analyzes = sum(t["autoanalyze"] for t in vac.values())
+    logged = activity["autovacuum"]["logged"].values()
+    cpu, took = sum(t["cpu_s"] for t in logged), sum(t["seconds"] for t in logged)
+    running = " + 1 running from before" if ckpt["running_at_start"] else ""
+    by_queries = activity["statements"].get("shared_blks_written")
+    parts = [
+        f"checkpoints {ckpt['timed'] + ckpt['requested']} (req {ckpt['requested']}){running}",
+        f"written by checkpointer {_blocks(buf['checkpointer'])}, bgwriter "
+        f"{_blocks(buf['bgwriter'])}, "
+        + (
+            f"queries {_blocks(by_queries)}"
+            if by_queries is not None
+            else f"backends {_blocks(buf['backends'])} (lagging)"
+        )
+        + (f" ({buf['backend_fsyncs']} backend fsyncs)" if buf["backend_fsyncs"] else ""),
+        f"autovacuum {len(vac)} tables ({runs} vacuum, {analyzes} analyze; "
+        f"{cpu:.1f} s CPU over {took:.1f} s in all databases)",
+        f"WAL {_bytes(wal['bytes'])} ({_bytes(wal['bytes_per_order'] or 0)}/order, "
+        f"{wal['wal_fpi']} FPI)",
+    ]
+    statements = activity["statements"]
+    if "top" in statements:
+        top = statements["top"][0] if statements["top"] else None
+        parts.append(
+            f"SQL {statements['total_exec_ms'] / 1000:.1f} s"
+            + (f" (top: {top['database']} {top['total_ms'] / 1000:.1f} s)" if top else "")
+        )
+    else:
+        parts.append("no pg_stat_statements (restart the server)")
+    others = activity["other_databases"]
+    if others["rows_written"] > OTHERS_WORTH_NAMING:
+        parts.append(f"other databases wrote {others['rows_written']} rows")
+    gc = activity["kafka_gc"]
+    if gc["pauses"]:
+        parts.append(f"Kafka GC {gc['pauses']} pauses {gc['total_ms']:.0f} ms")
+    return ", ".join(parts)
+
+
+def _blocks(n: int) -> str:
+    return _bytes(n * BLOCK)
+
+
+def _bytes(n: float) -> str:
+    if n == 0:
+        return "0"
+    for unit in ("B", "KB", "MB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"

@@ -1,0 +1,10 @@
+"""The bench harness is a package at the repository's root, not an installed one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parents[2])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)

@@ -1,0 +1,216 @@
+"""bench.activity: what PostgreSQL and the broker did in the background during a run."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bench import activity
+from bench.cluster import SERVICES, Cluster, Infra
+
+# Lines as PostgreSQL 15 and the JDK's unified GC log write them (from .run/bench).
+CHECKPOINTS = """\
+2026-11-26 06:39:51.672 UTC [22078] LOG:  checkpoint starting: time
+2026-11-26 06:40:02.001 UTC [22080] LOG:  automatic analyze of table "bench1_ingest.public.orders"
+\tavg read rate: 0.012 MB/s, avg write rate: 0.048 MB/s
+\tsystem usage: CPU: user: 0.45 s, system: 0.04 s, elapsed: 1.31 s
+2026-11-26 06:44:26.840 UTC [22078] LOG:  checkpoint complete: wrote 11258 buffers (68.7%); \
+0 WAL file(s) added, 0 removed, 7 recycled; write=269.414 s, sync=5.733 s, total=275.168 s; \
+sync files=5714, longest=0.014 s, average=0.002 s; distance=115069 kB, estimate=115069 kB
+2026-11-26 06:54:51.001 UTC [22078] LOG:  checkpoint starting: wal
+"""
+AUTOVACUUMS = """\
+2026-11-26 13:44:42.215 UTC [19948] LOG:  automatic vacuum of table "b_fulfillment.public.orders": \
+index scans: 0
+\tpages: 0 removed, 6614 remain, 6614 scanned (100.00% of total)
+\tbuffer usage: 33691 hits, 5 misses, 637 dirtied
+\tsystem usage: CPU: user: 0.06 s, system: 0.00 s, elapsed: 0.67 s
+2026-11-26 13:44:43.526 UTC [19948] LOG:  automatic analyze of table "b_fulfillment.public.orders"
+\tavg read rate: 0.012 MB/s, avg write rate: 0.048 MB/s
+\tsystem usage: CPU: user: 0.45 s, system: 0.04 s, elapsed: 1.31 s
+2026-11-26 13:45:14.072 UTC [20365] LOG:  automatic aggressive vacuum of table \
+"template1.pg_catalog.pg_statistic": index scans: 1
+\tsystem usage: CPU: user: 0.01 s, system: 0.01 s, elapsed: 0.02 s
+"""
+GC = "\n".join(
+    [
+        "[2026-11-26T13:39:32.094+0000] Using G1",
+        "[2026-11-26T13:39:32.918+0000] GC(0) Pause Young (Normal) (G1 Evacuation Pause) "
+        "63M->22M(1024M) 8.447ms",
+        "[2026-11-26T13:40:01.100+0000] GC(1) Pause Young (Concurrent Start) "
+        "(G1 Humongous Allocation) 400M->120M(1024M) 12.500ms",
+        "[2026-11-26T13:40:01.300+0000] GC(2) Concurrent Mark Cycle 180.000ms",
+        "[2026-11-26T13:40:01.200+0000] GC(2) Pause Remark 130M->130M(1024M) 3.053ms",
+    ]
+)
+
+
+@pytest.mark.unit
+def test_checkpoints_in_pairs_starts_with_completions() -> None:
+    assert activity.checkpoints_in(CHECKPOINTS) == [
+        {
+            "started": "2026-11-26 06:39:51.672",
+            "reason": "time",
+            "buffers": 11258,
+            "total_s": 275.168,
+            "wal_kb": 115069,
+        },
+        {"started": "2026-11-26 06:54:51.001", "reason": "wal"},
+    ]
+
+
+@pytest.mark.unit
+def test_checkpoints_in_a_completion_whose_start_came_before() -> None:
+    completion = CHECKPOINTS.splitlines()[4]
+    assert activity.checkpoints_in(completion) == [
+        {"started": "before the run", "reason": "?", "buffers": 11258, "total_s": 275.168}
+        | {"wal_kb": 115069}
+    ]
+
+
+@pytest.mark.unit
+def test_autovacuums_in_reads_each_message_with_its_cpu_and_duration() -> None:
+    runs = activity.autovacuums_in(AUTOVACUUMS)
+    assert runs == [
+        {
+            "kind": "vacuum",
+            "table": "b_fulfillment.public.orders",
+            "cpu_s": 0.06,
+            "elapsed_s": 0.67,
+        },
+        {
+            "kind": "analyze",
+            "table": "b_fulfillment.public.orders",
+            "cpu_s": 0.49,
+            "elapsed_s": 1.31,
+        },
+        {
+            "kind": "vacuum",
+            "table": "template1.pg_catalog.pg_statistic",
+            "cpu_s": 0.02,
+            "elapsed_s": 0.02,
+        },
+    ]
+
+
+@pytest.mark.unit
+def test_gc_pauses_counts_stop_the_world_pauses_only() -> None:
+    assert activity.gc_pauses(GC) == {
+        "pauses": 3,
+        "total_ms": 24.0,
+        "max_ms": 12.5,
+        "humongous": 1,
+        "full": 0,
+    }
+
+
+def _report(**overrides: Any) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "checkpoints": {"running_at_start": None, "timed": 1, "requested": 0},
+        "buffers_written": {"checkpointer": 128, "bgwriter": 0, "backends": 0, "backend_fsyncs": 0},
+        "wal": {"bytes": 1288490189, "bytes_per_order": 12288, "wal_fpi": 10},
+        "autovacuum": {
+            "tables": {
+                "ingest.orders": {"autovacuum": 1, "autoanalyze": 1},
+                "fulfillment.orders": {"autovacuum": 0, "autoanalyze": 1},
+            },
+            "logged": {"ingest.orders": {"cpu_s": 0.5, "seconds": 2.0}},
+        },
+        "statements": {"total_exec_ms": 1500.0, "shared_blks_written": 0, "top": []},
+        "other_databases": {"commits": 0, "rows_written": 0},
+        "kafka_gc": {"pauses": 0},
+    }
+    report.update(overrides)
+    return report
+
+
+@pytest.mark.unit
+def test_summary_is_one_line_with_the_figures() -> None:
+    line = activity.summary(_report())
+    assert "\n" not in line
+    assert line.startswith("checkpoints 1 (req 0), written by checkpointer 1.0 MB, bgwriter 0")
+    assert "autovacuum 2 tables (1 vacuum, 2 analyze; 0.5 s CPU over 2.0 s in all" in line
+    assert "WAL 1.2 GB (12.0 KB/order, 10 FPI)" in line
+    assert "Kafka GC" not in line
+
+
+@pytest.mark.unit
+def test_summary_says_when_statements_cannot_be_read() -> None:
+    line = activity.summary(_report(statements={"unavailable": "not loaded"}))
+    assert "no pg_stat_statements" in line
+    assert "backends 0 (lagging)" in line
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """The bench's own PostgreSQL configuration on a private server; databases only."""
+    infra = Infra(f"test-activity-{secrets.token_hex(3)}", 0, 0, _free_port())
+    server = infra.postgres
+    server.start()
+    try:
+        cluster = Cluster(infra, "act")
+        for service in SERVICES:
+            server.create_database(cluster.database(service))
+        yield cluster
+    finally:
+        server.stop()
+        shutil.rmtree(infra.run_dir, ignore_errors=True)
+
+
+INSERT = "INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series(1, $1) g"
+NORMALIZED = "INSERT INTO t SELECT g, repeat($2, $3) FROM generate_series($4, $1) g"
+
+
+@pytest.mark.integration
+async def test_a_run_reports_its_checkpoint_wal_statements_and_autovacuum(
+    cluster: Cluster,
+) -> None:
+    admin = await asyncpg.connect(cluster.infra.dsn("postgres"))
+    conn = await asyncpg.connect(cluster.dsn("fulfillment"))
+    try:
+        await admin.execute("ALTER SYSTEM SET autovacuum_naptime = 1")
+        await admin.execute("SELECT pg_reload_conf()")
+        await conn.execute("CREATE TABLE t (id int, body text)")
+        await conn.execute(INSERT, 10)  # before the run: not counted
+        watch = activity.Activity(cluster)
+        await watch.start()
+        await conn.execute(INSERT, 3000)
+        await admin.execute("CHECKPOINT")
+        for _ in range(100):  # autovacuum's naptime is 1 s here
+            if await conn.fetchval(
+                "SELECT autoanalyze_count FROM pg_stat_user_tables WHERE relname = 't'"
+            ):
+                break
+            await asyncio.sleep(0.1)
+        report = await watch.stop(3000)
+    finally:
+        await conn.close()
+        await admin.close()
+
+    assert report["checkpoints"]["requested"] == 1
+    assert [c["reason"] for c in report["checkpoints"]["logged"]] == ["immediate force wait"]
+    assert report["checkpoints"]["logged"][0]["buffers"] > 0
+    assert report["wal"]["bytes"] > 3000 * 200
+    assert report["wal"]["bytes_per_order"] == round(report["wal"]["bytes"] / 3000)
+    ours = [s for s in report["statements"]["top"] if s["query"].startswith("INSERT INTO t")]
+    assert ours == [
+        ours[0] | {"database": "fulfillment", "calls": 1, "rows": 3000, "query": NORMALIZED}
+    ]
+    assert report["autovacuum"]["tables"]["fulfillment.t"]["autoanalyze"] == 1
+    assert report["autovacuum"]["logged"]["fulfillment.t"]["analyze"] == 1
+    assert report["postgres_log"] == str(cluster.infra.postgres.log_file)
+    assert "checkpoints 1 (req 1)" in activity.summary(report)

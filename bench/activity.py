@@ -14,7 +14,10 @@ snapshot when a run starts and another when it ends, and reports the difference:
   the log (``log_autovacuum_min_duration = 0`` on the bench server) every database's runs with
   their CPU time and duration;
 - commits and rows written by the server's other databases (``pg_stat_database``): the bench
-  server is shared, and the cluster-wide figures include their work;
+  server is shared, and the cluster-wide figures include their work; PostgreSQL's CPU split
+  between this cluster's backends, other databases' backends, background processes and exited
+  ones (from ``/proc``: a backend's process title names its database), and the oldest open
+  transaction (one left open anywhere holds back every vacuum's cleanup);
 - the statements that took the most execution time, in every database (``pg_stat_statements``;
   the difference of two snapshots rather than a reset, which would spoil anyone else's figures
   on the shared server);
@@ -35,8 +38,9 @@ from typing import Any
 
 import asyncpg
 
-from bench.cluster import SERVICES, Cluster
+from bench.cluster import SERVICES, Cluster, postgres_cpu
 from bench.common import connect
+from devstack.config import POSTGRES_USER
 
 TOP_STATEMENTS = 8
 QUERY_CHARS = 120
@@ -57,6 +61,7 @@ BLOCK = 8192
 # Rows written by other databases worth a mention in the summary: more than catalog upkeep
 # (an autoanalyze of template1 writes a few hundred rows of pg_statistic).
 OTHERS_WORTH_NAMING = 1000
+LONG_TRANSACTION_S = 60
 
 
 @dataclass
@@ -71,6 +76,8 @@ class Snapshot:
     pg_log: int  # size of the server's log
     gc_log: int  # size of the broker's GC log
     statements: dict[tuple[int, int, int], tuple[float, ...]]  # (user, db, query): counters
+    cpu: tuple[float, dict[int, tuple[str, float]]] | None  # bench.cluster.postgres_cpu
+    oldest_transaction: dict[str, Any] | None
 
 
 class Activity:
@@ -123,6 +130,11 @@ class Activity:
         vacuuming = await conn.fetch(
             "SELECT datname, query FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
         )
+        oldest = await conn.fetchrow(
+            "SELECT datname, state, extract(epoch FROM now() - xact_start)::float8 "
+            "FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend' ORDER BY xact_start LIMIT 1"
+        )
         return Snapshot(
             at=time.time(),
             wal_lsn=int(lsn),
@@ -137,6 +149,12 @@ class Activity:
             pg_log=_size(self.pg_log),
             gc_log=_size(self.gc_log),
             statements={} if self.no_statements else await _statement_counters(conn),
+            cpu=postgres_cpu(self.cluster.infra),
+            oldest_transaction=(
+                {"database": self._name(oldest[0]), "state": oldest[1], "seconds": round(oldest[2])}
+                if oldest
+                else None
+            ),
         )
 
     async def _tables(self) -> dict[str, tuple[int, int]]:
@@ -166,6 +184,9 @@ class Activity:
             spent[key] = now if then is None or now[0] < then[0] else _minus(now, then)
         spent = {k: v for k, v in spent.items() if v[0] > 0}
         top = sorted(spent, key=lambda k: -spent[k][1])[:TOP_STATEMENTS]
+        ours = {self.cluster.database(s) for s in SERVICES}
+        names = {r[0]: r[1] for r in await conn.fetch("SELECT oid, datname FROM pg_database")}
+        whose = {k: "this_cluster" if names.get(k[1]) in ours else "other_databases" for k in spent}
         texts = {
             (r[0], r[1], r[2]): (r[3], r[4])
             for r in await conn.fetch(
@@ -180,11 +201,18 @@ class Activity:
             # Dirty buffers the statements' backends wrote out themselves to make room: exact
             # for the run, unlike pg_stat_bgwriter's buffers_backend.
             "shared_blks_written": int(sum(v[3] for v in spent.values())),
+            # The server's totals include other databases' work; these are this cluster's.
+            "this_cluster": {
+                "exec_ms": round(
+                    sum(v[1] for k, v in spent.items() if whose[k] == "this_cluster"), 1
+                ),
+                "wal_bytes": int(sum(v[4] for k, v in spent.items() if whose[k] == "this_cluster")),
+            },
             "top": [self._statement(spent[k], *texts.get(k, ("?", "?"))) for k in top],
         }
 
     def _statement(self, spent: tuple[float, ...], database: str, query: str) -> dict[str, Any]:
-        calls, total_ms, rows, _ = spent
+        calls, total_ms, rows, _, _ = spent
         return {
             "database": self._name(database or "?"),
             "calls": int(calls),
@@ -243,6 +271,9 @@ class Activity:
                 "logged": self._logged(autovacuums_in(pg_log)),
             },
             "other_databases": self._others(a, b),
+            # A transaction left open anywhere on the server holds back every vacuum's cleanup.
+            "oldest_transaction_at_end": b.oldest_transaction,
+            "postgres_cpu": self._cpu(a, b),
             "kafka_gc": gc_pauses(_new_text(self.gc_log, a.gc_log, b.gc_log)),
             "postgres_log": str(self.pg_log),
         }
@@ -271,6 +302,32 @@ class Activity:
             "busiest": sorted(busy, key=lambda k: -busy[k][1])[:3],
         }
 
+    def _cpu(self, a: Snapshot, b: Snapshot) -> dict[str, float] | None:
+        """PostgreSQL's CPU seconds in the run by whom: this cluster's backends (the bench's
+        probes included), other databases' backends, background processes (checkpointer,
+        writers, autovacuum), and processes that exited (short connections, autovacuum
+        workers) with the postmaster."""
+        if a.cpu is None or b.cpu is None:
+            return None
+        ours = {self.cluster.database(s) for s in SERVICES}
+        out = {"this_cluster": 0.0, "other_databases": 0.0, "background": 0.0}
+        for pid, (title, cpu) in b.cpu[1].items():
+            before = a.cpu[1].get(pid)
+            spent = (
+                cpu - before[1] if before and before[0].split()[:3] == title.split()[:3] else cpu
+            )
+            out[_whose(title, ours)] += spent
+        gone = sum(cpu for pid, (_, cpu) in a.cpu[1].items() if pid not in b.cpu[1])
+        out["exited_and_postmaster"] = b.cpu[0] - a.cpu[0] - gone
+        return {k: round(v, 2) for k, v in out.items()}
+
+
+def _whose(title: str, ours: set[str]) -> str:
+    words = title.split()  # postgres: <user> <database> <client> <state>, for a backend
+    if len(words) >= 3 and words[1] == POSTGRES_USER:
+        return "this_cluster" if words[2] in ours else "other_databases"
+    return "background"
+
 
 def _changed(
     before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
@@ -297,12 +354,12 @@ async def _create_extension(conn: asyncpg.Connection) -> str | None:
 async def _statement_counters(
     conn: asyncpg.Connection,
 ) -> dict[tuple[int, int, int], tuple[float, ...]]:
-    """(user, database, query id): (calls, total ms, rows, shared blocks written)."""
+    """(user, database, query id): (calls, total ms, rows, shared blocks written, WAL bytes)."""
     rows = await conn.fetch(
-        "SELECT userid, dbid, queryid, calls, total_exec_time, rows, shared_blks_written "
-        "FROM pg_stat_statements(false)"
+        "SELECT userid, dbid, queryid, calls, total_exec_time, rows, shared_blks_written, "
+        "wal_bytes FROM pg_stat_statements(false)"
     )
-    return {(r[0], r[1], r[2]): (r[3], r[4], r[5], r[6]) for r in rows}
+    return {(r[0], r[1], r[2]): (r[3], r[4], r[5], r[6], float(r[7])) for r in rows}
 
 
 def _minus(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
@@ -420,15 +477,25 @@ def summary(activity: dict[str, Any]) -> str:
     statements = activity["statements"]
     if "top" in statements:
         top = statements["top"][0] if statements["top"] else None
+        mine = statements["this_cluster"]
         parts.append(
-            f"SQL {statements['total_exec_ms'] / 1000:.1f} s"
-            + (f" (top: {top['database']} {top['total_ms'] / 1000:.1f} s)" if top else "")
+            f"SQL {statements['total_exec_ms'] / 1000:.1f} s (ours {mine['exec_ms'] / 1000:.1f} s"
+            f" writing {_bytes(mine['wal_bytes'])} of WAL"
+            + (f"; top: {top['database']} {top['total_ms'] / 1000:.1f} s)" if top else ")")
         )
     else:
         parts.append("no pg_stat_statements (restart the server)")
     others = activity["other_databases"]
     if others["rows_written"] > OTHERS_WORTH_NAMING:
         parts.append(f"other databases wrote {others['rows_written']} rows")
+    if cpu_by := activity.get("postgres_cpu"):
+        parts.append(
+            "PostgreSQL CPU s: ours {this_cluster:.1f}, other databases {other_databases:.1f}, "
+            "background {background:.1f}, exited {exited_and_postmaster:.1f}".format(**cpu_by)
+        )
+    oldest = activity.get("oldest_transaction_at_end")
+    if oldest and oldest["seconds"] >= LONG_TRANSACTION_S:
+        parts.append(f"a transaction open {oldest['seconds']} s in {oldest['database']}")
     gc = activity["kafka_gc"]
     if gc["pauses"]:
         parts.append(f"Kafka GC {gc['pauses']} pauses {gc['total_ms']:.0f} ms")

@@ -351,18 +351,43 @@ def cpu_seconds(cluster: Cluster, extra: dict[str, int] | None = None) -> dict[s
     kafka_pid = _read_int(cluster.infra.kafka.pid_file)
     if kafka_pid:
         out["kafka"] = _cpu_of(kafka_pid)[0]
-    postmaster = _read_int(cluster.infra.postgres.data_dir / "postmaster.pid")
-    if postmaster:
-        own, reaped, _ = _cpu_of(postmaster)
-        backends = [
-            _cpu_of(int(d.name))
-            for d in Path("/proc").iterdir()
-            if d.name.isdigit() and _cpu_of(int(d.name))[2] == postmaster
-        ]
-        out["postgres"] = own + reaped + sum(b[0] for b in backends)
+    postgres = postgres_cpu(cluster.infra)
+    if postgres is not None:
+        postmaster, children = postgres
+        out["postgres"] = postmaster + sum(cpu for _, cpu in children.values())
     for name, pid in (extra or {}).items():
         out[name] = _cpu_of(pid)[0]
     return out
+
+
+def postgres_cpu(infra: Infra) -> tuple[float, dict[int, tuple[str, float]]] | None:
+    """PostgreSQL's CPU seconds so far: the postmaster's own and its exited children's, and per
+    live child its process title (``postgres: <user> <database> <client> <state>`` for a
+    backend, ``postgres: checkpointer`` and the like otherwise) and CPU seconds."""
+    postmaster = _read_int(infra.postgres.data_dir / "postmaster.pid")
+    if not postmaster:
+        return None
+    own, reaped, _ = _cpu_of(postmaster)
+    children: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            cpu, _, parent = _cpu_of(int(entry.name))
+            if parent == postmaster:
+                children[int(entry.name)] = (_title(int(entry.name)), cpu)
+    return own + reaped, children
+
+
+def _title(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline")
+            .read_bytes()
+            .replace(b"\0", b" ")
+            .decode(errors="replace")
+            .strip()
+        )
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
 
 
 def _read_int(path: Path) -> int | None:

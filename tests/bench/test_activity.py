@@ -123,7 +123,12 @@ def _report(**overrides: Any) -> dict[str, Any]:
             },
             "logged": {"ingest.orders": {"cpu_s": 0.5, "seconds": 2.0}},
         },
-        "statements": {"total_exec_ms": 1500.0, "shared_blks_written": 0, "top": []},
+        "statements": {
+            "total_exec_ms": 1500.0,
+            "shared_blks_written": 0,
+            "this_cluster": {"exec_ms": 1000.0, "wal_bytes": 1048576},
+            "top": [],
+        },
         "other_databases": {"commits": 0, "rows_written": 0},
         "kafka_gc": {"pauses": 0},
     }
@@ -138,6 +143,7 @@ def test_summary_is_one_line_with_the_figures() -> None:
     assert line.startswith("checkpoints 1 (req 0), written by checkpointer 1.0 MB, bgwriter 0")
     assert "autovacuum 2 tables (1 vacuum, 2 analyze; 0.5 s CPU over 2.0 s in all" in line
     assert "WAL 1.2 GB (12.0 KB/order, 10 FPI)" in line
+    assert "SQL 1.5 s (ours 1.0 s writing 1.0 MB of WAL)" in line
     assert "Kafka GC" not in line
 
 
@@ -146,6 +152,17 @@ def test_summary_says_when_statements_cannot_be_read() -> None:
     line = activity.summary(_report(statements={"unavailable": "not loaded"}))
     assert "no pg_stat_statements" in line
     assert "backends 0 (lagging)" in line
+
+
+@pytest.mark.unit
+def test_backends_are_told_apart_by_the_database_in_their_title() -> None:
+    ours = {"b1_ingest"}
+    assert (
+        activity._whose("postgres: orderflow b1_ingest 127.0.0.1(4) idle", ours) == "this_cluster"
+    )
+    assert activity._whose("postgres: orderflow other 127.0.0.1(4) idle", ours) == "other_databases"
+    assert activity._whose("postgres: checkpointer", ours) == "background"
+    assert activity._whose("postgres: autovacuum worker b1_ingest", ours) == "background"
 
 
 def _free_port() -> int:
@@ -213,4 +230,6 @@ async def test_a_run_reports_its_checkpoint_wal_statements_and_autovacuum(
     assert report["autovacuum"]["tables"]["fulfillment.t"]["autoanalyze"] == 1
     assert report["autovacuum"]["logged"]["fulfillment.t"]["analyze"] == 1
     assert report["postgres_log"] == str(cluster.infra.postgres.log_file)
+    assert report["postgres_cpu"]["this_cluster"] > 0  # the INSERT's backend
+    assert report["statements"]["this_cluster"]["wal_bytes"] > 3000 * 200
     assert "checkpoints 1 (req 1)" in activity.summary(report)

@@ -498,7 +498,9 @@ def summary(activity: dict[str, Any]) -> str:
         parts.append(f"a transaction open {oldest['seconds']} s in {oldest['database']}")
     gc = activity["kafka_gc"]
     if gc["pauses"]:
-        parts.append(f"Kafka GC {gc['pauses']} pauses {gc['total_ms']:.0f} ms")
+        parts.append(
+            f"Kafka GC {gc['pauses']} pauses {gc['total_ms']:.0f} ms (max {gc['max_ms']:.0f})"
+        )
     return ", ".join(parts)
 
 

@@ -148,6 +148,12 @@ def test_summary_is_one_line_with_the_figures() -> None:
 
 
 @pytest.mark.unit
+def test_summary_names_the_brokers_gc_pauses_when_there_were_any() -> None:
+    gc = {"pauses": 2, "total_ms": 216.8, "max_ms": 146.6}
+    assert activity.summary(_report(kafka_gc=gc)).endswith("Kafka GC 2 pauses 217 ms (max 147)")
+
+
+@pytest.mark.unit
 def test_summary_says_when_statements_cannot_be_read() -> None:
     line = activity.summary(_report(statements={"unavailable": "not loaded"}))
     assert "no pg_stat_statements" in line

@@ -71,6 +71,7 @@ class Snapshot:
     bgwriter: dict[str, int]
     wal: dict[str, int]
     databases: dict[str, tuple[int, int]]  # datname: (commits, rows written)
+    sessions: dict[str, int]  # datname: connections opened so far
     tables: dict[str, tuple[int, int]]  # "service.table": (autovacuum, autoanalyze)
     vacuuming: list[str]
     pg_log: int  # size of the server's log
@@ -124,7 +125,7 @@ class Activity:
         bgwriter = await conn.fetchrow(f"SELECT {', '.join(BGWRITER)} FROM pg_stat_bgwriter")
         wal = await conn.fetchrow(f"SELECT {', '.join(WAL)} FROM pg_stat_wal")
         databases = await conn.fetch(
-            "SELECT datname, xact_commit, tup_inserted + tup_updated + tup_deleted "
+            "SELECT datname, xact_commit, tup_inserted + tup_updated + tup_deleted, sessions "
             "FROM pg_stat_database WHERE datname IS NOT NULL"
         )
         vacuuming = await conn.fetch(
@@ -141,6 +142,7 @@ class Activity:
             bgwriter={k: int(bgwriter[k]) for k in BGWRITER},
             wal={k: int(wal[k]) for k in WAL},
             databases={r[0]: (int(r[1]), int(r[2])) for r in databases},
+            sessions={r[0]: int(r[3]) for r in databases},
             tables=await self._tables(),
             vacuuming=sorted(
                 f"{self._name(r[0] or '?')}: {str(r[1]).removeprefix('autovacuum: ')}"
@@ -271,6 +273,12 @@ class Activity:
                 "logged": self._logged(autovacuums_in(pg_log)),
             },
             "other_databases": self._others(a, b),
+            # Connections opened, by this cluster's databases (the bench's own probes
+            # included): each new backend costs PostgreSQL CPU that shows under "exited".
+            "sessions_opened": {
+                service: b.sessions.get(db, 0) - a.sessions.get(db, 0)
+                for service, db in ((s, self.cluster.database(s)) for s in SERVICES)
+            },
             # A transaction left open anywhere on the server holds back every vacuum's cleanup.
             "oldest_transaction_at_end": b.oldest_transaction,
             "postgres_cpu": self._cpu(a, b),
@@ -488,6 +496,8 @@ def summary(activity: dict[str, Any]) -> str:
     others = activity["other_databases"]
     if others["rows_written"] > OTHERS_WORTH_NAMING:
         parts.append(f"other databases wrote {others['rows_written']} rows")
+    if sessions := activity.get("sessions_opened"):
+        parts.append(f"{sum(sessions.values())} connections opened")
     if cpu_by := activity.get("postgres_cpu"):
         parts.append(
             "PostgreSQL CPU s: ours {this_cluster:.1f}, other databases {other_databases:.1f}, "

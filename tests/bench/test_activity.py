@@ -238,4 +238,5 @@ async def test_a_run_reports_its_checkpoint_wal_statements_and_autovacuum(
     assert report["postgres_log"] == str(cluster.infra.postgres.log_file)
     assert report["postgres_cpu"]["this_cluster"] > 0  # the INSERT's backend
     assert report["statements"]["this_cluster"]["wal_bytes"] > 3000 * 200
+    assert report["sessions_opened"]["fulfillment"] == 1  # Activity's own, when the run started
     assert "checkpoints 1 (req 1)" in activity.summary(report)

@@ -54,8 +54,12 @@ class Infra:
 
     @property
     def kafka(self) -> KafkaServer:
+        """The broker, restarted on the data it had (``make faults`` restarts it mid-run)."""
+        return self._kafka(fresh=False)
+
+    def _kafka(self, *, fresh: bool) -> KafkaServer:
         return KafkaServer(
-            self.run_dir / "kafka", self.kafka_port, self.controller_port, fresh=True
+            self.run_dir / "kafka", self.kafka_port, self.controller_port, fresh=fresh
         )
 
     @property
@@ -67,7 +71,9 @@ class Infra:
         return self.kafka.is_running() and self.postgres.is_running()
 
     def start(self) -> None:
-        self.kafka.start()
+        """Start what is not running; a broker started here begins on empty storage, so the
+        topics of earlier runs do not pile up."""
+        self._kafka(fresh=True).start()
         self.postgres.start()
 
     def stop(self) -> None:

@@ -230,6 +230,9 @@ class PostgresServer:
             # statistics (Debian's postgresql-15 ships the module), checkpoints and autovacuum
             # in the log (bench/activity.py reads all three). Loading a library takes a restart.
             "shared_preload_libraries": "'pg_stat_statements'",
+            # Statements are kept per database, and the bench server holds hundreds of them
+            # (every run makes five): the default 5,000 entries were 94% full.
+            "pg_stat_statements.max": "10000",
             "log_checkpoints": "on",
             "log_autovacuum_min_duration": str(self.log_autovacuum_ms),
         }

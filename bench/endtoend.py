@@ -5,9 +5,11 @@ all`` (as ``make up`` runs them) on fresh databases and a fresh topic prefix. A 
 in its own process posts orders:
 
 - end to end: ``BENCH_ORDERS`` orders (default 100000) in batches of ``BENCH_BATCH`` (500),
-  ``BENCH_IN_FLIGHT`` (2) requests at a time, at full speed, then at each rate of
+  ``BENCH_IN_FLIGHT`` (2) requests at a time, at full speed (a backfill), then at each rate of
   ``BENCH_RATES`` (orders/s, default ``500,1000,2000``) for at most ``BENCH_RATE_SECONDS`` (60)
-  worth of orders. Figures: orders/s accepted by ingest,
+  worth of orders, in batches of ``BENCH_RATE_BATCH`` (100: steady intake comes from SP-API's
+  getOrders, whose pages hold at most 100 orders; ``1000:500`` in ``BENCH_RATES`` gives one
+  rate its own batch size). Figures: orders/s accepted by ingest,
   orders/s applied by all three consumers (every store holds every order), and latency from
   acceptance (the batch's answer reaching the client) to visibility in fulfillment's ``orders``
   table, for a sample of 250 orders polled every 25 ms; also from fulfillment's ``created_at``
@@ -17,8 +19,12 @@ in its own process posts orders:
   for ``BENCH_SINGLE_SECONDS`` (20): requests/s and latency percentiles.
 - the limit: the same payloads through a bare aiokafka producer and consumer and a bare asyncpg
   COPY / executemany (``bench.limits``); the platform's figures as a ratio of these.
-- soak: ``BENCH_SOAK_RATE`` orders/s (500) for ``BENCH_SOAK_SECONDS`` (600; 0 skips it),
+- soak: ``BENCH_SOAK_RATE`` orders/s (500) for ``BENCH_SOAK_SECONDS`` (600; 0 skips it), in
+  batches of ``BENCH_RATE_BATCH``,
   with every service's RSS minute by minute and its growth over the second half (MiB/min).
+- every run starts from a checkpoint (``BENCH_CHECKPOINT=0`` skips it): with about 10 KB of
+  WAL an order, PostgreSQL starts one every 2 GB of WAL, and whether it landed inside a
+  60-second run or not was chance, and much of the spread between two runs of the bench.
 - ``background``, for every run: what PostgreSQL did meanwhile (checkpoints, buffers written by
   whom, WAL, autovacuum per table, the top statements, other databases' work) and the broker's
   GC pauses (``bench.activity``): why two runs of the same bench differ.
@@ -55,6 +61,28 @@ LAYOUT = [(s, "all") for s in ("ingest", "fulfillment", "defects", "analytics")]
 
 def _env_list(name: str, default: str) -> list[float]:
     return [float(x) for x in os.environ.get(name, default).split(",") if x.strip()]
+
+
+def _rates(default_batch: int) -> list[tuple[float, int]]:
+    """``BENCH_RATES``: ``rate`` or ``rate:batch`` entries, comma-separated."""
+    out = []
+    for entry in os.environ.get("BENCH_RATES", "500,1000,2000").split(","):
+        if entry.strip():
+            rate, _, batch = entry.partition(":")
+            out.append((float(rate), int(batch or default_batch)))
+    return out
+
+
+async def checkpoint(cluster: Cluster) -> None:
+    """Start the run from a checkpoint, as database benchmarks do, so that one landing inside
+    a short run (and the full-page images after it) is not chance."""
+    if os.environ.get("BENCH_CHECKPOINT", "1") == "0":
+        return
+    conn = await connect(cluster.dsn("ingest"))
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
 
 
 class Bench:
@@ -95,7 +123,12 @@ class Bench:
             in_flight=int(os.environ.get("BENCH_IN_FLIGHT", "2")),
         )
         ids = order_ids(prefix, n)
-        sample = ids[:: max(1, n // SAMPLED)]
+        step = max(1, n // SAMPLED)
+        sample = ids[::step]
+        # When each sampled order is due to be posted (rate runs): polling an order long
+        # before it is sent only adds to the database's work.
+        due = [i * step / rate if rate else 0.0 for i in range(len(sample))]
+        await checkpoint(self.cluster)
         background = activity.Activity(self.cluster)
         await background.start()
         cpu_before = cpu_seconds(self.cluster)
@@ -103,7 +136,7 @@ class Bench:
         self.total += n
         profiles = self._start_profiles(profile_s) if profile_s else {}
         seen: dict[str, float] = {}
-        sampler = asyncio.create_task(self._sample_visibility(sample, seen))
+        sampler = asyncio.create_task(self._sample_visibility(sample, due, seen))
         extra = (memory,) if memory else ()
         watcher = asyncio.create_task(self._watch_memory(sampler.done, *extra))
         result = await load.wait()
@@ -155,19 +188,26 @@ class Bench:
             started[service] = (profile.record(proc.pid, seconds, raw), raw)
         return started
 
-    async def _sample_visibility(self, sample: list[str], seen: dict[str, float]) -> None:
+    async def _sample_visibility(
+        self, sample: list[str], due: list[float], seen: dict[str, float]
+    ) -> None:
+        """Poll for the sampled orders every ``POLL_S``, each from ``due`` seconds (when it is
+        to be posted) after the start, until all are seen."""
         conn = await connect(self.cluster.dsn("fulfillment"))
+        started = time.monotonic()
         try:
-            pending = list(sample)
+            pending = list(zip(sample, due, strict=True))
             while pending:
+                elapsed = time.monotonic() - started
+                polled = [i for i, at in pending if at <= elapsed + 1.0]
                 rows = await conn.fetch(
                     "SELECT amazon_order_id FROM orders WHERE amazon_order_id = ANY($1::text[])",
-                    pending,
+                    polled,
                 )
                 now = time.time()
                 for row in rows:
                     seen[row[0]] = now
-                pending = [i for i in pending if i not in seen]
+                pending = [(i, at) for i, at in pending if i not in seen]
                 await asyncio.sleep(POLL_S)
         finally:
             await conn.close()
@@ -205,6 +245,7 @@ class Bench:
             in_flight=32,
         )
         self.total += n
+        await checkpoint(self.cluster)
         background = activity.Activity(self.cluster)
         await background.start()
         load = LoadProcess(spec, self.cluster.log_dir)
@@ -224,7 +265,8 @@ class Bench:
 async def run() -> dict[str, Any]:
     n = int(os.environ.get("BENCH_ORDERS", "100000"))
     batch = int(os.environ.get("BENCH_BATCH", "500"))
-    rates = _env_list("BENCH_RATES", "500,1000,2000")
+    rate_batch = int(os.environ.get("BENCH_RATE_BATCH", "100"))
+    rates = _rates(rate_batch)
     rate_seconds = float(os.environ.get("BENCH_RATE_SECONDS", "60"))
     single_rates = _env_list("BENCH_SINGLE_RATES", "100,200,400")
     single_seconds = float(os.environ.get("BENCH_SINGLE_SECONDS", "20"))
@@ -245,7 +287,7 @@ async def run() -> dict[str, Any]:
             single_rates,
             single_seconds,
             profile_s,
-            (soak_rate, soak_seconds),
+            (soak_rate, soak_seconds, rate_batch),
             int(os.environ.get("BENCH_WARMUP", "10000")),
         )
     finally:
@@ -256,12 +298,12 @@ async def run() -> dict[str, Any]:
 async def _run(
     n: int,
     batch: int,
-    rates: list[float],
+    rates: list[tuple[float, int]],
     rate_seconds: float,
     single_rates: list[float],
     single_seconds: float,
     profile_s: int,
-    soak: tuple[float, float],
+    soak: tuple[float, float, int],
     warmup: int,
 ) -> dict[str, Any]:
     tag = f"bench{int(time.time())}"
@@ -293,22 +335,23 @@ async def _run(
                 bench.end_to_end(n, 0, batch, profile_s=profile_s),
             )
         ]
-        for rate in rates:
+        for rate, rate_batch in rates:
             m = min(n, int(rate * rate_seconds))
             report["end_to_end"].append(
                 await step(
-                    f"end to end, {m} orders at {rate:g}/s", bench.end_to_end(m, rate, batch)
+                    f"end to end, {m} orders at {rate:g}/s in batches of {rate_batch}",
+                    bench.end_to_end(m, rate, rate_batch),
                 )
             )
         report["single"] = [
             await step(f"single orders at {r:g}/s", bench.singles(r, single_seconds))
             for r in single_rates
         ]
-        soak_rate, soak_seconds = soak
+        soak_rate, soak_seconds, soak_batch = soak
         if soak_rate and soak_seconds:
             report["soak"] = await step(
                 f"soak: {soak_rate:g} orders/s for {soak_seconds:g} s",
-                bench.soak(soak_rate, soak_seconds, batch),
+                bench.soak(soak_rate, soak_seconds, soak_batch),
             )
         report["memory"] = bench.memory.report()
         report["dead_processes"] = cluster.dead()
@@ -381,7 +424,8 @@ def summary(report: dict[str, Any]) -> str:
     for run in report["end_to_end"]:
         vis = run["visible_in_fulfillment"]
         lines.append(
-            f"  e2e {run['orders']} @ {run['target_rate']}: accepted {run['accepted_per_s']}/s, "
+            f"  e2e {run['orders']} @ {run['target_rate']} x{run['batch_size']}: "
+            f"accepted {run['accepted_per_s']}/s, "
             f"applied {run['applied_per_s']}/s, visible p50 {vis.get('p50_ms')} ms "
             f"p99 {vis.get('p99_ms')} ms"
         )

@@ -231,24 +231,50 @@ async def _run_roles(spec: ServiceSpec, settings: ServiceSettings, role: str) ->
         "relay": [run_relay],
         "all": [_serve_api, run_background, run_worker, run_relay],
     }[role]
-    async with open_resources(spec, settings) as resources:
-        tasks = [asyncio.ensure_future(part(spec, resources, stop)) for part in parts]
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            if task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+    collector = asyncio.ensure_future(collect_garbage())
+    try:
+        async with open_resources(spec, settings) as resources:
+            tasks = [asyncio.ensure_future(part(spec, resources, stop)) for part in parts]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+    finally:
+        collector.cancel()
+
+
+# How often ``collect_garbage`` runs a full collection, whatever the collector's counts say.
+GC_EVERY_SECONDS = 10.0
 
 
 def tune_gc() -> None:
     """Fewer cyclic-GC passes: move what is loaded at start-up out of the collector's way and
-    collect the young generation every 50,000 allocations instead of 700. A 500-order batch
-    allocates hundreds of thousands of short-lived objects (almost none in cycles), and the
-    default thresholds spent a third of ingest's time in collections (measured in-process:
-    about 2,100 -> 2,900 orders/s on 2 cores). Reference counting still frees them at once."""
+    collect the young generation when 50,000 more container objects are alive than at the
+    last collection, instead of 700. A 500-order batch allocates hundreds of thousands of
+    short-lived objects (almost none in cycles), and the default thresholds spent a third of
+    ingest's time in collections (measured in-process: about 2,100 -> 2,900 orders/s on 2
+    cores). Reference counting still frees them at once; ``collect_garbage`` frees the rest."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+
+
+async def collect_garbage(every: float = GC_EVERY_SECONDS) -> None:
+    """A full collection every ``every`` seconds, besides those ``tune_gc``'s counts start.
+
+    The counts are of container objects, not bytes, and a reference cycle of a few
+    containers can hold a lot: SQLAlchemy memoizes an expression's comparator on it, so a
+    statement built per call around ``any_(bindparam(ids))`` leaves a cycle of 7 containers
+    holding its list of ids (about 37 KB for 500). Fulfillment's consumer makes one per fetch
+    and little else that stays alive, so 50,000 containers took minutes to add up and its RSS
+    grew about 1.1 MiB/min through a 10-minute soak at 500 orders/s, ingest's 1.9 (``python
+    -m bench.memory soak``); with this, both flat. With start-up objects frozen, a full
+    collection walks only what was made since: 12 ms on average in that soak (wall clock,
+    loaded 2-core machine), 77 ms at most."""
+    while True:
+        await asyncio.sleep(every)
+        gc.collect()
 
 
 def main(

@@ -19,7 +19,13 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # No overflow: SQLAlchemy closes an overflow connection as soon as it is returned to
+        # a full pool, so a steady load above ``pool_size`` opened and closed connections all
+        # the time, and each new backend cost PostgreSQL about 0.15 s of CPU (its caches,
+        # every statement prepared again). Single orders at 400/s with 32 in flight: 164
+        # connections opened, 139 requests/s; without overflow 7 and 176/s. Requests beyond
+        # the pool wait their turn (a 503 after pool_timeout, 30 s).
+        max_overflow=0,
         pool_pre_ping=True,
         pool_recycle=1800,
         json_serializer=dump_json,

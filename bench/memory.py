@@ -16,7 +16,8 @@ after ``malloc_trim(0)``.
 ``python -m bench.memory soak``: the whole process under load, as ``make bench``'s soak: ingest
 and ``MEMORY_SERVICE`` as ``python -m <svc> all`` (the service wrapped by ``python -m
 bench.memory inside``, which samples it from a thread), the load generator posting
-``MEMORY_SOAK_RATE`` (500) orders/s for ``MEMORY_SOAK_SECONDS`` (600) in batches of 500.
+``MEMORY_SOAK_RATE`` (500) orders/s for ``MEMORY_SOAK_SECONDS`` (600) in batches of
+``MEMORY_SOAK_BATCH`` (500; ``make bench``'s soak now posts 100 at a time).
 Prints RSS by minute and its growth over the second half (``bench.cluster.MemoryWatch``), the
 service's own samples minute by minute and after ``malloc_trim(0)`` at the end, its
 collector's pauses, and a census at ``MEMORY_CENSUS_AT`` (70 % of the run): the cyclic
@@ -420,7 +421,7 @@ def _census(out: Path) -> dict[str, Any]:
 async def soak() -> dict[str, Any]:
     """Ingest and the service (``inside``) as ``python -m <svc> all`` on fresh databases, the
     load generator posting ``MEMORY_SOAK_RATE`` (500) orders/s for ``MEMORY_SOAK_SECONDS``
-    (600) in batches of 500, as ``make bench``'s soak does."""
+    (600) in batches of ``MEMORY_SOAK_BATCH`` (500)."""
     service = os.environ.get("MEMORY_SERVICE", "fulfillment")
     rate = float(os.environ.get("MEMORY_SOAK_RATE", "500"))
     seconds = float(os.environ.get("MEMORY_SOAK_SECONDS", "600"))
@@ -442,6 +443,7 @@ async def soak() -> dict[str, Any]:
             orders=int(rate * seconds),
             id_prefix=f"{int(time.time()) % 10_000_000:07d}",
             rate=rate,
+            batch_size=int(os.environ.get("MEMORY_SOAK_BATCH", "500")),
             in_flight=2,
         )
         load = LoadProcess(spec, cluster.log_dir)
@@ -534,7 +536,8 @@ def show_soak(report: dict[str, Any]) -> None:
         )
     minutes: dict[int, dict[str, Any]] = {}
     for s in report["inside"]:
-        minutes[int(s["seconds"] // 60)] = s
+        if not s["trimmed"]:
+            minutes[int(s["seconds"] // 60)] = s
     print("  inside the service, the last sample of each minute (and after malloc_trim):")
     for s in [*minutes.values(), *(s for s in report["inside"] if s["trimmed"])]:
         show({**s, "round": "trim" if s["trimmed"] else int(s["seconds"] // 60), "events": 0})

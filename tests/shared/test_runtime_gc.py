@@ -9,9 +9,8 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import any_, column, select
+from sqlalchemy import ARRAY, Text, any_, bindparam, column, select
 
-from shared.db import bulk
 from shared.runtime import collect_garbage
 
 pytestmark = pytest.mark.unit
@@ -30,9 +29,10 @@ def counts_never_collect() -> Iterator[None]:
 
 
 def statement_parameter() -> weakref.ref[object]:
-    """A statement built per call as a repository builds one: SQLAlchemy memoizes the
+    """A statement built per call with its values inside, as the repositories built them
+    before ``shared.db.bulk.any_of`` took its values at execution: SQLAlchemy memoizes the
     parameter's comparator on it, a cycle that holds the list of ids. A weak reference to it."""
-    ids = bulk.any_of(f"113-0000000-{i:07d}" for i in range(500))
+    ids = bindparam("ids", [f"113-0000000-{i:07d}" for i in range(500)], type_=ARRAY(Text))
     select(column("doc")).where(column("amazon_order_id") == any_(ids))
     return weakref.ref(ids)
 

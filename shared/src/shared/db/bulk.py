@@ -16,7 +16,7 @@ for arrays of jsonb) and cast back.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ARRAY, Column, Table, Text, bindparam, cast, func, select, update
@@ -27,11 +27,16 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 PREFIX = "rows_"
 
 
-def any_of(values: Iterable[str], name: str = "ids") -> Any:
-    """``values`` as one ``text[]`` parameter, for ``column == any_(any_of(ids))``: the
-    statement text stays the same whatever the number of values (``IN`` would render one
-    placeholder per value, so one prepared statement per count)."""
-    return bindparam(name, list(values), type_=ARRAY(Text))
+def any_of(name: str = "ids") -> Any:
+    """One ``text[]`` parameter, given at execution (``{name: [...]}``), for ``column ==
+    any_(any_of())``: the statement text stays the same whatever the number of values (``IN``
+    would render one placeholder per value, so one prepared statement per count).
+
+    Build such a statement once (at module level, or cached per table) rather than per call
+    with its values inside: SQLAlchemy memoizes a parameter's comparator on the parameter,
+    a reference cycle that kept each call's values (37 KB for 500 ids) until the cyclic
+    collector ran, minutes apart in a consumer (fulfillment grew 2.4 MiB/min in a soak)."""
+    return bindparam(name, type_=ARRAY(Text))
 
 
 def _keys(table: Table) -> list[str]:

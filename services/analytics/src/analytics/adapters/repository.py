@@ -6,6 +6,7 @@ so repeated and out-of-order events leave the newest state in place.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -43,6 +44,22 @@ from shared.db import bulk
 CANCELED = "Canceled"  # orders.v1 order_status of a canceled order
 FULFILLMENT_DATES = ("purchase_date", "latest_ship_date", "canceled_at", "ship_late_at")
 
+# Built once (per table); the ids are given at execution (see shared.db.bulk.any_of).
+_DELETE_ITEMS = delete(orm.order_items).where(
+    orm.order_items.c.amazon_order_id == any_(bulk.any_of())
+)
+
+
+@functools.cache
+def _versions_statement(table: Table, key: str) -> Any:
+    c = table.c
+    return (
+        select(c[key], c.version)
+        .where(c[key] == any_(bulk.any_of()))
+        .order_by(c[key])
+        .with_for_update()
+    )
+
 
 class ReadModels:
     """Writes of the projections (one consumer transaction)."""
@@ -56,14 +73,8 @@ class ReadModels:
 
     async def versions(self, table: Table, key: str, ids: Iterable[str]) -> dict[str, int]:
         """The versions held for ``ids`` (rows locked, in key order); absent ids are new."""
-        c = table.c
-        stmt = (
-            select(c[key], c.version)
-            .where(c[key] == any_(bulk.any_of(ids)))
-            .order_by(c[key])
-            .with_for_update()
-        )
-        return {k: v for k, v in await self.session.execute(stmt)}
+        stmt = _versions_statement(table, key)
+        return {k: v for k, v in await self.session.execute(stmt, {"ids": list(ids)})}
 
     async def upsert_newer_many(
         self, table: Table, key: str, rows: Sequence[dict[str, Any]]
@@ -79,11 +90,8 @@ class ReadModels:
         """The orders' items become ``items`` (one delete, one insert for them all)."""
         if not amazon_order_ids:
             return
-        t = orm.order_items
-        await self.session.execute(
-            delete(t).where(t.c.amazon_order_id == any_(bulk.any_of(amazon_order_ids)))
-        )
-        await bulk.insert_rows(self.session, t, items)
+        await self.session.execute(_DELETE_ITEMS, {"ids": list(amazon_order_ids)})
+        await bulk.insert_rows(self.session, orm.order_items, items)
 
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None:
         t = orm.fulfillment_orders

@@ -42,6 +42,18 @@ from defects.domain.state_machine import OPEN_CLAIM_STATUSES, ClaimStatus, Feedb
 from shared.db import bulk
 from shared.events.fulfillment import OrderCanceled, RefundIssued, ReturnEvent, Shipment
 
+# Built once; the ids are given at execution (see shared.db.bulk.any_of).
+_ORDERS_OF = select(orm.orders).where(orm.orders.c.amazon_order_id == any_(bulk.any_of()))
+_FACTS_OF = (
+    select(orm.fulfillment_facts)
+    .where(orm.fulfillment_facts.c.amazon_order_id == any_(bulk.any_of()))
+    .order_by(
+        orm.fulfillment_facts.c.amazon_order_id,
+        orm.fulfillment_facts.c.kind,
+        orm.fulfillment_facts.c.fact_key,
+    )
+)
+
 
 class OrderRepository:
     """Orders from orders.v1 and facts from fulfillment.v1, each kept only if newer."""
@@ -73,19 +85,9 @@ class OrderRepository:
         ids = {oid for oid, _ in wanted}
         if not ids:
             return {}
-        o, f = orm.orders.c, orm.fulfillment_facts.c
-        order_rows = (
-            await self.session.execute(
-                select(orm.orders).where(o.amazon_order_id == any_(bulk.any_of(ids)))
-            )
-        ).all()
-        fact_rows = (
-            await self.session.execute(
-                select(orm.fulfillment_facts)
-                .where(f.amazon_order_id == any_(bulk.any_of(ids)))
-                .order_by(f.amazon_order_id, f.kind, f.fact_key)
-            )
-        ).all()
+        params = {"ids": list(ids)}
+        order_rows = (await self.session.execute(_ORDERS_OF, params)).all()
+        fact_rows = (await self.session.execute(_FACTS_OF, params)).all()
         orders_by = {(r.amazon_order_id, r.seller_id): r for r in order_rows}
         facts_by: dict[tuple[str, str], list[Any]] = {}
         for r in fact_rows:

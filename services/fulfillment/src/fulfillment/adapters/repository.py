@@ -81,6 +81,11 @@ class SearchPage:
     limit: int
 
 
+# Built once; the ids are given at execution (see shared.db.bulk.any_of).
+_HELD = select(orm.orders.c.doc).where(orm.orders.c.amazon_order_id == any_(bulk.any_of()))
+_HELD_LOCKED = _HELD.order_by(orm.orders.c.amazon_order_id).with_for_update()
+
+
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -99,12 +104,9 @@ class OrderRepository:
 
     async def get_many(self, amazon_order_ids: Sequence[str], *, lock: bool) -> dict[str, Order]:
         """The orders held among these ids (any seller), locked in id order when asked."""
-        o = orm.orders.c
         ids = sorted(set(amazon_order_ids))
-        stmt = select(o.doc).where(o.amazon_order_id == any_(bulk.any_of(ids)))
-        if lock:
-            stmt = stmt.order_by(o.amazon_order_id).with_for_update()
-        docs = (await self.session.execute(stmt)).scalars()
+        stmt = _HELD_LOCKED if lock else _HELD
+        docs = (await self.session.execute(stmt, {"ids": ids})).scalars()
         return {order.amazon_order_id: order for order in map(codec.order_of, docs)}
 
     async def add_many(self, orders: Sequence[Order]) -> set[str]:

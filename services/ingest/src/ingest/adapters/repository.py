@@ -21,6 +21,23 @@ def _json(row: dict[str, Any]) -> dict[str, Any]:
     return row | {"snapshot": dump_json(row["snapshot"])}
 
 
+_o = orm.orders.c
+# Built once; the ids are given at execution (see shared.db.bulk.any_of).
+_LOCK_MANY = (
+    select(
+        _o.amazon_order_id,
+        _o.seller_id,
+        _o.last_update_date,
+        _o.version,
+        _o.item_count,
+        _o.snapshot,
+    )
+    .where(_o.amazon_order_id == any_(bulk.any_of()))
+    .order_by(_o.amazon_order_id)
+    .with_for_update()
+)
+
+
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -29,20 +46,7 @@ class OrderRepository:
         """The orders of ``ids`` that exist, locked (in id order: no deadlock between batches)."""
         if not ids:
             return {}
-        o = orm.orders.c
-        rows = await self.session.execute(
-            select(
-                o.amazon_order_id,
-                o.seller_id,
-                o.last_update_date,
-                o.version,
-                o.item_count,
-                o.snapshot,
-            )
-            .where(o.amazon_order_id == any_(bulk.any_of(ids)))
-            .order_by(o.amazon_order_id)
-            .with_for_update()
-        )
+        rows = await self.session.execute(_LOCK_MANY, {"ids": ids})
         return {
             r.amazon_order_id: (
                 KnownOrder(r.seller_id, r.last_update_date, r.version, r.item_count),

@@ -184,6 +184,21 @@ async def test_a_run_applied_together_stores_what_one_at_a_time_stores(
     _assert_newest_wins(state, before, run)
 
 
+async def test_a_run_of_new_orders_stores_their_items_without_looking_for_old_ones(
+    make_db: Callable[[], Any],
+) -> None:
+    record = Records()
+    new = [snapshot(purchased=T0, quantity=n + 1) for n in range(3)]
+    db = await make_db()
+    statements = _count_statements(db.engine)
+    await db.together([_order(record, o, event_type=orders.ORDER_CREATED) for o in new])
+    assert not [s for s in statements if s.lstrip().upper().startswith("DELETE")]
+    assert len(statements) == 5  # inbox, lock, upsert, insert items, record
+    state = await db.state()
+    stored = {(r["amazon_order_id"], r["quantity"]) for r in state["order_items"]}
+    assert stored == {(o.amazon_order_id, n + 1) for n, o in enumerate(new)}
+
+
 def test_snapshots_of_both_types_go_to_one_batched_handler() -> None:
     handlers = projections.handlers()
     assert isinstance(handlers[orders.ORDER_CREATED], Batched)

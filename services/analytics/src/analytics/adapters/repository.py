@@ -85,12 +85,13 @@ class ReadModels:
         return {row[0] for row in await bulk.upsert_newer(self.session, table, rows)}
 
     async def replace_items(
-        self, amazon_order_ids: Collection[str], items: Sequence[dict[str, Any]]
+        self, held_ids: Collection[str], items: Sequence[dict[str, Any]]
     ) -> None:
-        """The orders' items become ``items`` (one delete, one insert for them all)."""
-        if not amazon_order_ids:
-            return
-        await self.session.execute(_DELETE_ITEMS, {"ids": list(amazon_order_ids)})
+        """The items of the orders in ``held_ids`` (stored before) are deleted and ``items``
+        inserted (one statement each). An order stored for the first time has no items to
+        delete: looking for them was 20 µs an order of PostgreSQL's time at full speed."""
+        if held_ids:
+            await self.session.execute(_DELETE_ITEMS, {"ids": list(held_ids)})
         await bulk.insert_rows(self.session, orm.order_items, items)
 
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None:

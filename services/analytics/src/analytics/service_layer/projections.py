@@ -85,6 +85,7 @@ async def project_orders(models: ReadModels, run: Events) -> list[bool]:
     (as held, or as left by an earlier snapshot of the run); each order is then written once,
     in its newest state, with its items."""
     held = await models.versions(orm.orders, "amazon_order_id", {o.amazon_order_id for _, o in run})
+    stored_before = set(held)
     newest: dict[str, OrderSnapshot] = {}
     applied = []
     for _, order in run:
@@ -96,7 +97,7 @@ async def project_orders(models: ReadModels, run: Events) -> list[bool]:
     rows = [_order_row(order) for order in newest.values()]
     written = await models.upsert_newer_many(orm.orders, "amazon_order_id", rows)
     items = [item for oid in sorted(written) for item in _items(newest[oid])]
-    await models.replace_items(written, items)
+    await models.replace_items(written & stored_before, items)
     return [
         fresh and o.amazon_order_id in written for (_, o), fresh in zip(run, applied, strict=True)
     ]

@@ -106,13 +106,18 @@ class Proc:
         return self.popen.poll() is None
 
     def rss_kib(self) -> int | None:
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        except (FileNotFoundError, ProcessLookupError):
-            return None
+        return rss_kib(self.pid)
+
+
+def rss_kib(pid: int | str = "self") -> int | None:
+    """A process's resident memory (``VmRSS``) in KiB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
         return None
+    return None
 
 
 @dataclass

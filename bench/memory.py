@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import consumers
-from bench.cluster import API_KEY, Cluster, MemoryWatch, Proc
+from bench.cluster import API_KEY, Cluster, MemoryWatch, Proc, rss_kib
 from bench.common import ROOT, connect, machine, save
 from bench.endtoend import INFRA
 from bench.loadgen import LoadProcess, LoadSpec
@@ -96,11 +96,7 @@ _LIBC.mallinfo2.restype = _MallInfo2
 
 
 def rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return (rss_kib() or 0) * 1024
 
 
 def glibc_heap() -> dict[str, int]:

@@ -265,13 +265,14 @@ async def collect_garbage(every: float = GC_EVERY_SECONDS) -> None:
 
     The counts are of container objects, not bytes, and a reference cycle of a few
     containers can hold a lot: SQLAlchemy memoizes an expression's comparator on it, so a
-    statement built per call around ``any_(bindparam(ids))`` leaves a cycle of 7 containers
-    holding its list of ids (about 37 KB for 500). Fulfillment's consumer makes one per fetch
-    and little else that stays alive, so 50,000 containers took minutes to add up and its RSS
-    grew about 1.1 MiB/min through a 10-minute soak at 500 orders/s, ingest's 1.9 (``python
-    -m bench.memory soak``); with this, both flat. With start-up objects frozen, a full
-    collection walks only what was made since: 12 ms on average in that soak (wall clock,
-    loaded 2-core machine), 77 ms at most."""
+    statement built per call around ``any_(bindparam(ids))`` was a cycle of 7 containers
+    holding its list of ids (about 37 KB for 500). The consumers built one per fetch and
+    little else that stays alive, so 50,000 containers took minutes to add up: fulfillment's
+    RSS grew about 1.1 MiB/min through a 10-minute soak at 500 orders/s, ingest's 1.9
+    (``python -m bench.memory soak``). Those statements are now built once
+    (``shared.db.bulk.any_of``); this keeps any other such cycle from piling up. With
+    start-up objects frozen, a full collection walks only what was made since: 12 ms on
+    average in that soak (wall clock, loaded 2-core machine), 77 ms at most."""
     while True:
         await asyncio.sleep(every)
         gc.collect()

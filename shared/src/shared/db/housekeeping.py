@@ -37,11 +37,12 @@ async def prune(
     inbox_days: int,
 ) -> None:
     o, i = tables.outbox.c, tables.inbox.c
+    sent_before = func.now() - timedelta(days=outbox_days)
     async with sessions() as session, session.begin():
         await session.execute(
             delete(tables.outbox).where(
-                o.created_at < func.now() - timedelta(days=outbox_days),  # what BRIN finds
-                o.sent_at < func.now() - timedelta(days=outbox_days),
+                o.created_at < sent_before,  # what BRIN finds (a row is sent after it is made)
+                o.sent_at < sent_before,
             )
         )
         await session.execute(

@@ -355,13 +355,17 @@ def _cpu_of(pid: int) -> tuple[float, float, int]:
     return own, reaped, int(fields[1])
 
 
+def kafka_pid(infra: Infra) -> int | None:
+    return _read_int(infra.kafka.pid_file)
+
+
 def cpu_seconds(cluster: Cluster, extra: dict[str, int] | None = None) -> dict[str, float]:
     """CPU seconds used so far by each service process, the Kafka broker and PostgreSQL (the
     postmaster, its live backends and the backends that have exited), and ``extra`` pids."""
     out = {p.name: _cpu_of(p.pid)[0] for p in cluster.procs.values()}
-    kafka_pid = _read_int(cluster.infra.kafka.pid_file)
-    if kafka_pid:
-        out["kafka"] = _cpu_of(kafka_pid)[0]
+    broker = kafka_pid(cluster.infra)
+    if broker:
+        out["kafka"] = _cpu_of(broker)[0]
     postgres = postgres_cpu(cluster.infra)
     if postgres is not None:
         postmaster, children = postgres
@@ -369,6 +373,25 @@ def cpu_seconds(cluster: Cluster, extra: dict[str, int] | None = None) -> dict[s
     for name, pid in (extra or {}).items():
         out[name] = _cpu_of(pid)[0]
     return out
+
+
+def jit_seconds(pid: int | None) -> float:
+    """CPU seconds a JVM's JIT compiler threads (``C1``/``C2 CompilerThread``) have used: a
+    fresh broker compiles its hot paths for minutes, and that is part of ``kafka``'s CPU."""
+    if not pid:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            raw = task.read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        name, _, rest = raw.partition("(")[2].rpartition(")")
+        if "CompilerThre" in name:  # the kernel keeps 15 characters of a thread's name
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def postgres_cpu(infra: Infra) -> tuple[float, dict[int, tuple[str, float]]] | None:

@@ -22,6 +22,8 @@ in its own process posts orders:
 - soak: ``BENCH_SOAK_RATE`` orders/s (500) for ``BENCH_SOAK_SECONDS`` (600; 0 skips it), in
   batches of ``BENCH_RATE_BATCH``,
   with every service's RSS minute by minute and its growth over the second half (MiB/min).
+- a warm-up, not reported: rounds of ``BENCH_WARMUP`` orders (10000; 0 skips it) at full
+  speed until the broker's JIT has settled (``warm_up``); each run reports the JIT's CPU.
 - every run starts from a checkpoint (``BENCH_CHECKPOINT=0`` skips it): with about 10 KB of
   WAL an order, PostgreSQL starts one every 2 GB of WAL, and whether it landed inside a
   60-second run or not was chance, and much of the spread between two runs of the bench.
@@ -46,7 +48,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench import activity, profile
-from bench.cluster import API_KEY, Cluster, Infra, MemoryWatch, cpu_seconds
+from bench.cluster import API_KEY, Cluster, Infra, MemoryWatch, cpu_seconds, jit_seconds, kafka_pid
 from bench.common import connect, machine, percentiles, save
 from bench.limits import kafka_limit, postgres_limit
 from bench.loadgen import LoadProcess, LoadSpec, order_ids
@@ -144,6 +146,7 @@ class Bench:
         background = activity.Activity(self.cluster)
         await background.start()
         cpu_before = cpu_seconds(self.cluster)
+        jit_before = jit_seconds(kafka_pid(self.cluster.infra))
         load = LoadProcess(spec, self.cluster.log_dir)
         self.total += n
         profiles = self._start_profiles(profile_s) if profile_s else {}
@@ -154,12 +157,15 @@ class Bench:
         result = await load.wait()
         done = await wait_complete(self.cluster, self.total, timeout=max(300.0, n / 20))
         cpu = _cpu_used(cpu_before, cpu_seconds(self.cluster), n)
+        jit = jit_seconds(kafka_pid(self.cluster.infra)) - jit_before
+        cpu["kafka_jit_seconds"] = round(jit, 2)
         background_report = await background.stop(n)
         sampler.cancel()
         await asyncio.gather(sampler, watcher, return_exceptions=True)
         accepted: dict[str, float] = result["accepted"]
         created = await self._times(prefix, "fulfillment", "created_at")
         received = await self._times(prefix, "ingest", "received_at")
+        relayed = await self._relayed(prefix)
         elapsed = result["finished"] - result["started"]
         visible = [seen[i] - accepted[i] for i in sample if i in seen and i in accepted]
         applied_s = (done.done_at - result["started"]) if done.done_at else None
@@ -183,6 +189,7 @@ class Bench:
             "fulfillment_created_at": percentiles(
                 [created[i] - accepted[i] for i in accepted if i in created]
             ),
+            "hops": _hops(received, relayed, created, {i: seen[i] for i in sample if i in seen}),
             "cpu": cpu,
             "background": background_report,
         }
@@ -234,6 +241,20 @@ class Bench:
                 f"%-{prefix}-%",
             )
             return {r[0]: r[1] for r in rows}
+        finally:
+            await conn.close()
+
+    async def _relayed(self, prefix: str) -> dict[str, float]:
+        """When the relay picked up each of this run's ``order.created`` events (its outbox
+        row's ``sent_at``: the start of the relay's transaction, before it produced them)."""
+        conn = await connect(self.cluster.dsn("ingest"))
+        try:
+            rows = await conn.fetch(
+                "SELECT message_key, extract(epoch FROM sent_at)::float8 FROM outbox "
+                "WHERE event_type = 'order.created' AND message_key LIKE $1",
+                f"%-{prefix}-%",
+            )
+            return {r[0]: r[1] for r in rows if r[1] is not None}
         finally:
             await conn.close()
 
@@ -335,12 +356,7 @@ async def _run(
         bench = Bench(cluster)
         step: Callable[[str, Awaitable[Any]], Awaitable[Any]] = _timed
         if warmup:
-            # Not reported: the first orders pay for a fresh broker's JVM compiling its hot
-            # paths, connection pools filling, statements being prepared and planned.
-            report["warmup_orders"] = warmup
-            await step(
-                f"warm-up, {warmup} orders (not reported)", bench.end_to_end(warmup, 0, batch)
-            )
+            report["warm_up"] = await warm_up(bench, warmup, batch, step)
         report["end_to_end"] = [
             await step(
                 f"end to end, {n} orders, full speed",
@@ -375,6 +391,32 @@ async def _run(
     }
     report["ratios"] = ratios(report)
     return report
+
+
+# Warm-up rounds end when the broker's JIT compiled for less than this in a round, or after
+# WARM_UP_ROUNDS. In a fresh broker, C1/C2 compiled for 4.7, 2.6, 2.3, 0.4 and 0.6 CPU-s in
+# five rounds of 20,000 orders at 1,000/s: over half of Kafka's CPU in the first round, and
+# the first round's visibility p99 was 603 ms against 160-250 ms in the later ones.
+JIT_SETTLED_S = 0.5
+WARM_UP_ROUNDS = 8
+
+
+async def warm_up(
+    bench: Bench, orders: int, batch: int, step: Callable[[str, Awaitable[Any]], Awaitable[Any]]
+) -> dict[str, Any]:
+    """Not reported: the first orders pay for the broker's JVM compiling its hot paths,
+    connection pools filling, statements being prepared and planned. Rounds of ``orders`` at
+    full speed until the broker's JIT has settled (``JIT_SETTLED_S``)."""
+    jit = []
+    for round_ in range(1, WARM_UP_ROUNDS + 1):
+        run = await step(
+            f"warm-up round {round_}, {orders} orders (not reported)",
+            bench.end_to_end(orders, 0, batch),
+        )
+        jit.append(run["cpu"]["kafka_jit_seconds"])
+        if jit[-1] < JIT_SETTLED_S:
+            break
+    return {"orders_per_round": orders, "rounds": len(jit), "kafka_jit_seconds": jit}
 
 
 def _cpu_used(before: dict[str, float], after: dict[str, float], orders: int) -> dict[str, Any]:
@@ -430,9 +472,36 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _hops(
+    received: dict[str, float],
+    relayed: dict[str, float],
+    created: dict[str, float],
+    seen: dict[str, float],
+) -> dict[str, dict[str, float]]:
+    """Where the time from intake to visibility goes, hop by hop, from the stores' own
+    timestamps (one clock: everything runs on this machine): ingest's accepting transaction
+    to the relay's pick-up (the transaction, then the outbox's wait), the relay's pick-up to
+    fulfillment's applying transaction (produce, broker, fetch, the consumer's queue), and
+    that to the probe seeing the order (apply, commit, poll: sampled orders only)."""
+
+    def between(start: dict[str, float], end: dict[str, float]) -> dict[str, float]:
+        return percentiles([end[i] - start[i] for i in end if i in start])
+
+    return {
+        "ingest_to_relay": between(received, relayed),
+        "relay_to_fulfillment": between(relayed, created),
+        "fulfillment_to_visible": between(created, seen),
+    }
+
+
 def summary(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [f"Orderflow on {m['cores']} cores, {m['memory_mib']} MiB, Python {m['python']}"]
+    if warm := report.get("warm_up"):
+        lines.append(
+            f"  warm-up: {warm['rounds']} x {warm['orders_per_round']} orders, Kafka's JIT "
+            f"{warm['kafka_jit_seconds']} CPU-s per round"
+        )
     for run in report["end_to_end"]:
         vis = run["visible_in_fulfillment"]
         lines.append(
@@ -441,10 +510,18 @@ def summary(report: dict[str, Any]) -> str:
             f"applied {run['applied_per_s']}/s, visible p50 {vis.get('p50_ms')} ms "
             f"p99 {vis.get('p99_ms')} ms"
         )
+        if hops := run.get("hops"):
+            lines.append(
+                "    hops p50/p99 ms: "
+                + ", ".join(
+                    f"{k} {v.get('p50_ms')}/{v.get('p99_ms')}" for k, v in hops.items() if v
+                )
+            )
         cpu = run["cpu"]
         lines.append(
             f"    CPU {cpu['ms_per_order']} ms/order: "
             + ", ".join(f"{k} {v}s" for k, v in cpu["seconds"].items())
+            + f" (of which Kafka's JIT {cpu.get('kafka_jit_seconds')}s)"
         )
         lines.append(f"    background: {activity.summary(run['background'])}")
     for run in report["single"]:

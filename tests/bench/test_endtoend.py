@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.endtoend import _in_flight, _rates
+from bench.endtoend import _hops, _in_flight, _rates
 
 pytestmark = pytest.mark.unit
 
@@ -28,3 +28,21 @@ def test_in_flight_covers_half_a_second_of_requests_at_a_rate(
     assert [_in_flight(r, 100) for r in (0, 500, 1000, 2000)] == [2, 3, 5, 10]
     monkeypatch.setenv("BENCH_IN_FLIGHT", "7")
     assert _in_flight(2000, 100) == 7
+
+
+def test_hops_split_intake_to_visibility_by_the_stores_timestamps() -> None:
+    received = {"a": 10.0, "b": 20.0, "c": 30.0}
+    relayed = {"a": 10.1, "b": 20.3}  # c: not picked up yet
+    created = {"a": 10.15, "b": 20.5, "c": 31.0}
+    seen = {"b": 20.6}  # only a sample is polled
+    hops = _hops(received, relayed, created, seen)
+    assert hops["ingest_to_relay"]["max_ms"] == pytest.approx(300.0)
+    assert hops["ingest_to_relay"]["p50_ms"] == pytest.approx(300.0)  # of two: the upper
+    assert hops["relay_to_fulfillment"]["max_ms"] == pytest.approx(200.0)
+    assert hops["relay_to_fulfillment"]["p50_ms"] == pytest.approx(200.0)
+    assert hops["fulfillment_to_visible"] == {
+        "p50_ms": pytest.approx(100.0),
+        "p95_ms": pytest.approx(100.0),
+        "p99_ms": pytest.approx(100.0),
+        "max_ms": pytest.approx(100.0),
+    }

@@ -68,7 +68,11 @@ class ServiceSpec:
 
 @contextlib.asynccontextmanager
 async def open_resources(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Resources]:
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pre_ping=settings.db_pool_pre_ping,
+    )
     sessions = make_sessionmaker(engine)
     applier = EventApplier(tables=spec.tables, handlers={})
     resources = Resources(

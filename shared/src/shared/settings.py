@@ -39,6 +39,7 @@ class ServiceSettings(BaseSettings):
     outbox_retention_days: int = Field(default=7, validation_alias="OUTBOX_RETENTION_DAYS")
     inbox_retention_days: int = Field(default=14, validation_alias="INBOX_RETENTION_DAYS")
     db_pool_size: int = Field(default=10, validation_alias="DB_POOL_SIZE")
+    db_pool_pre_ping: bool = Field(default=False, validation_alias="DB_POOL_PRE_PING")
 
     @field_validator("kafka_topic_prefix")
     @classmethod

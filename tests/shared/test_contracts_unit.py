@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from shared.api.auth import InvalidKeyConfig, Principal, parse_api_keys
 from shared.api.pagination import decode_cursor, encode_cursor
 from shared.api.problems import Problem
 from shared.envelope import CloudEvent
+from shared.events.common import EncryptedPII
 from shared.events.registry import PAYLOADS, UnknownEventType, parse_payload
 from shared.pii import PIICipher, PIIKeyMissing
 
@@ -63,6 +65,34 @@ def test_pii_is_sealed_and_opens_only_with_the_key_including_after_rotation() ->
         PIICipher(new).open(sealed)
     with pytest.raises(PIIKeyMissing):
         PIICipher("")
+
+
+def test_pii_sealed_with_fernet_before_still_opens() -> None:
+    """Values sealed before sealing moved to AES-GCM are in the stores and on Kafka."""
+    key = PIICipher.generate_key()
+    token = Fernet(key.encode()).encrypt(b'{"buyer_email": "jane@example.com"}').decode()
+    old = EncryptedPII(key_id=PIICipher(key).key_id, ciphertext=token)
+    assert PIICipher(key).open(old) == {"buyer_email": "jane@example.com"}
+    assert PIICipher(f"{PIICipher.generate_key()},{key}").open(old)["buyer_email"]
+
+
+def test_pii_sealing_is_authenticated_and_opens_by_key_id_or_any_held_key() -> None:
+    key = PIICipher.generate_key()
+    cipher = PIICipher(key)
+    sealed = cipher.seal({"buyer_email": "jane@example.com"})
+    assert sealed.ciphertext.startswith("v2.")
+    assert "jane" not in sealed.ciphertext
+    assert sealed.ciphertext != cipher.seal({"buyer_email": "jane@example.com"}).ciphertext
+    body = sealed.ciphertext[3:]
+    flipped = body[:20] + ("A" if body[20] != "A" else "B") + body[21:]
+    for broken in ("v2." + flipped, "v2.%%%", "v2."):  # tampered, not base64, empty
+        with pytest.raises(PIIKeyMissing):
+            cipher.open(sealed.model_copy(update={"ciphertext": broken}))
+    # Stored without its key id (quarantined input), it opens with whichever key holds it.
+    unnamed = sealed.model_copy(update={"key_id": ""})
+    assert PIICipher(f"{PIICipher.generate_key()},{key}").open(unnamed)["buyer_email"]
+    with pytest.raises(PIIKeyMissing):
+        PIICipher(PIICipher.generate_key()).open(sealed)
 
 
 def test_api_keys_parse_roles_and_reject_malformed_entries() -> None:

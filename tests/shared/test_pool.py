@@ -45,7 +45,7 @@ async def test_a_dead_pooled_connection_fails_once_as_transient_then_the_pool_re
                 value: int = (await conn.execute(text("SELECT 1"))).scalar_one()
                 return value
 
-        assert await asyncio.gather(query(), query(), query()) == [1, 1, 1]
+        assert list(await asyncio.gather(query(), query(), query())) == [1, 1, 1]
         assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
         assert await _terminate_backends(url) == 3
 
@@ -56,7 +56,7 @@ async def test_a_dead_pooled_connection_fails_once_as_transient_then_the_pool_re
 
         # The failure invalidated the whole pool: the other two dead connections are
         # replaced when taken, not handed out to fail in their turn.
-        assert await asyncio.gather(query(), query(), query()) == [1, 1, 1]
+        assert list(await asyncio.gather(query(), query(), query())) == [1, 1, 1]
     finally:
         await engine.dispose()
 

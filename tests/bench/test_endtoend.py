@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.endtoend import _hops, _in_flight, _rates
+from bench.endtoend import _hops, _in_flight, _rates, repeated
 
 pytestmark = pytest.mark.unit
 
@@ -46,3 +46,32 @@ def test_hops_split_intake_to_visibility_by_the_stores_timestamps() -> None:
         "p99_ms": pytest.approx(100.0),
         "max_ms": pytest.approx(100.0),
     }
+
+
+def _run(rate: object, batch: int, p99: float, applied: float) -> dict[str, object]:
+    return {
+        "target_rate": rate,
+        "batch_size": batch,
+        "visible_in_fulfillment": {"p50_ms": p99 / 2, "p99_ms": p99},
+        "applied_per_s": applied,
+        "cpu": {"ms_per_order": 1.5},
+    }
+
+
+def test_repeated_runs_give_median_and_range_per_rate_and_batch() -> None:
+    runs = [
+        _run(1000.0, 100, 349.0, 980.0),
+        _run(500.0, 100, 150.0, 495.0),  # once: no entry
+        _run(1000.0, 100, 201.0, 990.0),
+        _run(1000.0, 500, 400.0, 999.0),  # another batch size: not mixed in
+        _run(1000.0, 100, 239.0, 985.0),
+        _run(1000.0, 500, 300.0, 997.0),
+    ]
+    out = repeated(runs)
+    assert [(e["target_rate"], e["batch_size"], e["runs"]) for e in out] == [
+        (1000.0, 100, 3),
+        (1000.0, 500, 2),
+    ]
+    assert out[0]["visible_p99_ms"] == {"median": 239.0, "min": 201.0, "max": 349.0}
+    assert out[0]["applied_per_s"] == {"median": 985.0, "min": 980.0, "max": 990.0}
+    assert out[1]["visible_p99_ms"] == {"median": 350.0, "min": 300.0, "max": 400.0}

@@ -57,6 +57,29 @@ def machine() -> dict[str, Any]:
     }
 
 
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave other guests while this machine wanted it, so far (the
+    ``steal`` column of ``/proc/stat``, all cores)."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()  # cpu user nice system idle iowait irq softirq steal
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
+def speed_probe_ms() -> float:
+    """Milliseconds for a fixed piece of pure-Python work (best of five): the same build on
+    the same machine took 36% more CPU for every process in one run than in the next, all
+    processes alike, which is the machine, not the code. A run whose probe is slower than
+    usual ran on a slower machine (a noisy neighbour on the host, a lower clock)."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(200_000):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 2)
+
+
 @contextmanager
 def local_stack() -> Iterator[Platform]:
     """The dev Kafka and PostgreSQL; stopped afterwards only if this run started them."""

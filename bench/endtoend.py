@@ -25,6 +25,9 @@ in its own process posts orders:
 - soak: ``BENCH_SOAK_RATE`` orders/s (500) for ``BENCH_SOAK_SECONDS`` (600; 0 skips it), in
   batches of ``BENCH_RATE_BATCH``,
   with every service's RSS minute by minute and its growth over the second half (MiB/min).
+- the machine's own speed before each run (a fixed piece of pure-Python work, in ms) and
+  the CPU time the hypervisor stole during it: a whole run can be a third slower in every
+  process alike on a shared host.
 - a warm-up, not reported: rounds of ``BENCH_WARMUP`` orders (10000; 0 skips it) at full
   speed and half as many at 1,000/s, until the broker's JIT has settled (``warm_up``); each
   run reports the JIT's CPU.
@@ -54,7 +57,7 @@ from typing import Any
 
 from bench import activity, profile
 from bench.cluster import API_KEY, Cluster, Infra, MemoryWatch, cpu_seconds, jit_seconds, kafka_pid
-from bench.common import connect, machine, percentiles, save
+from bench.common import connect, machine, percentiles, save, speed_probe_ms, steal_seconds
 from bench.limits import kafka_limit, postgres_limit
 from bench.loadgen import LoadProcess, LoadSpec, order_ids
 from bench.stores import wait_complete
@@ -150,6 +153,8 @@ class Bench:
         await checkpoint(self.cluster)
         background = activity.Activity(self.cluster)
         await background.start()
+        speed = speed_probe_ms()
+        steal_before = steal_seconds()
         cpu_before = cpu_seconds(self.cluster)
         jit_before = jit_seconds(kafka_pid(self.cluster.infra))
         load = LoadProcess(spec, self.cluster.log_dir)
@@ -164,6 +169,10 @@ class Bench:
         cpu = _cpu_used(cpu_before, cpu_seconds(self.cluster), n)
         jit = jit_seconds(kafka_pid(self.cluster.infra)) - jit_before
         cpu["kafka_jit_seconds"] = round(jit, 2)
+        cpu["machine"] = {
+            "speed_probe_ms": speed,
+            "steal_seconds": round(steal_seconds() - steal_before, 2),
+        }
         background_report = await background.stop(n)
         sampler.cancel()
         await asyncio.gather(sampler, watcher, return_exceptions=True)
@@ -585,6 +594,11 @@ def summary(report: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v}s" for k, v in cpu["seconds"].items())
             + f" (of which Kafka's JIT {cpu.get('kafka_jit_seconds')}s)"
         )
+        if probe := cpu.get("machine"):
+            lines.append(
+                f"    machine: speed probe {probe['speed_probe_ms']} ms before the run, "
+                f"{probe['steal_seconds']} s stolen by the hypervisor during it"
+            )
         lines.append(f"    background: {activity.summary(run['background'])}")
     for rep in report.get("repeated", []):
         p99 = rep.get("visible_p99_ms", {})

@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +40,7 @@ from shared.db import bulk
 from shared.db.plumbing import PlumbingTables
 from shared.envelope import CloudEvent
 from shared.errors import PoisonMessage, is_transient
-from shared.events.registry import UnknownEventType, parse_payload
+from shared.events.registry import PAYLOADS, UnknownEventType, parse_payload
 from shared.logs import correlation_id
 from shared.outbox import add_raw
 from shared.topics import dead_letter_topic
@@ -85,13 +85,22 @@ class Message:
 MAX_EVENT_BYTES = 900 * 1024  # an order of 1,000 items is well under; Kafka's own cap is 1 MiB
 
 
-def decode(message: Message) -> tuple[CloudEvent, Any]:
+def decode(message: Message, handled: Container[str] | None = None) -> tuple[CloudEvent, Any]:
+    """The envelope and its typed payload; ``PoisonMessage`` when either is broken.
+
+    With ``handled`` (the types this service applies), a known type it does not handle comes
+    back with no payload, unvalidated: another service's event is not this one's to parse or
+    to dead-letter (analytics and defects read every fulfillment event and apply a few). An
+    unknown type is still poison: nothing in this build can read it.
+    """
     if len(message.value) > MAX_EVENT_BYTES:
         raise PoisonMessage(
             f"payload of {len(message.value)} bytes is over the {MAX_EVENT_BYTES}-byte limit"
         )
     try:
         event = CloudEvent.from_bytes(message.value)
+        if handled is not None and event.type not in handled and event.type in PAYLOADS:
+            return event, None
         return event, parse_payload(event)
     except (ValueError, ValidationError, UnknownEventType) as exc:
         raise PoisonMessage(f"{type(exc).__name__}: {exc}"[:2000]) from exc
@@ -106,7 +115,7 @@ class EventApplier:
 
     async def apply(self, session: AsyncSession, message: Message) -> bool:
         """Apply in the caller's transaction; False when already applied or not handled here."""
-        event, payload = decode(message)
+        event, payload = decode(message, self.handlers)
         handler = self.handlers.get(event.type)
         if handler is None:
             return False
@@ -127,7 +136,7 @@ class EventApplier:
         """
         fresh: dict[Any, tuple[Message, CloudEvent, Any]] = {}
         for message in messages:
-            event, payload = decode(message)
+            event, payload = decode(message, self.handlers)
             if event.type in self.handlers:
                 fresh.setdefault(event.id, (message, event, payload))  # a repeat in the batch
         if not fresh:

@@ -53,6 +53,7 @@ import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bench import activity, profile
@@ -309,52 +310,61 @@ class Bench:
         }
 
 
-async def run() -> dict[str, Any]:
-    n = int(os.environ.get("BENCH_ORDERS", "100000"))
-    batch = int(os.environ.get("BENCH_BATCH", "500"))
-    rate_batch = int(os.environ.get("BENCH_RATE_BATCH", "100"))
-    repeat = max(1, int(os.environ.get("BENCH_REPEAT", "3")))
-    rates = _rates(rate_batch)
-    rate_seconds = float(os.environ.get("BENCH_RATE_SECONDS", "60"))
-    single_rates = _env_list("BENCH_SINGLE_RATES", "100,200,400")
-    single_seconds = float(os.environ.get("BENCH_SINGLE_SECONDS", "20"))
-    profile_s = int(os.environ.get("BENCH_PROFILE_SECONDS", "30"))
-    soak_rate = float(os.environ.get("BENCH_SOAK_RATE", "500"))
-    soak_seconds = float(os.environ.get("BENCH_SOAK_SECONDS", "600"))
-    if os.environ.get("BENCH_PROFILE", "1") == "0":
-        profile_s = 0
+@dataclass(frozen=True)
+class Plan:
+    """What one ``make bench`` runs, from the environment (the module docstring has each
+    variable)."""
 
+    orders: int  # BENCH_ORDERS: the full-speed run, and the cap of each rate run
+    batch: int  # BENCH_BATCH: the full-speed run's batch size
+    rate_batch: int  # BENCH_RATE_BATCH: rate runs', the warm-up's paced half's and the soak's
+    rates: list[tuple[float, int]]  # BENCH_RATES: (orders/s, batch size)
+    rate_seconds: float  # BENCH_RATE_SECONDS
+    repeat: int  # BENCH_REPEAT: runs of each rate
+    single_rates: list[float]  # BENCH_SINGLE_RATES
+    single_seconds: float  # BENCH_SINGLE_SECONDS
+    profile_seconds: int  # BENCH_PROFILE_SECONDS; 0 with BENCH_PROFILE=0
+    soak_rate: float  # BENCH_SOAK_RATE
+    soak_seconds: float  # BENCH_SOAK_SECONDS; 0 skips the soak
+    warmup: int  # BENCH_WARMUP: full-speed orders a warm-up round; 0 skips the warm-up
+
+    @classmethod
+    def from_env(cls) -> Plan:
+        env = os.environ
+        rate_batch = int(env.get("BENCH_RATE_BATCH", "100"))
+        return cls(
+            orders=int(env.get("BENCH_ORDERS", "100000")),
+            batch=int(env.get("BENCH_BATCH", "500")),
+            rate_batch=rate_batch,
+            rates=_rates(rate_batch),
+            rate_seconds=float(env.get("BENCH_RATE_SECONDS", "60")),
+            repeat=max(1, int(env.get("BENCH_REPEAT", "3"))),
+            single_rates=_env_list("BENCH_SINGLE_RATES", "100,200,400"),
+            single_seconds=float(env.get("BENCH_SINGLE_SECONDS", "20")),
+            profile_seconds=(
+                0
+                if env.get("BENCH_PROFILE", "1") == "0"
+                else int(env.get("BENCH_PROFILE_SECONDS", "30"))
+            ),
+            soak_rate=float(env.get("BENCH_SOAK_RATE", "500")),
+            soak_seconds=float(env.get("BENCH_SOAK_SECONDS", "600")),
+            warmup=int(env.get("BENCH_WARMUP", "10000")),
+        )
+
+
+async def run() -> dict[str, Any]:
+    plan = Plan.from_env()
     was_running = INFRA.is_running()
     INFRA.start()
     try:
-        return await _run(
-            n,
-            batch,
-            rates,
-            (rate_seconds, repeat),
-            single_rates,
-            single_seconds,
-            profile_s,
-            (soak_rate, soak_seconds, rate_batch),
-            int(os.environ.get("BENCH_WARMUP", "10000")),
-        )
+        return await _run(plan)
     finally:
         if not was_running:  # leave the machine as we found it
             INFRA.stop()
 
 
-async def _run(
-    n: int,
-    batch: int,
-    rates: list[tuple[float, int]],
-    rate_runs: tuple[float, int],  # BENCH_RATE_SECONDS, BENCH_REPEAT
-    single_rates: list[float],
-    single_seconds: float,
-    profile_s: int,
-    soak: tuple[float, float, int],
-    warmup: int,
-) -> dict[str, Any]:
-    rate_seconds, repeat = rate_runs
+async def _run(plan: Plan) -> dict[str, Any]:
+    n, batch = plan.orders, plan.batch
     tag = f"bench{int(time.time())}"
     cluster = Cluster(INFRA, tag)
     cluster.create()
@@ -365,23 +375,23 @@ async def _run(
         "machine": machine(),
         "versions": versions(),
         "layout": "python -m <service> all, one process per service",
-        "profiler": "py-spy" if profile_s and profile.available() else None,
+        "profiler": "py-spy" if plan.profile_seconds and profile.available() else None,
     }
     try:
         await asyncio.sleep(3)  # the consumers join their groups
         bench = Bench(cluster)
         step: Callable[[str, Awaitable[Any]], Awaitable[Any]] = _timed
-        if warmup:
-            paced_batch = soak[2]  # BENCH_RATE_BATCH
-            report["warm_up"] = await warm_up(bench, warmup, (batch, paced_batch), step)
+        if plan.warmup:
+            report["warm_up"] = await warm_up(bench, plan.warmup, (batch, plan.rate_batch), step)
         report["end_to_end"] = [
             await step(
                 f"end to end, {n} orders, full speed",
-                bench.end_to_end(n, 0, batch, profile_s=profile_s),
+                bench.end_to_end(n, 0, batch, profile_s=plan.profile_seconds),
             )
         ]
-        for rate, rate_batch in rates:
-            m = min(n, int(rate * rate_seconds))
+        repeat = plan.repeat
+        for rate, rate_batch in plan.rates:
+            m = min(n, int(rate * plan.rate_seconds))
             for i in range(1, repeat + 1):
                 report["end_to_end"].append(
                     await step(
@@ -392,14 +402,13 @@ async def _run(
                 )
         report["repeated"] = repeated(report["end_to_end"][1:])
         report["single"] = [
-            await step(f"single orders at {r:g}/s", bench.singles(r, single_seconds))
-            for r in single_rates
+            await step(f"single orders at {r:g}/s", bench.singles(r, plan.single_seconds))
+            for r in plan.single_rates
         ]
-        soak_rate, soak_seconds, soak_batch = soak
-        if soak_rate and soak_seconds:
+        if plan.soak_rate and plan.soak_seconds:
             report["soak"] = await step(
-                f"soak: {soak_rate:g} orders/s for {soak_seconds:g} s",
-                bench.soak(soak_rate, soak_seconds, soak_batch),
+                f"soak: {plan.soak_rate:g} orders/s for {plan.soak_seconds:g} s",
+                bench.soak(plan.soak_rate, plan.soak_seconds, plan.rate_batch),
             )
         report["memory"] = bench.memory.report()
         report["dead_processes"] = cluster.dead()
@@ -503,7 +512,7 @@ def repeated(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             values = sorted(v for v in map(of, group) if v is not None)
             if values:
                 entry[name] = {
-                    "median": statistics.median(values),
+                    "median": round(statistics.median(values), 2),
                     "min": values[0],
                     "max": values[-1],
                 }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from bench.endtoend import _hops, _in_flight, _rates, repeated
+from bench.endtoend import Plan, _hops, _in_flight, _rates, repeated
 
 pytestmark = pytest.mark.unit
 
@@ -75,3 +77,21 @@ def test_repeated_runs_give_median_and_range_per_rate_and_batch() -> None:
     assert out[0]["visible_p99_ms"] == {"median": 239.0, "min": 201.0, "max": 349.0}
     assert out[0]["applied_per_s"] == {"median": 985.0, "min": 980.0, "max": 990.0}
     assert out[1]["visible_p99_ms"] == {"median": 350.0, "min": 300.0, "max": 400.0}
+
+
+def test_the_plan_comes_from_the_environment_with_the_documented_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in [k for k in os.environ if k.startswith("BENCH_")]:
+        monkeypatch.delenv(name)
+    plan = Plan.from_env()
+    assert (plan.orders, plan.batch, plan.rate_batch, plan.repeat) == (100_000, 500, 100, 3)
+    assert plan.rates == [(500.0, 100), (1000.0, 100), (2000.0, 100)]
+    assert (plan.profile_seconds, plan.soak_seconds, plan.warmup) == (30, 600.0, 10_000)
+    monkeypatch.setenv("BENCH_PROFILE", "0")
+    monkeypatch.setenv("BENCH_RATE_BATCH", "50")
+    monkeypatch.setenv("BENCH_REPEAT", "0")
+    plan = Plan.from_env()
+    assert plan.profile_seconds == 0
+    assert plan.rates[0] == (500.0, 50)
+    assert plan.repeat == 1  # at least one run of each rate

@@ -104,7 +104,9 @@ async def test_the_api_answers_503_with_retry_after_not_500(refusing_server: str
             await conn.execute(text("SELECT 1"))
         return {"ok": "yes"}
 
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    # raise_app_exceptions: an exception that reached the server (which uvicorn would log a
+    # second time, with a traceback) would fail the request here instead of answering it.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.get("/needs-db")
@@ -126,3 +128,24 @@ def test_a_data_error_is_still_not_transient() -> None:
             raise IntegrityError("INSERT ...", {}, driver) from driver
     except IntegrityError as exc:
         assert not is_transient(exc)
+
+
+async def test_a_data_error_in_a_request_is_a_500_not_a_503() -> None:
+    """IntegrityError is a DBAPIError, one of the classes the 503 handler is registered for;
+    it is not transient, so it goes on to the handler of last resort."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    class UniqueViolation(Exception):
+        sqlstate = "23505"
+
+    @app.get("/conflict")
+    async def conflict() -> None:
+        raise IntegrityError("INSERT ...", {}, UniqueViolation("duplicate key"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/conflict")
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers
+    assert response.headers["content-type"].startswith("application/problem+json")

@@ -36,6 +36,14 @@ _TRANSIENT = (
 )
 
 
+# What a dependency's failure can surface as, for handlers that must catch it by class (the
+# API's 503 handler); ``is_transient`` then decides whether it really is one.
+MAYBE_TRANSIENT: tuple[type[Exception], ...] = (
+    *_TRANSIENT,
+    DBAPIError,
+)
+
+
 # SQLSTATEs of a server that is going away or not accepting connections yet: class 08
 # (connection exception), 57P01-57P03 (admin/crash shutdown, "the database system is shutting
 # down" / "is starting up") and 53300 (too many connections).

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import is_transient
+from shared.errors import MAYBE_TRANSIENT, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -118,17 +118,29 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers) if exc.headers else None,
         )
 
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not is_transient(exc):
+            raise exc  # on to the handler of last resort below: a 500
+        log.warning("dependency unavailable", extra={"error": repr(exc)[:300]})
+        return problem_response(
+            503,
+            "Service Unavailable",
+            "A dependency is unavailable; retry shortly.",
+            instance=request.url.path,
+            headers={"Retry-After": "2"},
+        )
+
+    # By class, so Starlette's ExceptionMiddleware answers them. A handler of ``Exception``
+    # runs in ServerErrorMiddleware, which re-raises after answering so that the server logs
+    # it too: every 503 of a database outage was logged twice, the second time by uvicorn as
+    # "Exception in ASGI application" with a traceback.
+    for kind in MAYBE_TRANSIENT:
+        app.add_exception_handler(kind, _unavailable)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_transient(exc):
-            log.warning("dependency unavailable", extra={"error": repr(exc)[:300]})
-            return problem_response(
-                503,
-                "Service Unavailable",
-                "A dependency is unavailable; retry shortly.",
-                instance=request.url.path,
-                headers={"Retry-After": "2"},
-            )
+        if is_transient(exc):  # a failure wrapped in a class the handlers above do not name
+            return await _unavailable(request, exc)
         log.exception("unhandled error")
         return problem_response(
             500,

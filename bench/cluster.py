@@ -342,13 +342,23 @@ def _mib(kib: int | None) -> int | None:
     return None if kib is None else round(kib / 1024)
 
 
+def _stat(path: str | Path) -> tuple[str, list[str]] | None:
+    """A ``/proc/.../stat`` file as (the command or thread name, the fields after it: state,
+    ppid, ...); None once the process or thread is gone."""
+    try:
+        raw = Path(path).read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    head, _, rest = raw.rpartition(")")
+    return head.partition("(")[2], rest.split()
+
+
 def _cpu_of(pid: int) -> tuple[float, float, int]:
     """(own CPU seconds, CPU seconds of reaped children, parent pid) from ``/proc/<pid>/stat``."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
+    stat = _stat(f"/proc/{pid}/stat")
+    if stat is None:
         return 0.0, 0.0, 0
-    fields = raw.rpartition(")")[2].split()  # after "pid (comm)": state, ppid, ...
+    fields = stat[1]
     tick = os.sysconf("SC_CLK_TCK")
     own = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     reaped = (int(fields[13]) + int(fields[14])) / tick  # cutime, cstime
@@ -383,14 +393,9 @@ def jit_seconds(pid: int | None) -> float:
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for task in Path(f"/proc/{pid}/task").glob("*/stat"):
-        try:
-            raw = task.read_text()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        name, _, rest = raw.partition("(")[2].rpartition(")")
-        if "CompilerThre" in name:  # the kernel keeps 15 characters of a thread's name
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
+        stat = _stat(task)
+        if stat is not None and "CompilerThre" in stat[0]:  # the kernel keeps 15 characters
+            total += int(stat[1][11]) + int(stat[1][12])  # utime, stime
     return total / tick
 
 

@@ -248,28 +248,27 @@ class Bench:
 
     async def _times(self, prefix: str, service: str, column: str) -> dict[str, float]:
         """``column`` (a timestamp of the ``orders`` table of ``service``) of this run's orders."""
-        conn = await connect(self.cluster.dsn(service))
-        try:
-            rows = await conn.fetch(
-                f"SELECT amazon_order_id, extract(epoch FROM {column})::float8 FROM orders "
-                "WHERE amazon_order_id LIKE $1",
-                f"%-{prefix}-%",
-            )
-            return {r[0]: r[1] for r in rows}
-        finally:
-            await conn.close()
+        return await self._epochs(prefix, service, "orders", "amazon_order_id", column)
 
     async def _relayed(self, prefix: str) -> dict[str, float]:
         """When the relay picked up each of this run's ``order.created`` events (its outbox
         row's ``sent_at``: the start of the relay's transaction, before it produced them)."""
-        conn = await connect(self.cluster.dsn("ingest"))
+        return await self._epochs(
+            prefix, "ingest", "outbox", "message_key", "sent_at", "event_type = 'order.created'"
+        )
+
+    async def _epochs(
+        self, prefix: str, service: str, table: str, key: str, column: str, where: str = "TRUE"
+    ) -> dict[str, float]:
+        """Timestamp ``column`` of ``table`` in ``service``'s database for this run's orders
+        (``key`` holds the order id), as epoch seconds by order id; nulls are left out."""
+        conn = await connect(self.cluster.dsn(service))
         try:
             rows = await conn.fetch(
-                "SELECT message_key, extract(epoch FROM sent_at)::float8 FROM outbox "
-                "WHERE event_type = 'order.created' AND message_key LIKE $1",
+                f"SELECT {key}, {column} FROM {table} WHERE {where} AND {key} LIKE $1",
                 f"%-{prefix}-%",
             )
-            return {r[0]: r[1] for r in rows if r[1] is not None}
+            return {r[0]: r[1].timestamp() for r in rows if r[1] is not None}
         finally:
             await conn.close()
 

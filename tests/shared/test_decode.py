@@ -41,7 +41,7 @@ def test_a_handled_type_with_a_broken_payload_is_poison() -> None:
     with pytest.raises(PoisonMessage, match="ValidationError"):
         decode(broken, {SHIPMENT_CONFIRMED})
     with pytest.raises(PoisonMessage):
-        decode(broken)  # no service named: everything is parsed (dead-letter replay)
+        decode(broken)  # no service named: every known type is parsed
 
 
 def test_an_unknown_type_is_poison_whoever_reads_it() -> None:

@@ -106,7 +106,7 @@ async def run() -> dict[str, Any]:
     orders = [o for o in parsed if isinstance(o, IncomingOrder)]
     phases = {"created": events(orders, 1, pii), "updated": events(orders, 2, pii)}
     was_running = INFRA.postgres.is_running()
-    INFRA.postgres.start()
+    INFRA.start_postgres()
     try:
         results = {s: await measure(s, phases, run_size) for s in CONSUMERS}
     finally:

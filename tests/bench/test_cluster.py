@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 
 import pytest
 
-from bench.cluster import jit_seconds
+from bench.cluster import Infra, jit_seconds
 from devstack import config
 from devstack.kafka import KafkaServer
 from tests.conftest import TEST_RUN_DIR
@@ -26,3 +28,23 @@ def test_jit_seconds_are_the_broker_compiler_threads_cpu(kafka_bootstrap: str) -
     assert jit_seconds(pid) >= compiled  # a running total
     assert jit_seconds(os.getpid()) == 0  # CPython has no compiler threads
     assert jit_seconds(None) == 0
+
+
+def test_a_postgres_the_bench_starts_drops_what_earlier_runs_left() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    infra = Infra(f"test-infra-{port}", 0, 0, port)
+    try:
+        assert infra.start_postgres()
+        infra.postgres.create_database("bench1_ingest")
+        assert not infra.start_postgres()  # already running: maybe another run's, kept
+        assert infra.postgres.databases() == ["bench1_ingest"]
+        infra.postgres.stop()
+        assert infra.start_postgres()
+        assert infra.postgres.databases() == []
+        infra.postgres.create_database("bench2_ingest")  # the new run's own still work
+        assert infra.postgres.databases() == ["bench2_ingest"]
+    finally:
+        infra.postgres.stop()
+        shutil.rmtree(infra.run_dir, ignore_errors=True)

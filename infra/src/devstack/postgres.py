@@ -180,6 +180,24 @@ class PostgresServer:
     def create_database(self, name: str) -> None:
         create_database(self.server_url, name)
 
+    def databases(self) -> list[str]:
+        """The databases on the server, but ``postgres`` and the templates."""
+        out = run_psql(
+            self.server_url,
+            "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'"
+            " ORDER BY datname",
+        )
+        return out.splitlines()
+
+    def drop_databases(self) -> list[str]:
+        """Drop every database ``databases`` lists; returns their names. One that still has a
+        session fails the drop (no ``FORCE``): this is for a server nobody is using."""
+        names = self.databases()
+        for name in names:
+            run_psql(self.server_url, f'DROP DATABASE "{name}"')
+            log.info("dropped database %s", name)
+        return names
+
     def _prepare_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ class Infra:
     kafka_port: int
     controller_port: int
     postgres_port: int
+    postgres_dir: str = "postgres"  # under run_dir
 
     @property
     def run_dir(self) -> Path:
@@ -65,7 +66,9 @@ class Infra:
     @property
     def postgres(self) -> PostgresServer:
         # Every autovacuum run in the log: bench/activity.py reads it to explain a slow run.
-        return PostgresServer(self.run_dir / "postgres", self.postgres_port, log_autovacuum_ms=0)
+        return PostgresServer(
+            self.run_dir / self.postgres_dir, self.postgres_port, log_autovacuum_ms=0
+        )
 
     def is_running(self) -> bool:
         return self.kafka.is_running() and self.postgres.is_running()

@@ -21,7 +21,10 @@ in its own process posts orders:
 - single orders: ``POST /v1/orders`` at each rate of ``BENCH_SINGLE_RATES`` (100,200,400)
   for ``BENCH_SINGLE_SECONDS`` (20): requests/s and latency percentiles.
 - the limit: the same payloads through a bare aiokafka producer and consumer and a bare asyncpg
-  COPY / executemany (``bench.limits``); the platform's figures as a ratio of these.
+  COPY / executemany, and both at once along the platform's data path (an intake process
+  writing and producing, three store processes consuming and writing: the Kafka-plus-PostgreSQL
+  work every order costs, with no service code) (``bench.limits``); the platform's figures as a
+  ratio of these.
 - soak: ``BENCH_SOAK_RATE`` orders/s (500) for ``BENCH_SOAK_SECONDS`` (600; 0 skips it), in
   batches of ``BENCH_RATE_BATCH``,
   with every service's RSS minute by minute and its growth over the second half (MiB/min).
@@ -59,7 +62,7 @@ from typing import Any
 from bench import activity, profile
 from bench.cluster import API_KEY, Cluster, Infra, MemoryWatch, cpu_seconds, jit_seconds, kafka_pid
 from bench.common import connect, machine, percentiles, save, speed_probe_ms, steal_seconds
-from bench.limits import kafka_limit, postgres_limit
+from bench.limits import kafka_limit, pipeline_limit, postgres_limit
 from bench.loadgen import LoadProcess, LoadSpec, order_ids
 from bench.stores import wait_complete
 
@@ -416,6 +419,9 @@ async def _run(plan: Plan) -> dict[str, Any]:
     report["limit"] = {
         "kafka": await _timed("bare Kafka", kafka_limit(INFRA, tag, n)),
         "postgres": await _timed("bare PostgreSQL", postgres_limit(INFRA, tag, n, batch)),
+        "pipeline": await _timed(
+            "bare Kafka-plus-PostgreSQL pipeline", pipeline_limit(INFRA, tag, n, batch)
+        ),
     }
     report["ratios"] = ratios(report)
     return report
@@ -522,11 +528,17 @@ def repeated(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def ratios(report: dict[str, Any]) -> dict[str, Any]:
     full = report["end_to_end"][0]
     kafka, pg = report["limit"]["kafka"], report["limit"]["postgres"]
+    pipe = report["limit"]["pipeline"]
 
     def ratio(a: float | None, b: float | None) -> float | None:
         return round(a / b, 4) if a and b else None
 
     return {
+        # The target's ratio: orders/s through all three stores against the same Kafka and
+        # PostgreSQL work done by bare clients along the same path, in the same run.
+        "applied_vs_bare_pipeline": ratio(full["applied_per_s"], pipe["per_s"]),
+        # What part of the platform's CPU per order that bare work is.
+        "bare_pipeline_cpu_share": ratio(pipe["cpu"]["ms_per_order"], full["cpu"]["ms_per_order"]),
         "accepted_vs_bare_pg_executemany": ratio(full["accepted_per_s"], pg["executemany_per_s"]),
         "accepted_vs_bare_pg_copy": ratio(full["accepted_per_s"], pg["copy_per_s"]),
         "applied_vs_bare_kafka_produce_then_consume": ratio(
@@ -633,9 +645,12 @@ def summary(report: dict[str, Any]) -> str:
         )
         lines.append(f"    background: {activity.summary(run['background'])}")
     kafka, pg = report["limit"]["kafka"], report["limit"]["postgres"]
+    pipe = report["limit"]["pipeline"]
     lines.append(
         f"  limit: Kafka produce {kafka['produce_per_s']}/s consume {kafka['consume_per_s']}/s; "
-        f"PostgreSQL COPY {pg['copy_per_s']}/s executemany {pg['executemany_per_s']}/s"
+        f"PostgreSQL COPY {pg['copy_per_s']}/s executemany {pg['executemany_per_s']}/s; "
+        f"pipeline (intake and three stores) {pipe['per_s']}/s at "
+        f"{pipe['cpu']['ms_per_order']} ms CPU/order"
     )
     lines.append(f"  ratios: {report['ratios']}")
     return "\n".join(lines)

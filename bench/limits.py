@@ -4,16 +4,21 @@ Kafka: an ``aiokafka`` producer with the platform's delivery settings (idempoten
 ``acks=all``) sends every order document to a fresh 12-partition topic, then one consumer reads
 them all back. PostgreSQL: ``asyncpg`` writes the same rows (id, JSONB document) into a bare
 table, one transaction per batch, with ``COPY`` and with ``executemany``. No services, no ORM.
+The pipeline (``pipeline_limit``): both at once along the platform's data path, an intake
+writing and producing and three stores consuming and writing, each in its own process.
 """
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.cluster import Infra
+from bench.cluster import Cluster, Infra, cpu_seconds
 from bench.common import connect
 from bench.loadgen import build_orders, order_ids
 from shared.kafka.client import make_consumer, make_producer
@@ -24,12 +29,7 @@ async def kafka_limit(infra: Infra, tag: str, n: int) -> dict[str, Any]:
     topic = f"{tag}.bare.orders"
     ids = order_ids("9999999", n)
     bodies = build_orders("9999999", n)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=12, replication_factor=1)])
-    finally:
-        await admin.close()
+    await _create_topic(bootstrap, topic)
     producer = make_producer(bootstrap, client_id="bench-bare")
     await producer.start()
     try:
@@ -98,3 +98,177 @@ async def postgres_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dic
         return out
     finally:
         await conn.close()
+
+
+# The bare pipeline: the platform's data path, by bare clients, one process a stage.
+STORES = ("fulfillment", "defects", "analytics")
+
+
+async def pipeline_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dict[str, Any]:
+    """The Kafka-plus-PostgreSQL work every order costs on its way through the platform, with
+    no service code: an intake process writes each batch of orders (id, JSONB document) into
+    its table in one transaction and then produces them (idempotent, ``acks=all``) to a
+    12-partition topic; three store processes, one consumer group each, write what every fetch
+    brings into their own table in one transaction and then commit the offsets. All four run
+    at once, as the services do. Figures: orders/s through all three stores and the CPU per
+    order (the four processes, PostgreSQL and the broker), against which ``ratios`` sets the
+    platform's. Everything the platform does beyond this (validation, the outbox and its
+    relay, the inbox, the events' envelopes, the stores' own tables and indexes, HTTP) is
+    what the ratio measures."""
+    database = f"{tag}_pipe"
+    infra.postgres.create_database(database)
+    dsn, bootstrap, topic = infra.dsn(database), infra.kafka.bootstrap, f"{tag}.pipe.orders"
+    conn = await connect(dsn)
+    try:
+        for table in ("intake", *STORES):
+            await conn.execute(
+                f"CREATE TABLE {table} (amazon_order_id text PRIMARY KEY, doc jsonb NOT NULL, "
+                "created_at timestamptz NOT NULL DEFAULT now())"
+            )
+    finally:
+        await conn.close()
+    await _create_topic(bootstrap, topic)
+    spawn = multiprocessing.get_context("spawn")
+    ready, go, results = spawn.Barrier(len(STORES) + 2), spawn.Event(), spawn.Queue()
+    stores = [
+        spawn.Process(
+            target=_stage,
+            args=(
+                _store,
+                (dsn, bootstrap, topic, f"{tag}.pipe.{store}", store, n),
+                ready,
+                go,
+                results,
+            ),
+            name=f"pipe-{store}",
+        )
+        for store in STORES
+    ]
+    intake = spawn.Process(
+        target=_stage,
+        args=(_intake, (dsn, bootstrap, topic, n, batch_size), ready, go, results),
+        name="pipe-intake",
+    )
+    procs = [*stores, intake]
+    for proc in procs:
+        proc.start()
+    try:
+        await asyncio.to_thread(ready.wait, 120)  # every consumer has its partitions
+        servers = Cluster(infra, tag)  # no services: cpu_seconds reads Kafka and PostgreSQL
+        cpu_before = cpu_seconds(servers)
+        started = time.time()
+        go.set()
+        finished = [await asyncio.to_thread(results.get, True, max(300.0, n / 100)) for _ in procs]
+        cpu_after = cpu_seconds(servers)
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+    done = {name: at for name, at, _ in finished}
+    elapsed = max(done.values()) - started
+    cpu = {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in cpu_after}
+    cpu |= {f"pipe-{name}": round(seconds, 2) for name, _, seconds in finished}
+    return {
+        "orders": n,
+        "batch_size": batch_size,
+        "stages": ["intake", *STORES],
+        "per_s": round(n / elapsed, 1),
+        "intake_per_s": round(n / (done["intake"] - started), 1),
+        "cpu": {
+            "seconds": cpu,
+            "ms_per_order": round(sum(cpu.values()) * 1000 / n, 3),
+        },
+    }
+
+
+async def _create_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=12, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+def _stage(
+    work: Callable[..., Coroutine[Any, Any, tuple[str, float]]],
+    args: tuple[Any, ...],
+    ready: Any,
+    go: Any,
+    results: Any,
+) -> None:
+    """One stage in its own process: ``work`` waits at ``ready`` when set up and returns its
+    name and its CPU time when it started work; puts (the name, the wall time it finished, the
+    CPU seconds since it started work) on ``results``."""
+    name, cpu_at_start = asyncio.run(work(*args, ready=ready, go=go))
+    results.put((name, time.time(), time.process_time() - cpu_at_start))
+
+
+async def _intake(
+    dsn: str, bootstrap: str, topic: str, n: int, batch_size: int, *, ready: Any, go: Any
+) -> tuple[str, float]:
+    ids = order_ids("9999997", n)
+    rows = list(zip(ids, (b.decode() for b in build_orders("9999997", n)), strict=True))
+    conn = await connect(dsn)
+    producer = make_producer(bootstrap, client_id="bench-pipe")
+    await producer.start()
+    try:
+        for partition in range(12):  # a new topic's leaders, outside the clock
+            await (
+                await producer.send(topic, value=b"warm-up", key=b"warm-up", partition=partition)
+            )
+        await asyncio.to_thread(ready.wait)
+        await asyncio.to_thread(go.wait)
+        cpu_at_start = time.process_time()
+        sent: list[Any] = []
+        for i in range(0, n, batch_size):
+            chunk = rows[i : i + batch_size]
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "intake", records=chunk, columns=["amazon_order_id", "doc"]
+                )
+            await asyncio.gather(*sent)  # the previous batch is on Kafka; this one goes now
+            sent = [
+                await producer.send(topic, value=doc.encode(), key=oid.encode())
+                for oid, doc in chunk
+            ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+        await conn.close()
+    return "intake", cpu_at_start
+
+
+async def _store(
+    dsn: str, bootstrap: str, topic: str, group: str, table: str, n: int, *, ready: Any, go: Any
+) -> tuple[str, float]:
+    conn = await connect(dsn)
+    consumer = make_consumer(bootstrap, group_id=group, topics=[topic], client_id=group)
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=100)
+        await asyncio.to_thread(ready.wait)
+        cpu_at_start = time.process_time()
+        seen = 0
+        while seen < n:
+            fetched = await consumer.getmany(timeout_ms=500, max_records=5000)
+            rows = [
+                (r.key.decode(), r.value.decode())
+                for records in fetched.values()
+                for r in records
+                if r.key != b"warm-up"
+            ]
+            if rows:
+                async with conn.transaction():
+                    await conn.copy_records_to_table(
+                        table, records=rows, columns=["amazon_order_id", "doc"]
+                    )
+            if fetched:
+                await consumer.commit()
+            seen += len(rows)
+    finally:
+        await consumer.stop()
+        await conn.close()
+    return table, cpu_at_start

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bench.endtoend import Plan, _hops, _in_flight, _rates, repeated
+from bench.endtoend import Plan, _hops, _in_flight, _rates, ratios, repeated
 
 pytestmark = pytest.mark.unit
 
@@ -95,3 +95,24 @@ def test_the_plan_comes_from_the_environment_with_the_documented_defaults(
     assert plan.profile_seconds == 0
     assert plan.rates[0] == (500.0, 50)
     assert plan.repeat == 1  # at least one run of each rate
+
+
+def test_ratios_set_the_platform_against_the_bare_pipeline_and_each_bare_client() -> None:
+    report = {
+        "end_to_end": [
+            {"accepted_per_s": 3000.0, "applied_per_s": 2000.0, "cpu": {"ms_per_order": 0.8}}
+        ],
+        "limit": {
+            "kafka": {"produce_per_s": 40000.0, "produce_then_consume_per_s": 32000.0},
+            "postgres": {"copy_per_s": 30000.0, "executemany_per_s": 20000.0},
+            "pipeline": {"per_s": 8000.0, "cpu": {"ms_per_order": 0.2}},
+        },
+    }
+    assert ratios(report) == {
+        "applied_vs_bare_pipeline": 0.25,
+        "bare_pipeline_cpu_share": 0.25,
+        "accepted_vs_bare_pg_executemany": 0.15,
+        "accepted_vs_bare_pg_copy": 0.1,
+        "applied_vs_bare_kafka_produce_then_consume": 0.0625,
+        "accepted_vs_bare_kafka_produce": 0.075,
+    }

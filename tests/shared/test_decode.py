@@ -7,7 +7,7 @@ import pytest
 
 from shared.errors import PoisonMessage
 from shared.events.fulfillment import SHIPMENT_CONFIRMED
-from shared.events.orders import ORDER_CREATED
+from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderSnapshot
 from shared.kafka.consumer import Message, decode
 
 pytestmark = pytest.mark.unit
@@ -28,6 +28,41 @@ def _message(event_type: str, data: dict[str, object]) -> Message:
         "data": data,
     }
     return Message("fulfillment.v1", 0, 7, "111-0000001-0000001", orjson.dumps(envelope))
+
+
+SNAPSHOT = {
+    "amazon_order_id": "111-0000001-0000001",
+    "seller_id": "A2SELLER",
+    "version": 3,
+    "purchase_date": "2026-11-26T10:00:00Z",
+    "last_update_date": "2026-11-26T11:00:00Z",
+    "order_status": "Unshipped",
+    "order_total": {"amount": "19.99", "currency_code": "USD"},
+    "items": [{"order_item_id": "1", "asin": "B000000001", "quantity_ordered": 2}],
+}
+
+
+def test_a_handled_type_comes_back_with_its_typed_payload_read_with_the_envelope() -> None:
+    event, payload = decode(_message(ORDER_UPDATED, SNAPSHOT), {ORDER_CREATED, ORDER_UPDATED})
+    assert payload == OrderSnapshot.model_validate(SNAPSHOT)
+    assert event.data is payload  # one pass: the envelope's data is the payload
+    assert (event.type, event.aggregateversion, event.sellerid) == (ORDER_UPDATED, 1, "A2SELLER")
+    assert str(event.id) == "7f1c8a52-2f39-4c1e-9a0e-1f3c0e6b2a11"
+    _, again = decode(_message(ORDER_UPDATED, SNAPSHOT), {ORDER_UPDATED})
+    assert again == payload  # a service that handles one type reads it the same way
+
+
+def test_a_handled_type_of_a_schema_version_this_build_does_not_know_is_poison() -> None:
+    message = _message(ORDER_CREATED, SNAPSHOT)
+    newer = Message(
+        message.topic,
+        0,
+        9,
+        message.key,
+        message.value.replace(b"order.created:1", b"order.created:2"),
+    )
+    with pytest.raises(PoisonMessage, match="UnknownEventType"):
+        decode(newer, {ORDER_CREATED})
 
 
 def test_a_known_type_this_service_does_not_handle_is_not_parsed_or_poison() -> None:

@@ -1,0 +1,30 @@
+"""Drop two plumbing indexes nothing reads: fewer index writes per event
+
+- ``ix_inbox_subject``: no query looks up the inbox by subject (an order's events are traced
+  through analytics' ``order_events``); every consumed event wrote an entry, 3-6 µs a row.
+- The unique constraint on ``outbox.event_id``: event ids are new UUIDs, nothing looks the
+  outbox up by them, and a consumer's inbox drops a repeated id anyway. The entry went to a
+  random leaf of the index on every insert and again on every sent mark (which is not a HOT
+  update), about 4 µs a row each time, and a full-page image per leaf after a checkpoint.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-26 20:15:00.000000
+"""
+
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.drop_index("ix_inbox_subject", table_name="inbox")
+    op.drop_constraint("outbox_event_id_key", "outbox", type_="unique")
+
+
+def downgrade() -> None:
+    op.create_unique_constraint("outbox_event_id_key", "outbox", ["event_id"])
+    op.create_index("ix_inbox_subject", "inbox", ["subject"], unique=False)

@@ -18,10 +18,13 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.cluster import Cluster, Infra, cpu_seconds
+from bench.cluster import CONSUMERS, Cluster, Infra, cpu_seconds
 from bench.common import connect
 from bench.loadgen import build_orders, order_ids
 from shared.kafka.client import make_consumer, make_producer
+
+PARTITIONS = 12
+WARM_UP = b"warm-up"  # the key and value of one record per partition, sent before the clock
 
 
 async def kafka_limit(infra: Infra, tag: str, n: int) -> dict[str, Any]:
@@ -33,9 +36,7 @@ async def kafka_limit(infra: Infra, tag: str, n: int) -> dict[str, Any]:
     producer = make_producer(bootstrap, client_id="bench-bare")
     await producer.start()
     try:
-        # A new topic's partitions need a moment to get leaders: warm up outside the clock.
-        for partition in range(12):
-            await (await producer.send(topic, value=b"warm-up", partition=partition))
+        await _warm_up(producer, topic)
         started = time.perf_counter()
         futures = [
             await producer.send(topic, value=b, key=k.encode())
@@ -51,7 +52,7 @@ async def kafka_limit(infra: Infra, tag: str, n: int) -> dict[str, Any]:
     try:
         consume_started = time.perf_counter()
         seen = 0
-        while seen < n + 12:  # the orders and the warm-up records
+        while seen < n + PARTITIONS:  # the orders and the warm-up records
             batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
             seen += sum(len(records) for records in batches.values())
         consume_s = time.perf_counter() - consume_started
@@ -77,10 +78,7 @@ async def postgres_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dic
         out: dict[str, Any] = {"orders": n, "batch_size": batch_size}
         for method in ("copy", "executemany"):
             table = f"bare_{method}"
-            await conn.execute(
-                f"CREATE TABLE {table} (amazon_order_id text PRIMARY KEY, doc jsonb NOT NULL, "
-                "created_at timestamptz NOT NULL DEFAULT now())"
-            )
+            await _create_table(conn, table)
             started = time.perf_counter()
             for i in range(0, n, batch_size):
                 chunk = rows[i : i + batch_size]
@@ -100,8 +98,9 @@ async def postgres_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dic
         await conn.close()
 
 
-# The bare pipeline: the platform's data path, by bare clients, one process a stage.
-STORES = ("fulfillment", "defects", "analytics")
+# The bare pipeline: the platform's data path, by bare clients, one process a stage; a store
+# for each consumer service.
+STORES = CONSUMERS
 
 
 async def pipeline_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dict[str, Any]:
@@ -121,10 +120,7 @@ async def pipeline_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dic
     conn = await connect(dsn)
     try:
         for table in ("intake", *STORES):
-            await conn.execute(
-                f"CREATE TABLE {table} (amazon_order_id text PRIMARY KEY, doc jsonb NOT NULL, "
-                "created_at timestamptz NOT NULL DEFAULT now())"
-            )
+            await _create_table(conn, table)
     finally:
         await conn.close()
     await _create_topic(bootstrap, topic)
@@ -182,13 +178,30 @@ async def pipeline_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dic
     }
 
 
+async def _create_table(conn: Any, table: str) -> None:
+    """A bare table of the order documents: (id, JSONB document, when written)."""
+    await conn.execute(
+        f"CREATE TABLE {table} (amazon_order_id text PRIMARY KEY, doc jsonb NOT NULL, "
+        "created_at timestamptz NOT NULL DEFAULT now())"
+    )
+
+
 async def _create_topic(bootstrap: str, topic: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, num_partitions=12, replication_factor=1)])
+        await admin.create_topics(
+            [NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)]
+        )
     finally:
         await admin.close()
+
+
+async def _warm_up(producer: Any, topic: str) -> None:
+    """A record to each partition of a new topic, so its leaders are known before the clock
+    starts."""
+    for partition in range(PARTITIONS):
+        await (await producer.send(topic, value=WARM_UP, key=WARM_UP, partition=partition))
 
 
 def _stage(
@@ -214,10 +227,7 @@ async def _intake(
     producer = make_producer(bootstrap, client_id="bench-pipe")
     await producer.start()
     try:
-        for partition in range(12):  # a new topic's leaders, outside the clock
-            await (
-                await producer.send(topic, value=b"warm-up", key=b"warm-up", partition=partition)
-            )
+        await _warm_up(producer, topic)
         await asyncio.to_thread(ready.wait)
         await asyncio.to_thread(go.wait)
         cpu_at_start = time.process_time()
@@ -258,7 +268,7 @@ async def _store(
                 (r.key.decode(), r.value.decode())
                 for records in fetched.values()
                 for r in records
-                if r.key != b"warm-up"
+                if r.key != WARM_UP
             ]
             if rows:
                 async with conn.transaction():

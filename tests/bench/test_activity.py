@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 
 from bench import activity
 from bench.cluster import SERVICES, Cluster, Infra
+from bench.common import free_port
 
 # Lines as PostgreSQL 15 and the JDK's unified GC log write them (from .run/bench).
 CHECKPOINTS = """\
@@ -171,17 +171,10 @@ def test_backends_are_told_apart_by_the_database_in_their_title() -> None:
     assert activity._whose("postgres: autovacuum worker b1_ingest", ours) == "background"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """The bench's own PostgreSQL configuration on a private server; databases only."""
-    infra = Infra(f"test-activity-{secrets.token_hex(3)}", 0, 0, _free_port())
+    infra = Infra(f"test-activity-{secrets.token_hex(3)}", 0, 0, free_port())
     server = infra.postgres
     server.start()
     try:

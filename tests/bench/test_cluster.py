@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 
 import pytest
 
 from bench.cluster import Infra, jit_seconds
+from bench.common import free_port
 from devstack import config
 from devstack.kafka import KafkaServer
 from tests.conftest import TEST_RUN_DIR
@@ -31,9 +31,7 @@ def test_jit_seconds_are_the_broker_compiler_threads_cpu(kafka_bootstrap: str) -
 
 
 def test_a_postgres_the_bench_starts_drops_what_earlier_runs_left() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     infra = Infra(f"test-infra-{port}", 0, 0, port)
     try:
         assert infra.start_postgres()

@@ -59,12 +59,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench import activity, profile
+from bench import activity, profile, timeline
 from bench.cluster import API_KEY, Cluster, Infra, MemoryWatch, cpu_seconds, jit_seconds, kafka_pid
 from bench.common import connect, machine, percentiles, save, speed_probe_ms, steal_seconds
 from bench.limits import kafka_limit, pipeline_limit, postgres_limit
 from bench.loadgen import LoadProcess, LoadSpec, order_ids
 from bench.stores import wait_complete
+from bench.timeline import Timeline
 
 INFRA = Infra("bench", kafka_port=29092, controller_port=29093, postgres_port=25432)
 # Visibility is polled for a sample of orders: 1,000 ids every 20 ms was half of PostgreSQL's
@@ -157,11 +158,13 @@ class Bench:
         await checkpoint(self.cluster)
         background = activity.Activity(self.cluster)
         await background.start()
+        progress = Timeline(self.cluster)
         speed = speed_probe_ms()
         steal_before = steal_seconds()
         cpu_before = cpu_seconds(self.cluster)
         jit_before = jit_seconds(kafka_pid(self.cluster.infra))
         load = LoadProcess(spec, self.cluster.log_dir)
+        await progress.start()
         self.total += n
         profiles = self._start_profiles(profile_s) if profile_s else {}
         seen: dict[str, float] = {}
@@ -170,6 +173,7 @@ class Bench:
         watcher = asyncio.create_task(self._watch_memory(sampler.done, *extra))
         result = await load.wait()
         done = await wait_complete(self.cluster, self.total, timeout=max(300.0, n / 20))
+        over_time = await progress.stop()
         cpu = _cpu_used(cpu_before, cpu_seconds(self.cluster), n)
         jit = jit_seconds(kafka_pid(self.cluster.infra)) - jit_before
         cpu["kafka_jit_seconds"] = round(jit, 2)
@@ -210,6 +214,7 @@ class Bench:
             "hops": _hops(received, relayed, created, {i: seen[i] for i in sample if i in seen}),
             "cpu": cpu,
             "background": background_report,
+            "timeline": over_time,
         }
         for name, (proc, raw) in profiles.items():
             if proc is not None:
@@ -620,6 +625,9 @@ def summary(report: dict[str, Any]) -> str:
                 f"{probe['steal_seconds']} s stolen by the hypervisor during it"
             )
         lines.append(f"    background: {activity.summary(run['background'])}")
+        if run["target_rate"] == "full speed" and run.get("timeline"):
+            lines.append("    over time:")
+            lines.extend(f"      {line}" for line in timeline.summary(run["timeline"]).splitlines())
     for rep in report.get("repeated", []):
         p99 = rep.get("visible_p99_ms", {})
         applied = rep.get("applied_per_s", {})

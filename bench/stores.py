@@ -130,7 +130,7 @@ async def ingest_facts(cluster: Cluster) -> dict[str, int]:
         }
 
 
-async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+async def partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
     existing = set(await admin.list_topics())
     wanted = [t for t in topics if t in existing]  # describing a missing topic would create it
     described = await admin.describe_topics(wanted) if wanted else []
@@ -138,7 +138,9 @@ async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[Top
 
 
 @contextlib.asynccontextmanager
-async def _kafka(bootstrap: str) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
+async def kafka_clients(
+    bootstrap: str,
+) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     await admin.start()
@@ -154,8 +156,8 @@ async def _kafka(bootstrap: str) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIO
 
 async def topic_messages(bootstrap: str, topic: str) -> int:
     """Records on ``topic`` (sum of end offsets; the topics are never compacted here)."""
-    async with _kafka(bootstrap) as (admin, consumer):
-        tps = await _partitions(admin, [topic])
+    async with kafka_clients(bootstrap) as (admin, consumer):
+        tps = await partitions(admin, [topic])
         ends = await consumer.end_offsets(tps) if tps else {}
         return int(sum(ends.values()))
 
@@ -164,8 +166,8 @@ async def topic_messages(bootstrap: str, topic: str) -> int:
 async def publish_watch(cluster: Cluster) -> AsyncIterator[Callable[[], Awaitable[int]]]:
     """Yields ``excess()``: records on ``orders.v1`` minus ingest's outbox rows marked sent."""
     topic = cluster.topic("orders.v1")
-    async with _kafka(cluster.infra.kafka.bootstrap) as (admin, consumer):
-        tps = await _partitions(admin, [topic])
+    async with kafka_clients(cluster.infra.kafka.bootstrap) as (admin, consumer):
+        tps = await partitions(admin, [topic])
         async with connect(cluster.dsn("ingest")) as conn:
 
             async def excess() -> int:
@@ -182,7 +184,7 @@ async def publish_watch(cluster: Cluster) -> AsyncIterator[Callable[[], Awaitabl
 
 async def lags(cluster: Cluster) -> dict[str, int]:
     """Each consumer group's lag: end offsets minus committed offsets over its topics."""
-    async with _kafka(cluster.infra.kafka.bootstrap) as clients:
+    async with kafka_clients(cluster.infra.kafka.bootstrap) as clients:
         by_topic = await _lags_by_topic(cluster, *clients)
     return {service: sum(topics.values()) for service, topics in by_topic.items()}
 
@@ -193,7 +195,7 @@ async def _lags_by_topic(
     """Per consumer service, its group's lag on each topic it subscribes to."""
     out: dict[str, dict[str, int]] = {}
     for service in CONSUMERS:
-        tps = await _partitions(admin, [cluster.topic(t) for t in SUBSCRIBES[service]])
+        tps = await partitions(admin, [cluster.topic(t) for t in SUBSCRIBES[service]])
         ends = await consumer.end_offsets(tps) if tps else {}
         committed: dict[Any, Any] = await admin.list_consumer_group_offsets(cluster.group(service))
         lag: dict[str, int] = {}
@@ -275,7 +277,7 @@ class _Lags:
             if self.clients is None:
                 self.stack = contextlib.AsyncExitStack()
                 self.clients = await self.stack.enter_async_context(
-                    _kafka(self.cluster.infra.kafka.bootstrap)
+                    kafka_clients(self.cluster.infra.kafka.bootstrap)
                 )
             return await _lags_by_topic(self.cluster, *self.clients)
         except Exception:  # the broker may be restarting: ask again with new clients

@@ -1,0 +1,151 @@
+"""A run's progress over time: how fast each consumer applied, and who used the CPU, window by
+window.
+
+A run's headline figures are averages over the whole run. The same build applied 2,084 orders/s
+over 100,000 orders and 2,400-2,500 over 30,000, and an average cannot say whether the long run
+was slower throughout or slowed down as it went (tables and indexes growing, a checkpoint, an
+autovacuum). ``Timeline`` samples, every ``every_s`` seconds while the run goes on:
+
+- the records on ``orders.v1`` (what ingest's relay has published) and each consumer group's
+  committed offsets on it (what each consumer has applied: a service commits right after the
+  transaction that applied them);
+- each process's CPU seconds (``cluster.cpu_seconds``), PostgreSQL's split between backends and
+  background processes (autovacuum, checkpointer, writers).
+
+``report()`` gives the samples and the run cut into ``PARTS`` equal stretches of time, each with
+its rates and the cores each process kept busy. The cost is one admin request per group, one
+``ListOffsets`` and a scan of ``/proc`` per sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from bench.cluster import CONSUMERS, Cluster, cpu_seconds, postgres_cpu
+from bench.stores import kafka_clients, partitions
+from devstack.config import POSTGRES_USER
+
+EVERY_S = 2.0
+PARTS = 4
+
+
+class Timeline:
+    def __init__(self, cluster: Cluster, every_s: float = EVERY_S) -> None:
+        self.cluster = cluster
+        self.every_s = every_s
+        self.samples: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._started = 0.0
+
+    async def start(self) -> None:
+        self._started = time.monotonic()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> dict[str, Any]:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return self.report()
+
+    async def _run(self) -> None:
+        topic = self.cluster.topic("orders.v1")
+        async with kafka_clients(self.cluster.infra.kafka.bootstrap) as (admin, consumer):
+            tps = await partitions(admin, [topic])
+            while True:
+                ends = await consumer.end_offsets(tps) if tps else {}
+                applied = {}
+                for service in CONSUMERS:
+                    committed = await admin.list_consumer_group_offsets(self.cluster.group(service))
+                    applied[service] = sum(
+                        max(0, m.offset) for tp, m in committed.items() if tp.topic == topic
+                    )
+                self.samples.append(
+                    {
+                        "t": round(time.monotonic() - self._started, 2),
+                        "published": int(sum(ends.values())),
+                        "applied": applied,
+                        "cpu": {**cpu_seconds(self.cluster), **_postgres_split(self.cluster)},
+                    }
+                )
+                await asyncio.sleep(self.every_s)
+
+    def report(self) -> dict[str, Any]:
+        return {"every_s": self.every_s, "parts": parts(self.samples), "samples": self.samples}
+
+
+def _postgres_split(cluster: Cluster) -> dict[str, float]:
+    """PostgreSQL's live processes' CPU seconds: backends, and background processes by kind
+    (``autovacuum`` workers, the rest as ``pg_background``). A process that exits takes its
+    figure with it (``postgres``, from ``cpu_seconds``, keeps it): an autovacuum worker that
+    starts and ends within one stretch shows only there."""
+    found = postgres_cpu(cluster.infra)
+    if found is None:
+        return {}
+    out = {"pg_backends": 0.0, "pg_autovacuum": 0.0, "pg_background": 0.0}
+    for title, cpu in found[1].values():
+        if "autovacuum" in title:
+            out["pg_autovacuum"] += cpu
+        elif _is_backend(title):
+            out["pg_backends"] += cpu
+        else:
+            out["pg_background"] += cpu
+    return out
+
+
+def _is_backend(title: str) -> bool:
+    words = title.split()  # postgres: <user> <database> <client> <state>, for a backend
+    return len(words) >= 3 and words[1] == POSTGRES_USER
+
+
+def parts(samples: list[dict[str, Any]], n: int = PARTS) -> list[dict[str, Any]]:
+    """The run from the first sample to the last in ``n`` equal stretches of time: orders/s
+    published and applied by each consumer, and cores (CPU-seconds a second) per process.
+
+    A stretch runs between the samples nearest its ends. Counters that went backwards (a live
+    process's figure that dropped when it exited and was replaced) count as zero."""
+    if len(samples) < 2:
+        return []
+    t0, t1 = samples[0]["t"], samples[-1]["t"]
+    out = []
+    for k in range(n):
+        a = _nearest(samples, t0 + (t1 - t0) * k / n)
+        b = _nearest(samples, t0 + (t1 - t0) * (k + 1) / n)
+        dt = b["t"] - a["t"]
+        if dt <= 0:
+            continue
+        out.append(
+            {
+                "from_s": a["t"],
+                "to_s": b["t"],
+                "published_per_s": round((b["published"] - a["published"]) / dt, 1),
+                "applied_per_s": {
+                    s: round((b["applied"][s] - a["applied"][s]) / dt, 1) for s in b["applied"]
+                },
+                "cores": {
+                    k: round(max(0.0, v - a["cpu"].get(k, v)) / dt, 3)
+                    for k, v in sorted(b["cpu"].items())
+                },
+            }
+        )
+    return out
+
+
+def _nearest(samples: list[dict[str, Any]], t: float) -> dict[str, Any]:
+    return min(samples, key=lambda s: abs(s["t"] - t))
+
+
+def summary(timeline: dict[str, Any]) -> str:
+    """One line per stretch: the slowest consumer's rate and the busiest processes."""
+    lines = []
+    for p in timeline["parts"]:
+        slowest = min(p["applied_per_s"].values(), default=0)
+        busy = sorted(p["cores"].items(), key=lambda kv: -kv[1])[:6]
+        lines.append(
+            f"{p['from_s']:.0f}-{p['to_s']:.0f}s: published {p['published_per_s']}/s, "
+            f"slowest consumer {slowest}/s; cores " + ", ".join(f"{k} {v:.2f}" for k, v in busy)
+        )
+    return "\n".join(lines)

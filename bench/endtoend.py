@@ -172,6 +172,7 @@ class Bench:
         extra = (memory,) if memory else ()
         watcher = asyncio.create_task(self._watch_memory(sampler.done, *extra))
         result = await load.wait()
+        progress.load_ended()
         done = await wait_complete(self.cluster, self.total, timeout=max(300.0, n / 20))
         over_time = await progress.stop()
         cpu = _cpu_used(cpu_before, cpu_seconds(self.cluster), n)

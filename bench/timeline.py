@@ -12,8 +12,11 @@ autovacuum). ``Timeline`` samples, every ``every_s`` seconds while the run goes 
 - each process's CPU seconds (``cluster.cpu_seconds``), PostgreSQL's split between backends and
   background processes (autovacuum, checkpointer, writers).
 
-``report()`` gives the samples and the run cut into ``PARTS`` equal stretches of time, each with
-its rates and the cores each process kept busy. The cost is one admin request per group, one
+``report()`` gives the samples, the run cut into ``PARTS`` equal stretches of time (each with its
+rates and the cores each process kept busy), and ``during_load``: the rates from the first sample
+to the last one before ``load_ended()``. That is the figure a sustained load would see: after the
+load generator stops, the consumers drain what is left with the whole machine to themselves, and
+a run's average includes that. The cost is one admin request per group, one
 ``ListOffsets`` and a scan of ``/proc`` per sample.
 """
 
@@ -23,6 +26,10 @@ import asyncio
 import contextlib
 import time
 from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from bench.cluster import CONSUMERS, Cluster, cpu_seconds, postgres_cpu
 from bench.stores import kafka_clients, partitions
@@ -39,10 +46,15 @@ class Timeline:
         self.samples: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._started = 0.0
+        self._load_ended: float | None = None
+        self.missed = 0  # samples Kafka could not answer
 
     async def start(self) -> None:
         self._started = time.monotonic()
         self._task = asyncio.create_task(self._run())
+
+    def load_ended(self) -> None:
+        self._load_ended = time.monotonic() - self._started
 
     async def stop(self) -> dict[str, Any]:
         if self._task is not None:
@@ -56,25 +68,42 @@ class Timeline:
         async with kafka_clients(self.cluster.infra.kafka.bootstrap) as (admin, consumer):
             tps = await partitions(admin, [topic])
             while True:
-                ends = await consumer.end_offsets(tps) if tps else {}
-                applied = {}
-                for service in CONSUMERS:
-                    committed = await admin.list_consumer_group_offsets(self.cluster.group(service))
-                    applied[service] = sum(
-                        max(0, m.offset) for tp, m in committed.items() if tp.topic == topic
-                    )
-                self.samples.append(
-                    {
-                        "t": round(time.monotonic() - self._started, 2),
-                        "published": int(sum(ends.values())),
-                        "applied": applied,
-                        "cpu": {**cpu_seconds(self.cluster), **_postgres_split(self.cluster)},
-                    }
-                )
+                try:
+                    self.samples.append(await self._sample(admin, consumer, tps, topic))
+                except KafkaError:  # a group's coordinator not there yet: the next sample
+                    self.missed += 1
                 await asyncio.sleep(self.every_s)
 
+    async def _sample(
+        self,
+        admin: AIOKafkaAdminClient,
+        consumer: AIOKafkaConsumer,
+        tps: list[TopicPartition],
+        topic: str,
+    ) -> dict[str, Any]:
+        ends = await consumer.end_offsets(tps) if tps else {}
+        applied = {}
+        for service in CONSUMERS:
+            committed = await admin.list_consumer_group_offsets(self.cluster.group(service))
+            applied[service] = sum(
+                max(0, m.offset) for tp, m in committed.items() if tp.topic == topic
+            )
+        return {
+            "t": round(time.monotonic() - self._started, 2),
+            "published": int(sum(ends.values())),
+            "applied": applied,
+            "cpu": {**cpu_seconds(self.cluster), **_postgres_split(self.cluster)},
+        }
+
     def report(self) -> dict[str, Any]:
-        return {"every_s": self.every_s, "parts": parts(self.samples), "samples": self.samples}
+        loaded = [s for s in self.samples if self._load_ended is None or s["t"] <= self._load_ended]
+        return {
+            "every_s": self.every_s,
+            "missed_samples": self.missed,
+            "during_load": next(iter(parts(loaded, 1)), None),
+            "parts": parts(self.samples),
+            "samples": self.samples,
+        }
 
 
 def _postgres_split(cluster: Cluster) -> dict[str, float]:
@@ -139,13 +168,17 @@ def _nearest(samples: list[dict[str, Any]], t: float) -> dict[str, Any]:
 
 
 def summary(timeline: dict[str, Any]) -> str:
-    """One line per stretch: the slowest consumer's rate and the busiest processes."""
-    lines = []
-    for p in timeline["parts"]:
-        slowest = min(p["applied_per_s"].values(), default=0)
-        busy = sorted(p["cores"].items(), key=lambda kv: -kv[1])[:6]
-        lines.append(
-            f"{p['from_s']:.0f}-{p['to_s']:.0f}s: published {p['published_per_s']}/s, "
-            f"slowest consumer {slowest}/s; cores " + ", ".join(f"{k} {v:.2f}" for k, v in busy)
-        )
-    return "\n".join(lines)
+    """One line while the load ran and one per stretch: the rate published, the slowest
+    consumer's and the busiest processes."""
+    stretches = [(f"{p['from_s']:.0f}-{p['to_s']:.0f}s", p) for p in timeline["parts"]]
+    if loaded := timeline.get("during_load"):
+        stretches.insert(0, ("while loading", loaded))
+    return "\n".join(f"{label}: {_line(p)}" for label, p in stretches)
+
+
+def _line(p: dict[str, Any]) -> str:
+    slowest = min(p["applied_per_s"].values(), default=0)
+    busy = sorted(p["cores"].items(), key=lambda kv: -kv[1])[:6]
+    return f"published {p['published_per_s']}/s, slowest consumer {slowest}/s; cores " + ", ".join(
+        f"{k} {v:.2f}" for k, v in busy
+    )

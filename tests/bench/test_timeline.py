@@ -50,7 +50,9 @@ def test_parts_give_each_stretch_its_rates_and_cores() -> None:
             "cores": {"ingest": 0.25, "postgres": 1.0},
         },
     ]
-    assert "slowest consumer 500.0/s" in timeline.summary({"parts": parts})
+    assert timeline.summary({"parts": parts}).splitlines()[0].startswith(
+        "0-2s: published 2000.0/s, slowest consumer 500.0/s; cores ingest 0.50, postgres 0.50"
+    )
 
 
 @pytest.mark.unit
@@ -83,9 +85,13 @@ async def test_the_timeline_follows_what_is_published_and_what_each_group_commit
         await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
         watch = Timeline(cluster, every_s=0.2)
         await watch.start()
+        while not watch.samples:  # the first sample comes before anything is published
+            await asyncio.sleep(0.05)
         for i in range(30):
             await producer.send(topic, b"x", partition=i % 2)
         await producer.flush()
+        await asyncio.sleep(0.5)
+        watch.load_ended()
         # Each group commits what it "applied": fulfillment all 30, the others partition 0 only.
         for service in CONSUMERS:
             consumer = AIOKafkaConsumer(
@@ -113,6 +119,11 @@ async def test_the_timeline_follows_what_is_published_and_what_each_group_commit
     assert last["applied"] == {"fulfillment": 30, "defects": 15, "analytics": 15}
     assert {"kafka", "postgres", "pg_backends", "pg_background"} <= set(last["cpu"])
     assert report["samples"][0]["t"] < last["t"]
+    # While "loading" every record was published and none committed; the commits came after.
+    loaded = report["during_load"]
+    assert loaded["published_per_s"] > 0
+    assert set(loaded["applied_per_s"].values()) == {0.0}
+    assert timeline.summary(report).startswith("while loading: published")
     parts = report["parts"]
     assert parts and all(p["published_per_s"] >= 0 for p in parts)
     assert sum(p["applied_per_s"]["fulfillment"] * (p["to_s"] - p["from_s"]) for p in parts) == (

@@ -32,6 +32,17 @@ def test_envelope_round_trips_and_carries_the_extensions() -> None:
     assert parse_payload(again).version == 3
 
 
+def test_event_ids_are_uuid7_in_the_order_the_events_were_made() -> None:
+    events = [order_event(f"111-2222222-{i:07d}") for i in range(50)]
+    ids = [e.id for e in events]
+    assert {i.version for i in ids} == {7}
+    assert len(set(ids)) == 50
+    stamps = [i.int >> 80 for i in ids]  # the first 48 bits: Unix time in milliseconds
+    assert stamps == sorted(stamps)
+    made_ms = int(events[0].time.timestamp() * 1000)
+    assert abs(stamps[0] - made_ms) < 1000
+
+
 def test_unknown_type_or_schema_version_is_refused() -> None:
     event = order_event("111-2222222-3333333")
     with pytest.raises(UnknownEventType):

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
 
 from shared.db import bulk
 from shared.envelope import CloudEvent
@@ -67,7 +67,7 @@ async def add_raw(
     """Queue a message that is not a new event (a dead letter keeps its original bytes)."""
     await session.execute(
         insert(outbox).values(
-            event_id=uuid.uuid4(),
+            event_id=uuid7(),
             topic=topic,
             message_key=key,
             event_type=event_type,

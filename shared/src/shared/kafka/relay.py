@@ -37,7 +37,7 @@ class OutboxRelay:
         sessions: async_sessionmaker[AsyncSession],
         outbox: Table,
         producer: Any,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         idle_seconds: float = 0.05,
         service: str = "orderflow",
         before_mark_sent: Callable[[], None] | None = None,

@@ -29,6 +29,13 @@ from devstack.postgres import PostgresServer
 SERVICES = ("ingest", "fulfillment", "defects", "analytics")
 CONSUMERS = ("fulfillment", "defects", "analytics")
 API_KEY = "bench-seller"
+# How a run lays the services out: one process each (``python -m <svc> all``, as ``make up``
+# runs them), or one process per role and service (``api``, ``worker``, ``relay``), as
+# ``deploy/k8s`` runs them.
+LAYOUTS: dict[str, list[tuple[str, str]]] = {
+    "all": [(s, "all") for s in SERVICES],
+    "roles": [(s, r) for s in SERVICES for r in ("api", "worker", "relay")],
+}
 KEYS = "bench-seller=seller:A2SELLERBENCH,bench-ops=ops"
 
 # What each service consumes (logical topics): the consumer groups whose lag is checked.

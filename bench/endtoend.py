@@ -1,7 +1,9 @@
 """``make bench``: the whole platform's throughput and latency, and the limit it runs against.
 
 On a private Kafka and PostgreSQL (``.run/bench/``), the four services run as ``python -m <svc>
-all`` (as ``make up`` runs them) on fresh databases and a fresh topic prefix. A load generator
+all`` (as ``make up`` runs them; ``BENCH_LAYOUT=roles`` runs each role, ``api``, ``worker`` and
+``relay``, in a process of its own, as ``deploy/k8s`` does) on fresh databases and a fresh
+topic prefix. A load generator
 in its own process posts orders:
 
 - end to end: ``BENCH_ORDERS`` orders (default 100000) in batches of ``BENCH_BATCH`` (500),
@@ -60,7 +62,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import activity, profile, timeline
-from bench.cluster import API_KEY, Cluster, Infra, MemoryWatch, cpu_seconds, jit_seconds, kafka_pid
+from bench.cluster import (
+    API_KEY,
+    LAYOUTS,
+    Cluster,
+    Infra,
+    MemoryWatch,
+    cpu_seconds,
+    jit_seconds,
+    kafka_pid,
+)
 from bench.common import connect, machine, percentiles, save, speed_probe_ms, steal_seconds
 from bench.limits import kafka_limit, pipeline_limit, postgres_limit
 from bench.loadgen import LoadProcess, LoadSpec, order_ids
@@ -72,7 +83,6 @@ INFRA = Infra("bench", kafka_port=29092, controller_port=29093, postgres_port=25
 # work in the run (pg_stat_statements), so the probe itself slowed what it measured.
 SAMPLED = 250
 POLL_S = 0.025
-LAYOUT = [(s, "all") for s in ("ingest", "fulfillment", "defects", "analytics")]
 
 
 def _env_list(name: str, default: str) -> list[float]:
@@ -224,9 +234,14 @@ class Bench:
         return out
 
     def _start_profiles(self, seconds: int) -> dict[str, Any]:
+        """py-spy on ingest's API and fulfillment's consumer (the ``all`` process of each in
+        the one-process layout)."""
         started = {}
-        for service in ("ingest", "fulfillment"):
-            proc = self.cluster.procs[(service, "all", 0)]
+        for service, role in (("ingest", "api"), ("fulfillment", "worker")):
+            proc = (
+                self.cluster.procs.get((service, role, 0))
+                or self.cluster.procs[(service, "all", 0)]
+            )
             raw = self.cluster.log_dir / f"profile-{service}.txt"
             started[service] = (profile.record(proc.pid, seconds, raw), raw)
         return started
@@ -335,11 +350,15 @@ class Plan:
     soak_rate: float  # BENCH_SOAK_RATE
     soak_seconds: float  # BENCH_SOAK_SECONDS; 0 skips the soak
     warmup: int  # BENCH_WARMUP: full-speed orders a warm-up round; 0 skips the warm-up
+    layout: str  # BENCH_LAYOUT: "all" (a process per service) or "roles" (bench.cluster.LAYOUTS)
 
     @classmethod
     def from_env(cls) -> Plan:
         env = os.environ
         rate_batch = int(env.get("BENCH_RATE_BATCH", "100"))
+        layout = env.get("BENCH_LAYOUT", "all")
+        if layout not in LAYOUTS:
+            raise SystemExit(f"BENCH_LAYOUT={layout!r}: use one of {', '.join(LAYOUTS)}")
         return cls(
             orders=int(env.get("BENCH_ORDERS", "100000")),
             batch=int(env.get("BENCH_BATCH", "500")),
@@ -357,6 +376,7 @@ class Plan:
             soak_rate=float(env.get("BENCH_SOAK_RATE", "500")),
             soak_seconds=float(env.get("BENCH_SOAK_SECONDS", "600")),
             warmup=int(env.get("BENCH_WARMUP", "10000")),
+            layout=layout,
         )
 
 
@@ -376,13 +396,16 @@ async def _run(plan: Plan) -> dict[str, Any]:
     tag = f"bench{int(time.time())}"
     cluster = Cluster(INFRA, tag)
     cluster.create()
-    cluster.start_all(LAYOUT)
+    cluster.start_all(LAYOUTS[plan.layout])
     report: dict[str, Any] = {
         "benchmark": "platform",
         "tag": tag,
         "machine": machine(),
         "versions": versions(),
-        "layout": "python -m <service> all, one process per service",
+        "layout": {
+            "all": "python -m <service> all, one process per service",
+            "roles": "python -m <service> api|worker|relay, one process per role and service",
+        }[plan.layout],
         "profiler": "py-spy" if plan.profile_seconds and profile.available() else None,
     }
     try:

@@ -88,6 +88,13 @@ def test_the_plan_comes_from_the_environment_with_the_documented_defaults(
     assert (plan.orders, plan.batch, plan.rate_batch, plan.repeat) == (100_000, 500, 100, 3)
     assert plan.rates == [(500.0, 100), (1000.0, 100), (2000.0, 100)]
     assert (plan.profile_seconds, plan.soak_seconds, plan.warmup) == (30, 600.0, 10_000)
+    assert plan.layout == "all"
+    monkeypatch.setenv("BENCH_LAYOUT", "roles")
+    assert Plan.from_env().layout == "roles"
+    monkeypatch.setenv("BENCH_LAYOUT", "one")
+    with pytest.raises(SystemExit, match="all, roles"):
+        Plan.from_env()
+    monkeypatch.delenv("BENCH_LAYOUT")
     monkeypatch.setenv("BENCH_PROFILE", "0")
     monkeypatch.setenv("BENCH_RATE_BATCH", "50")
     monkeypatch.setenv("BENCH_REPEAT", "0")

@@ -50,8 +50,12 @@ def test_parts_give_each_stretch_its_rates_and_cores() -> None:
             "cores": {"ingest": 0.25, "postgres": 1.0},
         },
     ]
-    assert timeline.summary({"parts": parts}).splitlines()[0].startswith(
-        "0-2s: published 2000.0/s, slowest consumer 500.0/s; cores ingest 0.50, postgres 0.50"
+    assert (
+        timeline.summary({"parts": parts})
+        .splitlines()[0]
+        .startswith(
+            "0-2s: published 2000.0/s, slowest consumer 500.0/s; cores ingest 0.50, postgres 0.50"
+        )
     )
 
 
@@ -85,7 +89,9 @@ async def test_the_timeline_follows_what_is_published_and_what_each_group_commit
         await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
         watch = Timeline(cluster, every_s=0.2)
         await watch.start()
-        while not watch.samples:  # the first sample comes before anything is published
+        for _ in range(200):  # the first sample comes before anything is published
+            if watch.samples:
+                break
             await asyncio.sleep(0.05)
         for i in range(30):
             await producer.send(topic, b"x", partition=i % 2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import asyncpg
@@ -10,27 +9,17 @@ import pytest
 
 from bench.cluster import Infra
 from bench.limits import STORES, pipeline_limit
-from devstack import config
 
 pytestmark = pytest.mark.integration
 
 
 async def test_the_bare_pipeline_takes_every_order_into_every_store(
-    kafka_bootstrap: str, postgres_server: str
+    test_infra: Infra,
 ) -> None:
-    if "KAFKA_BOOTSTRAP_SERVERS" in os.environ or "POSTGRES_URL" in os.environ:
-        pytest.skip("needs the servers this test run started (it reads their CPU)")
-    infra = Infra(
-        "test",
-        config.TEST_KAFKA_PORT,
-        config.TEST_KAFKA_CONTROLLER_PORT,
-        config.TEST_POSTGRES_PORT,
-        postgres_dir="pg",
-    )
     tag = f"pipe{secrets.token_hex(3)}"
-    result = await pipeline_limit(infra, tag, 1200, 500)
+    result = await pipeline_limit(test_infra, tag, 1200, 500)
 
-    conn = await asyncpg.connect(infra.dsn(f"{tag}_pipe"))
+    conn = await asyncpg.connect(test_infra.dsn(f"{tag}_pipe"))
     try:
         for table in ("intake", *STORES):
             count = await conn.fetchval(f"SELECT count(DISTINCT amazon_order_id) FROM {table}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 
 import pytest
@@ -14,7 +13,6 @@ from aiokafka.structs import OffsetAndMetadata
 from bench import timeline
 from bench.cluster import CONSUMERS, Cluster, Infra
 from bench.timeline import Timeline
-from devstack import config
 
 
 def _sample(t: float, published: int, applied: int, cpu: dict[str, float]) -> dict[str, object]:
@@ -68,18 +66,10 @@ def test_a_counter_that_went_backwards_counts_as_zero_and_one_sample_is_no_stret
 
 @pytest.mark.integration
 async def test_the_timeline_follows_what_is_published_and_what_each_group_committed(
-    kafka_bootstrap: str, postgres_server: str
+    test_infra: Infra,
 ) -> None:
-    if "KAFKA_BOOTSTRAP_SERVERS" in os.environ or "POSTGRES_URL" in os.environ:
-        pytest.skip("needs the servers this test run started (it reads their CPU)")
-    infra = Infra(
-        "test",
-        config.TEST_KAFKA_PORT,
-        config.TEST_KAFKA_CONTROLLER_PORT,
-        config.TEST_POSTGRES_PORT,
-        postgres_dir="pg",
-    )
-    cluster = Cluster(infra, f"tl{secrets.token_hex(3)}")
+    cluster = Cluster(test_infra, f"tl{secrets.token_hex(3)}")
+    kafka_bootstrap = test_infra.kafka.bootstrap
     topic = cluster.topic("orders.v1")
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()

@@ -3,6 +3,8 @@ rules, and the ship-by clock with a fixed clock. No I/O."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,6 +12,7 @@ import orjson
 import pytest
 
 from fulfillment.adapters import codec
+from fulfillment.adapters.pii import BuyerPII
 from fulfillment.adapters.repository import SearchFilters
 from fulfillment.domain import carriers
 from fulfillment.domain import events as ev
@@ -24,6 +27,7 @@ from fulfillment.domain.errors import (
 from fulfillment.domain.model import Item, ItemQuantity, Order, RefundRequest
 from fulfillment.domain.state_machine import Action, Status
 from fulfillment.service_layer import search
+from shared.pii import PIICipher
 
 pytestmark = pytest.mark.unit
 
@@ -349,3 +353,13 @@ def test_ship_by_views() -> None:
         SearchFilters(statuses=("Shipped",)), ship_by="overdue", now=NOW
     )
     assert shipped.statuses == (search.NO_STATUS,)
+
+
+def test_the_email_hash_is_the_keyed_hmac_of_the_trimmed_lower_cased_address() -> None:
+    """Stored hashes and the hashes of searched addresses must agree across releases."""
+    key = PIICipher.generate_key()
+    derived = hashlib.sha256(b"orderflow-fulfillment-buyer-email:" + key.encode()).digest()
+    expected = hmac.new(derived, b"buyer@example.com", hashlib.sha256).hexdigest()
+    pii = BuyerPII(f"{key},{PIICipher.generate_key()}")  # the first key is the hash key
+    assert pii.email_hash("  Buyer@Example.COM ") == expected
+    assert pii.email_hash("   ") is None and pii.email_hash(None) is None

@@ -33,7 +33,7 @@ class BuyerPII:
         normalised = (email or "").strip().lower()
         if not normalised:
             return None
-        return hmac.new(self._hash_key, normalised.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._hash_key, normalised.encode(), "sha256").hex()
 
     def email_hash_of(self, sealed: EncryptedPII | None) -> str | None:
         if sealed is None:

@@ -169,10 +169,7 @@ class Bench:
         background = activity.Activity(self.cluster)
         await background.start()
         progress = Timeline(self.cluster)
-        speed = speed_probe_ms()
-        steal_before = steal_seconds()
-        cpu_before = cpu_seconds(self.cluster)
-        jit_before = jit_seconds(kafka_pid(self.cluster.infra))
+        usage = Usage(self.cluster)
         load = LoadProcess(spec, self.cluster.log_dir)
         await progress.start()
         self.total += n
@@ -185,13 +182,7 @@ class Bench:
         progress.load_ended()
         done = await wait_complete(self.cluster, self.total, timeout=max(300.0, n / 20))
         over_time = await progress.stop()
-        cpu = _cpu_used(cpu_before, cpu_seconds(self.cluster), n)
-        jit = jit_seconds(kafka_pid(self.cluster.infra)) - jit_before
-        cpu["kafka_jit_seconds"] = round(jit, 2)
-        cpu["machine"] = {
-            "speed_probe_ms": speed,
-            "steal_seconds": round(steal_seconds() - steal_before, 2),
-        }
+        cpu = usage.used(n)
         background_report = await background.stop(n)
         sampler.cancel()
         await asyncio.gather(sampler, watcher, return_exceptions=True)
@@ -319,6 +310,7 @@ class Bench:
         await checkpoint(self.cluster)
         background = activity.Activity(self.cluster)
         await background.start()
+        usage = Usage(self.cluster)
         load = LoadProcess(spec, self.cluster.log_dir)
         result = await load.wait()
         elapsed = result["finished"] - result["started"]
@@ -329,6 +321,7 @@ class Bench:
             "requests_per_s": round(len(result["accepted"]) / elapsed, 1),
             "statuses": result["statuses"],
             "latency": percentiles(result["request_latencies"]),
+            "cpu": usage.used(n),
             "background": await background.stop(n),
         }
 
@@ -503,6 +496,28 @@ async def _in_turn(*runs: Awaitable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [await run for run in runs]
 
 
+class Usage:
+    """From its creation until ``used``: the CPU each process spent, the broker's JIT, and the
+    machine's speed just before (a fixed piece of pure-Python work) and the CPU time the
+    hypervisor stole meanwhile."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.speed = speed_probe_ms()
+        self.steal = steal_seconds()
+        self.cpu = cpu_seconds(cluster)
+        self.jit = jit_seconds(kafka_pid(cluster.infra))
+
+    def used(self, orders: int) -> dict[str, Any]:
+        cpu = _cpu_used(self.cpu, cpu_seconds(self.cluster), orders)
+        cpu["kafka_jit_seconds"] = round(jit_seconds(kafka_pid(self.cluster.infra)) - self.jit, 2)
+        cpu["machine"] = {
+            "speed_probe_ms": self.speed,
+            "steal_seconds": round(steal_seconds() - self.steal, 2),
+        }
+        return cpu
+
+
 def _cpu_used(before: dict[str, float], after: dict[str, float], orders: int) -> dict[str, Any]:
     """CPU seconds each process spent on the run (from acceptance of the first order until every
     store holds the last), and per order in milliseconds: where the machine's time went."""
@@ -662,9 +677,12 @@ def summary(report: dict[str, Any]) -> str:
         )
     for run in report["single"]:
         lat = run["latency"]
+        cpu = run.get("cpu", {})
         lines.append(
             f"  single @ {run['target_rate']:g}/s: {run['requests_per_s']} req/s, "
-            f"p50 {lat.get('p50_ms')} ms p99 {lat.get('p99_ms')} ms"
+            f"p50 {lat.get('p50_ms')} ms p99 {lat.get('p99_ms')} ms, "
+            f"CPU {cpu.get('ms_per_order')} ms/order, speed probe "
+            f"{cpu.get('machine', {}).get('speed_probe_ms')} ms"
         )
         lines.append(f"    background: {activity.summary(run['background'])}")
     if "soak" in report:

@@ -1,4 +1,5 @@
-"""Each service's migrations build exactly the schema its models describe.
+"""Each service's migrations build exactly the schema its models describe, and the outbox's
+notify trigger, which the models cannot describe.
 
 The plumbing tables (outbox, inbox, dead letters) are defined once in ``shared.db.plumbing``
 but created by each service's own, frozen migrations; a column or index added to one place and
@@ -12,6 +13,7 @@ import asyncio
 import importlib
 from collections.abc import Callable
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -19,6 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db.migrations import upgrade_to_head
+from shared.db.plumbing import CHANNEL
 
 pytestmark = pytest.mark.integration
 
@@ -43,3 +46,33 @@ async def test_migrations_build_the_models_schema(
             assert await connection.run_sync(differences) == []
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("service", ["ingest", "fulfillment", "defects", "analytics"])
+async def test_a_transaction_writing_to_the_outbox_notifies_the_relay_once_on_commit(
+    service: str, make_database: Callable[[str], str]
+) -> None:
+    url = make_database(f"notify_{service}")
+    spec = importlib.import_module(f"{service}.bootstrap").SPEC
+    await asyncio.to_thread(upgrade_to_head, spec.migrations_dir, url)
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(dsn)
+    writer = await asyncpg.connect(dsn)
+    try:
+        await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[2]))
+        insert = (
+            "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) "
+            "VALUES (gen_random_uuid(), 'orders.v1', $1, 'order.created', '\\x7b7d')"
+        )
+        async with writer.transaction():
+            await writer.execute(insert, "111-0000000-0000001")
+            await writer.execute(insert, "111-0000000-0000002")
+            await asyncio.sleep(0.2)
+            assert heard.empty()  # nothing before the commit
+        assert await asyncio.wait_for(heard.get(), timeout=5) == CHANNEL
+        await asyncio.sleep(0.2)
+        assert heard.empty()  # one notification for the transaction, not one per statement
+    finally:
+        await writer.close()
+        await listener.close()

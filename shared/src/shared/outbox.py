@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
@@ -41,17 +41,6 @@ async def add_events(
             for event in events
         ],
     )
-    await _notify(session)
-
-
-# The relay LISTENs on this channel; PostgreSQL delivers the notification when the writing
-# transaction commits (once per transaction however many rows), so a relay idling between
-# bursts wakes at once instead of at its next poll.
-CHANNEL = "orderflow_outbox"
-
-
-async def _notify(session: AsyncSession) -> None:
-    await session.execute(select(func.pg_notify(CHANNEL, "")))
 
 
 async def add_raw(
@@ -75,4 +64,3 @@ async def add_raw(
             headers=headers,
         )
     )
-    await _notify(session)

@@ -10,21 +10,6 @@ from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.db.plumbing import define_plumbing
-
-
-def create_plumbing(bind: object) -> None:
-    """Create the outbox, inbox and dead-letter tables (call from a first revision)."""
-    metadata = MetaData()
-    define_plumbing(metadata)
-    metadata.create_all(bind)  # type: ignore[arg-type]
-
-
-def drop_plumbing(bind: object) -> None:
-    metadata = MetaData()
-    define_plumbing(metadata)
-    metadata.drop_all(bind)  # type: ignore[arg-type]
-
 
 def alembic_config(migrations_dir: Path, database_url: str) -> Config:
     config = Config()

@@ -2,7 +2,7 @@
 
 - ``outbox``: events (and dead letters) waiting for the relay; written in the same transaction
   as the change they announce. ``sent_at`` plus ``kafka_partition``/``kafka_offset`` record where
-  each one landed.
+  each one landed. A statement-level trigger notifies ``CHANNEL`` on every insert.
 - ``inbox``: ids of the events a consumer has applied; makes every handler idempotent.
 - ``dead_letters``: messages a consumer gave up on, with why, for operators to list and replay.
 """
@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     DateTime,
     Index,
     Integer,
@@ -21,10 +23,27 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    event,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+# The relay LISTENs on this channel. A statement-level trigger on the outbox notifies it, and
+# PostgreSQL delivers the notification when the writing transaction commits (once, however many
+# rows or statements), so an idle relay wakes at once instead of at its next poll. In the
+# database, not in Python: no path that writes to the outbox can forget it, and the writing
+# transaction saves a statement (a single order's request spent 5% of ingest's time on it).
+CHANNEL = "orderflow_outbox"
+NOTIFY_FUNCTION = f"""CREATE OR REPLACE FUNCTION orderflow_outbox_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$"""
+NOTIFY_TRIGGER = """CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON outbox
+FOR EACH STATEMENT EXECUTE FUNCTION orderflow_outbox_notify()"""
+
+
+def _create_notify_trigger(target: Table, connection: Connection, **_: Any) -> None:
+    connection.exec_driver_sql(NOTIFY_FUNCTION)
+    connection.exec_driver_sql(NOTIFY_TRIGGER)
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,7 @@ def define_plumbing(metadata: MetaData) -> PlumbingTables:
         # small new row version instead of the payload again.
         postgresql_with={"toast_tuple_target": 256},
     )
+    event.listen(outbox, "after_create", _create_notify_trigger)
     inbox = Table(
         "inbox",
         metadata,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.db import bulk
-from shared.outbox import CHANNEL
+from shared.db.plumbing import CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class OutboxRelay:
 
 
 class OutboxListener:
-    """LISTENs on ``shared.outbox.CHANNEL`` over its own connection and sets ``wakeup`` on
+    """LISTENs on ``shared.db.plumbing.CHANNEL`` over its own connection and sets ``wakeup`` on
     every notification. Reconnects after a failure; meanwhile the relay's polling goes on.
     ``database_url`` is the service's SQLAlchemy URL (``postgresql+asyncpg://...``)."""
 

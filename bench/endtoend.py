@@ -3,8 +3,7 @@
 On a private Kafka and PostgreSQL (``.run/bench/``), the four services run as ``python -m <svc>
 all`` (as ``make up`` runs them; ``BENCH_LAYOUT=roles`` runs each role, ``api``, ``worker`` and
 ``relay``, in a process of its own, as ``deploy/k8s`` does) on fresh databases and a fresh
-topic prefix. A load generator
-in its own process posts orders:
+topic prefix. A load generator in its own process posts orders:
 
 - end to end: ``BENCH_ORDERS`` orders (default 100000) in batches of ``BENCH_BATCH`` (500),
   ``BENCH_IN_FLIGHT`` (2) requests at a time, at full speed (a backfill), then at each rate of
@@ -39,6 +38,9 @@ in its own process posts orders:
 - every run starts from a checkpoint (``BENCH_CHECKPOINT=0`` skips it): with about 10 KB of
   WAL an order, PostgreSQL starts one every 2 GB of WAL, and whether it landed inside a
   60-second run or not was chance, and much of the spread between two runs of the bench.
+- ``timeline``, for every end-to-end run (``bench.timeline``): orders/s published and applied
+  by each consumer and cores per process, in four stretches of the run and while the load ran
+  (what a sustained load gets; the run's average also counts the drain after it).
 - ``background``, for every run: what PostgreSQL did meanwhile (checkpoints, buffers written by
   whom, WAL, autovacuum per table, the top statements, other databases' work) and the broker's
   GC pauses (``bench.activity``): why two runs of the same bench differ.

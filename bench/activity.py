@@ -42,9 +42,8 @@ from typing import Any
 
 import asyncpg
 
-from bench.cluster import SERVICES, Cluster, postgres_cpu
+from bench.cluster import SERVICES, Cluster, backend_database, postgres_cpu
 from bench.common import connect
-from devstack.config import POSTGRES_USER
 
 TOP_STATEMENTS = 8
 QUERY_CHARS = 120
@@ -338,10 +337,10 @@ class Activity:
 
 
 def _whose(title: str, ours: set[str]) -> str:
-    words = title.split()  # postgres: <user> <database> <client> <state>, for a backend
-    if len(words) >= 3 and words[1] == POSTGRES_USER:
-        return "this_cluster" if words[2] in ours else "other_databases"
-    return "background"
+    database = backend_database(title)
+    if database is None:
+        return "background"
+    return "this_cluster" if database in ours else "other_databases"
 
 
 def _changed(

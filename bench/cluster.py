@@ -388,14 +388,20 @@ def kafka_pid(infra: Infra) -> int | None:
     return _read_int(infra.kafka.pid_file)
 
 
-def cpu_seconds(cluster: Cluster, extra: dict[str, int] | None = None) -> dict[str, float]:
+def cpu_seconds(
+    cluster: Cluster,
+    extra: dict[str, int] | None = None,
+    postgres: tuple[float, dict[int, tuple[str, float]]] | None = None,
+) -> dict[str, float]:
     """CPU seconds used so far by each service process, the Kafka broker and PostgreSQL (the
-    postmaster, its live backends and the backends that have exited), and ``extra`` pids."""
+    postmaster, its live backends and the backends that have exited), and ``extra`` pids.
+    ``postgres``: what ``postgres_cpu`` just read, if the caller has it (a scan of ``/proc``)."""
     out = {p.name: _cpu_of(p.pid)[0] for p in cluster.procs.values()}
     broker = kafka_pid(cluster.infra)
     if broker:
         out["kafka"] = _cpu_of(broker)[0]
-    postgres = postgres_cpu(cluster.infra)
+    if postgres is None:
+        postgres = postgres_cpu(cluster.infra)
     if postgres is not None:
         postmaster, children = postgres
         out["postgres"] = postmaster + sum(cpu for _, cpu in children.values())
@@ -433,6 +439,13 @@ def postgres_cpu(infra: Infra) -> tuple[float, dict[int, tuple[str, float]]] | N
             if parent == postmaster:
                 children[int(entry.name)] = (_title(int(entry.name)), cpu)
     return own + reaped, children
+
+
+def backend_database(title: str) -> str | None:
+    """The database of a backend, from its process title (``postgres: <user> <database>
+    <client> <state>``); None for the server's own processes (checkpointer, autovacuum...)."""
+    words = title.split()
+    return words[2] if len(words) >= 3 and words[1] == config.POSTGRES_USER else None
 
 
 def _title(pid: int) -> str:

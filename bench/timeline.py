@@ -31,9 +31,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from bench.cluster import CONSUMERS, Cluster, cpu_seconds, postgres_cpu
+from bench.cluster import CONSUMERS, Cluster, backend_database, cpu_seconds, postgres_cpu
 from bench.stores import kafka_clients, partitions
-from devstack.config import POSTGRES_USER
 
 EVERY_S = 2.0
 PARTS = 4
@@ -82,6 +81,7 @@ class Timeline:
         topic: str,
     ) -> dict[str, Any]:
         ends = await consumer.end_offsets(tps) if tps else {}
+        postgres = postgres_cpu(self.cluster.infra)  # one scan of /proc for both figures
         applied = {}
         for service in CONSUMERS:
             committed = await admin.list_consumer_group_offsets(self.cluster.group(service))
@@ -92,7 +92,7 @@ class Timeline:
             "t": round(time.monotonic() - self._started, 2),
             "published": int(sum(ends.values())),
             "applied": applied,
-            "cpu": {**cpu_seconds(self.cluster), **_postgres_split(self.cluster)},
+            "cpu": {**cpu_seconds(self.cluster, postgres=postgres), **_postgres_split(postgres)},
         }
 
     def report(self) -> dict[str, Any]:
@@ -106,28 +106,22 @@ class Timeline:
         }
 
 
-def _postgres_split(cluster: Cluster) -> dict[str, float]:
+def _postgres_split(found: tuple[float, dict[int, tuple[str, float]]] | None) -> dict[str, float]:
     """PostgreSQL's live processes' CPU seconds: backends, and background processes by kind
     (``autovacuum`` workers, the rest as ``pg_background``). A process that exits takes its
     figure with it (``postgres``, from ``cpu_seconds``, keeps it): an autovacuum worker that
     starts and ends within one stretch shows only there."""
-    found = postgres_cpu(cluster.infra)
     if found is None:
         return {}
     out = {"pg_backends": 0.0, "pg_autovacuum": 0.0, "pg_background": 0.0}
     for title, cpu in found[1].values():
         if "autovacuum" in title:
             out["pg_autovacuum"] += cpu
-        elif _is_backend(title):
+        elif backend_database(title) is not None:
             out["pg_backends"] += cpu
         else:
             out["pg_background"] += cpu
     return out
-
-
-def _is_backend(title: str) -> bool:
-    words = title.split()  # postgres: <user> <database> <client> <state>, for a backend
-    return len(words) >= 3 and words[1] == POSTGRES_USER
 
 
 def parts(samples: list[dict[str, Any]], n: int = PARTS) -> list[dict[str, Any]]:
@@ -155,8 +149,8 @@ def parts(samples: list[dict[str, Any]], n: int = PARTS) -> list[dict[str, Any]]
                     s: round((b["applied"][s] - a["applied"][s]) / dt, 1) for s in b["applied"]
                 },
                 "cores": {
-                    k: round(max(0.0, v - a["cpu"].get(k, v)) / dt, 3)
-                    for k, v in sorted(b["cpu"].items())
+                    name: round(max(0.0, v - a["cpu"].get(name, v)) / dt, 3)
+                    for name, v in sorted(b["cpu"].items())
                 },
             }
         )

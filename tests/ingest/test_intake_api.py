@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import event, text
 
 from shared import topics
 from shared.envelope import CloudEvent
@@ -165,3 +166,46 @@ async def test_oversized_body_is_413(ingest: RunningService) -> None:
     )
     assert response.status_code == 413
     assert response.json()["title"] == "Payload Too Large"
+
+
+async def test_a_single_order_takes_no_savepoint_and_one_postgres_refuses_is_refused_alone(
+    ingest: RunningService,
+) -> None:
+    """A request's orders are all its transaction holds: no SAVEPOINT/RELEASE round trips on
+    the way in. An order PostgreSQL will not store (a NUL in its text) is still refused alone:
+    422, quarantined, nothing stored or published; the next request goes through."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = ingest.resources.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        ok = await ingest.client.post("/v1/orders", json=amazon_order(), headers=SELLER_KEY)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert ok.status_code == 201, ok.text
+    assert any(s.startswith("INSERT INTO orders") for s in seen), seen
+    assert not [s for s in seen if "SAVEPOINT" in s.upper()], seen
+
+    refused = amazon_order()
+    refused["OrderItems"][0]["Title"] = "mug\u0000"
+    response = await ingest.client.post("/v1/orders", json=refused, headers=SELLER_KEY)
+    assert response.status_code == 422, response.text
+    assert "database refused" in response.json()["detail"]
+    order_id = refused["AmazonOrderId"]
+    gone = await ingest.client.get(f"/v1/orders/{order_id}", headers=SELLER_KEY)
+    assert gone.status_code == 404
+    quarantined = await ingest.client.get(
+        "/v1/quarantine", params={"amazon_order_id": order_id}, headers=SELLER_KEY
+    )
+    assert quarantined.json()["items"], quarantined.text
+    async with ingest.resources.engine.connect() as conn:
+        outbox = await conn.execute(
+            text("SELECT count(*) FROM outbox WHERE message_key = :k"), {"k": order_id}
+        )
+        assert outbox.scalar() == 0
+
+    after = await ingest.client.post("/v1/orders", json=amazon_order(), headers=SELLER_KEY)
+    assert after.status_code == 201, after.text

@@ -5,6 +5,12 @@ the outbox in the same transaction. A batch costs a fixed handful of statements 
 size: one locked read of the orders it names, one multi-row insert of the new ones, one update
 of the changed ones, one outbox insert. If PostgreSQL refuses any of it, the batch is redone
 order by order, each in its own savepoint, so one bad order never takes the others down.
+
+The first attempt is undone by a savepoint when the transaction holds other work (a sync's
+lease, an upload's progress, a notification's record). When the batch is the transaction's
+only work (``alone``: the API's requests), it is undone by rolling the transaction back and
+starting another: the same effect, without the SAVEPOINT and RELEASE round trips on every
+request (a single order is then five statements instead of seven).
 """
 
 from __future__ import annotations
@@ -61,12 +67,14 @@ async def accept_many(
     topic: str,
     correlation_id: str | None = None,
     upload_id: Any = None,
+    alone: bool = False,
 ) -> list[Accepted | Rejected]:
-    """Accept the orders of a batch, in order; quarantine the rejected ones."""
+    """Accept the orders of a batch, in order; quarantine the rejected ones. ``alone``: the
+    batch is all the transaction holds, so a refused attempt may roll all of it back."""
     orders = [e for e in entries if isinstance(e, IncomingOrder)]
     context = _Context(seller_id, source, pii, topic, correlation_id)
     try:
-        decided = await _together(uow, orders, context)
+        decided = await _together(uow, orders, context, alone=alone)
     except (DBAPIError, _LostRace) as exc:
         if is_transient(exc):
             raise
@@ -95,12 +103,13 @@ class _Context:
 
 
 async def _together(
-    uow: UnitOfWork, orders: Sequence[IncomingOrder], context: _Context
+    uow: UnitOfWork, orders: Sequence[IncomingOrder], context: _Context, *, alone: bool = False
 ) -> dict[int, Accepted | Rejected]:
-    """The whole batch in one savepoint (a few statements); raises what PostgreSQL refused."""
+    """The whole batch in one attempt (a few statements) that is undone on its own if it
+    fails; raises what PostgreSQL refused."""
     for attempt in range(RACE_RETRIES + 1):
         try:
-            async with uow.session.begin_nested():
+            async with uow.attempt(alone=alone):
                 return await _apply(uow, orders, context)
         except _LostRace:
             if attempt == RACE_RETRIES:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,6 +39,22 @@ class UnitOfWork:
                 await self.session.rollback()
         finally:
             await self.session.close()
+
+    @contextlib.asynccontextmanager
+    async def attempt(self, *, alone: bool = False) -> AsyncIterator[None]:
+        """Work that is undone on its own if it raises: in a savepoint, or, when it is all the
+        transaction holds (``alone``), by rolling the transaction back and beginning another
+        (no SAVEPOINT and RELEASE round trips when it succeeds)."""
+        if not alone:
+            async with self.session.begin_nested():
+                yield
+            return
+        try:
+            yield
+        except Exception:  # a cancellation leaves the rollback to __aexit__
+            await self.session.rollback()
+            await self.session.begin()
+            raise
 
     async def publish(self, topic: str, event: CloudEvent) -> None:
         await self.publish_all(topic, [event])

@@ -85,6 +85,7 @@ async def post_order(
             pii=pii,
             topic=settings.topic(topics.ORDERS),
             correlation_id=correlation_id.get(),
+            alone=True,
         )
     if isinstance(outcome, Rejected):
         raise _problem_of(outcome)
@@ -125,6 +126,7 @@ async def post_batch(
             pii=pii,
             topic=settings.topic(topics.ORDERS),
             correlation_id=correlation_id.get(),
+            alone=True,
         )
     results = [_batch_entry(i, o) for i, o in enumerate(outcomes)]
     rejected = sum(1 for r in results if r.result == "rejected")

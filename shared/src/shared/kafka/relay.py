@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared import metrics
 from shared.db import bulk
 from shared.db.plumbing import CHANNEL
+from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ class OutboxRelay:
         sessions: async_sessionmaker[AsyncSession],
         outbox: Table,
         producer: Any,
-        batch_size: int = 2000,
-        idle_seconds: float = 0.05,
+        batch_size: int = ServiceSettings.model_fields["relay_batch_size"].default,
+        idle_seconds: float = ServiceSettings.model_fields["relay_idle_seconds"].default,
         service: str = "orderflow",
         before_mark_sent: Callable[[], None] | None = None,
         wakeup: asyncio.Event | None = None,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from typing import Any
 
 import pytest
+from sqlalchemy import event, text
 
 from shared.samples import amazon_order
 from shared.testing import RunningService, eventually
@@ -120,6 +123,52 @@ async def test_batch_applies_repeats_in_order_and_isolates_what_postgres_refuses
         "/v1/quarantine", params={"amazon_order_id": refused["AmazonOrderId"]}, headers=SELLER_KEY
     )
     assert quarantined.json()["items"], quarantined.text
+
+
+async def test_two_requests_racing_to_create_the_same_orders_create_each_once(
+    ingest: RunningService,
+) -> None:
+    """Two batches at once that share 40 new orders, each with 20 more of its own: both read
+    that none exists, one inserts first, and the other's insert finds the shared ones taken. That
+    request's transaction is rolled back, its own new orders with it, and read again (no
+    savepoint: the batch is all it holds): every order is created once, with one
+    ``order.created`` event; had the rollback kept the loser's own inserts, its second pass
+    would find them and call them unchanged, with no event."""
+    locked_reads: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM orders" in statement and "FOR UPDATE" in statement:
+            locked_reads.append(statement)
+
+    shared = [amazon_order() for _ in range(40)]
+    own = [[amazon_order() for _ in range(20)] for _ in range(2)]
+    engine = ingest.resources.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        answers = await asyncio.gather(
+            *(
+                ingest.client.post("/v1/orders/batch", json={"orders": orders}, headers=SELLER_KEY)
+                for orders in (shared + own[0], shared + own[1])
+            )
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    # Two requests, one locked read each, and one more for the request that lost the race.
+    assert len(locked_reads) > 2, "the two requests did not race; the test proves nothing"
+    results = Counter(r["result"] for a in answers for r in a.json()["results"])
+    assert results == Counter(created=80, unchanged=40)
+    every = shared + own[0] + own[1]
+    async with ingest.resources.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT message_key, count(*) FROM outbox "
+                "WHERE message_key = ANY(:ids) AND event_type = 'order.created' "
+                "GROUP BY message_key"
+            ),
+            {"ids": [o["AmazonOrderId"] for o in every]},
+        )
+        assert dict(rows.all()) == {o["AmazonOrderId"]: 1 for o in every}
 
 
 async def test_batch_over_the_limit_is_refused_whole(ingest: RunningService) -> None:

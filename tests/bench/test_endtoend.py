@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
-from bench.endtoend import Plan, _hops, _in_flight, _rates, ratios, repeated
+from bench.endtoend import Plan, _hops, _in_flight, _rates, ratios, repeated, targets
 
 pytestmark = pytest.mark.unit
 
@@ -123,3 +124,73 @@ def test_ratios_set_the_platform_against_the_bare_pipeline_and_each_bare_client(
         "applied_vs_bare_kafka_produce_then_consume": 0.0625,
         "accepted_vs_bare_kafka_produce": 0.075,
     }
+
+
+def _measured(rate: Any, p99: float, cpu: float, slowest: float | None = None) -> dict[str, Any]:
+    run: dict[str, Any] = {
+        "target_rate": rate,
+        "applied_per_s": 2050.0,
+        "visible_in_fulfillment": {"p99_ms": p99},
+        "cpu": {"ms_per_order": cpu, "machine": {"speed_probe_ms": 10.0}},
+    }
+    if slowest is not None:
+        run["timeline"] = {
+            "during_load": {"applied_per_s": {"fulfillment": slowest, "defects": 2400.0}}
+        }
+    return run
+
+
+def test_targets_say_what_this_run_met_with_what_it_was_measured_on() -> None:
+    report: dict[str, Any] = {
+        "end_to_end": [
+            _measured("full speed", 900.0, 0.8, slowest=2250.0),
+            _measured(1000.0, 240.0, 1.5),
+            _measured(1000.0, 310.0, 1.6),
+            _measured(1000.0, 200.0, 1.4),
+            _measured(500.0, 120.0, 1.8),
+        ],
+        "ratios": {"applied_vs_bare_pipeline": 0.2},
+        "soak": {
+            "memory": {
+                "ingest-all": {"second_half_mib_per_min": 0.02},
+                "fulfillment-all": {"second_half_mib_per_min": -0.3},
+            }
+        },
+    }
+    got = targets(report)
+    assert got["sustained_orders_per_s"] == {
+        "target": 2200,
+        "value": 2250.0,
+        "basis": "slowest consumer while the load ran",
+        "met": True,
+        "cpu_ms_per_order": 0.8,
+        "speed_probe_ms": 10.0,
+    }
+    assert got["p99_ms_at_1000_per_s"] == {
+        "target": 250,
+        "value": 240.0,
+        "basis": "median of 3 runs",
+        "runs_under_target": 2,
+        "met": True,
+        "cpu_ms_per_order": [1.5, 1.6, 1.4],
+    }
+    assert got["applied_vs_bare_pipeline"] == {"target": 0.5, "value": 0.2, "met": False}
+    assert got["memory_flat"] == {
+        "target": "RSS growth within 0.1 MiB/min in the soak's second half, every service",
+        "value": {"ingest-all": 0.02, "fulfillment-all": -0.3},
+        "met": False,
+    }
+
+
+def test_targets_not_measured_in_a_run_say_so() -> None:
+    report: dict[str, Any] = {
+        "end_to_end": [_measured("full speed", 900.0, 0.9)],
+        "ratios": {"applied_vs_bare_pipeline": None},
+    }
+    got = targets(report)
+    assert got["sustained_orders_per_s"]["basis"] == "applied over the whole run"
+    assert got["sustained_orders_per_s"]["value"] == 2050.0
+    assert got["sustained_orders_per_s"]["met"] is False
+    assert got["p99_ms_at_1000_per_s"] == {"target": 250, "value": None, "met": None}
+    assert got["applied_vs_bare_pipeline"]["met"] is None
+    assert got["memory_flat"]["met"] is None

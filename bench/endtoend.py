@@ -47,7 +47,6 @@ topic prefix. A load generator in its own process posts orders:
 - RSS of every service process (start, middle, end, peak), and with py-spy installed
   (``uv tool install py-spy``; ``BENCH_PROFILE=0`` skips it) a profile of ingest and
   fulfillment during the full-speed run.
-
 - ``targets``: each of the issue's targets (2,200 orders/s sustained, p99 under 250 ms at
   1,000/s, half the bare pipeline, flat memory) against this run's figure, met or not (or not
   measured), with the CPU per order it was measured at.

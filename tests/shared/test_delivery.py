@@ -7,6 +7,8 @@
 - Operators list and replay dead letters over REST; a replay that fails again goes back to the
   dead-letter topic instead of looping.
 - An idle relay is woken by the commit that wrote to the outbox (LISTEN/NOTIFY).
+- A relay round goes to Kafka as one produce request, and its sent mark commits without
+  waiting for the disk (a lost mark only republishes, which the inbox absorbs).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from shared import topics
 from shared.kafka.client import make_producer
@@ -96,6 +99,74 @@ async def test_relay_crash_after_publish_republishes_but_applies_once(
     await eventually(lambda: _count(probe, plumbing.inbox, event_id=event.id))
     assert await _count(probe, effects, event_id=event.id) == 1
     assert await _count(probe, plumbing.outbox) == 1  # marked sent, not duplicated
+
+
+async def test_a_relay_round_is_one_produce_request_and_its_mark_does_not_wait_for_the_disk(
+    probe: RunningService,
+) -> None:
+    resources = probe.resources
+    topic = resources.settings.topic(topics.ORDERS)
+    # An engine of the test's own, so the probe's consumer's commits are not counted; its
+    # sessions wait for the disk, as in production (the test server does not, for speed).
+    engine = create_async_engine(
+        resources.settings.database_url,
+        connect_args={"server_settings": {"synchronous_commit": "on"}},
+    )
+    sessions = async_sessionmaker(engine)
+    producer = make_producer(resources.settings.kafka_bootstrap_servers, client_id="t")
+    await producer.start()
+    relay = OutboxRelay(sessions=sessions, outbox=plumbing.outbox, producer=producer)
+    requests: list[str] = []
+    send = producer.client.send
+
+    def counted(node_id: int, request: Any, **kwargs: Any) -> Any:
+        requests.append(type(request).__name__)
+        return send(node_id, request, **kwargs)
+
+    committed_with: list[str] = []
+
+    def at_commit(conn: Any) -> None:
+        committed_with.append(conn.exec_driver_sql("SHOW synchronous_commit").scalar_one())
+
+    events = [order_event(f"111-0000009-{n:07d}") for n in range(1400)]
+    try:
+        producer.client.send = counted  # type: ignore[method-assign]
+        # A new topic's partitions get their leaders one by one (until then a produce to one
+        # is refused and retried): rounds of 60 events, about five a partition, until one goes
+        # out in a single request.
+        sent = 0
+        for _ in range(20):
+            requests.clear()
+            async with sessions() as session, session.begin():
+                await add_events(
+                    session, plumbing.outbox, topic=topic, events=events[sent : sent + 60]
+                )
+            sent += await relay.publish_batch()
+            if requests.count("ProduceRequest") == 1:
+                break
+        requests.clear()
+        async with sessions() as session, session.begin():
+            await add_events(
+                session, plumbing.outbox, topic=topic, events=events[sent : sent + 200]
+            )
+        event.listen(engine.sync_engine, "commit", at_commit)
+        assert await relay.publish_batch() == 200
+        async with sessions() as session, session.begin():  # any other transaction
+            await session.execute(select(1))
+    finally:
+        await producer.stop()
+        await engine.dispose()
+
+    # One produce request: every row was appended before the producer's sender ran (which is
+    # why the producer does not linger: it could only delay the round).
+    assert requests.count("ProduceRequest") == 1
+    # The relay's own transaction does not wait for its WAL to reach the disk; others do.
+    assert committed_with == ["off", "on"]
+    copies = await read_topic(
+        resources.settings.kafka_bootstrap_servers, topic, until=lambda rs: len(rs) >= sent + 200
+    )
+    assert sorted(r.key.decode() for r in copies) == sorted(e.subject for e in events[: sent + 200])
+    assert await _count(probe, plumbing.outbox, sent_at=None) == 0
 
 
 async def test_poison_messages_go_to_dlq_with_headers_and_the_partition_keeps_flowing(

@@ -15,13 +15,20 @@ MAX_MESSAGE_BYTES = 1_000_000
 
 
 def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
-    """Idempotent producer: ``acks=all``, retries without duplicates or reordering."""
+    """Idempotent producer: ``acks=all``, retries without duplicates or reordering.
+
+    No linger: the relay, its only user, appends a whole claim before it yields to the event
+    loop, so every round goes out as one request per broker anyway. Lingering 5 ms only made
+    each round wait (a relay round of 100 rows at 1,000 orders/s: produce and acks p50 11.4 ms
+    with it, 5.6 without), and split a round into two requests when the batches of its
+    partitions reached their linger at different times.
+    """
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
-        linger_ms=5,
+        linger_ms=0,
         max_batch_size=256 * 1024,
         max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
         request_timeout_ms=15_000,

@@ -3,6 +3,12 @@
 Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several relays can run side by side. A
 relay that dies after Kafka has the messages and before it marks them sent publishes them
 again on restart: consumers drop the repeats by event id (the inbox). Nothing is lost.
+
+For the same reason the sent mark need not survive a crash of PostgreSQL itself, and the
+relay's transaction commits without waiting for its WAL to reach the disk
+(``synchronous_commit = off``, for that transaction only): a mark lost with the last moments
+before a crash means those rows go out again. Every other transaction still waits, and a later
+one that does flushes the marks before it with its own WAL.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,6 +29,10 @@ from shared.db.plumbing import CHANNEL
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+# At 1,000 orders/s a relay round's commit took 4.2 ms (p50; p99 50) waiting for the disk,
+# 1.5-1.9 ms without (bench, ingest's relay, rounds of 100 rows).
+_NO_WAIT_FOR_DISK = text("SET LOCAL synchronous_commit = off")
 
 
 class Publisher(Protocol):
@@ -83,6 +93,7 @@ class OutboxRelay:
             rows = (await session.execute(self._claim())).all()
             if not rows:
                 return 0
+            await session.execute(_NO_WAIT_FOR_DISK)
             landed = await self._send_all(rows)
             if self._before_mark_sent is not None:
                 self._before_mark_sent()

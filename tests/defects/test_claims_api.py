@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
 
 from shared.events.fulfillment import RefundIssued
 from shared.testing import RunningService, eventually
@@ -370,3 +371,53 @@ async def test_unanswered_information_request_is_flagged_overdue_by_the_job_with
         f"{url}/responses", json={"text": "Sorry, here it is."}, headers=AS_SELLER
     )
     assert late_answer.json()["overdue"] is False and late_answer.json()["due_at"] is None
+
+
+async def _filed_events(svc: RunningService, amazon_order_id: str) -> int:
+    """How many events this service queued for the order (its outbox, not yet on Kafka or not)."""
+    outbox = svc.resources.tables.outbox
+    stmt = (
+        select(func.count())
+        .select_from(outbox)
+        .where(outbox.c.message_key == amazon_order_id, outbox.c.event_type == "claim.filed")
+    )
+    async with svc.resources.sessions() as session:
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def test_the_same_claim_filed_twice_is_one_case_and_a_conflicting_one_is_refused(
+    defects: RunningService,
+) -> None:
+    oid = new_order_id()
+    body = claim_body(oid)
+    first = await _file(defects, body)
+    again = await defects.client.post("/v1/claims", json=body, headers=AS_SELLER)
+    assert again.status_code == 200, again.text  # a retry: the case as it is, not a new one
+    assert again.json()["id"] == first["id"]
+    assert again.headers["location"] == f"/v1/claims/{first['id']}"
+
+    # Two copies of another filing at once (a client retrying before its first answer).
+    other = claim_body(oid, filed_at=(datetime.now(UTC) - timedelta(minutes=5)).isoformat())
+    answers = await asyncio.gather(
+        *(defects.client.post("/v1/claims", json=other, headers=AS_SELLER) for _ in range(2))
+    )
+    assert sorted(a.status_code for a in answers) == [200, 201]
+    assert answers[0].json()["id"] == answers[1].json()["id"] != first["id"]
+
+    # Same order, kind and filing time, other details: not the same claim, and not a new one.
+    conflicting = dict(body, reason="not_as_described")
+    refused = await defects.client.post("/v1/claims", json=conflicting, headers=AS_SELLER)
+    assert refused.status_code == 409, refused.text
+    assert first["id"] in refused.json()["detail"]
+
+    listed = await defects.client.get(
+        "/v1/claims", params={"amazon_order_id": oid}, headers=AS_SELLER
+    )
+    assert len(listed.json()["items"]) == 2
+    assert await _filed_events(defects, oid) == 2  # one claim.filed per case
+
+    # Another seller's identical body is not this seller's retry (the order is not known here
+    # yet, so either may file for it): a case of their own.
+    theirs = await defects.client.post("/v1/claims", json=body, headers=AS_OTHER)
+    assert theirs.status_code == 201, theirs.text
+    assert theirs.json()["id"] != first["id"]

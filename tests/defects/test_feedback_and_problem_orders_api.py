@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -156,3 +157,26 @@ async def test_problem_orders_most_urgent_first(defects: RunningService) -> None
     assert sorted(c["case_type"] for c in mine[2]["cases"]) == ["a_to_z", "feedback"]
     other = await defects.client.get("/v1/problem-orders", headers=AS_OTHER)
     assert urgent not in [o["amazon_order_id"] for o in other.json()["items"]]
+
+
+async def test_the_same_feedback_recorded_twice_is_one_record(defects: RunningService) -> None:
+    oid = new_order_id()
+    body = feedback_body(oid, 2)
+    answers = await asyncio.gather(
+        *(defects.client.post("/v1/feedback", json=body, headers=AS_SELLER) for _ in range(2))
+    )
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    again = await defects.client.post("/v1/feedback", json=body, headers=AS_SELLER)
+    assert (again.status_code, again.json()["id"]) == (200, answers[0].json()["id"])
+    assert again.headers["location"] == f"/v1/feedback/{answers[0].json()['id']}"
+
+    changed = await defects.client.post(
+        "/v1/feedback", json=dict(body, rating=4), headers=AS_SELLER
+    )
+    assert changed.status_code == 409, changed.text
+    assert answers[0].json()["id"] in changed.json()["detail"]
+    listed = await defects.client.get(
+        "/v1/feedback", params={"amazon_order_id": oid}, headers=AS_SELLER
+    )
+    assert len(listed.json()["items"]) == 1

@@ -223,12 +223,37 @@ def claim_of(row: Any) -> Claim:
     )
 
 
+async def _take_turns(session: AsyncSession, *key: str) -> None:
+    """Until the transaction ends, hold a lock on ``key``: two requests recording the same
+    thing at once take turns, and the second finds what the first wrote. (An advisory lock:
+    the order may not be known here yet, so there is no row to lock.)"""
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended("/".join(key), 0)))
+    )
+
+
 class ClaimRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def add(self, claim: Claim) -> None:
         await self.session.execute(insert(orm.claims).values(id=claim.id, **_claim_values(claim)))
+
+    async def filed_before(
+        self, *, seller_id: str, amazon_order_id: str, kind: ClaimKind, filed_at: datetime
+    ) -> Claim | None:
+        """The case already filed for this order, of this kind, at this time, if any; until the
+        transaction ends, another filing for the order waits for this one."""
+        await _take_turns(self.session, "claims", seller_id, amazon_order_id)
+        c = orm.claims.c
+        stmt = select(orm.claims).where(
+            c.seller_id == seller_id,
+            c.amazon_order_id == amazon_order_id,
+            c.kind == kind,
+            c.filed_at == filed_at,
+        )
+        row = (await self.session.execute(stmt.order_by(c.seq).limit(1))).first()
+        return None if row is None else claim_of(row)
 
     async def get(
         self, claim_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
@@ -407,6 +432,21 @@ class FeedbackRepository:
     async def add(self, feedback: Feedback) -> None:
         values = {name: getattr(feedback, name) for name in _FEEDBACK_FIELDS}
         await self.session.execute(insert(orm.feedback).values(id=feedback.id, **values))
+
+    async def received_before(
+        self, *, seller_id: str, amazon_order_id: str, received_at: datetime
+    ) -> Feedback | None:
+        """The feedback already recorded for this order as received at this time, if any;
+        until the transaction ends, other feedback for the order waits for this one."""
+        await _take_turns(self.session, "feedback", seller_id, amazon_order_id)
+        f = orm.feedback.c
+        stmt = select(orm.feedback).where(
+            f.seller_id == seller_id,
+            f.amazon_order_id == amazon_order_id,
+            f.received_at == received_at,
+        )
+        row = (await self.session.execute(stmt.order_by(f.seq).limit(1))).first()
+        return None if row is None else feedback_of(row)
 
     async def get(
         self, feedback_id: uuid.UUID, *, seller_id: str | None, lock: bool = False

@@ -4,6 +4,7 @@ DefectsError
 ├── NotFound                 no such case (or file) for this seller
 ├── InvalidTransition        the case's state machine does not allow this step now (409)
 ├── DeadlinePassed           the step came too late, e.g. an appeal 30 days after the grant (409)
+├── AlreadyRecorded          the same claim or feedback was recorded before with other details (409)
 └── InvalidInput             a value the domain refuses, naming its field (422)
     └── RejectedEvidence     an evidence file of a type or size we do not keep (415/413/422)
 """
@@ -39,6 +40,11 @@ class InvalidTransition(DefectsError):
 
 class DeadlinePassed(DefectsError):
     pass
+
+
+class AlreadyRecorded(DefectsError):
+    """A claim (order, kind, filing time) or feedback (order, time received) that is already
+    here with other details: not a retry, and not a new one either."""
 
 
 class InvalidInput(DefectsError):

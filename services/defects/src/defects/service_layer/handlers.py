@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from defects.domain import odr
-from defects.domain.errors import NotFound
+from defects.domain.errors import AlreadyRecorded, NotFound
 from defects.domain.evidence_files import EvidenceFile
 from defects.domain.model import (
     AppealOutcome,
@@ -47,10 +47,28 @@ async def file_claim(
     amount: Money | None,
     filed_at: datetime,
     now: datetime,
-) -> Claim:
+) -> tuple[Claim, bool]:
+    """The case, and whether it was filed now.
+
+    A claim is its order, kind and filing time: the same claim sent again (a client retrying)
+    is the case filed the first time, and nothing is written or announced again. The same
+    order, kind and time with another reason or amount is refused (``AlreadyRecorded``).
+    """
     owner = await uow.orders.owner(amazon_order_id)
     if owner is not None and owner != seller_id:
         raise NotFound(f"No order {amazon_order_id} for this seller.")
+    before = await uow.claims.filed_before(
+        seller_id=seller_id, amazon_order_id=amazon_order_id, kind=kind, filed_at=filed_at
+    )
+    if before is not None:
+        if (before.reason, before.amount) != (reason, amount):
+            raise AlreadyRecorded(
+                f"Claim {before.id} for order {amazon_order_id} ({kind}) was filed at "
+                f"{filed_at.isoformat()} with reason {before.reason} and "
+                f"{_money_text(before.amount)}. A claim filed at the same time with other "
+                "details is not taken: use that case, or give the new claim's own filing time."
+            )
+        return before, False
     claim = Claim.file(
         seller_id=seller_id,
         amazon_order_id=amazon_order_id,
@@ -63,7 +81,11 @@ async def file_claim(
     await uow.claims.add(claim)
     await uow.claims.add_activity(claim=claim, at=now, action="file", from_status=None)
     await _announce(uow, claim, "filed")
-    return claim
+    return claim, True
+
+
+def _money_text(money: Money | None) -> str:
+    return "no amount" if money is None else f"amount {money.amount} {money.currency_code}"
 
 
 async def _load(uow: UnitOfWork, claim_id: uuid.UUID, seller_id: str | None) -> Claim:
@@ -288,10 +310,25 @@ async def receive_feedback(
     comment: str | None,
     received_at: datetime,
     now: datetime,
-) -> Feedback:
+) -> tuple[Feedback, bool]:
+    """The feedback, and whether it was recorded now: the same feedback (order and time
+    received) sent again is the one recorded the first time; with another rating or comment it
+    is refused (``AlreadyRecorded``)."""
     owner = await uow.orders.owner(amazon_order_id)
     if owner is not None and owner != seller_id:
         raise NotFound(f"No order {amazon_order_id} for this seller.")
+    before = await uow.feedback.received_before(
+        seller_id=seller_id, amazon_order_id=amazon_order_id, received_at=received_at
+    )
+    if before is not None:
+        if (before.rating, before.comment) != (rating, comment):
+            raise AlreadyRecorded(
+                f"Feedback {before.id} for order {amazon_order_id} received at "
+                f"{received_at.isoformat()} is recorded with {before.rating} stars and another "
+                "comment or rating than this one: use that record, or give this feedback's own "
+                "time received."
+            )
+        return before, False
     feedback = Feedback.receive(
         seller_id=seller_id,
         amazon_order_id=amazon_order_id,
@@ -302,7 +339,7 @@ async def receive_feedback(
     )
     await uow.feedback.add(feedback)
     await _announce_feedback(uow, feedback, FEEDBACK_RECEIVED)
-    return feedback
+    return feedback, True
 
 
 async def _load_feedback(uow: UnitOfWork, feedback_id: uuid.UUID, seller_id: str) -> Feedback:

@@ -1,6 +1,6 @@
 """Defects' domain errors as HTTP problems: the one place they are mapped.
 
-NotFound -> 404; InvalidTransition and DeadlinePassed -> 409 (saying why);
+NotFound -> 404; InvalidTransition, DeadlinePassed and AlreadyRecorded -> 409 (saying why);
 InvalidInput -> 422 naming ``body.<field>``; RejectedEvidence -> 413, 415 or 422.
 """
 
@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from defects.domain.errors import (
+    AlreadyRecorded,
     DeadlinePassed,
     DefectsError,
     InvalidInput,
@@ -23,6 +24,7 @@ _STATUS: dict[type[DefectsError], tuple[int, str]] = {
     NotFound: (404, "Not Found"),
     InvalidTransition: (409, "Transition not allowed"),
     DeadlinePassed: (409, "Deadline passed"),
+    AlreadyRecorded: (409, "Already recorded"),
     InvalidInput: (422, "Invalid request"),
     RejectedEvidence: (422, "Evidence file refused"),
 }

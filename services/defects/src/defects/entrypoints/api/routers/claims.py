@@ -69,13 +69,22 @@ async def _detail(uow: UnitOfWork, claim: Claim, now: datetime) -> ClaimOut:
     status_code=201,
     response_model=ClaimOut,
     summary="File an A-to-z claim or a chargeback for an order",
-    responses=_404,
+    description=(
+        "A claim is its order, kind and filing time: the same claim sent again (a retry) "
+        "answers 200 with the case filed the first time, and nothing is filed or announced "
+        "twice; the same order, kind and time with another reason or amount answers 409."
+    ),
+    responses={
+        200: {"model": ClaimOut, "description": "filed before: the case as it is"},
+        **_404,
+        409: {"description": "a claim for this order, kind and time has other details"},
+    },
 )
 async def file_claim(
     body: ClaimIn, response: Response, seller: ActingSeller, uow: UoW, now: Now
 ) -> ClaimOut:
     async with uow:
-        claim = await handlers.file_claim(
+        claim, filed_now = await handlers.file_claim(
             uow,
             seller_id=seller,
             amazon_order_id=body.amazon_order_id,
@@ -86,6 +95,7 @@ async def file_claim(
             now=now,
         )
         out = await _detail(uow, claim, now)
+    response.status_code = 201 if filed_now else 200
     response.headers["Location"] = f"/v1/claims/{claim.id}"
     return out
 

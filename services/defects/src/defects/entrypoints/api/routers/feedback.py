@@ -31,12 +31,26 @@ _409: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=201, response_model=FeedbackOut, summary="Record buyer feedback")
+@router.post(
+    "",
+    status_code=201,
+    response_model=FeedbackOut,
+    summary="Record buyer feedback",
+    description=(
+        "Feedback is its order and the time it was received: the same feedback sent again (a "
+        "retry) answers 200 with the record made the first time; the same order and time with "
+        "another rating or comment answers 409."
+    ),
+    responses={
+        200: {"model": FeedbackOut, "description": "recorded before: the record as it is"},
+        409: {"description": "feedback for this order and time has another rating or comment"},
+    },
+)
 async def receive(
     body: FeedbackIn, response: Response, seller: ActingSeller, uow: UoW, now: Now
 ) -> FeedbackOut:
     async with uow:
-        feedback = await handlers.receive_feedback(
+        feedback, recorded_now = await handlers.receive_feedback(
             uow,
             seller_id=seller,
             amazon_order_id=body.amazon_order_id,
@@ -46,6 +60,7 @@ async def receive(
             now=now,
         )
         facts = await uow.orders.facts(feedback.amazon_order_id, feedback.seller_id)
+    response.status_code = 201 if recorded_now else 200
     response.headers["Location"] = f"/v1/feedback/{feedback.id}"
     return presenters.feedback_out(feedback, facts)
 

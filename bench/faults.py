@@ -12,6 +12,10 @@ A load generator (its own process) posts ``FAULT_ORDERS`` orders (default 10000)
   not marked sent (after publishing, before marking sent), restarted; ten times.
 - ``kafka-restart``: the broker is stopped, left down ``FAULT_OUTAGE_S`` (10) and started.
 - ``postgres-restart``: PostgreSQL likewise; the API must answer 503, never another 5xx.
+- ``postgres-crash``: PostgreSQL aborted (``pg_ctl stop -m immediate``: every server process
+  killed, what the WAL writer had not yet written lost, crash recovery at the next start), down
+  as long, started. The relays' sent marks commit without waiting for the disk, so some may be
+  lost: those rows go out again and the inboxes drop the repeats.
 - ``rebalance``: a second worker of each consumer joins its group, then leaves.
 
 Each ends by checking that every accepted order is in fulfillment's, defects' and analytics'
@@ -26,6 +30,7 @@ Prints one line per scenario, then a JSON summary as the last line; exits 1 if a
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 import time
@@ -151,6 +156,11 @@ SCENARIOS: dict[str, Fault] = {
     "relay-kill": relay_kill,
     "kafka-restart": outage(INFRA.kafka.stop, INFRA.kafka.start, "Kafka"),
     "postgres-restart": outage(INFRA.postgres.stop, INFRA.postgres.start, "PostgreSQL"),
+    "postgres-crash": outage(
+        functools.partial(INFRA.postgres.stop, mode="immediate"),
+        INFRA.postgres.start,
+        "PostgreSQL (aborted)",
+    ),
     "rebalance": rebalance,
 }
 

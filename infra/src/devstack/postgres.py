@@ -170,12 +170,15 @@ class PostgresServer:
             log.info("PostgreSQL ready on port %d", self.port)
             return True
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server. ``fast`` ends the sessions and shuts down cleanly; ``immediate``
+        aborts every server process, as a crash would: what the WAL writer had not yet
+        written is lost, and the next start recovers from the WAL."""
         with file_lock(self.run_dir / ".lock"):
             if not (self.data_dir / "postmaster.pid").is_file():
                 return
-            log.info("stopping PostgreSQL on port %d", self.port)
-            self._pg_ctl(find_bindir(), "stop", "-w", "-t", "60", "-m", "fast")
+            log.info("stopping PostgreSQL on port %d (%s)", self.port, mode)
+            self._pg_ctl(find_bindir(), "stop", "-w", "-t", "60", "-m", mode)
 
     def create_database(self, name: str) -> None:
         create_database(self.server_url, name)

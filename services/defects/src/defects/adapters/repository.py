@@ -232,6 +232,14 @@ async def _take_turns(session: AsyncSession, *key: str) -> None:
     )
 
 
+async def _recorded_before(session: AsyncSession, table: Table, **match: Any) -> Any | None:
+    """The first row of ``table`` matching every column given, once this seller's order's
+    turn is held (``_take_turns``) for the rest of the transaction."""
+    await _take_turns(session, table.name, match["seller_id"], match["amazon_order_id"])
+    stmt = select(table).where(*(table.c[name] == value for name, value in match.items()))
+    return (await session.execute(stmt.order_by(table.c.seq).limit(1))).first()
+
+
 class ClaimRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -244,15 +252,14 @@ class ClaimRepository:
     ) -> Claim | None:
         """The case already filed for this order, of this kind, at this time, if any; until the
         transaction ends, another filing for the order waits for this one."""
-        await _take_turns(self.session, "claims", seller_id, amazon_order_id)
-        c = orm.claims.c
-        stmt = select(orm.claims).where(
-            c.seller_id == seller_id,
-            c.amazon_order_id == amazon_order_id,
-            c.kind == kind,
-            c.filed_at == filed_at,
+        row = await _recorded_before(
+            self.session,
+            orm.claims,
+            seller_id=seller_id,
+            amazon_order_id=amazon_order_id,
+            kind=kind,
+            filed_at=filed_at,
         )
-        row = (await self.session.execute(stmt.order_by(c.seq).limit(1))).first()
         return None if row is None else claim_of(row)
 
     async def get(
@@ -438,14 +445,13 @@ class FeedbackRepository:
     ) -> Feedback | None:
         """The feedback already recorded for this order as received at this time, if any;
         until the transaction ends, other feedback for the order waits for this one."""
-        await _take_turns(self.session, "feedback", seller_id, amazon_order_id)
-        f = orm.feedback.c
-        stmt = select(orm.feedback).where(
-            f.seller_id == seller_id,
-            f.amazon_order_id == amazon_order_id,
-            f.received_at == received_at,
+        row = await _recorded_before(
+            self.session,
+            orm.feedback,
+            seller_id=seller_id,
+            amazon_order_id=amazon_order_id,
+            received_at=received_at,
         )
-        row = (await self.session.execute(stmt.order_by(f.seq).limit(1))).first()
         return None if row is None else feedback_of(row)
 
     async def get(

@@ -323,6 +323,23 @@ def test_codec_round_trip() -> None:
     assert back == o
     assert back.refunds[0].lines[0].amount == Decimal("1.50")
     assert back.status is S.PARTIALLY_SHIPPED
+    assert back.events == []  # what was announced is not stored, and not read back
+
+
+def test_codec_reads_documents_of_other_builds_and_refuses_broken_ones() -> None:
+    o = order()
+    ship(o, [ItemQuantity("A", 1)])
+    doc = orjson.loads(codec.dump(o))
+    doc["field_of_a_later_build"] = {"x": 1}  # a newer writer's field: ignored
+    doc["shipments"][0]["note_of_a_later_build"] = "x"
+    assert codec.order_of(doc) == o
+    del doc["amazon_order_id"]
+    with pytest.raises(ValueError, match="amazon_order_id"):
+        codec.order_of(doc)
+    broken = orjson.loads(codec.dump(o))
+    broken["purchase_date"] = "not a date"
+    with pytest.raises(ValueError, match="purchase_date"):
+        codec.order_of(broken)
 
 
 # ---- search defaults -----------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 from analytics.adapters import orm
 from analytics.entrypoints.api.app import build_app
 from analytics.entrypoints.api.deps import utc_now
-from analytics.service_layer import alerting, projections
+from analytics.service_layer import alerting, event_log, projections
 from analytics.settings import AnalyticsSettings
 from shared import topics
 from shared.kafka.consumer import Handler
@@ -32,6 +32,18 @@ async def _alerts(resources: Resources) -> None:
     )
 
 
+async def _trim_event_log(resources: Resources) -> None:
+    settings = resources.settings
+    assert isinstance(settings, AnalyticsSettings)
+    await event_log.run_forever(
+        resources.sessions,
+        days=settings.event_log_retention_days,
+        batch=settings.event_log_trim_batch,
+        interval=settings.event_log_trim_interval_seconds,
+        clock=utc_now,
+    )
+
+
 SPEC = ServiceSpec(
     name="analytics",
     tables=orm.plumbing,
@@ -40,5 +52,5 @@ SPEC = ServiceSpec(
     handlers=_handlers,
     subscribes=(topics.ORDERS, topics.FULFILLMENT, topics.DEFECTS, topics.ADS),
     publishes=(topics.ANALYTICS,),
-    background=(_alerts,),
+    background=(_alerts, _trim_event_log),
 )

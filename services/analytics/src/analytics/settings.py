@@ -17,6 +17,18 @@ class AnalyticsSettings(ServiceSettings):
     alert_interval_seconds: float = Field(default=5.0, validation_alias="ALERT_INTERVAL_SECONDS")
     # A seller with new events is evaluated at most this often (its 120 days are recomputed).
     alert_seller_seconds: float = Field(default=60.0, validation_alias="ALERT_SELLER_SECONDS")
+    # The event log (order_events: the timeline a trace shows) is kept this long, then trimmed
+    # in batches; longer than account health's longest window (120 days) and the claim
+    # deadlines. The read models themselves are kept.
+    event_log_retention_days: int = Field(
+        default=180, ge=1, le=3650, validation_alias="EVENT_LOG_RETENTION_DAYS"
+    )
+    event_log_trim_interval_seconds: float = Field(
+        default=3600.0, gt=0, validation_alias="EVENT_LOG_TRIM_INTERVAL_SECONDS"
+    )
+    event_log_trim_batch: int = Field(
+        default=5000, ge=1, le=100_000, validation_alias="EVENT_LOG_TRIM_BATCH"
+    )
     ad_order_ratio_threshold: Decimal = Field(
         default=Decimal("0.6"), validation_alias="AD_ORDER_RATIO_THRESHOLD"
     )

@@ -131,6 +131,14 @@ class ReadModels:
             stmt.on_conflict_do_nothing(index_elements=["event_id"]), bulk.arrays(rows, names)
         )
 
+    async def forget_events_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` event-log rows recorded before ``before`` (found through the
+        BRIN index on ``recorded_at``); answers how many went."""
+        e = orm.order_events.c
+        due = select(e.id).where(e.recorded_at < before).limit(limit).scalar_subquery()
+        result = await self.session.execute(delete(orm.order_events).where(e.id.in_(due)))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
 
 class Reads:
     """Queries the API and the alert job run."""

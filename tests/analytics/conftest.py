@@ -96,6 +96,14 @@ async def analytics(analytics_settings: AnalyticsSettings) -> AsyncIterator[Runn
 
 
 @pytest.fixture
+async def live(analytics_settings: AnalyticsSettings) -> AsyncIterator[RunningService]:
+    """Analytics with its background jobs (the alert job, the event log's retention) too."""
+    roles = ("worker", "relay", "background")
+    async with running_service(SPEC, analytics_settings, roles=roles) as svc:
+        yield svc
+
+
+@pytest.fixture
 async def publisher(analytics_settings: AnalyticsSettings) -> AsyncIterator[Publisher]:
     settings = analytics_settings
     names = [settings.topic(t) for t in (*SPEC.subscribes, *SPEC.publishes)]

@@ -46,13 +46,6 @@ def analytics_settings(
     )
 
 
-@pytest.fixture
-async def live(analytics_settings: AnalyticsSettings) -> AsyncIterator[RunningService]:
-    roles = ("worker", "relay", "background")
-    async with running_service(SPEC, analytics_settings, roles=roles) as svc:
-        yield svc
-
-
 async def _alerts(svc: RunningService) -> list[dict[str, Any]]:
     response = await svc.client.get("/v1/alerts", headers=SELLER_KEY)
     assert response.status_code == 200, response.text

@@ -7,7 +7,7 @@ the read models (sales, account health) are not touched.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,13 +44,6 @@ def analytics_settings(
         EVENT_LOG_TRIM_BATCH=2,
         ALERT_INTERVAL_SECONDS=3600,
     )
-
-
-@pytest.fixture
-async def live(analytics_settings: AnalyticsSettings) -> AsyncIterator[RunningService]:
-    roles = ("worker", "relay", "background")
-    async with running_service(SPEC, analytics_settings, roles=roles) as svc:
-        yield svc
 
 
 async def _apply(svc: RunningService, publisher: Publisher, count: int) -> list[OrderSnapshot]:

@@ -95,7 +95,9 @@ def test_each_service_has_its_migration_api_relay_and_a_worker_when_it_consumes(
         assert (f"{service}-worker" in names) == consumes, service
 
 
-def test_api_services_probe_readyz_and_healthz_on_the_service_port() -> None:
+def test_every_deployment_is_probed_and_scraped_where_it_serves_ops() -> None:
+    """The api serves /healthz, /readyz and /metrics on HTTP_PORT with the API; a worker or
+    relay (no API) on its OPS_PORT. Each is probed there and annotated for scraping there."""
     services = {d["metadata"]["name"]: d for d in _of("Service")}
     for deployment in _of("Deployment"):
         container = _container(deployment)
@@ -104,20 +106,28 @@ def test_api_services_probe_readyz_and_healthz_on_the_service_port() -> None:
         assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == (
             f"DATABASE_URL_{service.upper()}"
         )
-        if role != "api":
-            assert "ports" not in container and "readinessProbe" not in container
-            continue
-        port = _default_port(service)
-        assert env["HTTP_PORT"]["value"] == str(port)
-        assert container["ports"] == [{"name": "http", "containerPort": port}]
-        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-        svc = services[service]
-        assert svc["spec"]["selector"] == {
-            "app.kubernetes.io/name": service,
-            "app.kubernetes.io/component": "api",
-        }
-        assert svc["spec"]["ports"][0]["port"] == port
+        if role == "api":
+            name, port = "http", _default_port(service)
+            assert env["HTTP_PORT"]["value"] == str(port)
+            svc = services[service]
+            assert svc["spec"]["selector"] == {
+                "app.kubernetes.io/name": service,
+                "app.kubernetes.io/component": "api",
+            }
+            assert svc["spec"]["ports"][0]["port"] == port
+        else:
+            name, port = "ops", int(env["OPS_PORT"]["value"])
+            assert "HTTP_PORT" not in env, deployment["metadata"]["name"]
+            assert ServiceSettings(OPS_PORT=str(port)).ops_port == port
+        assert container["ports"] == [{"name": name, "containerPort": port}]
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": name}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": name}
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }, deployment["metadata"]["name"]
 
 
 def test_secret_and_configmap_hold_what_the_workloads_refer_to() -> None:

@@ -51,32 +51,40 @@ def wait_ready(url: str, log: Path, timeout: float = 90.0) -> None:
 def start_service(
     make_database: Callable[[str], str], kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> Iterator[Callable[..., ServiceProcess]]:
-    """``start_service(name, **env)``: migrate and run ``python -m name all``; stopped after."""
+    """``start_service(name, role="all", database_url=None, **env)``: run ``python -m name
+    role`` (after ``migrate``, unless it joins an existing ``database_url``); stopped after.
+
+    ``all`` and ``api`` serve on ``HTTP_PORT``; ``worker`` and ``relay`` get an ``OPS_PORT``
+    for their own health and metrics. ``url`` is where the process answers ``/readyz``.
+    """
     running: list[tuple[subprocess.Popen[bytes], ServiceProcess]] = []
 
-    def start(name: str, **extra_env: str) -> ServiceProcess:
+    def start(
+        name: str, role: str = "all", database_url: str | None = None, **extra_env: str
+    ) -> ServiceProcess:
         port = free_port()
         env = {
             **os.environ,
-            "DATABASE_URL": make_database(f"{name}_proc"),
+            "DATABASE_URL": database_url or make_database(f"{name}_proc"),
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "KAFKA_TOPIC_PREFIX": f"{topic_prefix}{tmp_path.name[-12:]}.",
-            "HTTP_PORT": str(port),
+            "HTTP_PORT" if role in ("all", "api") else "OPS_PORT": str(port),
             "ORDERFLOW_API_KEYS": KEYS,
             "ORDERFLOW_PII_KEY": PII_KEY,
             **extra_env,
         }
-        subprocess.run(
-            [sys.executable, "-m", name, "migrate"],
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        log = tmp_path / f"{name}.log"
+        if database_url is None:
+            subprocess.run(
+                [sys.executable, "-m", name, "migrate"],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        log = tmp_path / f"{name}-{role}-{len(running)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", name, "all"], env=env, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", name, role], env=env, stdout=out, stderr=subprocess.STDOUT
             )
         service = ServiceProcess(name, f"http://127.0.0.1:{port}", env, log)
         running.append((proc, service))

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.api.app import create_app
 from shared.db.housekeeping import run_housekeeping
 from shared.db.migrations import upgrade_to_head
 from shared.db.plumbing import PlumbingTables
@@ -197,11 +198,32 @@ async def _until_stopped(
 
 
 async def _serve_api(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
-    app = spec.build_app(resources)
+    await _serve(spec.build_app(resources), resources.settings.http_port, resources, stop)
+
+
+async def serve_ops(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+    """A ``worker`` or ``relay`` process's own ``/healthz``, ``/readyz`` and ``/metrics`` on
+    ``OPS_PORT`` (nothing when it is unset): what the process counts (events consumed, dead
+    letters, rows published) lives in its own registry, and only it can tell it is alive."""
+    port = resources.settings.ops_port
+    if port is None:
+        await stop.wait()
+        return
+    app = create_app(
+        settings=resources.settings,
+        title=f"{spec.name} ops",
+        description="Health, readiness and metrics of a worker or relay process.",
+        routers=(),
+    )
+    install_readiness(app, resources)
+    await _serve(app, port, resources, stop)
+
+
+async def _serve(app: FastAPI, port: int, resources: Resources, stop: asyncio.Event) -> None:
     config = uvicorn.Config(
         app,
         host=resources.settings.http_host,
-        port=resources.settings.http_port,
+        port=port,
         log_config=uvicorn_log_config(),
         access_log=False,
         lifespan="on",
@@ -231,8 +253,8 @@ async def _run_roles(spec: ServiceSpec, settings: ServiceSettings, role: str) ->
         loop.add_signal_handler(sig, stop.set)
     parts = {
         "api": [_serve_api, run_background],
-        "worker": [run_worker],
-        "relay": [run_relay],
+        "worker": [run_worker, serve_ops],
+        "relay": [run_relay, serve_ops],
         "all": [_serve_api, run_background, run_worker, run_relay],
     }[role]
     collector = asyncio.ensure_future(collect_garbage())

@@ -28,6 +28,10 @@ class ServiceSettings(BaseSettings):
     service_urls: str = Field(default="", validation_alias="ORDERFLOW_SERVICE_URLS")
     http_host: str = Field(default="127.0.0.1", validation_alias="HTTP_HOST")
     http_port: int = Field(default=8000, validation_alias="HTTP_PORT")
+    # Where a ``worker`` or ``relay`` process (the production layout: no API in it) answers
+    # /healthz, /readyz and /metrics; unset, it serves nothing. The api and all roles serve
+    # them on HTTP_PORT with the API.
+    ops_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="OPS_PORT")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     max_body_bytes: int = Field(default=5 * 1024 * 1024, validation_alias="MAX_BODY_BYTES")
     consumer_max_attempts: int = Field(default=3, validation_alias="CONSUMER_MAX_ATTEMPTS")

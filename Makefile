@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_LINK_MODE := copy
 
-.PHONY: help setup up down status test check lint typecheck unit integration fuzz bench bench-ingest bench-consumers faults browser clean
+.PHONY: help setup up down status test check lint typecheck unit integration fuzz bench bench-compare bench-ingest bench-consumers faults browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench: setup ## benchmark the platform end to end against bare Kafka/PostgreSQL 
 
 faults: setup ## fault scenarios under load (kill -9, broker/database restart, rebalance); fails on any loss (FAULT_ORDERS=N)
 	$(PY) -m bench.faults
+
+bench-compare: setup ## paired runs of BENCH_BASE (a git revision) and this tree, in turn (BENCH_PAIRS, BENCH_ORDERS, ...)
+	$(PY) -m bench.compare
 
 bench-ingest: setup ## benchmark ingest: orders/s accepted and published, latency percentiles (BENCH_ORDERS=N)
 	$(PY) -m bench.ingest

@@ -83,3 +83,10 @@ def test_a_base_revision_is_exported_and_its_services_import_from_its_tree() -> 
         check=True,
     ).stdout.split()
     assert [Path(f).is_relative_to(tree) for f in found] == [True, True]
+
+
+def test_a_run_too_short_for_the_timeline_is_judged_by_the_whole_run() -> None:
+    full = _run({"fulfillment": 1500.0}, 900.0, 0.9, 10.0)
+    full["timeline"] = {"during_load": None}
+    found = figures(full, [])
+    assert found["full_speed"]["slowest_consumer_while_loading_per_s"] == 1500.0

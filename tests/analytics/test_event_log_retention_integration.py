@@ -7,6 +7,7 @@ the read models (sales, account health) are not touched.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -114,6 +115,21 @@ async def test_one_trim_counts_what_it_deleted_in_batches(
         assert await event_log.trim_once(sessions, now=NOW, days=30, batch=2) == 3
         assert await event_log.trim_once(sessions, now=NOW, days=30, batch=2) == 0
         assert await _logged(svc, ids) == set(ids[3:])
+
+
+async def test_two_api_replicas_trimming_at_once_share_the_rows(
+    analytics_settings: AnalyticsSettings, publisher: Publisher
+) -> None:
+    async with running_service(SPEC, analytics_settings, roles=("worker", "relay")) as svc:
+        made = await _apply(svc, publisher, 12)
+        ids = [o.amazon_order_id for o in made]
+        await _recorded_days_ago(svc, ids[:10], 40)
+        sessions = svc.resources.sessions
+        both = await asyncio.gather(
+            *(event_log.trim_once(sessions, now=NOW, days=30, batch=3) for _ in range(2))
+        )
+        assert sum(both) == 10
+        assert await _logged(svc, ids) == set(ids[10:])
 
 
 @pytest.mark.parametrize("days", ["0", "-1", "many"])

@@ -133,9 +133,16 @@ class ReadModels:
 
     async def forget_events_before(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` event-log rows recorded before ``before`` (found through the
-        BRIN index on ``recorded_at``); answers how many went."""
+        BRIN index on ``recorded_at``); answers how many went. Rows another API replica is
+        deleting are skipped, not waited for."""
         e = orm.order_events.c
-        due = select(e.id).where(e.recorded_at < before).limit(limit).scalar_subquery()
+        due = (
+            select(e.id)
+            .where(e.recorded_at < before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         result = await self.session.execute(delete(orm.order_events).where(e.id.in_(due)))
         return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -20,6 +20,8 @@ import os
 import time
 from typing import Any
 
+import uvloop
+
 from bench.common import machine, save
 from bench.endtoend import INFRA
 from devstack import config
@@ -31,7 +33,7 @@ from shared.events.orders import ORDER_CREATED, ORDER_UPDATED
 from shared.events.registry import build_event
 from shared.kafka.consumer import Message
 from shared.pii import PIICipher
-from shared.runtime import open_resources
+from shared.runtime import open_resources, tune_gc
 from shared.samples import amazon_order
 from shared.settings import ServiceSettings
 
@@ -122,7 +124,13 @@ async def run() -> dict[str, Any]:
 
 
 def main() -> None:
-    report = asyncio.run(run())
+    # As the services run (shared.runtime.main): uvloop, and the collector tuned. With
+    # asyncio's loop and Python's default thresholds, the same 20,000 orders applied 35-45%
+    # fewer events/s (fulfillment created 4,431 and 5,090 against 6,976 and 8,007), costs
+    # no service pays.
+    tune_gc()
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        report = runner.run(run())
     print(f"apply_many in process, {report['orders']} orders, runs of {report['run_size']}:")
     for service, figures in report["events_per_s"].items():
         print(f"  {service}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))

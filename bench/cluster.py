@@ -24,7 +24,7 @@ import httpx
 from bench.common import ROOT, free_port
 from devstack import config
 from devstack.kafka import KafkaServer
-from devstack.postgres import PostgresServer
+from devstack.postgres import PostgresServer, run_psql
 
 SERVICES = ("ingest", "fulfillment", "defects", "analytics")
 CONSUMERS = ("fulfillment", "defects", "analytics")
@@ -204,6 +204,14 @@ class Cluster:
             for result in pool.map(self._migrate, SERVICES):
                 if result.returncode != 0:
                     raise RuntimeError(f"migrate failed:\n{result.stderr.decode()[-3000:]}")
+
+    def drop(self) -> None:
+        """Drop this cluster's databases (its processes stopped)."""
+        for service in SERVICES:
+            run_psql(
+                self.infra.postgres.server_url,
+                f'DROP DATABASE IF EXISTS "{self.database(service)}"',
+            )
 
     def _migrate(self, service: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(

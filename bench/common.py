@@ -6,6 +6,7 @@ import json
 import os
 import platform as host
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -39,6 +40,15 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
         "p95_ms": at(0.95),
         "p99_ms": at(0.99),
         "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """The median and range of figures that vary from run to run."""
+    return {
+        "median": round(statistics.median(values), 2),
+        "min": min(values),
+        "max": max(values),
     }
 
 

@@ -28,17 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.cluster import LAYOUTS, SERVICES, Cluster
-from bench.common import ROOT, machine, save
+from bench.cluster import LAYOUTS, Cluster
+from bench.common import ROOT, machine, save, spread
 from bench.endtoend import INFRA, Bench, versions
-from devstack.postgres import run_psql
 
 P99_TARGET_MS = 250.0
 
@@ -143,14 +141,6 @@ def figures(full: dict[str, Any], rates: list[dict[str, Any]]) -> dict[str, Any]
     }
 
 
-def _spread(values: list[float]) -> dict[str, float]:
-    return {
-        "median": round(statistics.median(values), 2),
-        "min": min(values),
-        "max": max(values),
-    }
-
-
 def verdict(turns: list[dict[str, Any]]) -> dict[str, Any]:
     """Per build: medians and ranges over its turns."""
     out: dict[str, Any] = {}
@@ -163,14 +153,14 @@ def verdict(turns: list[dict[str, Any]]) -> dict[str, Any]:
         p99s = [r["visible_p99_ms"] for r in rates]
         out[name] = {
             "turns": len(mine),
-            "slowest_consumer_while_loading_per_s": _spread(
+            "slowest_consumer_while_loading_per_s": spread(
                 [f["slowest_consumer_while_loading_per_s"] for f in full]
             ),
-            "full_speed_cpu_ms_per_order": _spread([f["cpu_ms_per_order"] for f in full]),
-            "rate_visible_p99_ms": _spread(p99s),
+            "full_speed_cpu_ms_per_order": spread([f["cpu_ms_per_order"] for f in full]),
+            "rate_visible_p99_ms": spread(p99s),
             "rate_runs_under_p99_target": f"{sum(p < P99_TARGET_MS for p in p99s)} of {len(p99s)}",
-            "rate_cpu_ms_per_order": _spread([r["cpu_ms_per_order"] for r in rates]),
-            "speed_probe_ms": _spread(
+            "rate_cpu_ms_per_order": spread([r["cpu_ms_per_order"] for r in rates]),
+            "speed_probe_ms": spread(
                 [f["speed_probe_ms"] for f in full] + [r["speed_probe_ms"] for r in rates]
             ),
         }
@@ -196,10 +186,7 @@ async def turn(build: Build, plan: Plan) -> dict[str, Any]:
         dead = cluster.dead()
     finally:
         cluster.stop_all()
-        for service in SERVICES:
-            run_psql(
-                INFRA.postgres.server_url, f'DROP DATABASE IF EXISTS "{cluster.database(service)}"'
-            )
+        cluster.drop()
     if dead:
         raise RuntimeError(f"{build.name} ({build.rev}): {', '.join(dead)} died during its turn")
     return figures(full, rates)

@@ -77,7 +77,15 @@ from bench.cluster import (
     jit_seconds,
     kafka_pid,
 )
-from bench.common import connect, machine, percentiles, save, speed_probe_ms, steal_seconds
+from bench.common import (
+    connect,
+    machine,
+    percentiles,
+    save,
+    speed_probe_ms,
+    spread,
+    steal_seconds,
+)
 from bench.limits import kafka_limit, pipeline_limit, postgres_limit
 from bench.loadgen import LoadProcess, LoadSpec, order_ids
 from bench.stores import wait_complete
@@ -564,13 +572,9 @@ def repeated(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         entry: dict[str, Any] = {"target_rate": rate, "batch_size": batch, "runs": len(group)}
         for name, of in figures.items():
-            values = sorted(v for v in map(of, group) if v is not None)
+            values = [v for v in map(of, group) if v is not None]
             if values:
-                entry[name] = {
-                    "median": round(statistics.median(values), 2),
-                    "min": values[0],
-                    "max": values[-1],
-                }
+                entry[name] = spread(values)
         out.append(entry)
     return out
 

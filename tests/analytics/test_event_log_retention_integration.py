@@ -8,7 +8,8 @@ the read models (sales, account health) are not touched.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,13 +105,22 @@ async def test_the_background_job_trims_events_past_retention_and_keeps_the_rest
         assert (await session.execute(kept)).scalar_one() == 7
 
 
+@contextlib.asynccontextmanager
+async def _with_old_events(
+    settings: AnalyticsSettings, publisher: Publisher, made: int, old: int
+) -> AsyncIterator[tuple[RunningService, list[str]]]:
+    """Analytics (no background jobs) with ``made`` orders applied, the first ``old`` of them
+    recorded 40 days ago; yields the service and the order ids."""
+    async with running_service(SPEC, settings, roles=("worker", "relay")) as svc:
+        ids = [o.amazon_order_id for o in await _apply(svc, publisher, made)]
+        await _recorded_days_ago(svc, ids[:old], 40)
+        yield svc, ids
+
+
 async def test_one_trim_counts_what_it_deleted_in_batches(
     analytics_settings: AnalyticsSettings, publisher: Publisher
 ) -> None:
-    async with running_service(SPEC, analytics_settings, roles=("worker", "relay")) as svc:
-        made = await _apply(svc, publisher, 5)
-        ids = [o.amazon_order_id for o in made]
-        await _recorded_days_ago(svc, ids[:3], 40)
+    async with _with_old_events(analytics_settings, publisher, 5, 3) as (svc, ids):
         sessions = svc.resources.sessions
         assert await event_log.trim_once(sessions, now=NOW, days=30, batch=2) == 3
         assert await event_log.trim_once(sessions, now=NOW, days=30, batch=2) == 0
@@ -120,10 +130,7 @@ async def test_one_trim_counts_what_it_deleted_in_batches(
 async def test_two_api_replicas_trimming_at_once_share_the_rows(
     analytics_settings: AnalyticsSettings, publisher: Publisher
 ) -> None:
-    async with running_service(SPEC, analytics_settings, roles=("worker", "relay")) as svc:
-        made = await _apply(svc, publisher, 12)
-        ids = [o.amazon_order_id for o in made]
-        await _recorded_days_ago(svc, ids[:10], 40)
+    async with _with_old_events(analytics_settings, publisher, 12, 10) as (svc, ids):
         sessions = svc.resources.sessions
         both = await asyncio.gather(
             *(event_log.trim_once(sessions, now=NOW, days=30, batch=3) for _ in range(2))

@@ -2,8 +2,8 @@
 machine.
 
 On this shared machine the same build's full-speed figure moved by a third between runs
-minutes apart (README, Benchmarks), more than most changes move it. One run of each build
-says little; runs of both, interleaved, say more. For ``BENCH_PAIRS`` (4) pairs, in the
+minutes apart (docs/performance/history.md), more than most changes move it. One run of each
+build says little; runs of both, interleaved, say more. For ``BENCH_PAIRS`` (4) pairs, in the
 order base-head, head-base, base-head... (so a drift of the machine's speed falls on both
 alike), each build gets a fresh cluster (``python -m <service> all`` on fresh databases and
 topics, on the bench's private Kafka and PostgreSQL, started once for all runs) and runs:

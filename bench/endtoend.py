@@ -602,7 +602,7 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# The targets, on a 2-core machine with everything on it (README, Targets).
+# The targets, on a 2-core machine with everything on it (docs/performance/method.md).
 SUSTAINED_TARGET = 2200  # orders/s through all three consumers
 P99_TARGET_MS = 250  # visible in fulfillment at 1,000 orders/s
 P99_TARGET_RATE = 1000.0

@@ -6,12 +6,10 @@ e-mail, phone or street address.
 
 Sealing is AES-256-GCM (``cryptography``'s AEAD), with a key derived from each configured key by
 HKDF-SHA256 and a random 96-bit nonce per value; the ciphertext reads ``v2.<urlsafe base64 of
-nonce, ciphertext and tag>``. Fernet sealed about 27 µs a value and opened in 24 µs, mostly in
-Python (padding, a new HMAC object, base64); every order is sealed once in ingest and opened
-once in fulfillment, about 5% of the platform's CPU an order. AES-GCM does the same in about
-2 µs. Values sealed with Fernet before (``gAAAAA...`` tokens, in stores and on Kafka until
-retention) still open. Random nonces are safe for far more than 2^32 values under one key at
-this rate; rotate the key long before (rotation is how keys are replaced anyway).
+nonce, ciphertext and tag>`` (see docs/adr/0017-pii-aes-gcm.md). Values sealed with Fernet
+(``gAAAAA...`` tokens, in stores and on Kafka until retention) still open. Random nonces are
+safe for far more than 2^32 values under one key at this rate; rotate the key long before
+(rotation is how keys are replaced anyway).
 """
 
 from __future__ import annotations

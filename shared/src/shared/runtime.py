@@ -278,10 +278,9 @@ GC_EVERY_SECONDS = 10.0
 def tune_gc() -> None:
     """Fewer cyclic-GC passes: move what is loaded at start-up out of the collector's way and
     collect the young generation when 50,000 more container objects are alive than at the
-    last collection, instead of 700. A 500-order batch allocates hundreds of thousands of
-    short-lived objects (almost none in cycles), and the default thresholds spent a third of
-    ingest's time in collections (measured in-process: about 2,100 -> 2,900 orders/s on 2
-    cores). Reference counting still frees them at once; ``collect_garbage`` frees the rest."""
+    last collection, instead of 700. A batch allocates hundreds of thousands of short-lived
+    objects, almost none in cycles: reference counting frees them at once, and
+    ``collect_garbage`` frees the rest. See docs/adr/0006-garbage-collector-tuning.md."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 
@@ -290,15 +289,11 @@ async def collect_garbage(every: float = GC_EVERY_SECONDS) -> None:
     """A full collection every ``every`` seconds, besides those ``tune_gc``'s counts start.
 
     The counts are of container objects, not bytes, and a reference cycle of a few
-    containers can hold a lot: SQLAlchemy memoizes an expression's comparator on it, so a
-    statement built per call around ``any_(bindparam(ids))`` was a cycle of 7 containers
-    holding its list of ids (about 37 KB for 500). The consumers built one per fetch and
-    little else that stays alive, so 50,000 containers took minutes to add up: fulfillment's
-    RSS grew about 1.1 MiB/min through a 10-minute soak at 500 orders/s, ingest's 1.9
-    (``python -m bench.memory soak``). Those statements are now built once
-    (``shared.db.bulk.any_of``); this keeps any other such cycle from piling up. With
-    start-up objects frozen, a full collection walks only what was made since: 12 ms on
-    average in that soak (wall clock, loaded 2-core machine), 77 ms at most."""
+    containers can hold a lot (SQLAlchemy memoizes an expression's comparator on it, so a
+    statement built around a list of values holds the list in a cycle). Where little else
+    stays alive, such cycles would wait minutes for a collection; this bounds the wait. With
+    start-up objects frozen, a full collection walks only what was made since. See
+    docs/adr/0006-garbage-collector-tuning.md."""
     while True:
         await asyncio.sleep(every)
         gc.collect()

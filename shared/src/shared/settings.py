@@ -36,12 +36,10 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, validation_alias="MAX_BODY_BYTES")
     consumer_max_attempts: int = Field(default=3, validation_alias="CONSUMER_MAX_ATTEMPTS")
     consumer_batch_size: int = Field(default=500, validation_alias="CONSUMER_BATCH_SIZE")
-    # A relay batch is a transaction, a produce and a wait for the acks, one after the other.
-    # In the one-process layout the API's requests hold the event loop between those steps:
-    # with 500 rows a batch ingest's relay published about 2,060 orders/s while its API
-    # accepted 3,075 (bench timeline), and the outbox backlog grew for as long as the load
-    # went on. With 2,000 it kept up. A claim takes only what is waiting, so small loads
-    # still go out in small batches.
+    # Large enough that the relay keeps up with its own API in the one-process layout, where
+    # the API's requests hold the event loop between a round's steps; a claim takes only what
+    # is waiting, so small loads still go out in small batches. See
+    # docs/adr/0011-relay-batch-size.md.
     relay_batch_size: int = Field(default=2000, validation_alias="RELAY_BATCH_SIZE")
     relay_idle_seconds: float = Field(default=0.05, validation_alias="RELAY_IDLE_SECONDS")
     rate_limit_per_second: float = Field(default=1000.0, validation_alias="RATE_LIMIT_PER_SECOND")

@@ -1,8 +1,8 @@
 """the outbox keeps each payload out of line (TOAST), so marking a row sent rewrites ~200 bytes
 
-The relay's UPDATE of sent_at, kafka_partition and kafka_offset wrote the whole row again,
-payload included (about 2 KB an event); with toast_tuple_target = 256 the payload lives in the
-TOAST table and the new row version only points at it. WAL per event: about 4.4 KB -> 2.8 KB.
+The relay's UPDATE of sent_at, kafka_partition and kafka_offset writes a new row version; with
+toast_tuple_target = 256 the payload lives in the TOAST table and the new row version only
+points at it. See docs/adr/0013-outbox-payload-out-of-line.md.
 
 Revision ID: 0002
 Revises: 0001

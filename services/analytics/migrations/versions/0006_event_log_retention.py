@@ -1,8 +1,8 @@
 """A BRIN index on the event log's recording time, for its retention
 
-``order_events`` grew with every event analytics ever read. A background job now deletes rows
-older than EVENT_LOG_RETENTION_DAYS, in batches; it finds them through this index (rows are
-appended in time order, so BRIN is a few pages and next to no cost per insert).
+A background job deletes ``order_events`` rows older than EVENT_LOG_RETENTION_DAYS, in
+batches; it finds them through this index (rows are appended in time order, so BRIN is a few
+pages and next to no cost per insert). See docs/adr/0010-event-log-retention.md.
 
 Revision ID: 0006
 Revises: 0005

@@ -19,7 +19,7 @@ class AnalyticsSettings(ServiceSettings):
     alert_seller_seconds: float = Field(default=60.0, validation_alias="ALERT_SELLER_SECONDS")
     # The event log (order_events: the timeline a trace shows) is kept this long, then trimmed
     # in batches; longer than account health's longest window (120 days) and the claim
-    # deadlines. The read models themselves are kept.
+    # deadlines. The read models themselves are kept. See docs/adr/0010-event-log-retention.md.
     event_log_retention_days: int = Field(
         default=180, ge=1, le=3650, validation_alias="EVENT_LOG_RETENTION_DAYS"
     )

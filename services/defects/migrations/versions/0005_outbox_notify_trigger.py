@@ -2,9 +2,9 @@
 writing transaction sent
 
 PostgreSQL delivers the notification on commit, once per transaction however many rows or
-statements, as before. The services no longer send ``SELECT pg_notify(...)`` after writing to
-the outbox: one statement fewer per writing transaction (5% of ingest's time for a single
-order), and no code path that writes to the outbox can forget it.
+statements. The services send no ``SELECT pg_notify(...)`` of their own after writing to the
+outbox, and no code path that writes to the outbox can forget it. See
+docs/adr/0005-outbox-notify-trigger.md.
 
 Revision ID: 0005
 Revises: 0004

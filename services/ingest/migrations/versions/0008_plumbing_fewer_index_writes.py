@@ -1,11 +1,12 @@
 """Drop two plumbing indexes nothing reads: fewer index writes per event
 
 - ``ix_inbox_subject``: no query looks up the inbox by subject (an order's events are traced
-  through analytics' ``order_events``); every consumed event wrote an entry, 3-6 µs a row.
+  through analytics' ``order_events``), and every consumed event would write an entry.
 - The unique constraint on ``outbox.event_id``: event ids are new UUIDs, nothing looks the
-  outbox up by them, and a consumer's inbox drops a repeated id anyway. The entry went to a
-  random leaf of the index on every insert and again on every sent mark (which is not a HOT
-  update), about 4 µs a row each time, and a full-page image per leaf after a checkpoint.
+  outbox up by them, and a consumer's inbox drops a repeated id anyway; every insert and every
+  sent mark (not a HOT update) would write a random leaf of it.
+
+See docs/adr/0015-no-unread-plumbing-indexes.md.
 
 Revision ID: 0008
 Revises: 0007

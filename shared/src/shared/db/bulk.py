@@ -33,9 +33,9 @@ def any_of(name: str = "ids") -> Any:
     would render one placeholder per value, so one prepared statement per count).
 
     Build such a statement once (at module level, or cached per table) rather than per call
-    with its values inside: SQLAlchemy memoizes a parameter's comparator on the parameter,
-    a reference cycle that kept each call's values (37 KB for 500 ids) until the cyclic
-    collector ran, minutes apart in a consumer (fulfillment grew 2.4 MiB/min in a soak)."""
+    with its values inside: SQLAlchemy memoizes a parameter's comparator on the parameter, a
+    reference cycle that keeps each call's values until the cyclic collector runs. See
+    docs/adr/0006-garbage-collector-tuning.md."""
     return bindparam(name, type_=ARRAY(Text))
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 # PostgreSQL delivers the notification when the writing transaction commits (once, however many
 # rows or statements), so an idle relay wakes at once instead of at its next poll. In the
 # database, not in Python: no path that writes to the outbox can forget it, and the writing
-# transaction saves a statement (a single order's request spent 5% of ingest's time on it).
+# transaction sends no statement for it. See docs/adr/0005-outbox-notify-trigger.md.
 CHANNEL = "orderflow_outbox"
 NOTIFY_FUNCTION = f"""CREATE OR REPLACE FUNCTION orderflow_outbox_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$"""
@@ -58,8 +58,8 @@ def define_plumbing(metadata: MetaData) -> PlumbingTables:
         "outbox",
         metadata,
         Column("id", BigInteger, primary_key=True, autoincrement=True),
-        # Not unique: ids are new UUIDs, nothing looks them up here, and consumers' inboxes
-        # drop repeats; an index would cost a random leaf write per insert and per sent mark.
+        # Not unique and not indexed: nothing looks ids up here, and consumers' inboxes drop
+        # repeats. See docs/adr/0015-no-unread-plumbing-indexes.md.
         Column("event_id", UUID(as_uuid=True), nullable=False),
         Column("topic", Text, nullable=False),
         Column("message_key", Text, nullable=False),
@@ -73,11 +73,11 @@ def define_plumbing(metadata: MetaData) -> PlumbingTables:
         Column("kafka_offset", BigInteger),
         Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
         Index("ix_outbox_key", "message_key"),
-        # Housekeeping finds rows past retention by age: a BRIN index (a few pages, next to no
-        # cost per insert) instead of a scan of the whole table every round.
+        # Housekeeping finds rows past retention by age through a BRIN index: see
+        # docs/adr/0014-brin-for-age-based-deletes.md.
         Index("ix_outbox_created_brin", "created_at", postgresql_using="brin"),
-        # The payload (about 2 KB) is stored out of line, so the relay's sent mark writes a
-        # small new row version instead of the payload again.
+        # The payload is stored out of line, so the relay's sent mark writes a small new row
+        # version instead of the payload again: see docs/adr/0013-outbox-payload-out-of-line.md.
         postgresql_with={"toast_tuple_target": 256},
     )
     event.listen(outbox, "after_create", _create_notify_trigger)
@@ -93,7 +93,7 @@ def define_plumbing(metadata: MetaData) -> PlumbingTables:
         Column("kafka_offset", BigInteger),
         Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         # No index on subject: nothing looks the inbox up by it (analytics' order_events is the
-        # trace of an order), and every event would write an entry.
+        # trace of an order). See docs/adr/0015-no-unread-plumbing-indexes.md.
         Index("ix_inbox_applied_brin", "applied_at", postgresql_using="brin"),
     )
     dead_letters = Table(

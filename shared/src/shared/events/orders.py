@@ -118,7 +118,7 @@ class AmazonConfirmation(BaseModel):
     and Amazon accepted it (204) or refused it for good (``error``: Amazon's message).
 
     Not an order snapshot: it carries no order ``version``; consumers that keep snapshots
-    ignore it (added in issue 6, additive)."""
+    ignore it (an additive type on orders.v1)."""
 
     model_config = ConfigDict(frozen=True)
 

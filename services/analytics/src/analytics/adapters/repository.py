@@ -89,7 +89,7 @@ class ReadModels:
     ) -> None:
         """The items of the orders in ``held_ids`` (stored before) are deleted and ``items``
         inserted (one statement each). An order stored for the first time has no items to
-        delete: looking for them was 20 µs an order of PostgreSQL's time at full speed."""
+        delete, so no delete looks for them."""
         if held_ids:
             await self.session.execute(_DELETE_ITEMS, {"ids": list(held_ids)})
         await bulk.insert_rows(self.session, orm.order_items, items)

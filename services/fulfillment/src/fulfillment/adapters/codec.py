@@ -1,11 +1,10 @@
 """The order aggregate to and from JSON (the ``doc`` column): decimals and datetimes as text.
 
-Both directions run for every order a consumer or a command touches. Writing is orjson's own
-dataclass serialisation; reading is msgspec's ``convert``, which builds the same dataclasses
-from the decoded document in C: 6.5 µs an order against 24 for the Python loader it replaced
-(bench orders, in process), and reading stored orders back was 43% of fulfillment's apply of
-``order.updated`` (``make bench-consumers``, py-spy). Fields a later build added are ignored; a
-missing or malformed field is a ``ValueError`` naming it.
+Both directions run for every order a consumer or a command touches, so both run in C:
+writing is orjson's own dataclass serialisation; reading is msgspec's ``convert``, which builds
+the same dataclasses from the decoded document (see docs/adr/0018-order-document-codec.md).
+Fields a later build added are ignored; a missing or malformed field is a ``ValueError`` naming
+it.
 """
 
 from __future__ import annotations

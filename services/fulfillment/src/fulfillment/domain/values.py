@@ -43,7 +43,7 @@ class ItemQuantity:
 
 @dataclass(frozen=True)
 class AmazonConfirmation:
-    """What Amazon said to confirmShipment for this shipment (pushed by ingest, issue 6)."""
+    """What Amazon said to confirmShipment for this shipment (pushed by ingest)."""
 
     status: str  # sent | failed
     at: datetime

@@ -101,7 +101,7 @@ ad_rows = Table(
     Index("ix_ad_rows_seller_date", "seller_id", "report_date"),
 )
 
-# SP-API seller connections (issue 6): credentials sealed; the sync cursor, the window being
+# SP-API seller connections: credentials sealed; the sync cursor, the window being
 # read and the page reached, and a lease so one ingest instance syncs a connection at a time.
 spapi_connections = Table(
     "spapi_connections",

@@ -1,4 +1,4 @@
-"""Shipment confirmations pushed back to Amazon (issue 6): record, send, list, retry.
+"""Shipment confirmations pushed back to Amazon: record, send, list, retry.
 
 Ingest is Orderflow's gateway to Amazon: the sellers' SP-API credentials live only in its
 connections. Fulfillment announces ``shipment.confirmed`` / ``shipment.updated`` on

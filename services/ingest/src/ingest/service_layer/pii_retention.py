@@ -1,4 +1,4 @@
-"""Buyer PII retention (issue 7): gone PII_RETENTION_DAYS after an order ships or is canceled.
+"""Buyer PII retention: gone PII_RETENTION_DAYS after an order ships or is canceled.
 
 Amazon's Data Protection Policy lets a seller keep buyer PII only as long as needed to fulfil
 the order and meet tax or legal duties, at most 30 days after delivery by default. Ingest holds

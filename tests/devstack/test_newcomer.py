@@ -175,12 +175,12 @@ def test_make_up_in_a_fresh_0700_clone_with_only_python_make_and_git(
             time.sleep(0.5)
         assert json.loads(body)["amazon_order_id"] == oid
         cluster = (clone / ".run" / "postgres" / "home").resolve()
-    finally:
         _make("down", clone, env, timeout=300)
-    for port in ports:
-        with socket.socket() as sock:
-            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
-    _make("clean", clone, env, timeout=300)
+        for port in ports:
+            with socket.socket() as sock:
+                assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+    finally:
+        _make("clean", clone, env, timeout=300)
     assert not (clone / ".run").exists()
     if os.geteuid() == 0:
         # The clone's parent is 0700: root ran PostgreSQL as an account that cannot enter it,

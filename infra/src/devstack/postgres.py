@@ -209,14 +209,17 @@ class PostgresServer:
             return account
         # The account cannot enter the checkout (a 0700 directory above it): keep the cluster
         # in root's per-machine base instead, and link it from run_dir.
-        home = shared_base() / "clusters" / cluster_key(self.run_dir)
+        clusters = shared_base() / "clusters"
+        home = clusters / cluster_key(self.run_dir)
         if home.exists():
             log.info("removing %s, left by an earlier checkout at %s", home, self.run_dir)
             self._stop_orphan(home, account)
             shutil.rmtree(home)
-        ensure_shared_dir(home.parent, account)
+        ensure_shared_dir(clusters, account)
+        self._prune(clusters, account)
         home.mkdir(mode=0o700)
         shutil.chown(home, account.uid, account.gid)
+        (home / "origin").write_text(f"{self.run_dir}\n")
         self.link.symlink_to(home)
         log.info(
             "the %s account that runs PostgreSQL cannot enter %s: the cluster is in %s",
@@ -225,6 +228,20 @@ class PostgresServer:
             home,
         )
         return server_account(self.data_dir)
+
+    def _prune(self, clusters: Path, account: Account) -> None:
+        """Remove the clusters of checkouts that are gone (a deleted ``mktemp -d`` clone):
+        each records its ``run_dir`` in ``origin``, whose ``home`` link no longer exists."""
+        for home in clusters.iterdir():
+            try:
+                origin = Path((home / "origin").read_text().strip())
+            except OSError:
+                continue
+            if (origin / "home").is_symlink():
+                continue
+            log.info("removing %s: its checkout (%s) is gone", home, origin)
+            self._stop_orphan(home, account)
+            shutil.rmtree(home, ignore_errors=True)
 
     def _stop_orphan(self, home: Path, account: Account) -> None:
         if (home / "data" / "postmaster.pid").is_file():

@@ -138,7 +138,8 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        with exc:
+            return exc.code, exc.read()
 
 
 def test_make_up_in_a_fresh_0700_clone_with_only_python_make_and_git(

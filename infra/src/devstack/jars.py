@@ -222,6 +222,7 @@ def _download(jar: Jar, base: str, libs: Path, progress: Progress) -> None:
             os.replace(tmp, libs / jar.filename)
             return
         except urllib.error.HTTPError as exc:
+            exc.close()
             progress.done_bytes -= got
             raise DevstackError(
                 f"download refused: {url} answered HTTP {exc.code} {exc.reason}",

@@ -41,7 +41,7 @@ def port_holder(port: int) -> str | None:
         if conn.pid is None:
             return "a process of another user (run as root to see which)"
         try:
-            cmdline = " ".join(psutil.Process(conn.pid).cmdline()) or "?"
+            cmdline = " ".join(" ".join(psutil.Process(conn.pid).cmdline()).split()) or "?"
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             cmdline = "?"
         if len(cmdline) > 160:

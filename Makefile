@@ -14,7 +14,7 @@ help: ## list the targets
 
 setup: ## install what is missing: uv, the locked Python packages (PostgreSQL and a JDK among them), Kafka's jars (cached once per machine)
 	@uv="$$($(PYTHON) infra/uv_bootstrap.py)" || exit 1; \
-	quiet=--quiet; [ -d $(VENV) ] || { quiet=; echo "make setup: installing the locked Python packages into $(VENV) (about 300 MB the first time on this machine)"; }; \
+	quiet=--quiet; [ -d $(VENV) ] || { quiet=; echo "make setup: installing the locked Python packages into $(VENV) (about 200 MB to download the first time on this machine)"; }; \
 	$$uv sync --all-packages --locked $$quiet || { \
 	  echo "make setup: uv sync failed (above); trying again with what uv's cache holds (--offline)" >&2; \
 	  $$uv sync --all-packages --locked --quiet --offline; }

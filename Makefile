@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
-UV := $(PYTHON) -m uv
+UV = $(shell $(PYTHON) infra/uv_bootstrap.py)
 VENV := .venv
 PY := $(VENV)/bin/python
 export UV_LINK_MODE := copy
@@ -12,15 +12,23 @@ export UV_LINK_MODE := copy
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: ## install what is missing: uv, the locked Python packages, Kafka's jars (cached)
-	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
-	@$(UV) sync --all-packages --locked --quiet
+setup: ## install what is missing: uv, the locked Python packages (PostgreSQL and a JDK among them), Kafka's jars (cached once per machine)
+	@uv="$$($(PYTHON) infra/uv_bootstrap.py)" || exit 1; \
+	quiet=--quiet; [ -d $(VENV) ] || { quiet=; echo "make setup: installing the locked Python packages into $(VENV) (about 200 MB to download the first time on this machine)"; }; \
+	$$uv sync --all-packages --locked $$quiet || { \
+	  echo "make setup: uv sync failed (above); trying again with what uv's cache holds (--offline)" >&2; \
+	  $$uv sync --all-packages --locked --quiet --offline; }
 	@$(PY) -m devstack fetch
 
-browser: ## Debian's Chromium for the dashboard's browser test (no browser download)
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
+browser: ## Chromium for the dashboard's browser test: on the PATH, else Debian's package as root, else that test is skipped
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || [ -n "$$CHROMIUM" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make browser: installing Debian's chromium for the dashboard's browser test"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	      echo "make browser: apt-get could not install chromium: the dashboard's browser test will be skipped"; \
+	  else \
+	    echo "make browser: no chromium here: the dashboard's browser test will be skipped; fix: install chromium (sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium"; \
+	  fi; }
 
 up: setup ## start Kafka, PostgreSQL and every service; prints URLs and API keys
 	@$(PY) -m devstack up
@@ -68,5 +76,6 @@ bench-ingest: setup ## benchmark ingest: orders/s accepted and published, latenc
 bench-consumers: setup ## benchmark each consumer's apply of orders.v1 in process (BENCH_ORDERS=N, BENCH_RUN=N)
 	$(PY) -m bench.consumers
 
-clean: down ## stop everything and remove local data (.run/)
+clean: down ## stop everything and remove local data (.run/, and the clusters root keeps for it in /var/lib/orderflow)
+	@[ ! -x $(PY) ] || $(PY) -m devstack clean
 	rm -rf .run test-artifacts

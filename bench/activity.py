@@ -4,10 +4,12 @@ Two runs of the same benchmark can differ a lot (one 2,000 orders/s run applied 
 orders/s with PostgreSQL at 40 s of CPU, the next 1,200/s at 64 s). ``Activity`` takes a
 snapshot when a run starts and another when it ends, and reports the difference:
 
-- checkpoints (timed, requested; ``pg_stat_bgwriter``), and from the server's log each one's
-  reason, start and duration, and one still writing from before the run;
+- checkpoints (timed, requested; ``pg_stat_bgwriter``, from PostgreSQL 17 on
+  ``pg_stat_checkpointer``), and from the server's log each one's reason, start and duration,
+  and one still writing from before the run;
 - buffers written by the checkpointer, the background writer and the backends, the backends'
-  own fsyncs (``pg_stat_bgwriter``), and the blocks the run's statements wrote themselves;
+  own fsyncs (``pg_stat_bgwriter``; from 17 on ``pg_stat_io``), and the blocks the run's
+  statements wrote themselves;
 - WAL written (``pg_current_wal_lsn``), per order, and its full-page images (``pg_stat_wal``);
 - autovacuum and autoanalyze runs per table of the cluster's four databases
   (``pg_stat_user_tables``), those running at the start and end (``pg_stat_activity``), and from
@@ -58,6 +60,19 @@ BGWRITER = (
     "buffers_backend",
     "buffers_backend_fsync",
     "buffers_alloc",
+)
+# PostgreSQL 17 moved the checkpointer's counters to pg_stat_checkpointer and the backends'
+# writes to pg_stat_io (blocks written or extended, and fsyncs, by processes other than the
+# checkpointer and the background writer): the same figures under the names above.
+BGWRITER_SINCE_17 = (
+    "SELECT c.num_timed AS checkpoints_timed, c.num_requested AS checkpoints_req, "
+    "c.write_time AS checkpoint_write_time, c.sync_time AS checkpoint_sync_time, "
+    "c.buffers_written AS buffers_checkpoint, b.buffers_clean, b.maxwritten_clean, "
+    "io.writes AS buffers_backend, io.fsyncs AS buffers_backend_fsync, b.buffers_alloc "
+    "FROM pg_stat_checkpointer c, pg_stat_bgwriter b, "
+    "(SELECT coalesce(sum(coalesce(writes, 0) + coalesce(extends, 0)), 0) AS writes, "
+    "coalesce(sum(fsyncs), 0) AS fsyncs FROM pg_stat_io WHERE object = 'relation' "
+    "AND backend_type NOT IN ('checkpointer', 'background writer')) io"
 )
 WAL = ("wal_records", "wal_fpi", "wal_buffers_full", "wal_write", "wal_sync")
 BLOCK = 8192
@@ -125,7 +140,10 @@ class Activity:
 
     async def _snapshot(self, conn: asyncpg.Connection) -> Snapshot:
         lsn = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")
-        bgwriter = await conn.fetchrow(f"SELECT {', '.join(BGWRITER)} FROM pg_stat_bgwriter")
+        if await conn.fetchval("SELECT current_setting('server_version_num')::int") >= 170000:
+            bgwriter = await conn.fetchrow(BGWRITER_SINCE_17)
+        else:
+            bgwriter = await conn.fetchrow(f"SELECT {', '.join(BGWRITER)} FROM pg_stat_bgwriter")
         wal = await conn.fetchrow(f"SELECT {', '.join(WAL)} FROM pg_stat_wal")
         databases = await conn.fetch(
             "SELECT datname, xact_commit, tup_inserted + tup_updated + tup_deleted, sessions "

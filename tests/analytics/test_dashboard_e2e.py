@@ -1,4 +1,5 @@
-"""The dashboard in a real headless browser (Debian's chromium through Playwright).
+"""The dashboard in a real headless browser (a system Chromium through Playwright: ``$CHROMIUM``,
+else ``chromium`` on the PATH or /usr/bin/chromium; skipped, saying so, where there is none).
 
 Analytics runs in-process (consumer, relay) and its API is served over real HTTP by uvicorn on a
 free port; the page loads Plotly from the service itself (no internet), draws every chart from
@@ -8,6 +9,8 @@ the API's data, shows the API's numbers, logs no console error, and leaves a scr
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -25,9 +28,20 @@ from shared.testing import RunningService, eventually
 from tests.analytics.conftest import OPS, SELLER, Publisher, wait_applied
 from tests.analytics.factories import cancel, shipment, snapshot, usd
 
-pytestmark = pytest.mark.e2e
-
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = (
+    os.environ.get("CHROMIUM")
+    or shutil.which("chromium")
+    or shutil.which("chromium-browser")
+    or "/usr/bin/chromium"
+)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not os.access(CHROMIUM, os.X_OK),
+        reason="no Chromium: `make browser` installs Debian's as root; as a normal user "
+        "install chromium or set CHROMIUM=/path/to/chromium",
+    ),
+]
 ARGS = [
     "--headless",
     "--no-sandbox",

@@ -1,4 +1,5 @@
-"""``python -m devstack <command>``: fetch, infra-up, infra-down, up, down, status."""
+"""``python -m devstack <command>``: fetch, infra-up, infra-down, up, down, status, clean,
+lock-kafka (a maintainer's: regenerate infra/kafka's lock file with Maven)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,18 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from devstack import config
-from devstack.kafka import ensure_kafka_libs
+from devstack.errors import DevstackError, from_os_error
+from devstack.jars import generate_lock
+from devstack.java import find_java
+from devstack.kafka import ensure_kafka_libs, lock_file
+from devstack.paths import kafka_project_dir
+from devstack.pginstall import major_version
 from devstack.platform import (
     Platform,
+    clean,
     down,
     infra_down,
     infra_up,
@@ -80,9 +88,27 @@ def cmd_status(platform: Platform) -> None:
 
 
 def cmd_fetch(platform: Platform) -> None:
-    """Install what the stack needs and is missing: Kafka's jars, PostgreSQL's server."""
+    """Fetch what the stack needs and is missing (Kafka's jars, once per machine) and check
+    that Java and PostgreSQL's binaries are there."""
+    del platform
     ensure_kafka_libs()
-    find_bindir(install=True)
+    log.debug("Java: %s", find_java())
+    bindir = find_bindir()
+    log.debug("PostgreSQL %d: %s", major_version(bindir), bindir)
+
+
+def cmd_clean(platform: Platform) -> None:
+    clean(platform)
+
+
+def cmd_lock_kafka(platform: Platform) -> None:
+    """Regenerate infra/kafka's lock file from its pom.xml (needs Maven)."""
+    del platform
+    path = lock_file()
+    text = generate_lock(kafka_project_dir() / "pom.xml", config.KAFKA_VERSION)
+    Path(path).write_text(text)
+    count = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+    print(f"wrote {path}: {count} jars")
 
 
 COMMANDS: dict[str, Callable[[Platform], None]] = {
@@ -92,6 +118,8 @@ COMMANDS: dict[str, Callable[[Platform], None]] = {
     "down": cmd_down,
     "status": cmd_status,
     "fetch": cmd_fetch,
+    "clean": cmd_clean,
+    "lock-kafka": cmd_lock_kafka,
 }
 
 
@@ -106,8 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         COMMANDS[args.command](Platform.from_env())
+    except DevstackError as exc:
+        print(f"devstack {args.command}: {exc}", file=sys.stderr)
+        return 1
     except (RuntimeError, TimeoutError) as exc:
         log.error("%s failed: %s", args.command, exc)
+        return 1
+    except OSError as exc:
+        known = from_os_error(exc)
+        if known is None:
+            raise
+        print(f"devstack {args.command}: {known}", file=sys.stderr)
         return 1
     return 0
 

@@ -14,9 +14,17 @@ DEFAULT_KAFKA_CONTROLLER_PORT = 9093
 DEFAULT_POSTGRES_PORT = 5432
 POSTGRES_USER = "orderflow"
 
-TEST_KAFKA_PORT = 19092
-TEST_KAFKA_CONTROLLER_PORT = 19093
-TEST_POSTGRES_PORT = 15432
+
+def _port(env: str, default: int) -> int:
+    """A port from the environment variable ``env`` (read once, at import), else ``default``."""
+    return int(os.environ.get(env) or default)
+
+
+# The servers the test suite starts for itself (tests/conftest.py) unless it is pointed at
+# running ones (KAFKA_BOOTSTRAP_SERVERS, POSTGRES_URL).
+TEST_KAFKA_PORT = _port("ORDERFLOW_TEST_KAFKA_PORT", 19092)
+TEST_KAFKA_CONTROLLER_PORT = _port("ORDERFLOW_TEST_KAFKA_CONTROLLER_PORT", TEST_KAFKA_PORT + 1)
+TEST_POSTGRES_PORT = _port("ORDERFLOW_TEST_POSTGRES_PORT", 15432)
 
 READY_TIMEOUT_S = 90.0
 
@@ -47,11 +55,12 @@ class ServiceSpec:
         return f"http://127.0.0.1:{self.port}"
 
 
+# `make up`'s service ports: INGEST_PORT, FULFILLMENT_PORT, DEFECTS_PORT, ANALYTICS_PORT.
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("ingest", 8001),
-    ServiceSpec("fulfillment", 8002),
-    ServiceSpec("defects", 8003),
-    ServiceSpec("analytics", 8004),
+    ServiceSpec("ingest", _port("INGEST_PORT", 8001)),
+    ServiceSpec("fulfillment", _port("FULFILLMENT_PORT", 8002)),
+    ServiceSpec("defects", _port("DEFECTS_PORT", 8003)),
+    ServiceSpec("analytics", _port("ANALYTICS_PORT", 8004)),
 )
 
 DATABASES: tuple[str, ...] = tuple(s.database for s in SERVICES)

@@ -1,8 +1,10 @@
-"""A single-node Apache Kafka (KRaft, combined broker+controller) run from Maven-fetched jars."""
+"""A single-node Apache Kafka (KRaft, combined broker+controller) run from the jars that
+infra/kafka's lock file lists (devstack.jars), with the Java devstack.java finds."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import os
 import shutil
@@ -12,8 +14,12 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import TextIO
 
 from devstack.config import KAFKA_VERSION
+from devstack.errors import DevstackError, port_taken
+from devstack.jars import ensure_jars, parse_lock
+from devstack.java import find_java
 from devstack.lock import file_lock
 from devstack.paths import cache_dir, kafka_project_dir
 from devstack.proc import (
@@ -63,45 +69,36 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return bytes(chunks)
 
 
-def ensure_kafka_libs() -> Path:
-    """Fetch Kafka and its runtime dependencies with Maven once; return the libs directory."""
+def lock_file() -> Path:
+    return kafka_project_dir() / f"kafka-{KAFKA_VERSION}.lock"
+
+
+def ensure_kafka_libs(stream: TextIO | None = None) -> Path:
+    """Download Kafka's runtime jars into the per-machine cache once; return the directory.
+
+    ``.complete`` records the lock file's sha256: while it matches, nothing is read or fetched;
+    when the lock file changes, the jars are checked again and only the missing ones fetched.
+    """
     home = cache_dir()
     libs, marker = home / "libs", home / ".complete"
-    if marker.is_file():
+    text = lock_file().read_text()
+    stamp = f"kafka {KAFKA_VERSION} lock {hashlib.sha256(text.encode()).hexdigest()}\n"
+    if _read(marker) == stamp:
         return libs
     with file_lock(home.parent / f".kafka-{KAFKA_VERSION}.lock"):
-        if marker.is_file():
+        if _read(marker) == stamp:
             return libs
-        _maven_fetch(home, libs)
-        marker.write_text(f"kafka {KAFKA_VERSION}\n")
+        jars = parse_lock(text)
+        ensure_jars(jars, libs, what=f"Kafka {KAFKA_VERSION}'s jars", stream=stream)
+        marker.write_text(stamp)
     return libs
 
 
-def _maven_fetch(home: Path, libs: Path) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise RuntimeError("Maven (mvn) is required to fetch Kafka jars; install maven")
-    tmp = home / "libs.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(libs, ignore_errors=True)
-    home.mkdir(parents=True, exist_ok=True)
-    pom = kafka_project_dir() / "pom.xml"
-    log.info("fetching Kafka %s jars with Maven into %s", KAFKA_VERSION, libs)
-    started = time.monotonic()
-    cmd = [
-        mvn,
-        "-q",
-        "-B",
-        "-f",
-        str(pom),
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={tmp}",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"Maven fetch failed:\n{result.stdout}\n{result.stderr}")
-    tmp.rename(libs)
-    log.info("fetched Kafka jars in %.1fs", time.monotonic() - started)
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return None
 
 
 class KafkaServer:
@@ -171,9 +168,12 @@ class KafkaServer:
         if pid is not None and pid_alive(pid):
             log.warning("Kafka pid %d alive but not answering; restarting it", pid)
             terminate(pid, 15.0)
-        for port in (self.port, self.controller_port):
+        for port, env in (
+            (self.port, "KAFKA_PORT"),
+            (self.controller_port, "KAFKA_CONTROLLER_PORT"),
+        ):
             if port_open(port):
-                raise RuntimeError(f"port {port} is in use by a process that is not our Kafka")
+                raise port_taken(port, "Kafka", env)
 
     def _write_config(self) -> None:
         self.config_file.parent.mkdir(parents=True, exist_ok=True)
@@ -207,9 +207,7 @@ class KafkaServer:
         return "".join(f"{key}={value}\n" for key, value in props.items())
 
     def _java(self, libs: Path, main: str, *args: str, heap: bool = False) -> list[str]:
-        java = shutil.which("java")
-        if java is None:
-            raise RuntimeError("a Java runtime (java 17+) is required for Kafka")
+        java = find_java()
         log4j = kafka_project_dir() / "log4j.properties"
         # The broker's GC settings follow Kafka's documentation (operations: Java version).
         # With G1's default 1 MB regions on a small heap, produce and fetch buffers of a
@@ -252,7 +250,13 @@ class KafkaServer:
         )
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise RuntimeError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
+            output = (result.stdout + result.stderr).strip()
+            raise DevstackError(
+                f"Kafka's storage format failed in {self.data_dir}: "
+                f"{output.splitlines()[-1] if output else 'no output'}",
+                f"`make clean` removes the local data (Java: {cmd[0]})",
+                output[-3000:],
+            )
         log.info("formatted Kafka storage in %s (cluster %s)", self.data_dir, cluster_id)
 
     def _launch(self, libs: Path) -> None:
@@ -266,12 +270,19 @@ class KafkaServer:
 
         def ready() -> bool:
             if pid is None or not pid_alive(pid):
-                raise RuntimeError(f"Kafka exited during startup:\n{log_tail(self.log_file)}")
+                raise self._did_not_start("it exited")
             return kafka_api_versions_ok("127.0.0.1", self.port, timeout=1.0)
 
         if not wait_until(ready, timeout, 0.5):
-            raise TimeoutError(
-                f"Kafka did not answer on {self.bootstrap} within {timeout:.0f}s; "
-                f"log {self.log_file}:\n{log_tail(self.log_file)}"
-            )
+            raise self._did_not_start(f"no answer on {self.bootstrap} within {timeout:.0f}s")
         log.info("Kafka ready on %s in %.1fs", self.bootstrap, time.monotonic() - started)
+
+    def _did_not_start(self, why: str) -> DevstackError:
+        tail = log_tail(self.log_file, 15)
+        errors = [line for line in tail.splitlines() if "ERROR" in line or "Exception" in line]
+        last = errors[-1].strip() if errors else why
+        return DevstackError(
+            f"Kafka did not start on {self.bootstrap} ({why}): {last[:300]}",
+            f"read {self.log_file} (last lines below); `make clean` starts from empty storage",
+            tail,
+        )

@@ -13,10 +13,19 @@ from pathlib import Path
 
 from devstack import config
 from devstack.config import SERVICES, ServiceSpec
+from devstack.errors import port_taken
 from devstack.kafka import KafkaServer
 from devstack.paths import repo_root
 from devstack.postgres import PostgresServer
-from devstack.proc import log_tail, pid_alive, read_pid, spawn_detached, terminate, wait_until
+from devstack.proc import (
+    log_tail,
+    pid_alive,
+    port_open,
+    read_pid,
+    spawn_detached,
+    terminate,
+    wait_until,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +107,8 @@ def start_service(platform: Platform, service: ServiceSpec) -> None:
         log.info("%s already running on %s", service.name, service.url)
         return
     stop_service(platform, service)
+    if port_open(service.port):
+        raise port_taken(service.port, service.name, f"{service.name.upper()}_PORT")
     env = service_env(platform, service)
     _migrate(platform, service, env)
     cmd = [sys.executable, "-m", service.name, "all"]
@@ -162,3 +173,19 @@ def down(platform: Platform) -> None:
     for service in reversed(SERVICES):
         stop_service(platform, service)
     infra_down(platform)
+
+
+def clean(platform: Platform) -> list[Path]:
+    """Stop and delete every PostgreSQL cluster that ``.run`` links to outside the checkout
+    (root's clusters under /var/lib/orderflow); ``make clean`` then removes ``.run``."""
+    removed: list[Path] = []
+    if not platform.run_dir.is_dir():
+        return removed
+    for link in sorted(platform.run_dir.rglob("home")):
+        if link.is_symlink():
+            server = PostgresServer(link.parent, 0)
+            home = server.home
+            server.remove()
+            removed.append(home)
+            log.info("removed %s", home)
+    return removed

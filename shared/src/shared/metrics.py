@@ -56,3 +56,8 @@ CLIENTS_REPLACED = Counter(
     "Kafka clients closed and replaced after a failure they cannot recover from",
     ["service", "client"],
 )
+BACKGROUND_JOB_RESTARTS = Counter(
+    "orderflow_background_job_restarts_total",
+    "Background jobs (alerts, purges, pollers...) started again after they failed",
+    ["service", "job"],
+)

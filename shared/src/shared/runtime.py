@@ -282,12 +282,39 @@ async def _serve(app: FastAPI, port: int, resources: Resources, stop: asyncio.Ev
     await serving
 
 
+# How long a background job that failed waits before it is started again (doubling).
+JOB_RESTART_SECONDS = (1.0, 60.0)
+
+
 async def run_background(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
-    tasks = [asyncio.ensure_future(job(resources)) for job in spec.background]
+    tasks = [
+        asyncio.ensure_future(supervise(job, resources, service=spec.name))
+        for job in spec.background
+    ]
     await stop.wait()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def supervise(
+    job: Callable[[Resources], Awaitable[None]], resources: Resources, *, service: str
+) -> None:
+    """Run a background job; start it again when it fails. Every job loops on its own and
+    catches what one round raises, but what escapes it (its set-up, a bug) used to end it
+    silently for the life of the process: the alerts stopped, the purge stopped, and nothing
+    said so. A job that returns (one-shot, or disabled by its settings) is done."""
+    name = getattr(job, "__name__", repr(job)).lstrip("_")
+    pause, longest = JOB_RESTART_SECONDS
+    while True:
+        try:
+            await job(resources)
+            return
+        except Exception:
+            log.exception("background job failed; starting it again", extra={"job": name})
+            metrics.BACKGROUND_JOB_RESTARTS.labels(service, name).inc()
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, longest)
 
 
 async def _run_roles(spec: ServiceSpec, settings: ServiceSettings, role: str) -> None:

@@ -316,22 +316,28 @@ async def relay_publishing(run: Run) -> str:
 
 
 async def consumer_committing(run: Run) -> str:
-    """Until a consumer's COMMIT is in flight in PostgreSQL (up to 30 s)."""
+    """Until a consumer's COMMIT is in flight in PostgreSQL (up to 20 s); failing that, until a
+    consumer is inside a transaction (up to 10 s more)."""
     databases = [run.cluster.database(s) for s in CONSUMERS]
     conn = await asyncpg.connect(INFRA.dsn("postgres"))
+    looks = {
+        "a COMMIT in flight": "state = 'active' AND query = 'COMMIT'",
+        "inside a transaction (no COMMIT caught)": "xact_start IS NOT NULL",
+    }
     try:
-        deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline:
-            found = await conn.fetchval(
-                "SELECT datname FROM pg_stat_activity WHERE state = 'active'"
-                " AND query = 'COMMIT' AND datname = ANY($1::text[]) LIMIT 1",
-                databases,
-            )
-            if found:
-                return f"a COMMIT in flight in {found}"
+        for (what, where), seconds in zip(looks.items(), (20.0, 10.0), strict=True):
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                found = await conn.fetchval(
+                    f"SELECT datname FROM pg_stat_activity WHERE {where}"
+                    " AND datname = ANY($1::text[]) AND pid <> pg_backend_pid() LIMIT 1",
+                    databases,
+                )
+                if found:
+                    return f"{what} of {found.rsplit('_', 1)[-1]}"
     finally:
         await conn.close()
-    return "no COMMIT seen in flight"
+    return "no consumer transaction seen"
 
 
 async def rebalance_kill(run: Run) -> None:

@@ -17,33 +17,63 @@ A load generator (its own process) posts ``FAULT_ORDERS`` orders (default 10000)
   as long, started. The relays' sent marks commit without waiting for the disk, so some may be
   lost: those rows go out again and the inboxes drop the repeats.
 - ``rebalance``: a second worker of each consumer joins its group, then leaves.
+- ``kafka-kill``: the broker killed with SIGKILL (no controlled shutdown, its log recovered at
+  the next start), down ``FAULT_OUTAGE_S``, started.
+- ``kafka-kill-publishing``: the broker killed with SIGKILL the moment Kafka holds records
+  ingest's outbox has not marked sent (the relay between publishing and marking), down as long.
+- ``postgres-kill-committing``: every PostgreSQL process killed with SIGKILL while a consumer's
+  ``COMMIT`` is in flight (looked for in ``pg_stat_activity``), down as long, started (crash
+  recovery).
+- ``rebalance-kill``: a second worker of each consumer joins its group and, while the group
+  rebalances, the first worker is killed with -9 and restarted; the second leaves later.
 
 Each ends by checking that every accepted order is in fulfillment's, defects' and analytics'
 stores exactly once (ids compared, row counts equal), each store's inbox holds one orders.v1
 event per order, no service published an event twice for the same (subject, version), nothing
 was dead-lettered, every outbox is drained, every consumer group's lag is zero, no status other
-than 2xx/429/503 was answered and no process died on its own. Recovery time runs from the end of
-the fault until all of that holds. ``FAULT_SCENARIOS`` picks scenarios (comma separated).
-Prints one line per scenario, then a JSON summary as the last line; exits 1 if any failed.
+than 2xx/429/503 was answered, no process died on its own, and every worker and relay answers
+``/readyz`` 200 at the end (none stalled; each serves it on its own ``OPS_PORT``). Recovery time
+runs from the end of the fault until all of that holds; the **bound** (``FAULT_RECOVERY_S``,
+default 120) is on the time from the later of the fault's end and the load's end until it holds
+(the load goes on after most faults, and nothing can be complete before it ends): a run that
+takes longer fails. ``FAULT_SCENARIOS`` picks scenarios (comma separated); ``FAULT_REPEAT=N``
+runs each one N times, each on fresh databases, topics and processes, and ends with the passes
+out of N per scenario. Prints one line per run, then a JSON summary as the last line; exits 1
+if any run failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
+import signal
+import statistics
 import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
+import httpx
+
 from bench import stores
-from bench.cluster import API_KEY, CONSUMERS, Cluster, Infra, tail
-from bench.common import machine, save
+from bench.cluster import API_KEY, CONSUMERS, Cluster, Infra, Proc, kafka_pid, tail
+from bench.common import free_port, machine, save
 from bench.loadgen import LoadProcess, LoadSpec
 
-INFRA = Infra("faults", kafka_port=39092, controller_port=39093, postgres_port=35432)
+# Ports of their own: not make up's (9092, 5432) nor the test servers' (19092, 15432).
+# FAULT_KAFKA_PORT (the controller's is the next one) and FAULT_POSTGRES_PORT move them, for
+# two runs on one machine.
+_KAFKA_PORT = int(os.environ.get("FAULT_KAFKA_PORT", "39092"))
+INFRA = Infra(
+    "faults",
+    kafka_port=_KAFKA_PORT,
+    controller_port=_KAFKA_PORT + 1,
+    postgres_port=int(os.environ.get("FAULT_POSTGRES_PORT", "35432")),
+)
 LAYOUT = [
     ("ingest", "api"),
     ("ingest", "relay"),
@@ -52,10 +82,62 @@ LAYOUT = [
 
 
 @dataclass
+class FaultCluster(Cluster):
+    """A cluster whose workers and relays answer /readyz on ports of their own (``OPS_PORT``),
+    so a run can see a stalled one (``shared.progress``)."""
+
+    ops: dict[str, int] = field(default_factory=dict)
+
+    def start(self, service: str, role: str, instance: int = 0) -> Proc:
+        if role not in ("worker", "relay"):
+            return super().start(service, role, instance)
+        name = f"{service}-{role}" + (f"#{instance}" if instance else "")
+        self.ops[name] = self.ops.get(name) or free_port()
+        self.extra_env["OPS_PORT"] = str(self.ops[name])
+        try:
+            return super().start(service, role, instance)
+        finally:
+            del self.extra_env["OPS_PORT"]
+
+    def ops_ports(self) -> dict[str, int]:
+        """The ops ports of the workers and relays running now."""
+        running = {p.name for p in self.procs.values() if p.alive()}
+        return {name: port for name, port in self.ops.items() if name in running}
+
+
+async def readiness(cluster: FaultCluster) -> dict[str, str]:
+    """Every running worker's and relay's /readyz: "ok", or what its checks said."""
+    found: dict[str, str] = {}
+    async with httpx.AsyncClient(timeout=5) as client:
+        for name, port in sorted(cluster.ops_ports().items()):
+            try:
+                answer = await client.get(f"http://127.0.0.1:{port}/readyz")
+            except httpx.HTTPError as exc:
+                found[name] = f"unreachable: {type(exc).__name__}"
+                continue
+            if answer.status_code == 200:
+                found[name] = "ok"
+            else:
+                checks = answer.json().get("checks", {})
+                found[name] = "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+    return found
+
+
+async def watch_stalls(cluster: FaultCluster, seen: dict[str, int], every: float = 2.0) -> None:
+    """Count, per process, the looks at which its /readyz said it was stalled."""
+    while True:
+        await asyncio.sleep(every)
+        with contextlib.suppress(Exception):
+            for name, said in (await readiness(cluster)).items():
+                if "Stalled" in said:
+                    seen[name] = seen.get(name, 0) + 1
+
+
+@dataclass
 class Run:
     """One scenario's cluster and load, handed to its fault."""
 
-    cluster: Cluster
+    cluster: FaultCluster
     load: LoadProcess
     orders: int
     rate: float
@@ -146,6 +228,136 @@ async def rebalance(run: Run) -> None:
     run.note("the second workers left (SIGTERM)")
 
 
+def kill_kafka() -> None:
+    """SIGKILL the broker: no controlled shutdown, no final snapshot of its producer state."""
+    pid = kafka_pid(INFRA)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid)
+    INFRA.kafka.pid_file.unlink(missing_ok=True)
+
+
+def postgres_pids() -> list[int]:
+    """The postmaster of the faults' PostgreSQL and every process it started."""
+    try:
+        postmaster = int((INFRA.postgres.data_dir / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return []
+    children = []
+    for stat in os.listdir("/proc"):
+        if not stat.isdigit():
+            continue
+        try:
+            with open(f"/proc/{stat}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == postmaster:
+            children.append(int(stat))
+    return [postmaster, *children]
+
+
+def kill_postgres() -> None:
+    """SIGKILL every PostgreSQL process at once, as a machine that loses power would (unlike
+    ``pg_ctl stop -m immediate``, nothing gets to say goodbye); the next start recovers."""
+    pids = postgres_pids()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        _wait_gone(pid)
+
+
+def _wait_gone(pid: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def outage_after(
+    moment: Callable[[Run], Coroutine[Any, Any, str]],
+    kill: Callable[[], None],
+    start: Callable[[], Any],
+    what: str,
+) -> Fault:
+    """Wait for ``moment`` (which says what it caught), kill, stay down, start again."""
+
+    async def fault(run: Run) -> None:
+        await run.at_fraction(0.25)
+        seconds = float(os.environ.get("FAULT_OUTAGE_S", "10"))
+        caught = await moment(run)
+        await asyncio.to_thread(kill)
+        run.note(f"{what} killed with SIGKILL ({caught})")
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(start)
+        run.note(f"{what} started again")
+
+    return fault
+
+
+async def any_time(run: Run) -> str:
+    return "under load"
+
+
+async def relay_publishing(run: Run) -> str:
+    """Until Kafka holds records ingest's outbox has not marked sent (up to 30 s)."""
+    async with stores.publish_watch(run.cluster) as excess:
+        baseline = await excess()
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            if await excess() > baseline:
+                return "the relay had published and not yet marked"
+    return "window not seen"
+
+
+async def consumer_committing(run: Run) -> str:
+    """Until a consumer's COMMIT is in flight in PostgreSQL (up to 20 s); failing that, until a
+    consumer is inside a transaction (up to 10 s more)."""
+    databases = [run.cluster.database(s) for s in CONSUMERS]
+    conn = await asyncpg.connect(INFRA.dsn("postgres"))
+    looks = {
+        "a COMMIT in flight": "state = 'active' AND query = 'COMMIT'",
+        "inside a transaction (no COMMIT caught)": "xact_start IS NOT NULL",
+    }
+    try:
+        for (what, where), seconds in zip(looks.items(), (20.0, 10.0), strict=True):
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                found = await conn.fetchval(
+                    f"SELECT datname FROM pg_stat_activity WHERE {where}"
+                    " AND datname = ANY($1::text[]) AND pid <> pg_backend_pid() LIMIT 1",
+                    databases,
+                )
+                if found:
+                    return f"{what} of {found.rsplit('_', 1)[-1]}"
+    finally:
+        await conn.close()
+    return "no consumer transaction seen"
+
+
+async def rebalance_kill(run: Run) -> None:
+    """A second worker of each consumer joins; while the groups rebalance, the first workers
+    are killed with -9 and restarted; the second ones leave 10 s later."""
+    await run.at_fraction(0.2)
+    for service in CONSUMERS:
+        run.cluster.start(service, "worker", instance=1)
+    run.note("a second worker of each consumer joined")
+    await asyncio.sleep(1.0)  # joining: the group is rebalancing
+    for service in CONSUMERS:
+        run.cluster.kill(service, "worker")
+        run.cluster.start(service, "worker")
+    run.note("the first workers killed with -9 during the rebalance, restarted")
+    await asyncio.sleep(10.0)
+    for service in CONSUMERS:
+        run.cluster.stop(service, "worker", instance=1)
+    run.note("the second workers left (SIGTERM)")
+
+
 async def _timed_fault(fault: Fault, run: Run) -> None:
     await fault(run)
     run.fault_ended = time.time()
@@ -162,16 +374,28 @@ SCENARIOS: dict[str, Fault] = {
         "PostgreSQL (aborted)",
     ),
     "rebalance": rebalance,
+    "kafka-kill": outage_after(any_time, kill_kafka, INFRA.kafka.start, "Kafka"),
+    "kafka-kill-publishing": outage_after(relay_publishing, kill_kafka, INFRA.kafka.start, "Kafka"),
+    "postgres-kill-committing": outage_after(
+        consumer_committing, kill_postgres, INFRA.postgres.start, "PostgreSQL"
+    ),
+    "rebalance-kill": rebalance_kill,
 }
 
 
 async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> dict[str, Any]:
     INFRA.start()  # a previous scenario may have left a server stopped
     tag = f"f{int(time.time())}_{name.split('-')[0]}"
-    cluster = Cluster(INFRA, tag)
+    cluster = FaultCluster(
+        INFRA, tag, extra_env={"STALL_SECONDS": os.environ.get("FAULT_STALL_S", "30")}
+    )
     cluster.create()
     cluster.start_all(LAYOUT)
     failures: list[str] = []
+    stalls: dict[str, int] = {}
+    watcher = asyncio.create_task(watch_stalls(cluster, stalls))
+    bound = float(os.environ.get("FAULT_RECOVERY_S", "120"))
+    final_readiness: dict[str, str] = {}
     try:
         await asyncio.sleep(3)  # workers join their groups
         spec = LoadSpec(
@@ -193,13 +417,19 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
         timeout = float(os.environ.get("FAULT_TIMEOUT_S", "300"))
         accepted = set(result["accepted"])
         done = await stores.wait_complete(cluster, len(accepted), timeout=timeout)
+        final_readiness = await _ready_at_end(cluster)
         checks = [await stores.check_store(cluster, s, accepted) for s in CONSUMERS]
         ingest = await stores.ingest_facts(cluster)
         published = await stores.topic_messages(INFRA.kafka.bootstrap, cluster.topic("orders.v1"))
         dead = cluster.dead()
         restarts = {p.name: p.restarts for p in cluster.procs.values() if p.restarts}
     finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         cluster.stop_all()
+        with contextlib.suppress(Exception):
+            cluster.drop()  # a repeat of every scenario would leave gigabytes of databases
 
     bad_status = {
         s: c for s, c in result["statuses"].items() if s.isdigit() and int(s) >= 500 and s != "503"
@@ -213,6 +443,13 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
             failures.append(f"{check.service}: {check}")
     if done.lag_zero_at is None:
         failures.append(f"not complete after {timeout:.0f}s: {done.counts}, lag {done.lags}")
+    settled = max(fault_end, result["finished"])
+    settle_s = round(done.done_at - settled, 2) if done.done_at else None
+    if settle_s is not None and settle_s > bound:
+        failures.append(f"complete {settle_s} s after the fault and the load, over {bound:g} s")
+    not_ready = {n: said for n, said in final_readiness.items() if said != "ok"}
+    if not_ready:
+        failures.append(f"not ready at the end: {not_ready}")
     if ingest["unsent_outbox"] or ingest["order_events"] != len(accepted):
         failures.append(f"ingest: {ingest}")
     if dead:
@@ -235,11 +472,25 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
         "load_seconds": round(result["finished"] - result["started"], 1),
         "recovery_s": round(done.done_at - fault_end, 2) if done.done_at else None,
         "drain_after_load_s": round(done.done_at - result["finished"], 2) if done.done_at else None,
+        "settle_s": settle_s,
+        "recovery_bound_s": bound,
+        "stalled_looks": stalls,
         "restarts": restarts,
         "events": run.events,
         "failures": failures,
         "tag": tag,
     }
+
+
+async def _ready_at_end(cluster: FaultCluster, timeout: float = 30.0) -> dict[str, str]:
+    """Every worker's and relay's /readyz once the stores are complete (given ``timeout`` for
+    the last relay round to be counted)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await readiness(cluster)
+        if all(said == "ok" for said in found.values()) or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(1.0)
 
 
 def line(result: dict[str, Any]) -> str:
@@ -248,7 +499,8 @@ def line(result: dict[str, Any]) -> str:
         f"{verdict} {result['scenario']:<17} accepted {result['accepted']}, "
         f"found {result['found']}, "
         f"duplicates {result['duplicates']}, recovery {result['recovery_s']} s after the fault "
-        f"({result['drain_after_load_s']} s after the load), "
+        f"({result['drain_after_load_s']} s after the load; bound {result['recovery_bound_s']:g} s"
+        f" from the later: {result['settle_s']} s), stalled looks {result['stalled_looks']}, "
         f"statuses {result['statuses']}, relay re-sent {result['republished_by_relay']}"
     )
 
@@ -257,28 +509,72 @@ async def run_all() -> dict[str, Any]:
     n = int(os.environ.get("FAULT_ORDERS", "10000"))
     rate = float(os.environ.get("FAULT_RATE", "200"))
     batch = int(os.environ.get("FAULT_BATCH", "100"))
+    repeat = int(os.environ.get("FAULT_REPEAT", "1"))
     wanted = os.environ.get("FAULT_SCENARIOS", ",".join(SCENARIOS)).split(",")
+    names = [w.strip() for w in wanted if w.strip()]
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenarios {unknown}; known: {', '.join(SCENARIOS)}")
     results = []
     was_running = INFRA.is_running()
     try:
-        for name in (w.strip() for w in wanted if w.strip()):
-            print(f"... {name}: {n} orders at {rate:g}/s", flush=True)
-            result = await scenario(name, SCENARIOS[name], n, rate, batch)
-            for event in result["events"]:
-                print(f"    {event}", flush=True)
-            for failure in result["failures"]:
-                print(f"    ! {failure}", flush=True)
-            print(line(result), flush=True)
-            results.append(result)
+        for name in names:
+            for attempt in range(1, repeat + 1):
+                print(f"... {name} ({attempt}/{repeat}): {n} orders at {rate:g}/s", flush=True)
+                result = await scenario(name, SCENARIOS[name], n, rate, batch)
+                result["attempt"] = attempt
+                for event in result["events"]:
+                    print(f"    {event}", flush=True)
+                for failure in result["failures"]:
+                    print(f"    ! {failure}", flush=True)
+                print(line(result), flush=True)
+                results.append(result)
     finally:
         if not was_running:  # leave the machine as we found it
             INFRA.stop()
+    summary = summarize(results)
+    for name, row in summary.items():
+        print(
+            f"{name:<25} passed {row['passed']}/{row['runs']}; settled after the fault and the"
+            f" load in {row['settle_s']} s (bound {row['bound_s']:g} s); recovery after the fault"
+            f" {row['recovery_s']} s",
+            flush=True,
+        )
     return {
         "faults": results,
+        "summary": summary,
         "passed": all(r["passed"] for r in results),
         "orders": n,
         "rate": rate,
+        "repeat": repeat,
         "machine": machine(),
+    }
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per scenario: runs, passes, and the settle and recovery times (min, median, max)."""
+    summary: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(r["scenario"] for r in results):
+        runs = [r for r in results if r["scenario"] == name]
+        summary[name] = {
+            "runs": len(runs),
+            "passed": sum(r["passed"] for r in runs),
+            "bound_s": runs[0]["recovery_bound_s"],
+            "settle_s": _range([r["settle_s"] for r in runs]),
+            "recovery_s": _range([r["recovery_s"] for r in runs]),
+        }
+    return summary
+
+
+def _range(values: list[float | None]) -> dict[str, float] | None:
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    return {
+        "min": min(known),
+        "median": round(statistics.median(known), 2),
+        "max": max(known),
+        "missing": len(values) - len(known),
     }
 
 

@@ -98,3 +98,23 @@ def test_the_pod_monitor_scrapes_every_port_the_deployments_serve_metrics_on() -
             [container] = template["spec"]["containers"]
             served |= {p["name"] for p in container["ports"]}
     assert served == scraped == {"http", "ops"}
+
+
+def test_stalls_of_relays_and_workers_are_alerted_on() -> None:
+    """Issue 20: a relay that publishes nothing while rows wait, and a worker that applies
+    nothing while it has lag, each have an alert over the series the process itself exports
+    (not only Kafka's lag, which says nothing of a relay)."""
+    rules = {r["alert"]: r for r in _rules()}
+    for alert, series in {
+        "OrderflowRelayStalled": {
+            "orderflow_outbox_oldest_unsent_age_seconds",
+            "orderflow_outbox_last_success_timestamp_seconds",
+        },
+        "OrderflowWorkerNotApplying": {
+            "orderflow_consumer_lag",
+            "orderflow_consumer_last_applied_timestamp_seconds",
+        },
+    }.items():
+        expr = promql_parser.parse(rules[alert]["expr"])
+        assert {s.name for s in _selectors(expr)} == series, alert
+        assert rules[alert]["labels"]["severity"] == "critical"

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from analytics.adapters.ingest_client import IngestClient, IngestView, Unreachable
-from analytics.adapters.peers import Peers
+from analytics.adapters.peers import Peers, stall_view
 from analytics.settings import AnalyticsSettings
 
 pytestmark = pytest.mark.unit
@@ -58,6 +58,12 @@ async def test_peers_overview_reads_readiness_dead_letters_and_backlog_gauge() -
         "# TYPE orderflow_outbox_backlog gauge\n"
         'orderflow_outbox_backlog{service="fulfillment"} 12.0\n'
         "orderflow_outbox_backlog_other 5\n"
+        "# TYPE orderflow_stalled gauge\n"
+        'orderflow_stalled{role="relay",service="fulfillment"} 0.0\n'
+        'orderflow_stalled{role="worker",service="fulfillment"} 1.0\n'
+        "# TYPE orderflow_consumer_lag gauge\n"
+        'orderflow_consumer_lag{service="fulfillment",topic="orders.v1"} 40.0\n'
+        'orderflow_consumer_lag{service="fulfillment",topic="ads.v1"} 2.0\n'
     )
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -78,6 +84,27 @@ async def test_peers_overview_reads_readiness_dead_letters_and_backlog_gauge() -
     assert (overview["reachable"], overview["ready"]) == (True, False)
     assert overview["dead_letters"] == {"dead": 2, "more": True}
     assert overview["outbox_backlog"] == 12
+    progress = overview["progress"]
+    assert progress["stalled"] == {"relay": False, "worker": True}
+    assert progress["consumer_lag"] == 42
+    assert progress["outbox_oldest_unsent_age_s"] is None  # not exported: none said
     assert await peers.order("defects", "x") is None  # not configured
     assert await peers.dead_letters_of("fulfillment", "222-2") == [{"id": 2, "subject": "222-2"}]
     assert await peers.dead_letters_of("defects", "222-2") is None
+
+
+def test_stall_view_reads_ages_and_times_since() -> None:
+    metrics = (
+        "# TYPE orderflow_outbox_oldest_unsent_age_seconds gauge\n"
+        'orderflow_outbox_oldest_unsent_age_seconds{service="ingest"} 310.5\n'
+        "# TYPE orderflow_outbox_last_success_timestamp_seconds gauge\n"
+        'orderflow_outbox_last_success_timestamp_seconds{service="ingest"} 1000.0\n'
+        "# TYPE orderflow_consumer_last_applied_timestamp_seconds gauge\n"
+        'orderflow_consumer_last_applied_timestamp_seconds{service="ingest"} 0.0\n'
+    )
+    view = stall_view(metrics, now=1300.0)
+    assert view["outbox_oldest_unsent_age_s"] == 310.5
+    assert view["relay_last_success_s_ago"] == 300.0
+    assert view["consumer_last_applied_s_ago"] is None  # never applied anything
+    assert view["stalled"] == {}
+    assert stall_view("not { metrics")["unreadable"] is True

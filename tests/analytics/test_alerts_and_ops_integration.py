@@ -144,6 +144,8 @@ async def test_ops_overview_shows_lag_dead_letters_backlog_and_peers(
     }
     own = overview["services"]["analytics"]
     assert own["dead_letters"] == {} and isinstance(own["outbox_backlog"], int)
+    assert own["ready"] is True
+    assert own["progress"]["stalled"].get("worker") is False  # applied and caught up
     assert overview["services"]["fulfillment"]["reachable"] is False
     assert overview["services"]["fulfillment"]["ready"] is False
     forbidden = await live.client.get("/v1/ops/overview", headers=SELLER_KEY)

@@ -6,6 +6,7 @@ effects; orders whose ``seller_order_id`` is in ``FAILING`` make its handler rai
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -42,12 +43,18 @@ effects = Table(
 )
 
 FAILING: set[str] = set()
+# Orders whose ``seller_order_id`` is ``HOLD_ID`` make the handler wait for ``HOLD`` to be set:
+# a worker that cannot get on while its records wait (the stall tests).
+HOLD_ID = "hold"
+HOLD: dict[str, asyncio.Event] = {}
 KEYS = "ops-key=ops,sys-key=system,seller-key=seller:A2SELLER1EXAMPLE"
 
 
 async def record_effect(session: AsyncSession, event: CloudEvent, payload: Any) -> None:
     if payload.seller_order_id in FAILING:
         raise ValueError(f"refusing order {payload.amazon_order_id}")
+    if payload.seller_order_id == HOLD_ID and HOLD_ID in HOLD:
+        await HOLD[HOLD_ID].wait()
     await session.execute(
         insert(effects).values(
             event_id=event.id, amazon_order_id=payload.amazon_order_id, version=payload.version

@@ -24,3 +24,40 @@ DEAD_LETTERED = Counter(
 HANDLE_LATENCY = Histogram(
     "orderflow_event_handle_seconds", "Time to apply a batch of events", ["service", "topic"]
 )
+
+# Stall detection (shared.progress, docs/operations/stall-detection.md).
+OUTBOX_OLDEST_AGE = Gauge(
+    "orderflow_outbox_oldest_unsent_age_seconds",
+    "Age of the oldest outbox row the relay last found unsent (0 when its last claim was empty)",
+    ["service"],
+)
+RELAY_LAST_SUCCESS = Gauge(
+    "orderflow_outbox_last_success_timestamp_seconds",
+    "Unix time of the relay's last successful round (rows published and marked, or none waiting)",
+    ["service"],
+)
+CONSUMER_LAG = Gauge(
+    "orderflow_consumer_lag",
+    "Records on the worker's assigned partitions not yet applied (end offset - position)",
+    ["service", "topic"],
+)
+CONSUMER_LAST_APPLIED = Gauge(
+    "orderflow_consumer_last_applied_timestamp_seconds",
+    "Unix time the worker last applied and committed a fetch",
+    ["service"],
+)
+STALLED = Gauge(
+    "orderflow_stalled",
+    "1 while a relay or worker has made no progress for STALL_SECONDS while work waits",
+    ["service", "role"],
+)
+CLIENTS_REPLACED = Counter(
+    "orderflow_kafka_clients_replaced_total",
+    "Kafka clients closed and replaced after a failure they cannot recover from",
+    ["service", "client"],
+)
+BACKGROUND_JOB_RESTARTS = Counter(
+    "orderflow_background_job_restarts_total",
+    "Background jobs (alerts, purges, pollers...) started again after they failed",
+    ["service", "job"],
+)

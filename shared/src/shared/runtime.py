@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared import metrics
 from shared.api.app import create_app
 from shared.db.housekeeping import run_housekeeping
 from shared.db.migrations import upgrade_to_head
@@ -32,8 +32,10 @@ from shared.db.session import make_engine, make_sessionmaker, ping
 from shared.deadletters import DeadLetters
 from shared.kafka.client import ensure_topics, make_consumer, make_producer
 from shared.kafka.consumer import ConsumerRunner, EventApplier, Handler
+from shared.kafka.producer import ProducerSlot
 from shared.kafka.relay import OutboxListener, OutboxRelay
 from shared.logs import configure_logging, uvicorn_log_config
+from shared.progress import Progress
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic
 
@@ -53,6 +55,17 @@ class Resources:
     applier: EventApplier
     dead_letters: DeadLetters
     extras: dict[str, Any] = field(default_factory=dict)
+    # The relay's and the worker's progress, when this process runs them (``/readyz``).
+    progress: list[Progress] = field(default_factory=list)
+
+    def track(self, service: str, role: str) -> Progress:
+        progress = Progress(
+            service=service,
+            role=role,
+            stall_seconds=self.settings.stall_seconds,
+        )
+        self.progress.append(progress)
+        return progress
 
 
 @dataclass(frozen=True)
@@ -92,10 +105,12 @@ async def open_resources(spec: ServiceSpec, settings: ServiceSettings) -> AsyncI
 
 
 def install_readiness(app: FastAPI, resources: Resources) -> None:
-    """Register the database and Kafka checks ``/readyz`` runs."""
+    """Register the checks ``/readyz`` runs: the database and Kafka are reachable, and no
+    relay or worker of this process is stalled (``shared.progress``)."""
     app.state.readiness_checks.update(
         database=lambda: ping(resources.engine),
         kafka=lambda: kafka_reachable(resources.settings.kafka_bootstrap_servers),
+        progress=lambda: making_progress(resources),
     )
     app.state.resources = resources
     app.state.dead_letters = resources.dead_letters
@@ -108,50 +123,79 @@ async def kafka_reachable(bootstrap: str) -> None:
     await writer.wait_closed()
 
 
+async def making_progress(resources: Resources) -> None:
+    for progress in resources.progress:
+        progress.check()
+
+
+# How long a worker waits before it starts a new consumer after its consumer failed.
+CONSUMER_RESTART_SECONDS = (0.5, 10.0)
+
+
 async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+    """Consume until ``stop``. A consumer that fails (an error out of its poll, its commit or
+    its start) is closed and a new one joins the group in its place, after a pause that doubles
+    up to 10 s while they keep failing: the process stays up and its partitions move on."""
     settings = resources.settings
     topics = [settings.topic(t) for t in spec.subscribes]
     if not topics:
         await stop.wait()
         return
     await _ensure(settings, topics)
-    consumer = make_consumer(
-        settings.kafka_bootstrap_servers,
-        group_id=group_id(spec.name, settings),
-        topics=topics,
-        client_id=f"{spec.name}-worker",
-    )
-    await consumer.start()
-    runner = ConsumerRunner(
-        consumer=consumer,
-        sessions=resources.sessions,
-        applier=resources.applier,
-        service=spec.name,
-        max_attempts=settings.consumer_max_attempts,
-        batch_size=settings.consumer_batch_size,
-    )
-    try:
-        await _until_stopped(runner.run(), runner.stop, stop)
-    finally:
-        await consumer.stop()
+    progress = resources.track(spec.name, "worker")
+    pause, longest = CONSUMER_RESTART_SECONDS
+    while not stop.is_set():
+        consumer = make_consumer(
+            settings.kafka_bootstrap_servers,
+            group_id=group_id(spec.name, settings),
+            topics=topics,
+            client_id=f"{spec.name}-worker",
+        )
+        runner = ConsumerRunner(
+            consumer=consumer,
+            sessions=resources.sessions,
+            applier=resources.applier,
+            service=spec.name,
+            max_attempts=settings.consumer_max_attempts,
+            batch_size=settings.consumer_batch_size,
+            progress=progress,
+        )
+        try:
+            await consumer.start()
+            await _until_stopped(runner.run(), runner.stop, stop)
+            return
+        except Exception as exc:
+            log.exception("the consumer failed; a new one rejoins the group")
+            progress.failed(exc)
+            metrics.CLIENTS_REPLACED.labels(spec.name, "consumer").inc()
+        finally:
+            try:
+                await asyncio.wait_for(consumer.stop(), 30.0)
+            except Exception as exc:
+                log.warning("closing the failed consumer failed", extra={"error": repr(exc)})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+        pause = min(pause * 2, longest)
 
 
 async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
     settings = resources.settings
     await _ensure(settings, [settings.topic(t) for t in (*spec.publishes, *spec.subscribes)])
-    producer: AIOKafkaProducer = make_producer(
-        settings.kafka_bootstrap_servers, client_id=f"{spec.name}-relay"
+    producers = ProducerSlot(
+        lambda: make_producer(settings.kafka_bootstrap_servers, client_id=f"{spec.name}-relay"),
+        service=spec.name,
     )
-    await producer.start()
     wakeup = asyncio.Event()
     relay = OutboxRelay(
         sessions=resources.sessions,
         outbox=resources.tables.outbox,
-        producer=producer,
+        producer=producers,
         batch_size=settings.relay_batch_size,
         idle_seconds=settings.relay_idle_seconds,
         service=spec.name,
         wakeup=wakeup,
+        ack_timeout=settings.relay_ack_timeout_seconds,
+        progress=resources.track(spec.name, "relay"),
     )
     listener = asyncio.ensure_future(OutboxListener(settings.database_url, wakeup).run(stop))
     housekeeping = asyncio.ensure_future(
@@ -169,7 +213,7 @@ async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
         housekeeping.cancel()
         listener.cancel()
         await asyncio.gather(housekeeping, listener, return_exceptions=True)
-        await producer.stop()
+        await producers.close()
 
 
 def group_id(service: str, settings: ServiceSettings) -> str:
@@ -238,12 +282,39 @@ async def _serve(app: FastAPI, port: int, resources: Resources, stop: asyncio.Ev
     await serving
 
 
+# How long a background job that failed waits before it is started again (doubling).
+JOB_RESTART_SECONDS = (1.0, 60.0)
+
+
 async def run_background(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
-    tasks = [asyncio.ensure_future(job(resources)) for job in spec.background]
+    tasks = [
+        asyncio.ensure_future(supervise(job, resources, service=spec.name))
+        for job in spec.background
+    ]
     await stop.wait()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def supervise(
+    job: Callable[[Resources], Awaitable[None]], resources: Resources, *, service: str
+) -> None:
+    """Run a background job; start it again when it fails. Every job loops on its own and
+    catches what one round raises, but what escapes it (its set-up, a bug) used to end it
+    silently for the life of the process: the alerts stopped, the purge stopped, and nothing
+    said so. A job that returns (one-shot, or disabled by its settings) is done."""
+    name = getattr(job, "__name__", repr(job)).lstrip("_")
+    pause, longest = JOB_RESTART_SECONDS
+    while True:
+        try:
+            await job(resources)
+            return
+        except Exception:
+            log.exception("background job failed; starting it again", extra={"job": name})
+            metrics.BACKGROUND_JOB_RESTARTS.labels(service, name).inc()
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, longest)
 
 
 async def _run_roles(spec: ServiceSpec, settings: ServiceSettings, role: str) -> None:

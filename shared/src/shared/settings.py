@@ -42,6 +42,14 @@ class ServiceSettings(BaseSettings):
     # docs/adr/0011-relay-batch-size.md.
     relay_batch_size: int = Field(default=2000, validation_alias="RELAY_BATCH_SIZE")
     relay_idle_seconds: float = Field(default=0.05, validation_alias="RELAY_IDLE_SECONDS")
+    # How long a relay round waits for Kafka's acks before it gives up, discards its producer
+    # and tries again with a new one (a producer whose sender died never answers).
+    relay_ack_timeout_seconds: float = Field(
+        default=60.0, gt=0, validation_alias="RELAY_ACK_TIMEOUT_SECONDS"
+    )
+    # A relay or worker that has made no progress for this long while work waits is stalled:
+    # /readyz answers 503 and orderflow_stalled is 1 (shared.progress).
+    stall_seconds: float = Field(default=120.0, gt=0, validation_alias="STALL_SECONDS")
     rate_limit_per_second: float = Field(default=1000.0, validation_alias="RATE_LIMIT_PER_SECOND")
     rate_limit_burst: float = Field(default=2000.0, validation_alias="RATE_LIMIT_BURST")
     outbox_retention_days: int = Field(default=7, validation_alias="OUTBOX_RETENTION_DAYS")

@@ -1,4 +1,5 @@
-"""``/healthz`` (alive), ``/readyz`` (database and Kafka reachable) and ``/metrics``."""
+"""``/healthz`` (alive), ``/readyz`` (database and Kafka reachable, no relay or worker of the
+process stalled: ``shared.progress``) and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.progress import Stalled
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -19,7 +22,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database and Kafka are reachable")
+@router.get("/readyz", summary="The database and Kafka are reachable; nothing is stalled")
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
     results = await asyncio.gather(*(_run(check) for check in checks.values()))
@@ -35,6 +38,8 @@ async def readyz(request: Request) -> JSONResponse:
 async def _run(check: ReadinessCheck) -> str:
     try:
         await asyncio.wait_for(check(), timeout=3.0)
+    except Stalled as exc:  # our own words, safe to show: what stalled and for how long
+        return f"failed: Stalled: {exc}"
     except Exception as exc:
         return f"failed: {type(exc).__name__}"
     return "ok"

@@ -14,7 +14,13 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 1_000_000
 
 
-def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+def make_producer(
+    bootstrap: str,
+    *,
+    client_id: str,
+    request_timeout_ms: int = 15_000,
+    max_batch_size: int = 256 * 1024,
+) -> AIOKafkaProducer:
     """Idempotent producer: ``acks=all``, retries without duplicates or reordering.
 
     No linger: the relay (its only user in the services; the bench's bare limits use it too, in
@@ -30,9 +36,9 @@ def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=0,
-        max_batch_size=256 * 1024,
+        max_batch_size=max_batch_size,
         max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,
-        request_timeout_ms=15_000,
+        request_timeout_ms=request_timeout_ms,
     )
 
 

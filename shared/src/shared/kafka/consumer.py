@@ -16,6 +16,12 @@ Failures are sorted in one place (``_attempt``):
 - any other handler error: retried ``max_attempts`` times, then dead-lettered.
 A dead letter is stored in ``dead_letters`` and queued through the outbox to ``<topic>.dlq``
 with headers naming its origin and the error, in one transaction; then the partition moves on.
+
+The runner also says how it is doing: its lag (end offsets of its assigned partitions minus its
+positions), the time of its last applied fetch and, through ``shared.progress``, whether it is
+stalled (records wait and nothing has been applied for ``STALL_SECONDS``), which ``/readyz``
+reports. A runner whose consumer fails outright is restarted with a new consumer by
+``shared.runtime.run_worker``.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from shared.errors import PoisonMessage, is_transient
 from shared.events.registry import PAYLOADS, UnknownEventType, parse_payload
 from shared.logs import correlation_id
 from shared.outbox import add_raw
+from shared.progress import Progress
+from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
@@ -322,6 +330,7 @@ class ConsumerRunner:
         service: str,
         max_attempts: int = 3,
         batch_size: int = 500,
+        progress: Progress | None = None,
     ) -> None:
         self._consumer = consumer
         self._sessions = sessions
@@ -330,6 +339,12 @@ class ConsumerRunner:
         self._max_attempts = max_attempts
         self._batch_size = batch_size
         self._stopping = asyncio.Event()
+        self.progress = progress or Progress(
+            service=service,
+            role="worker",
+            stall_seconds=ServiceSettings.model_fields["stall_seconds"].default,
+        )
+        self._lag_topics: set[str] = set()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -339,11 +354,29 @@ class ConsumerRunner:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
             fetched = {tp: [Message.of(r) for r in rs] for tp, rs in batches.items() if rs}
             if fetched:
-                await self._process(fetched)
+                self.progress.work_waits()
+                if await self._process(fetched):
+                    metrics.CONSUMER_LAST_APPLIED.labels(self._service).set(time.time())
+                    self.progress.advanced(waiting=self._export_lag() > 0)
+            elif self._export_lag() == 0:
+                self.progress.advanced()  # caught up: nothing waits for this worker
+            else:
+                self.progress.work_waits()
 
-    async def _process(self, fetched: dict[TopicPartition, list[Message]]) -> None:
+    def _export_lag(self) -> int:
+        """Set the lag gauges (per topic, over the assigned partitions); the total."""
+        by_topic = lag_of(self._consumer)
+        for topic in self._lag_topics - by_topic.keys():
+            metrics.CONSUMER_LAG.labels(self._service, topic).set(0)
+        for topic, lag in by_topic.items():
+            metrics.CONSUMER_LAG.labels(self._service, topic).set(lag)
+        self._lag_topics = set(by_topic)
+        return sum(by_topic.values())
+
+    async def _process(self, fetched: dict[TopicPartition, list[Message]]) -> bool:
         """Apply what one fetch returned (every partition's records, each partition in its
-        order) in one transaction, else one by one; then commit every partition's offset."""
+        order) in one transaction, else one by one; then commit every partition's offset.
+        False when the commit failed (the records come again)."""
         started = time.perf_counter()
         messages = [m for records in fetched.values() for m in records]
         if not await self._apply_together(messages):
@@ -358,10 +391,12 @@ class ConsumerRunner:
                 "offset commit failed; records will be redelivered",
                 extra={"partitions": [str(tp) for tp in fetched], "error": repr(exc)},
             )
-            return
+            self.progress.failed(exc)
+            return False
         elapsed = time.perf_counter() - started
         for topic in {tp.topic for tp in fetched}:
             metrics.HANDLE_LATENCY.labels(self._service, topic).observe(elapsed)
+        return True
 
     async def _apply_together(self, messages: Sequence[Message]) -> bool:
         if len(messages) == 1:
@@ -390,6 +425,7 @@ class ConsumerRunner:
                     return
 
     async def _should_retry(self, message: Message, exc: Exception, attempts: int) -> bool:
+        self.progress.failed(exc)
         if is_transient(exc) and not isinstance(exc, PoisonMessage):
             log.warning("transient failure; will retry", extra={"error": repr(exc)})
             await asyncio.sleep(min(0.2 * 2 ** min(attempts, 5), 5.0))
@@ -418,6 +454,30 @@ class ConsumerRunner:
                 break
             except Exception as db_exc:  # the database itself is down: keep the message
                 log.warning("cannot store dead letter yet", extra={"error": repr(db_exc)})
+                self.progress.failed(db_exc)
                 await asyncio.sleep(1.0)
         metrics.DEAD_LETTERED.labels(self._service, message.topic).inc()
         metrics.CONSUMED.labels(self._service, message.topic, "dead_lettered").inc()
+
+
+def lag_of(consumer: AIOKafkaConsumer) -> dict[str, int]:
+    """Per topic, the records of the consumer's assigned partitions after its position (what
+    it has not yet been handed, so after a commit what it has not applied), for the partitions
+    whose end offset it knows (from its fetches). The relays do not use transactions, so the
+    end offset is the high watermark and every offset before it holds a record."""
+    lag: dict[str, int] = {}
+    try:
+        assignment = consumer._subscription.subscription.assignment
+        if assignment is None:
+            return lag
+        for tp in consumer.assignment():
+            state = assignment.state_value(tp)
+            end = consumer.last_stable_offset(tp)
+            if end is None:
+                end = consumer.highwater(tp)
+            if end is None or state is None or not state.has_valid_position:
+                continue
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - state.position)
+    except (AttributeError, AssertionError, KafkaError):  # between assignments
+        return {}
+    return lag

@@ -9,12 +9,20 @@ relay's transaction commits without waiting for its WAL to reach the disk
 (``synchronous_commit = off``, for that transaction only): a mark lost with the last moments
 before a crash means those rows go out again. Every other transaction still waits, and a later
 one that does flushes the marks before it with its own WAL.
+
+A round that fails on Kafka's side discards the relay's producer and the next round starts a
+new one (``shared.kafka.producer``): an idempotent producer whose sequence numbers no longer
+match the broker's never delivers again. The relay also says how it is doing: the age of the
+oldest row it found unsent, the time of its last successful round and, through
+``shared.progress``, whether it is stalled (work waits and no round has gone through for
+``STALL_SECONDS``), which ``/readyz`` reports.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -26,6 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared import metrics
 from shared.db import bulk
 from shared.db.plumbing import CHANNEL
+from shared.kafka.producer import ProducerSlot, from_kafka
+from shared.progress import Progress
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -53,16 +63,36 @@ class OutboxRelay:
         service: str = "orderflow",
         before_mark_sent: Callable[[], None] | None = None,
         wakeup: asyncio.Event | None = None,
+        ack_timeout: float = ServiceSettings.model_fields["relay_ack_timeout_seconds"].default,
+        progress: Progress | None = None,
     ) -> None:
+        """``producer``: a ``ProducerSlot`` (replaced after a failure on Kafka's side), or a
+        started producer, which is used as it is."""
         self._sessions = sessions
         self._outbox = outbox
-        self._producer = producer
+        self.producers = (
+            producer if isinstance(producer, ProducerSlot) else ProducerSlot(producer=producer)
+        )
         self._batch_size = batch_size
         self._idle = idle_seconds
         self._service = service
         self._before_mark_sent = before_mark_sent  # fault-injection seam for tests
         self._stopping = asyncio.Event()
         self._wakeup = wakeup  # set when a transaction that wrote to the outbox commits
+        self._ack_timeout = ack_timeout
+        self.progress = progress or Progress(
+            service=service,
+            role="relay",
+            stall_seconds=ServiceSettings.model_fields["stall_seconds"].default,
+        )
+        self._oldest_unsent: float | None = None  # unix time the oldest claimed row was made
+        metrics.OUTBOX_OLDEST_AGE.labels(service).set_function(self.oldest_unsent_age)
+
+    def oldest_unsent_age(self) -> float:
+        """Seconds since the oldest row of the last claim was made; 0 when it found none."""
+        if self._oldest_unsent is None:
+            return 0.0
+        return max(0.0, time.time() - self._oldest_unsent)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -74,9 +104,10 @@ class OutboxRelay:
             try:
                 sent = await self.publish_batch()
                 backoff = 0.2
-            except Exception:
+            except Exception as exc:
                 log.exception("outbox relay failed; retrying", extra={"backoff_s": backoff})
                 metrics.RELAY_ERRORS.labels(self._service).inc()
+                self.progress.failed(exc)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -91,37 +122,87 @@ class OutboxRelay:
         """Publish one batch; returns how many rows went out."""
         async with self._sessions() as session, session.begin():
             rows = (await session.execute(self._claim())).all()
+            self._claimed(rows)
             if not rows:
+                self._succeeded(more=False)
                 return 0
             await session.execute(_NO_WAIT_FOR_DISK)
-            landed = await self._send_all(rows)
+            producer = await self.producers.get()
+            try:
+                landed = await self._send_all(producer, rows)
+            except Exception as exc:
+                if from_kafka(exc):
+                    await self.producers.discard(producer, exc)
+                raise
             if self._before_mark_sent is not None:
                 self._before_mark_sent()
             await self._mark_sent(session, rows, landed)
         metrics.RELAY_PUBLISHED.labels(self._service).inc(len(rows))
+        # A full claim: more rows may wait. A partial one took all there were.
+        self._succeeded(more=len(rows) >= self._batch_size)
         return len(rows)
+
+    def _claimed(self, rows: Sequence[Any]) -> None:
+        if rows:
+            self._oldest_unsent = min(row.created_at for row in rows).timestamp()
+            self.progress.work_waits()
+        else:
+            self._oldest_unsent = None
+
+    def _succeeded(self, *, more: bool) -> None:
+        self.progress.advanced(waiting=more)
+        metrics.RELAY_LAST_SUCCESS.labels(self._service).set(time.time())
+        if not more:
+            self._oldest_unsent = None
 
     def _claim(self) -> Any:
         o = self._outbox.c
         return (
-            select(o.id, o.topic, o.message_key, o.payload, o.headers)
+            select(o.id, o.topic, o.message_key, o.payload, o.headers, o.created_at)
             .where(o.sent_at.is_(None))
             .order_by(o.id)
             .limit(self._batch_size)
             .with_for_update(skip_locked=True)
         )
 
-    async def _send_all(self, rows: Sequence[Any]) -> list[Any]:
-        futures = [
-            await self._producer.send(
-                row.topic,
-                value=row.payload,
-                key=row.message_key.encode(),
-                headers=[(k, str(v).encode()) for k, v in (row.headers or {}).items()],
-            )
-            for row in rows
-        ]
-        return list(await asyncio.gather(*futures))
+    async def _send_all(self, producer: Any, rows: Sequence[Any]) -> list[Any]:
+        """Publish ``rows``; where each landed. In two waves when a key repeats in the claim:
+        first the first row of every key, then, once Kafka has all of those, the rest.
+
+        The broker refuses a batch that does not follow the last one it appended from this
+        producer to the partition, which keeps a partition's records in order after a failed
+        batch, but only once it holds some batch of this producer there: a new producer's first
+        batch to a partition may fail while the next one lands (issue 20: a round that failed
+        that way had a key's version 3 on Kafka before its version 2). The first wave gives
+        the broker that state on every partition the round writes to, with one row per key,
+        so nothing of a key can overtake it; the second wave, if any, follows in order. With a
+        key once in the claim (most rounds) there is one wave, one produce request."""
+        first: list[int] = []
+        later: list[int] = []
+        keys: set[str] = set()
+        for i, row in enumerate(rows):
+            (later if row.message_key in keys else first).append(i)
+            keys.add(row.message_key)
+        landed: list[Any] = [None] * len(rows)
+        for wave in (first, later):
+            if not wave:
+                continue
+            futures = [await self._send(producer, rows[i]) for i in wave]
+            # Bounded: a producer whose sender died never resolves them (TimeoutError then
+            # discards it).
+            results = await asyncio.wait_for(asyncio.gather(*futures), self._ack_timeout)
+            for i, metadata in zip(wave, results, strict=True):
+                landed[i] = metadata
+        return landed
+
+    @staticmethod
+    async def _send(producer: Any, row: Any) -> Any:
+        return await producer.send(
+            row.topic,
+            value=row.payload,
+            key=row.message_key.encode(),
+            headers=[(k, str(v).encode()) for k, v in (row.headers or {}).items()],
+        )
 
     async def _mark_sent(
         self, session: AsyncSession, rows: Sequence[Any], landed: list[Any]

@@ -1,13 +1,15 @@
-"""The other services' ops endpoints over REST: readiness, dead letters, outbox backlog.
+"""The other services' ops endpoints over REST: readiness, dead letters, outbox backlog, stalls.
 
 Every call answers ``None`` (or ``reachable: False``) when a service is down, never raises.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 BACKLOG_GAUGE = "orderflow_outbox_backlog"
 
@@ -55,6 +57,9 @@ class Peers:
             "readiness": _json(ready),
             "dead_letters": _dead_count(dead),
             "outbox_backlog": _backlog(metrics),
+            "progress": stall_view(metrics.text)
+            if metrics is not None and metrics.status_code == 200
+            else None,
         }
 
     async def order(self, name: str, amazon_order_id: str) -> dict[str, Any] | None:
@@ -124,3 +129,43 @@ def _backlog(response: httpx.Response | None) -> int | None:
         if line.startswith(BACKLOG_GAUGE + "{") or line.startswith(BACKLOG_GAUGE + " "):
             total = (total or 0) + int(float(line.rsplit(" ", 1)[1]))
     return total
+
+
+def stall_view(
+    metrics_text: str, now: float | None = None, service: str | None = None
+) -> dict[str, Any]:
+    """What a process's ``/metrics`` says about its relay's and workers' progress
+    (``shared.progress``, docs/operations/stall-detection.md): which roles are stalled, the age
+    of the oldest unsent outbox row, seconds since the last successful relay round, the
+    workers' lag and seconds since their last applied fetch. A value the process does not
+    export (it runs no relay, or no worker) is None. ``service``: only its series."""
+    now = time.time() if now is None else now
+    stalled: dict[str, bool] = {}
+    values: dict[str, list[float]] = {}
+    try:
+        families = list(text_string_to_metric_families(metrics_text))
+    except ValueError:
+        return {"stalled": {}, "unreadable": True}
+    for family in families:
+        for sample in family.samples:
+            if service is not None and sample.labels.get("service") != service:
+                continue
+            if sample.name == "orderflow_stalled":
+                role = sample.labels.get("role", "?")
+                stalled[role] = stalled.get(role, False) or sample.value >= 1
+            else:
+                values.setdefault(sample.name, []).append(sample.value)
+
+    def since(name: str) -> float | None:
+        stamps = [v for v in values.get(name, []) if v > 0]
+        return round(now - max(stamps), 1) if stamps else None
+
+    ages = values.get("orderflow_outbox_oldest_unsent_age_seconds")
+    lags = values.get("orderflow_consumer_lag")
+    return {
+        "stalled": stalled,
+        "outbox_oldest_unsent_age_s": round(max(ages), 1) if ages else None,
+        "relay_last_success_s_ago": since("orderflow_outbox_last_success_timestamp_seconds"),
+        "consumer_lag": int(sum(lags)) if lags else None,
+        "consumer_last_applied_s_ago": since("orderflow_consumer_last_applied_timestamp_seconds"),
+    }

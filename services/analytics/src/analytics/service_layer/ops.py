@@ -1,4 +1,5 @@
-"""The operators' overview: consumer lag per group, dead letters, outbox backlog, readiness."""
+"""The operators' overview: consumer lag per group, dead letters, outbox backlog, readiness and
+whether each service's relay and workers are making progress (stalls)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.adapters.kafka_lag import LagPort
-from analytics.adapters.peers import Peers
+from analytics.adapters.peers import Peers, stall_view
 from analytics.adapters.repository import Reads
 from shared.deadletters import DeadLetters
 
@@ -23,13 +24,18 @@ async def overview(
     lag: LagPort,
     groups: dict[str, str],
     peers: Peers,
+    own_metrics: str = "",
+    own_stalled: bool = False,
 ) -> dict[str, Any]:
+    """``own_metrics``: this process's /metrics text; ``own_stalled``: a relay or worker of
+    this process is stalled (its /readyz would fail on that)."""
     async with sessions() as session:
         backlog = await Reads(session).outbox_backlog()
     own = {
-        "ready": True,
+        "ready": not own_stalled,
         "dead_letters": await dead_letters.count_by_status(),
         "outbox_backlog": backlog,
+        "progress": stall_view(own_metrics, service="analytics") if own_metrics else None,
     }
     others = await asyncio.gather(*(peers.overview(n) for n in peers.names))
     services = {"analytics": own} | dict(zip(peers.names, others, strict=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from prometheus_client import generate_latest
 
 from analytics.entrypoints.api.deps import Lag, PeerServices, Sessions, Settings
 from analytics.service_layer import ops
@@ -14,7 +15,7 @@ from shared.runtime import group_id
 router = APIRouter(prefix="/v1/ops", tags=["ops"], dependencies=[require_roles("ops")])
 
 
-@router.get("/overview", summary="Consumer lag, dead letters, outbox backlog, readiness")
+@router.get("/overview", summary="Consumer lag, dead letters, outbox backlog, readiness, stalls")
 async def get_overview(
     request: Request, sessions: Sessions, settings: Settings, lag: Lag, peers: PeerServices
 ) -> dict[str, Any]:
@@ -26,4 +27,6 @@ async def get_overview(
         lag=lag,
         groups=groups,
         peers=peers,
+        own_metrics=generate_latest().decode(),
+        own_stalled=any(p.stalled for p in request.app.state.resources.progress),
     )

@@ -116,8 +116,26 @@
     }], { margin: { t: 10, r: 20, b: 40, l: 220 }, height: 300, xaxis: { rangemode: "tozero" } },
     { displayModeBar: false });
     const services = Object.entries(report.services)
-      .map(([name, s]) => `${name}: ${s.ready ? "ready" : "not ready"}, outbox ${s.outbox_backlog ?? "?"}`);
+      .map(([name, s]) => `${name}: ${s.ready ? "ready" : "not ready"}, outbox ${s.outbox_backlog ?? "?"}`
+        + progressNote(s.progress));
+    const stalled = Object.values(report.services)
+      .some((s) => s.progress && Object.values(s.progress.stalled || {}).some(Boolean));
     $("lag-notes").textContent = services.join(" · ");
+    $("lag-notes").classList.toggle("stalled", stalled);
+  }
+
+  // A service's relay and workers: stalled roles first (no progress for STALL_SECONDS while
+  // work waits: docs/operations/stall-detection.md), then what they last did.
+  function progressNote(p) {
+    if (!p) { return ""; }
+    const parts = [];
+    const stalled = Object.entries(p.stalled || {}).filter(([, yes]) => yes).map(([role]) => role);
+    if (stalled.length) { parts.push(`STALLED: ${stalled.join(", ")}`); }
+    if (p.outbox_oldest_unsent_age_s != null) { parts.push(`oldest unsent ${p.outbox_oldest_unsent_age_s} s`); }
+    if (p.relay_last_success_s_ago != null) { parts.push(`relay round ${p.relay_last_success_s_ago} s ago`); }
+    if (p.consumer_lag != null) { parts.push(`worker lag ${p.consumer_lag}`); }
+    if (p.consumer_last_applied_s_ago != null) { parts.push(`applied ${p.consumer_last_applied_s_ago} s ago`); }
+    return parts.length ? `, ${parts.join(", ")}` : "";
   }
 
   async function section(name, path, draw, notes) {

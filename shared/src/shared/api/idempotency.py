@@ -9,10 +9,10 @@ send the request again with the same key when it got no answer:
 - keys are kept per seller (a key without a seller: per API key) for ``IDEMPOTENCY_KEY_HOURS``.
 
 Pieces: ``IdempotencyMiddleware`` (ASGI, inside the request-context middleware) keeps the body
-as it is read and the response as it is sent, and keeps the response or releases the key when
-the request ends; ``claim_key`` (an app-wide dependency, after auth and rate limit) claims the
-key or answers from it; a ``before_commit`` hook marks the key committed in the transaction
-that does the work. The rules and why: docs/adr/0040-idempotency-keys.md.
+as it is read and holds the response back until it has kept it (or released the key);
+``claim_key`` (an app-wide dependency, after auth and rate limit) claims the key or answers
+from it; a ``before_commit`` hook marks the key committed in the transaction that does the
+work. The rules and why: docs/adr/0040-idempotency-keys.md.
 
 GET, HEAD and OPTIONS change nothing; PUT and DELETE are idempotent by definition: none takes
 a key. A POST that changes nothing declares ``openapi_extra=CHANGES_NOTHING`` and takes none.
@@ -104,16 +104,38 @@ class IdempotencyMiddleware:
         attempt = Attempt(key=key)
         scope.setdefault("state", {})[_STATE] = attempt
         token = _current.set(attempt)
-        sent: dict[str, Any] = {"headers": {}, "body": []}
-        response: tuple[int, dict[str, str], bytes] | None = None
+        held = _Held()
         try:
-            await self.app(scope, _keeping(receive, attempt), _capturing(send, sent))
-            if sent.get("done"):
-                response = (sent["status"], sent["headers"], b"".join(sent["body"]))
+            await self.app(scope, _keeping(receive, attempt), held.keep)
         finally:
             _current.reset(token)
             attempt.active = False
-            await _finish(scope, attempt, response)
+            await _finish(scope, attempt, held.response())
+        # Sent only once kept: a client that has the answer gets it again on a retry.
+        for message in held.messages:
+            await send(message)
+
+
+class _Held:
+    """The response's messages, held back until the key has kept it."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def keep(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def response(self) -> tuple[int, dict[str, str], bytes] | None:
+        starts = [m for m in self.messages if m["type"] == "http.response.start"]
+        bodies = [m for m in self.messages if m["type"] == "http.response.body"]
+        if not starts or not bodies or bodies[-1].get("more_body", False):
+            return None  # no complete response (the app raised)
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in starts[0].get("headers", [])
+            if k.lower() not in _NOT_KEPT
+        }
+        return starts[0]["status"], headers, b"".join(m.get("body", b"") for m in bodies)
 
 
 def _key_of(scope: Scope) -> str | None:
@@ -132,23 +154,6 @@ def _keeping(receive: Receive, attempt: Attempt) -> Receive:
             attempt.body.append(message.get("body", b""))
             attempt.body_done = not message.get("more_body", False)
         return message
-
-    return wrapped
-
-
-def _capturing(send: Send, sent: dict[str, Any]) -> Send:
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            sent["status"] = message["status"]
-            sent["headers"] = {
-                k.decode("latin-1"): v.decode("latin-1")
-                for k, v in message.get("headers", [])
-                if k.lower() not in _NOT_KEPT
-            }
-        elif message["type"] == "http.response.body":
-            sent["body"].append(message.get("body", b""))
-            sent["done"] = not message.get("more_body", False)
-        await send(message)
 
     return wrapped
 

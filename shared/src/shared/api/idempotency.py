@@ -274,8 +274,9 @@ def _refuse(found: store.Stored, fingerprint: str, key: str) -> None:
         raise Problem(
             422,
             "Idempotency-Key reused",
-            f"The Idempotency-Key {key!r} was used for another request "
-            f"({found.method} {found.path} with another body); use a new key for a new request.",
+            f"The Idempotency-Key {key!r} was first used for {found.method} {found.path} with "
+            "another method, path, query or body than this request's; use a new key for a new "
+            "request.",
             type_=_PROBLEM + "idempotency-key-reused",
         )
     if found.status is not None:

@@ -52,3 +52,28 @@ async def test_prune_removes_only_old_sent_rows_and_backlog_counts_unsent(
         left = await session.execute(select(func.count()).select_from(plumbing.outbox))
         inbox = await session.execute(select(func.count()).select_from(plumbing.inbox))
         assert (left.scalar_one(), inbox.scalar_one()) == (3, 0)
+
+
+async def test_prune_removes_idempotency_keys_older_than_their_retention(
+    probe: RunningService,
+) -> None:
+    sessions = probe.resources.sessions
+    table = plumbing.idempotency_keys
+    async with sessions() as session, session.begin():
+        for key, hours in (("old", 25), ("recent", 23)):
+            await session.execute(
+                insert(table).values(
+                    scope="seller:A2SELLER1EXAMPLE",
+                    key=key,
+                    fingerprint="f",
+                    method="POST",
+                    path="/v1/x",
+                    owner=uuid.uuid4(),
+                    locked_until=text("now()"),
+                    created_at=text(f"now() - interval '{hours} hours'"),
+                )
+            )
+    await prune(sessions, plumbing, outbox_days=7, inbox_days=14, idempotency_hours=24)
+    async with sessions() as session:
+        left = (await session.execute(select(table.c.key))).scalars().all()
+    assert left == ["recent"]

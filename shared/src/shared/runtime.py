@@ -205,6 +205,7 @@ async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
             service=spec.name,
             outbox_days=settings.outbox_retention_days,
             inbox_days=settings.inbox_retention_days,
+            idempotency_hours=settings.idempotency_key_hours,
         )
     )
     try:

@@ -54,6 +54,14 @@ class ServiceSettings(BaseSettings):
     rate_limit_burst: float = Field(default=2000.0, validation_alias="RATE_LIMIT_BURST")
     outbox_retention_days: int = Field(default=7, validation_alias="OUTBOX_RETENTION_DAYS")
     inbox_retention_days: int = Field(default=14, validation_alias="INBOX_RETENTION_DAYS")
+    # How long an Idempotency-Key and its first response are kept, and how long one attempt
+    # holds its key before a retry may take it over: see docs/adr/0040-idempotency-keys.md.
+    idempotency_key_hours: float = Field(
+        default=24.0, gt=0, validation_alias="IDEMPOTENCY_KEY_HOURS"
+    )
+    idempotency_lease_seconds: float = Field(
+        default=60.0, gt=0, validation_alias="IDEMPOTENCY_LEASE_SECONDS"
+    )
     db_pool_size: int = Field(default=10, validation_alias="DB_POOL_SIZE")
     db_pool_pre_ping: bool = Field(default=False, validation_alias="DB_POOL_PRE_PING")
 

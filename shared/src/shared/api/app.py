@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from shared.api import ops
 from shared.api.auth import parse_api_keys, rate_limit
 from shared.api.files import cancel_jobs
+from shared.api.idempotency import install_idempotency
 from shared.api.middleware import BodyTooLarge, RequestContextMiddleware
 from shared.api.openapi import install_openapi
 from shared.api.problems import install_problem_handlers, problem_response
@@ -48,6 +49,7 @@ def create_app(
     )
     install_problem_handlers(app)
     install_openapi(app)
+    install_idempotency(app, settings)
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:

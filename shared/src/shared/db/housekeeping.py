@@ -2,9 +2,10 @@
 
 Every ``interval`` seconds: sets the outbox backlog gauge, deletes outbox rows sent more than
 ``outbox_days`` ago and inbox rows older than ``inbox_days`` (longer than Kafka keeps the
-messages they guard against, so a redelivered event is still recognised). Both deletes find
-their rows through BRIN indexes on the rows' creation time (rows are appended in time order),
-never by scanning the tables: see docs/adr/0014-brin-for-age-based-deletes.md.
+messages they guard against, so a redelivered event is still recognised), and idempotency keys
+older than ``idempotency_hours``. The deletes find their rows through BRIN indexes on the rows'
+creation time (rows are appended in time order), never by scanning the tables: see
+docs/adr/0014-brin-for-age-based-deletes.md.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
+from shared.db import idempotency
 from shared.db.plumbing import PlumbingTables
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ async def prune(
     *,
     outbox_days: int,
     inbox_days: int,
+    idempotency_hours: float = 24.0,
 ) -> None:
     o, i = tables.outbox.c, tables.inbox.c
     sent_before = func.now() - timedelta(days=outbox_days)
@@ -48,6 +51,7 @@ async def prune(
         await session.execute(
             delete(tables.inbox).where(i.applied_at < func.now() - timedelta(days=inbox_days))
         )
+        await idempotency.purge(session, tables.idempotency_keys, hours=idempotency_hours)
 
 
 async def run_housekeeping(
@@ -57,12 +61,19 @@ async def run_housekeeping(
     service: str,
     outbox_days: int = 7,
     inbox_days: int = 14,
+    idempotency_hours: float = 24.0,
     interval: float = 10.0,
 ) -> None:
     while True:
         try:
             metrics.OUTBOX_BACKLOG.labels(service).set(await outbox_backlog(sessions, tables))
-            await prune(sessions, tables, outbox_days=outbox_days, inbox_days=inbox_days)
+            await prune(
+                sessions,
+                tables,
+                outbox_days=outbox_days,
+                inbox_days=inbox_days,
+                idempotency_hours=idempotency_hours,
+            )
         except Exception as exc:  # the database may be down; try again next round
             log.warning("housekeeping failed", extra={"error": repr(exc)})
         await asyncio.sleep(interval)

@@ -5,6 +5,8 @@
   each one landed. A statement-level trigger notifies ``CHANNEL`` on every insert.
 - ``inbox``: ids of the events a consumer has applied; makes every handler idempotent.
 - ``dead_letters``: messages a consumer gave up on, with why, for operators to list and replay.
+- ``idempotency_keys``: the API's ``Idempotency-Key``s and their first responses
+  (``shared.db.idempotency``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from shared.db.idempotency import define_idempotency_keys
+
 # The relay LISTENs on this channel. A statement-level trigger on the outbox notifies it, and
 # PostgreSQL delivers the notification when the writing transaction commits (once, however many
 # rows or statements), so an idle relay wakes at once instead of at its next poll. In the
@@ -51,6 +55,7 @@ class PlumbingTables:
     outbox: Table
     inbox: Table
     dead_letters: Table
+    idempotency_keys: Table
 
 
 def define_plumbing(metadata: MetaData) -> PlumbingTables:
@@ -117,4 +122,9 @@ def define_plumbing(metadata: MetaData) -> PlumbingTables:
         Index("ix_dead_letters_status", "status", "id"),
         Index("ix_dead_letters_subject", "subject"),
     )
-    return PlumbingTables(outbox=outbox, inbox=inbox, dead_letters=dead_letters)
+    return PlumbingTables(
+        outbox=outbox,
+        inbox=inbox,
+        dead_letters=dead_letters,
+        idempotency_keys=define_idempotency_keys(metadata),
+    )

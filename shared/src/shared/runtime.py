@@ -33,7 +33,7 @@ from shared.deadletters import DeadLetters
 from shared.kafka.client import ensure_topics, make_consumer, make_producer
 from shared.kafka.consumer import ConsumerRunner, EventApplier, Handler
 from shared.kafka.relay import OutboxListener, OutboxRelay
-from shared.logs import configure_logging, uvicorn_log_config
+from shared.logs import configure_logging, correlated, uvicorn_log_config
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic
 
@@ -109,6 +109,11 @@ async def kafka_reachable(bootstrap: str) -> None:
 
 
 async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+    with correlated(f"{spec.name}-worker"):  # each event then binds its own
+        await _run_worker(spec, resources, stop)
+
+
+async def _run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
     settings = resources.settings
     topics = [settings.topic(t) for t in spec.subscribes]
     if not topics:
@@ -137,6 +142,11 @@ async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Even
 
 
 async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+    with correlated(f"{spec.name}-relay"):
+        await _run_relay(spec, resources, stop)
+
+
+async def _run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
     settings = resources.settings
     await _ensure(settings, [settings.topic(t) for t in (*spec.publishes, *spec.subscribes)])
     producer: AIOKafkaProducer = make_producer(
@@ -239,11 +249,19 @@ async def _serve(app: FastAPI, port: int, resources: Resources, stop: asyncio.Ev
 
 
 async def run_background(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
-    tasks = [asyncio.ensure_future(job(resources)) for job in spec.background]
+    tasks = [asyncio.ensure_future(_job(spec, job, resources)) for job in spec.background]
     await stop.wait()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _job(
+    spec: ServiceSpec, job: Callable[[Resources], Awaitable[None]], resources: Resources
+) -> None:
+    """A background job, with a correlation id of its own for its log lines."""
+    with correlated(f"{spec.name}-{getattr(job, '__name__', 'job').strip('_')}"):
+        await job(resources)
 
 
 async def _run_roles(spec: ServiceSpec, settings: ServiceSettings, role: str) -> None:

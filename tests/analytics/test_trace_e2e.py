@@ -25,6 +25,7 @@ from tests.analytics.factories import shipment, snapshot
 pytestmark = pytest.mark.e2e
 
 OTHER_KEY = {"Authorization": "Bearer other-key"}
+OPS_ALL = {"Authorization": "Bearer ops-key"}  # no X-Seller-Id: every seller's trace
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ async def _post(ingest: RunningService, order: dict[str, Any]) -> None:
 
 async def _seen(svc: RunningService, oid: str) -> dict[str, Any]:
     async def check() -> dict[str, Any] | None:
-        trace = await _trace(svc, oid, OPS)
+        trace = await _trace(svc, oid, OPS_ALL)
         return trace if trace["events"] else None
 
     found: dict[str, Any] = await eventually(check, timeout=30)
@@ -134,7 +135,10 @@ async def test_never_received_and_rejected_as_bad_input(
     unknown = order_id()
     body = await _not_visible(wired, unknown, SELLER_KEY)
     assert _codes(body) == ["never_received"] and unknown in body["detail"]
-    assert _codes(await _trace(wired, unknown, headers=OPS)) == ["never_received"]  # ops sees all
+    assert _codes(await _trace(wired, unknown, headers=OPS_ALL)) == ["never_received"]
+    # An ops or system key naming a seller sees what that seller sees: the same 404.
+    for narrowed in (OPS, {"Authorization": "Bearer sys-key", "X-Seller-Id": SELLER}):
+        assert await _not_visible(wired, unknown, narrowed) == body
 
     bad = amazon_order()
     del bad["PurchaseDate"]
@@ -207,11 +211,14 @@ async def test_stuck_in_dead_letter_queue(
     )
 
     async def stuck() -> dict[str, Any] | None:
-        trace = await _trace(wired, oid, OPS)
+        trace = await _trace(wired, oid, OPS_ALL)
         return trace if trace["dead_letters"] else None
 
-    trace = await eventually(stuck, timeout=30)
+    await eventually(stuck, timeout=30)
+    trace = await _trace(wired, oid)  # the dead letter names the seller: the seller sees it
     assert "stuck_in_dead_letter_queue" in _codes(trace)
+    theirs = await _not_visible(wired, oid, OTHER_KEY)  # and no other seller does
+    assert "dead" not in str(theirs) and SELLER not in str(theirs)
     assert trace["diagnosis"][-1]["details"] == {"dead_letters": 1}
     assert trace["dead_letters"][0]["error"].startswith("PoisonMessage")
 
@@ -228,7 +235,9 @@ class _FakeIngest:
     def __init__(self, topic: str) -> None:
         self.topic = topic
 
-    async def view(self, amazon_order_id: str) -> IngestView | Unreachable:
+    async def view(
+        self, amazon_order_id: str, *, seller: str | None = None
+    ) -> IngestView | Unreachable:
         order = {
             "seller_id": SELLER,
             "order_status": "Unshipped",
@@ -258,7 +267,7 @@ async def test_ingest_down_is_reported_not_raised(analytics: RunningService) -> 
     analytics.app.state.ingest = IngestClient(down, api_key="ops-key")
     oid = order_id()
     try:
-        trace = await _trace(analytics, oid, OPS)
+        trace = await _trace(analytics, oid, OPS_ALL)
         seller = await analytics.client.get(f"/v1/orders/{oid}/trace", headers=SELLER_KEY)
     finally:
         await down.aclose()

@@ -297,17 +297,37 @@ async def test_foreign_sellers_case_is_404_and_unchanged(defects: RunningService
     assert ops_write.status_code == 403
 
 
-async def test_claim_on_another_sellers_known_order_is_404(
+async def test_claim_on_another_sellers_known_order_is_taken_as_on_an_unknown_one(
     defects: RunningService, producer: AIOKafkaProducer
 ) -> None:
+    """Filing on an order id another seller holds answers as filing on an id nobody has (the
+    answer does not tell that the id exists), and the case is never linked to that order."""
     oid = new_order_id()
     await publish_order(producer, defects, snapshot(oid, seller_id=OTHER_SELLER))
+    theirs = await defects.client.post("/v1/claims", json=claim_body(oid), headers=AS_OTHER)
+    assert theirs.status_code == 201, theirs.text
 
-    async def refused() -> bool:
-        r = await defects.client.post("/v1/claims", json=claim_body(oid), headers=AS_SELLER)
-        return r.status_code == 404
+    async def linked() -> bool:
+        r = await defects.client.get(f"/v1/claims/{theirs.json()['id']}", headers=AS_OTHER)
+        return bool(r.json()["order"]["known"])
 
-    await eventually(refused, timeout=20)
+    await eventually(linked, timeout=20)
+    unknown = new_order_id()
+    filed_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    foreign_claim = await _file(defects, claim_body(oid, filed_at=filed_at))
+    unknown_claim = await _file(defects, claim_body(unknown, filed_at=filed_at))
+
+    def shape(claim: dict[str, Any], asked: str) -> str:
+        fixed = {**claim, "id": "{id}", "version": None, "due_at": None, "history": None}
+        return str(fixed).replace(asked, "{order}")
+
+    assert shape(foreign_claim, oid) == shape(unknown_claim, unknown)
+    assert OTHER_SELLER not in str(foreign_claim)
+    assert foreign_claim["order"]["known"] is False
+    assert foreign_claim["evidence_packet"]["order"] is None
+    mine = (await defects.client.get("/v1/problem-orders", headers=AS_OTHER)).json()["items"]
+    [entry] = [o for o in mine if o["amazon_order_id"] == oid]
+    assert [c["id"] for c in entry["cases"]] == [theirs.json()["id"]]  # never the other's case
 
 
 @pytest.mark.parametrize(

@@ -85,3 +85,34 @@ def test_flat_file_without_the_report_columns_is_unreadable() -> None:
         flatfile.read_rows(b"a\tb\n1\t2\n")
     with pytest.raises(UnreadableUpload):
         flatfile.read_rows(b"")
+
+
+def test_flat_file_buyer_columns_are_the_orders_pii_and_nothing_else_holds_them() -> None:
+    """The report's buyer columns go where a JSON order's do (BuyerInfo, ShippingAddress), so
+    the intake seals them; no other field of the order carries them."""
+    content = (
+        b"amazon-order-id\tpurchase-date\tlast-updated-date\torder-status\tsku\tasin\tquantity\t"
+        b"buyer-email\tbuyer-name\tbuyer-phone-number\trecipient-name\tship-address-1\t"
+        b"ship-address-2\tship-city\tship-postal-code\tship-country\n"
+        b"111-0000000-0000002\t2026-11-20T10:00:00Z\t2026-11-20T10:00:00Z\tUnshipped\tA\tB01\t"
+        b"1\tjo@example.org\tJo Buyer\t+12065550100\tJo Recipient\t1 Elm St\tApt 2\tSeattle\t"
+        b"98101\tUS\n"
+    )
+    [order] = flatfile.orders_of(flatfile.read_rows(content))
+    assert isinstance(order, IncomingOrder)
+    assert order.pii == {
+        "buyer_name": "Jo Buyer",
+        "buyer_email": "jo@example.org",
+        "purchase_order_number": None,
+        "shipping_address": {
+            "Name": "Jo Recipient",
+            "AddressLine1": "1 Elm St",
+            "AddressLine2": "Apt 2",
+            "City": "Seattle",
+            "PostalCode": "98101",
+            "CountryCode": "US",
+            "Phone": "+12065550100",
+        },
+    }
+    fields = str(order.fields)
+    assert not any(v in fields for v in ("jo@example.org", "Jo ", "Elm", "0100", "Apt 2"))

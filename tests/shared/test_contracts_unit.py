@@ -12,7 +12,7 @@ from shared.api.problems import Problem
 from shared.envelope import CloudEvent
 from shared.events.common import EncryptedPII
 from shared.events.registry import PAYLOADS, UnknownEventType, parse_payload
-from shared.pii import PIICipher, PIIKeyMissing
+from shared.pii import PIICipher, PIIKeyMissing, is_sealed_bytes
 
 from .conftest import order_event
 
@@ -122,3 +122,19 @@ def test_cursor_round_trip_and_garbage_is_a_400() -> None:
         with pytest.raises(Problem) as raised:
             decode_cursor(garbage)
         assert raised.value.status == 400
+
+
+def test_whole_inputs_are_sealed_as_bytes_and_open_after_rotation() -> None:
+    key = PIICipher.generate_key()
+    cipher = PIICipher(key)
+    data = b"buyer-email\njane@example.com\n"
+    sealed = cipher.seal_bytes(data)
+    assert is_sealed_bytes(sealed) and b"jane" not in sealed
+    assert sealed != cipher.seal_bytes(data)  # a nonce of its own each time
+    assert PIICipher(f"{PIICipher.generate_key()},{key}").open_bytes(sealed) == data
+    tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    for broken in (tampered, data):  # tampered, or never sealed
+        with pytest.raises(PIIKeyMissing):
+            cipher.open_bytes(broken)
+    with pytest.raises(PIIKeyMissing):
+        PIICipher(PIICipher.generate_key()).open_bytes(sealed)

@@ -48,3 +48,14 @@ class CloudEvent(BaseModel):
 
 def schema_uri(topic: str, event_type: str, version: int) -> str:
     return f"urn:orderflow:{topic}:{event_type}:{version}"
+
+
+def seller_of(raw: bytes | None) -> str | None:
+    """The ``sellerid`` a message's bytes name, read without validating the rest (a dead
+    letter may be any bytes at all); None when it names none."""
+    try:
+        document = orjson.loads(raw or b"")
+    except orjson.JSONDecodeError:
+        return None
+    seller = document.get("sellerid") if isinstance(document, dict) else None
+    return seller if isinstance(seller, str) else None

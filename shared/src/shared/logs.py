@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import sys
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
@@ -12,6 +15,19 @@ from pythonjsonlogger.json import JsonFormatter
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
+
+
+@contextlib.contextmanager
+def correlated(unit: str) -> Iterator[str]:
+    """Bind a correlation id naming a unit of work that is not a request or an event (a
+    worker, the relay, a background job: ``<unit>-<12 hex>``) while the block runs, so its log
+    lines carry one too. A request or an event binds its own over it."""
+    cid = f"{unit}-{uuid.uuid4().hex[:12]}"
+    token = correlation_id.set(cid)
+    try:
+        yield cid
+    finally:
+        correlation_id.reset(token)
 
 
 class _ContextFilter(logging.Filter):
@@ -25,8 +41,9 @@ class _ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(*, service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def json_handler(stream: Any, *, service: str) -> logging.Handler:
+    """A handler writing JSON lines to ``stream``, each with the service and correlation id."""
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         JsonFormatter(
             "{asctime}{levelname}{name}{message}{service}{correlation_id}",
@@ -35,8 +52,12 @@ def configure_logging(*, service: str, level: str = "INFO") -> None:
         )
     )
     handler.addFilter(_ContextFilter(service))
+    return handler
+
+
+def configure_logging(*, service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [json_handler(sys.stderr, service=service)]
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "kafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

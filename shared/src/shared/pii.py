@@ -10,6 +10,10 @@ nonce, ciphertext and tag>`` (see docs/adr/0017-pii-aes-gcm.md). Values sealed w
 (``gAAAAA...`` tokens, in stores and on Kafka until retention) still open. Random nonces are
 safe for far more than 2^32 values under one key at this rate; rotate the key long before
 (rotation is how keys are replaced anyway).
+
+Whole inputs that hold PII among other things (a flat file kept until its job has run) are
+sealed as bytes (``seal_bytes``): ``v2b.`` + the key id + ``.`` + nonce + ciphertext and tag,
+under the same keys.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from shared.events.common import EncryptedPII
 
 SEALED_V2 = "v2."
+SEALED_BYTES = b"v2b."
 _NONCE_BYTES = 12
 _HKDF_INFO = b"orderflow buyer pii aes-256-gcm v2"
 
@@ -67,6 +72,24 @@ class PIICipher:
         token = base64.urlsafe_b64encode(nonce + sealed).decode()
         return EncryptedPII(key_id=self.key_id, ciphertext=SEALED_V2 + token)
 
+    def seal_bytes(self, data: bytes) -> bytes:
+        """``data`` sealed as it is (no JSON): for whole inputs kept at rest, e.g. a file."""
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._sealing.encrypt(nonce, data, None)
+        return SEALED_BYTES + self.key_id.encode() + b"." + nonce + sealed
+
+    def open_bytes(self, sealed: bytes) -> bytes:
+        if not is_sealed_bytes(sealed):
+            raise PIIKeyMissing("not bytes sealed by seal_bytes")
+        key_id, _, rest = sealed[len(SEALED_BYTES) :].partition(b".")
+        named = self._keys.get(key_id.decode(errors="replace"))
+        for aead in ([named] if named else []) + [k for k in self._keys.values() if k is not named]:
+            try:
+                return aead.decrypt(rest[:_NONCE_BYTES], rest[_NONCE_BYTES:], None)
+            except (InvalidTag, ValueError):
+                continue
+        raise PIIKeyMissing("PII was sealed with a key this service does not hold")
+
     def open(self, sealed: EncryptedPII) -> dict[str, Any]:
         if sealed.ciphertext.startswith(SEALED_V2):
             plain = self._open_v2(sealed)
@@ -96,3 +119,7 @@ class PIICipher:
     @staticmethod
     def generate_key() -> str:
         return Fernet.generate_key().decode()
+
+
+def is_sealed_bytes(data: bytes) -> bool:
+    return data.startswith(SEALED_BYTES)

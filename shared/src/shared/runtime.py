@@ -34,7 +34,7 @@ from shared.kafka.client import ensure_topics, make_consumer, make_producer
 from shared.kafka.consumer import ConsumerRunner, EventApplier, Handler
 from shared.kafka.producer import ProducerSlot
 from shared.kafka.relay import OutboxListener, OutboxRelay
-from shared.logs import configure_logging, uvicorn_log_config
+from shared.logs import configure_logging, correlated, uvicorn_log_config
 from shared.progress import Progress
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic
@@ -136,6 +136,11 @@ async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Even
     """Consume until ``stop``. A consumer that fails (an error out of its poll, its commit or
     its start) is closed and a new one joins the group in its place, after a pause that doubles
     up to 10 s while they keep failing: the process stays up and its partitions move on."""
+    with correlated(f"{spec.name}-worker"):  # each event then binds its own
+        await _run_worker(spec, resources, stop)
+
+
+async def _run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
     settings = resources.settings
     topics = [settings.topic(t) for t in spec.subscribes]
     if not topics:
@@ -179,6 +184,11 @@ async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Even
 
 
 async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+    with correlated(f"{spec.name}-relay"):
+        await _run_relay(spec, resources, stop)
+
+
+async def _run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
     settings = resources.settings
     await _ensure(settings, [settings.topic(t) for t in (*spec.publishes, *spec.subscribes)])
     producers = ProducerSlot(
@@ -302,14 +312,15 @@ async def supervise(
     job: Callable[[Resources], Awaitable[None]], resources: Resources, *, service: str
 ) -> None:
     """Run a background job; start it again when it fails. Every job loops on its own and
-    catches what one round raises, but what escapes it (its set-up, a bug) used to end it
-    silently for the life of the process: the alerts stopped, the purge stopped, and nothing
-    said so. A job that returns (one-shot, or disabled by its settings) is done."""
-    name = getattr(job, "__name__", repr(job)).lstrip("_")
+    catches what one round raises; what escapes it (its set-up, a bug) must not end it for the
+    life of the process, so it is logged, counted and the job started again after a pause that
+    doubles. A job that returns (one-shot, or disabled by its settings) is done."""
+    name = getattr(job, "__name__", repr(job)).strip("_")
     pause, longest = JOB_RESTART_SECONDS
     while True:
         try:
-            await job(resources)
+            with correlated(f"{service}-{name}"):  # a correlation id of its own for its lines
+                await job(resources)
             return
         except Exception:
             log.exception("background job failed; starting it again", extra={"job": name})

@@ -1,7 +1,17 @@
-"""ASGI middleware: correlation ids, request-size cap and request metrics."""
+"""ASGI middleware: correlation ids, request-size cap and request metrics.
+
+The correlation id (the request's ``X-Correlation-Id``, else a new one) is bound for everything
+the request runs and answered in the same header. An error no handler took is answered here
+(``problems.unexpected_response``: a 500 problem, or 503 for a dependency down), while the id
+is still bound: Starlette's ServerErrorMiddleware, which would otherwise answer it, runs outside
+every middleware, after this one has unbound the id, so its log line had none (issue 23) and
+its 500 carried no ``X-Correlation-Id``. Logged here once, the error is not raised on to the
+server, which would log it a second time.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Any
@@ -10,7 +20,10 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import metrics
+from shared.api.problems import unexpected_response
 from shared.logs import correlation_id
+
+log = logging.getLogger(__name__)
 
 CORRELATION_HEADER = b"x-correlation-id"
 
@@ -26,16 +39,26 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        cid = headers.get(CORRELATION_HEADER, b"").decode(errors="ignore")[:128]
-        token = correlation_id.set(cid or str(uuid.uuid4()))
+        cid = headers.get(CORRELATION_HEADER, b"").decode(errors="ignore")[:128] or str(
+            uuid.uuid4()
+        )
+        token = correlation_id.set(cid)
+        scope.setdefault("state", {})["correlation_id"] = cid
         started = time.perf_counter()
-        status = {"code": 500}
+        status: dict[str, Any] = {"code": 500, "started": False}
+        tagged = self._tagging(send, status)
         try:
             if self._declared_too_large(headers):
                 await _too_large(send, self.max_body_bytes)
                 status["code"] = 413
                 return
-            await self.app(scope, self._capped(receive), self._tagging(send, status))
+            await self.app(scope, self._capped(receive), tagged)
+        except Exception as exc:
+            if status["started"]:  # too late to answer: the server ends the response
+                log.error("unhandled error after the response started", exc_info=exc)
+                raise
+            path = scope.get("path", "")
+            await unexpected_response(exc, path)(scope, receive, tagged)
         finally:
             self._observe(scope, status["code"], time.perf_counter() - started)
             correlation_id.reset(token)
@@ -58,10 +81,11 @@ class RequestContextMiddleware:
 
         return wrapped
 
-    def _tagging(self, send: Send, status: dict[str, int]) -> Send:
+    def _tagging(self, send: Send, status: dict[str, Any]) -> Send:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                status["started"] = True
                 cid = (correlation_id.get() or "").encode()
                 message["headers"] = [*message.get("headers", []), (CORRELATION_HEADER, cid)]
             await send(message)

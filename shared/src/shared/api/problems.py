@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import MAYBE_TRANSIENT, is_transient
+from shared.logs import correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -139,15 +140,34 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_transient(exc):  # a failure wrapped in a class the handlers above do not name
-            return await _unavailable(request, exc)
-        log.exception("unhandled error")
+        # Only what escapes RequestContextMiddleware gets here (it answers everything raised
+        # inside it, with the request's correlation id bound): bind the id it left in the
+        # request's state, if any, for this last line.
+        cid = getattr(request.state, "correlation_id", None)
+        token = correlation_id.set(cid) if cid and correlation_id.get() is None else None
+        try:
+            return unexpected_response(exc, request.url.path)
+        finally:
+            if token is not None:
+                correlation_id.reset(token)
+
+
+def unexpected_response(exc: Exception, instance: str) -> JSONResponse:
+    """The answer to an error no handler took: 503 if a dependency is down, else a 500, logged
+    once with its traceback (and the correlation id bound by the caller)."""
+    if is_transient(exc):  # a failure wrapped in a class the handlers above do not name
+        log.warning("dependency unavailable", extra={"error": repr(exc)[:300]})
         return problem_response(
-            500,
-            "Internal Server Error",
-            "Unexpected error; it was logged.",
-            instance=request.url.path,
+            503,
+            "Service Unavailable",
+            "A dependency is unavailable; retry shortly.",
+            instance=instance,
+            headers={"Retry-After": "2"},
         )
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(
+        500, "Internal Server Error", "Unexpected error; it was logged.", instance=instance
+    )
 
 
 def _title(status: int) -> str:

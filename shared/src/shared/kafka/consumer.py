@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union
 
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import Discriminator, Field, TypeAdapter, ValidationError, create_model
@@ -308,6 +309,20 @@ def _runs(
     return runs
 
 
+def correlation_of(message: Message) -> str:
+    """The id that correlates a message's log lines: its envelope's ``correlationid``, else its
+    event id; a message whose envelope cannot be read is named by where it is on Kafka."""
+    try:
+        envelope = orjson.loads(message.value)
+    except orjson.JSONDecodeError:
+        envelope = None
+    if isinstance(envelope, dict):
+        for name in ("correlationid", "id"):
+            if isinstance(envelope.get(name), str) and envelope[name]:
+                return str(envelope[name])[:128]
+    return f"kafka:{message.topic}/{message.partition}/{message.offset}"
+
+
 def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
@@ -412,6 +427,15 @@ class ConsumerRunner:
         return True
 
     async def _apply_alone(self, message: Message) -> None:
+        # The event's correlation id stays bound for every line about it, its failures and its
+        # dead-lettering included (the applier binds it only while the handler runs).
+        token = correlation_id.set(correlation_of(message))
+        try:
+            await self._apply_with_retries(message)
+        finally:
+            correlation_id.reset(token)
+
+    async def _apply_with_retries(self, message: Message) -> None:
         attempts = 0
         while True:
             attempts += 1

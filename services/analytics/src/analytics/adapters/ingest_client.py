@@ -25,7 +25,12 @@ class IngestView:
 
 
 class IngestPort(Protocol):
-    async def view(self, amazon_order_id: str) -> IngestView | Unreachable: ...
+    async def view(
+        self, amazon_order_id: str, *, seller: str | None = None
+    ) -> IngestView | Unreachable:
+        """What ingest holds of the order; with ``seller``, what it holds for that seller only
+        (another seller's order is then not there, as for that seller's own key)."""
+        ...
 
 
 class IngestClient:
@@ -33,13 +38,16 @@ class IngestClient:
         self._client = client
         self._headers = {"Authorization": f"Bearer {api_key}"}
 
-    async def view(self, amazon_order_id: str) -> IngestView | Unreachable:
+    async def view(
+        self, amazon_order_id: str, *, seller: str | None = None
+    ) -> IngestView | Unreachable:
+        headers = self._headers if seller is None else {**self._headers, "X-Seller-Id": seller}
         try:
-            order = await self._client.get(f"/v1/orders/{amazon_order_id}", headers=self._headers)
+            order = await self._client.get(f"/v1/orders/{amazon_order_id}", headers=headers)
             quarantine = await self._client.get(
                 "/v1/quarantine",
                 params={"amazon_order_id": amazon_order_id, "limit": 50},
-                headers=self._headers,
+                headers=headers,
             )
         except httpx.HTTPError as exc:
             return Unreachable(f"{type(exc).__name__}: {exc}"[:300])
@@ -54,5 +62,7 @@ class IngestClient:
 class NoIngest:
     """Used when no ingest URL is configured."""
 
-    async def view(self, amazon_order_id: str) -> IngestView | Unreachable:
+    async def view(
+        self, amazon_order_id: str, *, seller: str | None = None
+    ) -> IngestView | Unreachable:
         return Unreachable("no ingest URL configured (ORDERFLOW_SERVICE_URLS)")

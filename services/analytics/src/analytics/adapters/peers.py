@@ -62,13 +62,17 @@ class Peers:
             else None,
         }
 
-    async def order(self, name: str, amazon_order_id: str) -> dict[str, Any] | None:
+    async def order(
+        self, name: str, amazon_order_id: str, *, seller: str | None = None
+    ) -> dict[str, Any] | None:
         """What service ``name`` holds for the order (its ``GET /v1/orders/{id}``); None when
-        that service is not configured."""
+        that service is not configured. With ``seller`` the peer is asked for that seller's
+        order only (``X-Seller-Id``): another seller's answers "not found", as an unknown id."""
         if name not in self._urls:
             return None
+        headers = self._headers if seller is None else {**self._headers, "X-Seller-Id": seller}
         async with self._client(name) as client:
-            found = await _get(client, f"/v1/orders/{amazon_order_id}", self._headers)
+            found = await _get(client, f"/v1/orders/{amazon_order_id}", headers)
         if found is None or found.status_code not in (200, 404):
             return {"reachable": False}
         if found.status_code == 404:

@@ -234,29 +234,35 @@ class Reads:
             stmt = stmt.where(a.seller_id == seller_id)
         return await self._rows(stmt)
 
-    async def order(self, amazon_order_id: str) -> Any | None:
-        stmt = select(orm.orders).where(orm.orders.c.amazon_order_id == amazon_order_id)
-        return (await self.session.execute(stmt)).first()
+    # The trace's reads: with ``seller_id``, only that seller's rows (tenancy is applied in the
+    # query, so another seller's order reads exactly as an id nobody has).
 
-    async def fulfillment_of(self, amazon_order_id: str) -> Any | None:
-        t = orm.fulfillment_orders
-        stmt = select(t).where(t.c.amazon_order_id == amazon_order_id)
-        return (await self.session.execute(stmt)).first()
+    async def order(self, amazon_order_id: str, seller_id: str | None = None) -> Any | None:
+        o = orm.orders.c
+        stmt = select(orm.orders).where(o.amazon_order_id == amazon_order_id)
+        return (await self.session.execute(_of_seller(stmt, o, seller_id))).first()
 
-    async def events_of(self, subject: str) -> list[Any]:
+    async def fulfillment_of(
+        self, amazon_order_id: str, seller_id: str | None = None
+    ) -> Any | None:
+        f = orm.fulfillment_orders.c
+        stmt = select(orm.fulfillment_orders).where(f.amazon_order_id == amazon_order_id)
+        return (await self.session.execute(_of_seller(stmt, f, seller_id))).first()
+
+    async def events_of(self, subject: str, seller_id: str | None = None) -> list[Any]:
         e = orm.order_events.c
-        stmt = select(orm.order_events).where(e.subject == subject).order_by(e.id)
-        return await self._rows(stmt)
+        stmt = select(orm.order_events).where(e.subject == subject)
+        return await self._rows(_of_seller(stmt, e, seller_id).order_by(e.id))
 
-    async def cases_of(self, amazon_order_id: str) -> list[Any]:
+    async def cases_of(self, amazon_order_id: str, seller_id: str | None = None) -> list[Any]:
         d = orm.defect_cases.c
-        return await self._rows(
-            select(orm.defect_cases).where(d.amazon_order_id == amazon_order_id)
-        )
+        stmt = select(orm.defect_cases).where(d.amazon_order_id == amazon_order_id)
+        return await self._rows(_of_seller(stmt, d, seller_id))
 
-    async def shipments_of(self, amazon_order_id: str) -> list[Any]:
+    async def shipments_of(self, amazon_order_id: str, seller_id: str | None = None) -> list[Any]:
         s = orm.shipments.c
-        return await self._rows(select(orm.shipments).where(s.amazon_order_id == amazon_order_id))
+        stmt = select(orm.shipments).where(s.amazon_order_id == amazon_order_id)
+        return await self._rows(_of_seller(stmt, s, seller_id))
 
     async def dead_letters_of(self, subject: str) -> list[Any]:
         d = orm.plumbing.dead_letters.c
@@ -267,6 +273,10 @@ class Reads:
         o = orm.plumbing.outbox.c
         stmt = select(func.count()).where(o.sent_at.is_(None))
         return int((await self.session.execute(stmt)).scalar_one())
+
+
+def _of_seller(stmt: Any, columns: Any, seller_id: str | None) -> Any:
+    return stmt if seller_id is None else stmt.where(columns.seller_id == seller_id)
 
 
 class AlertRepository:

@@ -3,9 +3,17 @@
 Gathers what ingest holds (over REST), every event analytics consumed for the order, its dead
 letters and the consumer lag, then lets ``domain.diagnosis`` explain.
 
-For a seller's key, an order with nothing visible under that seller (another seller's order, or
-an id nobody has) raises ``NotThisSellersOrder``: one and the same 404 for both, so the answer
-never tells that the id exists under another account. Ops and system keys see every trace.
+Tenancy is applied where the data is read, never by filtering an answer afterwards: for a
+viewer narrowed to one seller (a seller key, or an ops or system key naming ``X-Seller-Id``)
+every source is asked for that seller's rows only. Analytics' own tables are read with
+``seller_id = viewer``; ingest and fulfillment are asked with ``X-Seller-Id: viewer``, so they
+answer 404 for another seller's order as they would to that seller; dead letters, which carry
+no seller column, count only when the payload names the viewer (or names no one and the order
+is the viewer's). Another seller's order therefore gives the trace exactly the facts an id
+nobody has gives it, and both raise the same ``NotThisSellersOrder`` (404). The one thing a
+seller may hold under an order id of another seller is its own refused input: that input is
+shown (ingest quarantined it under the seller who sent it), and nothing else of the order.
+Ops and system keys without ``X-Seller-Id`` see every trace.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from analytics.adapters.peers import Peers
 from analytics.adapters.repository import Reads
 from analytics.domain.diagnosis import Finding, KnownOrder, TraceFacts, diagnose
 from analytics.domain.errors import NotThisSellersOrder
+from shared.envelope import seller_of
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +42,6 @@ class TraceRequest:
     viewer_seller: str | None
     marketplace_id: str | None
     now: datetime
-    seller_key: bool = False  # a seller's own key (not ops or system narrowing to a seller)
 
 
 @dataclass(frozen=True)
@@ -49,52 +57,84 @@ class TracePorts:
 async def trace(
     sessions: async_sessionmaker[AsyncSession], ask: TraceRequest, ports: TracePorts
 ) -> dict[str, Any]:
-    local = await _local(sessions, ask.amazon_order_id)
-    at_ingest = await ports.ingest.view(ask.amazon_order_id)
+    seller = ask.viewer_seller
+    local = await _local(sessions, ask.amazon_order_id, seller)
+    at_ingest = await ports.ingest.view(ask.amazon_order_id, seller=seller)
     partitions, lag_error = await _lag(ports)
-    elsewhere = await _peer_dead_letters(ports, ask.amazon_order_id)
+    owned = seller is None or _owned(local, at_ingest)
+    local["dead_letters"] = [
+        d for d in local["dead_letters"] if seller is None or _dead_letter_is(d, seller, owned)
+    ]
+    local["stuck"] = sum(1 for d in local["dead_letters"] if d["status"] == "dead")
+    elsewhere = await _peer_dead_letters(ports, ask.amazon_order_id) if owned else {}
     facts = _facts(ask, ports, local, at_ingest, partitions, elsewhere)
-    findings = diagnose(facts)
-    base: dict[str, Any] = {"amazon_order_id": ask.amazon_order_id, "as_of": ask.now}
-    if ask.seller_key and not _visible(ask, facts):
+    if seller is not None and not _visible(ask, facts, local):
         raise NotThisSellersOrder(ask.amazon_order_id, _not_visible(ask.amazon_order_id))
+    findings = diagnose(facts)
     return {
-        **base,
-        "ingest": _ingest_part(at_ingest, ask.viewer_seller),
+        "amazon_order_id": ask.amazon_order_id,
+        "as_of": ask.now,
+        "ingest": _ingest_part(at_ingest, seller),
         "read_model": local["summary"],
-        "events": local["events"],
+        "events": [{k: v for k, v in e.items() if k != "seller_id"} for e in local["events"]],
         "services": {
             **_applied_versions(local, at_ingest),
-            "fulfillment": await _peer(ports, "fulfillment", ask.amazon_order_id),
+            "fulfillment": await _peer(ports, "fulfillment", ask.amazon_order_id, seller),
         },
-        "dead_letters": local["dead_letters"],
+        "dead_letters": [
+            {k: v for k, v in d.items() if k != "seller_id"} for d in local["dead_letters"]
+        ],
         "dead_letters_elsewhere": elsewhere,
         "consumer_lag": _lag_part(ports.group, partitions, lag_error),
         "diagnosis": [f.__dict__ for f in findings],
     }
 
 
-async def _peer(ports: TracePorts, name: str, order_id: str) -> dict[str, Any] | None:
+async def _peer(
+    ports: TracePorts, name: str, order_id: str, seller: str | None
+) -> dict[str, Any] | None:
     """The peer's own view of the order, when it is configured (never fails the trace)."""
-    return None if ports.peers is None else await ports.peers.order(name, order_id)
+    return None if ports.peers is None else await ports.peers.order(name, order_id, seller=seller)
 
 
 async def _peer_dead_letters(ports: TracePorts, order_id: str) -> dict[str, Any]:
-    """Other consumers' dead letters of the order, from those that answer."""
+    """Other consumers' dead letters of the order, from those that answer. Dead letters carry
+    no seller: the caller asks only for an order that is the viewer's (or for ops)."""
     if ports.peers is None:
         return {}
     found = {n: await ports.peers.dead_letters_of(n, order_id) for n in ports.peers.consumers}
     return {name: letters for name, letters in found.items() if letters is not None}
 
 
-def _foreign(ask: TraceRequest, known: KnownOrder) -> bool:
-    return ask.viewer_seller is not None and known.seller_id != ask.viewer_seller
+def _owned(local: dict[str, Any], view: IngestView | Unreachable) -> bool:
+    """The order itself is the viewer's: ingest or analytics' read model holds it for the
+    viewer. (The viewer's own events or cases under the id are not enough: a seller may file a
+    claim on an order id that turns out to be another seller's.)"""
+    at_ingest = not isinstance(view, Unreachable) and view.order is not None
+    return at_ingest or bool(local["order"] or local["fulfillment"])
 
 
-def _visible(ask: TraceRequest, facts: TraceFacts) -> bool:
-    """Something of the order is this seller's: the order itself, or its quarantined input."""
-    own = facts.known is not None and not _foreign(ask, facts.known)
-    return own or bool(facts.quarantine_reasons)
+def _dead_letter_is(letter: dict[str, Any], seller: str, owned: bool) -> bool:
+    """A dead letter is the viewer's when its payload names the viewer, or names nobody (it
+    could not be read) and the order is the viewer's."""
+    named = letter["seller_id"]
+    return named == seller if named is not None else owned
+
+
+def _visible(ask: TraceRequest, facts: TraceFacts, local: dict[str, Any]) -> bool:
+    """Something of the order is this seller's: the order, its events or dead letters, or the
+    input it sent that was refused. A foreign order reaching this point (a source that did not
+    narrow to the seller) is treated as not visible: fail closed."""
+    known = facts.known
+    if known is not None and known.seller_id != ask.viewer_seller:
+        log.error("a trace source answered another seller's order; answered as unknown")
+        return False
+    return (
+        known is not None
+        or bool(facts.quarantine_reasons)
+        or bool(local["events"])
+        or bool(local["dead_letters"])
+    )
 
 
 def _not_visible(amazon_order_id: str) -> dict[str, object]:
@@ -107,15 +147,18 @@ def _not_visible(amazon_order_id: str) -> dict[str, object]:
     ).__dict__
 
 
-async def _local(sessions: async_sessionmaker[AsyncSession], order_id: str) -> dict[str, Any]:
+async def _local(
+    sessions: async_sessionmaker[AsyncSession], order_id: str, seller: str | None
+) -> dict[str, Any]:
+    """Analytics' own rows of the order; with ``seller``, that seller's rows only."""
     async with sessions() as session:
         reads = Reads(session)
-        order = await reads.order(order_id)
-        fulfillment = await reads.fulfillment_of(order_id)
-        events = await reads.events_of(order_id)
+        order = await reads.order(order_id, seller)
+        fulfillment = await reads.fulfillment_of(order_id, seller)
+        events = await reads.events_of(order_id, seller)
         dead = await reads.dead_letters_of(order_id)
-        cases = await reads.cases_of(order_id)
-        shipments = await reads.shipments_of(order_id)
+        cases = await reads.cases_of(order_id, seller)
+        shipments = await reads.shipments_of(order_id, seller)
     return {
         "order": order,
         "fulfillment": fulfillment,
@@ -131,6 +174,7 @@ async def _local(sessions: async_sessionmaker[AsyncSession], order_id: str) -> d
                 "applied": e.applied,
                 "event_time": e.event_time,
                 "recorded_at": e.recorded_at,
+                "seller_id": e.seller_id,
             }
             for e in events
         ],
@@ -144,10 +188,10 @@ async def _local(sessions: async_sessionmaker[AsyncSession], order_id: str) -> d
                 "status": d.status,
                 "error": d.error_message,
                 "failed_at": d.failed_at,
+                "seller_id": seller_of(d.payload),
             }
             for d in dead
         ],
-        "stuck": sum(1 for d in dead if d.status == "dead"),
         "seller_ids": {e.seller_id for e in events},
     }
 

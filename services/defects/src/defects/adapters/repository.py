@@ -70,10 +70,6 @@ class OrderRepository:
         over an older version."""
         return await _store_newer(self.session, orm.fulfillment_facts, rows)
 
-    async def owner(self, amazon_order_id: str) -> str | None:
-        stmt = select(orm.orders.c.seller_id).where(orm.orders.c.amazon_order_id == amazon_order_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
     async def facts(self, amazon_order_id: str, seller_id: str) -> OrderFacts:
         found = await self.facts_of([(amazon_order_id, seller_id)])
         return found[(amazon_order_id, seller_id)]

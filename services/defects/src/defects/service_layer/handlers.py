@@ -54,9 +54,9 @@ async def file_claim(
     is the case filed the first time, and nothing is written or announced again. The same
     order, kind and time with another reason or amount is refused (``AlreadyRecorded``).
     """
-    owner = await uow.orders.owner(amazon_order_id)
-    if owner is not None and owner != seller_id:
-        raise NotFound(f"No order {amazon_order_id} for this seller.")
+    # An order id another seller holds is taken as one not known yet: the case is this
+    # seller's and is never linked to the other seller's order (facts are read by order *and*
+    # seller), so the answer does not tell that the id exists elsewhere (docs/security.md).
     before = await uow.claims.filed_before(
         seller_id=seller_id, amazon_order_id=amazon_order_id, kind=kind, filed_at=filed_at
     )
@@ -314,9 +314,7 @@ async def receive_feedback(
     """The feedback, and whether it was recorded now: the same feedback (order and time
     received) sent again is the one recorded the first time; with another rating or comment it
     is refused (``AlreadyRecorded``)."""
-    owner = await uow.orders.owner(amazon_order_id)
-    if owner is not None and owner != seller_id:
-        raise NotFound(f"No order {amazon_order_id} for this seller.")
+    # As for claims: another seller's order id is taken as one not known yet, never linked.
     before = await uow.feedback.received_before(
         seller_id=seller_id, amazon_order_id=amazon_order_id, received_at=received_at
     )

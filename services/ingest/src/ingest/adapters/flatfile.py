@@ -1,8 +1,10 @@
 """Amazon's flat-file order report (tab- or comma-separated), one row per order item.
 
 Rows are grouped by ``amazon-order-id`` and turned into the Orders v0 shape, so a file's
-orders pass the very same validation as ``POST /v1/orders``. A rejected order names the file
-rows it came from.
+orders pass the very same validation as ``POST /v1/orders``, and their buyer PII (the report's
+``buyer-*``, ``recipient-name``, ``ship-address-*`` and ``ship-phone-number`` columns) lands in
+``BuyerInfo`` and ``ShippingAddress``, where the intake seals it as it does a JSON order's. A
+rejected order names the file rows it came from.
 """
 
 from __future__ import annotations
@@ -97,11 +99,21 @@ def _order_document(first: dict[str, str], rows: list[dict[str, str]]) -> dict[s
         "OrderChannel": first.get("order-channel") or None,
         "ShipServiceLevel": first.get("ship-service-level") or None,
         "IsBusinessOrder": first.get("is-business-order", "").lower() == "true",
+        "BuyerInfo": {
+            "BuyerEmail": first.get("buyer-email") or None,
+            "BuyerName": first.get("buyer-name") or None,
+            "PurchaseOrderNumber": first.get("purchase-order-number") or None,
+        },
         "ShippingAddress": {
+            "Name": first.get("recipient-name") or None,
+            "AddressLine1": first.get("ship-address-1") or None,
+            "AddressLine2": first.get("ship-address-2") or None,
+            "AddressLine3": first.get("ship-address-3") or None,
             "City": first.get("ship-city") or None,
             "StateOrRegion": first.get("ship-state") or None,
             "PostalCode": first.get("ship-postal-code") or None,
             "CountryCode": first.get("ship-country") or None,
+            "Phone": first.get("ship-phone-number") or first.get("buyer-phone-number") or None,
         },
         "OrderItems": [_item(row, i) for i, row in enumerate(rows)],
     }

@@ -163,4 +163,5 @@ class UploadRepository:
         )
 
     async def finish(self, upload_id: uuid.UUID, at: datetime) -> None:
-        await self.progress(upload_id, status="done", finished_at=at)
+        """Done: the file itself (sealed, with buyer PII in it) is no longer kept."""
+        await self.progress(upload_id, status="done", finished_at=at, content=b"")

@@ -8,7 +8,8 @@ PII in four places, each purged in batches by a background job (``run_pii_purge`
   LastUpdateDate is older than N days; ``orders.pii_removed_at`` records when, and
   ``GET /v1/orders/{id}`` then says ``pii_status: removed``;
 - ``quarantine.sealed_input`` (the rejected input, sealed): N days after it was received;
-- ``uploads.content`` (flat files): N days after the upload finished;
+- ``uploads.content`` (flat files, sealed): emptied when the upload's job is done; a file a
+  job left behind (stored before that) N days after the upload finished;
 - sealed buyer PII in the payloads of sent outbox rows older than N days (if still kept).
 
 Kafka keeps the sealed (ciphertext) snapshots in orders.v1 until topic retention deletes them;

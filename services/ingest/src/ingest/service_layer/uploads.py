@@ -3,6 +3,11 @@
 Each chunk runs in one transaction that also advances the upload's counters, so progress is
 exact and a crash resumes at the first unfinished chunk. The same file uploaded twice by the
 same seller is recognised by its SHA-256 and not processed again.
+
+An order report carries buyer PII (``buyer-email``, ``buyer-name``, ``buyer-phone-number``,
+``recipient-name``, ``ship-address-*``): the file is kept sealed (``PIICipher.seal_bytes``) while
+its job runs and emptied once it is done, and each order's PII is sealed into its snapshot by
+the same code as a JSON order's (``handlers.accept_many``). Nothing of it is stored in clear.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from ingest.adapters import flatfile
 from ingest.domain.model import Rejected
 from ingest.service_layer import handlers
 from ingest.service_layer.unit_of_work import UnitOfWork
-from shared.pii import PIICipher
+from shared.pii import PIICipher, is_sealed_bytes
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +30,10 @@ MAX_ERRORS = 1000
 
 
 async def register(
-    uow: UnitOfWork, *, seller_id: str, filename: str | None, content: bytes
+    uow: UnitOfWork, *, seller_id: str, filename: str | None, content: bytes, pii: PIICipher
 ) -> tuple[Any, bool]:
-    """Store the file as a queued job; returns (upload row, whether it was a duplicate)."""
+    """Store the file (sealed) as a queued job; returns (upload row, whether it was a
+    duplicate)."""
     rows = flatfile.read_rows(content)  # refuse an unreadable file now, not later
     digest = flatfile.sha256(content)
     created = await uow.uploads.add(
@@ -35,7 +41,7 @@ async def register(
         seller_id=seller_id,
         filename=filename,
         sha256=digest,
-        content=content,
+        content=pii.seal_bytes(content),
         rows_total=len(rows),
         orders_total=len({r.get("amazon-order-id") for _, r in rows}),
     )
@@ -58,7 +64,7 @@ async def process(
             if upload is None or upload.status == "done":
                 return
             if entries is None:
-                entries = flatfile.orders_of(flatfile.read_rows(upload.content))
+                entries = flatfile.orders_of(flatfile.read_rows(_opened(upload.content, pii)))
             batch = entries[upload.orders_done : upload.orders_done + chunk]
             outcomes = await handlers.accept_many(
                 uow,
@@ -74,6 +80,11 @@ async def process(
                 await uow.uploads.finish(upload_id, datetime.now(UTC))
                 log.info("upload processed", extra={"upload_id": str(upload_id)})
                 return
+
+
+def _opened(content: bytes, pii: PIICipher) -> bytes:
+    """The file as uploaded (one stored before files were sealed is read as it is)."""
+    return pii.open_bytes(content) if is_sealed_bytes(content) else content
 
 
 def _counters(upload: Any, batch: list[Any], outcomes: list[Any]) -> dict[str, Any]:

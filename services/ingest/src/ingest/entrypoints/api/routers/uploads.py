@@ -38,7 +38,7 @@ async def post_upload(
     filename, content = await read_file(request, max_bytes=settings.max_upload_bytes)
     async with uow:
         row, duplicate = await uploads.register(
-            uow, seller_id=seller, filename=filename, content=content
+            uow, seller_id=seller, filename=filename, content=content, pii=pii
         )
     if duplicate:
         response.status_code = 200

@@ -37,7 +37,7 @@ def _rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 async def test_sales_totals_and_series(analytics: RunningService, publisher: Publisher) -> None:
     o1 = snapshot(purchased=_at(1), quantity=2, unit_price="20.00")
-    o2 = snapshot(purchased=_at(1), channel="AFN", unit_price="15.00", sku="TEA", asin="B0TEA")
+    o2 = snapshot(purchased=_at(1), channel="AFN", unit_price="15.00", sku="TEA", asin="B0TEA00002")
     o3 = snapshot(purchased=_at(2), unit_price="20.00")
     o3_v2 = snapshot(
         purchased=_at(2), quantity=3, unit_price="20.00", oid=o3.amazon_order_id, version=2

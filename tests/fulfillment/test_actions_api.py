@@ -288,7 +288,7 @@ async def test_refunds_never_exceed_what_was_paid(fulfillment: RunningService) -
     assert over.status_code == 409
     assert "19.50" in over.json()["detail"]
     for amount, field in [
-        ("-1", "body.items.amount"),
+        ("-1", "body.items.0.amount"),
         ("1.234", "body.items.amount"),
         ("abc", "body.items.0.amount"),
     ]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
@@ -44,6 +45,22 @@ def ingest_settings(
 async def ingest(ingest_settings: IngestSettings) -> AsyncIterator[RunningService]:
     async with running_service(SPEC, ingest_settings, roles=("relay", "background")) as svc:
         yield svc
+
+
+REFUSED_BY_POSTGRES = "REFUSED-BY-POSTGRES"
+
+
+async def make_postgres_refuse(ingest: RunningService) -> None:
+    """From now on PostgreSQL refuses an order whose SellerOrderId is ``REFUSED_BY_POSTGRES``
+    (a CHECK constraint): an order the input policy accepts and the database does not, as a
+    way to test what ingest does then (the policy leaves no such order of its own)."""
+    async with ingest.resources.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "ALTER TABLE orders ADD CONSTRAINT refused_by_postgres CHECK "
+                f"(snapshot->>'seller_order_id' IS DISTINCT FROM '{REFUSED_BY_POSTGRES}')"
+            )
+        )
 
 
 # -- SP-API (issue 6): the stand-in, and ingest configured for fast, throttled syncs ------------

@@ -12,6 +12,8 @@ from sqlalchemy import event, text
 from shared.samples import amazon_order
 from shared.testing import RunningService, eventually
 
+from .conftest import REFUSED_BY_POSTGRES, make_postgres_refuse
+
 pytestmark = pytest.mark.integration
 
 SELLER_KEY = {"Authorization": "Bearer seller-key"}
@@ -82,21 +84,24 @@ async def test_batch_answers_per_order_and_a_bad_order_does_not_stop_the_good(
 async def test_batch_applies_repeats_in_order_and_isolates_what_postgres_refuses(
     ingest: RunningService,
 ) -> None:
-    """One batch: an order and its newer version, another seller's order, and an order whose
-    text PostgreSQL will not store (NUL). The set-based path falls back to one by one, so only
-    the refused order is rejected; the two versions come out as created then updated."""
+    """One batch: an order and its newer version, another seller's order, an order with NUL
+    in its text (the input policy refuses it, naming the fields), and an order PostgreSQL will
+    not store. The set-based path falls back to one by one, so only the refused orders are
+    rejected; the two versions come out as created then updated."""
+    await make_postgres_refuse(ingest)
     taken = amazon_order()
     assert (
         await ingest.client.post("/v1/orders", json=taken, headers=OTHER_KEY)
     ).status_code == 201
     first = amazon_order()
     newer = {**first, "LastUpdateDate": "2099-01-01T00:00:00Z", "OrderStatus": "Shipped"}
-    refused = amazon_order(BuyerInfo={"BuyerEmail": "a@example.com", "BuyerName": "x\u0000y"})
-    refused["OrderItems"][0]["Title"] = "mug\u0000"
+    nul = amazon_order(BuyerInfo={"BuyerEmail": "a@example.com", "BuyerName": "x\u0000y"})
+    nul["OrderItems"][0]["Title"] = "mug\u0000"
+    refused = amazon_order(SellerOrderId=REFUSED_BY_POSTGRES)
     plain = amazon_order()
     response = await ingest.client.post(
         "/v1/orders/batch",
-        json={"orders": [first, taken, newer, refused, plain]},
+        json={"orders": [first, taken, newer, nul, refused, plain]},
         headers=SELLER_KEY,
     )
     assert response.status_code == 200, response.text
@@ -106,9 +111,12 @@ async def test_batch_applies_repeats_in_order_and_isolates_what_postgres_refuses
         ("rejected", None, 409),
         ("updated", 2, 200),
         ("rejected", None, 422),
+        ("rejected", None, 422),
         ("created", 1, 201),
     ]
-    assert "database refused" in response.json()["results"][3]["errors"][0]["message"]
+    nul_errors = response.json()["results"][3]["errors"]
+    assert {e["field"] for e in nul_errors} == {"BuyerInfo.BuyerName", "OrderItems.0.Title"}
+    assert "database refused" in response.json()["results"][4]["errors"][0]["message"]
     held = (
         await ingest.client.get(f"/v1/orders/{first['AmazonOrderId']}", headers=SELLER_KEY)
     ).json()

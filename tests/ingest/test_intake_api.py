@@ -16,6 +16,8 @@ from shared.pii import PIICipher
 from shared.samples import amazon_order
 from shared.testing import RunningService, eventually, read_topic
 
+from .conftest import REFUSED_BY_POSTGRES, make_postgres_refuse
+
 pytestmark = pytest.mark.integration
 
 SELLER_KEY = {"Authorization": "Bearer seller-key"}
@@ -172,8 +174,10 @@ async def test_a_single_order_takes_no_savepoint_and_one_postgres_refuses_is_ref
     ingest: RunningService,
 ) -> None:
     """A request's orders are all its transaction holds: no SAVEPOINT/RELEASE round trips on
-    the way in. An order PostgreSQL will not store (a NUL in its text) is still refused alone:
-    422, quarantined, nothing stored or published; the next request goes through."""
+    the way in. An order PostgreSQL will not store (here: a CHECK constraint refuses it; the
+    input policy leaves none of its own) is still refused alone: 422, quarantined, nothing
+    stored or published; the next request goes through."""
+    await make_postgres_refuse(ingest)
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -189,8 +193,7 @@ async def test_a_single_order_takes_no_savepoint_and_one_postgres_refuses_is_ref
     assert any(s.startswith("INSERT INTO orders") for s in seen), seen
     assert not [s for s in seen if "SAVEPOINT" in s.upper()], seen
 
-    refused = amazon_order()
-    refused["OrderItems"][0]["Title"] = "mug\u0000"
+    refused = amazon_order(SellerOrderId=REFUSED_BY_POSTGRES)
     response = await ingest.client.post("/v1/orders", json=refused, headers=SELLER_KEY)
     assert response.status_code == 422, response.text
     assert "database refused" in response.json()["detail"]

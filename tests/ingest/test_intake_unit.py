@@ -68,9 +68,9 @@ def test_flat_file_comma_separated_groups_rows_by_order() -> None:
         b"amazon-order-id,purchase-date,last-updated-date,order-status,fulfillment-channel,"
         b"sku,asin,quantity,currency,item-price\n"
         b"111-0000000-0000001,2026-11-20T10:00:00Z,2026-11-20T10:00:00Z,Cancelled,Amazon,"
-        b"A,B01,1,EUR,5.00\n"
+        b"A,B000000001,1,EUR,5.00\n"
         b"111-0000000-0000001,2026-11-20T10:00:00Z,2026-11-20T10:00:00Z,Cancelled,Amazon,"
-        b"B,B02,3,EUR,7.50\n"
+        b"B,B000000002,3,EUR,7.50\n"
     )
     [order] = flatfile.orders_of(flatfile.read_rows(content))
     assert isinstance(order, IncomingOrder)

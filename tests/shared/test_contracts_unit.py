@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from shared.api.auth import InvalidKeyConfig, Principal, parse_api_keys
-from shared.api.pagination import decode_cursor, encode_cursor
+from shared.api.pagination import After, encode_cursor, read_cursor
 from shared.api.problems import Problem
 from shared.envelope import CloudEvent
 from shared.events.common import EncryptedPII
@@ -116,12 +116,22 @@ def test_api_keys_parse_roles_and_reject_malformed_entries() -> None:
 
 
 def test_cursor_round_trip_and_garbage_is_a_400() -> None:
-    assert decode_cursor(encode_cursor({"after": 42})) == {"after": 42}
-    assert decode_cursor(None) is None
-    for garbage in ("!!!", "bm90IGpzb24", encode_cursor([1, 2])):  # type: ignore[arg-type]
+    assert read_cursor(encode_cursor({"after": 42}), After) == After(after=42)
+    assert read_cursor(None, After) is None
+    forged = [
+        "!!!",
+        "bm90IGpzb24",
+        encode_cursor([1, 2]),  # type: ignore[arg-type]
+        encode_cursor({"after": "42"}),
+        encode_cursor({"after": -1}),
+        encode_cursor({"after": 2**63}),
+        encode_cursor({"after": 1, "more": 2}),
+        encode_cursor({"before": 1}),
+    ]
+    for garbage in forged:
         with pytest.raises(Problem) as raised:
-            decode_cursor(garbage)
-        assert raised.value.status == 400
+            read_cursor(garbage, After)
+        assert raised.value.status == 400 and raised.value.detail
 
 
 def test_whole_inputs_are_sealed_as_bytes_and_open_after_rotation() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.inputs import scrub
 from shared.kafka.consumer import EventApplier, Message
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,6 @@ class DeadLetters:
         if error is not None:
             values |= {
                 "error_type": type(error).__name__,
-                "error_message": f"{type(error).__name__}: {error}"[:2000],
+                "error_message": scrub(f"{type(error).__name__}: {error}", 2000),
             }
         await session.execute(update(self._table).where(t.id == dead_letter_id).values(**values))

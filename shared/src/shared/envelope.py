@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from uuid_utils.compat import uuid7
+
+from shared import inputs
+
+# The largest event a consumer takes (a larger one is dead-lettered when read): under Kafka's
+# own 1 MB message cap, with room for the record's headers. A producer whose input could make
+# a larger event (ingest: an order of many long lines) refuses that input instead.
+MAX_EVENT_BYTES = 900 * 1024
 
 
 class CloudEvent(BaseModel):
@@ -24,16 +31,16 @@ class CloudEvent(BaseModel):
     # inbox, analytics' event log) takes new entries at its right edge instead of on a random
     # leaf, and ids sort by when the event was made. See docs/adr/0016-uuidv7-event-ids.md.
     id: uuid.UUID = Field(default_factory=uuid7)
-    source: str
-    type: str
+    source: inputs.Code
+    type: inputs.Code
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    subject: str
+    subject: inputs.EventSubject
     datacontenttype: Literal["application/json"] = "application/json"
-    dataschema: str
-    sellerid: str
-    correlationid: str | None = None
-    causationid: str | None = None
-    aggregateversion: int = Field(ge=0)
+    dataschema: Annotated[str, inputs.Line(200)]
+    sellerid: inputs.SellerId
+    correlationid: inputs.CorrelationId | None = None
+    causationid: inputs.CorrelationId | None = None
+    aggregateversion: inputs.Version
     data: dict[str, Any]
 
     def to_bytes(self) -> bytes:

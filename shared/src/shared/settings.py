@@ -33,7 +33,9 @@ class ServiceSettings(BaseSettings):
     # them on HTTP_PORT with the API.
     ops_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="OPS_PORT")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
-    max_body_bytes: int = Field(default=5 * 1024 * 1024, validation_alias="MAX_BODY_BYTES")
+    # The one size cap of every request body in every service, JSON and files alike: 413
+    # above it, however the body is framed (docs/adr/0032). Not overridden per service.
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, validation_alias="MAX_BODY_BYTES")
     consumer_max_attempts: int = Field(default=3, validation_alias="CONSUMER_MAX_ATTEMPTS")
     consumer_batch_size: int = Field(default=500, validation_alias="CONSUMER_BATCH_SIZE")
     # Large enough that the relay keeps up with its own API in the one-process layout, where

@@ -10,7 +10,5 @@ from shared.settings import ServiceSettings
 class DefectsSettings(ServiceSettings):
     service_name: str = "defects"
     http_port: int = Field(default=8003, validation_alias="HTTP_PORT")
-    # a response carries up to 5 evidence files of 5 MB each, plus its text
-    max_body_bytes: int = Field(default=26 * 1024 * 1024, validation_alias="MAX_BODY_BYTES")
     overdue_scan_seconds: float = Field(default=5.0, gt=0, validation_alias="OVERDUE_SCAN_SECONDS")
     overdue_scan_batch: int = Field(default=200, ge=1, validation_alias="OVERDUE_SCAN_BATCH")

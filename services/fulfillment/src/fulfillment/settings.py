@@ -14,5 +14,4 @@ class FulfillmentSettings(ServiceSettings):
         default=5.0, validation_alias="SHIP_LATE_INTERVAL_SECONDS"
     )
     ship_late_batch: int = Field(default=200, validation_alias="SHIP_LATE_BATCH")
-    max_upload_bytes: int = Field(default=10 * 1024 * 1024, validation_alias="MAX_UPLOAD_BYTES")
     upload_chunk_rows: int = Field(default=200, validation_alias="UPLOAD_CHUNK_ROWS")

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI
 
 from shared.api import ops
 from shared.api.auth import parse_api_keys, rate_limit
 from shared.api.files import cancel_jobs
 from shared.api.idempotency import install_idempotency
-from shared.api.middleware import BodyTooLarge, RequestContextMiddleware
+from shared.api.middleware import RequestContextMiddleware
 from shared.api.openapi import install_openapi
-from shared.api.problems import install_problem_handlers, problem_response
+from shared.api.problems import install_problem_handlers
 from shared.ratelimit import KeyedBuckets
 from shared.settings import ServiceSettings
 
@@ -50,15 +49,6 @@ def create_app(
     install_problem_handlers(app)
     install_openapi(app)
     install_idempotency(app, settings)
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return problem_response(
-            413,
-            "Payload Too Large",
-            f"The request body is larger than {settings.max_body_bytes} bytes.",
-        )
-
     app.include_router(ops.router)
     for router in routers:
         app.include_router(router)

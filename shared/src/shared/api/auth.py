@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
+from shared import inputs
 from shared.api.problems import Problem
 
 ROLES = ("ops", "system", "seller")
+SellerHeader = Annotated[
+    str | None,
+    Header(
+        pattern=inputs.SELLER_ID,
+        max_length=32,
+        description="the seller a system or ops key acts for or reads",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -49,9 +59,11 @@ def _principal(role: str, key: str) -> Principal:
     if role in ("ops", "system"):
         return Principal(role=role, key_name=name)
     kind, _, seller = role.partition(":")
-    if kind == "seller" and seller:
+    if kind == "seller" and re.fullmatch(inputs.SELLER_ID, seller):
         return Principal(role="seller", seller_id=seller, key_name=name)
-    raise InvalidKeyConfig(f"unknown role {role!r}: use ops, system or seller:SELLER_ID")
+    raise InvalidKeyConfig(
+        f"unknown role {role!r}: use ops, system or seller:SELLER_ID (capital letters, digits)"
+    )
 
 
 def _digest(key: str) -> str:
@@ -112,7 +124,7 @@ def require_roles(*roles: str) -> Any:
 
 async def acting_seller(
     principal: CurrentPrincipal,
-    x_seller_id: Annotated[str | None, Header(max_length=64)] = None,
+    x_seller_id: SellerHeader = None,
 ) -> str:
     """The seller a write acts for: the key's own seller, or ``X-Seller-Id`` for system keys."""
     if principal.role == "seller":
@@ -136,7 +148,7 @@ async def acting_seller(
 
 async def visible_seller(
     principal: CurrentPrincipal,
-    x_seller_id: Annotated[str | None, Header(max_length=64)] = None,
+    x_seller_id: SellerHeader = None,
 ) -> str | None:
     """The seller whose data a read may see; None means every seller (ops and system only)."""
     if principal.role == "seller":

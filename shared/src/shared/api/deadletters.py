@@ -8,20 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
+from shared import inputs
 from shared.api.auth import require_roles
-from shared.api.pagination import (
-    BIGINT_MAX,
-    Cursor,
-    Limit,
-    Page,
-    cursor_int,
-    decode_cursor,
-    encode_cursor,
-)
+from shared.api.pagination import After, Cursor, Limit, Page, encode_cursor, read_cursor
 from shared.api.problems import Problem
 from shared.deadletters import DeadLetters
 
-DeadLetterId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
+DeadLetterId = Annotated[int, Path(ge=1, le=inputs.INT64_MAX)]
+Topic = Annotated[
+    str | None,
+    Query(max_length=249, pattern=r"^[A-Za-z0-9._-]+$", description="a Kafka topic name"),
+]
 
 router = APIRouter(
     prefix="/v1/dead-letters", tags=["dead letters"], dependencies=[require_roles("ops")]
@@ -82,9 +79,10 @@ async def list_dead_letters(
     limit: Limit = 50,
     cursor: Cursor = None,
     status: Annotated[str | None, Query(pattern="^(dead|replayed)$")] = None,
-    topic: Annotated[str | None, Query(max_length=255)] = None,
+    topic: Topic = None,
 ) -> Page[DeadLetterOut]:
-    after = cursor_int(decode_cursor(cursor), "after") or 0
+    position = read_cursor(cursor, After)
+    after = position.after if position else 0
     rows = await _dead_letters(request).list(
         status=status, topic=topic, after_id=after, limit=limit + 1
     )
@@ -119,9 +117,7 @@ async def replay_one(request: Request, dead_letter_id: DeadLetterId) -> ReplayOu
 
 
 @router.post("/replay", response_model=ReplayOut, summary="Replay every dead letter")
-async def replay_all(
-    request: Request, topic: Annotated[str | None, Query(max_length=255)] = None
-) -> ReplayOut:
+async def replay_all(request: Request, topic: Topic = None) -> ReplayOut:
     outcome = await _dead_letters(request).replay_all(topic=topic)
     return ReplayOut(
         replayed=outcome.get("replayed", 0), failed_again=outcome.get("failed_again", 0)

@@ -1,7 +1,9 @@
 """Flat-file uploads and the jobs that process them, the same way in every service.
 
 ``read_file`` takes the file from the multipart field ``file`` or, for scripts, the raw body
-(name in ``X-Filename``), refusing more than ``max_bytes`` with 413. ``spawn_job`` runs the
+(``text/csv``, ``text/tab-separated-values``, ``text/plain`` or ``application/octet-stream``;
+its name in ``X-Filename``). The request's size cap (``MAX_BODY_BYTES``) bounds the file; its
+name must be one line of printable text (``shared.inputs.Filename``). ``spawn_job`` runs the
 processing in the API process; jobs still running at shutdown are cancelled, and each service
 resumes unfinished uploads from its database on start.
 """
@@ -13,21 +15,41 @@ from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import FastAPI, Request
+from pydantic import TypeAdapter, ValidationError
 
-from shared.api.openapi import body_of
+from shared import inputs
 from shared.api.problems import Problem
 
-FILE_BODY = body_of(
-    {
-        "type": "object",
-        "properties": {"file": {"type": "string", "format": "binary"}},
-        "required": ["file"],
+RAW_TYPES = ("text/csv", "text/tab-separated-values", "text/plain", "application/octet-stream")
+_RAW = {"schema": {"type": "string", "format": "binary"}}
+FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+            **{media_type: _RAW for media_type in RAW_TYPES},
+        },
     },
-    media_type="multipart/form-data",
-)
+    "parameters": [
+        {
+            "name": "X-Filename",
+            "in": "header",
+            "required": False,
+            "description": "the file's name, when the body is the raw file",
+            "schema": {"type": "string", "maxLength": 255, "pattern": inputs.LINE_DOC},
+        }
+    ],
+}
+_FILENAME: TypeAdapter[str] = TypeAdapter(inputs.Filename)
 
 
-async def read_file(request: Request, *, max_bytes: int) -> tuple[str | None, bytes]:
+async def read_file(request: Request) -> tuple[str | None, bytes]:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         async with request.form() as form:
             upload = form.get("file")
@@ -39,11 +61,32 @@ async def read_file(request: Request, *, max_bytes: int) -> tuple[str | None, by
                     errors=[{"field": "body.file", "message": "required"}],
                 )
             filename, content = upload.filename, await upload.read()
+        field = "body.file.filename"
     else:
-        filename, content = request.headers.get("x-filename"), await request.body()
-    if len(content) > max_bytes:
-        raise Problem(413, "File too large", f"An upload holds at most {max_bytes} bytes.")
-    return filename, content
+        filename, content = _header_text(request, "x-filename"), await request.body()
+        field = "header.X-Filename"
+    return _filename(filename, field), content
+
+
+def _header_text(request: Request, name: str) -> str | None:
+    """A header's value as UTF-8 (Starlette hands headers over as Latin-1)."""
+    value = request.headers.get(name)
+    try:
+        return None if value is None else value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        message = "must be UTF-8 text"
+        errors = [{"field": f"header.{name}", "message": message}]
+        raise Problem(422, "Invalid file name", f"{name}: {message}", errors=errors) from None
+
+
+def _filename(name: str | None, field: str) -> str | None:
+    if name is None:
+        return None
+    try:
+        return _FILENAME.validate_python(name)
+    except ValidationError as exc:
+        errors = [{**e, "field": field} for e in inputs.field_errors(exc.errors())]
+        raise Problem(422, "Invalid file name", inputs.summary(errors), errors=errors) from None
 
 
 def spawn_job(app: FastAPI, job: Coroutine[Any, Any, None]) -> None:

@@ -1,7 +1,8 @@
 """RFC 9457 problem responses (``application/problem+json``) for every error a service returns.
 
 A client's mistake is a 4xx naming the field; an unavailable dependency is a 503 with
-``Retry-After``; nothing leaks a stack trace or buyer data.
+``Retry-After``; nothing leaks a stack trace or buyer data. Every problem has a ``detail``:
+one given, else the fields at fault (``field: message; ...``), else its title.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import inputs
 from shared.errors import MAYBE_TRANSIENT, is_transient
 from shared.logs import correlation_id
 
@@ -54,8 +56,7 @@ def problem_response(
     **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
+    body["detail"] = detail or (inputs.summary(list(errors)) if errors else "") or title
     if instance:
         body["instance"] = instance
     if errors:
@@ -66,14 +67,7 @@ def problem_response(
 
 def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     """Pydantic's errors as ``{field, message, type}``, never echoing the input (may be PII)."""
-    return [
-        {
-            "field": ".".join(str(p) for p in err.get("loc", ())),
-            "message": err.get("msg", ""),
-            "type": err.get("type", ""),
-        }
-        for err in exc.errors()
-    ]
+    return list(inputs.field_errors(exc.errors()))
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -102,11 +96,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 errors=errors,
             )
         return problem_response(
-            422,
-            "Invalid request",
-            "One or more fields are invalid.",
-            instance=request.url.path,
-            errors=errors,
+            422, "Invalid request", inputs.summary(errors), instance=request.url.path, errors=errors
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -116,6 +106,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             _title(exc.status_code),
             str(exc.detail),
             instance=request.url.path,
+            errors=getattr(exc, "errors", None),
             headers=dict(exc.headers) if exc.headers else None,
         )
 

@@ -6,11 +6,10 @@ conversions for up to 28 days) is published again with a higher ``aggregateversi
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.common import Money
+from shared import inputs
+from shared.events.common import Id, Money
 
 AD_PERFORMANCE_REPORTED = "ad_performance.reported"
 
@@ -18,18 +17,18 @@ AD_PERFORMANCE_REPORTED = "ad_performance.reported"
 class AdPerformance(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    seller_id: str
-    date: date
-    marketplace_id: str | None = None
-    campaign_id: str
-    campaign_name: str | None = None
-    asin: str | None = None
-    seller_sku: str | None = None
-    impressions: int = Field(default=0, ge=0)
-    clicks: int = Field(ge=0)
+    seller_id: inputs.SellerId
+    date: inputs.Day
+    marketplace_id: inputs.MarketplaceId | None = None
+    campaign_id: Id
+    campaign_name: inputs.CampaignName | None = None
+    asin: inputs.Asin | None = None
+    seller_sku: inputs.SellerSku | None = None
+    impressions: inputs.Count64 = 0  # analytics: bigint
+    clicks: inputs.Count64  # analytics: bigint
     spend: Money
-    attributed_orders: int = Field(ge=0, description="purchases7d")
-    attributed_units: int = Field(default=0, ge=0, description="unitsSoldClicks7d")
+    attributed_orders: inputs.Count32 = Field(description="purchases7d")  # analytics: integer
+    attributed_units: inputs.Count32 = Field(default=0, description="unitsSoldClicks7d")
     attributed_sales: Money = Field(description="sales7d")
 
 

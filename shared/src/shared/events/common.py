@@ -1,4 +1,9 @@
-"""Value objects several topics share."""
+"""Value objects several topics share.
+
+Event fields use the input policy's types (``shared.inputs``): a consumer reads events from
+outside its own process, and an event that breaks the policy is dead-lettered when decoded,
+never half-applied (a value its columns cannot hold).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,25 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from shared import inputs
+
 # Decimal travels as a JSON string: never a float on the wire.
 DecimalStr = Annotated[
     Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")
 ]
+# Money in events: decimal strings within the money columns' NUMERIC precision.
+AmountStr = Annotated[
+    inputs.EventAmount, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")
+]
+Id = inputs.Identifier
+Label = inputs.Code
 
 
 class Money(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    amount: DecimalStr
-    currency_code: str = Field(min_length=3, max_length=3)
+    amount: AmountStr
+    currency_code: inputs.CurrencyCode
 
 
 class EncryptedPII(BaseModel):
@@ -25,5 +38,5 @@ class EncryptedPII(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    key_id: str
-    ciphertext: str
+    key_id: str = Field(pattern=r"^[A-Za-z0-9._:-]*$", max_length=64)  # "": any key held
+    ciphertext: str = Field(pattern=r"^[A-Za-z0-9._=-]*$", max_length=500_000)

@@ -6,11 +6,12 @@ order, which grows with every change it makes, so consumers keep the newest.
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.common import Money
+from shared import inputs
+from shared.events.common import Id, Label, Money
 
 SHIPMENT_CONFIRMED = "shipment.confirmed"
 SHIPMENT_UPDATED = "shipment.updated"
@@ -25,32 +26,32 @@ PICKUP_SCHEDULED = "pickup.scheduled"
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    amazon_order_id: str
-    seller_id: str
-    marketplace_id: str | None = None
-    fulfillment_channel: str | None = Field(default=None, description="AFN (FBA) or MFN (FBM)")
-    order_status: str = Field(description="the order's status after this change")
+    amazon_order_id: inputs.AmazonOrderId
+    seller_id: inputs.SellerId
+    marketplace_id: inputs.MarketplaceId | None = None
+    fulfillment_channel: Label | None = Field(default=None, description="AFN (FBA) or MFN (FBM)")
+    order_status: Label = Field(description="the order's status after this change")
 
 
 class ItemQuantity(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    order_item_id: str
-    quantity: int = Field(ge=1)
+    order_item_id: inputs.OrderItemId
+    quantity: inputs.PositiveQuantity
 
 
 class Shipment(_Event):
     """``shipment.confirmed`` and ``shipment.updated``: the shipment as it now stands."""
 
-    shipment_id: str
-    carrier_code: str
-    carrier_name: str | None = None
-    ship_method: str | None = None
-    tracking_number: str
-    ship_date: datetime
-    items: tuple[ItemQuantity, ...]
-    latest_ship_date: datetime | None = None
-    latest_delivery_date: datetime | None = None
+    shipment_id: Id
+    carrier_code: inputs.CarrierCode
+    carrier_name: inputs.CarrierName | None = None
+    ship_method: inputs.ShipMethod | None = None
+    tracking_number: inputs.TrackingNumber
+    ship_date: inputs.Moment
+    items: tuple[ItemQuantity, ...] = Field(max_length=1000)
+    latest_ship_date: inputs.Moment | None = None
+    latest_delivery_date: inputs.Moment | None = None
     on_time: bool = Field(description="confirmed by LatestShipDate (or no LatestShipDate)")
     is_buy_shipping: bool = Field(
         default=False, description="label bought with Amazon Buy Shipping"
@@ -59,51 +60,51 @@ class Shipment(_Event):
 
 
 class OrderCanceled(_Event):
-    reason: str = Field(description="Amazon's cancellation reason code, e.g. NoInventory")
+    reason: Label = Field(description="Amazon's cancellation reason code, e.g. NoInventory")
     buyer_requested: bool = Field(description="buyer-requested: excluded from cancel rate")
-    canceled_by: str = Field(description="seller, buyer or amazon")
-    canceled_at: datetime
-    purchase_date: datetime | None = None
+    canceled_by: Label = Field(description="seller, buyer or amazon")
+    canceled_at: inputs.Moment
+    purchase_date: inputs.Moment | None = None
 
 
 class RefundItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    order_item_id: str
-    quantity: int = Field(default=0, ge=0)
+    order_item_id: inputs.OrderItemId
+    quantity: inputs.Quantity = 0
     amount: Money
 
 
 class RefundIssued(_Event):
-    refund_id: str
-    reason: str = Field(description="Amazon adjustment reason, e.g. CustomerReturn")
-    items: tuple[RefundItem, ...]
+    refund_id: Id
+    reason: Label = Field(description="Amazon adjustment reason, e.g. CustomerReturn")
+    items: tuple[RefundItem, ...] = Field(max_length=1000)
     total: Money
-    refunded_at: datetime
-    return_id: str | None = None
+    refunded_at: inputs.Moment
+    return_id: Id | None = None
 
 
 class ReturnEvent(_Event):
     """``return.authorized`` and ``return.received``."""
 
-    return_id: str
-    rma_id: str
-    reason: str | None = None
-    items: tuple[ItemQuantity, ...]
-    authorized_at: datetime
-    received_at: datetime | None = None
+    return_id: Id
+    rma_id: Id
+    reason: Annotated[str, inputs.Line(200)] | None = None
+    items: tuple[ItemQuantity, ...] = Field(max_length=1000)
+    authorized_at: inputs.Moment
+    received_at: inputs.Moment | None = None
 
 
 class OrderShipLate(_Event):
-    latest_ship_date: datetime
-    flagged_at: datetime
+    latest_ship_date: inputs.Moment
+    flagged_at: inputs.Moment
 
 
 class PickupScheduled(_Event):
-    pickup_id: str
-    carrier_code: str
-    window_start: datetime
-    window_end: datetime
+    pickup_id: Id
+    carrier_code: inputs.CarrierCode
+    window_start: inputs.Moment
+    window_end: inputs.Moment
 
 
 PAYLOADS: dict[str, type[BaseModel]] = {

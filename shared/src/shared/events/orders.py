@@ -7,13 +7,13 @@ only when its version is newer than the one it holds.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.common import EncryptedPII, Money
+from shared import inputs
+from shared.events.common import EncryptedPII, Id, Label, Money
 
 ORDER_CREATED = "order.created"
 ORDER_UPDATED = "order.updated"
@@ -43,21 +43,21 @@ class FulfillmentChannel(StrEnum):
 class OrderItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    order_item_id: str
-    asin: str
-    seller_sku: str | None = None
-    title: str | None = None
-    quantity_ordered: int = Field(ge=0)
-    quantity_shipped: int = Field(default=0, ge=0)
+    order_item_id: inputs.OrderItemId
+    asin: inputs.Asin
+    seller_sku: inputs.SellerSku | None = None
+    title: inputs.ProductTitle | None = None
+    quantity_ordered: inputs.Quantity
+    quantity_shipped: inputs.Quantity = 0
     item_price: Money | None = None
     item_tax: Money | None = None
     shipping_price: Money | None = None
     shipping_tax: Money | None = None
     promotion_discount: Money | None = None
     is_gift: bool = False
-    condition_id: str | None = None
+    condition_id: Label | None = None
     is_buyer_requested_cancel: bool = False
-    buyer_cancel_reason: str | None = None
+    buyer_cancel_reason: inputs.Reason | None = None
 
 
 class ShipTo(BaseModel):
@@ -65,47 +65,47 @@ class ShipTo(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    city: str | None = None
-    state_or_region: str | None = None
-    postal_code: str | None = None
-    country_code: str | None = None
+    city: inputs.City | None = None
+    state_or_region: inputs.Region | None = None
+    postal_code: inputs.PostalCode | None = None
+    country_code: inputs.CountryCode | None = None
 
 
 class OrderSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    amazon_order_id: str
-    seller_id: str
-    version: int = Field(ge=1)
-    seller_order_id: str | None = None
-    marketplace_id: str | None = None
-    sales_channel: str | None = None
-    order_channel: str | None = None
-    purchase_date: datetime
-    last_update_date: datetime
+    amazon_order_id: inputs.AmazonOrderId
+    seller_id: inputs.SellerId
+    version: int = Field(ge=1, le=inputs.INT64_MAX)
+    seller_order_id: inputs.SellerOrderId | None = None
+    marketplace_id: inputs.MarketplaceId | None = None
+    sales_channel: Label | None = None
+    order_channel: Label | None = None
+    purchase_date: inputs.Moment
+    last_update_date: inputs.Moment
     order_status: OrderStatus
     fulfillment_channel: FulfillmentChannel | None = None
-    ship_service_level: str | None = None
-    shipment_service_level_category: str | None = None
-    order_type: str | None = None
+    ship_service_level: Label | None = None
+    shipment_service_level_category: Label | None = None
+    order_type: Label | None = None
     order_total: Money | None = None
-    number_of_items_shipped: int = Field(default=0, ge=0)
-    number_of_items_unshipped: int = Field(default=0, ge=0)
-    earliest_ship_date: datetime | None = None
-    latest_ship_date: datetime | None = None
-    earliest_delivery_date: datetime | None = None
-    latest_delivery_date: datetime | None = None
+    number_of_items_shipped: inputs.Count32 = 0
+    number_of_items_unshipped: inputs.Count32 = 0
+    earliest_ship_date: inputs.Moment | None = None
+    latest_ship_date: inputs.Moment | None = None
+    earliest_delivery_date: inputs.Moment | None = None
+    latest_delivery_date: inputs.Moment | None = None
     is_prime: bool = False
     is_business_order: bool = False
     is_premium_order: bool = False
     is_replacement_order: bool = False
-    replaced_order_id: str | None = None
+    replaced_order_id: inputs.AmazonOrderId | None = None
     is_buyer_requested_cancel: bool = False
-    buyer_cancel_reason: str | None = None
+    buyer_cancel_reason: inputs.Reason | None = None
     ship_to: ShipTo | None = None
     buyer_pii: EncryptedPII | None = None
-    items: tuple[OrderItem, ...] = ()
-    intake_source: str = "api"
+    items: tuple[OrderItem, ...] = Field(default=(), max_length=1000)
+    intake_source: Label = "api"
 
     @property
     def is_fba(self) -> bool:
@@ -122,13 +122,13 @@ class AmazonConfirmation(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    amazon_order_id: str
-    seller_id: str
-    shipment_id: str
-    fulfillment_version: int = Field(ge=0)
+    amazon_order_id: inputs.AmazonOrderId
+    seller_id: inputs.SellerId
+    shipment_id: Id
+    fulfillment_version: inputs.Version
     status: Literal["sent", "failed"]
-    error: str | None = None
-    at: datetime
+    error: Annotated[str, inputs.Prose(2000)] | None = None
+    at: inputs.Moment
 
 
 SNAPSHOT_TYPES = (ORDER_CREATED, ORDER_UPDATED)

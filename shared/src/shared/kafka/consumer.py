@@ -46,9 +46,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared import metrics
 from shared.db import bulk
 from shared.db.plumbing import PlumbingTables
-from shared.envelope import CloudEvent
+from shared.envelope import MAX_EVENT_BYTES, CloudEvent
 from shared.errors import PoisonMessage, is_transient
 from shared.events.registry import PAYLOADS, UnknownEventType, parse_payload
+from shared.inputs import scrub
 from shared.logs import correlation_id
 from shared.outbox import add_raw
 from shared.progress import Progress
@@ -90,9 +91,6 @@ class Message:
     def of(cls, record: ConsumerRecord[bytes, bytes]) -> Message:
         key = record.key.decode(errors="replace") if record.key is not None else None
         return cls(record.topic, record.partition, record.offset, key, record.value or b"")
-
-
-MAX_EVENT_BYTES = 900 * 1024  # an order of 1,000 items is well under; Kafka's own cap is 1 MiB
 
 
 def decode(message: Message, handled: Collection[str] | None = None) -> tuple[CloudEvent, Any]:
@@ -245,10 +243,10 @@ class EventApplier:
                 topic=message.topic,
                 kafka_partition=message.partition,
                 kafka_offset=message.offset,
-                message_key=message.key,
+                message_key=_label(message.key),
                 payload=message.value,
                 event_type=event_type,
-                subject=subject,
+                subject=_label(subject),
                 error_type=type(exc).__name__,
                 error_message=_reason(exc),
                 attempts=attempts,
@@ -324,7 +322,12 @@ def correlation_of(message: Message) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
+    return scrub(f"{type(exc).__name__}: {exc}", 2000)
+
+
+def _label(text: str | None) -> str | None:
+    """A key or subject from outside, fit for a text column (no NUL, no bidi controls)."""
+    return None if text is None else scrub(text, 1000)
 
 
 def _peek(message: Message) -> tuple[str | None, str | None]:

@@ -1,5 +1,6 @@
 """Which evidence files the service keeps: PDF, PNG, JPEG and plain text, up to 5 MB each and
-5 per response, recognised by their first bytes (magic numbers), not by what the client says.
+5 per response (all of a response within the request size cap, ``MAX_BODY_BYTES``), recognised
+by their first bytes (magic numbers), not by what the client says.
 
 A file whose content is not one of those types, or does not match its declared type, is refused.
 Files are only ever stored and handed back as attachments; nothing is executed or rendered.

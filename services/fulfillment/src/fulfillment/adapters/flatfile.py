@@ -1,19 +1,34 @@
 """Amazon's shipment-confirmation flat file (POST_FLAT_FILE_FULFILLMENT_DATA), tab or comma
 separated: order-id, order-item-id, quantity, ship-date, carrier-code, carrier-name,
 tracking-number, ship-method. Rows of one order with the same tracking number are one package;
-a blank order-item-id ships everything still unshipped."""
+a blank order-item-id ships everything still unshipped.
+
+The file is read as ``shared.flatfile`` reads every flat file (text, its shape checked), and
+each package's cells are checked against the input policy (``problems``) before anything is
+done with them, as the same fields posted as JSON are."""
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from fulfillment.domain.errors import UnreadableUpload
+from shared import flatfile, inputs
 
 REQUIRED = ("order-id", "ship-date", "carrier-code", "tracking-number")
+_QUANTITY = re.compile(r"[0-9]{1,6}")
+_CELLS: dict[str, TypeAdapter[Any]] = {
+    "order-id": TypeAdapter(inputs.AmazonOrderId),
+    "carrier-code": TypeAdapter(inputs.CarrierCode),
+    "carrier-name": TypeAdapter(inputs.CarrierName),
+    "tracking-number": TypeAdapter(inputs.TrackingNumber),
+    "ship-method": TypeAdapter(inputs.ShipMethod),
+    "order-item-id": TypeAdapter(inputs.OrderItemId),
+}
 
 
 @dataclass(frozen=True)
@@ -28,32 +43,14 @@ class Package:
     items: tuple[tuple[str, str], ...]  # (order-item-id, quantity) as written
 
 
-def sha256(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
+sha256 = flatfile.sha256
 
 
 def read_rows(content: bytes) -> list[tuple[int, dict[str, str]]]:
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252", errors="replace")
-    lines = text.splitlines()
-    if not lines:
-        raise UnreadableUpload("The file is empty.")
-    delimiter = "\t" if "\t" in lines[0] else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise UnreadableUpload(
-            f"Not a shipment-confirmation file: missing columns {', '.join(missing)}."
-        )
-    reader.fieldnames = header
-    return [
-        (n, {k: (v or "").strip() for k, v in row.items() if k})
-        for n, row in enumerate(reader, start=2)
-        if any((v or "").strip() for v in row.values() if isinstance(v, str))
-    ]
+        return flatfile.read_rows(content, required=REQUIRED, kind="a shipment-confirmation file")
+    except flatfile.UnreadableFile as exc:
+        raise UnreadableUpload(str(exc)) from None
 
 
 def packages_of(rows: list[tuple[int, dict[str, str]]]) -> list[Package]:
@@ -78,12 +75,43 @@ def _package(group: list[tuple[int, dict[str, str]]]) -> Package:
     )
 
 
+def problems(package: Package) -> list[dict[str, str]]:
+    """What in the package's cells the input policy refuses, by column (empty: none)."""
+    cells: list[tuple[str, str | None]] = [
+        ("order-id", package.order_id),
+        ("carrier-code", package.carrier_code),
+        ("carrier-name", package.carrier_name),
+        ("tracking-number", package.tracking_number),
+        ("ship-method", package.ship_method),
+        *(("order-item-id", item_id or None) for item_id, _ in package.items),
+    ]
+    found = []
+    for column, value in cells:
+        try:
+            if value is not None or column in REQUIRED:
+                _CELLS[column].validate_python(value or "")
+        except ValidationError as exc:
+            found.append({"field": column, "message": inputs.describe(exc.errors()[0])})
+    for _, quantity in package.items:
+        if quantity and not (_QUANTITY.fullmatch(quantity) and int(quantity) <= 100_000):
+            found.append({"field": "quantity", "message": "must be a whole number to 100000"})
+    return found
+
+
 def parse_ship_date(value: str, now: datetime) -> datetime:
     """A date-time (naive = UTC), or a bare date meaning "that day": its last second, but
-    never later than now, so a date-only row for today is not "in the future"."""
+    never later than now, so a date-only row for today is not "in the future". Raises
+    ``ValueError`` for anything else, or a moment outside the years 1970 to 2099."""
     text = value.strip()
-    if len(text) == 10:
-        day = datetime.fromisoformat(text).replace(tzinfo=UTC)
-        return min(day + timedelta(days=1, seconds=-1), now)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text).replace(tzinfo=UTC)
+            moment = min(day + timedelta(days=1, seconds=-1), now)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except OverflowError:
+        raise ValueError("out of range") from None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not inputs.EARLIEST <= aware < inputs.LATEST:
+        raise ValueError("out of range")
+    return aware

@@ -21,6 +21,7 @@ from fulfillment.domain.errors import FulfillmentError, InvalidInput
 from fulfillment.domain.model import ItemQuantity
 from fulfillment.service_layer import handlers
 from fulfillment.service_layer.unit_of_work import UnitOfWork
+from shared.inputs import scrub
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,10 @@ def _packages_done(upload: Any, packages: list[flatfile.Package]) -> int:
 async def _confirm_in_savepoint(
     uow: UnitOfWork, seller_id: str, package: flatfile.Package, now: datetime
 ) -> dict[str, Any]:
-    result: dict[str, Any] = {"rows": list(package.rows), "order_id": package.order_id}
+    result: dict[str, Any] = {"rows": list(package.rows), "order_id": scrub(package.order_id, 64)}
+    refused = flatfile.problems(package)
+    if refused:
+        return result | {"result": "rejected", "errors": refused}
     try:
         command = _command(seller_id, package, now)
         async with uow.session.begin_nested():
@@ -103,7 +107,9 @@ def _command(seller_id: str, p: flatfile.Package, now: datetime) -> cmd.ConfirmS
     try:
         ship_date = flatfile.parse_ship_date(p.ship_date, now)
     except ValueError as exc:
-        raise InvalidInput("ship-date", f"not a date: {p.ship_date!r}") from exc
+        raise InvalidInput(
+            "ship-date", "not a date or date-time in the years 1970 to 2099"
+        ) from exc
     return cmd.ConfirmShipment(
         amazon_order_id=p.order_id,
         seller_id=seller_id,
@@ -123,8 +129,8 @@ def _items(p: flatfile.Package) -> tuple[ItemQuantity, ...] | None:
     for item_id, quantity in p.items:
         if not item_id:
             raise InvalidInput("order-item-id", "blank on one row but given on another")
-        if not quantity.isdigit():
-            raise InvalidInput("quantity", f"not a whole number: {quantity!r}")
+        if not quantity.isascii() or not quantity.isdigit():
+            raise InvalidInput("quantity", "not a whole number")
         lines.append(ItemQuantity(item_id, int(quantity)))
     return tuple(lines)
 

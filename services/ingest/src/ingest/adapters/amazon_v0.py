@@ -1,52 +1,27 @@
 """Amazon's SP-API Orders v0 shapes (``Order`` plus ``OrderItems``), with Amazon's names.
 
-Unknown fields are ignored (Amazon adds fields over time); the ones we use are validated:
-AmazonOrderId in the 3-7-7 format, money as decimal strings, quantities not negative, statuses
-from Amazon's list. ``to_incoming`` turns a validated order into our own names.
+Unknown fields are ignored (Amazon adds fields over time); the ones we use are validated by
+the input policy (``shared.inputs``, ``docs/input-policy.md``): AmazonOrderId in the 3-7-7
+format, ASINs and marketplace ids by theirs, money as decimal strings within the money
+columns' precision, quantities and counters within their columns, statuses from Amazon's
+list, free text printable and no longer than Amazon's limits. ``to_incoming`` turns a
+validated order into our own names.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.domain.model import IncomingOrder, Rejected
+from shared import inputs
 from shared.events.orders import FulfillmentChannel as Channel
 from shared.events.orders import OrderStatus as Status
 
-AMAZON_ORDER_ID = r"^\d{3}-\d{7}-\d{7}$"
-
-
-def _decimal_string(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError('Amount must be a decimal string such as "19.99"')
-    text = str(value).strip()
-    try:
-        number = Decimal(text)
-    except ArithmeticError:
-        raise ValueError(f"Amount {text[:20]!r} is not a decimal number") from None
-    if not number.is_finite():
-        raise ValueError("Amount must be a finite decimal number")
-    return number
-
-
-def _not_negative(value: Decimal) -> Decimal:
-    if value < 0:
-        raise ValueError("Amount must not be negative")
-    return value
-
-
-Amount = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_not_negative)]
+AMAZON_ORDER_ID = inputs.AMAZON_ORDER_ID
+Amount = inputs.Amount
+Code = inputs.Code
 
 
 class _Amazon(BaseModel):
@@ -54,51 +29,51 @@ class _Amazon(BaseModel):
 
 
 class AmazonMoney(_Amazon):
-    CurrencyCode: str = Field(pattern=r"^[A-Z]{3}$")
+    CurrencyCode: inputs.CurrencyCode
     Amount: Amount
 
 
 class AmazonBuyerInfo(_Amazon):
-    BuyerEmail: str | None = Field(default=None, max_length=320)
-    BuyerName: str | None = Field(default=None, max_length=300)
-    BuyerCounty: str | None = None
-    PurchaseOrderNumber: str | None = None
+    BuyerEmail: inputs.Email | None = None
+    BuyerName: inputs.PersonName | None = None
+    BuyerCounty: inputs.Region | None = None
+    PurchaseOrderNumber: inputs.SellerOrderId | None = None
 
 
 class AmazonAddress(_Amazon):
-    Name: str | None = Field(default=None, max_length=300)
-    AddressLine1: str | None = None
-    AddressLine2: str | None = None
-    AddressLine3: str | None = None
-    City: str | None = None
-    County: str | None = None
-    District: str | None = None
-    StateOrRegion: str | None = None
-    Municipality: str | None = None
-    PostalCode: str | None = None
-    CountryCode: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    Phone: str | None = None
-    AddressType: str | None = None
+    Name: inputs.PersonName | None = None
+    AddressLine1: inputs.AddressLine | None = None
+    AddressLine2: inputs.AddressLine | None = None
+    AddressLine3: inputs.AddressLine | None = None
+    City: inputs.City | None = None
+    County: inputs.Region | None = None
+    District: inputs.Region | None = None
+    StateOrRegion: inputs.Region | None = None
+    Municipality: inputs.Region | None = None
+    PostalCode: inputs.PostalCode | None = None
+    CountryCode: inputs.CountryCode | None = None
+    Phone: inputs.Phone | None = None
+    AddressType: Code | None = None
 
 
 class AmazonBuyerRequestedCancel(_Amazon):
     IsBuyerRequestedCancel: bool = False
-    BuyerCancelReason: str | None = None
+    BuyerCancelReason: inputs.Reason | None = None
 
 
 class AmazonOrderItem(_Amazon):
-    ASIN: str = Field(min_length=1, max_length=20)
-    OrderItemId: str = Field(min_length=1, max_length=64)
-    QuantityOrdered: int = Field(ge=0, le=100_000)
-    SellerSKU: str | None = Field(default=None, max_length=200)
-    Title: str | None = Field(default=None, max_length=1000)
-    QuantityShipped: int = Field(default=0, ge=0, le=100_000)
+    ASIN: inputs.Asin
+    OrderItemId: inputs.OrderItemId
+    QuantityOrdered: inputs.Quantity
+    SellerSKU: inputs.SellerSku | None = None
+    Title: inputs.ProductTitle | None = None
+    QuantityShipped: inputs.Quantity = 0
     ItemPrice: AmazonMoney | None = None
     ShippingPrice: AmazonMoney | None = None
     ItemTax: AmazonMoney | None = None
     ShippingTax: AmazonMoney | None = None
     PromotionDiscount: AmazonMoney | None = None
-    ConditionId: str | None = None
+    ConditionId: Code | None = None
     IsGift: bool = False
     BuyerRequestedCancel: AmazonBuyerRequestedCancel | None = None
 
@@ -106,30 +81,30 @@ class AmazonOrderItem(_Amazon):
 class AmazonOrder(_Amazon):
     """An ``Order`` as getOrders/getOrder return it, with getOrderItems' items when known."""
 
-    AmazonOrderId: str = Field(pattern=AMAZON_ORDER_ID, description="3-7-7 digits")
-    PurchaseDate: AwareDatetime
-    LastUpdateDate: AwareDatetime
+    AmazonOrderId: inputs.AmazonOrderId
+    PurchaseDate: inputs.Moment
+    LastUpdateDate: inputs.Moment
     OrderStatus: Status
-    SellerOrderId: str | None = Field(default=None, max_length=64)
+    SellerOrderId: inputs.SellerOrderId | None = None
     FulfillmentChannel: Channel | None = None
-    SalesChannel: str | None = None
-    OrderChannel: str | None = None
-    ShipServiceLevel: str | None = None
-    ShipmentServiceLevelCategory: str | None = None
-    OrderType: str | None = None
+    SalesChannel: Code | None = None
+    OrderChannel: Code | None = None
+    ShipServiceLevel: Code | None = None
+    ShipmentServiceLevelCategory: Code | None = None
+    OrderType: Code | None = None
     OrderTotal: AmazonMoney | None = None
-    NumberOfItemsShipped: int = Field(default=0, ge=0)
-    NumberOfItemsUnshipped: int = Field(default=0, ge=0)
-    MarketplaceId: str | None = Field(default=None, max_length=32)
-    EarliestShipDate: AwareDatetime | None = None
-    LatestShipDate: AwareDatetime | None = None
-    EarliestDeliveryDate: AwareDatetime | None = None
-    LatestDeliveryDate: AwareDatetime | None = None
+    NumberOfItemsShipped: inputs.Count32 = 0
+    NumberOfItemsUnshipped: inputs.Count32 = 0
+    MarketplaceId: inputs.MarketplaceId | None = None
+    EarliestShipDate: inputs.Moment | None = None
+    LatestShipDate: inputs.Moment | None = None
+    EarliestDeliveryDate: inputs.Moment | None = None
+    LatestDeliveryDate: inputs.Moment | None = None
     IsBusinessOrder: bool = False
     IsPrime: bool = False
     IsPremiumOrder: bool = False
     IsReplacementOrder: bool = False
-    ReplacedOrderId: str | None = None
+    ReplacedOrderId: inputs.AmazonOrderId | None = None
     BuyerInfo: AmazonBuyerInfo | None = None
     ShippingAddress: AmazonAddress | None = None
     OrderItems: list[AmazonOrderItem] = Field(default_factory=list, max_length=1000)
@@ -237,16 +212,13 @@ def parse(data: Any) -> IncomingOrder | Rejected:
 
 
 def reasons_of(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {
-            "field": ".".join(str(p) for p in e["loc"]) or "body",
-            "message": e["msg"],
-            "type": e["type"],
-        }
-        for e in exc.errors(include_url=False, include_input=False)
-    ]
+    return list(inputs.field_errors(exc.errors(include_url=False, include_input=False)))
+
+
+def order_id_label(value: Any) -> str | None:
+    """What a refused order's id is kept as (quarantine): refused characters made visible."""
+    return inputs.scrub(value, 64) if isinstance(value, str) else None
 
 
 def _order_id_of(data: Any) -> str | None:
-    value = data.get("AmazonOrderId") if isinstance(data, dict) else None
-    return value[:64] if isinstance(value, str) else None
+    return order_id_label(data.get("AmazonOrderId") if isinstance(data, dict) else None)

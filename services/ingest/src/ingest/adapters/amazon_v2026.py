@@ -13,12 +13,13 @@ through one intake.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ingest.adapters.amazon_v0 import AMAZON_ORDER_ID, Amount, reasons_of
+from ingest.adapters.amazon_v0 import Amount, Code, order_id_label, reasons_of
 from ingest.domain.model import IncomingOrder, Rejected
+from shared import inputs
 from shared.events.orders import FulfillmentChannel as Channel
 from shared.events.orders import OrderStatus as Status
 
@@ -50,51 +51,51 @@ class _Amazon(BaseModel):
 
 class Money(_Amazon):
     amount: Amount
-    currencyCode: str = Field(pattern=r"^[A-Z]{3}$")
+    currencyCode: inputs.CurrencyCode
 
 
 class DateTimeRange(_Amazon):
-    earliestDateTime: AwareDatetime | None = None
-    latestDateTime: AwareDatetime | None = None
+    earliestDateTime: inputs.Moment | None = None
+    latestDateTime: inputs.Moment | None = None
 
 
 class SalesChannel(_Amazon):
-    channelName: str = "AMAZON"
-    marketplaceId: str | None = Field(default=None, max_length=32)
-    marketplaceName: str | None = None
+    channelName: Code = "AMAZON"
+    marketplaceId: inputs.MarketplaceId | None = None
+    marketplaceName: Code | None = None
 
 
 class Alias(_Amazon):
-    aliasId: str
-    aliasType: str
+    aliasId: inputs.SellerOrderId
+    aliasType: Code
 
 
 class AssociatedOrder(_Amazon):
-    orderId: str | None = None
-    associationType: str | None = None
+    orderId: inputs.AmazonOrderId | None = None
+    associationType: Code | None = None
 
 
 class Buyer(_Amazon):
-    buyerName: str | None = Field(default=None, max_length=300)
-    buyerEmail: str | None = Field(default=None, max_length=320)
-    buyerCompanyName: str | None = None
-    buyerPurchaseOrderNumber: str | None = None
+    buyerName: inputs.PersonName | None = None
+    buyerEmail: inputs.Email | None = None
+    buyerCompanyName: inputs.CompanyName | None = None
+    buyerPurchaseOrderNumber: inputs.SellerOrderId | None = None
 
 
 class CustomerAddress(_Amazon):
-    name: str | None = Field(default=None, max_length=300)
-    companyName: str | None = None
-    addressLine1: str | None = None
-    addressLine2: str | None = None
-    addressLine3: str | None = None
-    city: str | None = None
-    districtOrCounty: str | None = None
-    stateOrRegion: str | None = None
-    municipality: str | None = None
-    postalCode: str | None = None
-    countryCode: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    phone: str | None = None
-    addressType: str | None = None
+    name: inputs.PersonName | None = None
+    companyName: inputs.CompanyName | None = None
+    addressLine1: inputs.AddressLine | None = None
+    addressLine2: inputs.AddressLine | None = None
+    addressLine3: inputs.AddressLine | None = None
+    city: inputs.City | None = None
+    districtOrCounty: inputs.Region | None = None
+    stateOrRegion: inputs.Region | None = None
+    municipality: inputs.Region | None = None
+    postalCode: inputs.PostalCode | None = None
+    countryCode: inputs.CountryCode | None = None
+    phone: inputs.Phone | None = None
+    addressType: Code | None = None
 
 
 class Recipient(_Amazon):
@@ -102,19 +103,19 @@ class Recipient(_Amazon):
 
 
 class ProceedsBreakdown(_Amazon):
-    type: str
+    type: Code
     subtotal: Money
 
 
 class OrderProceeds(_Amazon):
     grandTotal: Money | None = None
-    breakdowns: list[ProceedsBreakdown] = Field(default_factory=list)
+    breakdowns: list[ProceedsBreakdown] = Field(default_factory=list, max_length=50)
 
 
 class OrderFulfillment(_Amazon):
     fulfillmentStatus: str = Field(pattern="^(" + "|".join(STATUS) + ")$")
     fulfilledBy: str | None = Field(default=None, pattern="^(MERCHANT|AMAZON)$")
-    fulfillmentServiceLevel: str | None = None
+    fulfillmentServiceLevel: Code | None = None
     shipByWindow: DateTimeRange | None = None
     deliverByWindow: DateTimeRange | None = None
 
@@ -124,25 +125,26 @@ class ItemPrice(_Amazon):
 
 
 class ItemCondition(_Amazon):
-    conditionType: str | None = None
+    # NEW, USED, ...: shorter than condition_id's limit even once title-cased ("ß" -> "Ss")
+    conditionType: Annotated[str, inputs.Line(50)] | None = None
 
 
 class ItemProduct(_Amazon):
-    asin: str = Field(min_length=1, max_length=20)
-    title: str | None = Field(default=None, max_length=1000)
-    sellerSku: str | None = Field(default=None, max_length=200)
+    asin: inputs.Asin
+    title: inputs.ProductTitle | None = None
+    sellerSku: inputs.SellerSku | None = None
     condition: ItemCondition | None = None
     price: ItemPrice | None = None
 
 
 class ItemProceeds(_Amazon):
     proceedsTotal: Money | None = None
-    breakdowns: list[ProceedsBreakdown] = Field(default_factory=list)
+    breakdowns: list[ProceedsBreakdown] = Field(default_factory=list, max_length=50)
 
 
 class CancellationRequest(_Amazon):
-    requester: str | None = None
-    cancelReason: str | None = None
+    requester: Code | None = None
+    cancelReason: inputs.Reason | None = None
 
 
 class ItemCancellation(_Amazon):
@@ -150,7 +152,7 @@ class ItemCancellation(_Amazon):
 
 
 class GiftOption(_Amazon):
-    giftWrapLevel: str | None = None
+    giftWrapLevel: Code | None = None
 
 
 class ItemPacking(_Amazon):
@@ -158,14 +160,14 @@ class ItemPacking(_Amazon):
 
 
 class ItemFulfillment(_Amazon):
-    quantityFulfilled: int = Field(default=0, ge=0, le=100_000)
-    quantityUnfulfilled: int = Field(default=0, ge=0, le=100_000)
+    quantityFulfilled: inputs.Quantity = 0
+    quantityUnfulfilled: inputs.Quantity = 0
     packing: ItemPacking | None = None
 
 
 class OrderItem(_Amazon):
-    orderItemId: str = Field(min_length=1, max_length=64)
-    quantityOrdered: int = Field(ge=0, le=100_000)
+    orderItemId: inputs.OrderItemId
+    quantityOrdered: inputs.Quantity
     product: ItemProduct
     proceeds: ItemProceeds | None = None
     cancellation: ItemCancellation | None = None
@@ -175,12 +177,12 @@ class OrderItem(_Amazon):
 class Order(_Amazon):
     """An ``Order`` as searchOrders / getOrder (v2026-01-01) return it."""
 
-    orderId: str = Field(pattern=AMAZON_ORDER_ID, description="3-7-7 digits")
-    orderAliases: list[Alias] = Field(default_factory=list)
-    createdTime: AwareDatetime
-    lastUpdatedTime: AwareDatetime
-    programs: list[str] = Field(default_factory=list)
-    associatedOrders: list[AssociatedOrder] = Field(default_factory=list)
+    orderId: inputs.AmazonOrderId
+    orderAliases: list[Alias] = Field(default_factory=list, max_length=50)
+    createdTime: inputs.Moment
+    lastUpdatedTime: inputs.Moment
+    programs: list[Code] = Field(default_factory=list, max_length=50)
+    associatedOrders: list[AssociatedOrder] = Field(default_factory=list, max_length=50)
     salesChannel: SalesChannel
     buyer: Buyer | None = None
     recipient: Recipient | None = None
@@ -349,8 +351,26 @@ def parse(data: Any) -> IncomingOrder | Rejected:
     if isinstance(data, dict) and isinstance(data.get("order"), dict):
         data = data["order"]
     try:
-        return to_incoming(Order.model_validate(data))
+        order = Order.model_validate(data)
     except ValidationError as exc:
         value = data.get("orderId") if isinstance(data, dict) else None
-        order_id = value[:64] if isinstance(value, str) else None
-        return Rejected(reasons=reasons_of(exc), amazon_order_id=order_id, raw=data)
+        return Rejected(reasons=reasons_of(exc), amazon_order_id=order_id_label(value), raw=data)
+    return _within_policy(to_incoming(order), order.orderId, data)
+
+
+def _within_policy(incoming: IncomingOrder, order_id: str, raw: Any) -> IncomingOrder | Rejected:
+    """v0's ItemPrice is computed here (unit price times quantity): it must fit the money
+    columns as any amount sent does."""
+    reasons = [
+        {
+            "field": f"orderItems.{i}.product.price.unitPrice.amount",
+            "message": "times quantityOrdered must be less than "
+            f"{inputs.MONEY_LIMIT} (the money columns' precision)",
+            "type": "less_than",
+        }
+        for i, item in enumerate(incoming.fields["items"])
+        if item["item_price"] and Decimal(item["item_price"]["amount"]) >= inputs.MONEY_LIMIT
+    ]
+    if reasons:
+        return Rejected(reasons=reasons, amazon_order_id=order_id, raw=raw)
+    return incoming

@@ -1,17 +1,17 @@
 """Amazon's flat-file order report (tab- or comma-separated), one row per order item.
 
-Rows are grouped by ``amazon-order-id`` and turned into the Orders v0 shape, so a file's
-orders pass the very same validation as ``POST /v1/orders``, and their buyer PII (the report's
-``buyer-*``, ``recipient-name``, ``ship-address-*`` and ``ship-phone-number`` columns) lands in
-``BuyerInfo`` and ``ShippingAddress``, where the intake seals it as it does a JSON order's. A
-rejected order names the file rows it came from.
+The file is read as ``shared.flatfile`` reads every flat file (text, its shape checked); rows
+are grouped by ``amazon-order-id`` and turned into the Orders v0 shape, so a file's orders pass
+the very same validation (the input policy) as ``POST /v1/orders``, and their buyer PII (the
+report's ``buyer-*``, ``recipient-name``, ``ship-address-*`` and ``ship-phone-number`` columns)
+lands in ``BuyerInfo`` and ``ShippingAddress``, where the intake seals it as it does a JSON
+order's. A rejected order names the file rows it came from.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
+import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from ingest.adapters import amazon_v0
 from ingest.domain.errors import UnreadableUpload
 from ingest.domain.model import IncomingOrder, Rejected
+from shared import flatfile, inputs
 
 REQUIRED = ("amazon-order-id", "purchase-date", "last-updated-date", "order-status")
 STATUS = {"cancelled": "Canceled", "canceled": "Canceled", "shipping": "Unshipped"}
@@ -32,37 +33,15 @@ MONEY_COLUMNS = {
 }
 
 
-def sha256(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
+sha256 = flatfile.sha256
 
 
 def read_rows(content: bytes) -> list[tuple[int, dict[str, str]]]:
     """The file's data rows with their line numbers (header is line 1)."""
-    text = _decode(content)
-    lines = text.splitlines()
-    if not lines:
-        raise UnreadableUpload("The file is empty.")
-    delimiter = "\t" if "\t" in lines[0] else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise UnreadableUpload(f"Not an order report: missing columns {', '.join(missing)}.")
-    reader.fieldnames = header
-    return [
-        (n, {k: (v or "").strip() for k, v in row.items() if k})
-        for n, row in enumerate(reader, start=2)
-        if any((v or "").strip() for v in row.values() if v)
-    ]
-
-
-def _decode(content: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise UnreadableUpload("The file is neither UTF-8 nor Windows-1252 text.")
+    try:
+        return flatfile.read_rows(content, required=REQUIRED, kind="an order report")
+    except flatfile.UnreadableFile as exc:
+        raise UnreadableUpload(str(exc)) from None
 
 
 def orders_of(rows: list[tuple[int, dict[str, str]]]) -> list[IncomingOrder | Rejected]:
@@ -127,7 +106,7 @@ def _item(row: dict[str, str], index: int) -> dict[str, Any]:
     item: dict[str, Any] = {
         "ASIN": row.get("asin"),
         "SellerSKU": row.get("sku") or None,
-        "OrderItemId": row.get("order-item-id") or f"{row.get('asin')}-{row.get('sku')}-{index}",
+        "OrderItemId": row.get("order-item-id") or _item_id(row, index),
         "Title": row.get("product-name") or None,
         "QuantityOrdered": row.get("quantity") or "0",
     }
@@ -136,6 +115,19 @@ def _item(row: dict[str, str], index: int) -> dict[str, Any]:
         if row.get(column):
             item[name] = {"CurrencyCode": currency, "Amount": row[column]}
     return item
+
+
+_ID_SHAPE = re.compile(inputs.IDENTIFIER)
+
+
+def _item_id(row: dict[str, str], index: int) -> str:
+    """A row without order-item-id: ``<asin>-<sku>-<index>``, stable across uploads of the
+    same report; a SKU the id's character set cannot hold is replaced by its digest."""
+    made = f"{row.get('asin')}-{row.get('sku')}-{index}"
+    if len(made) <= 64 and _ID_SHAPE.fullmatch(made):
+        return made
+    digest = hashlib.sha256((row.get("sku") or "").encode()).hexdigest()[:16]
+    return f"{row.get('asin')}-{digest}-{index}"[:64]
 
 
 def _total(rows: list[dict[str, str]]) -> dict[str, str] | None:

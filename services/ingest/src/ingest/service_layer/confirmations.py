@@ -49,6 +49,7 @@ from shared.envelope import CloudEvent
 from shared.events import fulfillment as fev
 from shared.events import orders as oev
 from shared.events.registry import build_event
+from shared.inputs import scrub
 from shared.kafka.consumer import Handler
 from shared.runtime import Resources
 
@@ -202,7 +203,8 @@ class Sender:
 
     async def _record(self, row: Any, outcome: Outcome) -> None:
         now = self.clock()
-        action, error = outcome.action, outcome.error
+        # Amazon's words (or a stand-in's): made fit for a text column and an event.
+        action, error = outcome.action, scrub(outcome.error, 1000) if outcome.error else None
         if action is Action.DEFER and row.attempts >= self.settings.spapi_confirm_max_attempts:
             action = Action.FAIL
             error = f"gave up after {row.attempts} attempts: {error}"

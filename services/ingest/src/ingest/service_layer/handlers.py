@@ -26,7 +26,7 @@ from ingest.domain.errors import OrderOwnedElsewhere
 from ingest.domain.model import IncomingOrder, IntakeResult, KnownOrder, Rejected, decide
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
-from shared.envelope import CloudEvent
+from shared.envelope import MAX_EVENT_BYTES, CloudEvent
 from shared.errors import is_transient
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderSnapshot
 from shared.events.registry import build_event
@@ -55,6 +55,7 @@ class _Batch:
     new: dict[str, dict[str, Any]] = field(default_factory=dict)
     changed: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[CloudEvent] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
 
 
 async def accept_many(
@@ -145,7 +146,7 @@ async def _apply(
     if batch.new and len(await uow.orders.insert_new(list(batch.new.values()))) < len(batch.new):
         raise _LostRace()
     await uow.orders.update_many(batch.changed)
-    await uow.publish_all(context.topic, batch.events)
+    await uow.publish_all(context.topic, batch.events, batch.payloads)
     return decided
 
 
@@ -174,6 +175,12 @@ def _decide(batch: _Batch, order: IncomingOrder, context: _Context) -> Accepted 
         version=version,
         correlation_id=context.correlation_id,
     )
+    payload = event.to_bytes()
+    if len(payload) > MAX_EVENT_BYTES:
+        return Rejected(
+            reasons=[{"field": "body", "message": _too_large(len(payload))}],
+            amazon_order_id=order.amazon_order_id,
+        )
     row = _row(order, event.data, version, context.source)
     order_id = order.amazon_order_id
     if order_id in batch.new or known is None:  # new here: insert its latest state
@@ -185,7 +192,15 @@ def _decide(batch: _Batch, order: IncomingOrder, context: _Context) -> Accepted 
         event.data,
     )
     batch.events.append(event)
+    batch.payloads.append(payload)
     return Accepted(order_id, result, version)
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"the order is too large to publish: its event would be {size} bytes, over the "
+        f"{MAX_EVENT_BYTES} a consumer takes (fewer or shorter lines)"
+    )
 
 
 def _owned_elsewhere(order: IncomingOrder) -> str:

@@ -51,6 +51,7 @@ from ingest.service_layer.connections import Vault
 from ingest.service_layer.unit_of_work import UnitOfWork
 from ingest.settings import IngestSettings
 from shared import topics
+from shared.inputs import scrub
 from shared.pii import PIICipher
 from shared.runtime import Resources
 
@@ -159,7 +160,10 @@ class Poller:
             poll = timedelta(seconds=self.spapi.settings.spapi_poll_seconds)
             async with self.new_uow() as uow:
                 await ConnectionRepository(uow.session).release(
-                    row.id, self.owner, next_sync_at=self.clock() + poll, last_error=error
+                    row.id,
+                    self.owner,
+                    next_sync_at=self.clock() + poll,
+                    last_error=scrub(error, 500) if error else None,
                 )
         return True
 

@@ -59,5 +59,9 @@ class UnitOfWork:
     async def publish(self, topic: str, event: CloudEvent) -> None:
         await self.publish_all(topic, [event])
 
-    async def publish_all(self, topic: str, events: Sequence[CloudEvent]) -> None:
-        await outbox.add_events(self.session, orm.plumbing.outbox, topic=topic, events=events)
+    async def publish_all(
+        self, topic: str, events: Sequence[CloudEvent], payloads: Sequence[bytes] | None = None
+    ) -> None:
+        await outbox.add_events(
+            self.session, orm.plumbing.outbox, topic=topic, events=events, payloads=payloads
+        )

@@ -6,14 +6,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from defects.domain.model import AppealOutcome, ClaimKind, ClaimReason, Decision, Money
+from shared import inputs
 
-AmazonOrderId = Annotated[
-    str, Field(pattern=r"^\d{3}-\d{7}-\d{7}$", description="AmazonOrderId, 3-7-7 digits")
-]
-Note = Annotated[str | None, Field(default=None, max_length=5000)]
+AmazonOrderId = inputs.AmazonOrderId
+Note = Annotated[str, inputs.Prose(5000)] | None
 
 
 class _In(BaseModel):
@@ -21,10 +20,11 @@ class _In(BaseModel):
 
 
 class MoneyIn(_In):
+    # NUMERIC(18, 2) in defects' claims: 12 digits and cents is well within it.
     amount: str = Field(
-        pattern=r"^\d{1,12}(\.\d{1,2})?$", description='decimal string, e.g. "39.98"'
+        pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$", description='decimal string, e.g. "39.98"'
     )
-    currency_code: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. USD")
+    currency_code: inputs.CurrencyCode = Field(description="ISO 4217, e.g. USD")
 
     def to_money(self) -> Money:
         return Money(Decimal(self.amount), self.currency_code)
@@ -47,40 +47,40 @@ class ClaimIn(_In):
     kind: ClaimKind
     reason: ClaimReason
     amount: MoneyIn
-    filed_at: AwareDatetime
+    filed_at: inputs.Moment
 
 
 class InformationRequestIn(_In):
-    requested_at: AwareDatetime | None = Field(
+    requested_at: inputs.Moment | None = Field(
         default=None, description="when Amazon asked (default: now); reply is due 48 h later"
     )
-    note: Note
+    note: Note = None
 
 
 class ResponseIn(_In):
     """JSON form of a response; send multipart/form-data (``text`` + ``files``) to attach files."""
 
-    text: str = Field(min_length=1, max_length=20000)
+    text: Annotated[str, inputs.Prose(20000, min_length=1)]
 
 
 class ReviewIn(_In):
-    note: Note
+    note: Note = None
 
 
 class DecisionIn(_In):
     decision: Decision
-    decided_at: AwareDatetime | None = Field(default=None, description="default: now")
-    note: Note
+    decided_at: inputs.Moment | None = Field(default=None, description="default: now")
+    note: Note = None
 
 
 class AppealIn(_In):
-    text: str | None = Field(default=None, max_length=20000)
+    text: Annotated[str, inputs.Prose(20000)] | None = None
 
 
 class AppealDecisionIn(_In):
     outcome: AppealOutcome = Field(description="overturned: in the seller's favour")
-    decided_at: AwareDatetime | None = Field(default=None, description="default: now")
-    note: Note
+    decided_at: inputs.Moment | None = Field(default=None, description="default: now")
+    note: Note = None
 
 
 class EvidenceFileOut(BaseModel):
@@ -146,17 +146,17 @@ class ClaimOut(ClaimSummaryOut):
 class FeedbackIn(_In):
     amazon_order_id: AmazonOrderId
     rating: int = Field(ge=1, le=5, strict=True, description="1 to 5 stars; 1 and 2 are defects")
-    comment: str | None = Field(default=None, max_length=5000)
-    received_at: AwareDatetime
+    comment: Annotated[str, inputs.Prose(5000)] | None = None
+    received_at: inputs.Moment
 
 
 class RemovalRequestIn(_In):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Annotated[str, inputs.Prose(2000, min_length=1)]
 
 
 class RemovalIn(_In):
     outcome: Literal["removed", "denied"]
-    decided_at: AwareDatetime | None = Field(default=None, description="default: now")
+    decided_at: inputs.Moment | None = Field(default=None, description="default: now")
 
 
 class FeedbackOut(BaseModel):

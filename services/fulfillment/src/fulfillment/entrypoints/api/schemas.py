@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from fulfillment.domain import model
+from shared import inputs
 
 CancelReason = Literal[
     "NoInventory",
@@ -37,16 +38,16 @@ class _In(BaseModel):
 
 
 class ItemQuantityIn(_In):
-    order_item_id: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=100_000)
+    order_item_id: inputs.OrderItemId
+    quantity: inputs.PositiveQuantity
 
 
 class ShipmentIn(_In):
-    carrier_code: str = Field(min_length=1, max_length=64, examples=["UPS"])
-    carrier_name: str | None = Field(default=None, max_length=100)
-    ship_method: str | None = Field(default=None, max_length=100)
-    tracking_number: str = Field(min_length=1, max_length=64)
-    ship_date: AwareDatetime
+    carrier_code: inputs.CarrierCode = Field(examples=["UPS"])
+    carrier_name: inputs.CarrierName | None = None
+    ship_method: inputs.ShipMethod | None = None
+    tracking_number: inputs.TrackingNumber
+    ship_date: inputs.Moment
     items: list[ItemQuantityIn] | None = Field(
         default=None, max_length=500, description="omit to ship everything still unshipped"
     )
@@ -54,10 +55,10 @@ class ShipmentIn(_In):
 
 
 class ShipmentPatch(_In):
-    carrier_code: str | None = Field(default=None, min_length=1, max_length=64)
-    carrier_name: str | None = Field(default=None, max_length=100)
-    ship_method: str | None = Field(default=None, max_length=100)
-    tracking_number: str | None = Field(default=None, min_length=1, max_length=64)
+    carrier_code: inputs.CarrierCode | None = None
+    carrier_name: inputs.CarrierName | None = None
+    ship_method: inputs.ShipMethod | None = None
+    tracking_number: inputs.TrackingNumber | None = None
 
 
 class CancellationIn(_In):
@@ -65,9 +66,9 @@ class CancellationIn(_In):
 
 
 class RefundItemIn(_In):
-    order_item_id: str = Field(min_length=1, max_length=64)
-    amount: Decimal = Field(description='decimal string, e.g. "5.00"', max_digits=14)
-    quantity: int = Field(default=0, ge=0, le=100_000)
+    order_item_id: inputs.OrderItemId
+    amount: inputs.Amount = Field(description='decimal string, e.g. "5.00"')
+    quantity: inputs.Quantity = 0
 
 
 class RefundIn(_In):
@@ -78,9 +79,9 @@ class RefundIn(_In):
 
 
 class ReturnIn(_In):
-    rma_id: str | None = Field(default=None, min_length=1, max_length=64)
+    rma_id: inputs.Identifier | None = None
     items: list[ItemQuantityIn] = Field(min_length=1, max_length=500)
-    reason: str | None = Field(default=None, max_length=200)
+    reason: Annotated[str, inputs.Line(200)] | None = None
 
 
 class ReceiptIn(_In):
@@ -89,9 +90,9 @@ class ReceiptIn(_In):
 
 
 class PickupIn(_In):
-    carrier_code: str = Field(min_length=1, max_length=64)
-    window_start: AwareDatetime
-    window_end: AwareDatetime
+    carrier_code: inputs.CarrierCode
+    window_start: inputs.Moment
+    window_end: inputs.Moment
 
 
 # ---- responses -----------------------------------------------------------------------------

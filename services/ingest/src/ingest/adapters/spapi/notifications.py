@@ -6,9 +6,15 @@ ASINs or buyer PII: the order itself is fetched again with getOrder.
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing import Annotated
 
-from ingest.adapters.amazon_v0 import AMAZON_ORDER_ID
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared import inputs
+
+NotificationId = Annotated[
+    str, StringConstraints(pattern=inputs.IDENTIFIER, min_length=1, max_length=128)
+]
 
 
 class _Amazon(BaseModel):
@@ -16,27 +22,27 @@ class _Amazon(BaseModel):
 
 
 class Metadata(_Amazon):
-    ApplicationId: str | None = None
-    SubscriptionId: str | None = None
-    PublishTime: AwareDatetime | None = None
-    NotificationId: str = Field(min_length=1, max_length=128)
+    ApplicationId: Annotated[str, inputs.Line(256)] | None = None
+    SubscriptionId: Annotated[str, inputs.Line(256)] | None = None
+    PublishTime: inputs.Moment | None = None
+    NotificationId: NotificationId
 
 
 class ChangeSummary(_Amazon):
-    MarketplaceId: str | None = None
-    OrderStatus: str | None = None
+    MarketplaceId: inputs.MarketplaceId | None = None
+    OrderStatus: inputs.Code | None = None
 
 
 class ChangeTrigger(_Amazon):
-    TimeOfOrderChange: AwareDatetime | None = None
-    ChangeReason: str | None = None
+    TimeOfOrderChange: inputs.Moment | None = None
+    ChangeReason: inputs.Reason | None = None
 
 
 class OrderChange(_Amazon):
-    NotificationLevel: str | None = None
-    SellerId: str = Field(min_length=1, max_length=64)
-    AmazonOrderId: str = Field(pattern=AMAZON_ORDER_ID)
-    OrderChangeType: str | None = None
+    NotificationLevel: inputs.Code | None = None
+    SellerId: inputs.SellerId
+    AmazonOrderId: inputs.AmazonOrderId
+    OrderChangeType: inputs.Code | None = None
     OrderChangeTrigger: ChangeTrigger | None = None
     Summary: ChangeSummary | None = None
 
@@ -46,9 +52,9 @@ class ChangePayload(_Amazon):
 
 
 class OrderChangeEnvelope(_Amazon):
-    NotificationVersion: str | None = None
+    NotificationVersion: inputs.Code | None = None
     NotificationType: str = Field(pattern="^ORDER_CHANGE$")
-    PayloadVersion: str | None = None
-    EventTime: AwareDatetime | None = None
+    PayloadVersion: inputs.Code | None = None
+    EventTime: inputs.Moment | None = None
     Payload: ChangePayload
     NotificationMetadata: Metadata

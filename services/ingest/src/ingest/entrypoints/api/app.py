@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ingest.adapters.amazon_v0 import AmazonOrder
+from ingest.adapters.amazon_v2026 import Order
 from ingest.entrypoints.api import errors
 from ingest.entrypoints.api.routers import (
     ads,
@@ -45,5 +46,5 @@ def build_app(resources: Resources) -> FastAPI:
     )
     install_readiness(app, resources)
     errors.install(app)
-    add_schemas(app, AmazonOrder, BatchIn)
+    add_schemas(app, AmazonOrder, Order, BatchIn)
     return app

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from analytics.adapters.repository import Reads
 from analytics.domain import metrics
 from analytics.entrypoints.api.deps import Now, OneSeller, Sessions
 from analytics.entrypoints.api.schemas import AccountHealthOut
 from analytics.service_layer import queries
+from shared import inputs
 
 router = APIRouter(prefix="/v1/account-health", tags=["account health"])
 
@@ -60,7 +60,7 @@ async def get_account_health(
     sessions: Sessions,
     now: Now,
     as_of: Annotated[
-        AwareDatetime | None, Query(description="end of every window (default now)")
+        inputs.Moment | None, Query(description="end of every window (default now)")
     ] = None,
 ) -> dict[str, Any]:
     moment = as_of or now()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from analytics.entrypoints.api.deps import Sessions, Settings
 from analytics.entrypoints.api.routers.sales import check_range
 from analytics.entrypoints.api.schemas import AdsSummaryOut
 from analytics.service_layer import queries
+from shared import inputs
 from shared.api.auth import VisibleSeller
 
 router = APIRouter(prefix="/v1/ads", tags=["advertising"])
@@ -26,8 +26,8 @@ async def get_summary(
     seller: VisibleSeller,
     sessions: Sessions,
     settings: Settings,
-    start: Annotated[date, Query(alias="from", description="first day (UTC)")],
-    end: Annotated[date, Query(alias="to", description="last day (UTC), included")],
+    start: Annotated[inputs.Day, Query(alias="from", description="first day (UTC)")],
+    end: Annotated[inputs.Day, Query(alias="to", description="last day (UTC), included")],
     group_by: Literal["asin", "none"] = "asin",
 ) -> dict[str, Any]:
     check_range(start, end)

@@ -10,8 +10,7 @@ from analytics.adapters.repository import AlertRepository
 from analytics.entrypoints.api.deps import Sessions
 from analytics.entrypoints.api.schemas import AlertPage
 from shared.api.auth import VisibleSeller
-from shared.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
-from shared.api.problems import Problem
+from shared.api.pagination import Before, Cursor, Limit, encode_cursor, read_cursor
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -42,10 +41,8 @@ async def list_alerts(
     cursor: Cursor = None,
     state: Annotated[str | None, Query(pattern="^(active|cleared)$")] = None,
 ) -> dict[str, Any]:
-    position = decode_cursor(cursor)
-    before = position.get("before") if position else None
-    if before is not None and not isinstance(before, int):
-        raise Problem(400, "Invalid cursor")
+    position = read_cursor(cursor, Before)
+    before = position.before if position else None
     async with sessions() as session:
         rows = await AlertRepository(session).page(
             seller_id=seller, state=state, before_id=before, limit=limit + 1

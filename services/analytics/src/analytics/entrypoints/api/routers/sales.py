@@ -12,6 +12,7 @@ from analytics.domain.errors import InvalidQuery
 from analytics.entrypoints.api.deps import Sessions
 from analytics.entrypoints.api.schemas import SalesOut
 from analytics.service_layer import queries
+from shared import inputs
 from shared.api.auth import VisibleSeller
 
 router = APIRouter(prefix="/v1/sales", tags=["sales"])
@@ -34,8 +35,8 @@ def check_range(start: date, end: date) -> None:
 async def get_sales(
     seller: VisibleSeller,
     sessions: Sessions,
-    start: Annotated[date, Query(alias="from", description="first purchase date (UTC)")],
-    end: Annotated[date, Query(alias="to", description="last purchase date (UTC), included")],
+    start: Annotated[inputs.Day, Query(alias="from", description="first purchase date (UTC)")],
+    end: Annotated[inputs.Day, Query(alias="to", description="last purchase date (UTC), included")],
     granularity: Literal["day", "week"] = "day",
     group_by: Literal["marketplace", "fulfillment_channel", "sku", "none"] = "none",
 ) -> dict[str, Any]:

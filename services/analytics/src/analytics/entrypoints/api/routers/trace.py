@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from analytics.entrypoints.api.deps import Ingest, Lag, Now, PeerServices, Sessions, Settings
 from analytics.entrypoints.api.schemas import TraceOut
 from analytics.service_layer.trace import TracePorts, TraceRequest, trace
-from shared import topics
+from shared import inputs, topics
 from shared.api.auth import VisibleSeller
 from shared.runtime import group_id
 
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/orders", tags=["trace"])
     },
 )
 async def get_trace(
-    amazon_order_id: Annotated[str, Path(min_length=1, max_length=64)],
+    amazon_order_id: Annotated[inputs.OrderIdLookup, Path()],
     seller: VisibleSeller,
     sessions: Sessions,
     settings: Settings,
@@ -37,7 +37,7 @@ async def get_trace(
     lag: Lag,
     now: Now,
     peers: PeerServices,
-    marketplace_id: Annotated[str | None, Query(max_length=32)] = None,
+    marketplace_id: Annotated[inputs.MarketplaceId | None, Query()] = None,
 ) -> dict[str, Any]:
     ask = TraceRequest(amazon_order_id, seller, marketplace_id, now())
     ports = TracePorts(

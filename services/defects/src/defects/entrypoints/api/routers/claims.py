@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import ValidationError
+from pydantic import AwareDatetime, ValidationError
 from starlette.datastructures import UploadFile
 
 from defects.adapters.repository import claim_of
@@ -43,8 +43,9 @@ from defects.entrypoints.api.schemas import (
 )
 from defects.service_layer import handlers
 from defects.service_layer.unit_of_work import UnitOfWork
+from shared import inputs
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from shared.api.pagination import Cursor, Limit, Page, Position, encode_cursor, read_cursor
 from shared.api.problems import Problem
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
@@ -113,20 +114,16 @@ async def list_claims(
     cursor: Cursor = None,
     status: ClaimStatus | None = None,
     kind: ClaimKind | None = None,
-    amazon_order_id: Annotated[str | None, Query(max_length=64)] = None,
+    amazon_order_id: Annotated[inputs.OrderIdLookup | None, Query()] = None,
     due_before: Annotated[
-        datetime | None,
-        Query(description="only cases due before this time, earliest due first"),
+        inputs.Moment | None,
+        Query(
+            description="only cases due before this time (with its time zone), earliest due first"
+        ),
     ] = None,
 ) -> Page[ClaimSummaryOut]:
-    if due_before is not None and due_before.tzinfo is None:
-        raise Problem(
-            422,
-            "Invalid request",
-            "due_before needs a time zone, e.g. 2026-11-26T06:00:00Z.",
-            errors=[{"field": "query.due_before", "message": "timezone required"}],
-        )
-    after = _after(decode_cursor(cursor))
+    position = read_cursor(cursor, After)
+    after = (position.due, position.seq) if position else None
     async with uow:
         rows = await uow.claims.page(
             seller_id=seller,
@@ -144,29 +141,15 @@ async def list_claims(
     ]
     more = len(rows) > limit
     last = rows[limit - 1] if more else None
-    next_cursor = (
-        encode_cursor({"due": last.due_at.isoformat() if last.due_at else None, "seq": last.seq})
-        if last is not None
-        else None
-    )
+    next_cursor = encode_cursor(After(due=last.due_at, seq=last.seq)) if last else None
     return Page(items=items, next_cursor=next_cursor)
 
 
-def _after(position: dict[str, Any] | None) -> tuple[datetime | None, int] | None:
-    if position is None:
-        return None
-    seq, due = position.get("seq"), position.get("due")
-    try:
-        moment = datetime.fromisoformat(due) if isinstance(due, str) else None
-        if not isinstance(seq, int) or (moment is not None and moment.tzinfo is None):
-            raise ValueError("cursor")
-        return moment, seq
-    except ValueError as exc:
-        raise Problem(
-            400,
-            "Invalid cursor",
-            errors=[{"field": "query.cursor", "message": "not a cursor of this list"}],
-        ) from exc
+class After(Position):
+    """The last case of a page: when it is due (if at all) and its sequence number."""
+
+    due: AwareDatetime | None
+    seq: inputs.Count64
 
 
 @router.get("/{claim_id}", response_model=ClaimOut, summary="One case", responses=_404)
@@ -212,9 +195,17 @@ RESPONSE_BODY: dict[str, Any] = {
                             "type": "array",
                             "maxItems": evidence_files.MAX_FILES,
                             "items": {"type": "string", "format": "binary"},
-                            "description": "PDF, PNG, JPEG or plain text; 5 MB each, 5 at most",
+                            "description": "PDF, PNG, JPEG or plain text; 5 at most, all of the "
+                            "request within MAX_BODY_BYTES (5 MiB)",
                         },
                     },
+                    "required": ["text"],
+                }
+            },
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"text": {"type": "string", "maxLength": 20000}},
                     "required": ["text"],
                 }
             },
@@ -264,10 +255,13 @@ async def _response_of(request: Request) -> tuple[str, list[evidence_files.Evide
         body = ResponseIn.model_validate(orjson.loads(await request.body()))
     except orjson.JSONDecodeError as exc:
         raise Problem(
-            400, "Malformed JSON", errors=[{"field": "body", "message": "not valid JSON"}]
+            400,
+            "Malformed JSON",
+            "The request body is not valid JSON.",
+            errors=[{"field": "body", "message": "not valid JSON"}],
         ) from exc
     except ValidationError as exc:
-        raise Problem(422, "Invalid request", errors=_errors(exc)) from exc
+        raise _invalid(exc) from exc
     return body.text, []
 
 
@@ -275,14 +269,12 @@ def _text(value: str | None) -> str:
     try:
         return ResponseIn(text=value or "").text
     except ValidationError as exc:
-        raise Problem(422, "Invalid request", errors=_errors(exc)) from exc
+        raise _invalid(exc) from exc
 
 
-def _errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": ".".join(["body", *(str(p) for p in e["loc"])]), "message": e["msg"]}
-        for e in exc.errors()
-    ]
+def _invalid(exc: ValidationError) -> Problem:
+    errors = inputs.field_errors(exc.errors(), prefix=("body",))
+    return Problem(422, "Invalid request", inputs.summary(errors), errors=errors)
 
 
 @router.post(

@@ -19,9 +19,9 @@ from defects.entrypoints.api import presenters
 from defects.entrypoints.api.deps import Now, UoW
 from defects.entrypoints.api.schemas import FeedbackIn, FeedbackOut, RemovalIn, RemovalRequestIn
 from defects.service_layer import handlers
+from shared import inputs
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from shared.api.problems import Problem
+from shared.api.pagination import Before, Cursor, Limit, Page, encode_cursor, read_cursor
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
@@ -71,18 +71,12 @@ async def list_feedback(
     uow: UoW,
     limit: Limit = 50,
     cursor: Cursor = None,
-    amazon_order_id: Annotated[str | None, Query(max_length=64)] = None,
+    amazon_order_id: Annotated[inputs.OrderIdLookup | None, Query()] = None,
     status: FeedbackStatus | None = None,
     negative: Annotated[bool, Query(description="only 1 and 2 stars")] = False,
 ) -> Page[FeedbackOut]:
-    position = decode_cursor(cursor)
-    before = position.get("before") if position else None
-    if before is not None and not isinstance(before, int):
-        raise Problem(
-            400,
-            "Invalid cursor",
-            errors=[{"field": "query.cursor", "message": "not a cursor of this list"}],
-        )
+    position = read_cursor(cursor, Before)
+    before = position.before if position else None
     async with uow:
         rows = await uow.feedback.page(
             seller_id=seller,

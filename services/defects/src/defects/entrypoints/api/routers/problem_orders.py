@@ -17,27 +17,27 @@ from defects.domain.model import Claim, Feedback, OrderFacts
 from defects.entrypoints.api.deps import Now, UoW
 from defects.entrypoints.api.presenters import order_link
 from defects.entrypoints.api.schemas import CaseSummaryOut, ProblemOrderOut
+from shared import inputs
 from shared.api.auth import VisibleSeller
-from shared.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from shared.api.problems import Problem
+from shared.api.pagination import Cursor, Limit, Page, Position, encode_cursor, read_cursor
 
 router = APIRouter(prefix="/v1/problem-orders", tags=["problem orders"])
 
 MAX_OPEN_CASES = 5000
 
 
+class Offset(Position):
+    """How many ranked orders the pages before held."""
+
+    offset: inputs.Count32
+
+
 @router.get("", response_model=Page[ProblemOrderOut], summary="Orders with open cases")
 async def problem_orders(
     seller: VisibleSeller, uow: UoW, now: Now, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ProblemOrderOut]:
-    position = decode_cursor(cursor) or {"offset": 0}
-    offset = position.get("offset")
-    if not isinstance(offset, int) or offset < 0:
-        raise Problem(
-            400,
-            "Invalid cursor",
-            errors=[{"field": "query.cursor", "message": "not a cursor of this list"}],
-        )
+    position = read_cursor(cursor, Offset)
+    offset = position.offset if position else 0
     async with uow:
         claims = await uow.claims.open_cases(seller, MAX_OPEN_CASES)
         feedback = await uow.feedback.open_negative(seller, MAX_OPEN_CASES)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
 
 from fulfillment.adapters import packing_slip
 from fulfillment.adapters.repository import SearchFilters, SearchPage
@@ -22,11 +23,21 @@ from fulfillment.entrypoints.api.schemas import (
     summary_out,
 )
 from fulfillment.service_layer import handlers, search
+from shared import inputs
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.api.pagination import (
+    Cursor,
+    Limit,
+    Position,
+    bad_cursor,
+    encode_cursor,
+    read_cursor,
+)
 from shared.api.problems import Problem
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
+AsinLookup = Annotated[str, inputs.Line(20, min_length=1)]
+TitleLookup = Annotated[str, inputs.Line(200, min_length=1)]
 
 StatusName = Literal[
     "PendingAvailability",
@@ -40,12 +51,6 @@ StatusName = Literal[
 ]
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @router.get("", response_model=OrderPage, summary="Search orders (Manage Orders)")
 async def search_orders(
     seller: VisibleSeller,
@@ -54,29 +59,29 @@ async def search_orders(
     now: Now,
     limit: Limit = 50,
     cursor: Cursor = None,
-    purchase_date_from: datetime | None = None,
-    purchase_date_to: datetime | None = None,
-    amazon_order_id: Annotated[str | None, Query(max_length=64)] = None,
-    asin: Annotated[str | None, Query(max_length=20)] = None,
-    seller_sku: Annotated[str | None, Query(max_length=64)] = None,
-    title: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    buyer_email: Annotated[str | None, Query(max_length=320)] = None,
-    ship_service_level: Annotated[str | None, Query(max_length=100)] = None,
-    carrier_code: Annotated[str | None, Query(max_length=64)] = None,
-    tracking_number: Annotated[str | None, Query(max_length=64)] = None,
-    status: Annotated[list[StatusName] | None, Query()] = None,
+    purchase_date_from: inputs.QueryMoment | None = None,
+    purchase_date_to: inputs.QueryMoment | None = None,
+    amazon_order_id: Annotated[inputs.OrderIdLookup | None, Query()] = None,
+    asin: Annotated[AsinLookup | None, Query()] = None,
+    seller_sku: Annotated[inputs.SellerSku | None, Query()] = None,
+    title: Annotated[TitleLookup | None, Query()] = None,
+    buyer_email: Annotated[inputs.Email | None, Query()] = None,
+    ship_service_level: Annotated[inputs.Code | None, Query()] = None,
+    carrier_code: Annotated[inputs.CarrierCode | None, Query()] = None,
+    tracking_number: Annotated[inputs.TrackingNumber | None, Query()] = None,
+    status: Annotated[list[StatusName] | None, Query(max_length=8)] = None,
     fulfillment_channel: Literal["AFN", "MFN"] | None = None,
-    sales_channel: Annotated[str | None, Query(max_length=100)] = None,
+    sales_channel: Annotated[inputs.Code | None, Query()] = None,
     ship_by: Literal["due_today", "overdue"] | None = None,
-    latest_ship_date_from: datetime | None = None,
-    latest_ship_date_to: datetime | None = None,
+    latest_ship_date_from: inputs.QueryMoment | None = None,
+    latest_ship_date_to: inputs.QueryMoment | None = None,
     sort: Literal["purchase_date", "latest_ship_date"] = "purchase_date",
     order: Literal["asc", "desc"] = "desc",
 ) -> OrderPage:
     requested = SearchFilters(
         seller_id=seller,
-        purchase_date_from=_utc(purchase_date_from),
-        purchase_date_to=_utc(purchase_date_to),
+        purchase_date_from=purchase_date_from,
+        purchase_date_to=purchase_date_to,
         amazon_order_id=amazon_order_id,
         asin=asin,
         seller_sku=seller_sku,
@@ -88,8 +93,8 @@ async def search_orders(
         statuses=tuple(status or ()),
         fulfillment_channel=fulfillment_channel,
         sales_channel=sales_channel,
-        latest_ship_date_from=_utc(latest_ship_date_from),
-        latest_ship_date_to=_utc(latest_ship_date_to),
+        latest_ship_date_from=latest_ship_date_from,
+        latest_ship_date_to=latest_ship_date_to,
     )
     filters, applied = search.with_defaults(requested, ship_by=ship_by, now=now)
     if buyer_email is not None and filters.buyer_email_hash is None:
@@ -113,29 +118,27 @@ async def search_orders(
     )
 
 
+class After(Position):
+    """The last order of a page, in the page's sort."""
+
+    s: Literal["purchase_date", "latest_ship_date"]
+    o: Literal["asc", "desc"]
+    k: AwareDatetime | None
+    id: inputs.AmazonOrderId
+
+
 def _cursor_of(last: Order, sort: str, order: str) -> str:
     key = last.purchase_date if sort == "purchase_date" else last.latest_ship_date
-    return encode_cursor(
-        {"s": sort, "o": order, "k": key.isoformat() if key else None, "id": last.amazon_order_id}
-    )
+    return encode_cursor({"s": sort, "o": order, "k": key, "id": last.amazon_order_id})
 
 
 def _after(cursor: str | None, sort: str, order: str) -> tuple[datetime | None, str] | None:
-    position = decode_cursor(cursor)
+    position = read_cursor(cursor, After)
     if position is None:
         return None
-    try:
-        if position.get("s") != sort or position.get("o") != order:
-            raise ValueError("cursor of another sort")
-        key = position.get("k")
-        return (datetime.fromisoformat(key) if key else None), str(position["id"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise Problem(
-            400,
-            "Invalid cursor",
-            "Pass next_cursor exactly as a previous page with the same sort gave it.",
-            errors=[{"field": "query.cursor", "message": "not a cursor of this list"}],
-        ) from exc
+    if position.s != sort or position.o != order:
+        raise bad_cursor()  # a cursor of the same list in another sort
+    return position.k, position.id
 
 
 async def _get(uow: UoW, amazon_order_id: str, seller: str | None) -> Order:
@@ -147,7 +150,9 @@ async def _get(uow: UoW, amazon_order_id: str, seller: str | None) -> Order:
 
 
 @router.get("/{amazon_order_id}", response_model=OrderOut, summary="One order in full")
-async def get_order(amazon_order_id: str, seller: VisibleSeller, uow: UoW, now: Now) -> OrderOut:
+async def get_order(
+    amazon_order_id: inputs.AmazonOrderId, seller: VisibleSeller, uow: UoW, now: Now
+) -> OrderOut:
     return order_out(await _get(uow, amazon_order_id, seller), now)
 
 
@@ -158,7 +163,11 @@ async def get_order(amazon_order_id: str, seller: VisibleSeller, uow: UoW, now: 
     responses={409: {"description": "not cancelable in its status, or FBA"}},
 )
 async def cancel_order(
-    amazon_order_id: str, body: CancellationIn, seller: ActingSeller, uow: UoW, now: Now
+    amazon_order_id: inputs.AmazonOrderId,
+    body: CancellationIn,
+    seller: ActingSeller,
+    uow: UoW,
+    now: Now,
 ) -> OrderOut:
     command = cmd.CancelOrder(amazon_order_id=amazon_order_id, seller_id=seller, reason=body.reason)
     async with uow:
@@ -173,7 +182,7 @@ async def cancel_order(
     responses={200: {"content": {"application/pdf": {}}}},
 )
 async def get_packing_slip(
-    amazon_order_id: str, seller: ActingSeller, uow: UoW, pii: Pii
+    amazon_order_id: inputs.AmazonOrderId, seller: ActingSeller, uow: UoW, pii: Pii
 ) -> Response:
     order = await _get(uow, amazon_order_id, seller)
     order.check_packing_slip()

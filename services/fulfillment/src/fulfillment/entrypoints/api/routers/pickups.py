@@ -8,6 +8,7 @@ from fulfillment.domain import commands as cmd
 from fulfillment.entrypoints.api.deps import Now, UoW
 from fulfillment.entrypoints.api.schemas import PickupIn, PickupOut, pickup_out
 from fulfillment.service_layer import handlers
+from shared import inputs
 from shared.api.auth import ActingSeller
 
 router = APIRouter(prefix="/v1/orders/{amazon_order_id}/pickup", tags=["pickups"])
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/v1/orders/{amazon_order_id}/pickup", tags=["pickups"
 
 @router.post("", status_code=201, response_model=PickupOut, summary="Schedule a carrier pickup")
 async def schedule_pickup(
-    amazon_order_id: str, body: PickupIn, seller: ActingSeller, uow: UoW, now: Now
+    amazon_order_id: inputs.AmazonOrderId, body: PickupIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> PickupOut:
     command = cmd.SchedulePickup(
         amazon_order_id=amazon_order_id,

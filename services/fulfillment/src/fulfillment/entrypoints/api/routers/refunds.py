@@ -9,6 +9,7 @@ from fulfillment.domain.model import RefundRequest
 from fulfillment.entrypoints.api.deps import Now, UoW
 from fulfillment.entrypoints.api.schemas import RefundIn, RefundOut, refund_out
 from fulfillment.service_layer import handlers
+from shared import inputs
 from shared.api.auth import ActingSeller
 
 router = APIRouter(prefix="/v1/orders/{amazon_order_id}/refunds", tags=["refunds"])
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1/orders/{amazon_order_id}/refunds", tags=["refunds
     responses={409: {"description": "not refundable in its status, FBA, or more than paid"}},
 )
 async def issue_refund(
-    amazon_order_id: str, body: RefundIn, seller: ActingSeller, uow: UoW, now: Now
+    amazon_order_id: inputs.AmazonOrderId, body: RefundIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> RefundOut:
     lines = (
         tuple(RefundRequest(i.order_item_id, i.amount, i.quantity) for i in body.items)

@@ -9,6 +9,7 @@ from fulfillment.domain.model import ItemQuantity
 from fulfillment.entrypoints.api.deps import Now, UoW
 from fulfillment.entrypoints.api.schemas import ReceiptIn, ReturnIn, ReturnOut, return_out
 from fulfillment.service_layer import handlers
+from shared import inputs
 from shared.api.auth import ActingSeller
 
 router = APIRouter(prefix="/v1/orders/{amazon_order_id}/returns", tags=["returns"])
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/v1/orders/{amazon_order_id}/returns", tags=["returns
 
 @router.post("", status_code=201, response_model=ReturnOut, summary="Authorise a return")
 async def authorize_return(
-    amazon_order_id: str, body: ReturnIn, seller: ActingSeller, uow: UoW, now: Now
+    amazon_order_id: inputs.AmazonOrderId, body: ReturnIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> ReturnOut:
     command = cmd.AuthorizeReturn(
         amazon_order_id=amazon_order_id,
@@ -36,8 +37,8 @@ async def authorize_return(
     summary="Mark a return received (optionally refunding the returned units)",
 )
 async def receive_return(
-    amazon_order_id: str,
-    return_id: str,
+    amazon_order_id: inputs.AmazonOrderId,
+    return_id: inputs.Identifier,
     seller: ActingSeller,
     uow: UoW,
     now: Now,

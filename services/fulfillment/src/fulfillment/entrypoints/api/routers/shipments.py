@@ -9,6 +9,7 @@ from fulfillment.domain.model import ItemQuantity
 from fulfillment.entrypoints.api.deps import Now, UoW
 from fulfillment.entrypoints.api.schemas import ShipmentIn, ShipmentOut, ShipmentPatch, shipment_out
 from fulfillment.service_layer import handlers
+from shared import inputs
 from shared.api.auth import ActingSeller
 from shared.api.problems import Problem
 
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/v1/orders/{amazon_order_id}/shipments", tags=["shipm
     },
 )
 async def confirm_shipment(
-    amazon_order_id: str,
+    amazon_order_id: inputs.AmazonOrderId,
     body: ShipmentIn,
     response: Response,
     seller: ActingSeller,
@@ -63,8 +64,8 @@ async def confirm_shipment(
     summary="Edit a confirmed shipment's carrier or tracking number",
 )
 async def edit_shipment(
-    amazon_order_id: str,
-    shipment_id: str,
+    amazon_order_id: inputs.AmazonOrderId,
+    shipment_id: inputs.Identifier,
     body: ShipmentPatch,
     seller: ActingSeller,
     uow: UoW,

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from fulfillment.domain.errors import UploadNotFound
-from fulfillment.entrypoints.api.deps import Settings, UoW
+from fulfillment.entrypoints.api.deps import UoW
 from fulfillment.entrypoints.api.schemas import UploadOut
 from fulfillment.service_layer import uploads
 from fulfillment.service_layer.unit_of_work import UnitOfWork
@@ -28,9 +28,9 @@ router = APIRouter(prefix="/v1/shipments/uploads", tags=["shipment uploads"])
     responses={200: {"model": UploadOut, "description": "the same file was uploaded before"}},
 )
 async def post_upload(
-    request: Request, response: Response, seller: ActingSeller, uow: UoW, settings: Settings
+    request: Request, response: Response, seller: ActingSeller, uow: UoW
 ) -> UploadOut:
-    filename, content = await read_file(request, max_bytes=settings.max_upload_bytes)
+    filename, content = await read_file(request)
     async with uow:
         row, duplicate = await uploads.register(
             uow, seller_id=seller, filename=filename, content=content

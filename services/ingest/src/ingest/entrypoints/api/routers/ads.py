@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ingest.adapters.amazon_v0 import Amount
 from ingest.entrypoints.api.deps import Settings, UoW
 from ingest.service_layer import ads
-from shared import topics
+from shared import inputs, topics
 from shared.api.auth import ActingSeller
 from shared.events.ads import AdPerformance
 from shared.events.common import Money
@@ -23,33 +21,26 @@ router = APIRouter(prefix="/v1/ads", tags=["ads"])
 MAX_ROWS = 5000
 
 
-def _cents(value: Decimal) -> Decimal:
-    if value.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise ValueError("at most 4 decimal places")
-    return value
-
-
-Decimal4 = Annotated[Amount, AfterValidator(_cents)]
-
-
 class AdRowIn(BaseModel):
-    """One day of one campaign for one ASIN or SKU, as the Ads API v3 report gives it."""
+    """One day of one campaign for one ASIN or SKU, as the Ads API v3 report gives it. The
+    counters are as wide as analytics' columns: impressions and clicks bigint, attributed
+    orders and units integer."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
 
-    date: dt.date
-    marketplace_id: str | None = Field(default=None, max_length=32)
-    campaign_id: str = Field(min_length=1, max_length=64)
-    campaign_name: str | None = Field(default=None, max_length=256)
-    asin: str | None = Field(default=None, min_length=1, max_length=20)
-    seller_sku: str | None = Field(default=None, min_length=1, max_length=200)
-    impressions: int = Field(default=0, ge=0)
-    clicks: int = Field(ge=0)
-    spend: Decimal4 = Field(description='decimal string, e.g. "12.34"')
-    attributed_orders: int = Field(ge=0, description="purchases7d")
-    attributed_units: int = Field(default=0, ge=0, description="unitsSoldClicks7d")
-    attributed_sales: Decimal4 = Field(description='sales7d, decimal string, e.g. "99.90"')
-    currency_code: str = Field(pattern=r"^[A-Z]{3}$")
+    date: inputs.Day
+    marketplace_id: inputs.MarketplaceId | None = None
+    campaign_id: inputs.Identifier
+    campaign_name: inputs.CampaignName | None = None
+    asin: inputs.Asin | None = None
+    seller_sku: inputs.SellerSku | None = None
+    impressions: inputs.Count64 = 0
+    clicks: inputs.Count64
+    spend: inputs.Amount = Field(description='decimal string, e.g. "12.34"')
+    attributed_orders: inputs.Count32 = Field(description="purchases7d")
+    attributed_units: inputs.Count32 = Field(default=0, description="unitsSoldClicks7d")
+    attributed_sales: inputs.Amount = Field(description='sales7d, decimal string, e.g. "99.90"')
+    currency_code: inputs.CurrencyCode
 
     @model_validator(mode="after")
     def _asin_or_sku(self) -> AdRowIn:

@@ -7,18 +7,18 @@ an operator or its seller (``POST .../{id}/retry``). A foreign seller's confirma
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from ingest.domain.confirmations import Status
 from ingest.entrypoints.api.deps import UoW
 from ingest.entrypoints.api.schemas import ConfirmationOut, confirmation_out
 from ingest.service_layer import confirmations
+from shared import inputs
 from shared.api.auth import VisibleSeller
-from shared.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from shared.api.problems import Problem
+from shared.api.pagination import Cursor, Limit, Page, Position, encode_cursor, read_cursor
 
 router = APIRouter(prefix="/v1/amazon/shipment-confirmations", tags=["amazon"])
 
@@ -32,11 +32,12 @@ async def list_confirmations(
     seller: VisibleSeller,
     uow: UoW,
     status: Annotated[Status | None, Query(description="pending, sent, failed or skipped")] = None,
-    amazon_order_id: Annotated[str | None, Query(max_length=64)] = None,
+    amazon_order_id: Annotated[inputs.OrderIdLookup | None, Query()] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ConfirmationOut]:
-    after = _after(decode_cursor(cursor))
+    position = read_cursor(cursor, After)
+    after = (position.at, position.id) if position else None
     async with uow:
         rows = await confirmations.page(
             uow,
@@ -48,19 +49,15 @@ async def list_confirmations(
         )
     items = [confirmation_out(r) for r in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit else None
-    next_cursor = (
-        encode_cursor({"at": last.created_at.isoformat(), "id": str(last.id)}) if last else None
-    )
+    next_cursor = encode_cursor(After(at=last.created_at, id=last.id)) if last else None
     return Page(items=items, next_cursor=next_cursor)
 
 
-def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None:
-    if not position:
-        return None
-    try:
-        return datetime.fromisoformat(position["at"]), uuid.UUID(position["id"])
-    except (KeyError, TypeError, ValueError):
-        raise Problem(400, "Invalid cursor") from None
+class After(Position):
+    """The last confirmation of a page: its creation time and id."""
+
+    at: AwareDatetime
+    id: uuid.UUID
 
 
 @router.get("/{confirmation_id}", response_model=ConfirmationOut, summary="One confirmation")

@@ -33,35 +33,37 @@ from ingest.domain.connections import (
 from ingest.entrypoints.api.deps import Settings, UoW
 from ingest.service_layer import connections
 from ingest.service_layer.sync import vault_of
+from shared import inputs
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from shared.api.pagination import Cursor, Limit, Page, Position, encode_cursor, read_cursor
 from shared.api.problems import Problem
 
 router = APIRouter(prefix="/v1/connections", tags=["connections"])
 
 
+Url = Annotated[str, inputs.Line(2048, min_length=1)]
+
+
 class CredentialsIn(BaseModel):
-    client_id: str = Field(min_length=1, max_length=256)
-    client_secret: str = Field(min_length=1, max_length=512, repr=False)
-    refresh_token: str = Field(min_length=1, max_length=2048, repr=False)
+    client_id: Annotated[str, inputs.Line(256, min_length=1)]
+    client_secret: Annotated[str, inputs.Line(512, min_length=1)] = Field(repr=False)
+    refresh_token: Annotated[str, inputs.Line(2048, min_length=1)] = Field(repr=False)
 
 
 class ConnectionIn(BaseModel):
-    selling_partner_id: str = Field(min_length=1, max_length=64, description="Amazon seller id")
+    selling_partner_id: inputs.SellerId = Field(description="Amazon seller id")
     region: Region
-    marketplace_ids: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
-        min_length=1, max_length=50
-    )
+    marketplace_ids: list[inputs.MarketplaceId] = Field(min_length=1, max_length=50)
     orders_api: OrdersApi = OrdersApi.V2026
-    endpoint: str = Field(
+    endpoint: Url = Field(
         default=PRODUCTION,
         description='"production", "sandbox", or a base URL (e.g. a local SP-API stand-in)',
     )
-    lwa_token_url: AnyHttpUrl | None = Field(
+    lwa_token_url: Url | None = Field(
         default=None, description="LWA token URL; default https://api.amazon.com/auth/o2/token"
     )
     credentials: CredentialsIn
-    sync_from: AwareDatetime | None = Field(
+    sync_from: inputs.Moment | None = Field(
         default=None, description="read orders updated since then; default 24 hours ago"
     )
 
@@ -77,6 +79,16 @@ class ConnectionIn(BaseModel):
                 'endpoint must be "production", "sandbox" or an http(s) base URL'
             ) from None
         return str(url).rstrip("/")
+
+    @field_validator("lwa_token_url")
+    @classmethod
+    def _lwa_token_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(TypeAdapter(AnyHttpUrl).validate_python(value))
+        except ValidationError:
+            raise ValueError("lwa_token_url must be an http(s) URL") from None
 
 
 class ConnectionOut(BaseModel):
@@ -154,28 +166,25 @@ async def add_connection(
     return _out(row, request)
 
 
+class After(Position):
+    """The last connection of a page: its creation time and id."""
+
+    at: AwareDatetime
+    id: uuid.UUID
+
+
 @router.get("", response_model=Page[ConnectionOut], summary="Connections, oldest first")
 async def list_connections(
     request: Request, seller: VisibleSeller, uow: UoW, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ConnectionOut]:
-    after = _after(decode_cursor(cursor))
+    position = read_cursor(cursor, After)
+    after = (position.at, position.id) if position else None
     async with uow:
         rows = await connections.page(uow, seller_id=seller, after=after, limit=limit + 1)
     items = [_out(r, request) for r in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit else None
-    next_cursor = (
-        encode_cursor({"at": last.created_at.isoformat(), "id": str(last.id)}) if last else None
-    )
+    next_cursor = encode_cursor(After(at=last.created_at, id=last.id)) if last else None
     return Page(items=items, next_cursor=next_cursor)
-
-
-def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None:
-    if not position:
-        return None
-    try:
-        return datetime.fromisoformat(position["at"]), uuid.UUID(position["id"])
-    except (KeyError, TypeError, ValueError):
-        raise Problem(400, "Invalid cursor") from None
 
 
 @router.get("/{connection_id}", response_model=ConnectionOut, summary="One connection")

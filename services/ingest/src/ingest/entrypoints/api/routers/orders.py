@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from ingest.adapters import amazon, amazon_v0
+from ingest.adapters import amazon, amazon_v0, amazon_v2026
 from ingest.domain.model import IncomingOrder, Rejected
 from ingest.entrypoints.api.deps import Cipher, Settings, UoW
 from ingest.entrypoints.api.schemas import (
@@ -21,9 +21,9 @@ from ingest.entrypoints.api.schemas import (
     confirmation_out,
 )
 from ingest.service_layer import confirmations, handlers
-from shared import topics
+from shared import inputs, topics
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.openapi import body_of
+from shared.api.openapi import REF, body_of
 from shared.api.problems import Problem
 from shared.logs import correlation_id
 
@@ -33,7 +33,16 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
 class BatchIn(BaseModel):
     """Documentation only: the route validates each order on its own."""
 
-    orders: list[amazon_v0.AmazonOrder] = Field(max_length=1000)
+    orders: list[amazon_v0.AmazonOrder | amazon_v2026.Order] = Field(max_length=1000)
+
+
+# An order as Amazon's Orders API v0 (``AmazonOrderId``) or v2026-01-01 (``orderId``) has it.
+ONE_ORDER = {
+    "oneOf": [
+        {"$ref": REF.format(model=amazon_v0.AmazonOrder.__name__)},
+        {"$ref": REF.format(model=amazon_v2026.Order.__name__)},
+    ]
+}
 
 
 async def _read_json(request: Request) -> tuple[Any, Rejected | None]:
@@ -59,8 +68,8 @@ def _problem_of(rejected: Rejected) -> Problem:
     "",
     status_code=201,
     response_model=IntakeOut,
-    summary="Take one order (SP-API Orders v0)",
-    openapi_extra=body_of(amazon_v0.AmazonOrder),
+    summary="Take one order (SP-API Orders v0 or v2026-01-01)",
+    openapi_extra=body_of(ONE_ORDER),
     responses={
         200: {"model": IntakeOut, "description": "already known: updated, unchanged or stale"},
         409: {"description": "the id belongs to another account"},
@@ -181,7 +190,9 @@ def _batch_entry(index: int, outcome: handlers.Accepted | Rejected) -> BatchEntr
     response_model=OrderOut,
     summary="What ingest holds for an order, and whether its events went out",
 )
-async def get_order(amazon_order_id: str, seller: VisibleSeller, uow: UoW) -> OrderOut:
+async def get_order(
+    amazon_order_id: inputs.AmazonOrderId, seller: VisibleSeller, uow: UoW
+) -> OrderOut:
     async with uow:
         row = await uow.orders.get(amazon_order_id, seller)
         if row is None or row.version == 0:

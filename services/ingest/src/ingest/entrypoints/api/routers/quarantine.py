@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 
 from ingest.entrypoints.api.deps import UoW
 from ingest.entrypoints.api.schemas import FieldError, QuarantineOut
+from shared import inputs
 from shared.api.auth import VisibleSeller
-from shared.api.pagination import Cursor, Limit, Page, cursor_int, decode_cursor, encode_cursor
+from shared.api.pagination import Before, Cursor, Limit, Page, encode_cursor, read_cursor
 
 router = APIRouter(prefix="/v1/quarantine", tags=["quarantine"])
 
@@ -20,10 +21,11 @@ async def list_quarantine(
     uow: UoW,
     limit: Limit = 50,
     cursor: Cursor = None,
-    amazon_order_id: Annotated[str | None, Query(max_length=64)] = None,
+    amazon_order_id: Annotated[inputs.OrderIdLookup | None, Query()] = None,
     source: Annotated[str | None, Query(pattern="^(api|batch|upload|sp-api)$")] = None,
 ) -> Page[QuarantineOut]:
-    before = cursor_int(decode_cursor(cursor), "before")
+    position = read_cursor(cursor, Before)
+    before = position.before if position else None
     async with uow:
         rows = await uow.quarantine.page(
             seller_id=seller,

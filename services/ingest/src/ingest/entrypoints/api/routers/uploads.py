@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from ingest.domain.errors import UploadNotFound
-from ingest.entrypoints.api.deps import Cipher, Settings, UoW
+from ingest.entrypoints.api.deps import Cipher, UoW
 from ingest.entrypoints.api.schemas import UploadOut
 from ingest.service_layer import uploads
 from ingest.service_layer.unit_of_work import UnitOfWork
@@ -33,9 +33,8 @@ async def post_upload(
     seller: ActingSeller,
     uow: UoW,
     pii: Cipher,
-    settings: Settings,
 ) -> UploadOut:
-    filename, content = await read_file(request, max_bytes=settings.max_upload_bytes)
+    filename, content = await read_file(request)
     async with uow:
         row, duplicate = await uploads.register(
             uow, seller_id=seller, filename=filename, content=content, pii=pii

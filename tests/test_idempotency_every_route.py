@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 SELLER = "A2SELLER1EXAMPLE"
 KEYS = f"seller-key=seller:{SELLER},ops-key=ops"
 PII_KEY = "n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs="
-AS_SELLER = {"Authorization": "Bearer seller-key", "Content-Type": "application/json"}
+AS_SELLER = {"Authorization": "Bearer seller-key"}
 PROBLEMS = "urn:orderflow:problem:"
 SERVICES = {
     "ingest": "IngestSettings",
@@ -79,13 +79,24 @@ def _concrete(path: str, operation: dict[str, Any]) -> str:
     return re.sub(r"\{(\w+)\}", value, path)
 
 
-async def _seed(svc: RunningService, key: str, method: str, path: str, **state: Any) -> None:
+# The media type a request is sent with: the route's own (routes refuse others with 415).
+PREFERRED = ("application/json", "text/csv", "text/plain", "application/octet-stream")
+
+
+def _media(operation: dict[str, Any]) -> str:
+    content = operation.get("requestBody", {}).get("content", {})
+    return next((m for m in PREFERRED if m in content or not content), next(iter(content), ""))
+
+
+async def _seed(
+    svc: RunningService, key: str, method: str, path: str, media: str, **state: Any
+) -> None:
     table = svc.resources.tables.idempotency_keys
     row = {
         "scope": f"seller:{SELLER}",
         "key": key,
         "fingerprint": fingerprint(
-            method=method, path=path, query="", content_type="application/json", body=b"{}"
+            method=method, path=path, query="", content_type=media, body=b"{}"
         ),
         "method": method,
         "path": path,
@@ -104,21 +115,22 @@ async def test_every_post_and_patch_honours_the_idempotency_key(service: Running
         where = f"{method} {template}"
         names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
         assert HEADER in names, f"{where} does not document {HEADER}"
-        path = _concrete(template, operation)
+        path, media = _concrete(template, operation), _media(operation)
+        headers = {**AS_SELLER, "Content-Type": media}
 
         async def send(key: str, path: str = path, method: str = method) -> Any:
             return await service.client.request(
-                method, path, content=b"{}", headers={**AS_SELLER, HEADER: key}
+                method, path, content=b"{}", headers={**headers, HEADER: key}
             )
 
         reused = str(uuid.uuid4())
-        await _seed(service, reused, method, path, fingerprint="another request")
+        await _seed(service, reused, method, path, media, fingerprint="another request")
         answer = await send(reused)
         assert answer.status_code == 422, f"{where}: {answer.text}"
         assert answer.json()["type"] == PROBLEMS + "idempotency-key-reused", where
 
         running = str(uuid.uuid4())
-        await _seed(service, running, method, path)
+        await _seed(service, running, method, path, media)
         answer = await send(running)
         assert answer.status_code == 409, f"{where}: {answer.text}"
         assert answer.json()["type"] == PROBLEMS + "idempotency-key-in-progress", where
@@ -130,6 +142,7 @@ async def test_every_post_and_patch_honours_the_idempotency_key(service: Running
             done,
             method,
             path,
+            media,
             committed_at=func.now(),
             status=201,
             headers={"content-type": "application/json", "location": "/v1/first"},

@@ -135,6 +135,8 @@ IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 # with the spaces and hyphens people type between groups (fulfillment takes those out).
 TRACKING_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9 -]*$"
 CORRELATION_ID = r"^[A-Za-z0-9._:-]{1,128}$"
+# A client's idempotency key: a UUID is best; any 1 to 255 of the correlation id's characters.
+IDEMPOTENCY_KEY = r"^[A-Za-z0-9._:-]{1,255}$"
 
 
 AmazonOrderId = Annotated[

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import inputs
 from shared.api.auth import authenticate
 from shared.api.problems import Problem
 from shared.db import idempotency as store
@@ -46,6 +48,7 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 METHODS = frozenset({"POST", "PATCH"})
 MAX_KEY = 255
+_KEY = re.compile(inputs.IDEMPOTENCY_KEY)
 CHANGES_NOTHING = {"x-changes-nothing": True}
 _STATE = "idempotency"
 _PROBLEM = "urn:orderflow:problem:"
@@ -215,12 +218,15 @@ def _changes_nothing(request: Request) -> bool:
 
 
 def _check(key: str) -> None:
-    if not 0 < len(key) <= MAX_KEY or not all(" " <= c <= "~" for c in key):
+    if _KEY.fullmatch(key) is None:
         raise Problem(
             400,
             "Invalid Idempotency-Key",
-            f"An Idempotency-Key is 1 to {MAX_KEY} printable ASCII characters; a UUID is best.",
-            errors=[{"field": f"header.{HEADER}", "message": "1 to 255 printable ASCII"}],
+            f"An Idempotency-Key is 1 to {MAX_KEY} letters, digits, '.', '_', ':' or '-'; "
+            "a UUID is best.",
+            errors=[
+                {"field": f"header.{HEADER}", "message": f"must match {inputs.IDEMPOTENCY_KEY}"}
+            ],
         )
 
 
@@ -354,5 +360,10 @@ PARAMETER = {
         "with another request: 422; while the first still runs: 409. Kept per seller for "
         "IDEMPOTENCY_KEY_HOURS (24 by default). See docs/idempotency.md."
     ),
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY, "pattern": "^[ -~]+$"},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY,
+        "pattern": inputs.IDEMPOTENCY_KEY,
+    },
 }

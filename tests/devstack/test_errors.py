@@ -50,9 +50,7 @@ def test_postgres_start_on_a_taken_port_fails_with_the_holder(
     assert f"taken by pid {os.getpid()}" in _one_line(caught.value)
 
 
-def test_kafka_start_on_a_taken_port_fails_with_the_holder(
-    listening: int, tmp_path: Path
-) -> None:
+def test_kafka_start_on_a_taken_port_fails_with_the_holder(listening: int, tmp_path: Path) -> None:
     with pytest.raises(DevstackError) as caught:
         KafkaServer(tmp_path / "kafka", listening, listening + 1).start()
     text = _one_line(caught.value)
@@ -86,7 +84,7 @@ def test_an_old_system_java_gives_way_to_the_bundled_one(
     home = tmp_path / "jdk11"
     (home / "bin").mkdir(parents=True)
     fake = home / "bin" / "java"
-    fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("JAVA_HOME", str(home))
     monkeypatch.setenv("PATH", str(home / "bin"))

@@ -27,8 +27,11 @@ saved under ``bench/results/``).
 from __future__ import annotations
 
 import asyncio
+import io
 import os
+import shutil
 import subprocess
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +94,27 @@ def base_build(spec: str) -> Build:
     else:
         rev = _git("rev-parse", "--short", f"{spec}^{{commit}}")
         tree = ROOT / ".run" / "compare" / rev
-        if not tree.is_dir():
-            tarball = subprocess.run(
-                ["git", "archive", rev], cwd=ROOT, check=True, capture_output=True
-            ).stdout
-            tree.mkdir(parents=True)
-            subprocess.run(["tar", "-x", "-C", str(tree)], input=tarball, check=True)
+        if not (tree / "services").is_dir():
+            _export(rev, tree)
     return Build("base", rev, pythonpath(tree))
+
+
+def _export(rev: str, tree: Path) -> None:
+    """``git archive`` of ``rev`` unpacked into ``tree``, whole or not at all (unpacked beside
+    it, then renamed: an interrupted export is not taken for a tree next time)."""
+    archive = subprocess.run(
+        ["git", "archive", rev], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    partial = tree.with_name(f"{tree.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(tree, ignore_errors=True)
+    partial.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        if hasattr(tarfile, "data_filter"):  # 3.11.4 and later
+            tar.extractall(partial, filter="data")
+        else:
+            tar.extractall(partial)  # our own repository's archive
+    partial.rename(tree)
 
 
 def pythonpath(tree: Path) -> str:

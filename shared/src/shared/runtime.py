@@ -141,8 +141,9 @@ async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Even
     if not topics:
         await stop.wait()
         return
-    await _ensure(settings, topics)
     progress = resources.track(spec.name, "worker")
+    if not await _ensure_patiently(settings, topics, stop):
+        return
     pause, longest = CONSUMER_RESTART_SECONDS
     while not stop.is_set():
         consumer = make_consumer(
@@ -180,7 +181,10 @@ async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Even
 
 async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
     settings = resources.settings
-    await _ensure(settings, [settings.topic(t) for t in (*spec.publishes, *spec.subscribes)])
+    progress = resources.track(spec.name, "relay")
+    topics = [settings.topic(t) for t in (*spec.publishes, *spec.subscribes)]
+    if not await _ensure_patiently(settings, topics, stop):
+        return
     producers = ProducerSlot(
         lambda: make_producer(settings.kafka_bootstrap_servers, client_id=f"{spec.name}-relay"),
         service=spec.name,
@@ -195,7 +199,7 @@ async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
         service=spec.name,
         wakeup=wakeup,
         ack_timeout=settings.relay_ack_timeout_seconds,
-        progress=resources.track(spec.name, "relay"),
+        progress=progress,
     )
     listener = asyncio.ensure_future(OutboxListener(settings.database_url, wakeup).run(stop))
     housekeeping = asyncio.ensure_future(
@@ -218,6 +222,25 @@ async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
 
 def group_id(service: str, settings: ServiceSettings) -> str:
     return f"{settings.kafka_topic_prefix}orderflow-{service}"
+
+
+async def _ensure_patiently(
+    settings: ServiceSettings, topics: list[str], stop: asyncio.Event
+) -> bool:
+    """Create the topics, retrying until Kafka answers (False: stopped first). A worker or
+    relay that started while the broker was down used to exit at once ("Unable to bootstrap"),
+    seen in make faults when a slow boot met a broker restart."""
+    pause, longest = CONSUMER_RESTART_SECONDS
+    while not stop.is_set():
+        try:
+            await _ensure(settings, topics)
+            return True
+        except Exception as exc:
+            log.warning("cannot create the topics yet; retrying", extra={"error": repr(exc)})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+        pause = min(pause * 2, longest)
+    return False
 
 
 async def _ensure(settings: ServiceSettings, topics: list[str]) -> None:

@@ -39,7 +39,7 @@ default 120) is on the time from the later of the fault's end and the load's end
 takes longer fails. ``FAULT_SCENARIOS`` picks scenarios (comma separated); ``FAULT_REPEAT=N``
 runs each one N times, each on fresh databases, topics and processes, and ends with the passes
 out of N per scenario. Prints one line per run, then a JSON summary as the last line; exits 1
-if any run failed.
+if any run failed. Why repeated and bounded: docs/adr/0029-fault-runs-repeated-and-bounded.md.
 """
 
 from __future__ import annotations

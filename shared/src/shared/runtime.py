@@ -135,7 +135,8 @@ CONSUMER_RESTART_SECONDS = (0.5, 10.0)
 async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
     """Consume until ``stop``. A consumer that fails (an error out of its poll, its commit or
     its start) is closed and a new one joins the group in its place, after a pause that doubles
-    up to 10 s while they keep failing: the process stays up and its partitions move on."""
+    up to 10 s while they keep failing: the process stays up and its partitions move on
+    (docs/adr/0027-supervised-consumers-and-jobs.md)."""
     settings = resources.settings
     topics = [settings.topic(t) for t in spec.subscribes]
     if not topics:
@@ -326,7 +327,8 @@ async def supervise(
     """Run a background job; start it again when it fails. Every job loops on its own and
     catches what one round raises, but what escapes it (its set-up, a bug) used to end it
     silently for the life of the process: the alerts stopped, the purge stopped, and nothing
-    said so. A job that returns (one-shot, or disabled by its settings) is done."""
+    said so. A job that returns (one-shot, or disabled by its settings) is done.
+    (docs/adr/0027-supervised-consumers-and-jobs.md)"""
     name = getattr(job, "__name__", repr(job)).lstrip("_")
     pause, longest = JOB_RESTART_SECONDS
     while True:

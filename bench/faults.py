@@ -39,7 +39,7 @@ default 120) is on the time from the later of the fault's end and the load's end
 takes longer fails. ``FAULT_SCENARIOS`` picks scenarios (comma separated); ``FAULT_REPEAT=N``
 runs each one N times, each on fresh databases, topics and processes, and ends with the passes
 out of N per scenario. Prints one line per run, then a JSON summary as the last line; exits 1
-if any run failed.
+if any run failed. Why repeated and bounded: docs/adr/0029-fault-runs-repeated-and-bounded.md.
 """
 
 from __future__ import annotations
@@ -98,6 +98,11 @@ class FaultCluster(Cluster):
             return super().start(service, role, instance)
         finally:
             del self.extra_env["OPS_PORT"]
+
+    def wait_ready(self, service: str, timeout: float = 90.0) -> None:
+        """Longer than a benchmark's 90 s: a loaded 2-core machine took longer than that to
+        boot a service while other work ran."""
+        super().wait_ready(service, max(timeout, float(os.environ.get("FAULT_BOOT_S", "300"))))
 
     def ops_ports(self) -> dict[str, int]:
         """The ops ports of the workers and relays running now."""

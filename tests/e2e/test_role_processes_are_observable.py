@@ -65,11 +65,24 @@ async def test_worker_and_relay_processes_answer_health_readiness_and_metrics(
         assert await eventually(applied, timeout=60) == len(ids)
         handled = await _samples(client, worker, "orderflow_event_handle_seconds_count")
         assert {s.labels["topic"] for s in handled} == {topic}
+        # What shows a stall (docs/operations/stall-detection.md), from the processes that run
+        # the relay and the worker.
+        rounds = await _samples(client, relay, "orderflow_outbox_last_success_timestamp_seconds")
+        assert [s.value > 0 for s in rounds] == [True]
+        applied_at = await _samples(
+            client, worker, "orderflow_consumer_last_applied_timestamp_seconds"
+        )
+        assert [s.value > 0 for s in applied_at] == [True]
+        lags = await _samples(client, worker, "orderflow_consumer_lag")
+        assert {s.labels["topic"] for s in lags} >= {topic}
+        stalled = await _samples(client, worker, "orderflow_stalled")
+        assert [(s.labels["role"], s.value) for s in stalled] == [("worker", 0.0)]
 
         for process in (relay, worker):
             ready = await client.get(f"{process.url}/readyz")
             assert ready.status_code == 200, ready.text
-            assert ready.json()["checks"] == {"database": "ok", "kafka": "ok"}
+            checks = {"database": "ok", "kafka": "ok", "progress": "ok"}  # progress: not stalled
+            assert ready.json()["checks"] == checks
             assert (await client.get(f"{process.url}/healthz")).json() == {"status": "ok"}
             # only the ops endpoints: the API stays in the api role
             listed = await client.get(f"{process.url}/v1/orders", headers=A)

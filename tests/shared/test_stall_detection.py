@@ -17,14 +17,17 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import shared.runtime
 from shared import topics
+from shared.outbox import add_event
 from shared.settings import ServiceSettings
 from shared.testing import RunningService, eventually, running_service
 
-from .conftest import HOLD, HOLD_ID, PROBE, effects, metadata, order_event
+from .conftest import HOLD, HOLD_ID, PROBE, effects, metadata, order_event, plumbing
+from .test_pool import _terminate_backends
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +150,41 @@ async def test_a_worker_whose_consumer_fails_starts_a_new_one_that_rejoins(
             "orderflow_kafka_clients_replaced_total", service="probe", client="consumer"
         )
         assert (after or 0) - (before or 0) == 1
+
+
+async def test_a_relay_and_a_worker_go_on_after_postgresql_dropped_their_connections(
+    probe_settings: ServiceSettings,
+) -> None:
+    """What a database restart does to the pools (every backend gone): the relay's and the
+    worker's next transactions fail once as transient, the pool reconnects, and both go on:
+    an event queued afterwards is published and applied, and nothing stays stalled."""
+    settings = probe_settings.model_copy(update={"stall_seconds": STALL_SECONDS})
+    engine = create_async_engine(settings.database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    await engine.dispose()
+    async with running_service(PROBE, settings, roles=("worker", "relay"), migrate=False) as svc:
+        first = order_event("113-0000020-0000003")
+        await _queue(svc, first)
+        await eventually(lambda: _effects(svc, first.subject), timeout=60)
+
+        assert await _terminate_backends(settings.database_url) > 0
+        second = order_event("113-0000020-0000004")
+        await _queue(svc, second)
+        await eventually(lambda: _effects(svc, second.subject), timeout=60)
+        await eventually(lambda: _ready_again(svc), timeout=30)
+
+
+async def _queue(svc: RunningService, event: Any) -> None:
+    """Through the outbox (the relay publishes it), retrying while the pool reconnects."""
+    settings = svc.resources.settings
+    for attempt in range(20):
+        try:
+            async with svc.resources.sessions() as session, session.begin():
+                await add_event(
+                    session, plumbing.outbox, topic=settings.topic(topics.ORDERS), event=event
+                )
+            return
+        except DBAPIError:
+            await asyncio.sleep(0.1 * (attempt + 1))
+    raise AssertionError("the pool never reconnected")

@@ -10,6 +10,7 @@ no progress as well, since nothing updates the time.
 
 ``/readyz`` fails while any relay or worker of the process is stalled
 (``shared.runtime.install_readiness``), and ``orderflow_stalled{service, role}`` is 1 meanwhile.
+Why and what it costs: docs/adr/0028-stall-is-no-progress-while-work-waits.md.
 """
 
 from __future__ import annotations

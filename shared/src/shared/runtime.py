@@ -135,7 +135,8 @@ CONSUMER_RESTART_SECONDS = (0.5, 10.0)
 async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
     """Consume until ``stop``. A consumer that fails (an error out of its poll, its commit or
     its start) is closed and a new one joins the group in its place, after a pause that doubles
-    up to 10 s while they keep failing: the process stays up and its partitions move on."""
+    up to 10 s while they keep failing: the process stays up and its partitions move on
+    (docs/adr/0027-supervised-consumers-and-jobs.md)."""
     with correlated(f"{spec.name}-worker"):  # each event then binds its own
         await _run_worker(spec, resources, stop)
 
@@ -146,8 +147,9 @@ async def _run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Eve
     if not topics:
         await stop.wait()
         return
-    await _ensure(settings, topics)
     progress = resources.track(spec.name, "worker")
+    if not await _ensure_patiently(settings, topics, stop):
+        return
     pause, longest = CONSUMER_RESTART_SECONDS
     while not stop.is_set():
         consumer = make_consumer(
@@ -190,7 +192,10 @@ async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
 
 async def _run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
     settings = resources.settings
-    await _ensure(settings, [settings.topic(t) for t in (*spec.publishes, *spec.subscribes)])
+    progress = resources.track(spec.name, "relay")
+    topics = [settings.topic(t) for t in (*spec.publishes, *spec.subscribes)]
+    if not await _ensure_patiently(settings, topics, stop):
+        return
     producers = ProducerSlot(
         lambda: make_producer(settings.kafka_bootstrap_servers, client_id=f"{spec.name}-relay"),
         service=spec.name,
@@ -205,7 +210,7 @@ async def _run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Even
         service=spec.name,
         wakeup=wakeup,
         ack_timeout=settings.relay_ack_timeout_seconds,
-        progress=resources.track(spec.name, "relay"),
+        progress=progress,
     )
     listener = asyncio.ensure_future(OutboxListener(settings.database_url, wakeup).run(stop))
     housekeeping = asyncio.ensure_future(
@@ -229,6 +234,25 @@ async def _run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Even
 
 def group_id(service: str, settings: ServiceSettings) -> str:
     return f"{settings.kafka_topic_prefix}orderflow-{service}"
+
+
+async def _ensure_patiently(
+    settings: ServiceSettings, topics: list[str], stop: asyncio.Event
+) -> bool:
+    """Create the topics, retrying until Kafka answers (False: stopped first). A worker or
+    relay that started while the broker was down used to exit at once ("Unable to bootstrap"),
+    seen in make faults when a slow boot met a broker restart."""
+    pause, longest = CONSUMER_RESTART_SECONDS
+    while not stop.is_set():
+        try:
+            await _ensure(settings, topics)
+            return True
+        except Exception as exc:
+            log.warning("cannot create the topics yet; retrying", extra={"error": repr(exc)})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+        pause = min(pause * 2, longest)
+    return False
 
 
 async def _ensure(settings: ServiceSettings, topics: list[str]) -> None:
@@ -314,7 +338,8 @@ async def supervise(
     """Run a background job; start it again when it fails. Every job loops on its own and
     catches what one round raises; what escapes it (its set-up, a bug) must not end it for the
     life of the process, so it is logged, counted and the job started again after a pause that
-    doubles. A job that returns (one-shot, or disabled by its settings) is done."""
+    doubles. A job that returns (one-shot, or disabled by its settings) is done
+    (docs/adr/0027-supervised-consumers-and-jobs.md)."""
     name = getattr(job, "__name__", repr(job)).strip("_")
     pause, longest = JOB_RESTART_SECONDS
     while True:

@@ -338,6 +338,10 @@ def _peek(message: Message) -> tuple[str | None, str | None]:
         return None, message.key
 
 
+class ConsumerStuck(Exception):
+    """The consumer fetches nothing while its partitions hold records it has not applied."""
+
+
 class ConsumerRunner:
     def __init__(
         self,
@@ -380,6 +384,14 @@ class ConsumerRunner:
                 self.progress.advanced()  # caught up: nothing waits for this worker
             else:
                 self.progress.work_waits()
+                if self.progress.stalled:
+                    # Polls come back empty while records wait: the consumer itself is stuck
+                    # (seen in make faults after a broker SIGKILL: no error, no fetch, for
+                    # minutes). run_worker replaces it with a new one that rejoins the group.
+                    raise ConsumerStuck(
+                        f"no records for {self.progress.idle_seconds:.0f}s while its lag is"
+                        " above zero"
+                    )
 
     def _export_lag(self) -> int:
         """Set the lag gauges (per topic, over the assigned partitions); the total."""

@@ -17,8 +17,10 @@ its producer, closing it within a bound, and the next round starts a new one: a 
 sequence numbers from zero. The round's rows were never marked sent, so the next round claims
 them again in the outbox's order and publishes them with the new producer: nothing is lost, and
 per partition (so per key) they follow whatever the old producer delivered, in order (a failed
-batch stops everything after it on its partition). What was delivered before the failure is
-delivered again and the consumers' inboxes drop the repeats.
+batch stops everything after it on its partition once the broker holds a batch of that producer
+there, which the relay's first wave sees to: docs/adr/0026-first-row-of-each-key-first.md). What
+was delivered before the failure is delivered again and the consumers' inboxes drop the repeats.
+Why: docs/adr/0025-relay-replaces-its-producer.md.
 """
 
 from __future__ import annotations

@@ -176,7 +176,8 @@ class OutboxRelay:
         that way had a key's version 3 on Kafka before its version 2). The first wave gives
         the broker that state on every partition the round writes to, with one row per key,
         so nothing of a key can overtake it; the second wave, if any, follows in order. With a
-        key once in the claim (most rounds) there is one wave, one produce request."""
+        key once in the claim (most rounds) there is one wave, one produce request.
+        (docs/adr/0026-first-row-of-each-key-first.md)"""
         first: list[int] = []
         later: list[int] = []
         keys: set[str] = set()

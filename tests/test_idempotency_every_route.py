@@ -118,7 +118,9 @@ async def test_every_post_and_patch_honours_the_idempotency_key(service: Running
         path, media = _concrete(template, operation), _media(operation)
         headers = {**AS_SELLER, "Content-Type": media}
 
-        async def send(key: str, path: str = path, method: str = method) -> Any:
+        async def send(
+            key: str, path: str = path, method: str = method, headers: dict[str, str] = headers
+        ) -> Any:
             return await service.client.request(
                 method, path, content=b"{}", headers={**headers, HEADER: key}
             )

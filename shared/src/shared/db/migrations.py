@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from alembic import command
+import sqlalchemy as sa
+from alembic import command, op
 from alembic.config import Config
 from sqlalchemy import MetaData
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
@@ -39,3 +41,46 @@ def run_async_migrations(database_url: str, target_metadata: MetaData | None) ->
             context.run_migrations()
 
     asyncio.run(run())
+
+
+# ---- steps for the plumbing tables every service has ----------------------------------------
+# A service's revision calls the step, so the table is the same in every database and a change
+# to it is written once (as a new step that every history calls).
+
+
+def create_idempotency_keys() -> None:
+    """The ``idempotency_keys`` table (docs/adr/0040-idempotency-keys.md): one row per key and
+    scope, claimed by one attempt at a time, kept with its first response; housekeeping
+    deletes rows past ``IDEMPOTENCY_KEY_HOURS`` through a BRIN index on their creation time."""
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("scope", sa.Text(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("fingerprint", sa.Text(), nullable=False),
+        sa.Column("method", sa.Text(), nullable=False),
+        sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("owner", sa.UUID(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("committed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("status", sa.Integer(), nullable=True),
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("body", sa.LargeBinary(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("scope", "key"),
+    )
+    op.create_index(
+        "ix_idempotency_keys_created_brin",
+        "idempotency_keys",
+        ["created_at"],
+        postgresql_using="brin",
+    )
+
+
+def drop_idempotency_keys() -> None:
+    op.drop_index("ix_idempotency_keys_created_brin", table_name="idempotency_keys")
+    op.drop_table("idempotency_keys")

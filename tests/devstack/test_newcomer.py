@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -41,16 +42,23 @@ SELLER = {"Authorization": "Bearer dev-seller-key"}
 
 
 def _free_ports(count: int) -> list[int]:
-    socks = []
+    """Free ports below the ephemeral range: polling a port in that range before its server
+    listens can connect the client to itself (TCP self-connect) and take the port."""
     try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    found: list[int] = []
+    for port in random.sample(range(20000, low), 2000):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise RuntimeError("no free ports")
 
 
 def _base_python() -> Path:

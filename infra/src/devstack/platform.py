@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import subprocess
@@ -93,7 +94,9 @@ def http_ready(url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return int(response.status) == 200
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
+        # HTTPException: not an HTTP server yet, e.g. a connect to a port nobody listens on
+        # yet in the ephemeral range can meet itself (TCP self-connect) and read its request.
         return False
 
 

@@ -94,7 +94,7 @@ def test_flat_file_buyer_columns_are_the_orders_pii_and_nothing_else_holds_them(
         b"amazon-order-id\tpurchase-date\tlast-updated-date\torder-status\tsku\tasin\tquantity\t"
         b"buyer-email\tbuyer-name\tbuyer-phone-number\trecipient-name\tship-address-1\t"
         b"ship-address-2\tship-city\tship-postal-code\tship-country\n"
-        b"111-0000000-0000002\t2026-11-20T10:00:00Z\t2026-11-20T10:00:00Z\tUnshipped\tA\tB01\t"
+        b"111-0000000-0000002\t2026-11-20T10:00:00Z\t2026-11-20T10:00:00Z\tUnshipped\tA\tB000000001\t"
         b"1\tjo@example.org\tJo Buyer\t+12065550100\tJo Recipient\t1 Elm St\tApt 2\tSeattle\t"
         b"98101\tUS\n"
     )

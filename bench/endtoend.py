@@ -698,9 +698,10 @@ def versions() -> dict[str, str]:
             out[package] = version(package)
         except PackageNotFoundError:
             continue
+    from devstack.pginstall import major_version
     from devstack.postgres import find_bindir
 
-    out["postgresql"] = find_bindir(install=False).parent.name
+    out["postgresql"] = str(major_version(find_bindir()))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Hostile input at every route, field and parameter of the four services (issue 23).
+"""Hostile input at every route, field and parameter of the four services.
 
 The four services run in-process on real PostgreSQL and Kafka, orders flowing between them.
 The requests are generated from each service's OpenAPI document: for every operation, every

@@ -1,4 +1,4 @@
-"""Buyer PII is never in logs, never readable on Kafka, never in an API answer (issue 7).
+"""Buyer PII is never in logs, never readable on Kafka, never in an API answer.
 
 The four services run as real processes (``python -m <svc> all``, DEBUG logging) on one topic
 prefix. Orders with distinctive buyer names, e-mails, phones and streets go in through ingest

@@ -1,4 +1,4 @@
-"""Buyer PII is sealed at rest after every intake path (issue 23): no database holds it in clear.
+"""Buyer PII is sealed at rest after every intake path: no database holds it in clear.
 
 The four services run in-process, each on its own database, ingest with its SP-API poller
 against the stand-in (``tests/spapi_standin``). Orders with buyer names, e-mails, phones and

@@ -1,4 +1,4 @@
-"""Buyer PII removed PII_RETENTION_DAYS after an order ships or is canceled (issue 7).
+"""Buyer PII removed PII_RETENTION_DAYS after an order ships or is canceled.
 
 Ingest and fulfillment run in-process on real Kafka and PostgreSQL, orders flowing between
 them. Time is moved by backdating what Amazon reports (LastUpdateDate), by backdating rows in

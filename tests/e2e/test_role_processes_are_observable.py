@@ -1,4 +1,4 @@
-"""In the production layout (issue 8) a service's ``worker`` and ``relay`` run as processes of
+"""In the production layout a service's ``worker`` and ``relay`` run as processes of
 their own, with no API. Each still answers ``/healthz``, ``/readyz`` and ``/metrics`` on its
 ``OPS_PORT``, so the orchestrator can probe it and Prometheus can scrape what only it counts:
 events consumed and dead-lettered (worker), outbox rows published (relay).

@@ -1,4 +1,4 @@
-"""Scale-out (issue 8): two instances of each consumer service in one consumer group, one of
+"""Scale-out: two instances of each consumer service in one consumer group, one of
 each stopped mid-stream, every order applied exactly once, the survivor catches up.
 
 Processes (all real, ``python -m <svc> <role>``): ingest ``all``; for fulfillment, defects and

@@ -1,4 +1,4 @@
-"""Tenancy across the four services (issues 7 and 23), one platform for the whole module.
+"""Tenancy across the four services, one platform for the whole module.
 
 Ingest, fulfillment, defects and analytics run in-process on one topic prefix, orders flowing
 through Kafka, each with its own database; analytics calls ingest, fulfillment and defects over

@@ -63,7 +63,7 @@ async def make_postgres_refuse(ingest: RunningService) -> None:
         )
 
 
-# -- SP-API (issue 6): the stand-in, and ingest configured for fast, throttled syncs ------------
+# -- SP-API: the stand-in, and ingest configured for fast, throttled syncs ------------
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Shipment confirmations pushed back to Amazon (issue 6): fulfillment.v1 shipments become
+"""Shipment confirmations pushed back to Amazon: fulfillment.v1 shipments become
 confirmShipment calls to the seller's SP-API connection (here the stand-in), exactly once,
 within Amazon's rate, retried when transient, failed (and retryable) when refused."""
 

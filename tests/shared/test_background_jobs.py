@@ -1,6 +1,6 @@
 """Background jobs (``shared.runtime.supervise``): a job that fails is started again, counted
-in ``orderflow_background_job_restarts_total``; a job that returns is done (issue 20: a job
-that died on an exception escaping its loop stayed dead, silently, for the process's life)."""
+in ``orderflow_background_job_restarts_total``; a job that returns is done: a job
+that dies on an exception escaping its loop must not stay dead for the process's life."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every error log line carries a correlation id (issue 23): the request's, the event's, or the
+"""Every error log line carries a correlation id: the request's, the event's, or the
 unit of work's (a worker, the relay, a background job).
 
 An unhandled error used to be answered and logged by Starlette's ServerErrorMiddleware, which

@@ -54,7 +54,7 @@ pytestmark = pytest.mark.integration
 
 REQUEST_TIMEOUT_MS = 2_000  # shorter than the outage, as 15 s is shorter than a real restart
 # aiokafka's default batch size. With it the restart below leaves the producer stuck every time
-# on the 2-core machine; with the relay's 256 KB it happened in a make faults run (issue 20) but
+# on the 2-core machine; with the relay's 256 KB it happened in a make faults run but
 # not reliably within a short test. The failure and its cure are the same either way.
 BATCH_BYTES = 16 * 1024
 KEYS = [f"112-0000020-{n:07d}" for n in range(12)]
@@ -257,7 +257,7 @@ async def test_after_a_refused_batch_only_a_relay_that_replaces_its_producer_goe
         await _topic_limit(broker.bootstrap, topic, None)  # the operator lifts the limit
 
         if not replaces:
-            # The stall of issue 20: the cause is gone, the rows never go out, and it shows.
+            # The stall: the cause is gone, the rows never go out, and it shows.
             await eventually(
                 lambda: "OutOfOrderSequenceNumber" in (progress.last_error or ""), timeout=30
             )

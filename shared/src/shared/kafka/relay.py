@@ -172,8 +172,8 @@ class OutboxRelay:
         The broker refuses a batch that does not follow the last one it appended from this
         producer to the partition, which keeps a partition's records in order after a failed
         batch, but only once it holds some batch of this producer there: a new producer's first
-        batch to a partition may fail while the next one lands (issue 20: a round that failed
-        that way had a key's version 3 on Kafka before its version 2). The first wave gives
+        batch to a partition may fail while the next one lands, putting a key's later version on
+        Kafka before its earlier one. The first wave gives
         the broker that state on every partition the round writes to, with one row per key,
         so nothing of a key can overtake it; the second wave, if any, follows in order. With a
         key once in the claim (most rounds) there is one wave, one produce request.

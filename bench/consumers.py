@@ -31,7 +31,7 @@ from ingest.service_layer.handlers import _snapshot  # how ingest builds the sna
 from shared.db.migrations import upgrade_to_head
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED
 from shared.events.registry import build_event
-from shared.kafka.consumer import Message
+from shared.messaging.decoding import Message
 from shared.pii import PIICipher
 from shared.runtime import open_resources, tune_gc
 from shared.samples import amazon_order

@@ -1,7 +1,7 @@
 """Each service's migrations build exactly the schema its models describe, and the outbox's
 notify trigger, which the models cannot describe.
 
-The plumbing tables (outbox, inbox, dead letters) are defined once in ``shared.db.plumbing``
+The plumbing tables (outbox, inbox, dead letters) are defined once in ``shared.messaging.tables``
 but created by each service's own, frozen migrations; a column or index added to one place and
 not the other would only show in production. Alembic's autogenerate compares the migrated
 database with the models and must find nothing to do.
@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db.migrations import upgrade_to_head
-from shared.db.plumbing import CHANNEL
+from shared.messaging.tables import CHANNEL
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared import topics
-from shared.envelope import CloudEvent
+from shared.messaging.envelope import CloudEvent
 from shared.samples import amazon_order
 from shared.testing import RunningService, read_topic
 from tests.analytics.conftest import SELLER, SELLER_KEY, applied_count, wait_applied

@@ -13,8 +13,8 @@ from analytics.bootstrap import SPEC
 from analytics.service_layer.alerting import AlertJob
 from analytics.settings import AnalyticsSettings
 from shared import topics
-from shared.envelope import CloudEvent
 from shared.events import fulfillment, orders
+from shared.messaging.envelope import CloudEvent
 from shared.testing import RunningService, eventually, read_topic, running_service
 from tests.analytics.conftest import (
     OPS,

@@ -26,7 +26,8 @@ from shared.db.migrations import upgrade_to_head
 from shared.db.session import make_engine, make_sessionmaker
 from shared.events import defects, fulfillment, orders
 from shared.events.registry import build_event
-from shared.kafka.consumer import Batched, EventApplier, Message
+from shared.messaging.decoding import Message
+from shared.messaging.inbox import Batched, EventApplier
 from tests.analytics.conftest import OTHER_SELLER, SELLER
 from tests.analytics.factories import cancel, claim, feedback, ship_late, shipment, snapshot
 

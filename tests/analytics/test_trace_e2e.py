@@ -16,7 +16,7 @@ from analytics.adapters.ingest_client import IngestClient, IngestView, Unreachab
 from analytics.adapters.kafka_lag import PartitionLag
 from analytics.adapters.peers import Peers
 from shared import topics
-from shared.envelope import CloudEvent, schema_uri
+from shared.messaging.envelope import CloudEvent, schema_uri
 from shared.samples import amazon_order, order_id
 from shared.testing import RunningService, eventually
 from tests.analytics.conftest import OPS, SELLER, SELLER_KEY, Publisher

@@ -13,10 +13,10 @@ from pydantic import BaseModel
 
 from defects.bootstrap import SPEC
 from defects.settings import DefectsSettings
-from shared.envelope import CloudEvent
 from shared.events.fulfillment import ItemQuantity, Shipment
 from shared.events.orders import OrderSnapshot
 from shared.events.registry import build_event
+from shared.messaging.envelope import CloudEvent
 from shared.samples import order_id
 from shared.testing import RunningService, read_topic, running_service
 from shared.topics import DEFECTS, FULFILLMENT, ORDERS

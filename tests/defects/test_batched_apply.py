@@ -17,12 +17,12 @@ from defects.adapters import orm
 from defects.bootstrap import SPEC
 from defects.settings import DefectsSettings
 from shared.db.migrations import upgrade_to_head
-from shared.envelope import CloudEvent
 from shared.events import fulfillment
 from shared.events.fulfillment import OrderCanceled
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderSnapshot
 from shared.events.registry import build_event
-from shared.kafka.consumer import Batched
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.inbox import Batched
 from shared.runtime import Resources, open_resources
 from shared.topics import FULFILLMENT, ORDERS
 

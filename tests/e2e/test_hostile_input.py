@@ -32,7 +32,7 @@ import orjson
 import pytest
 
 from shared import inputs
-from shared.envelope import MAX_EVENT_BYTES
+from shared.messaging.envelope import MAX_EVENT_BYTES
 from shared.samples import amazon_order, order_id
 from shared.settings import ServiceSettings
 from shared.testing import RunningService, eventually, running_service

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from shared.envelope import CloudEvent
+from shared.messaging.envelope import CloudEvent
 from shared.samples import amazon_order
 from shared.testing import read_topic
 

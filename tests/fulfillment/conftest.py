@@ -19,11 +19,11 @@ from sqlalchemy import select
 from fulfillment.bootstrap import SPEC
 from fulfillment.settings import FulfillmentSettings
 from shared import topics
-from shared.envelope import CloudEvent
 from shared.events.common import Money
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderItem, OrderSnapshot, ShipTo
 from shared.events.registry import build_event
-from shared.kafka.consumer import Message
+from shared.messaging.decoding import Message
+from shared.messaging.envelope import CloudEvent
 from shared.pii import PIICipher
 from shared.samples import order_id
 from shared.testing import RunningService, running_service

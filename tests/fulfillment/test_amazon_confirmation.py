@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared import topics
-from shared.envelope import CloudEvent
 from shared.events.orders import (
     SHIPMENT_AMAZON_CONFIRMATION_FAILED,
     SHIPMENT_AMAZON_CONFIRMED,
     AmazonConfirmation,
 )
 from shared.events.registry import build_event
+from shared.messaging.envelope import CloudEvent
 from shared.testing import RunningService
 from tests.fulfillment.conftest import AS_OTHER, AS_SELLER, SELLER, apply, outbox_events, snapshot
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared import topics
-from shared.envelope import CloudEvent
+from shared.messaging.envelope import CloudEvent
 from shared.samples import amazon_order, iso
 from shared.testing import RunningService, eventually, read_topic
 from tests.fulfillment.conftest import AS_SELLER

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import event, text
 
 from shared import topics
-from shared.envelope import CloudEvent
 from shared.events.common import EncryptedPII
+from shared.messaging.envelope import CloudEvent
 from shared.pii import PIICipher
 from shared.samples import amazon_order
 from shared.testing import RunningService, eventually, read_topic

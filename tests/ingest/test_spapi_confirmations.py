@@ -19,10 +19,10 @@ from fulfillment.settings import FulfillmentSettings
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
 from shared import topics
-from shared.envelope import CloudEvent
 from shared.events.fulfillment import SHIPMENT_CONFIRMED, SHIPMENT_UPDATED, ItemQuantity, Shipment
 from shared.events.registry import build_event
-from shared.kafka.consumer import Message
+from shared.messaging.decoding import Message
+from shared.messaging.envelope import CloudEvent
 from shared.samples import amazon_order, iso, order_id
 from shared.testing import RunningService, eventually, running_service
 

@@ -20,13 +20,13 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from shared import topics
-from shared.api import deadletters
 from shared.api.app import create_app
-from shared.db.plumbing import define_plumbing
-from shared.envelope import CloudEvent
 from shared.events.orders import OrderSnapshot
 from shared.events.registry import build_event
-from shared.kafka.consumer import Handler
+from shared.messaging import deadletters_api as deadletters
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.inbox import Handler
+from shared.messaging.tables import define_plumbing
 from shared.runtime import Resources, ServiceSpec, install_readiness
 from shared.settings import ServiceSettings
 from shared.testing import RunningService, running_service

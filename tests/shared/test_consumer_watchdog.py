@@ -9,8 +9,9 @@ from typing import Any, cast
 
 import pytest
 
-import shared.kafka.consumer
-from shared.kafka.consumer import ConsumerRunner, ConsumerStuck, EventApplier
+import shared.messaging.runner
+from shared.messaging.inbox import EventApplier
+from shared.messaging.runner import ConsumerRunner, ConsumerStuck
 from shared.progress import Progress
 
 pytestmark = pytest.mark.unit
@@ -52,7 +53,7 @@ def _runner(clock: Clock) -> tuple[ConsumerRunner, SilentConsumer]:
 async def test_a_consumer_that_fetches_nothing_while_records_wait_is_given_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(shared.kafka.consumer, "lag_of", lambda _: {"orders.v1": 1500})
+    monkeypatch.setattr(shared.messaging.runner, "lag_of", lambda _: {"orders.v1": 1500})
     clock = Clock()
     runner, consumer = _runner(clock)
     with pytest.raises(ConsumerStuck, match="while its lag is above zero"):
@@ -61,7 +62,7 @@ async def test_a_consumer_that_fetches_nothing_while_records_wait_is_given_up(
 
 
 async def test_an_idle_consumer_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shared.kafka.consumer, "lag_of", lambda _: {"orders.v1": 0})
+    monkeypatch.setattr(shared.messaging.runner, "lag_of", lambda _: {"orders.v1": 0})
     clock = Clock()
     runner, consumer = _runner(clock)
 

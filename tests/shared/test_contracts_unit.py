@@ -9,9 +9,9 @@ from pydantic import ValidationError
 from shared.api.auth import InvalidKeyConfig, Principal, parse_api_keys
 from shared.api.pagination import After, encode_cursor, read_cursor
 from shared.api.problems import Problem
-from shared.envelope import CloudEvent
 from shared.events.common import EncryptedPII
 from shared.events.registry import PAYLOADS, UnknownEventType, parse_payload
+from shared.messaging.envelope import CloudEvent
 from shared.pii import PIICipher, PIIKeyMissing, is_sealed_bytes
 
 from .conftest import order_event

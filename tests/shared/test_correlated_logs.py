@@ -161,7 +161,7 @@ async def test_consumer_error_lines_carry_the_events_correlation_id(
         await _produce(probe, key, failing.to_bytes(), uncorrelated.to_bytes(), b"{not json")
         await eventually(lambda: _dead_count_is(probe, 3), timeout=30)
         await asyncio.sleep(0.2)
-    errors = [e for e in _errors(lines) if e["logger"] == "shared.kafka.consumer"]
+    errors = [e for e in _errors(lines) if e["logger"] == "shared.messaging.runner"]
     by_id: dict[str, list[str]] = {}
     for line in errors:
         by_id.setdefault(str(line["correlation_id"]), []).append(line["message"])

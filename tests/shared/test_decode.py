@@ -8,7 +8,7 @@ import pytest
 from shared.errors import PoisonMessage
 from shared.events.fulfillment import SHIPMENT_CONFIRMED
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderSnapshot
-from shared.kafka.consumer import Message, decode
+from shared.messaging.decoding import Message, decode
 
 pytestmark = pytest.mark.unit
 

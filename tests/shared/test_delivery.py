@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from shared import topics
 from shared.kafka.client import make_producer
-from shared.kafka.relay import OutboxListener, OutboxRelay
-from shared.outbox import add_event, add_events
+from shared.messaging.outbox import add_event, add_events
+from shared.messaging.relay import OutboxListener, OutboxRelay
 from shared.testing import RunningService, eventually, read_topic
 
 from .conftest import FAILING, effects, order_event, plumbing
@@ -266,7 +266,7 @@ async def test_operators_replay_dead_letters_and_a_failing_replay_does_not_loop(
 
 
 async def test_a_redelivered_poison_message_is_dead_lettered_once(probe: RunningService) -> None:
-    from shared.kafka.consumer import Message
+    from shared.messaging.decoding import Message
 
     poison = Message(probe.resources.settings.topic(topics.ORDERS), 3, 42, "k", b"{oops")
     applier = probe.resources.applier

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import func, insert, select, text
 
-from shared.db.housekeeping import outbox_backlog, prune
+from shared.messaging.housekeeping import outbox_backlog, prune
 from shared.testing import RunningService
 
 from .conftest import plumbing

@@ -17,7 +17,7 @@ from shared import flatfile, inputs
 from shared.errors import PoisonMessage
 from shared.events.ads import AD_PERFORMANCE_REPORTED
 from shared.events.orders import ORDER_CREATED
-from shared.kafka.consumer import Message, decode
+from shared.messaging.decoding import Message, decode
 
 pytestmark = pytest.mark.unit
 

@@ -42,8 +42,8 @@ from shared import topics
 from shared.db.session import make_sessionmaker
 from shared.kafka.client import ensure_topics, make_producer
 from shared.kafka.producer import ProducerSlot
-from shared.kafka.relay import OutboxRelay
-from shared.outbox import add_events, add_raw
+from shared.messaging.outbox import add_events, add_raw
+from shared.messaging.relay import OutboxRelay
 from shared.progress import Progress, Stalled
 from shared.settings import ServiceSettings
 from shared.testing import eventually, running_service

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import shared.runtime
 from shared import topics
-from shared.outbox import add_event
+from shared.messaging.outbox import add_event
 from shared.settings import ServiceSettings
 from shared.testing import RunningService, eventually, running_service
 

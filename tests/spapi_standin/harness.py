@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from shared import topics
-from shared.envelope import CloudEvent
+from shared.messaging.envelope import CloudEvent
 from shared.testing import RunningService, eventually, read_topic
 from spapi_standin.orders import iso
 from spapi_standin.server import StandIn

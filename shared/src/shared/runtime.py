@@ -25,16 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.api.app import create_app
-from shared.db.housekeeping import run_housekeeping
 from shared.db.migrations import upgrade_to_head
-from shared.db.plumbing import PlumbingTables
 from shared.db.session import make_engine, make_sessionmaker, ping
-from shared.deadletters import DeadLetters
 from shared.kafka.client import ensure_topics, make_consumer, make_producer
-from shared.kafka.consumer import ConsumerRunner, EventApplier, Handler
 from shared.kafka.producer import ProducerSlot
-from shared.kafka.relay import OutboxListener, OutboxRelay
 from shared.logs import configure_logging, correlated, uvicorn_log_config
+from shared.messaging.deadletters import DeadLetters
+from shared.messaging.housekeeping import run_housekeeping
+from shared.messaging.inbox import EventApplier, Handler
+from shared.messaging.relay import OutboxListener, OutboxRelay
+from shared.messaging.runner import ConsumerRunner
+from shared.messaging.tables import PlumbingTables
 from shared.progress import Progress
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic

@@ -10,7 +10,7 @@ from analytics.entrypoints.api.deps import utc_now
 from analytics.service_layer import alerting, event_log, projections
 from analytics.settings import AnalyticsSettings
 from shared import topics
-from shared.kafka.consumer import Handler
+from shared.messaging.inbox import Handler
 from shared.runtime import Resources, ServiceSpec
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

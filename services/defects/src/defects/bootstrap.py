@@ -15,7 +15,7 @@ from defects.entrypoints.api.app import build_app
 from defects.service_layer import consumers, handlers
 from defects.service_layer.unit_of_work import UnitOfWork
 from shared.events import fulfillment, orders
-from shared.kafka.consumer import Batched, Events, Handler
+from shared.messaging.inbox import Batched, Events, Handler
 from shared.runtime import Resources, ServiceSpec
 from shared.topics import DEFECTS, FULFILLMENT, ORDERS
 

@@ -19,7 +19,7 @@ from shared.events.orders import (
     SHIPMENT_AMAZON_CONFIRMATION_FAILED,
     SHIPMENT_AMAZON_CONFIRMED,
 )
-from shared.kafka.consumer import Handler
+from shared.messaging.inbox import Handler
 from shared.runtime import Resources, ServiceSpec
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

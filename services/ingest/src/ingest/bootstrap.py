@@ -10,7 +10,7 @@ from ingest.service_layer import confirmations, pii_retention, sync, uploads
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
 from shared.events.fulfillment import SHIPMENT_CONFIRMED, SHIPMENT_UPDATED
-from shared.kafka.consumer import Handler
+from shared.messaging.inbox import Handler
 from shared.pii import PIICipher
 from shared.runtime import Resources, ServiceSpec
 

@@ -1,5 +1,2 @@
-"""Database plumbing: engine and session helpers, and the tables every service has.
-
-``plumbing`` defines the outbox, inbox and dead-letter tables on a service's own ``MetaData``;
-``migrations`` creates them from a service's first Alembic revision.
-"""
+"""Database plumbing: engine and session helpers, bulk statements, migrations and the
+idempotency store (the messaging tables are in ``shared.messaging.tables``)."""

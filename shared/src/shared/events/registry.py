@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.envelope import CloudEvent, schema_uri
 from shared.events import ads, analytics, defects, fulfillment, orders
+from shared.messaging.envelope import CloudEvent, schema_uri
 
 PAYLOADS: dict[str, type[BaseModel]] = {
     **orders.PAYLOADS,

@@ -22,9 +22,10 @@ from analytics.adapters.repository import AlertRepository, Reads
 from analytics.domain.alerts import AlertState, Trigger, transition, trigger_for
 from analytics.domain.metrics import Metric
 from analytics.service_layer.queries import account_health
-from shared import outbox, topics
+from shared import topics
 from shared.events.analytics import ALERT_CLEARED, ALERT_RAISED, AlertRaised
 from shared.events.registry import build_event
+from shared.messaging import outbox
 
 log = logging.getLogger(__name__)
 SOURCE = "analytics"

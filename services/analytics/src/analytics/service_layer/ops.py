@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from analytics.adapters.kafka_lag import LagPort
 from analytics.adapters.peers import Peers, stall_view
 from analytics.adapters.repository import Reads
-from shared.deadletters import DeadLetters
+from shared.messaging.deadletters import DeadLetters
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.adapters import orm
 from analytics.adapters.repository import ReadModels
-from shared.envelope import CloudEvent
 from shared.events import ads, defects, fulfillment, orders
 from shared.events.ads import AdPerformance
 from shared.events.defects import ClaimEvent, FeedbackEvent
 from shared.events.fulfillment import OrderCanceled, OrderShipLate, Shipment
 from shared.events.orders import OrderSnapshot
-from shared.kafka.consumer import Batched, Events, Handler
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.inbox import Batched, Events, Handler
 
 Projection = Callable[[ReadModels, CloudEvent, Any], Awaitable[bool]]
 RunProjection = Callable[[ReadModels, Events], Awaitable[list[bool]]]

@@ -31,7 +31,7 @@ from analytics.adapters.peers import Peers
 from analytics.adapters.repository import Reads
 from analytics.domain.diagnosis import Finding, KnownOrder, TraceFacts, diagnose
 from analytics.domain.errors import NotThisSellersOrder
-from shared.envelope import seller_of
+from shared.messaging.envelope import seller_of
 
 log = logging.getLogger(__name__)
 

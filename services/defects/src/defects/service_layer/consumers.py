@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from defects.service_layer.unit_of_work import UnitOfWork
-from shared.envelope import CloudEvent
 from shared.events.fulfillment import (
     OrderCanceled,
     OrderShipLate,
@@ -26,7 +25,8 @@ from shared.events.fulfillment import (
     Shipment,
 )
 from shared.events.orders import OrderSnapshot
-from shared.kafka.consumer import Events
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.inbox import Events
 
 K = TypeVar("K", bound=Hashable)
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from defects.adapters import orm
 from defects.adapters.repository import ClaimRepository, FeedbackRepository, OrderRepository
-from shared.envelope import CloudEvent
-from shared.outbox import add_event
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.outbox import add_event
 
 
 class UnitOfWork:

@@ -1,5 +1,5 @@
 """Domain events to fulfillment.v1 CloudEvents (the contract in shared.events.fulfillment);
-the unit of work queues them with ``shared.outbox.add_events``."""
+the unit of work queues them with ``shared.messaging.outbox.add_events``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pydantic import BaseModel
 from fulfillment.domain import events as ev
 from fulfillment.domain.model import Order, Return, Shipment
 from shared import topics
-from shared.envelope import CloudEvent
 from shared.events import fulfillment as contract
 from shared.events.common import Money
 from shared.events.registry import build_event
+from shared.messaging.envelope import CloudEvent
 
 SOURCE = "fulfillment"
 

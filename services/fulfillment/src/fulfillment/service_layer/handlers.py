@@ -20,9 +20,9 @@ from fulfillment.domain.model import Cancellation, Order, Pickup, Refund, Return
 from fulfillment.domain.values import AmazonConfirmation as AmazonAnswer
 from fulfillment.service_layer.snapshots import Incoming, apply_snapshots
 from fulfillment.service_layer.unit_of_work import UnitOfWork
-from shared.envelope import CloudEvent
 from shared.events.orders import AmazonConfirmation
-from shared.kafka.consumer import Batched, Events, Handler
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.inbox import Batched, Events, Handler
 
 Clock = Callable[[], datetime]
 

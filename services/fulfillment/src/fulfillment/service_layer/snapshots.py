@@ -21,8 +21,8 @@ from fulfillment.adapters.pii import BuyerPII
 from fulfillment.domain.model import Item, Order
 from fulfillment.domain.state_machine import Status
 from fulfillment.service_layer.unit_of_work import UnitOfWork
-from shared.envelope import CloudEvent
 from shared.events.orders import OrderSnapshot
+from shared.messaging.envelope import CloudEvent
 
 log = logging.getLogger(__name__)
 

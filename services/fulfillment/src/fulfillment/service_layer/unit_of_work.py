@@ -16,9 +16,9 @@ from fulfillment.adapters import orm
 from fulfillment.adapters.outbox import cloud_events
 from fulfillment.adapters.repository import OrderRepository, UploadRepository
 from fulfillment.domain.model import Order
-from shared import outbox
-from shared.envelope import CloudEvent
 from shared.logs import correlation_id
+from shared.messaging import outbox
+from shared.messaging.envelope import CloudEvent
 
 
 class ConcurrentInsert(RuntimeError):

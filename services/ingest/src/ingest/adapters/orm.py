@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from shared.db.plumbing import define_plumbing
+from shared.messaging.tables import define_plumbing
 
 metadata = MetaData()
 plumbing = define_plumbing(metadata)

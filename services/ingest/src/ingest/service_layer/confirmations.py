@@ -45,12 +45,12 @@ from ingest.service_layer.sync import SpApi, spapi_of, vault_of
 from ingest.service_layer.unit_of_work import UnitOfWork
 from ingest.settings import IngestSettings
 from shared import topics
-from shared.envelope import CloudEvent
 from shared.events import fulfillment as fev
 from shared.events import orders as oev
 from shared.events.registry import build_event
 from shared.inputs import scrub
-from shared.kafka.consumer import Handler
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.inbox import Handler
 from shared.runtime import Resources
 
 log = logging.getLogger(__name__)

@@ -26,10 +26,10 @@ from ingest.domain.errors import OrderOwnedElsewhere
 from ingest.domain.model import IncomingOrder, IntakeResult, KnownOrder, Rejected, decide
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
-from shared.envelope import MAX_EVENT_BYTES, CloudEvent
 from shared.errors import is_transient
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderSnapshot
 from shared.events.registry import build_event
+from shared.messaging.envelope import MAX_EVENT_BYTES, CloudEvent
 from shared.pii import PIICipher
 
 SOURCE = "ingest"

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.adapters import orm
 from ingest.adapters.repository import OrderRepository, QuarantineRepository, UploadRepository
-from shared import outbox
-from shared.envelope import CloudEvent
+from shared.messaging import outbox
+from shared.messaging.envelope import CloudEvent
 
 
 class UnitOfWork:

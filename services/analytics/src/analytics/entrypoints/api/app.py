@@ -24,7 +24,7 @@ from analytics.entrypoints.api.routers import (
 )
 from analytics.settings import AnalyticsSettings
 from shared.api.app import create_app
-from shared.api.deadletters import router as dead_letters_router
+from shared.messaging.deadletters_api import router as dead_letters_router
 from shared.runtime import Resources, install_readiness
 
 DESCRIPTION = """Read models over every topic (`orders.v1`, `fulfillment.v1`, `defects.v1`,

@@ -6,8 +6,8 @@ from fastapi import FastAPI
 
 from defects.entrypoints.api import errors
 from defects.entrypoints.api.routers import claims, feedback, problem_orders
-from shared.api import deadletters
 from shared.api.app import create_app
+from shared.messaging import deadletters_api as deadletters
 from shared.runtime import Resources, install_readiness
 
 DESCRIPTION = """The cases that make up the order defect rate (ODR): A-to-z Guarantee claims,

@@ -13,8 +13,8 @@ from fulfillment.entrypoints.api.routers import (
     shipments,
     uploads,
 )
-from shared.api import deadletters
 from shared.api.app import create_app
+from shared.messaging import deadletters_api as deadletters
 from shared.runtime import Resources, install_readiness
 
 DESCRIPTION = """The seller's Manage Orders, for FBA (AFN, read-only: Amazon ships) and FBM (MFN)

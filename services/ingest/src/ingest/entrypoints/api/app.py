@@ -17,9 +17,9 @@ from ingest.entrypoints.api.routers import (
     uploads,
 )
 from ingest.entrypoints.api.routers.orders import BatchIn
-from shared.api import deadletters
 from shared.api.app import create_app
 from shared.api.openapi import add_schemas
+from shared.messaging import deadletters_api as deadletters
 from shared.runtime import Resources, install_readiness
 
 DESCRIPTION = """Takes orders in, as Amazon sends them (SP-API Orders v0 `Order` objects with

@@ -12,7 +12,7 @@ from shared import inputs
 from shared.api.auth import require_roles
 from shared.api.pagination import After, Cursor, Limit, Page, encode_cursor, read_cursor
 from shared.api.problems import Problem
-from shared.deadletters import DeadLetters
+from shared.messaging.deadletters import DeadLetters
 
 DeadLetterId = Annotated[int, Path(ge=1, le=inputs.INT64_MAX)]
 Topic = Annotated[

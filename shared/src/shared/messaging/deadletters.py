@@ -14,7 +14,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.inputs import scrub
-from shared.kafka.consumer import EventApplier, Message
+from shared.messaging.decoding import Message
+from shared.messaging.inbox import EventApplier
 
 log = logging.getLogger(__name__)
 

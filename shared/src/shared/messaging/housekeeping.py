@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.db import idempotency
-from shared.db.plumbing import PlumbingTables
+from shared.messaging.tables import PlumbingTables
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Transactional outbox: the only way an Orderflow service publishes.
 
 ``add_event`` writes the event in the caller's transaction, beside the change it announces.
-``OutboxRelay`` (in ``shared.kafka.relay``) publishes unsent rows and marks them sent.
+``OutboxRelay`` (in ``shared.messaging.relay``) publishes unsent rows and marks them sent.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
 from shared.db import bulk
-from shared.envelope import CloudEvent
+from shared.messaging.envelope import CloudEvent
 
 
 async def add_event(session: AsyncSession, outbox: Table, *, topic: str, event: CloudEvent) -> None:

@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.db import bulk
-from shared.db.plumbing import CHANNEL
 from shared.kafka.producer import ProducerSlot, from_kafka
+from shared.messaging.tables import CHANNEL
 from shared.progress import Progress
 from shared.settings import ServiceSettings
 
@@ -233,7 +233,7 @@ class OutboxRelay:
 
 
 class OutboxListener:
-    """LISTENs on ``shared.db.plumbing.CHANNEL`` over its own connection and sets ``wakeup`` on
+    """LISTENs on ``shared.messaging.tables.CHANNEL`` over its own connection and sets ``wakeup`` on
     every notification. Reconnects after a failure; meanwhile the relay's polling goes on.
     ``database_url`` is the service's SQLAlchemy URL (``postgresql+asyncpg://...``)."""
 

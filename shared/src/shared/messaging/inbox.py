@@ -1,0 +1,204 @@
+"""The inbox: ``EventApplier`` applies a decoded message in the caller's transaction, once per
+event id (the ``inbox`` table remembers it), through the service's ``Handler`` (or a ``Batched``
+one for a run of events); it also stores and queues dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import bulk
+from shared.inputs import scrub
+from shared.logs import correlation_id
+from shared.messaging.decoding import Message, decode, peek
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.outbox import add_raw
+from shared.messaging.tables import PlumbingTables
+from shared.topics import dead_letter_topic
+
+Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+Events = Sequence[tuple[CloudEvent, Any]]
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A handler that applies a run of consecutive events at once, in their order.
+
+    Registered like any handler (and callable like one, for a single event: DLQ replay and the
+    one-by-one fallback); the runner hands it every run of consecutive events of a partition
+    whose types map to this same instance.
+    """
+
+    apply: Callable[[AsyncSession, Events], Awaitable[None]]
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent, payload: Any) -> None:
+        await self.apply(session, [(event, payload)])
+
+
+class EventApplier:
+    """Applies one decoded message inside a transaction; shared by the runner and DLQ replay."""
+
+    def __init__(self, *, tables: PlumbingTables, handlers: dict[str, Handler]) -> None:
+        self.tables = tables
+        self.handlers = handlers
+
+    async def apply(self, session: AsyncSession, message: Message) -> bool:
+        """Apply in the caller's transaction; False when already applied or not handled here."""
+        event, payload = decode(message, self.handlers)
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            return False
+        if not await self._claim(session, message, event):
+            return False
+        token = correlation_id.set(event.correlationid or str(event.id))
+        try:
+            await handler(session, event, payload)
+        finally:
+            correlation_id.reset(token)
+        return True
+
+    async def apply_many(self, session: AsyncSession, messages: Sequence[Message]) -> int:
+        """Apply a partition's records in the caller's transaction; how many were applied.
+
+        Any poison record raises (before anything is written), so the caller can fall back to
+        one by one and dead-letter just that record.
+        """
+        fresh: dict[Any, tuple[Message, CloudEvent, Any]] = {}
+        for message in messages:
+            event, payload = decode(message, self.handlers)
+            if event.type in self.handlers:
+                fresh.setdefault(event.id, (message, event, payload))  # a repeat in the batch
+        if not fresh:
+            return 0
+        claimed = await self._claim_all(session, list(fresh.values()))
+        todo = [(e, p) for (_, e, p) in fresh.values() if e.id in claimed]
+        for handler, run in _runs(todo, self.handlers):
+            token = correlation_id.set(run[0][0].correlationid or str(run[0][0].id))
+            try:
+                if isinstance(handler, Batched):
+                    await handler.apply(session, run)
+                else:
+                    for event, payload in run:
+                        await handler(session, event, payload)
+            finally:
+                correlation_id.reset(token)
+        return len(todo)
+
+    async def _claim(self, session: AsyncSession, message: Message, event: CloudEvent) -> bool:
+        return bool(await self._claim_all(session, [(message, event, None)]))
+
+    async def _claim_all(
+        self, session: AsyncSession, records: Sequence[tuple[Message, CloudEvent, Any]]
+    ) -> set[Any]:
+        """Record the events in the inbox; the ids that were not there before."""
+        rows = [
+            {
+                "event_id": event.id,
+                "topic": message.topic,
+                "event_type": event.type,
+                "subject": event.subject,
+                "aggregate_version": event.aggregateversion,
+                "kafka_partition": message.partition,
+                "kafka_offset": message.offset,
+            }
+            for message, event, _ in records
+        ]
+        return await bulk.insert_new(session, self.tables.inbox, rows)
+
+    async def dead_letter(
+        self,
+        session: AsyncSession,
+        message: Message,
+        exc: BaseException,
+        attempts: int,
+        service: str,
+    ) -> None:
+        """Store the message as a dead letter and queue it for ``<topic>.dlq``, once.
+
+        A poison message has no event id the inbox could remember, so a redelivery (after a
+        rebalance, before the offset commit) is recognised by its topic, partition and offset.
+        """
+        if await self._already_dead(session, message):
+            return
+        event_type, subject = peek(message)
+        await session.execute(
+            insert(self.tables.dead_letters).values(
+                topic=message.topic,
+                kafka_partition=message.partition,
+                kafka_offset=message.offset,
+                message_key=_label(message.key),
+                payload=message.value,
+                event_type=event_type,
+                subject=_label(subject),
+                error_type=type(exc).__name__,
+                error_message=_reason(exc),
+                attempts=attempts,
+            )
+        )
+        await self.publish_dead_letter(session, message, exc, attempts, service)
+
+    async def _already_dead(self, session: AsyncSession, message: Message) -> bool:
+        d = self.tables.dead_letters.c
+        stmt = select(d.id).where(
+            d.topic == message.topic,
+            d.kafka_partition == message.partition,
+            d.kafka_offset == message.offset,
+        )
+        return (await session.execute(stmt.limit(1))).first() is not None
+
+    async def publish_dead_letter(
+        self,
+        session: AsyncSession,
+        message: Message,
+        exc: BaseException,
+        attempts: int,
+        service: str,
+    ) -> None:
+        event_type, _ = peek(message)
+        headers = {
+            "x-dlq-origin-topic": message.topic,
+            "x-dlq-origin-partition": str(message.partition),
+            "x-dlq-origin-offset": str(message.offset),
+            "x-dlq-service": service,
+            "x-dlq-error-type": type(exc).__name__,
+            "x-dlq-error-message": _reason(exc)[:500],
+            "x-dlq-attempts": str(attempts),
+            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+        await add_raw(
+            session,
+            self.tables.outbox,
+            topic=dead_letter_topic(message.topic),
+            key=message.key or "",
+            payload=message.value,
+            event_type=event_type or "unknown",
+            headers=headers,
+        )
+
+
+def _runs(
+    events: Sequence[tuple[CloudEvent, Any]], handlers: dict[str, Handler]
+) -> list[tuple[Handler, list[tuple[CloudEvent, Any]]]]:
+    """Consecutive events that go to the same handler, in order."""
+    runs: list[tuple[Handler, list[tuple[CloudEvent, Any]]]] = []
+    for event, payload in events:
+        handler = handlers[event.type]
+        if runs and runs[-1][0] is handler and isinstance(handler, Batched):
+            runs[-1][1].append((event, payload))
+        else:
+            runs.append((handler, [(event, payload)]))
+    return runs
+
+
+def _reason(exc: BaseException) -> str:
+    return scrub(f"{type(exc).__name__}: {exc}", 2000)
+
+
+def _label(text: str | None) -> str | None:
+    """A key or subject from outside, fit for a text column (no NUL, no bidi controls)."""
+    return None if text is None else scrub(text, 1000)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from analytics.adapters import orm
 from analytics.bootstrap import SPEC
 from analytics.service_layer import projections
+from analytics.service_layer.unit_of_work import UnitOfWork
 from shared import topics
 from shared.db.migrations import upgrade_to_head
 from shared.db.session import make_engine, make_sessionmaker
@@ -42,7 +43,11 @@ class Db:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
-        self.applier = EventApplier(tables=SPEC.tables, handlers=projections.handlers())
+        self.applier = EventApplier(
+            tables=SPEC.tables,
+            handlers=projections.handlers(),
+            unit_of_work=lambda session: UnitOfWork.joining(session),
+        )
 
     async def together(self, messages: Sequence[Message]) -> None:
         async with self.sessions() as session, session.begin():

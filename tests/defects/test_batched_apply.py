@@ -85,13 +85,14 @@ async def apply_as_run(resources: Resources, events: Sequence[Event]) -> None:
     assert isinstance(handler, Batched)
     assert all(resources.applier.handlers[e.type] is handler for e, _ in events)
     async with resources.sessions() as session, session.begin():
-        await handler.apply(session, events)
+        await handler.apply(resources.applier.unit_of_work(session), events)
 
 
 async def apply_one_by_one(resources: Resources, events: Sequence[Event]) -> None:
     for event, payload in events:
         async with resources.sessions() as session, session.begin():
-            await resources.applier.handlers[event.type](session, event, payload)
+            uow = resources.applier.unit_of_work(session)
+            await resources.applier.handlers[event.type](uow, event, payload)
 
 
 async def stored(resources: Resources) -> dict[str, list[dict[str, Any]]]:

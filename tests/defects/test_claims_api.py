@@ -378,7 +378,7 @@ async def test_unanswered_information_request_is_flagged_overdue_by_the_job_with
     due = datetime.fromisoformat(asked.json()["due_at"])
     assert asked.json()["overdue"] is False
 
-    defects.resources.extras["clock"] = lambda: due + timedelta(minutes=1)
+    defects.resources.deps.clock = lambda: due + timedelta(minutes=1)
     events = await defects_events(defects, oid, 2)
     assert [(e.type, e.aggregateversion) for e in events] == [
         ("claim.filed", 1),

@@ -42,7 +42,7 @@ async def twin(
         running_service(SPEC, other, roles=()) as two,
     ):
         for svc in (one, two):
-            svc.resources.extras["clock"] = lambda: NOW
+            svc.resources.deps.clock = lambda: NOW
         yield one, two
 
 
@@ -168,7 +168,7 @@ async def test_the_outcome_of_each_snapshot_of_a_run(fulfillment: RunningService
         outcomes = await apply_snapshots(
             UnitOfWork(topic=uow_topic, session=session),
             incoming,
-            pii=resources.extras["pii"],
+            pii=resources.deps.pii,
             clock=lambda: NOW,
         )
     assert outcomes == expected

@@ -30,6 +30,7 @@ from shared.messaging.tables import define_plumbing
 from shared.runtime import Resources, ServiceSpec, install_readiness
 from shared.settings import ServiceSettings
 from shared.testing import RunningService, running_service
+from shared.unit_of_work import SqlUnitOfWork
 
 metadata = MetaData()
 plumbing = define_plumbing(metadata)
@@ -50,7 +51,17 @@ HOLD: dict[str, asyncio.Event] = {}
 KEYS = "ops-key=ops,sys-key=system,seller-key=seller:A2SELLER1EXAMPLE"
 
 
-async def record_effect(session: AsyncSession, event: CloudEvent, payload: Any) -> None:
+class ProbeWork(SqlUnitOfWork):
+    """The probe's unit of work: its handler writes to ``effects`` on the session."""
+
+    outbox_table = plumbing.outbox
+
+    def _bind(self, session: AsyncSession) -> None:
+        return None
+
+
+async def record_effect(uow: ProbeWork, event: CloudEvent, payload: Any) -> None:
+    session = uow.session
     if payload.seller_order_id in FAILING:
         raise ValueError(f"refusing order {payload.amazon_order_id}")
     if payload.seller_order_id == HOLD_ID and HOLD_ID in HOLD:
@@ -62,11 +73,11 @@ async def record_effect(session: AsyncSession, event: CloudEvent, payload: Any) 
     )
 
 
-def _handlers(resources: Resources) -> dict[str, Handler]:
+def _handlers(deps: None) -> dict[str, Handler[ProbeWork]]:
     return {"order.created": record_effect, "order.updated": record_effect}
 
 
-def _app(resources: Resources) -> FastAPI:
+def _app(resources: Resources[None]) -> FastAPI:
     app = create_app(
         settings=resources.settings,
         title="probe",
@@ -77,12 +88,14 @@ def _app(resources: Resources) -> FastAPI:
     return app
 
 
-PROBE = ServiceSpec(
+PROBE: ServiceSpec[ServiceSettings, None] = ServiceSpec(
     name="probe",
     tables=plumbing,
     migrations_dir=Path("unused"),
+    dependencies=lambda settings, sessions: None,
     build_app=_app,
     handlers=_handlers,
+    unit_of_work=lambda deps, session: ProbeWork.joining(session),
     subscribes=topics.ALL,
 )
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from shared.runtime import Resources
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +65,19 @@ async def purge_once(
     return counts
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def run_pii_purge(resources: Resources, purger: Purger) -> None:
+async def run_pii_purge(
+    sessions: async_sessionmaker[AsyncSession],
+    purger: Purger,
+    *,
+    clock: Clock,
+    settings: PIIRetentionSettings | None = None,
+) -> None:
     """Background job: purge what is due every PII_PURGE_INTERVAL_SECONDS, forever."""
-    settings = resources.extras.get("pii_retention") or PIIRetentionSettings()
-    clock: Clock = resources.extras.get("clock", _utc_now)
+    settings = settings or PIIRetentionSettings()
     while True:
         try:
             counts = await purge_once(
-                resources.sessions,
+                sessions,
                 purger,
                 now=clock(),
                 days=settings.days,

@@ -1,7 +1,9 @@
 """Process roles every service shares: ``migrate``, ``api``, ``worker``, ``relay`` or ``all``.
 
 A service's ``bootstrap.py`` describes itself with a ``ServiceSpec`` (its tables, handlers,
-topics, routers, migrations); ``run`` opens the resources for the chosen role and runs it. The
+topics, routers, migrations) and builds its typed dependencies (its settings, clock, PII
+sealer, Amazon clients, unit-of-work factory: a dataclass of its own, ``Resources.deps``);
+``main`` opens the resources for the chosen role and runs it. The
 local stack runs ``all`` (API, consumer and relay in one process); production runs each role in
 its own process so each scales on its own.
 """
@@ -17,7 +19,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -39,23 +41,28 @@ from shared.messaging.tables import PlumbingTables
 from shared.progress import Progress
 from shared.settings import ServiceSettings
 from shared.topics import dead_letter_topic
+from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=ServiceSettings)
+D = TypeVar("D")
 
 ROLES = ("migrate", "api", "worker", "relay", "all")
 
 
 @dataclass
-class Resources:
-    """What a running process holds open; built once by ``open_resources``."""
+class Resources(Generic[D]):
+    """What a running process holds open; built once by ``open_resources``. ``deps`` is the
+    service's own typed dependencies (its ``bootstrap`` builds them)."""
 
     settings: ServiceSettings
     tables: PlumbingTables
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    applier: EventApplier
+    applier: EventApplier[Any]
     dead_letters: DeadLetters
-    extras: dict[str, Any] = field(default_factory=dict)
+    deps: D
     # The relay's and the worker's progress, when this process runs them (``/readyz``).
     progress: list[Progress] = field(default_factory=list)
 
@@ -70,26 +77,37 @@ class Resources:
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
+class ServiceSpec(Generic[S, D]):
+    """A service: ``dependencies`` builds its typed dependencies from its settings and
+    sessionmaker; ``handlers`` maps the event types it consumes to their handlers, each given
+    the unit of work ``unit_of_work`` joins to the consumer's transaction."""
+
     name: str
     tables: PlumbingTables
     migrations_dir: Path
-    build_app: Callable[[Resources], FastAPI]
-    handlers: Callable[[Resources], dict[str, Handler]]
+    dependencies: Callable[[S, async_sessionmaker[AsyncSession]], D]
+    build_app: Callable[[Resources[D]], FastAPI]
+    handlers: Callable[[D], dict[str, Handler[Any]]]
+    unit_of_work: Callable[[D, AsyncSession], UnitOfWork]
     subscribes: Sequence[str] = ()
     publishes: Sequence[str] = ()
-    background: Sequence[Callable[[Resources], Awaitable[None]]] = ()
+    background: Sequence[Callable[[Resources[D]], Awaitable[None]]] = ()
 
 
 @contextlib.asynccontextmanager
-async def open_resources(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Resources]:
+async def open_resources(spec: ServiceSpec[S, D], settings: S) -> AsyncIterator[Resources[D]]:
     engine = make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         pre_ping=settings.db_pool_pre_ping,
     )
     sessions = make_sessionmaker(engine)
-    applier = EventApplier(tables=spec.tables, handlers={})
+    deps = spec.dependencies(settings, sessions)
+    applier: EventApplier[Any] = EventApplier(
+        tables=spec.tables,
+        handlers=spec.handlers(deps),
+        unit_of_work=lambda session: spec.unit_of_work(deps, session),
+    )
     resources = Resources(
         settings=settings,
         tables=spec.tables,
@@ -97,15 +115,15 @@ async def open_resources(spec: ServiceSpec, settings: ServiceSettings) -> AsyncI
         sessions=sessions,
         applier=applier,
         dead_letters=DeadLetters(sessions=sessions, applier=applier, service=spec.name),
+        deps=deps,
     )
-    applier.handlers.update(spec.handlers(resources))
     try:
         yield resources
     finally:
         await engine.dispose()
 
 
-def install_readiness(app: FastAPI, resources: Resources) -> None:
+def install_readiness(app: FastAPI, resources: Resources[Any]) -> None:
     """Register the checks ``/readyz`` runs: the database and Kafka are reachable, and no
     relay or worker of this process is stalled (``shared.progress``)."""
     app.state.readiness_checks.update(
@@ -124,7 +142,7 @@ async def kafka_reachable(bootstrap: str) -> None:
     await writer.wait_closed()
 
 
-async def making_progress(resources: Resources) -> None:
+async def making_progress(resources: Resources[Any]) -> None:
     for progress in resources.progress:
         progress.check()
 
@@ -133,7 +151,9 @@ async def making_progress(resources: Resources) -> None:
 CONSUMER_RESTART_SECONDS = (0.5, 10.0)
 
 
-async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+async def run_worker(
+    spec: ServiceSpec[Any, Any], resources: Resources[Any], stop: asyncio.Event
+) -> None:
     """Consume until ``stop``. A consumer that fails (an error out of its poll, its commit or
     its start) is closed and a new one joins the group in its place, after a pause that doubles
     up to 10 s while they keep failing: the process stays up and its partitions move on
@@ -142,7 +162,9 @@ async def run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Even
         await _run_worker(spec, resources, stop)
 
 
-async def _run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+async def _run_worker(
+    spec: ServiceSpec[Any, Any], resources: Resources[Any], stop: asyncio.Event
+) -> None:
     settings = resources.settings
     topics = [settings.topic(t) for t in spec.subscribes]
     if not topics:
@@ -186,12 +208,16 @@ async def _run_worker(spec: ServiceSpec, resources: Resources, stop: asyncio.Eve
         pause = min(pause * 2, longest)
 
 
-async def run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+async def run_relay(
+    spec: ServiceSpec[Any, Any], resources: Resources[Any], stop: asyncio.Event
+) -> None:
     with correlated(f"{spec.name}-relay"):
         await _run_relay(spec, resources, stop)
 
 
-async def _run_relay(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+async def _run_relay(
+    spec: ServiceSpec[Any, Any], resources: Resources[Any], stop: asyncio.Event
+) -> None:
     settings = resources.settings
     progress = resources.track(spec.name, "relay")
     topics = [settings.topic(t) for t in (*spec.publishes, *spec.subscribes)]
@@ -277,11 +303,15 @@ async def _until_stopped(
     await task
 
 
-async def _serve_api(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+async def _serve_api(
+    spec: ServiceSpec[Any, Any], resources: Resources[Any], stop: asyncio.Event
+) -> None:
     await _serve(spec.build_app(resources), resources.settings.http_port, resources, stop)
 
 
-async def serve_ops(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+async def serve_ops(
+    spec: ServiceSpec[Any, Any], resources: Resources[Any], stop: asyncio.Event
+) -> None:
     """A ``worker`` or ``relay`` process's own ``/healthz``, ``/readyz`` and ``/metrics`` on
     ``OPS_PORT`` (nothing when it is unset): what the process counts (events consumed, dead
     letters, rows published) lives in its own registry, and only it can tell it is alive."""
@@ -299,7 +329,7 @@ async def serve_ops(spec: ServiceSpec, resources: Resources, stop: asyncio.Event
     await _serve(app, port, resources, stop)
 
 
-async def _serve(app: FastAPI, port: int, resources: Resources, stop: asyncio.Event) -> None:
+async def _serve(app: FastAPI, port: int, resources: Resources[Any], stop: asyncio.Event) -> None:
     config = uvicorn.Config(
         app,
         host=resources.settings.http_host,
@@ -322,7 +352,9 @@ async def _serve(app: FastAPI, port: int, resources: Resources, stop: asyncio.Ev
 JOB_RESTART_SECONDS = (1.0, 60.0)
 
 
-async def run_background(spec: ServiceSpec, resources: Resources, stop: asyncio.Event) -> None:
+async def run_background(
+    spec: ServiceSpec[Any, Any], resources: Resources[Any], stop: asyncio.Event
+) -> None:
     tasks = [
         asyncio.ensure_future(supervise(job, resources, service=spec.name))
         for job in spec.background
@@ -334,7 +366,7 @@ async def run_background(spec: ServiceSpec, resources: Resources, stop: asyncio.
 
 
 async def supervise(
-    job: Callable[[Resources], Awaitable[None]], resources: Resources, *, service: str
+    job: Callable[[Resources[Any]], Awaitable[None]], resources: Resources[Any], *, service: str
 ) -> None:
     """Run a background job; start it again when it fails. Every job loops on its own and
     catches what one round raises; what escapes it (its set-up, a bug) must not end it for the
@@ -355,7 +387,7 @@ async def supervise(
         pause = min(pause * 2, longest)
 
 
-async def _run_roles(spec: ServiceSpec, settings: ServiceSettings, role: str) -> None:
+async def _run_roles(spec: ServiceSpec[Any, Any], settings: ServiceSettings, role: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -409,8 +441,8 @@ async def collect_garbage(every: float = GC_EVERY_SECONDS) -> None:
 
 
 def main(
-    spec: ServiceSpec,
-    settings_factory: Callable[[], ServiceSettings],
+    spec: ServiceSpec[S, D],
+    settings_factory: Callable[[], S],
     argv: Sequence[str] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {spec.name}")

@@ -34,8 +34,8 @@ from shared.settings import ServiceSettings
 
 @dataclass
 class RunningService:
-    spec: ServiceSpec
-    resources: Resources
+    spec: ServiceSpec[Any, Any]
+    resources: Resources[Any]
     app: FastAPI
     client: httpx.AsyncClient
 
@@ -49,7 +49,7 @@ class RunningService:
 
 @contextlib.asynccontextmanager
 async def running_service(
-    spec: ServiceSpec,
+    spec: ServiceSpec[Any, Any],
     settings: ServiceSettings,
     *,
     roles: Sequence[str] = ("worker", "relay"),

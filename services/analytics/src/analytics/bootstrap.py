@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from analytics.adapters import orm
+from analytics.dependencies import Dependencies
 from analytics.entrypoints.api.app import build_app
-from analytics.entrypoints.api.deps import utc_now
 from analytics.service_layer import alerting, event_log, projections
+from analytics.service_layer.unit_of_work import UnitOfWork
 from analytics.settings import AnalyticsSettings
 from shared import topics
 from shared.messaging.inbox import Handler
@@ -16,40 +19,44 @@ from shared.runtime import Resources, ServiceSpec
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def _handlers(resources: Resources) -> dict[str, Handler]:
+def _handlers(deps: Dependencies) -> dict[str, Handler[UnitOfWork]]:
     return projections.handlers()
 
 
-async def _alerts(resources: Resources) -> None:
-    settings = resources.settings
-    assert isinstance(settings, AnalyticsSettings)
+def _joined(deps: Dependencies, session: AsyncSession) -> UnitOfWork:
+    return UnitOfWork.joining(session, topic=deps.topic)
+
+
+async def _alerts(resources: Resources[Dependencies]) -> None:
+    deps = resources.deps
     await alerting.run_forever(
-        resources.sessions,
-        topic=settings.topic(topics.ANALYTICS),
-        interval=settings.alert_interval_seconds,
-        seller_seconds=settings.alert_seller_seconds,
-        clock=utc_now,
+        deps.sessions,
+        topic=deps.topic,
+        interval=deps.settings.alert_interval_seconds,
+        seller_seconds=deps.settings.alert_seller_seconds,
+        clock=deps.now,
     )
 
 
-async def _trim_event_log(resources: Resources) -> None:
-    settings = resources.settings
-    assert isinstance(settings, AnalyticsSettings)
+async def _trim_event_log(resources: Resources[Dependencies]) -> None:
+    deps = resources.deps
     await event_log.run_forever(
-        resources.sessions,
-        days=settings.event_log_retention_days,
-        batch=settings.event_log_trim_batch,
-        interval=settings.event_log_trim_interval_seconds,
-        clock=utc_now,
+        deps.sessions,
+        days=deps.settings.event_log_retention_days,
+        batch=deps.settings.event_log_trim_batch,
+        interval=deps.settings.event_log_trim_interval_seconds,
+        clock=deps.now,
     )
 
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[AnalyticsSettings, Dependencies] = ServiceSpec(
     name="analytics",
     tables=orm.plumbing,
     migrations_dir=MIGRATIONS,
+    dependencies=Dependencies.build,
     build_app=build_app,
     handlers=_handlers,
+    unit_of_work=_joined,
     subscribes=(topics.ORDERS, topics.FULFILLMENT, topics.DEFECTS, topics.ADS),
     publishes=(topics.ANALYTICS,),
     background=(_alerts, _trim_event_log),

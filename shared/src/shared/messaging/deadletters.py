@@ -22,7 +22,11 @@ log = logging.getLogger(__name__)
 
 class DeadLetters:
     def __init__(
-        self, *, sessions: async_sessionmaker[AsyncSession], applier: EventApplier, service: str
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        applier: EventApplier[Any],
+        service: str,
     ) -> None:
         self._sessions = sessions
         self._applier = applier

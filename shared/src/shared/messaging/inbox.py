@@ -1,13 +1,17 @@
 """The inbox: ``EventApplier`` applies a decoded message in the caller's transaction, once per
 event id (the ``inbox`` table remembers it), through the service's ``Handler`` (or a ``Batched``
-one for a run of events); it also stores and queues dead letters."""
+one for a run of events); it also stores and queues dead letters.
+
+A handler gets the service's unit of work joined to that transaction
+(``shared.unit_of_work.SqlUnitOfWork.joining``), never a session; the events it publishes are
+written to the outbox when it returns, and the runner commits them with the inbox row."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,13 +24,16 @@ from shared.messaging.envelope import CloudEvent
 from shared.messaging.outbox import add_raw
 from shared.messaging.tables import PlumbingTables
 from shared.topics import dead_letter_topic
+from shared.unit_of_work import UnitOfWork
 
-Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+U = TypeVar("U", bound=UnitOfWork)
+
+Handler = Callable[[U, CloudEvent, Any], Awaitable[None]]
 Events = Sequence[tuple[CloudEvent, Any]]
 
 
 @dataclass(frozen=True)
-class Batched:
+class Batched(Generic[U]):
     """A handler that applies a run of consecutive events at once, in their order.
 
     Registered like any handler (and callable like one, for a single event: DLQ replay and the
@@ -34,18 +41,25 @@ class Batched:
     whose types map to this same instance.
     """
 
-    apply: Callable[[AsyncSession, Events], Awaitable[None]]
+    apply: Callable[[U, Events], Awaitable[None]]
 
-    async def __call__(self, session: AsyncSession, event: CloudEvent, payload: Any) -> None:
-        await self.apply(session, [(event, payload)])
+    async def __call__(self, uow: U, event: CloudEvent, payload: Any) -> None:
+        await self.apply(uow, [(event, payload)])
 
 
-class EventApplier:
+class EventApplier(Generic[U]):
     """Applies one decoded message inside a transaction; shared by the runner and DLQ replay."""
 
-    def __init__(self, *, tables: PlumbingTables, handlers: dict[str, Handler]) -> None:
+    def __init__(
+        self,
+        *,
+        tables: PlumbingTables,
+        handlers: dict[str, Handler[U]],
+        unit_of_work: Callable[[AsyncSession], U],
+    ) -> None:
         self.tables = tables
         self.handlers = handlers
+        self.unit_of_work = unit_of_work
 
     async def apply(self, session: AsyncSession, message: Message) -> bool:
         """Apply in the caller's transaction; False when already applied or not handled here."""
@@ -55,11 +69,13 @@ class EventApplier:
             return False
         if not await self._claim(session, message, event):
             return False
+        uow = self.unit_of_work(session)
         token = correlation_id.set(event.correlationid or str(event.id))
         try:
-            await handler(session, event, payload)
+            await handler(uow, event, payload)
         finally:
             correlation_id.reset(token)
+        await uow.commit()
         return True
 
     async def apply_many(self, session: AsyncSession, messages: Sequence[Message]) -> int:
@@ -77,16 +93,18 @@ class EventApplier:
             return 0
         claimed = await self._claim_all(session, list(fresh.values()))
         todo = [(e, p) for (_, e, p) in fresh.values() if e.id in claimed]
+        uow = self.unit_of_work(session)
         for handler, run in _runs(todo, self.handlers):
             token = correlation_id.set(run[0][0].correlationid or str(run[0][0].id))
             try:
                 if isinstance(handler, Batched):
-                    await handler.apply(session, run)
+                    await handler.apply(uow, run)
                 else:
                     for event, payload in run:
-                        await handler(session, event, payload)
+                        await handler(uow, event, payload)
             finally:
                 correlation_id.reset(token)
+        await uow.commit()
         return len(todo)
 
     async def _claim(self, session: AsyncSession, message: Message, event: CloudEvent) -> bool:
@@ -182,10 +200,10 @@ class EventApplier:
 
 
 def _runs(
-    events: Sequence[tuple[CloudEvent, Any]], handlers: dict[str, Handler]
-) -> list[tuple[Handler, list[tuple[CloudEvent, Any]]]]:
+    events: Sequence[tuple[CloudEvent, Any]], handlers: dict[str, Handler[U]]
+) -> list[tuple[Handler[U], list[tuple[CloudEvent, Any]]]]:
     """Consecutive events that go to the same handler, in order."""
-    runs: list[tuple[Handler, list[tuple[CloudEvent, Any]]]] = []
+    runs: list[tuple[Handler[U], list[tuple[CloudEvent, Any]]]] = []
     for event, payload in events:
         handler = handlers[event.type]
         if runs and runs[-1][0] is handler and isinstance(handler, Batched):

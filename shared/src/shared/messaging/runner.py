@@ -31,6 +31,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -57,7 +58,7 @@ class ConsumerRunner:
         *,
         consumer: AIOKafkaConsumer,
         sessions: async_sessionmaker[AsyncSession],
-        applier: EventApplier,
+        applier: EventApplier[Any],
         service: str,
         max_attempts: int = 3,
         batch_size: int = 500,

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from analytics.adapters import orm
 from analytics.adapters.repository import ReadModels
+from analytics.service_layer.unit_of_work import UnitOfWork
 from shared.events import ads, defects, fulfillment, orders
 from shared.events.ads import AdPerformance
 from shared.events.defects import ClaimEvent, FeedbackEvent
@@ -30,12 +29,12 @@ RunProjection = Callable[[ReadModels, Events], Awaitable[list[bool]]]
 Run = list[tuple[CloudEvent, Any]]
 
 
-def recorded(table: dict[str, RunProjection]) -> Batched:
+def recorded(table: dict[str, RunProjection]) -> Batched[UnitOfWork]:
     """One handler for every type in ``table``: each run of consecutive events of one projection
     is projected at once, then every event is recorded, applied or not, in one statement."""
 
-    async def apply(session: AsyncSession, events: Events) -> None:
-        models = ReadModels(session)
+    async def apply(uow: UnitOfWork, events: Events) -> None:
+        models = uow.read_models
         applied: list[bool] = []
         for project, run in _runs(events, table):
             applied += await project(models, run)
@@ -277,7 +276,7 @@ async def project_ad_row(models: ReadModels, event: CloudEvent, row: AdPerforman
     )
 
 
-def handlers() -> dict[str, Handler]:
+def handlers() -> dict[str, Handler[UnitOfWork]]:
     """Every event type analytics consumes, with its projection (one handler for them all)."""
     single: dict[str, Projection] = {t: project_other_fulfillment for t in fulfillment.PAYLOADS}
     single |= {

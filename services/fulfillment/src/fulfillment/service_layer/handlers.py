@@ -8,7 +8,7 @@ comes from the caller's clock.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,7 @@ from fulfillment.service_layer.snapshots import Incoming, apply_snapshots
 from fulfillment.service_layer.unit_of_work import UnitOfWork
 from shared.events.orders import AmazonConfirmation
 from shared.messaging.envelope import CloudEvent
-from shared.messaging.inbox import Batched, Events, Handler
+from shared.messaging.inbox import Events
 
 Clock = Callable[[], datetime]
 
@@ -138,7 +138,9 @@ async def flag_late_orders(uow: UnitOfWork, *, now: datetime, batch: int) -> int
     return flagged
 
 
-def snapshot_handler(*, topic: str, pii: BuyerPII, clock: Clock) -> Batched:
+def snapshot_handler(
+    *, topic: str, pii: BuyerPII, clock: Clock
+) -> Callable[[AsyncSession, Events], Awaitable[None]]:
     """The orders.v1 snapshot handler: applies a run of snapshots (or one) in the runner's
     transaction; each announcement carries the correlation id of the event that caused it."""
 
@@ -146,10 +148,12 @@ def snapshot_handler(*, topic: str, pii: BuyerPII, clock: Clock) -> Batched:
         run = [Incoming(payload, event.correlationid or str(event.id)) for event, payload in events]
         await apply_snapshots(UnitOfWork(topic=topic, session=session), run, pii=pii, clock=clock)
 
-    return Batched(apply)
+    return apply
 
 
-def amazon_confirmation_handler(*, topic: str) -> Handler:
+def amazon_confirmation_handler(
+    *, topic: str
+) -> Callable[[AsyncSession, CloudEvent, AmazonConfirmation], Awaitable[None]]:
     """The orders.v1 handler of ``shipment.amazon_confirmed`` / ``..._confirmation_failed``:
     records Amazon's answer on the shipment, without bumping the order's version or
     publishing anything (it is not an order snapshot). Unknown orders or shipments: ignored."""

@@ -16,13 +16,15 @@ crypto-shredding (a key per order) is the complete answer and is not built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fulfillment.adapters import pii_purge
 from shared import pii_retention
-from shared.runtime import Resources
+
+Clock = Callable[[], datetime]
 
 
 async def purge_once(
@@ -31,5 +33,5 @@ async def purge_once(
     return await pii_retention.purge_once(sessions, pii_purge, now=now, days=days, batch=batch)
 
 
-async def run_pii_purge(resources: Resources) -> None:
-    await pii_retention.run_pii_purge(resources, pii_purge)
+async def run_pii_purge(sessions: async_sessionmaker[AsyncSession], *, clock: Clock) -> None:
+    await pii_retention.run_pii_purge(sessions, pii_purge, clock=clock)

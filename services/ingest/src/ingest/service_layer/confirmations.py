@@ -24,7 +24,7 @@ import logging
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,7 +50,6 @@ from shared.events import orders as oev
 from shared.events.registry import build_event
 from shared.inputs import scrub
 from shared.messaging.envelope import CloudEvent
-from shared.messaging.inbox import Handler
 from shared.runtime import Resources
 
 log = logging.getLogger(__name__)
@@ -126,7 +125,7 @@ async def record(
     return status
 
 
-def shipment_handler() -> Handler:
+def shipment_handler() -> Callable[[AsyncSession, CloudEvent, fev.Shipment], Awaitable[None]]:
     """The fulfillment.v1 handler for shipment.confirmed and shipment.updated."""
 
     async def handle(session: AsyncSession, event: CloudEvent, payload: fev.Shipment) -> None:
@@ -253,7 +252,7 @@ def _announcement(row: Any, status: Status, error: str | None, at: datetime) -> 
     )
 
 
-def sender_of(resources: Resources) -> Sender:
+def sender_of(resources: Resources[Any]) -> Sender:
     return Sender(
         new_uow=lambda: UnitOfWork(resources.sessions),
         spapi=spapi_of(resources),
@@ -263,7 +262,7 @@ def sender_of(resources: Resources) -> Sender:
     )
 
 
-async def run_sender(resources: Resources) -> None:
+async def run_sender(resources: Resources[Any]) -> None:
     """Background job: send due confirmations, forever (unless disabled)."""
     settings = spapi_of(resources).settings
     if not settings.spapi_confirmations_enabled:

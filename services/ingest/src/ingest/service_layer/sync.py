@@ -106,22 +106,13 @@ class SpApi:
         return V2026Reader(http, marketplaces, size)
 
 
-def spapi_of(resources: Resources) -> SpApi:
-    if "spapi" not in resources.extras:
-        settings = resources.settings
-        assert isinstance(settings, IngestSettings)
-        resources.extras["spapi"] = SpApi(settings, Buckets(scale=settings.spapi_rate_scale))
-    spapi: SpApi = resources.extras["spapi"]
+def spapi_of(resources: Resources[Any]) -> SpApi:
+    spapi: SpApi = resources.deps.spapi
     return spapi
 
 
-def vault_of(resources: Resources) -> Vault:
-    if "spapi_vault" not in resources.extras:
-        settings = resources.settings
-        assert isinstance(settings, IngestSettings)
-        key = settings.spapi_credentials_key or settings.pii_key
-        resources.extras["spapi_vault"] = Vault(PIICipher(key))
-    vault: Vault = resources.extras["spapi_vault"]
+def vault_of(resources: Resources[Any]) -> Vault:
+    vault: Vault = resources.deps.vault
     return vault
 
 
@@ -228,7 +219,7 @@ class Poller:
         return True
 
 
-def poller_of(resources: Resources) -> Poller:
+def poller_of(resources: Resources[Any]) -> Poller:
     return Poller(
         new_uow=lambda: UnitOfWork(resources.sessions),
         spapi=spapi_of(resources),
@@ -238,7 +229,7 @@ def poller_of(resources: Resources) -> Poller:
     )
 
 
-async def run_poller(resources: Resources) -> None:
+async def run_poller(resources: Resources[Any]) -> None:
     """Background job: sync due connections one after another, forever (when enabled)."""
     if not spapi_of(resources).settings.spapi_poller_enabled:
         log.info("sp-api poller disabled (SPAPI_POLLER_ENABLED=false)")

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from analytics.adapters.ingest_client import IngestClient, IngestPort, NoIngest
 from analytics.adapters.kafka_lag import KafkaLag
 from analytics.adapters.peers import Peers
+from analytics.dependencies import Dependencies
 from analytics.entrypoints.api import errors
-from analytics.entrypoints.api.deps import utc_now
 from analytics.entrypoints.api.routers import (
     account_health,
     ads,
@@ -33,9 +33,8 @@ rates) with alerts on `analytics.v1`, advertising ratios with advice, the order 
 order not showing?"), an operators' overview and a live dashboard at `/dashboard`."""
 
 
-def build_app(resources: Resources) -> FastAPI:
-    settings = resources.settings
-    assert isinstance(settings, AnalyticsSettings)
+def build_app(resources: Resources[Dependencies]) -> FastAPI:
+    settings = resources.deps.settings
     ingest_http = _ingest_http(settings)
 
     @asynccontextmanager
@@ -71,7 +70,6 @@ def build_app(resources: Resources) -> FastAPI:
     app.state.peers = Peers(
         peers, api_key=settings.peer_api_key(), timeout=settings.peer_timeout_seconds
     )
-    app.state.clock = utc_now
     dashboard.mount_static(app)
     return app
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,31 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from analytics.adapters.ingest_client import IngestPort
 from analytics.adapters.kafka_lag import LagPort
 from analytics.adapters.peers import Peers
+from analytics.dependencies import Clock, Dependencies
 from analytics.settings import AnalyticsSettings
 from shared.api.auth import VisibleSeller
 from shared.api.problems import Problem
-from shared.runtime import Resources
-
-Clock = Callable[[], datetime]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
+def _deps(request: Request) -> Dependencies:
+    deps: Dependencies = request.app.state.resources.deps
+    return deps
 
 
 async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    return _resources(request).sessions
+    return _deps(request).sessions
 
 
 async def _settings(request: Request) -> AnalyticsSettings:
-    settings = _resources(request).settings
-    assert isinstance(settings, AnalyticsSettings)
-    return settings
+    return _deps(request).settings
 
 
 async def _ingest(request: Request) -> IngestPort:
@@ -55,8 +45,7 @@ async def _peers(request: Request) -> Peers:
 
 
 async def _clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
+    return _deps(request).now
 
 
 async def one_seller(seller: VisibleSeller) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from defects.entrypoints.api import errors
@@ -18,7 +20,7 @@ from `orders.v1` and `fulfillment.v1`. Every change is published on `defects.v1`
 (`claim.*`, `chargeback.*`, `feedback.*`) through a transactional outbox."""
 
 
-def build_app(resources: Resources) -> FastAPI:
+def build_app(resources: Resources[Any]) -> FastAPI:
     app: FastAPI = create_app(
         settings=resources.settings,
         title="Orderflow defects",

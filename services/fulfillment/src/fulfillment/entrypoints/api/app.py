@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from fulfillment.entrypoints.api import errors
@@ -23,7 +25,7 @@ actions (shipments, cancellations, refunds, returns, pickups), which all go thro
 machine, and publishes what happens on `fulfillment.v1` through a transactional outbox."""
 
 
-def build_app(resources: Resources) -> FastAPI:
+def build_app(resources: Resources[Any]) -> FastAPI:
     app = create_app(
         settings=resources.settings,
         title="Orderflow fulfillment",

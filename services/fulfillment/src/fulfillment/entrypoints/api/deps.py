@@ -2,45 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from fulfillment.adapters.pii import BuyerPII
+from fulfillment.dependencies import Dependencies
 from fulfillment.service_layer.unit_of_work import UnitOfWork
 from fulfillment.settings import FulfillmentSettings
-from shared import topics
-from shared.runtime import Resources
 
 
-def _resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
+def _deps(request: Request) -> Dependencies:
+    deps: Dependencies = request.app.state.resources.deps
+    return deps
 
 
 async def _uow(request: Request) -> UnitOfWork:
-    resources = _resources(request)
-    return UnitOfWork(
-        topic=resources.settings.topic(topics.FULFILLMENT), sessions=resources.sessions
-    )
+    return _deps(request).uow()
 
 
 async def _settings(request: Request) -> FulfillmentSettings:
-    settings = _resources(request).settings
-    assert isinstance(settings, FulfillmentSettings)
-    return settings
+    return _deps(request).settings
 
 
 async def _pii(request: Request) -> BuyerPII:
-    pii: BuyerPII = _resources(request).extras["pii"]
-    return pii
+    return _deps(request).pii
 
 
 async def _now(request: Request) -> datetime:
-    clock: Callable[[], datetime] = _resources(request).extras["clock"]
-    return clock()
+    return _deps(request).now()
 
 
 UoW = Annotated[UnitOfWork, Depends(_uow)]

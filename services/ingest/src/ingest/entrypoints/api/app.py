@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from ingest.adapters.amazon_v0 import AmazonOrder
@@ -28,7 +30,7 @@ publishes `order.created` / `order.updated` on `orders.v1` through a transaction
 quarantines every input it cannot accept, with the reasons."""
 
 
-def build_app(resources: Resources) -> FastAPI:
+def build_app(resources: Resources[Any]) -> FastAPI:
     app = create_app(
         settings=resources.settings,
         title="Orderflow ingest",

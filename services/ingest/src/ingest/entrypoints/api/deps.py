@@ -6,30 +6,27 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ingest.dependencies import Dependencies
 from ingest.service_layer.unit_of_work import UnitOfWork
 from ingest.settings import IngestSettings
 from shared.pii import PIICipher
-from shared.runtime import Resources
 
 
-def _resources(request: Request) -> Resources:
-    resources: Resources = request.app.state.resources
-    return resources
+def _deps(request: Request) -> Dependencies:
+    deps: Dependencies = request.app.state.resources.deps
+    return deps
 
 
 async def _uow(request: Request) -> UnitOfWork:
-    return UnitOfWork(_resources(request).sessions)
+    return _deps(request).uow()
 
 
 async def _settings(request: Request) -> IngestSettings:
-    settings = _resources(request).settings
-    assert isinstance(settings, IngestSettings)
-    return settings
+    return _deps(request).settings
 
 
 async def _pii(request: Request) -> PIICipher:
-    cipher: PIICipher = _resources(request).extras["pii"]
-    return cipher
+    return _deps(request).pii
 
 
 UoW = Annotated[UnitOfWork, Depends(_uow)]

@@ -7,12 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from fulfillment.dependencies import Dependencies
 from fulfillment.domain.errors import UploadNotFound
 from fulfillment.entrypoints.api.deps import UoW
 from fulfillment.entrypoints.api.schemas import UploadOut
 from fulfillment.service_layer import uploads
-from fulfillment.service_layer.unit_of_work import UnitOfWork
-from shared import topics
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.files import FILE_BODY, read_file, spawn_job
 
@@ -44,18 +43,10 @@ async def post_upload(
 
 
 def _start(request: Request, upload_id: uuid.UUID) -> None:
-    resources = request.app.state.resources
-    settings = resources.settings
+    deps: Dependencies = request.app.state.resources.deps
     spawn_job(
         request.app,
-        uploads.process(
-            lambda: UnitOfWork(
-                topic=settings.topic(topics.FULFILLMENT), sessions=resources.sessions
-            ),
-            upload_id,
-            clock=lambda: resources.extras["clock"](),
-            chunk=settings.upload_chunk_rows,
-        ),
+        uploads.process(deps.uow, upload_id, clock=deps.now, chunk=deps.settings.upload_chunk_rows),
     )
 
 

@@ -55,7 +55,7 @@ def _start(request: Request, upload_id: uuid.UUID) -> None:
         uploads.process(
             lambda: UnitOfWork(resources.sessions),
             upload_id,
-            pii=resources.extras["pii"],
+            pii=resources.deps.pii,
             topic=settings.topic(topics.ORDERS),
             chunk=settings.upload_chunk_orders,
         ),

@@ -42,7 +42,7 @@ SPEC = ServiceSpec(
     build_app=build_app,
     handlers=_handlers,
     subscribes=(topics.FULFILLMENT,),
-    publishes=(topics.ORDERS,),
+    publishes=(topics.ORDERS, topics.ADS),
     background=(
         _resume_uploads,
         sync.run_poller,

@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_LINK_MODE := copy
 
-.PHONY: help setup up down status test check lint typecheck unit integration fuzz bench bench-compare bench-ingest bench-consumers faults browser clean
+.PHONY: help setup up down status test check lint typecheck unit integration asyncapi asyncapi-parser fuzz bench bench-compare bench-ingest bench-consumers faults browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,13 @@ unit: setup ## unit tests only (no I/O)
 
 integration: setup ## integration and end-to-end tests only
 	$(VENV)/bin/pytest -q -m "integration or e2e"
+
+asyncapi: setup ## regenerate docs/events/asyncapi.json (the event contract) from the event models
+	$(PY) -m shared.events.asyncapi > docs/events/asyncapi.json.part && mv docs/events/asyncapi.json.part docs/events/asyncapi.json
+
+asyncapi-parser: ## optional, needs Node: @asyncapi/parser in the cache, so make test also checks the event contract with it
+	@command -v npm >/dev/null 2>&1 || { echo "make asyncapi-parser: needs npm (Node.js); make test validates without it"; exit 1; }
+	npm install --prefix "$${ORDERFLOW_CACHE_DIR:-$$HOME/.cache/orderflow}/npm/asyncapi-parser" --no-audit --no-fund --silent @asyncapi/parser@3.6.0
 
 fuzz: setup ## a longer schemathesis run against every service (FUZZ_EXAMPLES=200)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(VENV)/bin/pytest -q tests/e2e/test_fuzz_openapi.py

@@ -198,9 +198,42 @@ def _present(jar: Jar, path: Path) -> bool:
 
 
 def _download(jar: Jar, base: str, libs: Path, progress: Progress) -> None:
-    url = jar.url(base)
+    fetch_checked(
+        jar.url(base),
+        libs / jar.filename,
+        size=jar.size,
+        sha256=jar.sha256,
+        progress=progress,
+        source=Source(
+            env=MIRROR_ENV,
+            default="Maven Central",
+            serves="Maven artifacts",
+            regenerate="regenerate infra/kafka's lock file with `python -m devstack lock-kafka`",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a locked file comes from, for the fixes an error message suggests."""
+
+    env: str  # the variable naming a mirror
+    default: str  # what is used when it is unset
+    serves: str  # what the mirror must serve
+    regenerate: str  # how to regenerate the lock
+
+
+def fetch_checked(
+    url: str, target: Path, *, size: int, sha256: str, progress: Progress, source: Source
+) -> None:
+    """Download ``url`` to ``target``, checking its size and sha256 against a lock file.
+
+    The bytes go to a temporary file beside ``target``, renamed into place only after the
+    checksum matched, so an interrupted run leaves no half-written file behind.
+    """
+    name = target.name
     for attempt in range(1, _ATTEMPTS + 1):
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{jar.filename}.", suffix=".part", dir=libs)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=target.parent)
         tmp = Path(tmp_name)
         got = 0
         try:
@@ -210,23 +243,22 @@ def _download(jar: Jar, base: str, libs: Path, progress: Progress) -> None:
                     out.write(chunk)
                     digest.update(chunk)
                     got += len(chunk)
-                    progress.advance(len(chunk), jar.filename)
-            if got != jar.size or digest.hexdigest() != jar.sha256:
+                    progress.advance(len(chunk), name)
+            if got != size or digest.hexdigest() != sha256:
                 raise DevstackError(
                     f"{url} does not match the lock file (got {got} bytes, sha256 "
-                    f"{digest.hexdigest()[:16]}..., expected {jar.size} bytes, "
-                    f"{jar.sha256[:16]}...): refused",
-                    f"check {MIRROR_ENV} (a mirror serving other files), or regenerate "
-                    "infra/kafka's lock file with `python -m devstack lock-kafka`",
+                    f"{digest.hexdigest()[:16]}..., expected {size} bytes, "
+                    f"{sha256[:16]}...): refused",
+                    f"check {source.env} (a mirror serving other files), or {source.regenerate}",
                 )
-            os.replace(tmp, libs / jar.filename)
+            os.replace(tmp, target)
             return
         except urllib.error.HTTPError as exc:
             exc.close()
             progress.done_bytes -= got
             raise DevstackError(
                 f"download refused: {url} answered HTTP {exc.code} {exc.reason}",
-                f"check {MIRROR_ENV} (unset: Maven Central) and that it serves Maven artifacts",
+                f"check {source.env} (unset: {source.default}) and that it serves {source.serves}",
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             progress.done_bytes -= got
@@ -236,8 +268,8 @@ def _download(jar: Jar, base: str, libs: Path, progress: Progress) -> None:
                 reason = getattr(exc, "reason", exc)
                 raise DevstackError(
                     f"cannot download {url}: {reason} (no network?)",
-                    f"connect to the network once (later runs use the cache in {libs}), or set "
-                    f"{MIRROR_ENV} to a reachable Maven repository",
+                    f"connect to the network once (later runs use the cache in "
+                    f"{target.parent}), or set {source.env} to a reachable mirror",
                 ) from None
             log.info("retrying %s (%s)", url, exc)
             time.sleep(attempt)

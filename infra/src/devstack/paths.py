@@ -37,10 +37,14 @@ def run_dir(root: Path | None = None) -> Path:
     return (root or repo_root()) / ".run"
 
 
-def cache_dir() -> Path:
+def cache_root() -> Path:
+    """The per-machine download cache (``ORDERFLOW_CACHE_DIR``, else ~/.cache/orderflow)."""
     env = os.environ.get("ORDERFLOW_CACHE_DIR")
-    base = Path(env) if env else Path.home() / ".cache" / "orderflow"
-    return base / f"kafka-{KAFKA_VERSION}"
+    return Path(env) if env else Path.home() / ".cache" / "orderflow"
+
+
+def cache_dir() -> Path:
+    return cache_root() / f"kafka-{KAFKA_VERSION}"
 
 
 def kafka_project_dir() -> Path:

@@ -70,7 +70,7 @@ SPEC: ServiceSpec[IngestSettings, Dependencies] = ServiceSpec(
     handlers=_handlers,
     unit_of_work=_joined,
     subscribes=(topics.FULFILLMENT,),
-    publishes=(topics.ORDERS,),
+    publishes=(topics.ORDERS, topics.ADS),
     background=(
         _resume_uploads,
         sync.run_poller,

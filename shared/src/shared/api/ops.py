@@ -1,15 +1,18 @@
 """``/healthz`` (alive), ``/readyz`` (database and Kafka reachable, no relay or worker of the
-process stalled: ``shared.progress``) and ``/metrics``."""
+process stalled: ``shared.progress``), ``/metrics`` and ``/asyncapi.json`` (the event contract,
+the same document in every service: ``shared.events.asyncapi``, public like ``/openapi.json``)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import cache
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.events import asyncapi
 from shared.progress import Stalled
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -48,3 +51,13 @@ async def _run(check: ReadinessCheck) -> str:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics_endpoint() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/asyncapi.json", include_in_schema=False)
+async def asyncapi_document() -> Response:
+    return Response(_asyncapi_bytes(), media_type="application/json")
+
+
+@cache
+def _asyncapi_bytes() -> bytes:
+    return asyncapi.render().encode()

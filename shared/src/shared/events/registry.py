@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel
 
+from shared import topics
 from shared.events import ads, analytics, defects, fulfillment, orders
 from shared.messaging.envelope import CloudEvent, schema_uri
 
+# Topic -> the module holding its events: its docstring documents the topic, its ``PAYLOADS``
+# maps each event type the topic carries to its payload model.
+MODULES: dict[str, ModuleType] = {
+    topics.ORDERS: orders,
+    topics.FULFILLMENT: fulfillment,
+    topics.DEFECTS: defects,
+    topics.ADS: ads,
+    topics.ANALYTICS: analytics,
+}
+BY_TOPIC: dict[str, dict[str, type[BaseModel]]] = {
+    topic: module.PAYLOADS for topic, module in MODULES.items()
+}
+# The one payload schema version this build reads and writes (the end of ``dataschema``).
+SCHEMA_VERSION = 1
 PAYLOADS: dict[str, type[BaseModel]] = {
-    **orders.PAYLOADS,
-    **fulfillment.PAYLOADS,
-    **defects.PAYLOADS,
-    **ads.PAYLOADS,
-    **analytics.PAYLOADS,
+    event_type: model for payloads in BY_TOPIC.values() for event_type, model in payloads.items()
 }
 
 
@@ -31,7 +43,7 @@ def build_event(
     subject: str,
     seller_id: str,
     version: int,
-    schema_version: int = 1,
+    schema_version: int = SCHEMA_VERSION,
     correlation_id: str | None = None,
     causation_id: str | None = None,
 ) -> CloudEvent:
@@ -55,6 +67,6 @@ def parse_payload(event: CloudEvent) -> Any:
     model = PAYLOADS.get(event.type)
     if model is None:
         raise UnknownEventType(event.type)
-    if not event.dataschema.endswith(":1"):
+    if not event.dataschema.endswith(f":{SCHEMA_VERSION}"):
         raise UnknownEventType(f"{event.type} schema {event.dataschema}")
     return model.model_validate(event.data)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from fulfillment.domain import model as fulfillment_model
 from ingest.domain.feed_messages import (
     ADJUSTMENT_REASONS,
     CANCEL_REASONS,
@@ -23,6 +24,7 @@ from ingest.domain.feed_messages import (
     parse_processing_report,
     partial_cancel_reason,
 )
+from ingest.domain.throttle import LIMITS, RateLimit
 
 pytestmark = pytest.mark.unit
 
@@ -140,16 +142,7 @@ def test_codes_outside_amazons_enumerations_are_refused_before_sending() -> None
 
 
 def test_seller_reasons_map_to_amazon_codes_and_buyer_requests_stay_out_of_the_rate() -> None:
-    fulfillment_reasons = (
-        "NoInventory",
-        "ShippingAddressUndeliverable",
-        "CustomerExchange",
-        "BuyerCanceled",
-        "GeneralAdjustment",
-        "CarrierCoverageFailure",
-        "PricingError",
-    )
-    for reason in fulfillment_reasons:
+    for reason in fulfillment_model.CANCEL_REASONS:
         assert cancel_reason(reason, buyer_requested=False) in CANCEL_REASONS
         assert cancel_reason(reason, buyer_requested=True) == "BuyerCanceled"
         assert partial_cancel_reason(reason, buyer_requested=False) in ADJUSTMENT_REASONS
@@ -158,6 +151,17 @@ def test_seller_reasons_map_to_amazon_codes_and_buyer_requests_stay_out_of_the_r
     assert partial_cancel_reason("NoInventory", buyer_requested=True) == "CustomerCancel"
     with pytest.raises(InvalidFeedMessage):
         cancel_reason("Whatever", buyer_requested=False)
+
+
+def test_fulfillments_refund_reasons_are_amazon_adjustment_reasons() -> None:
+    assert set(fulfillment_model.ADJUSTMENT_REASONS) <= ADJUSTMENT_REASONS
+
+
+def test_feed_operations_have_amazons_usage_plans() -> None:
+    assert LIMITS["createFeedDocument"] == RateLimit(0.5, 15)
+    assert LIMITS["createFeed"] == RateLimit(0.0083, 15)
+    assert LIMITS["getFeed"] == RateLimit(2.0, 15)
+    assert LIMITS["getFeedDocument"] == RateLimit(0.0222, 10)
 
 
 REPORT = b"""<?xml version="1.0" encoding="UTF-8"?>

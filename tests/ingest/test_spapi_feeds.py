@@ -65,6 +65,7 @@ async def test_round_trip_with_one_message_refused(make_standin: Callable[..., S
         order_id="111-0000000-0000002",
         code="18021",
         description="The order is already shipped and cannot be cancelled.",
+        times=1,
     )
     finished: list[dict[str, Any]] = []
     standin.feeds.on_finished.append(finished.append)
@@ -128,6 +129,20 @@ async def test_round_trip_with_one_message_refused(make_standin: Callable[..., S
     assert notified == {ack_id, adj_id}
     assert standin.feeds.callback_errors == []
 
+    async with httpx.AsyncClient() as client:  # the refused one, sent again, is accepted
+        feeds = _client(standin, client, scale=1000)
+        retry_id = await feeds.submit(
+            feed_type=ORDER_ACKNOWLEDGEMENT_FEED,
+            marketplace_ids=[MARKETPLACE],
+            content=_cancellations("111-0000000-0000002"),
+        )
+        retried = await feeds.report(await feeds.wait(retry_id, poll_seconds=0.05, timeout=10))
+    assert retried.outcome(1).accepted
+    assert [m.accepted for m in standin.feeds.acknowledgements_of("111-0000000-0000002")] == [
+        False,
+        True,
+    ]
+
 
 async def test_a_broken_document_refuses_every_message(
     make_standin: Callable[..., StandIn],
@@ -178,7 +193,7 @@ async def test_create_feed_waits_for_its_bucket(
             )
         elapsed = time.monotonic() - started
     assert standin.feeds.feed_count() == 20
-    assert standin.max_excess("createFeed") <= 0
+    assert standin.max_excess("createFeed") < 0.05  # records are stamped a little after the take
     # The client paces at exactly Amazon's rate on its own clock: a request whose trip is a few
     # milliseconds shorter than the first one's can land a hair early and is retried, never more.
     assert len(standin.requests_of("createFeed", 429)) <= 1

@@ -11,8 +11,8 @@ server's (operations createFeedDocument, createFeed, getFeed, getFeedDocument).
 Processing parses the XML (``OrderAcknowledgement`` for POST_ORDER_ACKNOWLEDGEMENT_DATA,
 ``OrderAdjustment`` for POST_PAYMENT_ADJUSTMENT_DATA), checks codes against the XSD enumerations,
 records every message in ``messages`` and writes a ProcessingReport. A test refuses chosen
-messages with ``reject(code=..., description=..., message_id=... or order_id=...)``. A broken
-document answers one Error for MessageID 0 (ResultMessageCode 5000, as Amazon does for XML
+messages with ``reject(code=..., description=..., message_id=... or order_id=..., times=...)``.
+A broken document answers one Error for MessageID 0 (ResultMessageCode 5000, as Amazon does for XML
 parsing errors). Each finished feed calls every ``on_finished`` callback with a
 FEED_PROCESSING_FINISHED notification (amzn/selling-partner-api-models:
 schemas/notifications/FeedProcessingFinishedNotification.json).
@@ -105,17 +105,24 @@ COMPONENT_TYPES = {
 SCHEMA_ERROR = "5000"  # the code Amazon reports for XML it cannot parse or validate
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rejection:
     code: str
     description: str
     message_id: int | None = None
     order_id: str | None = None
+    times: int | None = None  # None: every time
+    fired: int = 0
 
-    def matches(self, message_id: int, order_id: str | None) -> bool:
-        return (self.message_id is None or self.message_id == message_id) and (
+    def take(self, message_id: int, order_id: str | None) -> bool:
+        """Whether this rule refuses the message (and count it)."""
+        matches = (self.message_id is None or self.message_id == message_id) and (
             self.order_id is None or self.order_id == order_id
         )
+        if not matches or (self.times is not None and self.fired >= self.times):
+            return False
+        self.fired += 1
+        return True
 
 
 @dataclass(frozen=True)
@@ -205,9 +212,16 @@ class FeedsStandIn:
         description: str,
         message_id: int | None = None,
         order_id: str | None = None,
+        times: int | None = None,
     ) -> None:
-        """Refuse the messages with this MessageID and/or AmazonOrderID in later feeds."""
-        self.rejections.append(Rejection(code, description, message_id, order_id))
+        """Refuse the messages with this MessageID and/or AmazonOrderID in later feeds (``times``
+        times, or always), so that a retry can be refused again or accepted."""
+        with self.server._lock:
+            self.rejections.append(Rejection(code, description, message_id, order_id, times))
+
+    def clear_rejections(self) -> None:
+        with self.server._lock:
+            self.rejections.clear()
 
     def messages_of(self, order_id: str, message_type: str | None = None) -> list[ReceivedMessage]:
         with self.server._lock:
@@ -390,23 +404,25 @@ class FeedsStandIn:
             root = SafeET.fromstring(content)
         except (ET.ParseError, ValueError) as exc:
             return [(0, SCHEMA_ERROR, f"XML Parsing Error: {exc}", None)], []
-        message_type = _text(root, "MessageType")
+        message_type = _text(root, "MessageType") or ""
         if root.tag != "AmazonEnvelope" or message_type != MESSAGE_TYPES.get(feed.feed_type):
             error = f"MessageType {message_type} does not belong to feed type {feed.feed_type}"
             return [(0, SCHEMA_ERROR, error, None)], []
         results: list[tuple[int, str, str, str | None]] = []
         received = []
         for message in root.findall("Message"):
-            message_id = int(_text(message, "MessageID") or 0)
+            number = _text(message, "MessageID") or ""
+            message_id = int(number) if number.isdigit() else 0
             body = message.find(message_type)
             order_id = _text(body, "AmazonOrderID") if body is not None else None
-            detail, error = _detail(message_type, body)
-            code = SCHEMA_ERROR if error else None
-            for rejection in self.rejections:
-                if code is None and rejection.matches(message_id, order_id):
-                    code, error = rejection.code, rejection.description
+            detail, problem = _detail(message_type, body)
+            code = SCHEMA_ERROR if problem else None
+            with self.server._lock:
+                for rejection in self.rejections:
+                    if code is None and rejection.take(message_id, order_id):
+                        code, problem = rejection.code, rejection.description
             if code is not None:
-                results.append((message_id, code, error or "", order_id))
+                results.append((message_id, code, problem or "", order_id))
             received.append(
                 ReceivedMessage(
                     feed_id=feed.feed_id,
@@ -417,7 +433,7 @@ class FeedsStandIn:
                     amazon_order_id=order_id,
                     detail=detail,
                     accepted=code is None,
-                    error=error,
+                    error=problem,
                 )
             )
         return results, received
@@ -537,4 +553,5 @@ def _report(seller: str, processed: int, results: list[tuple[int, str, str, str 
         if order_id:
             info = ET.SubElement(result, "AdditionalInfo")
             ET.SubElement(info, "AmazonOrderID").text = order_id
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    document: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return document

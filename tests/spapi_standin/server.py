@@ -13,7 +13,7 @@ Throttling: its own token bucket per (seller, operation) with Amazon's default r
 ``scale``; an empty bucket answers 429 with ``x-amzn-RateLimit-Limit``. Every request is
 recorded (operation, time, status) so a test can measure what the client did. Faults can be
 injected per operation (e.g. 500 after two good pages). The sandbox's static test cases answer
-as documented (see ``sandbox.py``).
+as documented (see ``sandbox.py``). The Feeds API lives in ``feeds.py`` (``standin.feeds``).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from spapi_standin import feeds, sandbox
 from spapi_standin import orders as shapes
-from spapi_standin import sandbox
 
 # Amazon's default plans (rate per second, burst).
 PLANS: dict[str, tuple[float, int]] = {
@@ -47,6 +47,7 @@ PLANS: dict[str, tuple[float, int]] = {
     "searchOrders": (0.0056, 20),
     "getOrder2026": (0.5, 30),
     "confirmShipment": (2.0, 10),
+    **feeds.PLANS,
 }
 
 
@@ -134,6 +135,7 @@ class StandIn:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._lock = threading.Lock()
         self.base_url = ""
+        self.feeds = feeds.FeedsStandIn(self)
 
     # -- what tests set up and read --------------------------------------------------------
 
@@ -498,6 +500,7 @@ class StandIn:
                 ),
                 Route("/orders/2026-01-01/orders", self.search_orders),
                 Route("/orders/2026-01-01/orders/{order_id}", self.get_order_2026),
+                *self.feeds.routes(),
             ]
         )
 

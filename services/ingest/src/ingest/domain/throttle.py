@@ -36,6 +36,11 @@ LIMITS: dict[str, RateLimit] = {
     "searchOrders": RateLimit(0.0056, 20),
     "getOrder2026": RateLimit(0.5, 30),
     "confirmShipment": RateLimit(2.0, 10),
+    # Feeds API 2021-06-30 (the model's usage plans; docs/amazon-orders.md 3.3)
+    "createFeedDocument": RateLimit(0.5, 15),
+    "createFeed": RateLimit(0.0083, 15),
+    "getFeed": RateLimit(2.0, 15),
+    "getFeedDocument": RateLimit(0.0222, 10),
 }
 
 

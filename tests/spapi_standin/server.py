@@ -6,7 +6,9 @@ It answers like SP-API, from Amazon's published models: the LWA token endpoint
 ``searchOrders`` (``paginationToken``) and ``getOrder`` with ``includedData``, and Orders v0
 ``confirmShipment`` (``POST /orders/v0/orders/{orderId}/shipmentConfirmation``, 204; every
 accepted body is kept in ``confirmations``; a body missing a required field answers 400
-``InvalidInput`` as Amazon does). It refuses a
+``InvalidInput`` as Amazon does), and the Notifications API with delivery to SQS
+(``notifications.py``: destinations, subscriptions, ``standin.notifications.publish``). It
+refuses a
 ``LastUpdatedBefore`` later than two minutes before now, as Amazon does.
 
 Throttling: its own token bucket per (seller, operation) with Amazon's default rates times
@@ -36,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from spapi_standin import notifications as notifications_api
 from spapi_standin import orders as shapes
 from spapi_standin import sandbox
 
@@ -122,7 +125,8 @@ class StandIn:
         )
         self.scale = scale
         self.plans = {
-            op: (rate * scale, (burst or {}).get(op, b)) for op, (rate, b) in PLANS.items()
+            op: (rate * scale, (burst or {}).get(op, b))
+            for op, (rate, b) in (PLANS | notifications_api.PLANS).items()
         }
         self.orders: dict[str, dict[str, Any]] = {}
         self.records: list[Record] = []
@@ -134,6 +138,7 @@ class StandIn:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._lock = threading.Lock()
         self.base_url = ""
+        self.notifications = notifications_api.Notifications(self)
 
     # -- what tests set up and read --------------------------------------------------------
 
@@ -238,6 +243,8 @@ class StandIn:
 
     async def token(self, request: Request) -> Response:
         form = await request.form()
+        if form.get("grant_type") == "client_credentials":
+            return self.notifications.grantless_token(form)
         if form.get("grant_type") != "refresh_token":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         if (form.get("client_id"), form.get("client_secret")) != (
@@ -498,6 +505,7 @@ class StandIn:
                 ),
                 Route("/orders/2026-01-01/orders", self.search_orders),
                 Route("/orders/2026-01-01/orders/{order_id}", self.get_order_2026),
+                *self.notifications.routes(),
             ]
         )
 

@@ -108,16 +108,22 @@ class ElasticMQServer:
 
     def start(self, timeout: float = START_TIMEOUT_S) -> bool:
         """Start ElasticMQ unless ours already runs; True if this call started it."""
+        started = self.begin()
+        if started:
+            self.wait_ready(timeout)
+        return started
+
+    def begin(self) -> bool:
+        """Spawn the server unless ours already runs, without waiting for it to answer
+        (``make up`` waits for it after Kafka and PostgreSQL); True if this call spawned it."""
         with file_lock(self.run_dir / ".lock"):
             if self.is_running():
                 log.info("ElasticMQ already running on %s", self.endpoint)
                 return False
-            self.launch()
-        self.wait_ready(timeout)
-        return True
+            self._launch()
+            return True
 
-    def launch(self) -> None:
-        """Spawn the server without waiting for it (``make up`` waits while Kafka starts)."""
+    def _launch(self) -> None:
         self._check_port_free()
         if self.fresh:
             shutil.rmtree(self.data_dir, ignore_errors=True)

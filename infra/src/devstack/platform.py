@@ -74,21 +74,13 @@ def infra_up(platform: Platform) -> None:
     kafka, postgres, sqs = platform.kafka, platform.postgres, platform.sqs
     # ElasticMQ is spawned first and waited for last: it starts while Kafka and PostgreSQL
     # do, so it adds next to nothing to `make up`'s time.
-    sqs_launched = config.sqs_enabled() and _launch_sqs(sqs)
+    sqs_launched = config.sqs_enabled() and sqs.begin()
     kafka.start()
     postgres.start()
     for database in config.DATABASES:
         postgres.create_database(database)
     if sqs_launched:
         sqs.wait_ready()
-
-
-def _launch_sqs(sqs: ElasticMQServer) -> bool:
-    if sqs.is_running():
-        log.info("ElasticMQ already running on %s", sqs.endpoint)
-        return False
-    sqs.launch()
-    return True
 
 
 def infra_down(platform: Platform) -> None:

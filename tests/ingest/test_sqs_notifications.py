@@ -6,6 +6,7 @@ notification is delivered, deleted only after the work committed, malformed ones
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,13 +24,19 @@ from sqlalchemy import select
 
 from ingest.adapters import orm
 from ingest.adapters.sqs import FeedFinished, NotificationQueue
-from ingest.service_layer.sqs_notifications import Handled, NotificationsConsumer
+from ingest.bootstrap import SPEC
+from ingest.service_layer.sqs_notifications import (
+    Handled,
+    NotificationsConsumer,
+    run_notifications,
+)
 from ingest.service_layer.sync import spapi_of, vault_of
 from ingest.service_layer.unit_of_work import UnitOfWork
+from ingest.settings import IngestSettings
 from shared import topics
 from shared.events.common import EncryptedPII
 from shared.pii import PIICipher
-from shared.testing import RunningService
+from shared.testing import RunningService, running_service
 
 pytestmark = pytest.mark.integration
 
@@ -266,3 +273,63 @@ async def test_feed_processing_finished_reaches_its_handler_then_is_deleted(
     assert (handled.result, handled.deleted) == ("feed_finished", True)
     [got] = seen
     assert got.envelope.payload.feedProcessingFinishedNotification.feedId == "50012345"
+
+
+async def test_the_background_job_reads_the_queue_its_settings_name(
+    make_standin: Callable[..., StandIn],
+    spapi_settings: IngestSettings,
+    sqs_endpoint: str,
+    queue_name: str,
+) -> None:
+    settings = spapi_settings.model_copy(
+        update={
+            "sqs_queue_url": f"{sqs_endpoint}/{ACCOUNT}/{queue_name}",
+            "sqs_endpoint_url": sqs_endpoint,
+            "sqs_access_key_id": "test",
+            "sqs_secret_access_key": "test",
+            "sqs_wait_seconds": 1,
+        }
+    )
+    standin = make_standin(scale=1000)
+    standin.notifications.sqs_endpoint = sqs_endpoint
+    await subscribe(standin, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}", "ORDER_CHANGE")
+    now = datetime.now(UTC)
+    order = v2026_order(created=now - timedelta(hours=1), updated=now - timedelta(minutes=30))
+    standin.put(order)
+    async with running_service(SPEC, settings, roles=("relay",)) as svc:
+        await connect(svc, standin, sync_from=now - timedelta(days=1))
+        job = asyncio.create_task(run_notifications(svc.resources))
+        try:
+            await standin.notifications.publish(order_change(order, seller=standin.seller_id))
+            events = await events_by_order(svc, {order["orderId"]}, timeout=30)
+            assert [e.type for e in events[order["orderId"]]] == ["order.created"]
+            assert await _left_on(sqs_endpoint, queue_name) == 0  # deleted once taken
+        finally:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+
+
+async def _left_on(sqs_endpoint: str, name: str) -> int:
+    """Messages on the queue, visible or received and not yet deleted (after 5 s at most)."""
+    creator = get_session().create_client(
+        "sqs",
+        region_name=REGION,
+        endpoint_url=sqs_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    async with creator as client:
+        for _ in range(50):
+            got = await client.get_queue_attributes(
+                QueueUrl=f"{sqs_endpoint}/{ACCOUNT}/{name}",
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )
+            left = sum(int(v) for v in got["Attributes"].values())
+            if left == 0:
+                return 0
+            await asyncio.sleep(0.1)
+    return left

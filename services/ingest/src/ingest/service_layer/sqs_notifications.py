@@ -22,14 +22,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from ingest.adapters.sqs import FeedFinished, Malformed, OrderChange, SqsMessage, parse
+from ingest.adapters.sqs import (
+    FeedFinished,
+    Malformed,
+    NotificationQueue,
+    OrderChange,
+    SqsMessage,
+    parse,
+)
 from ingest.domain.connections import UnknownSellingPartner
 from ingest.domain.model import Rejected
 from ingest.service_layer import handlers, notifications
 from ingest.service_layer.connections import Vault
-from ingest.service_layer.sync import SpApi
+from ingest.service_layer.sync import SpApi, spapi_of, vault_of
 from ingest.service_layer.unit_of_work import UnitOfWork
+from ingest.settings import IngestSettings
+from shared import topics
 from shared.pii import PIICipher
+from shared.runtime import Resources
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +84,10 @@ class NotificationsConsumer:
     topic: str
     on_feed_finished: Callable[[FeedFinished], Awaitable[None]] | None = None
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Long-poll until ``stop`` is set; a failed receive is logged and retried."""
-        while not stop.is_set():
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Long-poll until ``stop`` is set (or cancelled); a failed receive is logged and
+        retried."""
+        while stop is None or not stop.is_set():
             try:
                 await self.run_once()
             except Exception:
@@ -133,3 +144,28 @@ class NotificationsConsumer:
             await handlers.quarantine(
                 uow, seller_id=None, source=SOURCE, rejected=rejected, pii=self.pii
             )
+
+
+async def run_notifications(
+    resources: Resources,
+    *,
+    on_feed_finished: Callable[[FeedFinished], Awaitable[None]] | None = None,
+) -> None:
+    """Background job: consume ``SQS_QUEUE_URL`` forever; nothing when it is unset."""
+    settings = resources.settings
+    assert isinstance(settings, IngestSettings)
+    if not settings.sqs_queue_url:
+        log.info("SQS notifications consumer disabled (SQS_QUEUE_URL unset)")
+        return
+    async with NotificationQueue.from_settings(settings) as queue:
+        consumer = NotificationsConsumer(
+            queue=queue,
+            uow_factory=lambda: UnitOfWork(resources.sessions),
+            spapi=spapi_of(resources),
+            vault=vault_of(resources),
+            pii=PIICipher(settings.pii_key),
+            topic=settings.topic(topics.ORDERS),
+            on_feed_finished=on_feed_finished,
+        )
+        log.info("consuming Amazon's notifications from %s", settings.sqs_queue_url)
+        await consumer.run()

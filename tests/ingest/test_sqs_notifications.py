@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -333,3 +336,76 @@ async def _left_on(sqs_endpoint: str, name: str) -> int:
                 return 0
             await asyncio.sleep(0.1)
     return left
+
+
+CRASHING_CONSUMER = """
+import asyncio, os, signal
+from ingest.adapters.sqs import NotificationQueue
+from ingest.bootstrap import SPEC
+from ingest.service_layer.sqs_notifications import run_notifications
+from ingest.settings import IngestSettings
+from shared.runtime import open_resources
+
+async def _die(self, message):
+    os.kill(os.getpid(), signal.SIGKILL)  # the work committed; the delete never happens
+
+NotificationQueue.delete = _die
+
+async def main():
+    async with open_resources(SPEC, IngestSettings()) as resources:
+        await run_notifications(resources)
+
+asyncio.run(main())
+"""
+
+
+def _environment(settings: IngestSettings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SQS_", "SPAPI_"))}
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if isinstance(field.validation_alias, str) and value is not None:
+            env[field.validation_alias] = str(value)
+    return env
+
+
+async def test_a_consumer_killed_before_its_delete_still_takes_the_change_once(
+    make_standin: Callable[..., StandIn],
+    spapi_settings: IngestSettings,
+    sqs_endpoint: str,
+    queue_name: str,
+) -> None:
+    settings = spapi_settings.model_copy(
+        update={
+            "sqs_queue_url": f"{sqs_endpoint}/{ACCOUNT}/{queue_name}",
+            "sqs_endpoint_url": sqs_endpoint,
+            "sqs_access_key_id": "test",
+            "sqs_secret_access_key": "test",
+            "sqs_wait_seconds": 1,
+            "sqs_visibility_timeout_seconds": 2,
+        }
+    )
+    standin = make_standin(scale=1000)
+    standin.notifications.sqs_endpoint = sqs_endpoint
+    await subscribe(standin, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}", "ORDER_CHANGE")
+    now = datetime.now(UTC)
+    order = v2026_order(created=now - timedelta(hours=1), updated=now - timedelta(minutes=30))
+    standin.put(order)
+    async with running_service(SPEC, settings, roles=("relay",)) as svc:
+        await connect(svc, standin, sync_from=now - timedelta(days=1))
+        await standin.notifications.publish(order_change(order, seller=standin.seller_id))
+        crashed = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CRASHING_CONSUMER, env=_environment(settings)
+        )
+        assert await asyncio.wait_for(crashed.wait(), timeout=120) == -signal.SIGKILL
+        assert len(standin.requests_of("getOrder2026", 200)) == 1  # it took the change
+        job = asyncio.create_task(run_notifications(svc.resources))
+        try:
+            await asyncio.sleep(2.5)  # the visibility timeout: SQS delivers it again
+            assert await _left_on(sqs_endpoint, queue_name) == 0
+        finally:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+        events = await events_by_order(svc, {order["orderId"]})
+    assert [e.type for e in events[order["orderId"]]] == ["order.created"]
+    assert len(standin.requests_of("getOrder2026", 200)) == 1  # the repeat was a duplicate

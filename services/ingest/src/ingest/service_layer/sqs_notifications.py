@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 from ingest.adapters.sqs import (
     FeedFinished,
@@ -135,8 +135,7 @@ class NotificationsConsumer:
             )
         except UnknownSellingPartner:
             return "unknown_seller"  # take() quarantined it
-        result: Result = taken.result  # type: ignore[assignment]
-        return result
+        return cast(Result, taken.result)
 
     async def _quarantine(self, malformed: Malformed) -> None:
         rejected = Rejected(reasons=malformed.reasons, raw=malformed.raw)

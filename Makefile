@@ -12,7 +12,7 @@ export UV_LINK_MODE := copy
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: ## install what is missing: uv, the locked Python packages (PostgreSQL and a JDK among them), Kafka's jars (cached once per machine)
+setup: ## install what is missing: uv, the locked Python packages (PostgreSQL and a JDK among them), Kafka's and ElasticMQ's jars (cached once per machine)
 	@uv="$$($(PYTHON) infra/uv_bootstrap.py)" || exit 1; \
 	quiet=--quiet; [ -d $(VENV) ] || { quiet=; echo "make setup: installing the locked Python packages into $(VENV) (about 200 MB to download the first time on this machine)"; }; \
 	$$uv sync --all-packages --locked $$quiet || { \
@@ -30,7 +30,7 @@ browser: ## Chromium for the dashboard's browser test: on the PATH, else Debian'
 	    echo "make browser: no chromium here: the dashboard's browser test will be skipped; fix: install chromium (sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium"; \
 	  fi; }
 
-up: setup ## start Kafka, PostgreSQL and every service; prints URLs and API keys
+up: setup ## start Kafka, PostgreSQL, ElasticMQ (SQS) and every service; prints URLs and API keys
 	@$(PY) -m devstack up
 
 down: ## stop everything `make up` started

@@ -4,6 +4,8 @@
   on 127.0.0.1:19092 (controller 19093).
 - ``POSTGRES_URL`` set (server-level, e.g. ``postgresql://user@host:5432/postgres``): use it;
   else start/reuse a PostgreSQL in ``.run/test/pg`` on 127.0.0.1:15432 (fsync off).
+- ``SQS_ENDPOINT_URL`` set: use that SQS-compatible server; else start/reuse an ElasticMQ in
+  ``.run/test/sqs`` on 127.0.0.1:19324 (``ORDERFLOW_TEST_SQS_PORT``), messages in memory.
 - ``ORDERFLOW_KEEP_TEST_STACK`` set: leave the test servers running after the session.
 
 Service-specific fixtures belong in the services' own test folders.
@@ -21,6 +23,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from devstack import config
+from devstack.elasticmq import ElasticMQServer
 from devstack.kafka import KafkaServer
 from devstack.postgres import PostgresServer
 from devstack.testing import DatabaseFactory, shared_server
@@ -41,6 +44,20 @@ def kafka_bootstrap() -> Iterator[str]:
     )
     with shared_server(server, run_dir):
         yield server.bootstrap
+
+
+@pytest.fixture(scope="session")
+def sqs_endpoint() -> Iterator[str]:
+    """``http://host:port`` of a running SQS-compatible server (ElasticMQ). Tests create their
+    own uniquely named queues on it."""
+    external = os.environ.get("SQS_ENDPOINT_URL")
+    if external:
+        yield external.rstrip("/")
+        return
+    run_dir = TEST_RUN_DIR / "sqs"
+    server = ElasticMQServer(run_dir, config.TEST_SQS_PORT, fresh=True)
+    with shared_server(server, run_dir):
+        yield server.endpoint
 
 
 @pytest.fixture(scope="session")

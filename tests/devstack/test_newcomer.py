@@ -103,6 +103,8 @@ def _env(path: str, ports: list[int]) -> dict[str, str]:
         "POSTGRES_BINDIR",
         "POSTGRES_URL",
         "KAFKA_BOOTSTRAP_SERVERS",
+        "SQS_ENDPOINT_URL",
+        "ORDERFLOW_SQS",
         "VIRTUAL_ENV",
         "ORDERFLOW_ROOT",
         "PYTHONPATH",
@@ -119,6 +121,7 @@ def _env(path: str, ports: list[int]) -> dict[str, str]:
         "FULFILLMENT_PORT",
         "DEFECTS_PORT",
         "ANALYTICS_PORT",
+        "SQS_PORT",
     )
     env.update({name: str(port) for name, port in zip(names, ports, strict=True)})
     env["PATH"] = path
@@ -156,9 +159,9 @@ def test_make_up_in_a_fresh_0700_clone_with_only_python_make_and_git(
     path = bare_path(tmp_path / "bin")
     for tool in HIDDEN:
         assert shutil.which(tool, path=path) is None, tool
-    ports = _free_ports(7)
+    ports = _free_ports(8)
     env = _env(path, ports)
-    service_ports = dict(zip(SERVICES, ports[3:], strict=True))
+    service_ports = dict(zip(SERVICES, ports[3:7], strict=True))
     try:
         _make("up", clone, env, timeout=900)
         for name, port in service_ports.items():
@@ -183,6 +186,9 @@ def test_make_up_in_a_fresh_0700_clone_with_only_python_make_and_git(
             assert time.monotonic() < deadline, f"order {oid} not in fulfillment: {status}"
             time.sleep(0.5)
         assert json.loads(body)["amazon_order_id"] == oid
+        # ElasticMQ (on by default) answers the SQS protocol with the notifications queue.
+        status, body = _get(f"http://127.0.0.1:{ports[7]}/?Action=ListQueues")
+        assert status == 200 and b"/000000000000/orderflow-notifications<" in body
         cluster = (clone / ".run" / "postgres" / "home").resolve()
         _make("down", clone, env, timeout=300)
         for port in ports:

@@ -6,7 +6,9 @@ It answers like SP-API, from Amazon's published models: the LWA token endpoint
 ``searchOrders`` (``paginationToken``) and ``getOrder`` with ``includedData``, and Orders v0
 ``confirmShipment`` (``POST /orders/v0/orders/{orderId}/shipmentConfirmation``, 204; every
 accepted body is kept in ``confirmations``; a body missing a required field answers 400
-``InvalidInput`` as Amazon does). It refuses a
+``InvalidInput`` as Amazon does), and the Notifications API with delivery to SQS
+(``notifications.py``: destinations, subscriptions, ``standin.notifications.publish``). It
+refuses a
 ``LastUpdatedBefore`` later than two minutes before now, as Amazon does.
 
 Throttling: its own token bucket per (seller, operation) with Amazon's default rates times
@@ -37,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from spapi_standin import feeds, sandbox
+from spapi_standin import notifications as notifications_api
 from spapi_standin import orders as shapes
 
 # Amazon's default plans (rate per second, burst).
@@ -48,6 +51,7 @@ PLANS: dict[str, tuple[float, int]] = {
     "getOrder2026": (0.5, 30),
     "confirmShipment": (2.0, 10),
     **feeds.PLANS,
+    **notifications_api.PLANS,
 }
 
 
@@ -136,6 +140,7 @@ class StandIn:
         self._lock = threading.Lock()
         self.base_url = ""
         self.feeds = feeds.FeedsStandIn(self)
+        self.notifications = notifications_api.Notifications(self)
 
     # -- what tests set up and read --------------------------------------------------------
 
@@ -240,6 +245,8 @@ class StandIn:
 
     async def token(self, request: Request) -> Response:
         form = await request.form()
+        if form.get("grant_type") == "client_credentials":
+            return self.notifications.grantless_token(form)
         if form.get("grant_type") != "refresh_token":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         if (form.get("client_id"), form.get("client_secret")) != (
@@ -501,6 +508,7 @@ class StandIn:
                 Route("/orders/2026-01-01/orders", self.search_orders),
                 Route("/orders/2026-01-01/orders/{order_id}", self.get_order_2026),
                 *self.feeds.routes(),
+                *self.notifications.routes(),
             ]
         )
 

@@ -1,5 +1,5 @@
 """``python -m devstack <command>``: fetch, infra-up, infra-down, up, down, status, clean,
-lock-kafka (a maintainer's: regenerate infra/kafka's lock file with Maven)."""
+lock-kafka and lock-elasticmq (a maintainer's: regenerate infra/<name>'s lock file with Maven)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from devstack import config
+from devstack.elasticmq import ELASTICMQ, ensure_elasticmq_libs
 from devstack.errors import DevstackError, from_os_error
-from devstack.jars import generate_lock
+from devstack.jars import Artifact, generate_lock
 from devstack.java import find_java
-from devstack.kafka import ensure_kafka_libs, lock_file
-from devstack.paths import kafka_project_dir
+from devstack.kafka import KAFKA, ensure_kafka_libs
 from devstack.pginstall import major_version
 from devstack.platform import (
     Platform,
@@ -37,6 +37,11 @@ def _summary(platform: Platform) -> str:
         lines.append(f"  {service.name:<12} {service.url}  (docs {service.url}/docs)")
     lines += [
         f"  Kafka        {platform.kafka.bootstrap}",
+        *(
+            [f"  SQS          {platform.sqs.queue_url()}  (ElasticMQ)"]
+            if config.sqs_enabled()
+            else []
+        ),
         f"  PostgreSQL   {platform.postgres.url('<db>', driver='postgresql')}"
         f"  (databases: {', '.join(config.DATABASES)})",
         "  API keys     " + config.api_keys().replace(",", "\n               "),
@@ -53,6 +58,8 @@ def _status(platform: Platform) -> str:
         f"postgres     {state(platform.postgres.is_running()):<8} "
         f"{platform.postgres.url('postgres', driver='postgresql')}",
     ]
+    if config.sqs_enabled():
+        lines.append(f"elasticmq    {state(platform.sqs.is_running()):<8} {platform.sqs.endpoint}")
     for service in platform.present_services():
         pid = read_pid(platform.pid_file(service))
         if service_running(platform, service):
@@ -88,10 +95,12 @@ def cmd_status(platform: Platform) -> None:
 
 
 def cmd_fetch(platform: Platform) -> None:
-    """Fetch what the stack needs and is missing (Kafka's jars, once per machine) and check
-    that Java and PostgreSQL's binaries are there."""
+    """Fetch what the stack needs and is missing (Kafka's and ElasticMQ's jars, once per
+    machine) and check that Java and PostgreSQL's binaries are there."""
     del platform
     ensure_kafka_libs()
+    if config.sqs_enabled():
+        ensure_elasticmq_libs()
     log.debug("Java: %s", find_java())
     bindir = find_bindir()
     log.debug("PostgreSQL %d: %s", major_version(bindir), bindir)
@@ -101,14 +110,23 @@ def cmd_clean(platform: Platform) -> None:
     clean(platform)
 
 
+def _write_lock(artifact: Artifact) -> None:
+    text = generate_lock(artifact)
+    Path(artifact.lock_file).write_text(text)
+    count = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+    print(f"wrote {artifact.lock_file}: {count} jars")
+
+
 def cmd_lock_kafka(platform: Platform) -> None:
     """Regenerate infra/kafka's lock file from its pom.xml (needs Maven)."""
     del platform
-    path = lock_file()
-    text = generate_lock(kafka_project_dir() / "pom.xml", config.KAFKA_VERSION)
-    Path(path).write_text(text)
-    count = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-    print(f"wrote {path}: {count} jars")
+    _write_lock(KAFKA)
+
+
+def cmd_lock_elasticmq(platform: Platform) -> None:
+    """Regenerate infra/elasticmq's lock file from its pom.xml (needs Maven)."""
+    del platform
+    _write_lock(ELASTICMQ)
 
 
 COMMANDS: dict[str, Callable[[Platform], None]] = {
@@ -120,6 +138,7 @@ COMMANDS: dict[str, Callable[[Platform], None]] = {
     "fetch": cmd_fetch,
     "clean": cmd_clean,
     "lock-kafka": cmd_lock_kafka,
+    "lock-elasticmq": cmd_lock_elasticmq,
 }
 
 

@@ -9,9 +9,17 @@ import os
 from dataclasses import dataclass
 
 KAFKA_VERSION = "3.9.1"
+ELASTICMQ_VERSION = "1.7.1"
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_KAFKA_CONTROLLER_PORT = 9093
 DEFAULT_POSTGRES_PORT = 5432
+# ElasticMQ's own default port, so AWS examples written for it work unchanged.
+DEFAULT_SQS_PORT = 9324
+# The queue Amazon's notifications arrive on locally (created when ElasticMQ starts), and the
+# account and region in its queue URLs and ARNs (ElasticMQ's defaults: an obviously fake account).
+SQS_QUEUE = "orderflow-notifications"
+SQS_REGION = "us-east-1"
+SQS_ACCOUNT = "000000000000"
 POSTGRES_USER = "orderflow"
 
 
@@ -25,6 +33,7 @@ def _port(env: str, default: int) -> int:
 TEST_KAFKA_PORT = _port("ORDERFLOW_TEST_KAFKA_PORT", 19092)
 TEST_KAFKA_CONTROLLER_PORT = _port("ORDERFLOW_TEST_KAFKA_CONTROLLER_PORT", TEST_KAFKA_PORT + 1)
 TEST_POSTGRES_PORT = _port("ORDERFLOW_TEST_POSTGRES_PORT", 15432)
+TEST_SQS_PORT = _port("ORDERFLOW_TEST_SQS_PORT", 19324)
 
 READY_TIMEOUT_S = 90.0
 
@@ -77,6 +86,15 @@ def kafka_controller_port() -> int:
 
 def postgres_port() -> int:
     return int(os.environ.get("POSTGRES_PORT", DEFAULT_POSTGRES_PORT))
+
+
+def sqs_port() -> int:
+    return int(os.environ.get("SQS_PORT", DEFAULT_SQS_PORT))
+
+
+def sqs_enabled() -> bool:
+    """Whether ``make up`` starts ElasticMQ for Amazon's notifications (ORDERFLOW_SQS=0: no)."""
+    return os.environ.get("ORDERFLOW_SQS", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def api_keys() -> str:

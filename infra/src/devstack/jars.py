@@ -1,8 +1,9 @@
-"""Kafka's runtime jars from a committed lock file, downloaded without Maven.
+"""Java programs' runtime jars from a committed lock file, downloaded without Maven.
 
-``infra/kafka/kafka-<version>.lock`` lists every jar Kafka's broker needs (group, artifact,
-version, size, sha256), one line each. A maintainer regenerates it from ``infra/kafka/pom.xml``
-with Maven (``python -m devstack lock-kafka``, see docs/local-platform.md); ``make up`` only
+Each program the stack runs on the JVM (Kafka, ElasticMQ) is an :class:`Artifact`:
+``infra/<name>/<name>-<version>.lock`` lists every jar it needs (group, artifact, version,
+size, sha256), one line each. A maintainer regenerates it from ``infra/<name>/pom.xml`` with
+Maven (``python -m devstack lock-<name>``, see docs/local-platform.md); ``make up`` only
 downloads the listed jars from Maven Central (or ``$ORDERFLOW_MAVEN_MIRROR``) with urllib,
 checks each one's size and sha256, and moves it into the per-machine cache atomically. A jar
 already in the cache with the right checksum is kept, so a second run needs no network.
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import TextIO
 
 from devstack.errors import MB, DevstackError, check_free_space
+from devstack.lock import file_lock
+from devstack.paths import cache_root, project_dir
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +39,65 @@ MIRROR_ENV = "ORDERFLOW_MAVEN_MIRROR"
 _CHUNK = 256 * 1024
 _ATTEMPTS = 3
 _HEADER = """\
-# Kafka {version}'s runtime jars: group:artifact:version[:classifier] size sha256
-# Generated from infra/kafka/pom.xml by `python -m devstack lock-kafka` (needs Maven); do not
+# {title} {version}'s runtime jars: group:artifact:version[:classifier] size sha256
+# Generated from infra/{name}/pom.xml by `python -m devstack lock-{name}` (needs Maven); do not
 # edit by hand. `make up` downloads these from Maven Central and checks each sha256.
 """
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A program run from the jars its lock file lists: ``infra/<name>/`` holds its
+    ``pom.xml`` and ``<name>-<version>.lock``; the jars are cached once per machine in
+    ``<cache>/<name>-<version>/libs``."""
+
+    name: str
+    title: str
+    version: str
+
+    @property
+    def project_dir(self) -> Path:
+        return project_dir(self.name)
+
+    @property
+    def lock_file(self) -> Path:
+        return self.project_dir / f"{self.name}-{self.version}.lock"
+
+    @property
+    def cache_dir(self) -> Path:
+        return cache_root() / f"{self.name}-{self.version}"
+
+    @property
+    def lock_command(self) -> str:
+        return f"lock-{self.name}"
+
+
+def ensure_libs(artifact: Artifact, stream: TextIO | None = None) -> Path:
+    """Download ``artifact``'s jars into the per-machine cache once; return the directory.
+
+    ``.complete`` records the lock file's sha256: while it matches, nothing is read or fetched;
+    when the lock file changes, the jars are checked again and only the missing ones fetched.
+    """
+    home = artifact.cache_dir
+    libs, marker = home / "libs", home / ".complete"
+    text = artifact.lock_file.read_text()
+    stamp = f"{artifact.name} {artifact.version} lock {hashlib.sha256(text.encode()).hexdigest()}\n"
+    if _read(marker) == stamp:
+        return libs
+    with file_lock(home.parent / f".{artifact.name}-{artifact.version}.lock"):
+        if _read(marker) == stamp:
+            return libs
+        what = f"{artifact.title} {artifact.version}'s jars"
+        ensure_jars(parse_lock(text), libs, what=what, stream=stream)
+        marker.write_text(stamp)
+    return libs
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -208,7 +266,8 @@ def _download(jar: Jar, base: str, libs: Path, progress: Progress) -> None:
             env=MIRROR_ENV,
             default="Maven Central",
             serves="Maven artifacts",
-            regenerate="regenerate infra/kafka's lock file with `python -m devstack lock-kafka`",
+            regenerate="regenerate the lock file with `python -m devstack lock-kafka` "
+            "(or lock-elasticmq)",
         ),
     )
 
@@ -285,13 +344,15 @@ _LISTED = re.compile(
 )
 
 
-def generate_lock(pom: Path, version: str, mvn: str | None = None) -> str:
-    """The lock file's text for ``pom``: Maven resolves the runtime jars (checking the
-    checksums Maven Central publishes, ``--strict-checksums``); we record size and sha256."""
+def generate_lock(artifact: Artifact, mvn: str | None = None) -> str:
+    """The lock file's text for ``artifact``'s pom.xml: Maven resolves the runtime jars
+    (checking the checksums Maven Central publishes, ``--strict-checksums``); we record size
+    and sha256."""
+    pom = artifact.project_dir / "pom.xml"
     mvn = mvn or shutil.which("mvn")
     if mvn is None:
         raise DevstackError(
-            "generating the Kafka lock file needs Maven (mvn), and none is on the PATH",
+            f"generating the {artifact.title} lock file needs Maven (mvn), and none is on the PATH",
             "install Maven (a maintainer's task only: `make up` never needs it)",
         )
     with tempfile.TemporaryDirectory() as tmp:
@@ -313,7 +374,8 @@ def generate_lock(pom: Path, version: str, mvn: str | None = None) -> str:
             raise RuntimeError(f"mvn dependency:list failed:\n{result.stdout}\n{result.stderr}")
         jars = list(_listed_jars(listing.read_text().splitlines()))
     jars.sort(key=lambda jar: jar.coordinates)
-    return _HEADER.format(version=version) + "".join(jar.line() + "\n" for jar in jars)
+    header = _HEADER.format(title=artifact.title, name=artifact.name, version=artifact.version)
+    return header + "".join(jar.line() + "\n" for jar in jars)
 
 
 def _listed_jars(lines: Iterable[str]) -> Iterable[Jar]:

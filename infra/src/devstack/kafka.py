@@ -4,7 +4,6 @@ infra/kafka's lock file lists (devstack.jars), with the Java devstack.java finds
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import os
 import shutil
@@ -18,10 +17,10 @@ from typing import TextIO
 
 from devstack.config import KAFKA_VERSION
 from devstack.errors import DevstackError, port_taken
-from devstack.jars import ensure_jars, parse_lock
+from devstack.jars import Artifact, ensure_libs
 from devstack.java import find_java
 from devstack.lock import file_lock
-from devstack.paths import cache_dir, kafka_project_dir
+from devstack.paths import kafka_project_dir
 from devstack.proc import (
     log_tail,
     pid_alive,
@@ -69,36 +68,16 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return bytes(chunks)
 
 
+KAFKA = Artifact("kafka", "Kafka", KAFKA_VERSION)
+
+
 def lock_file() -> Path:
-    return kafka_project_dir() / f"kafka-{KAFKA_VERSION}.lock"
+    return KAFKA.lock_file
 
 
 def ensure_kafka_libs(stream: TextIO | None = None) -> Path:
-    """Download Kafka's runtime jars into the per-machine cache once; return the directory.
-
-    ``.complete`` records the lock file's sha256: while it matches, nothing is read or fetched;
-    when the lock file changes, the jars are checked again and only the missing ones fetched.
-    """
-    home = cache_dir()
-    libs, marker = home / "libs", home / ".complete"
-    text = lock_file().read_text()
-    stamp = f"kafka {KAFKA_VERSION} lock {hashlib.sha256(text.encode()).hexdigest()}\n"
-    if _read(marker) == stamp:
-        return libs
-    with file_lock(home.parent / f".kafka-{KAFKA_VERSION}.lock"):
-        if _read(marker) == stamp:
-            return libs
-        jars = parse_lock(text)
-        ensure_jars(jars, libs, what=f"Kafka {KAFKA_VERSION}'s jars", stream=stream)
-        marker.write_text(stamp)
-    return libs
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return None
+    """Download Kafka's runtime jars into the per-machine cache once; return the directory."""
+    return ensure_libs(KAFKA, stream)
 
 
 class KafkaServer:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from devstack.config import KAFKA_VERSION
-
 
 def repo_root(start: Path | None = None) -> Path:
     """The repository root: ``$ORDERFLOW_ROOT``, else the first ancestor holding ``services/``.
@@ -43,13 +41,14 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "orderflow"
 
 
-def cache_dir() -> Path:
-    return cache_root() / f"kafka-{KAFKA_VERSION}"
+def project_dir(name: str) -> Path:
+    """``infra/<name>`` (a Java program's Maven project, lock file and configuration)."""
+    here = Path(__file__).resolve().parents[2] / name
+    if (here / "pom.xml").is_file():
+        return here
+    return repo_root() / "infra" / name
 
 
 def kafka_project_dir() -> Path:
     """``infra/kafka`` (Maven project and log4j.properties)."""
-    here = Path(__file__).resolve().parents[2] / "kafka"
-    if (here / "pom.xml").is_file():
-        return here
-    return repo_root() / "infra" / "kafka"
+    return project_dir("kafka")

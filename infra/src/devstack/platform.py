@@ -14,6 +14,7 @@ from pathlib import Path
 
 from devstack import config
 from devstack.config import SERVICES, ServiceSpec
+from devstack.elasticmq import ElasticMQServer
 from devstack.errors import port_taken
 from devstack.kafka import KafkaServer
 from devstack.paths import repo_root
@@ -52,6 +53,10 @@ class Platform:
         )
 
     @property
+    def sqs(self) -> ElasticMQServer:
+        return ElasticMQServer(self.run_dir / "elasticmq", config.sqs_port())
+
+    @property
     def postgres(self) -> PostgresServer:
         return PostgresServer(self.run_dir / "postgres", config.postgres_port())
 
@@ -66,14 +71,20 @@ class Platform:
 
 
 def infra_up(platform: Platform) -> None:
-    kafka, postgres = platform.kafka, platform.postgres
+    kafka, postgres, sqs = platform.kafka, platform.postgres, platform.sqs
+    # ElasticMQ is spawned first and waited for last: it starts while Kafka and PostgreSQL
+    # do, so it adds next to nothing to `make up`'s time.
+    sqs_launched = config.sqs_enabled() and sqs.begin()
     kafka.start()
     postgres.start()
     for database in config.DATABASES:
         postgres.create_database(database)
+    if sqs_launched:
+        sqs.wait_ready()
 
 
 def infra_down(platform: Platform) -> None:
+    platform.sqs.stop()
     platform.kafka.stop()
     platform.postgres.stop()
 
@@ -87,6 +98,19 @@ def service_env(platform: Platform, service: ServiceSpec) -> dict[str, str]:
         "ORDERFLOW_API_KEYS": config.api_keys(),
         "ORDERFLOW_PII_KEY": config.pii_key(),
         "ORDERFLOW_SERVICE_URLS": config.service_urls(),
+        **(_sqs_env(platform) if config.sqs_enabled() else {}),
+    }
+
+
+def _sqs_env(platform: Platform) -> dict[str, str]:
+    """Where ingest's notifications consumer reads Amazon's notifications locally."""
+    return {
+        "SQS_ENDPOINT_URL": platform.sqs.endpoint,
+        "SQS_QUEUE_URL": platform.sqs.queue_url(),
+        "SQS_REGION": config.SQS_REGION,
+        # ElasticMQ accepts any signed request; the SDK only needs some credentials to sign.
+        "SQS_ACCESS_KEY_ID": "local",
+        "SQS_SECRET_ACCESS_KEY": "local",
     }
 
 

@@ -53,6 +53,21 @@ class IngestSettings(ServiceSettings):
         default=20, ge=1, validation_alias="SPAPI_CONFIRM_MAX_ATTEMPTS"
     )
 
+    # Amazon's notifications (ORDER_CHANGE, FEED_PROCESSING_FINISHED) read from an SQS queue
+    # (adapters/sqs.py). No SQS_QUEUE_URL: no consumer. SQS_ENDPOINT_URL names an
+    # SQS-compatible server (ElasticMQ locally, docs/adr/0044-elasticmq-for-sqs.md); empty:
+    # AWS's endpoint for SQS_REGION. Empty keys: the AWS SDK's own credential chain.
+    sqs_queue_url: str = Field(default="", validation_alias="SQS_QUEUE_URL")
+    sqs_endpoint_url: str = Field(default="", validation_alias="SQS_ENDPOINT_URL")
+    sqs_region: str = Field(default="us-east-1", validation_alias="SQS_REGION")
+    sqs_access_key_id: str = Field(default="", validation_alias="SQS_ACCESS_KEY_ID")
+    sqs_secret_access_key: str = Field(default="", validation_alias="SQS_SECRET_ACCESS_KEY")
+    sqs_wait_seconds: int = Field(default=20, ge=0, le=20, validation_alias="SQS_WAIT_SECONDS")
+    sqs_max_messages: int = Field(default=10, ge=1, le=10, validation_alias="SQS_MAX_MESSAGES")
+    sqs_visibility_timeout_seconds: int = Field(
+        default=120, ge=0, le=43200, validation_alias="SQS_VISIBILITY_TIMEOUT_SECONDS"
+    )
+
     def spapi_hosts(self) -> frozenset[str]:
         return frozenset(
             h.strip().lower() for h in self.spapi_allowed_hosts.split(",") if h.strip()

@@ -13,8 +13,7 @@ import pytest
 
 from fulfillment.adapters import codec
 from fulfillment.adapters.pii import BuyerPII
-from fulfillment.adapters.repository import SearchFilters
-from fulfillment.domain import carriers
+from fulfillment.domain import carriers, search
 from fulfillment.domain import events as ev
 from fulfillment.domain import state_machine as sm
 from fulfillment.domain.errors import (
@@ -25,8 +24,8 @@ from fulfillment.domain.errors import (
     RefundExceedsPaid,
 )
 from fulfillment.domain.model import Item, ItemQuantity, Order, RefundRequest
+from fulfillment.domain.search import SearchFilters
 from fulfillment.domain.state_machine import Action, Status
-from fulfillment.service_layer import search
 from shared.pii import PIICipher
 
 pytestmark = pytest.mark.unit

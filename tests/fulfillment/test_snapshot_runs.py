@@ -13,8 +13,8 @@ from sqlalchemy import event, select
 
 from fulfillment.adapters import orm
 from fulfillment.bootstrap import SPEC
-from fulfillment.service_layer.snapshots import Incoming, apply_snapshots
-from fulfillment.service_layer.unit_of_work import UnitOfWork
+from fulfillment.service_layer.handlers import Incoming, announced, apply_snapshots
+from fulfillment.service_layer.unit_of_work import SqlUnitOfWork
 from fulfillment.settings import FulfillmentSettings
 from shared import topics
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderSnapshot
@@ -77,8 +77,7 @@ def _scenario() -> tuple[list[CloudEvent], list[CloudEvent], list[str]]:
 
 async def _ship(svc: RunningService, amazon_order_id: str) -> None:
     """A seller's shipment, the same on both databases (fixed ids and times)."""
-    topic = svc.resources.settings.topic(topics.FULFILLMENT)
-    async with UnitOfWork(topic=topic, sessions=svc.resources.sessions) as uow:
+    async with svc.resources.deps.uow() as uow:
         order = await uow.orders.get(amazon_order_id, seller_id=None, lock=True)
         assert order is not None
         order.confirm_shipment(
@@ -89,7 +88,9 @@ async def _ship(svc: RunningService, amazon_order_id: str) -> None:
             items=None,
             now=NOW,
         )
-        await uow.save(order)
+        await uow.orders.save(order)
+        uow.publish(announced(order, None))
+        await uow.commit()
 
 
 async def _stored(svc: RunningService) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
@@ -162,11 +163,10 @@ async def test_the_outcome_of_each_snapshot_of_a_run(fulfillment: RunningService
     for ev in before:
         assert await apply(fulfillment, ev)
     resources = fulfillment.resources
-    uow_topic = resources.settings.topic(topics.FULFILLMENT)
     incoming = [Incoming(OrderSnapshot.model_validate(e.data), str(e.id)) for e in run]
     async with resources.sessions() as session, session.begin():
         outcomes = await apply_snapshots(
-            UnitOfWork(topic=uow_topic, session=session),
+            SqlUnitOfWork.joining(session, topic=resources.deps.topic),
             incoming,
             pii=resources.deps.pii,
             clock=lambda: NOW,

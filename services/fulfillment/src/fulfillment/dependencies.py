@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fulfillment.adapters.pii import BuyerPII
-from fulfillment.service_layer.unit_of_work import UnitOfWork
+from fulfillment.service_layer.unit_of_work import SqlUnitOfWork, UnitOfWork
 from fulfillment.settings import FulfillmentSettings
 from shared import topics
 
@@ -33,7 +33,7 @@ class Dependencies:
         return self.settings.topic(topics.FULFILLMENT)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(topic=self.topic, sessions=self.sessions)
+        return SqlUnitOfWork(self.sessions, topic=self.topic)
 
     def now(self) -> datetime:
         """The clock's time (read at each call: tests replace ``clock``)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +26,9 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fulfillment.adapters import codec, orm
+from fulfillment.domain.errors import ConcurrentInsert
 from fulfillment.domain.model import Order
+from fulfillment.domain.search import SearchFilters, SearchPage
 from shared.db import bulk
 
 INFINITY = literal("infinity").cast(DateTime(timezone=True))
@@ -52,41 +53,12 @@ def _row(order: Order) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class SearchFilters:
-    seller_id: str | None = None
-    purchase_date_from: datetime | None = None
-    purchase_date_to: datetime | None = None
-    amazon_order_id: str | None = None
-    asin: str | None = None
-    seller_sku: str | None = None
-    title: str | None = None
-    buyer_email_hash: str | None = None
-    ship_service_level: str | None = None
-    carrier_code: str | None = None
-    tracking_number: str | None = None
-    statuses: tuple[str, ...] = ()
-    exclude_statuses: tuple[str, ...] = ()
-    fulfillment_channel: str | None = None
-    sales_channel: str | None = None
-    latest_ship_date_from: datetime | None = None
-    latest_ship_date_to: datetime | None = None
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    sort: str  # purchase_date | latest_ship_date
-    descending: bool
-    after: tuple[datetime | None, str] | None
-    limit: int
-
-
 # Built once; the ids are given at execution (see shared.db.bulk.any_of).
 _HELD = select(orm.orders.c.doc).where(orm.orders.c.amazon_order_id == any_(bulk.any_of()))
 _HELD_LOCKED = _HELD.order_by(orm.orders.c.amazon_order_id).with_for_update()
 
 
-class OrderRepository:
+class SqlOrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -109,9 +81,13 @@ class OrderRepository:
         docs = (await self.session.execute(stmt, {"ids": ids})).scalars()
         return {order.amazon_order_id: order for order in map(codec.order_of, docs)}
 
-    async def add_many(self, orders: Sequence[Order]) -> set[str]:
-        """Insert new orders (one row per id); the ids that did not exist yet."""
-        return await bulk.insert_new(self.session, orm.orders, [_row(order) for order in orders])
+    async def add_many(self, orders: Sequence[Order]) -> None:
+        """Insert new orders (one row per id), with one statement. Raises ``ConcurrentInsert``
+        when one of them exists already (another transaction inserted it first)."""
+        added = await bulk.insert_new(self.session, orm.orders, [_row(order) for order in orders])
+        missing = sorted({order.amazon_order_id for order in orders} - added)
+        if missing:
+            raise ConcurrentInsert(missing[0])
 
     async def save(self, order: Order) -> None:
         await self.save_many([order])
@@ -199,7 +175,7 @@ def _paged(stmt: Select[Any], page: SearchPage) -> Select[Any]:
     return stmt.order_by(*order).limit(page.limit)
 
 
-class UploadRepository:
+class SqlUploadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

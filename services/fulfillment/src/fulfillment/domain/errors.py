@@ -14,6 +14,9 @@ FulfillmentError
 ├── InvalidInput                  422: a field is wrong on its own (names the field)
 │   └── UnreadableUpload          the file is not a shipment-confirmation flat file
 └── BuyerPIIRemoved               410: buyer PII removed (retention): no packing slip any more
+
+ConcurrentInsert (not a FulfillmentError): another transaction inserted the same order first;
+the consumer runner retries the event, which then merges into the stored order.
 """
 
 from __future__ import annotations
@@ -94,3 +97,11 @@ class BuyerPIIRemoved(FulfillmentError):
             "ships or is canceled, per Amazon's Data Protection Policy), so its packing slip "
             "can no longer be printed."
         )
+
+
+class ConcurrentInsert(RuntimeError):
+    """Another transaction inserted this order first; the caller retries and merges."""
+
+    def __init__(self, amazon_order_id: str) -> None:
+        super().__init__(amazon_order_id)
+        self.amazon_order_id = amazon_order_id

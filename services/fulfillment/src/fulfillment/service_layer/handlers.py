@@ -1,34 +1,67 @@
-"""Fulfillment's use cases: one handler per command, plus the orders.v1 event handler.
+"""Fulfillment's use cases: one handler per command, and the handlers of the orders.v1 events.
 
 Each command loads the order locked (``SELECT ... FOR UPDATE``), asks the aggregate to act,
-and saves it with its events in the same transaction. Identifiers are made here; the time
-comes from the caller's clock.
+stores it and queues its events (``uow.publish``) in the caller's unit of work; the caller
+commits. Identifiers are made here; the time comes from the caller's clock.
+
+orders.v1 snapshots are idempotent, newest version wins, seller actions kept: the consumer
+runner already skips repeated event ids (inbox), and a snapshot whose version is not newer
+than the one held is dropped, so arrival order and repeats do not matter. A run of snapshots
+(consecutive events of one partition) is applied at once: the orders they name are read and
+locked with one query, each snapshot is decided in memory in the run's order (a later
+snapshot of the same order sees what the earlier ones did), and then new orders, changed
+orders and the events to announce are written with one statement each. A single snapshot is
+a run of one.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from fulfillment.adapters.outbox import cloud_events
 from fulfillment.adapters.pii import BuyerPII
 from fulfillment.domain import commands as cmd
 from fulfillment.domain.errors import OrderNotFound
-from fulfillment.domain.model import Cancellation, Order, Pickup, Refund, Return, Shipment
+from fulfillment.domain.model import (
+    Cancellation,
+    Item,
+    Order,
+    Pickup,
+    Refund,
+    Return,
+    Shipment,
+)
+from fulfillment.domain.state_machine import Status
 from fulfillment.domain.values import AmazonConfirmation as AmazonAnswer
-from fulfillment.service_layer.snapshots import Incoming, apply_snapshots
 from fulfillment.service_layer.unit_of_work import UnitOfWork
-from shared.events.orders import AmazonConfirmation
+from shared.events.orders import AmazonConfirmation, OrderSnapshot
+from shared.logs import correlation_id
 from shared.messaging.envelope import CloudEvent
-from shared.messaging.inbox import Events
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def announced(order: Order, correlation: str | None) -> list[CloudEvent]:
+    """The order's recorded events as fulfillment.v1 messages, taken off the order."""
+    events = cloud_events(order, correlation)
+    order.events.clear()
+    return events
+
+
+async def _store(uow: UnitOfWork, order: Order) -> None:
+    """Store the order and queue its events, correlated with the request or event at hand."""
+    await uow.orders.save(order)
+    uow.publish(announced(order, correlation_id.get()))
 
 
 async def load(uow: UnitOfWork, command: cmd.Command) -> Order:
@@ -54,7 +87,7 @@ async def confirm_shipment(
         now=now,
     )
     if created:
-        await uow.save(order)
+        await _store(uow, order)
     return shipment, created
 
 
@@ -68,14 +101,14 @@ async def edit_shipment(uow: UnitOfWork, c: cmd.EditShipment, *, now: datetime) 
         tracking_number=c.tracking_number,
         now=now,
     )
-    await uow.save(order)
+    await _store(uow, order)
     return shipment
 
 
 async def cancel_order(uow: UnitOfWork, c: cmd.CancelOrder, *, now: datetime) -> Cancellation:
     order = await load(uow, c)
     cancellation = order.cancel(reason=c.reason, now=now)
-    await uow.save(order)
+    await _store(uow, order)
     return cancellation
 
 
@@ -83,7 +116,7 @@ async def issue_refund(uow: UnitOfWork, c: cmd.IssueRefund, *, now: datetime) ->
     order = await load(uow, c)
     lines = list(c.items) if c.items is not None else None
     refund = order.refund(refund_id=new_id(), reason=c.reason, lines=lines, now=now)
-    await uow.save(order)
+    await _store(uow, order)
     return refund
 
 
@@ -97,7 +130,7 @@ async def authorize_return(uow: UnitOfWork, c: cmd.AuthorizeReturn, *, now: date
         reason=c.reason,
         now=now,
     )
-    await uow.save(order)
+    await _store(uow, order)
     return ret
 
 
@@ -111,7 +144,7 @@ async def receive_return(
         refund_id=new_id() if c.refund else None,
         refund_reason=c.refund_reason,
     )
-    await uow.save(order)
+    await _store(uow, order)
     return ret, refund
 
 
@@ -124,7 +157,7 @@ async def schedule_pickup(uow: UnitOfWork, c: cmd.SchedulePickup, *, now: dateti
         window_end=c.window_end,
         now=now,
     )
-    await uow.save(order)
+    await _store(uow, order)
     return pickup
 
 
@@ -133,48 +166,139 @@ async def flag_late_orders(uow: UnitOfWork, *, now: datetime, batch: int) -> int
     flagged = 0
     for order in await uow.orders.overdue_for_flagging(now, batch):
         if order.flag_late(now):
-            await uow.save(order)
+            await _store(uow, order)
             flagged += 1
     return flagged
 
 
-def snapshot_handler(
-    *, topic: str, pii: BuyerPII, clock: Clock
-) -> Callable[[AsyncSession, Events], Awaitable[None]]:
-    """The orders.v1 snapshot handler: applies a run of snapshots (or one) in the runner's
-    transaction; each announcement carries the correlation id of the event that caused it."""
+# ---- orders.v1 -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Incoming:
+    """One snapshot of a run, with the correlation id its announcements carry."""
 
-    async def apply(session: AsyncSession, events: Events) -> None:
-        run = [Incoming(payload, event.correlationid or str(event.id)) for event, payload in events]
-        await apply_snapshots(UnitOfWork(topic=topic, session=session), run, pii=pii, clock=clock)
-
-    return apply
+    snapshot: OrderSnapshot
+    correlation_id: str | None = None
 
 
-def amazon_confirmation_handler(
-    *, topic: str
-) -> Callable[[AsyncSession, CloudEvent, AmazonConfirmation], Awaitable[None]]:
-    """The orders.v1 handler of ``shipment.amazon_confirmed`` / ``..._confirmation_failed``:
-    records Amazon's answer on the shipment, without bumping the order's version or
-    publishing anything (it is not an order snapshot). Unknown orders or shipments: ignored."""
+@dataclass
+class _Run:
+    """What a run did so far: the orders as they now are, and what to write."""
 
-    async def handle(session: AsyncSession, event: CloudEvent, payload: AmazonConfirmation) -> None:
-        uow = UnitOfWork(topic=topic, session=session)
-        order = await uow.orders.get(
-            payload.amazon_order_id, seller_id=payload.seller_id, lock=True
+    orders: dict[str, Order]
+    new: dict[str, Order] = field(default_factory=dict)
+    changed: dict[str, Order] = field(default_factory=dict)
+    events: list[CloudEvent] = field(default_factory=list)
+
+
+async def apply_snapshots(
+    uow: UnitOfWork, run: Sequence[Incoming], *, pii: BuyerPII, clock: Clock
+) -> list[str]:
+    """Apply a run in order; for each snapshot: created, updated, stale or foreign. Raises
+    ``ConcurrentInsert`` when another transaction inserted one of its new orders first."""
+    ids = [i.snapshot.amazon_order_id for i in run]
+    state = _Run(orders=await uow.orders.get_many(ids, lock=True))
+    outcomes = [_apply(state, i, pii=pii, now=clock()) for i in run]
+    await uow.orders.add_many(list(state.new.values()))
+    await uow.orders.save_many([o for key, o in state.changed.items() if key not in state.new])
+    uow.publish(state.events)
+    return outcomes
+
+
+def _apply(state: _Run, incoming: Incoming, *, pii: BuyerPII, now: datetime) -> str:
+    snapshot = incoming.snapshot
+    key = snapshot.amazon_order_id
+    held = state.orders.get(key)
+    if held is None:
+        order = state.orders[key] = state.new[key] = order_from_snapshot(snapshot, pii)
+        order.arrived(now)
+        state.events += announced(order, incoming.correlation_id)
+        return "created"
+    if held.seller_id != snapshot.seller_id:
+        log.warning(
+            "snapshot for an order of another seller ignored", extra={"amazon_order_id": key}
         )
-        if order is None:
-            return
-        shipment = next((s for s in order.shipments if s.shipment_id == payload.shipment_id), None)
-        if shipment is None:
-            return
-        answer = AmazonAnswer(
-            status=payload.status,
-            at=payload.at,
-            fulfillment_version=payload.fulfillment_version,
-            error=payload.error,
-        )
-        if shipment.note_amazon_confirmation(answer):
-            await uow.orders.save(order)
+        return "foreign"
+    if not held.takes(snapshot.version) or not held.merge_amazon(
+        order_from_snapshot(snapshot, pii), now
+    ):
+        return "stale"
+    state.changed[key] = held
+    state.events += announced(held, incoming.correlation_id)
+    return "updated"
 
-    return handle
+
+def order_from_snapshot(s: OrderSnapshot, pii: BuyerPII) -> Order:
+    status = Status(s.order_status.value)
+    total = s.order_total
+    currency = total.currency_code if total else _currency_of(s)
+    return Order(
+        amazon_order_id=s.amazon_order_id,
+        seller_id=s.seller_id,
+        status=status,
+        amazon_status=status,
+        snapshot_version=s.version,
+        purchase_date=s.purchase_date,
+        last_update_date=s.last_update_date,
+        fulfillment_channel=s.fulfillment_channel.value if s.fulfillment_channel else None,
+        marketplace_id=s.marketplace_id,
+        sales_channel=s.sales_channel,
+        ship_service_level=s.ship_service_level,
+        shipment_service_level_category=s.shipment_service_level_category,
+        order_type=s.order_type,
+        earliest_ship_date=s.earliest_ship_date,
+        latest_ship_date=s.latest_ship_date,
+        earliest_delivery_date=s.earliest_delivery_date,
+        latest_delivery_date=s.latest_delivery_date,
+        order_total=total.amount if total else None,
+        currency_code=currency,
+        is_prime=s.is_prime,
+        is_business_order=s.is_business_order,
+        is_buyer_requested_cancel=s.is_buyer_requested_cancel,
+        buyer_cancel_reason=s.buyer_cancel_reason,
+        ship_to=s.ship_to.model_dump() if s.ship_to else None,
+        buyer_pii=s.buyer_pii.model_dump() if s.buyer_pii else None,
+        buyer_email_hash=pii.email_hash_of(s.buyer_pii),
+        items=[
+            Item(
+                order_item_id=i.order_item_id,
+                asin=i.asin,
+                seller_sku=i.seller_sku,
+                title=i.title,
+                quantity_ordered=i.quantity_ordered,
+                quantity_shipped=i.quantity_shipped,
+                item_price=i.item_price.amount if i.item_price else None,
+                item_tax=i.item_tax.amount if i.item_tax else None,
+                shipping_price=i.shipping_price.amount if i.shipping_price else None,
+                shipping_tax=i.shipping_tax.amount if i.shipping_tax else None,
+                promotion_discount=i.promotion_discount.amount if i.promotion_discount else None,
+                is_buyer_requested_cancel=i.is_buyer_requested_cancel,
+            )
+            for i in s.items
+        ],
+    )
+
+
+def _currency_of(s: OrderSnapshot) -> str | None:
+    prices = (i.item_price for i in s.items if i.item_price is not None)
+    first = next(prices, None)
+    return first.currency_code if first else None
+
+
+async def record_amazon_confirmation(uow: UnitOfWork, answer: AmazonConfirmation) -> None:
+    """Amazon's answer to a shipment confirmation (``shipment.amazon_confirmed`` /
+    ``..._confirmation_failed``), recorded on the shipment without bumping the order's version
+    or publishing anything (it is not an order snapshot). Unknown orders or shipments: ignored."""
+    order = await uow.orders.get(answer.amazon_order_id, seller_id=answer.seller_id, lock=True)
+    if order is None:
+        return
+    shipment = next((s for s in order.shipments if s.shipment_id == answer.shipment_id), None)
+    if shipment is None:
+        return
+    noted = AmazonAnswer(
+        status=answer.status,
+        at=answer.at,
+        fulfillment_version=answer.fulfillment_version,
+        error=answer.error,
+    )
+    if shipment.note_amazon_confirmation(noted):
+        await uow.orders.save(order)

@@ -1,91 +1,75 @@
-"""One database transaction per use case; repositories and the outbox share it.
+"""Fulfillment's unit of work: its repositories, declared as ``Protocol``s, and the SQL one.
 
-``UnitOfWork(sessions=...)`` opens, commits or rolls back its own transaction (the API);
-``UnitOfWork(session=...)`` joins a transaction someone else owns (the consumer runner,
-which commits it together with the inbox row).
+The service layer sees ``UnitOfWork`` (``uow.orders``, ``uow.uploads``, and the shared API:
+``publish``, ``commit``, ``attempt``); ``SqlUnitOfWork`` binds the SQL repositories of
+``adapters/repository.py`` to one session, and unit tests use an in-memory subclass. Service
+layer functions never commit: whoever opened the unit of work (a router, a background job, the
+consumer runner) commits it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from types import TracebackType
+from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fulfillment.adapters import orm
-from fulfillment.adapters.outbox import cloud_events
-from fulfillment.adapters.repository import OrderRepository, UploadRepository
+from fulfillment.adapters.repository import SqlOrderRepository, SqlUploadRepository
 from fulfillment.domain.model import Order
-from shared.logs import correlation_id
-from shared.messaging import outbox
-from shared.messaging.envelope import CloudEvent
+from fulfillment.domain.search import SearchFilters, SearchPage
+from shared import unit_of_work as base
 
 
-class ConcurrentInsert(RuntimeError):
-    """Another transaction inserted the same order first; the caller retries and merges."""
+class OrderRepository(Protocol):
+    async def get(
+        self, amazon_order_id: str, *, seller_id: str | None, lock: bool = False
+    ) -> Order | None: ...
+
+    async def get_many(
+        self, amazon_order_ids: Sequence[str], *, lock: bool
+    ) -> dict[str, Order]: ...
+
+    async def add_many(self, orders: Sequence[Order]) -> None:
+        """Insert new orders; raises ``ConcurrentInsert`` when one exists already."""
+
+    async def save(self, order: Order) -> None: ...
+
+    async def save_many(self, orders: Sequence[Order]) -> None: ...
+
+    async def overdue_for_flagging(self, now: datetime, limit: int) -> list[Order]: ...
+
+    async def search(self, filters: SearchFilters, page: SearchPage) -> list[Order]: ...
 
 
-class UnitOfWork:
-    def __init__(
-        self,
-        *,
-        topic: str,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        session: AsyncSession | None = None,
-    ) -> None:
-        self.topic = topic
-        self._sessions = sessions
-        self._owns = session is None
-        if session is not None:
-            self._bind(session)
+class UploadRepository(Protocol):
+    """Shipment uploads as rows (attribute access: ``row.status``, ``row.results``, ...)."""
+
+    async def add(self, **values: Any) -> bool: ...
+
+    async def find_same(self, seller_id: str, sha256: str) -> Any | None: ...
+
+    async def get(
+        self, upload_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
+    ) -> Any | None: ...
+
+    async def unfinished(self) -> list[uuid.UUID]: ...
+
+    async def progress(self, upload_id: uuid.UUID, **values: Any) -> None: ...
+
+
+class UnitOfWork(base.UnitOfWork):
+    """What the service layer is given."""
+
+    orders: OrderRepository
+    uploads: UploadRepository
+
+
+class SqlUnitOfWork(UnitOfWork, base.SqlUnitOfWork):
+    outbox_table = orm.plumbing.outbox
 
     def _bind(self, session: AsyncSession) -> None:
-        self.session = session
-        self.orders = OrderRepository(session)
-        self.uploads = UploadRepository(session)
-
-    async def __aenter__(self) -> UnitOfWork:
-        if self._owns:
-            assert self._sessions is not None
-            self._bind(self._sessions())
-            await self.session.begin()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if not self._owns:
-            return
-        try:
-            if exc_type is None:
-                await self.session.commit()
-            else:
-                await self.session.rollback()
-        finally:
-            await self.session.close()
-
-    async def save(self, order: Order) -> None:
-        """Store the order and queue its recorded events in the same transaction."""
-        events = self.announce(order, correlation_id.get())
-        await self.save_all(new=[], changed=[order], events=events)
-
-    def announce(self, order: Order, correlation: str | None) -> list[CloudEvent]:
-        """The order's recorded events as fulfillment.v1 messages (taken off the order)."""
-        events = cloud_events(order, correlation)
-        order.events.clear()
-        return events
-
-    async def save_all(
-        self, *, new: Sequence[Order], changed: Sequence[Order], events: Sequence[CloudEvent]
-    ) -> None:
-        """Insert ``new`` orders, store ``changed`` ones (each once) and queue ``events``,
-        with one statement each. Raises ``ConcurrentInsert`` when a new order exists already."""
-        added = await self.orders.add_many(new)
-        missing = sorted({order.amazon_order_id for order in new} - added)
-        if missing:
-            raise ConcurrentInsert(missing[0])
-        await self.orders.save_many(changed)
-        await outbox.add_events(self.session, orm.plumbing.outbox, topic=self.topic, events=events)
+        self.orders = SqlOrderRepository(session)
+        self.uploads = SqlUploadRepository(session)

@@ -67,6 +67,7 @@ async def process(
             ]
             finished = done + len(batch) >= len(packages)
             await uow.uploads.progress(upload_id, **_counters(upload, results, clock(), finished))
+            await uow.commit()
             if finished:
                 log.info("shipment upload processed", extra={"upload_id": str(upload_id)})
                 return
@@ -92,7 +93,7 @@ async def _confirm_in_savepoint(
         return result | {"result": "rejected", "errors": refused}
     try:
         command = _command(seller_id, package, now)
-        async with uow.session.begin_nested():
+        async with uow.attempt():
             shipment, created = await handlers.confirm_shipment(uow, command, now=now)
     except FulfillmentError as exc:
         field = exc.field if isinstance(exc, InvalidInput) else None

@@ -8,12 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
-from fulfillment.adapters import packing_slip
-from fulfillment.adapters.repository import SearchFilters, SearchPage
 from fulfillment.domain import carriers
 from fulfillment.domain import commands as cmd
-from fulfillment.domain.errors import OrderNotFound
 from fulfillment.domain.model import Order
+from fulfillment.domain.search import SearchFilters, SearchPage
 from fulfillment.entrypoints.api.deps import Now, Pii, UoW
 from fulfillment.entrypoints.api.schemas import (
     CancellationIn,
@@ -22,7 +20,7 @@ from fulfillment.entrypoints.api.schemas import (
     order_out,
     summary_out,
 )
-from fulfillment.service_layer import handlers, search
+from fulfillment.service_layer import handlers, queries
 from shared import inputs
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.pagination import (
@@ -96,8 +94,7 @@ async def search_orders(
         latest_ship_date_from=latest_ship_date_from,
         latest_ship_date_to=latest_ship_date_to,
     )
-    filters, applied = search.with_defaults(requested, ship_by=ship_by, now=now)
-    if buyer_email is not None and filters.buyer_email_hash is None:
+    if buyer_email is not None and requested.buyer_email_hash is None:
         raise Problem(
             422,
             "Invalid request",
@@ -107,14 +104,13 @@ async def search_orders(
     page = SearchPage(
         sort=sort, descending=order == "desc", after=_after(cursor, sort, order), limit=limit + 1
     )
-    async with uow:
-        found = await uow.orders.search(filters, page)
-    items = found[:limit]
-    more = len(found) > limit
+    found = await queries.search_orders(uow, filters=requested, ship_by=ship_by, page=page, now=now)
+    items = found.orders[:limit]
+    more = len(found.orders) > limit
     return OrderPage(
         items=[summary_out(o) for o in items],
         next_cursor=_cursor_of(items[-1], sort, order) if more else None,
-        applied_defaults=applied,
+        applied_defaults=found.applied_defaults,
     )
 
 
@@ -141,19 +137,12 @@ def _after(cursor: str | None, sort: str, order: str) -> tuple[datetime | None, 
     return position.k, position.id
 
 
-async def _get(uow: UoW, amazon_order_id: str, seller: str | None) -> Order:
-    async with uow:
-        found = await uow.orders.get(amazon_order_id, seller_id=seller)
-    if found is None:
-        raise OrderNotFound(amazon_order_id)
-    return found
-
-
 @router.get("/{amazon_order_id}", response_model=OrderOut, summary="One order in full")
 async def get_order(
     amazon_order_id: inputs.AmazonOrderId, seller: VisibleSeller, uow: UoW, now: Now
 ) -> OrderOut:
-    return order_out(await _get(uow, amazon_order_id, seller), now)
+    order = await queries.get_order(uow, amazon_order_id=amazon_order_id, seller_id=seller)
+    return order_out(order, now)
 
 
 @router.post(
@@ -172,7 +161,9 @@ async def cancel_order(
     command = cmd.CancelOrder(amazon_order_id=amazon_order_id, seller_id=seller, reason=body.reason)
     async with uow:
         await handlers.cancel_order(uow, command, now=now)
-    return order_out(await _get(uow, amazon_order_id, seller), now)
+        await uow.commit()
+    order = await queries.get_order(uow, amazon_order_id=amazon_order_id, seller_id=seller)
+    return order_out(order, now)
 
 
 @router.get(
@@ -184,9 +175,9 @@ async def cancel_order(
 async def get_packing_slip(
     amazon_order_id: inputs.AmazonOrderId, seller: ActingSeller, uow: UoW, pii: Pii
 ) -> Response:
-    order = await _get(uow, amazon_order_id, seller)
-    order.check_packing_slip()
-    content = packing_slip.render(order, pii.open(order.buyer_pii))
+    content = await queries.packing_slip_pdf(
+        uow, amazon_order_id=amazon_order_id, seller_id=seller, pii=pii
+    )
     return Response(
         content,
         media_type="application/pdf",

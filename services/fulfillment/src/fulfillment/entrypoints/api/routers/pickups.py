@@ -27,4 +27,5 @@ async def schedule_pickup(
     )
     async with uow:
         pickup = await handlers.schedule_pickup(uow, command, now=now)
+        await uow.commit()
     return pickup_out(pickup)

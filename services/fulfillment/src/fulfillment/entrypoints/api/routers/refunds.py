@@ -35,4 +35,5 @@ async def issue_refund(
     )
     async with uow:
         refund = await handlers.issue_refund(uow, command, now=now)
+        await uow.commit()
     return refund_out(refund)

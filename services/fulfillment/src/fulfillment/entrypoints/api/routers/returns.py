@@ -28,6 +28,7 @@ async def authorize_return(
     )
     async with uow:
         ret = await handlers.authorize_return(uow, command, now=now)
+        await uow.commit()
     return return_out(ret)
 
 
@@ -54,4 +55,5 @@ async def receive_return(
     )
     async with uow:
         ret, refund = await handlers.receive_return(uow, command, now=now)
+        await uow.commit()
     return return_out(ret, refund)

@@ -52,6 +52,7 @@ async def confirm_shipment(
     )
     async with uow:
         shipment, created = await handlers.confirm_shipment(uow, command, now=now)
+        await uow.commit()
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/v1/orders/{amazon_order_id}/shipments/{shipment.shipment_id}"
@@ -89,4 +90,5 @@ async def edit_shipment(
     )
     async with uow:
         shipment = await handlers.edit_shipment(uow, command, now=now)
+        await uow.commit()
     return shipment_out(shipment)

@@ -8,10 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from fulfillment.dependencies import Dependencies
-from fulfillment.domain.errors import UploadNotFound
 from fulfillment.entrypoints.api.deps import UoW
 from fulfillment.entrypoints.api.schemas import UploadOut
-from fulfillment.service_layer import uploads
+from fulfillment.service_layer import queries, uploads
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.files import FILE_BODY, read_file, spawn_job
 
@@ -34,6 +33,7 @@ async def post_upload(
         row, duplicate = await uploads.register(
             uow, seller_id=seller, filename=filename, content=content
         )
+        await uow.commit()
     if duplicate:
         response.status_code = 200
     else:
@@ -52,11 +52,7 @@ def _start(request: Request, upload_id: uuid.UUID) -> None:
 
 @router.get("/{upload_id}", response_model=UploadOut, summary="An upload's progress and results")
 async def get_upload(upload_id: uuid.UUID, seller: VisibleSeller, uow: UoW) -> UploadOut:
-    async with uow:
-        row = await uow.uploads.get(upload_id, seller_id=seller)
-    if row is None:
-        raise UploadNotFound(str(upload_id))
-    return _out(row)
+    return _out(await queries.get_upload(uow, upload_id=upload_id, seller_id=seller))
 
 
 def _out(row: Any, *, duplicate: bool = False) -> UploadOut:

@@ -13,14 +13,45 @@ lists the defaults applied.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-
-from fulfillment.adapters.repository import SearchFilters
 
 DEFAULT_DAYS = 7
 AWAITING = ("Unshipped", "PartiallyShipped")
 NO_STATUS = "-none-"
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What a search keeps (every field given must match); ``None``/empty: no condition."""
+
+    seller_id: str | None = None
+    purchase_date_from: datetime | None = None
+    purchase_date_to: datetime | None = None
+    amazon_order_id: str | None = None
+    asin: str | None = None
+    seller_sku: str | None = None
+    title: str | None = None
+    buyer_email_hash: str | None = None
+    ship_service_level: str | None = None
+    carrier_code: str | None = None
+    tracking_number: str | None = None
+    statuses: tuple[str, ...] = ()
+    exclude_statuses: tuple[str, ...] = ()
+    fulfillment_channel: str | None = None
+    sales_channel: str | None = None
+    latest_ship_date_from: datetime | None = None
+    latest_ship_date_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page in a sort (``purchase_date`` or ``latest_ship_date``), after a position."""
+
+    sort: str
+    descending: bool
+    after: tuple[datetime | None, str] | None
+    limit: int
 
 
 def with_defaults(

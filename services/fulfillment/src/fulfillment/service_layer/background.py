@@ -1,4 +1,6 @@
-"""The ship-by clock: flag FBM orders still unshipped past their LatestShipDate, once each.
+"""Fulfillment's own background job; uploads and PII retention have their modules.
+
+The ship-by clock: flag FBM orders still unshipped past their LatestShipDate, once each.
 
 Runs as a background job every ``ship_late_interval_seconds``; each batch is one transaction
 that locks its rows with ``FOR UPDATE SKIP LOCKED``, so several instances share the work and
@@ -40,6 +42,7 @@ async def flag_once(
 ) -> int:
     async with new_uow() as uow:
         flagged = await flag_late_orders(uow, now=clock(), batch=batch)
+        await uow.commit()
     if flagged:
         log.info("flagged orders late", extra={"count": flagged})
     return flagged

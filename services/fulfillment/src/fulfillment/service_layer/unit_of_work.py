@@ -12,15 +12,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fulfillment.adapters import orm
 from fulfillment.adapters.repository import SqlOrderRepository, SqlUploadRepository
 from fulfillment.domain.model import Order
 from fulfillment.domain.search import SearchFilters, SearchPage
 from shared import unit_of_work as base
+
+if TYPE_CHECKING:  # the session is the adapters' business; named here for the types only
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class OrderRepository(Protocol):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from analytics.adapters.ingest_client import IngestClient, IngestView, Unreachable
+from analytics.adapters.ingest_client import IngestClient
 from analytics.adapters.peers import Peers, stall_view
+from analytics.service_layer.ports import IngestView, Unreachable
 from analytics.settings import AnalyticsSettings
 
 pytestmark = pytest.mark.unit

@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from analytics.adapters.outbox import cloud_events
-from analytics.domain.alerts import AlertState, Trigger, transition, trigger_for
 from analytics.domain.errors import AlertRaced
 from analytics.domain.events import AlertChanged, AlertCleared, AlertRaised
 from analytics.domain.metrics import Metric
+from analytics.domain.state_machine import AlertState, Trigger, transition, trigger_for
 from analytics.service_layer.queries import health_of
 from analytics.service_layer.unit_of_work import UnitOfWork
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from analytics.domain.errors import AlertRaced
 from analytics.domain.metrics import CHANNELS, DEFECT_KINDS, LSR_DAYS, HealthCounts, Ratio
+from analytics.domain.model import Alert
 from analytics.service_layer.ports import IngestView, PartitionLag, Unreachable
 from analytics.service_layer.unit_of_work import UnitOfWork
 from shared.messaging.envelope import CloudEvent
@@ -257,28 +258,28 @@ class FakeAlerts:
     def __init__(self, tables: Tables, store: Store) -> None:
         self.t, self.store = tables, store
 
-    async def active(self, seller_id: str) -> dict[tuple[str, str], Any]:
+    async def active(self, seller_id: str) -> dict[tuple[str, str], Alert]:
         return {
-            (a["metric"], a["scope"]): _row(a)
+            (a["metric"], a["scope"]): Alert(**a)
             for a in self.t.alerts
             if a["seller_id"] == seller_id and a["state"] == "active"
         }
 
-    async def add(self, values: dict[str, Any]) -> Any:
+    async def add(self, values: dict[str, Any]) -> Alert:
         if self.store.race_on_add:
             raise AlertRaced(values["seller_id"], values["metric"], values["scope"])
         row = {**values, "id": len(self.t.alerts) + 1, "cleared_at": None}
         self.t.alerts.append(row)
-        return _row(row)
+        return Alert(**row)
 
-    async def clear(self, alert_id: int, *, state: str, at: datetime) -> Any:
+    async def clear(self, alert_id: int, *, state: str, at: datetime) -> Alert:
         row = next(a for a in self.t.alerts if a["id"] == alert_id)
         row.update(state=state, cleared_at=at)
-        return _row(row)
+        return Alert(**row)
 
     async def page(
         self, *, seller_id: str | None, state: str | None, before_id: int | None, limit: int
-    ) -> list[Any]:
+    ) -> list[Alert]:
         rows = [
             a
             for a in sorted(self.t.alerts, key=lambda a: -a["id"])
@@ -286,7 +287,7 @@ class FakeAlerts:
             and state in (None, a["state"])
             and (before_id is None or a["id"] < before_id)
         ]
-        return [_row(a) for a in rows[:limit]]
+        return [Alert(**a) for a in rows[:limit]]
 
 
 class FakeUnitOfWork(UnitOfWork):

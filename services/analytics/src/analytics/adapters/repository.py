@@ -42,6 +42,7 @@ from analytics.domain.metrics import (
     Ratio,
     Window,
 )
+from analytics.domain.model import Alert
 from shared.db import bulk
 
 FULFILLMENT_DATES = ("purchase_date", "latest_ship_date", "canceled_at", "ship_late_at")
@@ -301,7 +302,7 @@ class AlertRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def active(self, seller_id: str) -> dict[tuple[str, str], Any]:
+    async def active(self, seller_id: str) -> dict[tuple[str, str], Alert]:
         a = orm.alerts.c
         stmt = (
             select(orm.alerts)
@@ -309,25 +310,25 @@ class AlertRepository:
             .with_for_update()
         )
         rows = (await self.session.execute(stmt)).all()
-        return {(r.metric, r.scope): r for r in rows}
+        return {(r.metric, r.scope): _alert(r) for r in rows}
 
-    async def add(self, values: dict[str, Any]) -> Any:
+    async def add(self, values: dict[str, Any]) -> Alert:
         """The alert stored; ``AlertRaced`` when another process raised the same alert first
         (the transaction is then spoiled: the caller's unit of work must end)."""
         stmt = insert(orm.alerts).values(**values).returning(orm.alerts)
         try:
-            return (await self.session.execute(stmt)).one()
+            return _alert((await self.session.execute(stmt)).one())
         except IntegrityError as exc:
             raise AlertRaced(values["seller_id"], values["metric"], values["scope"]) from exc
 
-    async def clear(self, alert_id: int, *, state: str, at: datetime) -> Any:
+    async def clear(self, alert_id: int, *, state: str, at: datetime) -> Alert:
         a = orm.alerts
         stmt = update(a).where(a.c.id == alert_id).values(state=state, cleared_at=at).returning(a)
-        return (await self.session.execute(stmt)).one()
+        return _alert((await self.session.execute(stmt)).one())
 
     async def page(
         self, *, seller_id: str | None, state: str | None, before_id: int | None, limit: int
-    ) -> list[Any]:
+    ) -> list[Alert]:
         a = orm.alerts.c
         stmt = select(orm.alerts).order_by(a.id.desc()).limit(limit)
         if seller_id is not None:
@@ -336,7 +337,11 @@ class AlertRepository:
             stmt = stmt.where(a.state == state)
         if before_id is not None:
             stmt = stmt.where(a.id < before_id)
-        return list((await self.session.execute(stmt)).all())
+        return [_alert(r) for r in (await self.session.execute(stmt)).all()]
+
+
+def _alert(row: Any) -> Alert:
+    return Alert(**row._mapping)
 
 
 # --- account health: one statement per seller evaluation -------------------------------------

@@ -19,6 +19,7 @@ from analytics.adapters.outbox import cloud_events
 from analytics.domain.errors import AlertRaced
 from analytics.domain.events import AlertChanged, AlertCleared, AlertRaised
 from analytics.domain.metrics import Metric
+from analytics.domain.model import Alert
 from analytics.domain.state_machine import AlertState, Trigger, transition, trigger_for
 from analytics.service_layer.queries import health_of
 from analytics.service_layer.unit_of_work import UnitOfWork
@@ -89,7 +90,7 @@ def _raised(seller_id: str, metric: Metric, state: AlertState, now: datetime) ->
     }
 
 
-def _changed(kind: type[AlertChanged], row: Any) -> AlertChanged:
+def _changed(kind: type[AlertChanged], row: Alert) -> AlertChanged:
     return kind(
         alert_id=row.id,
         seller_id=row.seller_id,

@@ -16,6 +16,7 @@ from typing import Any
 from analytics.domain import metrics
 from analytics.domain.advice import AdFigures, recommend, too_dependent_on_ads
 from analytics.domain.metrics import CANCELED
+from analytics.domain.model import Alert
 from analytics.service_layer.repositories import Reads
 from analytics.service_layer.unit_of_work import UnitOfWork
 
@@ -302,7 +303,7 @@ async def alerts(
     return AlertPage([_alert(r) for r in rows[:limit]], more=len(rows) > limit)
 
 
-def _alert(row: Any) -> dict[str, Any]:
+def _alert(row: Alert) -> dict[str, Any]:
     return {
         "id": row.id,
         "seller_id": row.seller_id,

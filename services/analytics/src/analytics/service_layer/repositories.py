@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from analytics.domain.metrics import HealthCounts
+from analytics.domain.model import Alert
 
 
 class ReadModelWrites(Protocol):
@@ -93,17 +94,17 @@ class Reads(Protocol):
 
 
 class Alerts(Protocol):
-    async def active(self, seller_id: str) -> dict[tuple[str, str], Any]:
+    async def active(self, seller_id: str) -> dict[tuple[str, str], Alert]:
         """The seller's active alerts by (metric, scope), locked."""
         ...
 
-    async def add(self, values: dict[str, Any]) -> Any:
+    async def add(self, values: dict[str, Any]) -> Alert:
         """The alert stored (with its id); raises ``AlertRaced`` when another process raised
         the same one first."""
         ...
 
-    async def clear(self, alert_id: int, *, state: str, at: datetime) -> Any: ...
+    async def clear(self, alert_id: int, *, state: str, at: datetime) -> Alert: ...
 
     async def page(
         self, *, seller_id: str | None, state: str | None, before_id: int | None, limit: int
-    ) -> list[Any]: ...
+    ) -> list[Alert]: ...

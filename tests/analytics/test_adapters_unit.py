@@ -1,12 +1,16 @@
-"""Settings and the REST adapters on fakes at the boundary (httpx.MockTransport), no I/O."""
+"""Settings, the typed dependencies and the REST adapters on fakes at the boundary
+(httpx.MockTransport), no I/O."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from analytics.adapters.ingest_client import IngestClient, IngestView, Unreachable
+from analytics.adapters.ingest_client import IngestClient, NoIngest
 from analytics.adapters.peers import Peers, stall_view
+from analytics.dependencies import Dependencies
+from analytics.service_layer.ports import IngestView, Unreachable
 from analytics.settings import AnalyticsSettings
 
 pytestmark = pytest.mark.unit
@@ -108,3 +112,22 @@ def test_stall_view_reads_ages_and_times_since() -> None:
     assert view["consumer_last_applied_s_ago"] is None  # never applied anything
     assert view["stalled"] == {}
     assert stall_view("not { metrics")["unreadable"] is True
+
+
+async def test_dependencies_build_the_ports_and_close_ingests_client() -> None:
+    settings = AnalyticsSettings(
+        ORDERFLOW_API_KEYS=KEYS,
+        ORDERFLOW_SERVICE_URLS="ingest=http://ingest.test,fulfillment=http://f.test,"
+        "analytics=http://self.test",
+    )
+    deps = Dependencies.build(settings, async_sessionmaker())
+    assert isinstance(deps.ingest, IngestClient) and deps.http is not None
+    assert deps.peers.names == ["fulfillment", "ingest"]  # never itself
+    await deps.aclose()
+    assert deps.http.is_closed
+
+
+def test_without_an_ingest_url_the_trace_is_told_ingest_is_unreachable() -> None:
+    settings = AnalyticsSettings(ORDERFLOW_API_KEYS=KEYS)
+    deps = Dependencies.build(settings, async_sessionmaker())
+    assert isinstance(deps.ingest, NoIngest) and deps.http is None

@@ -162,9 +162,7 @@ async def test_between_full_passes_the_alert_job_evaluates_only_sellers_with_new
     worker_only: RunningService, publisher: Publisher
 ) -> None:
     """Each seller with new events at most once a minute; every seller every 5 minutes."""
-    job = AlertJob(
-        worker_only.resources.sessions, "unused", full_pass_seconds=300, seller_seconds=60
-    )
+    job = AlertJob(worker_only.resources.deps.uow, full_pass_seconds=300, seller_seconds=60)
     now = datetime.now(UTC)
     await publisher.publish(topics.ORDERS, orders.ORDER_CREATED, snapshot(purchased=now), version=1)
     await wait_applied(worker_only, publisher.sent)

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from analytics.adapters import orm
 from analytics.bootstrap import SPEC
-from analytics.service_layer import projections
-from analytics.service_layer.unit_of_work import UnitOfWork
+from analytics.entrypoints.kafka.handlers import handlers
+from analytics.service_layer.unit_of_work import SqlUnitOfWork
 from shared import topics
 from shared.db.migrations import upgrade_to_head
 from shared.db.session import make_engine, make_sessionmaker
@@ -45,8 +45,8 @@ class Db:
         self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
         self.applier = EventApplier(
             tables=SPEC.tables,
-            handlers=projections.handlers(),
-            unit_of_work=lambda session: UnitOfWork.joining(session),
+            handlers=handlers(),
+            unit_of_work=lambda session: SqlUnitOfWork.joining(session),
         )
 
     async def together(self, messages: Sequence[Message]) -> None:
@@ -206,9 +206,9 @@ async def test_a_run_of_new_orders_stores_their_items_without_looking_for_old_on
 
 
 def test_snapshots_of_both_types_go_to_one_batched_handler() -> None:
-    handlers = projections.handlers()
-    assert isinstance(handlers[orders.ORDER_CREATED], Batched)
-    assert handlers[orders.ORDER_CREATED] is handlers[orders.ORDER_UPDATED]
+    table = handlers()
+    assert isinstance(table[orders.ORDER_CREATED], Batched)
+    assert table[orders.ORDER_CREATED] is table[orders.ORDER_UPDATED]
 
 
 def _count_statements(engine: AsyncEngine) -> list[str]:

@@ -121,9 +121,9 @@ async def test_one_trim_counts_what_it_deleted_in_batches(
     analytics_settings: AnalyticsSettings, publisher: Publisher
 ) -> None:
     async with _with_old_events(analytics_settings, publisher, 5, 3) as (svc, ids):
-        sessions = svc.resources.sessions
-        assert await event_log.trim_once(sessions, now=NOW, days=30, batch=2) == 3
-        assert await event_log.trim_once(sessions, now=NOW, days=30, batch=2) == 0
+        new_uow = svc.resources.deps.uow
+        assert await event_log.trim_once(new_uow, now=NOW, days=30, batch=2) == 3
+        assert await event_log.trim_once(new_uow, now=NOW, days=30, batch=2) == 0
         assert await _logged(svc, ids) == set(ids[3:])
 
 
@@ -131,9 +131,9 @@ async def test_two_api_replicas_trimming_at_once_share_the_rows(
     analytics_settings: AnalyticsSettings, publisher: Publisher
 ) -> None:
     async with _with_old_events(analytics_settings, publisher, 12, 10) as (svc, ids):
-        sessions = svc.resources.sessions
+        new_uow = svc.resources.deps.uow
         both = await asyncio.gather(
-            *(event_log.trim_once(sessions, now=NOW, days=30, batch=3) for _ in range(2))
+            *(event_log.trim_once(new_uow, now=NOW, days=30, batch=3) for _ in range(2))
         )
         assert sum(both) == 10
         assert await _logged(svc, ids) == set(ids[10:])

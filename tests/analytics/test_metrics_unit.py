@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from analytics.domain.alerts import AlertState, Trigger, transition, trigger_for
 from analytics.domain.errors import InvalidTransition
 from analytics.domain.metrics import (
     CANCEL_TARGET,
@@ -21,6 +20,7 @@ from analytics.domain.metrics import (
     account_health,
     status_of,
 )
+from analytics.domain.state_machine import AlertState, Trigger, transition, trigger_for
 
 pytestmark = pytest.mark.unit
 

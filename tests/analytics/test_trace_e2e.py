@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from analytics.adapters.ingest_client import IngestClient, IngestView, Unreachable
-from analytics.adapters.kafka_lag import PartitionLag
+from analytics.adapters.ingest_client import IngestClient
 from analytics.adapters.peers import Peers
+from analytics.service_layer.ports import IngestView, PartitionLag, Unreachable
 from shared import topics
 from shared.messaging.envelope import CloudEvent, schema_uri
 from shared.samples import amazon_order, order_id
@@ -30,7 +30,7 @@ OPS_ALL = {"Authorization": "Bearer ops-key"}  # no X-Seller-Id: every seller's 
 
 @pytest.fixture
 def wired(ingest: RunningService, analytics: RunningService) -> RunningService:
-    analytics.app.state.ingest = IngestClient(ingest.client, api_key="ops-key")
+    analytics.resources.deps.ingest = IngestClient(ingest.client, api_key="ops-key")
     return analytics
 
 
@@ -72,7 +72,7 @@ def _fulfillment_peer(request: httpx.Request) -> httpx.Response:
 async def test_a_received_order_shows_its_whole_timeline(
     ingest: RunningService, wired: RunningService, publisher: Publisher
 ) -> None:
-    wired.app.state.peers = Peers(
+    wired.resources.deps.peers = Peers(
         {"fulfillment": "http://fulfillment.test"},
         api_key="ops-key",
         timeout=1.0,
@@ -254,8 +254,8 @@ async def test_consumer_lagging_when_the_order_event_is_not_consumed_yet(
     settings = wired.resources.settings
     group = f"{settings.kafka_topic_prefix}orderflow-analytics"
     orders_topic = settings.topic(topics.ORDERS)
-    wired.app.state.lag = _LaggingKafka(group, orders_topic)
-    wired.app.state.ingest = _FakeIngest(orders_topic)
+    wired.resources.deps.lag = _LaggingKafka(group, orders_topic)
+    wired.resources.deps.ingest = _FakeIngest(orders_topic)
     trace = await _trace(wired, order_id())
     assert _codes(trace) == ["consumer_lagging"]
     assert trace["diagnosis"][0]["details"] == {"total_lag": 890, "unconsumed_events": 1}
@@ -264,7 +264,7 @@ async def test_consumer_lagging_when_the_order_event_is_not_consumed_yet(
 
 async def test_ingest_down_is_reported_not_raised(analytics: RunningService) -> None:
     down = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1.0)
-    analytics.app.state.ingest = IngestClient(down, api_key="ops-key")
+    analytics.resources.deps.ingest = IngestClient(down, api_key="ops-key")
     oid = order_id()
     try:
         trace = await _trace(analytics, oid, OPS_ALL)

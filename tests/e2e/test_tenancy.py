@@ -248,9 +248,9 @@ async def platform(
         ingest_http = await stack.enter_async_context(
             httpx.AsyncClient(transport=routed, base_url="http://ingest", timeout=30)
         )
-        analytics = running["analytics"].app
-        analytics.state.ingest = IngestClient(ingest_http, api_key="k-ops")
-        analytics.state.peers = Peers(
+        analytics = running["analytics"].resources.deps
+        analytics.ingest = IngestClient(ingest_http, api_key="k-ops")
+        analytics.peers = Peers(
             {n: f"http://{n}" for n in PEERS}, api_key="k-ops", timeout=30, transport=routed
         )
         yield running

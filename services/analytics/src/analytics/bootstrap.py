@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from analytics.adapters import orm
 from analytics.dependencies import Dependencies
 from analytics.entrypoints.api.app import build_app
-from analytics.service_layer import alerting, event_log, projections
-from analytics.service_layer.unit_of_work import UnitOfWork
+from analytics.entrypoints.kafka.handlers import handlers
+from analytics.service_layer import alerting, event_log
+from analytics.service_layer.unit_of_work import SqlUnitOfWork, UnitOfWork
 from analytics.settings import AnalyticsSettings
 from shared import topics
 from shared.messaging.inbox import Handler
@@ -20,18 +21,17 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def _handlers(deps: Dependencies) -> dict[str, Handler[UnitOfWork]]:
-    return projections.handlers()
+    return handlers()
 
 
 def _joined(deps: Dependencies, session: AsyncSession) -> UnitOfWork:
-    return UnitOfWork.joining(session, topic=deps.topic)
+    return SqlUnitOfWork.joining(session, topic=deps.topic)
 
 
 async def _alerts(resources: Resources[Dependencies]) -> None:
     deps = resources.deps
     await alerting.run_forever(
-        deps.sessions,
-        topic=deps.topic,
+        deps.uow,
         interval=deps.settings.alert_interval_seconds,
         seller_seconds=deps.settings.alert_seller_seconds,
         clock=deps.now,
@@ -41,7 +41,7 @@ async def _alerts(resources: Resources[Dependencies]) -> None:
 async def _trim_event_log(resources: Resources[Dependencies]) -> None:
     deps = resources.deps
     await event_log.run_forever(
-        deps.sessions,
+        deps.uow,
         days=deps.settings.event_log_retention_days,
         batch=deps.settings.event_log_trim_batch,
         interval=deps.settings.event_log_trim_interval_seconds,

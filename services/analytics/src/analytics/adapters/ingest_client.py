@@ -7,33 +7,14 @@ down or slow, so a trace still answers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
-
 import httpx
 
-
-@dataclass(frozen=True)
-class Unreachable:
-    reason: str
-
-
-@dataclass(frozen=True)
-class IngestView:
-    order: dict[str, Any] | None  # None: ingest does not hold it
-    quarantine: list[dict[str, Any]]
-
-
-class IngestPort(Protocol):
-    async def view(
-        self, amazon_order_id: str, *, seller: str | None = None
-    ) -> IngestView | Unreachable:
-        """What ingest holds of the order; with ``seller``, what it holds for that seller only
-        (another seller's order is then not there, as for that seller's own key)."""
-        ...
+from analytics.service_layer.ports import IngestView, Unreachable
 
 
 class IngestClient:
+    """Implements ``service_layer.ports.IngestPort``."""
+
     def __init__(self, client: httpx.AsyncClient, *, api_key: str) -> None:
         self._client = client
         self._headers = {"Authorization": f"Bearer {api_key}"}

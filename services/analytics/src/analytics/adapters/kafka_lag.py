@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from analytics.service_layer.ports import PartitionLag
+
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class PartitionLag:
-    group: str
-    topic: str
-    partition: int
-    committed: int | None
-    end: int
-
-    @property
-    def lag(self) -> int:
-        return self.end - (self.committed or 0)
-
-
-class LagPort(Protocol):
-    async def lag(self, groups: list[str]) -> dict[str, list[PartitionLag]]: ...
-
-
 class KafkaLag:
+    """Implements ``service_layer.ports.LagPort``."""
+
     def __init__(self, bootstrap: str) -> None:
         self._bootstrap = bootstrap
 

@@ -9,12 +9,15 @@ import time
 from typing import Any
 
 import httpx
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 BACKLOG_GAUGE = "orderflow_outbox_backlog"
 
 
 class Peers:
+    """Implements ``service_layer.ports.PeersPort``."""
+
     def __init__(
         self,
         urls: dict[str, str],
@@ -173,3 +176,10 @@ def stall_view(
         "consumer_lag": int(sum(lags)) if lags else None,
         "consumer_last_applied_s_ago": since("orderflow_consumer_last_applied_timestamp_seconds"),
     }
+
+
+def own_progress(service: str) -> dict[str, Any] | None:
+    """This process's own progress (``stall_view`` of its ``/metrics``, ``service``'s series);
+    implements ``service_layer.ports.ProgressPort`` once bound to the service's name."""
+    text = generate_latest().decode()
+    return stall_view(text, service=service) if text else None

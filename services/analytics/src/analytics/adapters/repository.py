@@ -24,11 +24,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.adapters import orm
+from analytics.domain.errors import AlertRaced
 from analytics.domain.metrics import (
     CANCEL_DAYS,
+    CANCELED,
     CHANNELS,
     DEFECT_KINDS,
     LSR_DAYS,
@@ -39,9 +42,9 @@ from analytics.domain.metrics import (
     Ratio,
     Window,
 )
+from analytics.domain.model import Alert
 from shared.db import bulk
 
-CANCELED = "Canceled"  # orders.v1 order_status of a canceled order
 FULFILLMENT_DATES = ("purchase_date", "latest_ship_date", "canceled_at", "ship_late_at")
 
 # Built once (per table); the ids are given at execution (see shared.db.bulk.any_of).
@@ -62,25 +65,39 @@ def _versions_statement(table: Table, key: str) -> Any:
 
 
 class ReadModels:
-    """Writes of the projections (one consumer transaction)."""
+    """Writes of the projections (one consumer transaction); implements
+    ``service_layer.repositories.ReadModelWrites``."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_newer(self, table: Table, key: str, values: dict[str, Any]) -> bool:
-        """Insert, or replace when ``values['version']`` is newer; True when it was applied."""
-        return values[key] in await self.upsert_newer_many(table, key, [values])
-
-    async def versions(self, table: Table, key: str, ids: Iterable[str]) -> dict[str, int]:
-        """The versions held for ``ids`` (rows locked, in key order); absent ids are new."""
-        stmt = _versions_statement(table, key)
+    async def order_versions(self, ids: Iterable[str]) -> dict[str, int]:
+        """The versions held for the orders ``ids`` (rows locked, in id order); absent ids are
+        new."""
+        stmt = _versions_statement(orm.orders, "amazon_order_id")
         return {k: v for k, v in await self.session.execute(stmt, {"ids": list(ids)})}
 
-    async def upsert_newer_many(
+    async def upsert_orders(self, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """Each order inserted, or replacing the stored one when its ``version`` is newer (one
+        statement; one row per order); the ids that were applied."""
+        return await self._upsert_newer_many(orm.orders, "amazon_order_id", rows)
+
+    async def upsert_shipment(self, values: dict[str, Any]) -> bool:
+        return await self._upsert_newer(orm.shipments, "shipment_id", values)
+
+    async def upsert_case(self, values: dict[str, Any]) -> bool:
+        return await self._upsert_newer(orm.defect_cases, "case_id", values)
+
+    async def upsert_ad_row(self, values: dict[str, Any]) -> bool:
+        return await self._upsert_newer(orm.ad_performance, "subject", values)
+
+    async def _upsert_newer(self, table: Table, key: str, values: dict[str, Any]) -> bool:
+        """Insert, or replace when ``values['version']`` is newer; True when it was applied."""
+        return values[key] in await self._upsert_newer_many(table, key, [values])
+
+    async def _upsert_newer_many(
         self, table: Table, key: str, rows: Sequence[dict[str, Any]]
     ) -> set[str]:
-        """Each row inserted, or replacing the one of its key when its ``version`` is newer
-        (one statement; one row per key); the keys that were applied."""
         assert [c.name for c in table.primary_key.columns] == [key]
         return {row[0] for row in await bulk.upsert_newer(self.session, table, rows)}
 
@@ -148,7 +165,7 @@ class ReadModels:
 
 
 class Reads:
-    """Queries the API and the alert job run."""
+    """Queries the API and the alert job run; implements ``service_layer.repositories.Reads``."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -280,10 +297,12 @@ def _of_seller(stmt: Any, columns: Any, seller_id: str | None) -> Any:
 
 
 class AlertRepository:
+    """Implements ``service_layer.repositories.Alerts``."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def active(self, seller_id: str) -> dict[tuple[str, str], Any]:
+    async def active(self, seller_id: str) -> dict[tuple[str, str], Alert]:
         a = orm.alerts.c
         stmt = (
             select(orm.alerts)
@@ -291,20 +310,25 @@ class AlertRepository:
             .with_for_update()
         )
         rows = (await self.session.execute(stmt)).all()
-        return {(r.metric, r.scope): r for r in rows}
+        return {(r.metric, r.scope): _alert(r) for r in rows}
 
-    async def add(self, **values: Any) -> Any:
+    async def add(self, values: dict[str, Any]) -> Alert:
+        """The alert stored; ``AlertRaced`` when another process raised the same alert first
+        (the transaction is then spoiled: the caller's unit of work must end)."""
         stmt = insert(orm.alerts).values(**values).returning(orm.alerts)
-        return (await self.session.execute(stmt)).one()
+        try:
+            return _alert((await self.session.execute(stmt)).one())
+        except IntegrityError as exc:
+            raise AlertRaced(values["seller_id"], values["metric"], values["scope"]) from exc
 
-    async def clear(self, alert_id: int, *, state: str, at: datetime) -> Any:
+    async def clear(self, alert_id: int, *, state: str, at: datetime) -> Alert:
         a = orm.alerts
         stmt = update(a).where(a.c.id == alert_id).values(state=state, cleared_at=at).returning(a)
-        return (await self.session.execute(stmt)).one()
+        return _alert((await self.session.execute(stmt)).one())
 
     async def page(
         self, *, seller_id: str | None, state: str | None, before_id: int | None, limit: int
-    ) -> list[Any]:
+    ) -> list[Alert]:
         a = orm.alerts.c
         stmt = select(orm.alerts).order_by(a.id.desc()).limit(limit)
         if seller_id is not None:
@@ -313,7 +337,11 @@ class AlertRepository:
             stmt = stmt.where(a.state == state)
         if before_id is not None:
             stmt = stmt.where(a.id < before_id)
-        return list((await self.session.execute(stmt)).all())
+        return [_alert(r) for r in (await self.session.execute(stmt)).all()]
+
+
+def _alert(row: Any) -> Alert:
+    return Alert(**row._mapping)
 
 
 # --- account health: one statement per seller evaluation -------------------------------------

@@ -2,6 +2,8 @@
 
 AnalyticsError
 ├── InvalidTransition   an alert state change the transition table does not allow
+├── AlertRaced          another process raised the same alert first (the evaluation of that
+│                       seller is dropped; the next one sees the stored alert)
 ├── NotThisSellersOrder nothing of the order is under this seller's key, whether it is another
 │                       seller's or nobody's (one 404 for both)
 └── InvalidQuery        a query that names an impossible range or grouping (answers 422)
@@ -14,6 +16,12 @@ class AnalyticsError(Exception):
 
 class InvalidTransition(AnalyticsError):
     pass
+
+
+class AlertRaced(AnalyticsError):
+    def __init__(self, seller_id: str, metric: str, scope: str) -> None:
+        super().__init__(f"alert {metric} ({scope}) of {seller_id} raised elsewhere first")
+        self.seller_id = seller_id
 
 
 class NotThisSellersOrder(AnalyticsError):

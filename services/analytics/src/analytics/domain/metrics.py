@@ -132,6 +132,7 @@ ODR_DAYS = 60
 LSR_DAYS = (10, 30)
 CANCEL_DAYS = 7
 VTR_DAYS = 30
+CANCELED = "Canceled"  # orders.v1 order_status of a canceled order
 CHANNELS = ("MFN", "AFN")
 DEFECT_KINDS = ("a_to_z", "chargeback", "negative_feedback")
 SELLER_SIDE = ("seller", "amazon")  # who cancels against the seller's cancel rate

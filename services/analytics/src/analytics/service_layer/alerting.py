@@ -2,7 +2,8 @@
 
 An alert is raised once when a metric crosses its target (``at_risk`` or ``critical``) and
 cleared when the metric is back to ``good``; each change is stored and published on
-``analytics.v1`` through the outbox in the same transaction.
+``analytics.v1`` through the outbox in the same transaction (one unit of work a seller,
+committed explicitly).
 """
 
 from __future__ import annotations
@@ -14,64 +15,56 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from analytics.adapters import orm
-from analytics.adapters.repository import AlertRepository, Reads
-from analytics.domain.alerts import AlertState, Trigger, transition, trigger_for
+from analytics.adapters.outbox import cloud_events
+from analytics.domain.errors import AlertRaced
+from analytics.domain.events import AlertChanged, AlertCleared, AlertRaised
 from analytics.domain.metrics import Metric
-from analytics.service_layer.queries import account_health
-from shared import topics
-from shared.events.analytics import ALERT_CLEARED, ALERT_RAISED, AlertRaised
-from shared.events.registry import build_event
-from shared.messaging import outbox
+from analytics.domain.model import Alert
+from analytics.domain.state_machine import AlertState, Trigger, transition, trigger_for
+from analytics.service_layer.queries import health_of
+from analytics.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
-SOURCE = "analytics"
+NewUnitOfWork = Callable[[], UnitOfWork]
 
 
 FULL_PASS_SECONDS = 300.0
 
 
 async def evaluate(
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    topic: str,
-    now: datetime,
-    sellers: Sequence[str] | None = None,
-) -> list[dict[str, Any]]:
+    new_uow: NewUnitOfWork, *, now: datetime, sellers: Sequence[str] | None = None
+) -> list[AlertChanged]:
     """One pass over ``sellers`` (default: every seller); answers the alerts raised or cleared."""
     if sellers is None:
-        async with sessions() as session:
-            sellers = await Reads(session).sellers()
-    changes: list[dict[str, Any]] = []
+        async with new_uow() as uow:
+            sellers = await uow.reads.sellers()
+    changes: list[AlertChanged] = []
     for seller in sellers:
         try:
-            async with sessions() as session, session.begin():
-                changes += await _evaluate_seller(session, seller, topic=topic, now=now)
-        except IntegrityError:  # another instance raised the same alert first
+            async with new_uow() as uow:
+                found = await _evaluate_seller(uow, seller, now=now)
+                uow.publish(cloud_events(found))
+                await uow.commit()
+            changes += found
+        except AlertRaced:  # another instance raised the same alert first
             log.info("alert raced with another instance", extra={"seller_id": seller})
     return changes
 
 
-async def _evaluate_seller(
-    session: AsyncSession, seller_id: str, *, topic: str, now: datetime
-) -> list[dict[str, Any]]:
-    alerts = AlertRepository(session)
-    active = await alerts.active(seller_id)
-    changes = []
-    for metric in await account_health(Reads(session), seller_id, now):
+async def _evaluate_seller(uow: UnitOfWork, seller_id: str, *, now: datetime) -> list[AlertChanged]:
+    active = await uow.alerts.active(seller_id)
+    changes: list[AlertChanged] = []
+    for metric in await health_of(uow.reads, seller_id, now):
         current = active.get((metric.name, metric.scope))
         trigger = trigger_for(current is not None, metric.status)
         if trigger is Trigger.CROSSED:
             state = transition(AlertState.NONE, trigger)
-            row = await alerts.add(**_raised(seller_id, metric, state, now))
-            changes.append(await _publish(session, topic, ALERT_RAISED, row))
+            row = await uow.alerts.add(_raised(seller_id, metric, state, now))
+            changes.append(_changed(AlertRaised, row))
         elif trigger is Trigger.RECOVERED and current is not None:
             state = transition(AlertState(current.state), trigger)
-            row = await alerts.clear(current.id, state=state.value, at=now)
-            changes.append(await _publish(session, topic, ALERT_CLEARED, row))
+            row = await uow.alerts.clear(current.id, state=state.value, at=now)
+            changes.append(_changed(AlertCleared, row))
     return changes
 
 
@@ -97,8 +90,8 @@ def _raised(seller_id: str, metric: Metric, state: AlertState, now: datetime) ->
     }
 
 
-async def _publish(session: AsyncSession, topic: str, event_type: str, row: Any) -> dict[str, Any]:
-    payload = AlertRaised(
+def _changed(kind: type[AlertChanged], row: Alert) -> AlertChanged:
+    return kind(
         alert_id=row.id,
         seller_id=row.seller_id,
         metric=row.metric,
@@ -112,17 +105,6 @@ async def _publish(session: AsyncSession, topic: str, event_type: str, row: Any)
         cleared_at=row.cleared_at,
         message=row.message,
     )
-    event = build_event(
-        topic=topics.ANALYTICS,
-        event_type=event_type,
-        payload=payload,
-        source=SOURCE,
-        subject=f"{row.seller_id}:{row.metric}:{row.scope}",
-        seller_id=row.seller_id,
-        version=row.id * 2 + (event_type == ALERT_CLEARED),
-    )
-    await outbox.add_event(session, orm.plumbing.outbox, topic=topic, event=event)
-    return {"type": event_type, **payload.model_dump(mode="json")}
 
 
 @dataclass
@@ -133,8 +115,7 @@ class AlertJob:
     Evaluating every seller every few seconds recomputed 120 days of each seller's orders each
     time, a cost that grew with the data; a busy seller has new events on every tick."""
 
-    sessions: async_sessionmaker[AsyncSession]
-    topic: str
+    new_uow: NewUnitOfWork
     full_pass_seconds: float = FULL_PASS_SECONDS
     seller_seconds: float = 60.0
     seen: int = 0  # the newest order_events id the last tick looked at
@@ -146,18 +127,17 @@ class AlertJob:
         """Evaluate; answers the sellers evaluated (None: every seller)."""
         last = self.last_full
         full = last is None or (now - last).total_seconds() >= self.full_pass_seconds
-        async with self.sessions() as session:
-            reads = Reads(session)
-            latest = await reads.latest_event_id()
+        async with self.new_uow() as uow:
+            latest = await uow.reads.latest_event_id()
             if not full:
-                self.due.update(await reads.sellers_with_events(self.seen, latest))
+                self.due.update(await uow.reads.sellers_with_events(self.seen, latest))
         self.seen = latest
         if full:
-            await evaluate(self.sessions, topic=self.topic, now=now)
+            await evaluate(self.new_uow, now=now)
             self.last_full, self.due, self.evaluated = now, set(), {}
             return None
         sellers = sorted(s for s in self.due if self._may_evaluate(s, now))
-        await evaluate(self.sessions, topic=self.topic, now=now, sellers=sellers)
+        await evaluate(self.new_uow, now=now, sellers=sellers)
         self.due.difference_update(sellers)
         self.evaluated.update((s, now) for s in sellers)
         return sellers
@@ -168,14 +148,13 @@ class AlertJob:
 
 
 async def run_forever(
-    sessions: async_sessionmaker[AsyncSession],
+    new_uow: NewUnitOfWork,
     *,
-    topic: str,
     interval: float,
     clock: Callable[[], datetime],
     seller_seconds: float = 60.0,
 ) -> None:
-    job = AlertJob(sessions, topic, seller_seconds=seller_seconds)
+    job = AlertJob(new_uow, seller_seconds=seller_seconds)
     while True:
         try:
             await job.tick(clock())

@@ -15,29 +15,28 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from analytics.adapters.repository import ReadModels
+from analytics.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 async def trim_once(
-    sessions: async_sessionmaker[AsyncSession], *, now: datetime, days: int, batch: int
+    new_uow: Callable[[], UnitOfWork], *, now: datetime, days: int, batch: int
 ) -> int:
     """Delete every row past retention, ``batch`` a transaction; answers how many."""
     before = now - timedelta(days=days)
     total = 0
     while True:
-        async with sessions() as session, session.begin():
-            done = await ReadModels(session).forget_events_before(before, batch)
+        async with new_uow() as uow:
+            done = await uow.read_models.forget_events_before(before, batch)
+            await uow.commit()
         total += done
         if done < batch:
             return total
 
 
 async def run_forever(
-    sessions: async_sessionmaker[AsyncSession],
+    new_uow: Callable[[], UnitOfWork],
     *,
     days: int,
     batch: int,
@@ -47,7 +46,7 @@ async def run_forever(
     """Background job: trim the event log every ``interval`` seconds, forever."""
     while True:
         try:
-            trimmed = await trim_once(sessions, now=clock(), days=days, batch=batch)
+            trimmed = await trim_once(new_uow, now=clock(), days=days, batch=batch)
             if trimmed:
                 log.info("event log trimmed", extra={"rows": trimmed, "days": days})
         except Exception:  # a database hiccup must not end the job: log it and go on

@@ -7,35 +7,31 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from analytics.adapters.kafka_lag import LagPort
-from analytics.adapters.peers import Peers, stall_view
-from analytics.adapters.repository import Reads
-from shared.messaging.deadletters import DeadLetters
+from analytics.service_layer import queries
+from analytics.service_layer.ports import DeadLetterCounts, LagPort, PeersPort
+from analytics.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 async def overview(
     *,
-    sessions: async_sessionmaker[AsyncSession],
-    dead_letters: DeadLetters,
+    uow: UnitOfWork,
+    dead_letters: DeadLetterCounts,
     lag: LagPort,
     groups: dict[str, str],
-    peers: Peers,
-    own_metrics: str = "",
+    peers: PeersPort,
+    own_progress: dict[str, Any] | None = None,
     own_stalled: bool = False,
 ) -> dict[str, Any]:
-    """``own_metrics``: this process's /metrics text; ``own_stalled``: a relay or worker of
-    this process is stalled (its /readyz would fail on that)."""
-    async with sessions() as session:
-        backlog = await Reads(session).outbox_backlog()
+    """``own_progress``: this process's relay and worker progress (from its /metrics);
+    ``own_stalled``: a relay or worker of this process is stalled (its /readyz would fail on
+    that)."""
     own = {
         "ready": not own_stalled,
         "dead_letters": await dead_letters.count_by_status(),
-        "outbox_backlog": backlog,
-        "progress": stall_view(own_metrics, service="analytics") if own_metrics else None,
+        "outbox_backlog": await queries.outbox_backlog(uow),
+        "progress": own_progress,
     }
     others = await asyncio.gather(*(peers.overview(n) for n in peers.names))
     services = {"analytics": own} | dict(zip(peers.names, others, strict=True))

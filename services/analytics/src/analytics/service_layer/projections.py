@@ -1,11 +1,11 @@
 """Projections that keep the read models: one per topic's event family.
 
 They run in the consumer's transaction (with the inbox insert), under one ``Batched`` handler
-for every type: an event applies only when it is newer than what the read model holds, and
-every event, applied or not, is recorded in ``order_events`` (topic, partition, offset,
-version). Order snapshots are projected a run at a time with a few set-based statements; the
-other families one event at a time. Buyer PII (``buyer_pii``) is ignored: analytics cannot
-open it.
+for every type (``entrypoints/kafka/handlers.py``): an event applies only when it is newer than
+what the read model holds, and every event, applied or not, is recorded in ``order_events``
+(topic, partition, offset, version). Order snapshots are projected a run at a time with a few
+set-based statements; the other families one event at a time. Buyer PII (``buyer_pii``) is
+ignored: analytics cannot open it.
 """
 
 from __future__ import annotations
@@ -13,36 +13,30 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from analytics.adapters import orm
-from analytics.adapters.repository import ReadModels
+from analytics.service_layer.repositories import ReadModelWrites
 from analytics.service_layer.unit_of_work import UnitOfWork
-from shared.events import ads, defects, fulfillment, orders
 from shared.events.ads import AdPerformance
 from shared.events.defects import ClaimEvent, FeedbackEvent
 from shared.events.fulfillment import OrderCanceled, OrderShipLate, Shipment
 from shared.events.orders import OrderSnapshot
 from shared.messaging.envelope import CloudEvent
-from shared.messaging.inbox import Batched, Events, Handler
+from shared.messaging.inbox import Events
 
-Projection = Callable[[ReadModels, CloudEvent, Any], Awaitable[bool]]
-RunProjection = Callable[[ReadModels, Events], Awaitable[list[bool]]]
+Projection = Callable[[ReadModelWrites, CloudEvent, Any], Awaitable[bool]]
+RunProjection = Callable[[ReadModelWrites, Events], Awaitable[list[bool]]]
 Run = list[tuple[CloudEvent, Any]]
 
 
-def recorded(table: dict[str, RunProjection]) -> Batched[UnitOfWork]:
-    """One handler for every type in ``table``: each run of consecutive events of one projection
-    is projected at once, then every event is recorded, applied or not, in one statement."""
-
-    async def apply(uow: UnitOfWork, events: Events) -> None:
-        models = uow.read_models
-        applied: list[bool] = []
-        for project, run in _runs(events, table):
-            applied += await project(models, run)
-        await models.record_events(
-            [_seen(event, flag) for (event, _), flag in zip(events, applied, strict=True)]
-        )
-
-    return Batched(apply)
+async def project_all(uow: UnitOfWork, events: Events, table: dict[str, RunProjection]) -> None:
+    """Each run of consecutive events of one projection of ``table`` is projected at once, then
+    every event is recorded, applied or not, in one statement."""
+    models = uow.read_models
+    applied: list[bool] = []
+    for project, run in _runs(events, table):
+        applied += await project(models, run)
+    await models.record_events(
+        [_seen(event, flag) for (event, _), flag in zip(events, applied, strict=True)]
+    )
 
 
 def _runs(events: Events, table: dict[str, RunProjection]) -> list[tuple[RunProjection, Run]]:
@@ -73,17 +67,17 @@ def _seen(event: CloudEvent, applied: bool) -> dict[str, Any]:
 def one_by_one(project: Projection) -> RunProjection:
     """A per-event projection applied to each event of a run in turn."""
 
-    async def run(models: ReadModels, events: Events) -> list[bool]:
+    async def run(models: ReadModelWrites, events: Events) -> list[bool]:
         return [await project(models, event, payload) for event, payload in events]
 
     return run
 
 
-async def project_orders(models: ReadModels, run: Events) -> list[bool]:
+async def project_orders(models: ReadModelWrites, run: Events) -> list[bool]:
     """Snapshots of a run, in order: one applies when its version is newer than the order's
     (as held, or as left by an earlier snapshot of the run); each order is then written once,
     in its newest state, with its items."""
-    held = await models.versions(orm.orders, "amazon_order_id", {o.amazon_order_id for _, o in run})
+    held = await models.order_versions({o.amazon_order_id for _, o in run})
     stored_before = set(held)
     newest: dict[str, OrderSnapshot] = {}
     applied = []
@@ -94,7 +88,7 @@ async def project_orders(models: ReadModels, run: Events) -> list[bool]:
             held[oid], newest[oid] = order.version, order
         applied.append(fresh)
     rows = [_order_row(order) for order in newest.values()]
-    written = await models.upsert_newer_many(orm.orders, "amazon_order_id", rows)
+    written = await models.upsert_orders(rows)
     items = [item for oid in sorted(written) for item in _items(newest[oid])]
     await models.replace_items(written & stored_before, items)
     return [
@@ -139,7 +133,7 @@ def _items(order: OrderSnapshot) -> list[dict[str, Any]]:
 
 
 async def _fulfillment_order(
-    models: ReadModels, event: CloudEvent, payload: Any
+    models: ReadModelWrites, event: CloudEvent, payload: Any
 ) -> tuple[Any, bool]:
     """The order's fulfillment row as it was (locked; None when new), and whether this
     event created it or advanced its version."""
@@ -161,15 +155,13 @@ async def _fulfillment_order(
     return row, True
 
 
-async def project_shipment(models: ReadModels, event: CloudEvent, shipment: Shipment) -> bool:
+async def project_shipment(models: ReadModelWrites, event: CloudEvent, shipment: Shipment) -> bool:
     await _fulfillment_order(models, event, shipment)
     if shipment.latest_ship_date is not None:
         await models.update_fulfillment_order(
             shipment.amazon_order_id, {"latest_ship_date": shipment.latest_ship_date}
         )
-    return await models.upsert_newer(
-        orm.shipments,
-        "shipment_id",
+    return await models.upsert_shipment(
         {
             "shipment_id": shipment.shipment_id,
             "amazon_order_id": shipment.amazon_order_id,
@@ -185,7 +177,7 @@ async def project_shipment(models: ReadModels, event: CloudEvent, shipment: Ship
     )
 
 
-async def project_cancel(models: ReadModels, event: CloudEvent, cancel: OrderCanceled) -> bool:
+async def project_cancel(models: ReadModelWrites, event: CloudEvent, cancel: OrderCanceled) -> bool:
     row, _ = await _fulfillment_order(models, event, cancel)
     if row is not None and (row.cancel_version or 0) >= event.aggregateversion:
         return False
@@ -203,7 +195,9 @@ async def project_cancel(models: ReadModels, event: CloudEvent, cancel: OrderCan
     return True
 
 
-async def project_ship_late(models: ReadModels, event: CloudEvent, late: OrderShipLate) -> bool:
+async def project_ship_late(
+    models: ReadModelWrites, event: CloudEvent, late: OrderShipLate
+) -> bool:
     row, _ = await _fulfillment_order(models, event, late)
     if row is not None and (row.ship_late_version or 0) >= event.aggregateversion:
         return False
@@ -218,7 +212,9 @@ async def project_ship_late(models: ReadModels, event: CloudEvent, late: OrderSh
     return True
 
 
-async def project_other_fulfillment(models: ReadModels, event: CloudEvent, payload: Any) -> bool:
+async def project_other_fulfillment(
+    models: ReadModelWrites, event: CloudEvent, payload: Any
+) -> bool:
     _, advanced = await _fulfillment_order(models, event, payload)
     return advanced
 
@@ -247,15 +243,13 @@ def _case(event: CloudEvent, case: ClaimEvent | FeedbackEvent) -> dict[str, Any]
 
 
 async def project_case(
-    models: ReadModels, event: CloudEvent, case: ClaimEvent | FeedbackEvent
+    models: ReadModelWrites, event: CloudEvent, case: ClaimEvent | FeedbackEvent
 ) -> bool:
-    return await models.upsert_newer(orm.defect_cases, "case_id", _case(event, case))
+    return await models.upsert_case(_case(event, case))
 
 
-async def project_ad_row(models: ReadModels, event: CloudEvent, row: AdPerformance) -> bool:
-    return await models.upsert_newer(
-        orm.ad_performance,
-        "subject",
+async def project_ad_row(models: ReadModelWrites, event: CloudEvent, row: AdPerformance) -> bool:
+    return await models.upsert_ad_row(
         {
             "subject": event.subject,
             "seller_id": row.seller_id,
@@ -274,20 +268,3 @@ async def project_ad_row(models: ReadModels, event: CloudEvent, row: AdPerforman
             "currency_code": row.spend.currency_code,
         },
     )
-
-
-def handlers() -> dict[str, Handler[UnitOfWork]]:
-    """Every event type analytics consumes, with its projection (one handler for them all)."""
-    single: dict[str, Projection] = {t: project_other_fulfillment for t in fulfillment.PAYLOADS}
-    single |= {
-        fulfillment.SHIPMENT_CONFIRMED: project_shipment,
-        fulfillment.SHIPMENT_UPDATED: project_shipment,
-        fulfillment.ORDER_CANCELED: project_cancel,
-        fulfillment.ORDER_SHIP_LATE: project_ship_late,
-    }
-    single |= {t: project_case for t in defects.PAYLOADS}
-    single |= {t: project_ad_row for t in ads.PAYLOADS}
-    table: dict[str, RunProjection] = {t: project_orders for t in orders.SNAPSHOT_TYPES}
-    table |= {t: one_by_one(project) for t, project in single.items()}
-    handler = recorded(table)
-    return dict.fromkeys(table, handler)

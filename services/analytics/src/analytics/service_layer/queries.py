@@ -1,6 +1,8 @@
-"""Read-side use cases: sales, account health and the advertising summary.
+"""Read-side use cases: sales, account health, the advertising summary and the alerts.
 
-Each opens its own read transaction through ``Reads`` and hands plain facts to the domain.
+Each takes a unit of work, reads in its transaction (``uow.reads``, ``uow.alerts``) and hands
+plain facts to the domain; the functions on ``Reads`` alone (``health_of``) run inside a unit of
+work someone else opened (the alert job's).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from analytics.adapters.repository import CANCELED, Reads
 from analytics.domain import metrics
 from analytics.domain.advice import AdFigures, recommend, too_dependent_on_ads
+from analytics.domain.metrics import CANCELED
+from analytics.domain.model import Alert
+from analytics.service_layer.repositories import Reads
+from analytics.service_layer.unit_of_work import UnitOfWork
 
 CHANNEL_NAMES = {"AFN": "FBA", "MFN": "FBM"}
 CENTS = Decimal("0.01")
@@ -69,8 +74,20 @@ def _group(order: Any, group_by: str) -> str | None:
 
 
 async def sales(
-    reads: Reads,
+    uow: UnitOfWork,
     *,
+    seller_id: str | None,
+    start: date,
+    end: date,
+    granularity: str,
+    group_by: str,
+) -> dict[str, Any]:
+    async with uow:
+        return await _sales(uow.reads, seller_id, start, end, granularity, group_by)
+
+
+async def _sales(
+    reads: Reads,
     seller_id: str | None,
     start: date,
     end: date,
@@ -128,7 +145,14 @@ def _add(tally: Tally, order_id: str, units: int, amount: Decimal | None) -> Non
 # --- account health --------------------------------------------------------------------------
 
 
-async def account_health(reads: Reads, seller_id: str, as_of: datetime) -> list[metrics.Metric]:
+async def account_health(
+    uow: UnitOfWork, *, seller_id: str, as_of: datetime
+) -> list[metrics.Metric]:
+    async with uow:
+        return await health_of(uow.reads, seller_id, as_of)
+
+
+async def health_of(reads: Reads, seller_id: str, as_of: datetime) -> list[metrics.Metric]:
     """Every metric of the seller at ``as_of``, counted over the last ``HISTORY`` of its rows."""
     counts = await reads.health_counts(seller_id, as_of=as_of, since=as_of - HISTORY)
     return metrics.account_health(counts, as_of)
@@ -147,8 +171,20 @@ class AdTally:
 
 
 async def ads_summary(
-    reads: Reads,
+    uow: UnitOfWork,
     *,
+    seller_id: str | None,
+    start: date,
+    end: date,
+    group_by: str,
+    threshold: Decimal,
+) -> dict[str, Any]:
+    async with uow:
+        return await _ads_summary(uow.reads, seller_id, start, end, group_by, threshold)
+
+
+async def _ads_summary(
+    reads: Reads,
     seller_id: str | None,
     start: date,
     end: date,
@@ -240,3 +276,55 @@ def _ad_entry(
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    items: list[dict[str, Any]]
+    more: bool  # alerts older than the last item exist
+
+
+async def alerts(
+    uow: UnitOfWork,
+    *,
+    seller_id: str | None,
+    state: str | None,
+    before_id: int | None,
+    limit: int,
+) -> AlertPage:
+    """The alerts, newest first, older than ``before_id`` (when given), at most ``limit``."""
+    async with uow:
+        rows = await uow.alerts.page(
+            seller_id=seller_id, state=state, before_id=before_id, limit=limit + 1
+        )
+    return AlertPage([_alert(r) for r in rows[:limit]], more=len(rows) > limit)
+
+
+def _alert(row: Alert) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "seller_id": row.seller_id,
+        "metric": row.metric,
+        "scope": row.scope,
+        "state": row.state,
+        "status": row.status,
+        "value": None if row.value is None else str(row.value),
+        "numerator": row.numerator,
+        "denominator": row.denominator,
+        "threshold": str(row.threshold),
+        "message": row.message,
+        "raised_at": row.raised_at,
+        "cleared_at": row.cleared_at,
+    }
+
+
+# --- ops -------------------------------------------------------------------------------------
+
+
+async def outbox_backlog(uow: UnitOfWork) -> int:
+    """Events of this service not yet sent to Kafka."""
+    async with uow:
+        return await uow.reads.outbox_backlog()

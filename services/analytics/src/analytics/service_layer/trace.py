@@ -23,14 +23,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from analytics.adapters.ingest_client import IngestPort, IngestView, Unreachable
-from analytics.adapters.kafka_lag import LagPort, PartitionLag
-from analytics.adapters.peers import Peers
-from analytics.adapters.repository import Reads
 from analytics.domain.diagnosis import Finding, KnownOrder, TraceFacts, diagnose
 from analytics.domain.errors import NotThisSellersOrder
+from analytics.service_layer.ports import (
+    IngestPort,
+    IngestView,
+    LagPort,
+    PartitionLag,
+    PeersPort,
+    Unreachable,
+)
+from analytics.service_layer.unit_of_work import UnitOfWork
 from shared.messaging.envelope import seller_of
 
 log = logging.getLogger(__name__)
@@ -51,14 +54,12 @@ class TracePorts:
     group: str
     orders_topic: str
     lag_threshold: int
-    peers: Peers | None = None
+    peers: PeersPort | None = None
 
 
-async def trace(
-    sessions: async_sessionmaker[AsyncSession], ask: TraceRequest, ports: TracePorts
-) -> dict[str, Any]:
+async def trace(uow: UnitOfWork, ask: TraceRequest, ports: TracePorts) -> dict[str, Any]:
     seller = ask.viewer_seller
-    local = await _local(sessions, ask.amazon_order_id, seller)
+    local = await _local(uow, ask.amazon_order_id, seller)
     at_ingest = await ports.ingest.view(ask.amazon_order_id, seller=seller)
     partitions, lag_error = await _lag(ports)
     owned = seller is None or _owned(local, at_ingest)
@@ -147,12 +148,10 @@ def _not_visible(amazon_order_id: str) -> dict[str, object]:
     ).__dict__
 
 
-async def _local(
-    sessions: async_sessionmaker[AsyncSession], order_id: str, seller: str | None
-) -> dict[str, Any]:
+async def _local(uow: UnitOfWork, order_id: str, seller: str | None) -> dict[str, Any]:
     """Analytics' own rows of the order; with ``seller``, that seller's rows only."""
-    async with sessions() as session:
-        reads = Reads(session)
+    async with uow:
+        reads = uow.reads
         order = await reads.order(order_id, seller)
         fulfillment = await reads.fulfillment_of(order_id, seller)
         events = await reads.events_of(order_id, seller)

@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from analytics.adapters.ingest_client import IngestPort
-from analytics.adapters.kafka_lag import LagPort
-from analytics.adapters.peers import Peers
-from analytics.dependencies import Clock, Dependencies
-from analytics.settings import AnalyticsSettings
+from analytics.dependencies import Dependencies
+from analytics.service_layer.ports import DeadLetterCounts
+from analytics.service_layer.unit_of_work import UnitOfWork
 from shared.api.auth import VisibleSeller
 from shared.api.problems import Problem
 
@@ -21,31 +18,17 @@ def _deps(request: Request) -> Dependencies:
     return deps
 
 
-async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    return _deps(request).sessions
+async def _dependencies(request: Request) -> Dependencies:
+    return _deps(request)
 
 
-async def _settings(request: Request) -> AnalyticsSettings:
-    return _deps(request).settings
+async def _uow(request: Request) -> UnitOfWork:
+    return _deps(request).uow()
 
 
-async def _ingest(request: Request) -> IngestPort:
-    port: IngestPort = request.app.state.ingest
-    return port
-
-
-async def _lag(request: Request) -> LagPort:
-    port: LagPort = request.app.state.lag
-    return port
-
-
-async def _peers(request: Request) -> Peers:
-    peers: Peers = request.app.state.peers
-    return peers
-
-
-async def _clock(request: Request) -> Clock:
-    return _deps(request).now
+async def _dead_letters(request: Request) -> DeadLetterCounts:
+    letters: DeadLetterCounts = request.app.state.resources.dead_letters
+    return letters
 
 
 async def one_seller(seller: VisibleSeller) -> str:
@@ -60,10 +43,7 @@ async def one_seller(seller: VisibleSeller) -> str:
     return seller
 
 
-Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
-Settings = Annotated[AnalyticsSettings, Depends(_settings)]
-Ingest = Annotated[IngestPort, Depends(_ingest)]
-Lag = Annotated[LagPort, Depends(_lag)]
-PeerServices = Annotated[Peers, Depends(_peers)]
-Now = Annotated[Clock, Depends(_clock)]
+Deps = Annotated[Dependencies, Depends(_dependencies)]
+Uow = Annotated[UnitOfWork, Depends(_uow)]
+DeadLetters = Annotated[DeadLetterCounts, Depends(_dead_letters)]
 OneSeller = Annotated[str, Depends(one_seller)]

@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from analytics.adapters.repository import Reads
 from analytics.domain import metrics
-from analytics.entrypoints.api.deps import Now, OneSeller, Sessions
+from analytics.entrypoints.api.deps import Deps, OneSeller, Uow
 from analytics.entrypoints.api.schemas import AccountHealthOut
 from analytics.service_layer import queries
 from shared import inputs
@@ -57,15 +56,14 @@ def metric_out(m: metrics.Metric) -> dict[str, Any]:
 )
 async def get_account_health(
     seller: OneSeller,
-    sessions: Sessions,
-    now: Now,
+    deps: Deps,
+    uow: Uow,
     as_of: Annotated[
         inputs.Moment | None, Query(description="end of every window (default now)")
     ] = None,
 ) -> dict[str, Any]:
-    moment = as_of or now()
-    async with sessions() as session:
-        found = await queries.account_health(Reads(session), seller, moment)
+    moment = as_of or deps.now()
+    found = await queries.account_health(uow, seller_id=seller, as_of=moment)
     return {
         "seller_id": seller,
         "as_of": moment,

@@ -6,8 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from analytics.adapters.repository import Reads
-from analytics.entrypoints.api.deps import Sessions, Settings
+from analytics.entrypoints.api.deps import Deps, Uow
 from analytics.entrypoints.api.routers.sales import check_range
 from analytics.entrypoints.api.schemas import AdsSummaryOut
 from analytics.service_layer import queries
@@ -24,20 +23,19 @@ router = APIRouter(prefix="/v1/ads", tags=["advertising"])
 )
 async def get_summary(
     seller: VisibleSeller,
-    sessions: Sessions,
-    settings: Settings,
+    deps: Deps,
+    uow: Uow,
     start: Annotated[inputs.Day, Query(alias="from", description="first day (UTC)")],
     end: Annotated[inputs.Day, Query(alias="to", description="last day (UTC), included")],
     group_by: Literal["asin", "none"] = "asin",
 ) -> dict[str, Any]:
     check_range(start, end)
-    async with sessions() as session:
-        summary = await queries.ads_summary(
-            Reads(session),
-            seller_id=seller,
-            start=start,
-            end=end,
-            group_by=group_by,
-            threshold=settings.ad_order_ratio_threshold,
-        )
+    summary = await queries.ads_summary(
+        uow,
+        seller_id=seller,
+        start=start,
+        end=end,
+        group_by=group_by,
+        threshold=deps.settings.ad_order_ratio_threshold,
+    )
     return {"seller_id": seller, **summary}

@@ -5,28 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from prometheus_client import generate_latest
 
-from analytics.entrypoints.api.deps import Lag, PeerServices, Sessions, Settings
+from analytics.entrypoints.api.deps import DeadLetters, Deps, Uow
 from analytics.service_layer import ops
 from shared.api.auth import require_roles
-from shared.runtime import group_id
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"], dependencies=[require_roles("ops")])
 
 
 @router.get("/overview", summary="Consumer lag, dead letters, outbox backlog, readiness, stalls")
 async def get_overview(
-    request: Request, sessions: Sessions, settings: Settings, lag: Lag, peers: PeerServices
+    request: Request, deps: Deps, uow: Uow, dead_letters: DeadLetters
 ) -> dict[str, Any]:
-    names = {"analytics", *(n for n in peers.names if n != "ingest")}
-    groups = {name: group_id(name, settings) for name in sorted(names)}
+    names = {"analytics", *(n for n in deps.peers.names if n != "ingest")}
     return await ops.overview(
-        sessions=sessions,
-        dead_letters=request.app.state.dead_letters,
-        lag=lag,
-        groups=groups,
-        peers=peers,
-        own_metrics=generate_latest().decode(),
+        uow=uow,
+        dead_letters=dead_letters,
+        lag=deps.lag,
+        groups={name: deps.group(name) for name in sorted(names)},
+        peers=deps.peers,
+        own_progress=deps.progress(),
         own_stalled=any(p.stalled for p in request.app.state.resources.progress),
     )

@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from analytics.adapters.repository import Reads
 from analytics.domain.errors import InvalidQuery
-from analytics.entrypoints.api.deps import Sessions
+from analytics.entrypoints.api.deps import Uow
 from analytics.entrypoints.api.schemas import SalesOut
 from analytics.service_layer import queries
 from shared import inputs
@@ -34,20 +33,19 @@ def check_range(start: date, end: date) -> None:
 )
 async def get_sales(
     seller: VisibleSeller,
-    sessions: Sessions,
+    uow: Uow,
     start: Annotated[inputs.Day, Query(alias="from", description="first purchase date (UTC)")],
     end: Annotated[inputs.Day, Query(alias="to", description="last purchase date (UTC), included")],
     granularity: Literal["day", "week"] = "day",
     group_by: Literal["marketplace", "fulfillment_channel", "sku", "none"] = "none",
 ) -> dict[str, Any]:
     check_range(start, end)
-    async with sessions() as session:
-        report = await queries.sales(
-            Reads(session),
-            seller_id=seller,
-            start=start,
-            end=end,
-            granularity=granularity,
-            group_by=group_by,
-        )
+    report = await queries.sales(
+        uow,
+        seller_id=seller,
+        start=start,
+        end=end,
+        granularity=granularity,
+        group_by=group_by,
+    )
     return {"seller_id": seller, **report}

@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from analytics.entrypoints.api.deps import Ingest, Lag, Now, PeerServices, Sessions, Settings
+from analytics.entrypoints.api.deps import Deps, Uow
 from analytics.entrypoints.api.schemas import TraceOut
-from analytics.service_layer.trace import TracePorts, TraceRequest, trace
-from shared import inputs, topics
+from analytics.service_layer.trace import TraceRequest, trace
+from shared import inputs
 from shared.api.auth import VisibleSeller
-from shared.runtime import group_id
 
 router = APIRouter(prefix="/v1/orders", tags=["trace"])
 
@@ -31,21 +30,9 @@ router = APIRouter(prefix="/v1/orders", tags=["trace"])
 async def get_trace(
     amazon_order_id: Annotated[inputs.OrderIdLookup, Path()],
     seller: VisibleSeller,
-    sessions: Sessions,
-    settings: Settings,
-    ingest: Ingest,
-    lag: Lag,
-    now: Now,
-    peers: PeerServices,
+    deps: Deps,
+    uow: Uow,
     marketplace_id: Annotated[inputs.MarketplaceId | None, Query()] = None,
 ) -> dict[str, Any]:
-    ask = TraceRequest(amazon_order_id, seller, marketplace_id, now())
-    ports = TracePorts(
-        ingest=ingest,
-        lag=lag,
-        group=group_id(settings.service_name, settings),
-        orders_topic=settings.topic(topics.ORDERS),
-        lag_threshold=settings.consumer_lag_threshold,
-        peers=peers,
-    )
-    return await trace(sessions, ask, ports)
+    ask = TraceRequest(amazon_order_id, seller, marketplace_id, deps.now())
+    return await trace(uow, ask, deps.trace_ports())

@@ -1,0 +1,110 @@
+"""The repositories the service layer works with, as ``Protocol``s: the SQL implementations are
+in ``adapters/repository.py``, the in-memory ones in the tests' fakes.
+
+Rows are read-model rows with attribute access (``row.version``, ``row.seller_id``), named
+after the columns of ``adapters/orm.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from analytics.domain.metrics import HealthCounts
+from analytics.domain.model import Alert
+
+
+class ReadModelWrites(Protocol):
+    """What the projections write, in the consumer's transaction. Every upsert is guarded by
+    the version it carries (a row is replaced only by a newer one); each answers whether (or
+    which keys) it applied."""
+
+    async def order_versions(self, ids: Iterable[str]) -> dict[str, int]: ...
+
+    async def upsert_orders(self, rows: Sequence[dict[str, Any]]) -> set[str]: ...
+
+    async def replace_items(
+        self, held_ids: Collection[str], items: Sequence[dict[str, Any]]
+    ) -> None: ...
+
+    async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None: ...
+
+    async def insert_fulfillment_order(self, values: dict[str, Any]) -> None: ...
+
+    async def update_fulfillment_order(
+        self, amazon_order_id: str, values: dict[str, Any]
+    ) -> None: ...
+
+    async def upsert_shipment(self, values: dict[str, Any]) -> bool: ...
+
+    async def upsert_case(self, values: dict[str, Any]) -> bool: ...
+
+    async def upsert_ad_row(self, values: dict[str, Any]) -> bool: ...
+
+    async def record_events(self, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    async def forget_events_before(self, before: datetime, limit: int) -> int: ...
+
+
+class Reads(Protocol):
+    """What the API and the alert job read. With ``seller_id``, only that seller's rows."""
+
+    async def orders_between(
+        self, seller_id: str | None, start: datetime, end: datetime
+    ) -> list[Any]: ...
+
+    async def items_between(
+        self, seller_id: str | None, start: datetime, end: datetime
+    ) -> list[Any]: ...
+
+    async def canceled_between(
+        self, seller_id: str | None, start: datetime, end: datetime
+    ) -> set[str]: ...
+
+    async def health_counts(
+        self, seller_id: str, *, as_of: datetime, since: datetime
+    ) -> HealthCounts: ...
+
+    async def sellers(self) -> list[str]: ...
+
+    async def latest_event_id(self) -> int: ...
+
+    async def sellers_with_events(self, after_id: int, upto_id: int) -> list[str]: ...
+
+    async def ad_rows(self, seller_id: str | None, start: date, end: date) -> list[Any]: ...
+
+    async def order(self, amazon_order_id: str, seller_id: str | None = None) -> Any | None: ...
+
+    async def fulfillment_of(
+        self, amazon_order_id: str, seller_id: str | None = None
+    ) -> Any | None: ...
+
+    async def events_of(self, subject: str, seller_id: str | None = None) -> list[Any]: ...
+
+    async def cases_of(self, amazon_order_id: str, seller_id: str | None = None) -> list[Any]: ...
+
+    async def shipments_of(
+        self, amazon_order_id: str, seller_id: str | None = None
+    ) -> list[Any]: ...
+
+    async def dead_letters_of(self, subject: str) -> list[Any]: ...
+
+    async def outbox_backlog(self) -> int: ...
+
+
+class Alerts(Protocol):
+    async def active(self, seller_id: str) -> dict[tuple[str, str], Alert]:
+        """The seller's active alerts by (metric, scope), locked."""
+        ...
+
+    async def add(self, values: dict[str, Any]) -> Alert:
+        """The alert stored (with its id); raises ``AlertRaced`` when another process raised
+        the same one first."""
+        ...
+
+    async def clear(self, alert_id: int, *, state: str, at: datetime) -> Alert: ...
+
+    async def page(
+        self, *, seller_id: str | None, state: str | None, before_id: int | None, limit: int
+    ) -> list[Alert]: ...

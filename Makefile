@@ -44,7 +44,7 @@ lint: setup ## ruff lint and format check
 	$(VENV)/bin/ruff format --check shared services infra tests bench
 
 typecheck: setup ## mypy --strict on every package
-	$(VENV)/bin/mypy --no-incremental shared/src infra/src $(wildcard services/*/src)
+	$(VENV)/bin/mypy --no-incremental shared/src infra/src $(wildcard services/*/src) bench
 
 check: lint typecheck ## lint and type check
 

@@ -416,11 +416,11 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
         run = Run(cluster, load, n, rate)
         fault_task = asyncio.create_task(_timed_fault(fault, run))
         result = await load.wait()
-        run.note(f"load done: {len(result['accepted'])} accepted")
+        run.note(f"load done: {len(result.accepted)} accepted")
         await fault_task
         fault_end = run.fault_ended or time.time()
         timeout = float(os.environ.get("FAULT_TIMEOUT_S", "300"))
-        accepted = set(result["accepted"])
+        accepted = set(result.accepted)
         done = await stores.wait_complete(cluster, len(accepted), timeout=timeout)
         final_readiness = await _ready_at_end(cluster)
         checks = [await stores.check_store(cluster, s, accepted) for s in CONSUMERS]
@@ -437,18 +437,18 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
             cluster.drop()  # a repeat of every scenario would leave gigabytes of databases
 
     bad_status = {
-        s: c for s, c in result["statuses"].items() if s.isdigit() and int(s) >= 500 and s != "503"
+        s: c for s, c in result.statuses.items() if s.isdigit() and int(s) >= 500 and s != "503"
     }
-    if len(accepted) != n or result["given_up"]:
-        failures.append(f"accepted {len(accepted)} of {n}; gave up {len(result['given_up'])}")
+    if len(accepted) != n or result.given_up:
+        failures.append(f"accepted {len(accepted)} of {n}; gave up {len(result.given_up)}")
     if bad_status:
-        failures.append(f"5xx other than 503: {bad_status} {result['unexpected'][:3]}")
+        failures.append(f"5xx other than 503: {bad_status} {result.unexpected[:3]}")
     for check in checks:
         if not check.ok(len(accepted)):
             failures.append(f"{check.service}: {check}")
     if done.lag_zero_at is None:
         failures.append(f"not complete after {timeout:.0f}s: {done.counts}, lag {done.lags}")
-    settled = max(fault_end, result["finished"])
+    settled = max(fault_end, result.finished)
     settle_s = round(done.done_at - settled, 2) if done.done_at else None
     if settle_s is not None and settle_s > bound:
         failures.append(f"complete {settle_s} s after the fault and the load, over {bound:g} s")
@@ -472,11 +472,11 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
         "dead_letters": {c.service: c.dead_letters for c in checks},
         "orders_v1_records": published,
         "republished_by_relay": published - len(accepted),
-        "statuses": result["statuses"],
-        "retries": result["retries"],
-        "load_seconds": round(result["finished"] - result["started"], 1),
+        "statuses": dict(result.statuses),
+        "retries": result.retries,
+        "load_seconds": round(result.finished - result.started, 1),
         "recovery_s": round(done.done_at - fault_end, 2) if done.done_at else None,
-        "drain_after_load_s": round(done.done_at - result["finished"], 2) if done.done_at else None,
+        "drain_after_load_s": round(done.done_at - result.finished, 2) if done.done_at else None,
         "settle_s": settle_s,
         "recovery_bound_s": bound,
         "stalled_looks": stalls,

@@ -451,7 +451,7 @@ async def soak() -> dict[str, Any]:
                 (out / "census").touch()
             await asyncio.sleep(5)
         result = await load.wait()
-        applied = await _until_applied(cluster, service, len(result["accepted"]))
+        applied = await _until_applied(cluster, service, len(result.accepted))
         watch.sample()
         (out / "trim").touch()
         await asyncio.sleep(2 * float(os.environ.get("MEMORY_SAMPLE_SECONDS", "10")) + 1)
@@ -464,7 +464,7 @@ async def soak() -> dict[str, Any]:
         "service": service,
         "rate": rate,
         "seconds": seconds,
-        "accepted": len(result["accepted"]),
+        "accepted": len(result.accepted),
         "applied": applied,
         "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
         "tracemalloc": os.environ.get("MEMORY_TRACE", "0") == "1",
@@ -527,8 +527,8 @@ def show_soak(report: dict[str, Any]) -> None:
     )
     for name, trend in report["rss"].items():
         print(
-            f"  {name} RSS by minute: {trend['per_minute_mib']}, second half "
-            f"{trend['second_half_mib_per_min']} MiB/min"
+            f"  {name} RSS by minute: {trend.per_minute_mib}, second half "
+            f"{trend.second_half_mib_per_min} MiB/min"
         )
     minutes: dict[int, dict[str, Any]] = {}
     for s in report["inside"]:

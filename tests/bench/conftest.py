@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,18 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from bench.cluster import Infra  # noqa: E402 (importable once ROOT is on the path)
+from bench.common import Percentiles  # noqa: E402
+from bench.runs import (  # noqa: E402
+    FULL_SPEED,
+    CpuUsed,
+    EndToEndRun,
+    Hops,
+    Latency,
+    MachineProbe,
+    Throughput,
+    Visibility,
+)
+from bench.timeline import Report, Stretch  # noqa: E402
 from devstack import config  # noqa: E402
 
 
@@ -29,3 +42,43 @@ def test_infra(kafka_bootstrap: str, postgres_server: str) -> Infra:
         config.TEST_POSTGRES_PORT,
         postgres_dir="pg",
     )
+
+
+@pytest.fixture
+def end_to_end_run() -> Callable[..., EndToEndRun]:
+    """A ``Bench.end_to_end`` report with the figures the bench's own logic reads; the rest
+    empty."""
+
+    def make(
+        *,
+        rate: float | str = FULL_SPEED,
+        batch: int = 500,
+        p99: float | None = None,
+        p50: float | None = None,
+        accepted_per_s: float = 3000.0,
+        applied_per_s: float | None = 2050.0,
+        cpu: float | None = 1.5,
+        probe: float = 10.0,
+        while_loading: dict[str, float] | None = None,
+    ) -> EndToEndRun:
+        none = Percentiles()
+        during = Stretch(0.0, 1.0, 0.0, while_loading, {}) if while_loading is not None else None
+        return EndToEndRun(
+            orders=1000,
+            target_rate=rate,
+            batch_size=batch,
+            throughput=Throughput(1000, accepted_per_s, applied_per_s, 1.0, {}, {}, none),
+            latency=Latency(
+                visible_in_fulfillment=Visibility(
+                    sampled=250, percentiles=Percentiles(p50_ms=p50, p99_ms=p99)
+                ),
+                visible_from_ingest_received_at=none,
+                fulfillment_created_at=none,
+                hops=Hops(none, none, none),
+            ),
+            cpu=CpuUsed({}, 1.0, cpu, "", 0.0, MachineProbe(probe, 0.0)),
+            background={},
+            timeline=Report(2.0, 0, during, [], []),
+        )
+
+    return make

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bench import timeline
+from bench import activity_results, timeline
 from bench.cluster import RssTrend
 from bench.common import Percentiles, Spread
 from bench.report import FLATTEN, OMIT, Json
@@ -87,7 +87,7 @@ class EndToEndRun:
     throughput: Throughput = field(metadata=FLATTEN)
     latency: Latency = field(metadata=FLATTEN)
     cpu: CpuUsed
-    background: Json  # bench.activity's report
+    background: activity_results.Report
     timeline: timeline.Report
     profile: dict[str, Json] | None = field(default=None, metadata=OMIT)  # by service
 
@@ -117,7 +117,7 @@ class SingleRun:
     statuses: dict[str, int]
     latency: Percentiles
     cpu: CpuUsed
-    background: Json
+    background: activity_results.Report
 
 
 @dataclass(frozen=True)

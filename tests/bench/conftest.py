@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,8 @@ ROOT = str(Path(__file__).resolve().parents[2])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench.cluster import Infra  # noqa: E402 (importable once ROOT is on the path)
+from bench import activity_results as background  # noqa: E402 (importable once ROOT is on the path)
+from bench.cluster import Infra  # noqa: E402
 from bench.common import Percentiles  # noqa: E402
 from bench.runs import (  # noqa: E402
     FULL_SPEED,
@@ -77,8 +79,49 @@ def end_to_end_run() -> Callable[..., EndToEndRun]:
                 hops=Hops(none, none, none),
             ),
             cpu=CpuUsed({}, 1.0, cpu, "", 0.0, MachineProbe(probe, 0.0)),
-            background={},
+            background=quiet_background(),
             timeline=Report(2.0, 0, during, [], []),
         )
 
     return make
+
+
+def quiet_background(**overrides: Any) -> background.Report:
+    """A run's background in which little happened: one timed checkpoint, 1.2 GB of WAL,
+    a few autovacuums; ``overrides`` replace whole sections."""
+    sections: dict[str, Any] = {
+        "seconds": 60.0,
+        "checkpoints": background.Checkpoints(None, 1, 0, 0.0, 0.0, []),
+        "buffers_written": background.BuffersWritten(128, 0, 0, 0, 0, 0, 8192),
+        "wal": background.WalWritten(1288490189, 12288, 0, 10, 0, 0, 0),
+        "autovacuum": background.Autovacuum(
+            tables={
+                "ingest.orders": background.TableVacuums(autovacuum=1, autoanalyze=1),
+                "fulfillment.orders": background.TableVacuums(autovacuum=0, autoanalyze=1),
+            },
+            running_at_start=[],
+            running_at_end=[],
+            logged={"ingest.orders": background.LoggedVacuums(cpu_s=0.5, seconds=2.0)},
+        ),
+        "other_databases": background.OtherDatabases(0, 0, []),
+        "sessions_opened": {},
+        "oldest_transaction_at_end": None,
+        "postgres_cpu": None,
+        "kafka_gc": background.GcPauses(0, 0.0, 0.0, 0, 0),
+        "postgres_log": "postgres.log",
+        "statements": background.Statements(
+            total_exec_ms=1500.0,
+            calls=10,
+            shared_blks_written=0,
+            this_cluster=background.ClusterStatements(exec_ms=1000.0, wal_bytes=1048576),
+            top=[],
+        ),
+        "cost_ms": 100.0,
+    }
+    return background.Report(**(sections | overrides))
+
+
+@pytest.fixture
+def background_report() -> Callable[..., background.Report]:
+    """``quiet_background``: a run's background report, sections replaced as given."""
+    return quiet_background

@@ -91,7 +91,7 @@ from bench.common import (
 )
 from bench.limits import kafka_limit, pipeline_limit, postgres_limit
 from bench.loadgen import LoadProcess, LoadResult, LoadSpec, order_ids
-from bench.report import FLATTEN, OMIT, Json, jsonable
+from bench.report import FLATTEN, OMIT, jsonable
 from bench.runs import (
     FULL_SPEED,
     CpuUsed,
@@ -355,7 +355,7 @@ class Bench:
 Profiling = tuple[subprocess.Popen[bytes] | None, Path]
 
 
-def _summarize_profiles(profiles: dict[str, Profiling]) -> dict[str, Json] | None:
+def _summarize_profiles(profiles: dict[str, Profiling]) -> dict[str, profile.Profile] | None:
     """Each finished recording's summary by service; None when nothing was recorded."""
     out = {}
     for name, (proc, raw) in profiles.items():

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from bench import activity_results, timeline
 from bench.cluster import RssTrend
 from bench.common import Percentiles, Spread
-from bench.report import FLATTEN, OMIT, Json
+from bench.profile import Profile
+from bench.report import FLATTEN, OMIT
 
 FULL_SPEED = "full speed"  # a run's target_rate when it posts as fast as it can
 
@@ -89,7 +90,7 @@ class EndToEndRun:
     cpu: CpuUsed
     background: activity_results.Report
     timeline: timeline.Report
-    profile: dict[str, Json] | None = field(default=None, metadata=OMIT)  # by service
+    profile: dict[str, Profile] | None = field(default=None, metadata=OMIT)  # by service
 
     @property
     def visible(self) -> Percentiles:

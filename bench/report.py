@@ -2,10 +2,11 @@
 
 Every figure a benchmark reports is a frozen dataclass; ``jsonable`` turns one (and the
 dicts and lists around it) into the JSON document ``bench.common.save`` writes. A field's
-name is its key. Two markers in a field's metadata shape the document: ``OMIT`` leaves the
-key out while the value is None (a figure the run did not measure, where the document has
-always left it out rather than written null), ``FLATTEN`` writes a nested result's keys
-beside the field's siblings instead of under its name.
+name is its key. Markers in a field's metadata shape the document: ``OMIT`` leaves the key
+out while the value is None (a figure the run did not measure, where the document has always
+left it out rather than written null), ``FLATTEN`` writes a nested result's keys beside the
+field's siblings instead of under its name, ``key(name)`` names a key that cannot be a field's
+name (``from``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from typing import Any
 
 OMIT: Mapping[str, bool] = {"omit_if_none": True}
 FLATTEN: Mapping[str, bool] = {"flatten": True}
+
+
+def key(name: str) -> Mapping[str, str]:
+    """A field's metadata: its key in the document is ``name``."""
+    return {"key": name}
+
 
 # A part of a report that is not (yet) a typed result: JSON as read or written.
 Json = dict[str, Any]
@@ -43,5 +50,5 @@ def _fields(result: object) -> dict[str, object]:
             assert isinstance(flat, dict), f"{f.name}: only a result flattens"
             out.update(flat)
         else:
-            out[f.name] = jsonable(value)
+            out[f.metadata.get("key", f.name)] = jsonable(value)
     return out

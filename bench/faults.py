@@ -481,16 +481,7 @@ async def _under_fault(
     watcher = asyncio.create_task(watch_stalls(cluster, stalls))
     try:
         await asyncio.sleep(3)  # workers join their groups
-        spec = LoadSpec(
-            url=cluster.ingest_url,
-            api_key=API_KEY,
-            orders=n,
-            id_prefix=f"{int(time.time()) % 10_000_000:07d}",
-            batch_size=batch,
-            rate=rate,
-            in_flight=4,
-        )
-        load = LoadProcess(spec, cluster.log_dir)
+        load = LoadProcess(_load_spec(cluster, n, rate, batch), cluster.log_dir)
         run = Run(cluster, load, n, rate)
         fault_task = asyncio.create_task(_timed_fault(fault, run))
         result = await load.wait()
@@ -521,6 +512,18 @@ async def _under_fault(
         with contextlib.suppress(Exception):
             cluster.drop()  # a repeat of every scenario would leave gigabytes of databases
     return run, seen
+
+
+def _load_spec(cluster: FaultCluster, n: int, rate: float, batch: int) -> LoadSpec:
+    return LoadSpec(
+        url=cluster.ingest_url,
+        api_key=API_KEY,
+        orders=n,
+        id_prefix=f"{int(time.time()) % 10_000_000:07d}",
+        batch_size=batch,
+        rate=rate,
+        in_flight=4,
+    )
 
 
 def _settle_s(seen: Observed) -> float | None:

@@ -45,7 +45,7 @@ lint: setup ## ruff lint and format check, and the import contracts between laye
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 typecheck: setup ## mypy --strict on every package
-	$(VENV)/bin/mypy --no-incremental shared/src infra/src $(wildcard services/*/src)
+	$(VENV)/bin/mypy --no-incremental shared/src infra/src $(wildcard services/*/src) bench
 
 check: lint typecheck ## lint and type check
 

@@ -38,12 +38,30 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
+from bench.activity_results import (
+    Autovacuum,
+    BuffersWritten,
+    Checkpoints,
+    ClusterStatements,
+    GcPauses,
+    LoggedCheckpoint,
+    LoggedVacuum,
+    LoggedVacuums,
+    NoStatements,
+    OldestTransaction,
+    OtherDatabases,
+    PostgresCpu,
+    Report,
+    Statement,
+    Statements,
+    TableVacuums,
+    WalWritten,
+)
 from bench.cluster import SERVICES, Cluster, backend_database, postgres_cpu
 from bench.common import connect
 
@@ -96,7 +114,7 @@ class Snapshot:
     gc_log: int  # size of the broker's GC log
     statements: dict[tuple[int, int, int], tuple[float, ...]]  # (user, db, query): counters
     cpu: tuple[float, dict[int, tuple[str, float]]] | None  # bench.cluster.postgres_cpu
-    oldest_transaction: dict[str, Any] | None
+    oldest_transaction: OldestTransaction | None
 
 
 class Activity:
@@ -120,23 +138,20 @@ class Activity:
             await conn.close()
         self.cost_s = time.perf_counter() - started
 
-    async def stop(self, orders: int) -> dict[str, Any]:
+    async def stop(self, orders: int) -> Report:
         assert self.before is not None, "start() first"
         started = time.perf_counter()
         conn = await connect(self.cluster.infra.dsn("postgres"))
         try:
             after = await self._snapshot(conn)
-            statements = (
-                {"unavailable": self.no_statements}
+            statements: Statements | NoStatements = (
+                NoStatements(unavailable=self.no_statements)
                 if self.no_statements
                 else await self._statements(conn, self.before.statements, after.statements)
             )
         finally:
             await conn.close()
-        report = self._report(self.before, after, orders)
-        report["statements"] = statements
-        report["cost_ms"] = round(1000 * (self.cost_s + time.perf_counter() - started), 1)
-        return report
+        return self._report(self.before, after, orders, statements, started)
 
     async def _snapshot(self, conn: asyncpg.Connection) -> Snapshot:
         lsn = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")
@@ -174,7 +189,9 @@ class Activity:
             statements={} if self.no_statements else await _statement_counters(conn),
             cpu=postgres_cpu(self.cluster.infra),
             oldest_transaction=(
-                {"database": self._name(oldest[0]), "state": oldest[1], "seconds": round(oldest[2])}
+                OldestTransaction(
+                    database=self._name(oldest[0]), state=oldest[1], seconds=round(oldest[2])
+                )
                 if oldest
                 else None
             ),
@@ -201,7 +218,7 @@ class Activity:
         conn: asyncpg.Connection,
         before: dict[tuple[int, int, int], tuple[float, ...]],
         after: dict[tuple[int, int, int], tuple[float, ...]],
-    ) -> dict[str, Any]:
+    ) -> Statements:
         """The run's statements: totals, and the top ones by execution time."""
         spent = {}
         for key, now in after.items():
@@ -221,120 +238,99 @@ class Activity:
                 [k[2] for k in top],
             )
         }
-        return {
-            "total_exec_ms": round(sum(v[1] for v in spent.values()), 1),
-            "calls": int(sum(v[0] for v in spent.values())),
-            # Dirty buffers the statements' backends wrote out themselves to make room: exact
-            # for the run, unlike pg_stat_bgwriter's buffers_backend.
-            "shared_blks_written": int(sum(v[3] for v in spent.values())),
-            # The server's totals include other databases' work; these are this cluster's.
-            "this_cluster": {
-                "exec_ms": round(
-                    sum(v[1] for k, v in spent.items() if whose[k] == "this_cluster"), 1
-                ),
-                "wal_bytes": int(sum(v[4] for k, v in spent.items() if whose[k] == "this_cluster")),
-            },
-            "top": [self._statement(spent[k], *texts.get(k, ("?", "?"))) for k in top],
-        }
+        ours_spent = [v for k, v in spent.items() if whose[k] == "this_cluster"]
+        return Statements(
+            total_exec_ms=round(sum(v[1] for v in spent.values()), 1),
+            calls=int(sum(v[0] for v in spent.values())),
+            shared_blks_written=int(sum(v[3] for v in spent.values())),
+            this_cluster=ClusterStatements(
+                exec_ms=round(sum(v[1] for v in ours_spent), 1),
+                wal_bytes=int(sum(v[4] for v in ours_spent)),
+            ),
+            top=[self._statement(spent[k], *texts.get(k, ("?", "?"))) for k in top],
+        )
 
-    def _statement(self, spent: tuple[float, ...], database: str, query: str) -> dict[str, Any]:
+    def _statement(self, spent: tuple[float, ...], database: str, query: str) -> Statement:
         calls, total_ms, rows, _, _ = spent
-        return {
-            "database": self._name(database or "?"),
-            "calls": int(calls),
-            "total_ms": round(total_ms, 1),
-            "mean_ms": round(total_ms / calls, 3),
-            "rows": int(rows),
-            "query": " ".join(query.split())[:QUERY_CHARS],
-        }
+        return Statement(
+            database=self._name(database or "?"),
+            calls=int(calls),
+            total_ms=round(total_ms, 1),
+            mean_ms=round(total_ms / calls, 3),
+            rows=int(rows),
+            query=" ".join(query.split())[:QUERY_CHARS],
+        )
 
     def _name(self, database: str) -> str:
         """A service's name for one of this cluster's databases, else the database's name."""
         ours = {self.cluster.database(s): s for s in SERVICES}
         return ours.get(database, database)
 
-    def _report(self, a: Snapshot, b: Snapshot, orders: int) -> dict[str, Any]:
-        bg = {k: b.bgwriter[k] - a.bgwriter[k] for k in BGWRITER}
-        wal_bytes = b.wal_lsn - a.wal_lsn
+    def _report(
+        self,
+        a: Snapshot,
+        b: Snapshot,
+        orders: int,
+        statements: Statements | NoStatements,
+        started: float,
+    ) -> Report:
+        """The difference of two snapshots; ``started``: when ``stop`` began (the measurement's
+        own cost counts until the report is done)."""
         pg_log = _new_text(self.pg_log, a.pg_log, b.pg_log)
-        return {
-            "seconds": round(b.at - a.at, 1),
-            "checkpoints": {
-                # A checkpoint spreads its writes over 90% of checkpoint_timeout (15 min): one
-                # started before the run may be writing all through it.
-                "running_at_start": _running_checkpoint(self.pg_log, a.pg_log),
-                "timed": bg["checkpoints_timed"],
-                "requested": bg["checkpoints_req"],
-                "write_ms": bg["checkpoint_write_time"],
-                "sync_ms": bg["checkpoint_sync_time"],
-                "logged": checkpoints_in(pg_log),
+        bg = {k: b.bgwriter[k] - a.bgwriter[k] for k in BGWRITER}
+        checkpoints = _checkpoints(bg, _running_checkpoint(self.pg_log, a.pg_log), pg_log)
+        autovacuum = Autovacuum(
+            tables={
+                name: TableVacuums(autovacuum=v, autoanalyze=n)
+                for name, (v, n) in _changed(a.tables, b.tables).items()
             },
-            "buffers_written": {
-                "checkpointer": bg["buffers_checkpoint"],
-                "bgwriter": bg["buffers_clean"],
-                "backends": bg["buffers_backend"],
-                "backend_fsyncs": bg["buffers_backend_fsync"],
-                "bgwriter_stopped_at_max": bg["maxwritten_clean"],
-                "allocated": bg["buffers_alloc"],
-                "block_bytes": BLOCK,
-                "note": "backends (relation extensions included) and backend_fsyncs reach the "
-                "statistics only when the checkpointer wakes (a checkpoint, or its request queue "
-                "half full), so they may hold writes from before the run; statements."
-                "shared_blks_written is the run's own",
-            },
-            "wal": {
-                "bytes": wal_bytes,
-                "bytes_per_order": round(wal_bytes / orders) if orders else None,
-                **{k: b.wal[k] - a.wal[k] for k in WAL},
-            },
-            "autovacuum": {
-                "tables": {
-                    name: {"autovacuum": v, "autoanalyze": n}
-                    for name, (v, n) in _changed(a.tables, b.tables).items()
-                },
-                "running_at_start": a.vacuuming,
-                "running_at_end": b.vacuuming,
-                "logged": self._logged(autovacuums_in(pg_log)),
-            },
-            "other_databases": self._others(a, b),
-            # Connections opened, by this cluster's databases (the bench's own probes
-            # included): each new backend costs PostgreSQL CPU that shows under "exited".
-            "sessions_opened": {
+            running_at_start=a.vacuuming,
+            running_at_end=b.vacuuming,
+            logged=self._logged(autovacuums_in(pg_log)),
+        )
+        others, cpu = self._others(a, b), self._cpu(a, b)
+        kafka_gc = gc_pauses(_new_text(self.gc_log, a.gc_log, b.gc_log))
+        return Report(
+            seconds=round(b.at - a.at, 1),
+            checkpoints=checkpoints,
+            buffers_written=_buffers_written(bg),
+            wal=_wal_written(a, b, orders),
+            autovacuum=autovacuum,
+            other_databases=others,
+            sessions_opened={
                 service: b.sessions.get(db, 0) - a.sessions.get(db, 0)
                 for service, db in ((s, self.cluster.database(s)) for s in SERVICES)
             },
-            # A transaction left open anywhere on the server holds back every vacuum's cleanup.
-            "oldest_transaction_at_end": b.oldest_transaction,
-            "postgres_cpu": self._cpu(a, b),
-            "kafka_gc": gc_pauses(_new_text(self.gc_log, a.gc_log, b.gc_log)),
-            "postgres_log": str(self.pg_log),
-        }
+            oldest_transaction_at_end=b.oldest_transaction,
+            postgres_cpu=cpu,
+            kafka_gc=kafka_gc,
+            postgres_log=str(self.pg_log),
+            statements=statements,
+            cost_ms=round(1000 * (self.cost_s + time.perf_counter() - started), 1),
+        )
 
-    def _logged(self, runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def _logged(self, runs: list[LoggedVacuum]) -> dict[str, LoggedVacuums]:
         """Per table (``service.table`` for this cluster's, else ``db.schema.table``): the
         logged vacuum and analyze runs, their CPU seconds and their total duration."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, LoggedVacuums] = {}
         for run in runs:
-            database, _, rest = run["table"].partition(".")
+            database, _, rest = run.table.partition(".")
             name = self._name(database)
-            table = f"{name}.{rest.partition('.')[2]}" if name != database else run["table"]
-            entry = out.setdefault(table, {"vacuum": 0, "analyze": 0, "cpu_s": 0.0, "seconds": 0.0})
-            entry[run["kind"]] += 1
-            entry["cpu_s"] = round(entry["cpu_s"] + run["cpu_s"], 2)
-            entry["seconds"] = round(entry["seconds"] + run["elapsed_s"], 2)
+            table = f"{name}.{rest.partition('.')[2]}" if name != database else run.table
+            out[table] = out.get(table, LoggedVacuums()).plus(run)
         return out
 
-    def _others(self, a: Snapshot, b: Snapshot) -> dict[str, Any]:
+    def _others(self, a: Snapshot, b: Snapshot) -> OtherDatabases:
         ours = {self.cluster.database(s) for s in SERVICES} | {"postgres"}
         others = {k: v for k, v in b.databases.items() if k not in ours}
         busy = _changed(a.databases, others)
-        return {
-            "commits": sum(v[0] for v in busy.values()),
-            "rows_written": sum(v[1] for v in busy.values()),
-            "busiest": sorted(busy, key=lambda k: -busy[k][1])[:3],
-        }
+        return OtherDatabases(
+            commits=sum(v[0] for v in busy.values()),
+            rows_written=sum(v[1] for v in busy.values()),
+            busiest=sorted(busy, key=lambda k: -busy[k][1])[:3],
+        )
 
-    def _cpu(self, a: Snapshot, b: Snapshot) -> dict[str, float] | None:
+    def _cpu(self, a: Snapshot, b: Snapshot) -> PostgresCpu | None:
         """PostgreSQL's CPU seconds in the run by whom: this cluster's backends (the bench's
         probes included), other databases' backends, background processes (checkpointer,
         writers, autovacuum), and processes that exited (short connections, autovacuum
@@ -350,8 +346,52 @@ class Activity:
             )
             out[_whose(title, ours)] += spent
         gone = sum(cpu for pid, (_, cpu) in a.cpu[1].items() if pid not in b.cpu[1])
-        out["exited_and_postmaster"] = b.cpu[0] - a.cpu[0] - gone
-        return {k: round(v, 2) for k, v in out.items()}
+        return PostgresCpu(
+            this_cluster=round(out["this_cluster"], 2),
+            other_databases=round(out["other_databases"], 2),
+            background=round(out["background"], 2),
+            exited_and_postmaster=round(b.cpu[0] - a.cpu[0] - gone, 2),
+        )
+
+
+def _checkpoints(
+    bg: dict[str, int], running_at_start: LoggedCheckpoint | None, pg_log: str
+) -> Checkpoints:
+    """Checkpoints in the run, from the statistics' counters ``bg`` and the server's log."""
+    return Checkpoints(
+        running_at_start=running_at_start,
+        timed=bg["checkpoints_timed"],
+        requested=bg["checkpoints_req"],
+        write_ms=bg["checkpoint_write_time"],
+        sync_ms=bg["checkpoint_sync_time"],
+        logged=checkpoints_in(pg_log),
+    )
+
+
+def _buffers_written(bg: dict[str, int]) -> BuffersWritten:
+    """Buffers written in the run, by whom, from the statistics' counters ``bg``."""
+    return BuffersWritten(
+        checkpointer=bg["buffers_checkpoint"],
+        bgwriter=bg["buffers_clean"],
+        backends=bg["buffers_backend"],
+        backend_fsyncs=bg["buffers_backend_fsync"],
+        bgwriter_stopped_at_max=bg["maxwritten_clean"],
+        allocated=bg["buffers_alloc"],
+        block_bytes=BLOCK,
+    )
+
+
+def _wal_written(a: Snapshot, b: Snapshot, orders: int) -> WalWritten:
+    wal_bytes = b.wal_lsn - a.wal_lsn
+    return WalWritten(
+        bytes=wal_bytes,
+        bytes_per_order=round(wal_bytes / orders) if orders else None,
+        wal_records=b.wal["wal_records"] - a.wal["wal_records"],
+        wal_fpi=b.wal["wal_fpi"] - a.wal["wal_fpi"],
+        wal_buffers_full=b.wal["wal_buffers_full"] - a.wal["wal_buffers_full"],
+        wal_write=b.wal["wal_write"] - a.wal["wal_write"],
+        wal_sync=b.wal["wal_sync"] - a.wal["wal_sync"],
+    )
 
 
 def _whose(title: str, ours: set[str]) -> str:
@@ -428,40 +468,42 @@ _AUTOVACUUM = re.compile(
 _USAGE = re.compile(r"CPU: user: ([\d.]+) s, system: ([\d.]+) s, elapsed: ([\d.]+) s")
 
 
-def _running_checkpoint(path: Path, end: int, window: int = 1 << 20) -> dict[str, Any] | None:
+def _running_checkpoint(path: Path, end: int, window: int = 1 << 20) -> LoggedCheckpoint | None:
     """The checkpoint logged as started but not yet complete at byte ``end`` of the log."""
     start = max(0, end - window)
     logged = checkpoints_in(_new_text(path, start, end))
-    return logged[-1] if logged and "buffers" not in logged[-1] else None
+    return logged[-1] if logged and not logged[-1].complete else None
 
 
-def checkpoints_in(log: str) -> list[dict[str, Any]]:
+def checkpoints_in(log: str) -> list[LoggedCheckpoint]:
     """Each checkpoint in a PostgreSQL log excerpt: when it started and why, what it wrote."""
-    out: list[dict[str, Any]] = []
+    out: list[LoggedCheckpoint] = []
     for line in log.splitlines():
         if start := _CHECKPOINT_START.match(line):
-            out.append({"started": start[1], "reason": start[2]})
+            out.append(LoggedCheckpoint(started=start[1], reason=start[2]))
         elif done := _CHECKPOINT_DONE.search(line):
-            if not out or "buffers" in out[-1]:
-                out.append({"started": "before the run", "reason": "?"})
-            out[-1].update(buffers=int(done[1]), total_s=float(done[2]), wal_kb=int(done[3]))
+            if not out or out[-1].complete:
+                out.append(LoggedCheckpoint(started="before the run", reason="?"))
+            out[-1] = replace(
+                out[-1], buffers=int(done[1]), total_s=float(done[2]), wal_kb=int(done[3])
+            )
     return out
 
 
-def autovacuums_in(log: str) -> list[dict[str, Any]]:
+def autovacuums_in(log: str) -> list[LoggedVacuum]:
     """Each logged autovacuum/autoanalyze in a PostgreSQL log excerpt, with its CPU time and
     duration (its message continues on tab-indented lines)."""
-    out: list[dict[str, Any]] = []
+    out: list[LoggedVacuum] = []
     for message in re.split(r"\n(?!\t)", log):
         if found := _AUTOVACUUM.search(message):
             usage = _USAGE.search(message)
             out.append(
-                {
-                    "kind": found[1],
-                    "table": found[2],
-                    "cpu_s": float(usage[1]) + float(usage[2]) if usage else 0.0,
-                    "elapsed_s": float(usage[3]) if usage else 0.0,
-                }
+                LoggedVacuum(
+                    kind=found[1],
+                    table=found[2],
+                    cpu_s=float(usage[1]) + float(usage[2]) if usage else 0.0,
+                    elapsed_s=float(usage[3]) if usage else 0.0,
+                )
             )
     return out
 
@@ -469,73 +511,93 @@ def autovacuums_in(log: str) -> list[dict[str, Any]]:
 _GC_PAUSE = re.compile(r"GC\(\d+\) (Pause \S+)(.*) ([\d.]+)ms$", re.M)
 
 
-def gc_pauses(log: str) -> dict[str, Any]:
+def gc_pauses(log: str) -> GcPauses:
     """The JVM's stop-the-world pauses in a unified GC log excerpt (``-Xlog:gc``)."""
     pauses = [(m[1], m[2], float(m[3])) for m in _GC_PAUSE.finditer(log)]
-    return {
-        "pauses": len(pauses),
-        "total_ms": round(sum(ms for _, _, ms in pauses), 1),
-        "max_ms": round(max((ms for _, _, ms in pauses), default=0.0), 1),
-        "humongous": sum(1 for _, why, _ in pauses if "Humongous" in why),
-        "full": sum(1 for kind, _, _ in pauses if kind == "Pause Full"),
-    }
+    return GcPauses(
+        pauses=len(pauses),
+        total_ms=round(sum(ms for _, _, ms in pauses), 1),
+        max_ms=round(max((ms for _, _, ms in pauses), default=0.0), 1),
+        humongous=sum(1 for _, why, _ in pauses if "Humongous" in why),
+        full=sum(1 for kind, _, _ in pauses if kind == "Pause Full"),
+    )
 
 
-def summary(activity: dict[str, Any]) -> str:
+def summary(activity: Report) -> str:
     """One line: ``checkpoints 1 (req 0), ..., WAL 1.2 GB (12 KB/order), ...``."""
-    ckpt, buf, wal = activity["checkpoints"], activity["buffers_written"], activity["wal"]
-    vac = activity["autovacuum"]["tables"]
-    runs = sum(t["autovacuum"] for t in vac.values())
-    analyzes = sum(t["autoanalyze"] for t in vac.values())
-    logged = activity["autovacuum"]["logged"].values()
-    cpu, took = sum(t["cpu_s"] for t in logged), sum(t["seconds"] for t in logged)
-    running = " + 1 running from before" if ckpt["running_at_start"] else ""
-    by_queries = activity["statements"].get("shared_blks_written")
     parts = [
-        f"checkpoints {ckpt['timed'] + ckpt['requested']} (req {ckpt['requested']}){running}",
-        f"written by checkpointer {_blocks(buf['checkpointer'])}, bgwriter "
-        f"{_blocks(buf['bgwriter'])}, "
+        _checkpoints_part(activity.checkpoints),
+        _writes_part(activity.buffers_written, activity.statements),
+        _autovacuum_part(activity.autovacuum),
+        _wal_part(activity.wal),
+        _statements_part(activity.statements),
+    ]
+    others = activity.other_databases
+    if others.rows_written > OTHERS_WORTH_NAMING:
+        parts.append(f"other databases wrote {others.rows_written} rows")
+    if sessions := activity.sessions_opened:
+        parts.append(f"{sum(sessions.values())} connections opened")
+    if cpu_by := activity.postgres_cpu:
+        parts.append(
+            f"PostgreSQL CPU s: ours {cpu_by.this_cluster:.1f}, other databases "
+            f"{cpu_by.other_databases:.1f}, background {cpu_by.background:.1f}, exited "
+            f"{cpu_by.exited_and_postmaster:.1f}"
+        )
+    oldest = activity.oldest_transaction_at_end
+    if oldest and oldest.seconds >= LONG_TRANSACTION_S:
+        parts.append(f"a transaction open {oldest.seconds} s in {oldest.database}")
+    gc = activity.kafka_gc
+    if gc.pauses:
+        parts.append(f"Kafka GC {gc.pauses} pauses {gc.total_ms:.0f} ms (max {gc.max_ms:.0f})")
+    return ", ".join(parts)
+
+
+def _checkpoints_part(ckpt: Checkpoints) -> str:
+    running = " + 1 running from before" if ckpt.running_at_start else ""
+    return f"checkpoints {ckpt.timed + ckpt.requested} (req {ckpt.requested}){running}"
+
+
+def _writes_part(buf: BuffersWritten, statements: Statements | NoStatements) -> str:
+    """Buffers written by whom: the queries' own figure when ``pg_stat_statements`` has it,
+    else the backends' (which lags)."""
+    by_queries = statements.shared_blks_written if isinstance(statements, Statements) else None
+    return (
+        f"written by checkpointer {_blocks(buf.checkpointer)}, bgwriter "
+        f"{_blocks(buf.bgwriter)}, "
         + (
             f"queries {_blocks(by_queries)}"
             if by_queries is not None
-            else f"backends {_blocks(buf['backends'])} (lagging)"
+            else f"backends {_blocks(buf.backends)} (lagging)"
         )
-        + (f" ({buf['backend_fsyncs']} backend fsyncs)" if buf["backend_fsyncs"] else ""),
+        + (f" ({buf.backend_fsyncs} backend fsyncs)" if buf.backend_fsyncs else "")
+    )
+
+
+def _autovacuum_part(vacuums: Autovacuum) -> str:
+    vac, logged = vacuums.tables, vacuums.logged.values()
+    runs = sum(t.autovacuum for t in vac.values())
+    analyzes = sum(t.autoanalyze for t in vac.values())
+    cpu, took = sum(t.cpu_s for t in logged), sum(t.seconds for t in logged)
+    return (
         f"autovacuum {len(vac)} tables ({runs} vacuum, {analyzes} analyze; "
-        f"{cpu:.1f} s CPU over {took:.1f} s in all databases)",
-        f"WAL {_bytes(wal['bytes'])} ({_bytes(wal['bytes_per_order'] or 0)}/order, "
-        f"{wal['wal_fpi']} FPI)",
-    ]
-    statements = activity["statements"]
-    if "top" in statements:
-        top = statements["top"][0] if statements["top"] else None
-        mine = statements["this_cluster"]
-        parts.append(
-            f"SQL {statements['total_exec_ms'] / 1000:.1f} s (ours {mine['exec_ms'] / 1000:.1f} s"
-            f" writing {_bytes(mine['wal_bytes'])} of WAL"
-            + (f"; top: {top['database']} {top['total_ms'] / 1000:.1f} s)" if top else ")")
-        )
-    else:
-        parts.append("no pg_stat_statements (restart the server)")
-    others = activity["other_databases"]
-    if others["rows_written"] > OTHERS_WORTH_NAMING:
-        parts.append(f"other databases wrote {others['rows_written']} rows")
-    if sessions := activity.get("sessions_opened"):
-        parts.append(f"{sum(sessions.values())} connections opened")
-    if cpu_by := activity.get("postgres_cpu"):
-        parts.append(
-            "PostgreSQL CPU s: ours {this_cluster:.1f}, other databases {other_databases:.1f}, "
-            "background {background:.1f}, exited {exited_and_postmaster:.1f}".format(**cpu_by)
-        )
-    oldest = activity.get("oldest_transaction_at_end")
-    if oldest and oldest["seconds"] >= LONG_TRANSACTION_S:
-        parts.append(f"a transaction open {oldest['seconds']} s in {oldest['database']}")
-    gc = activity["kafka_gc"]
-    if gc["pauses"]:
-        parts.append(
-            f"Kafka GC {gc['pauses']} pauses {gc['total_ms']:.0f} ms (max {gc['max_ms']:.0f})"
-        )
-    return ", ".join(parts)
+        f"{cpu:.1f} s CPU over {took:.1f} s in all databases)"
+    )
+
+
+def _wal_part(wal: WalWritten) -> str:
+    return f"WAL {_bytes(wal.bytes)} ({_bytes(wal.bytes_per_order or 0)}/order, {wal.wal_fpi} FPI)"
+
+
+def _statements_part(statements: Statements | NoStatements) -> str:
+    if isinstance(statements, NoStatements):
+        return "no pg_stat_statements (restart the server)"
+    top = statements.top[0] if statements.top else None
+    mine = statements.this_cluster
+    return (
+        f"SQL {statements.total_exec_ms / 1000:.1f} s (ours {mine.exec_ms / 1000:.1f} s"
+        f" writing {_bytes(mine.wal_bytes)} of WAL"
+        + (f"; top: {top.database} {top.total_ms / 1000:.1f} s)" if top else ")")
+    )
 
 
 def _blocks(n: int) -> str:

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -314,6 +313,15 @@ def tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
+@dataclass(frozen=True)
+class RssTrend:
+    """A process's RSS (MiB) at the end of each minute, and its growth over the second half of
+    the run in MiB per minute."""
+
+    per_minute_mib: list[int | None]
+    second_half_mib_per_min: float
+
+
 class MemoryWatch:
     """RSS of each process at start, middle and end of a run (and the peak seen)."""
 
@@ -343,7 +351,7 @@ class MemoryWatch:
             }
         return out
 
-    def trend(self) -> dict[str, dict[str, Any]]:
+    def trend(self) -> dict[str, RssTrend]:
         """Per process: RSS (MiB) at the end of each minute, and the growth over the second
         half of the run (after warm-up), in MiB per minute (least squares)."""
         if not self.samples:
@@ -351,17 +359,17 @@ class MemoryWatch:
         t0, t_end = self.samples[0][0], self.samples[-1][0]
         half = t0 + (t_end - t0) / 2
         names = {name for _, rss in self.samples for name in rss}
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, RssTrend] = {}
         for name in sorted(names):
             series = [(t, kib) for t, rss in self.samples if (kib := rss.get(name)) is not None]
             minutes: dict[int, int] = {}
             for t, kib in series:
                 minutes[int((t - t0) // 60)] = kib
             late = [((t - t0) / 60, kib / 1024) for t, kib in series if t >= half]
-            out[name] = {
-                "per_minute_mib": [_mib(v) for _, v in sorted(minutes.items())],
-                "second_half_mib_per_min": round(_slope(late), 2),
-            }
+            out[name] = RssTrend(
+                per_minute_mib=[_mib(v) for _, v in sorted(minutes.items())],
+                second_half_mib_per_min=round(_slope(late), 2),
+            )
         return out
 
 

@@ -12,13 +12,14 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 
+from bench.report import OMIT, jsonable
 from devstack import config
 from devstack.platform import Platform, infra_down, infra_up
 
@@ -27,44 +28,72 @@ RESULTS = ROOT / "bench" / "results"
 KEYS = "bench-seller=seller:A2SELLERBENCH,bench-ops=ops"
 
 
-def percentiles(samples: Sequence[float]) -> dict[str, float]:
+@dataclass(frozen=True)
+class Percentiles:
+    """Latency percentiles in milliseconds; none at all (an empty object) without samples."""
+
+    p50_ms: float | None = field(default=None, metadata=OMIT)
+    p95_ms: float | None = field(default=None, metadata=OMIT)
+    p99_ms: float | None = field(default=None, metadata=OMIT)
+    max_ms: float | None = field(default=None, metadata=OMIT)
+
+    @property
+    def empty(self) -> bool:
+        """No samples: no figures."""
+        return self.max_ms is None
+
+
+def percentiles(samples: Sequence[float]) -> Percentiles:
     if not samples:
-        return {}
+        return Percentiles()
     ordered = sorted(samples)
 
     def at(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
 
-    return {
-        "p50_ms": at(0.50),
-        "p95_ms": at(0.95),
-        "p99_ms": at(0.99),
-        "max_ms": round(ordered[-1] * 1000, 2),
-    }
+    return Percentiles(
+        p50_ms=at(0.50),
+        p95_ms=at(0.95),
+        p99_ms=at(0.99),
+        max_ms=round(ordered[-1] * 1000, 2),
+    )
 
 
-def spread(values: Sequence[float]) -> dict[str, float]:
+@dataclass(frozen=True)
+class Spread:
     """The median and range of figures that vary from run to run."""
-    return {
-        "median": round(statistics.median(values), 2),
-        "min": min(values),
-        "max": max(values),
-    }
+
+    median: float
+    min: float
+    max: float
 
 
-def machine() -> dict[str, Any]:
+def spread(values: Sequence[float]) -> Spread:
+    return Spread(median=round(statistics.median(values), 2), min=min(values), max=max(values))
+
+
+@dataclass(frozen=True)
+class Machine:
+    cores: int | None
+    memory_mib: int
+    python: str
+    platform: str
+    kafka: str
+
+
+def machine() -> Machine:
     mem = 0
     with open("/proc/meminfo") as meminfo:
         for line in meminfo:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) // 1024
-    return {
-        "cores": os.cpu_count(),
-        "memory_mib": mem,
-        "python": sys.version.split()[0],
-        "platform": host.platform(),
-        "kafka": config.KAFKA_VERSION,
-    }
+    return Machine(
+        cores=os.cpu_count(),
+        memory_mib=mem,
+        python=sys.version.split()[0],
+        platform=host.platform(),
+        kafka=config.KAFKA_VERSION,
+    )
 
 
 def steal_seconds() -> float:
@@ -165,10 +194,11 @@ def _wait_ready(url: str) -> None:
     raise RuntimeError(f"{url} did not become ready")
 
 
-def save(name: str, report: dict[str, Any]) -> str:
-    """Write the report under bench/results/ and return its one-line JSON."""
+def save(name: str, report: object) -> str:
+    """Write the report (typed results, and dicts and lists of them) under bench/results/ and
+    return its one-line JSON."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    line = json.dumps(report, sort_keys=True)
+    line = json.dumps(jsonable(report), sort_keys=True)
     (RESULTS / f"{name}-{stamp}.json").write_text(line + "\n")
     return line

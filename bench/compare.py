@@ -35,11 +35,11 @@ import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.cluster import LAYOUTS, Cluster
-from bench.common import ROOT, machine, save, spread
+from bench.common import ROOT, Machine, Spread, machine, save, spread
 from bench.endtoend import INFRA, Bench, versions
+from bench.runs import EndToEndRun
 
 P99_TARGET_MS = 250.0
 
@@ -133,58 +133,129 @@ def schedule(pairs: int) -> list[tuple[int, str]]:
     return order
 
 
-def figures(full: dict[str, Any], rates: list[dict[str, Any]]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FullSpeed:
+    """The full-speed run's figures."""
+
+    slowest_consumer_while_loading_per_s: float
+    applied_per_s: float | None
+    cpu_ms_per_order: float
+    speed_probe_ms: float
+
+
+@dataclass(frozen=True)
+class AtRate:
+    """A rate run's figures."""
+
+    target_rate: float | str
+    visible_p99_ms: float
+    visible_p50_ms: float | None
+    cpu_ms_per_order: float
+    speed_probe_ms: float
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one build's turn is judged by."""
+
+    full_speed: FullSpeed
+    rate: list[AtRate]
+
+
+@dataclass(frozen=True)
+class Turn:
+    pair: int
+    build: str  # "base" or "head"
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class BuildVerdict:
+    """One build's medians and ranges over its turns."""
+
+    turns: int
+    slowest_consumer_while_loading_per_s: Spread
+    full_speed_cpu_ms_per_order: Spread
+    rate_visible_p99_ms: Spread
+    rate_runs_under_p99_target: str  # "N of M"
+    rate_cpu_ms_per_order: Spread
+    speed_probe_ms: Spread
+
+
+@dataclass(frozen=True)
+class Report:
+    """``make bench-compare``'s document."""
+
+    machine: Machine
+    versions: dict[str, str]
+    builds: dict[str, str]  # "base" and "head": what each is
+    plan: Plan
+    turns: list[Turn]
+    verdict: dict[str, BuildVerdict]
+    benchmark: str = "compare"
+
+
+def figures(full: EndToEndRun, rates: list[EndToEndRun]) -> Figures:
     """What one build's turn is judged by, from ``Bench.end_to_end``'s reports."""
     # A run too short for the timeline's stretches (a smoke test's) has only the whole run's.
-    loading = (full.get("timeline") or {}).get("during_load") or {}
-    slowest = min(loading["applied_per_s"].values()) if loading else full["applied_per_s"]
-    return {
-        "full_speed": {
-            "slowest_consumer_while_loading_per_s": slowest,
-            "applied_per_s": full["applied_per_s"],
-            "cpu_ms_per_order": full["cpu"]["ms_per_order"],
-            "speed_probe_ms": full["cpu"]["machine"]["speed_probe_ms"],
-        },
-        "rate": [
-            {
-                "target_rate": run["target_rate"],
-                "visible_p99_ms": run["visible_in_fulfillment"]["p99_ms"],
-                "visible_p50_ms": run["visible_in_fulfillment"]["p50_ms"],
-                "cpu_ms_per_order": run["cpu"]["ms_per_order"],
-                "speed_probe_ms": run["cpu"]["machine"]["speed_probe_ms"],
-            }
-            for run in rates
-        ],
-    }
+    slowest = full.slowest_while_loading
+    if slowest is None:
+        slowest = _measured(full.throughput.applied_per_s, "the full-speed run's applied/s")
+    return Figures(
+        full_speed=FullSpeed(
+            slowest_consumer_while_loading_per_s=slowest,
+            applied_per_s=full.throughput.applied_per_s,
+            cpu_ms_per_order=_measured(full.cpu.ms_per_order, "the full-speed run's CPU/order"),
+            speed_probe_ms=full.cpu.machine.speed_probe_ms,
+        ),
+        rate=[_at_rate(run) for run in rates],
+    )
 
 
-def verdict(turns: list[dict[str, Any]]) -> dict[str, Any]:
+def _at_rate(run: EndToEndRun) -> AtRate:
+    return AtRate(
+        target_rate=run.target_rate,
+        visible_p99_ms=_measured(run.visible.p99_ms, "a rate run's visibility p99"),
+        visible_p50_ms=run.visible.p50_ms,
+        cpu_ms_per_order=_measured(run.cpu.ms_per_order, "a rate run's CPU/order"),
+        speed_probe_ms=run.cpu.machine.speed_probe_ms,
+    )
+
+
+def _measured(value: float | None, what: str) -> float:
+    if value is None:
+        raise RuntimeError(f"{what} was not measured: no verdict without it")
+    return value
+
+
+def verdict(turns: list[Turn]) -> dict[str, BuildVerdict]:
     """Per build: medians and ranges over its turns."""
-    out: dict[str, Any] = {}
+    out = {}
     for name in ("base", "head"):
-        mine = [t["figures"] for t in turns if t["build"] == name]
-        if not mine:
-            continue
-        full = [f["full_speed"] for f in mine]
-        rates = [r for f in mine for r in f["rate"]]
-        p99s = [r["visible_p99_ms"] for r in rates]
-        out[name] = {
-            "turns": len(mine),
-            "slowest_consumer_while_loading_per_s": spread(
-                [f["slowest_consumer_while_loading_per_s"] for f in full]
-            ),
-            "full_speed_cpu_ms_per_order": spread([f["cpu_ms_per_order"] for f in full]),
-            "rate_visible_p99_ms": spread(p99s),
-            "rate_runs_under_p99_target": f"{sum(p < P99_TARGET_MS for p in p99s)} of {len(p99s)}",
-            "rate_cpu_ms_per_order": spread([r["cpu_ms_per_order"] for r in rates]),
-            "speed_probe_ms": spread(
-                [f["speed_probe_ms"] for f in full] + [r["speed_probe_ms"] for r in rates]
-            ),
-        }
+        mine = [t.figures for t in turns if t.build == name]
+        if mine:
+            out[name] = _build_verdict(mine)
     return out
 
 
-async def turn(build: Build, plan: Plan) -> dict[str, Any]:
+def _build_verdict(mine: list[Figures]) -> BuildVerdict:
+    full = [f.full_speed for f in mine]
+    rates = [r for f in mine for r in f.rate]
+    p99s = [r.visible_p99_ms for r in rates]
+    return BuildVerdict(
+        turns=len(mine),
+        slowest_consumer_while_loading_per_s=spread(
+            [f.slowest_consumer_while_loading_per_s for f in full]
+        ),
+        full_speed_cpu_ms_per_order=spread([f.cpu_ms_per_order for f in full]),
+        rate_visible_p99_ms=spread(p99s),
+        rate_runs_under_p99_target=f"{sum(p < P99_TARGET_MS for p in p99s)} of {len(p99s)}",
+        rate_cpu_ms_per_order=spread([r.cpu_ms_per_order for r in rates]),
+        speed_probe_ms=spread([f.speed_probe_ms for f in full] + [r.speed_probe_ms for r in rates]),
+    )
+
+
+async def turn(build: Build, plan: Plan) -> Figures:
     """One build's fresh cluster: the warm-up, the full-speed run, the rate runs."""
     tag = f"cmp{int(time.time())}{build.name}"
     extra = {"PYTHONPATH": build.pythonpath} if build.pythonpath else {}
@@ -209,33 +280,33 @@ async def turn(build: Build, plan: Plan) -> dict[str, Any]:
     return figures(full, rates)
 
 
-def line(pair: int, build: Build, found: dict[str, Any]) -> str:
-    full = found["full_speed"]
-    rates = ", ".join(f"{r['visible_p99_ms']:.0f}" for r in found["rate"])
-    rate_cpu = ", ".join(f"{r['cpu_ms_per_order']:.2f}" for r in found["rate"])
+def line(pair: int, build: Build, found: Figures) -> str:
+    full = found.full_speed
+    rates = ", ".join(f"{r.visible_p99_ms:.0f}" for r in found.rate)
+    rate_cpu = ", ".join(f"{r.cpu_ms_per_order:.2f}" for r in found.rate)
     return (
         f"  pair {pair} {build.name} ({build.rev}): full speed "
-        f"{full['slowest_consumer_while_loading_per_s']:,.0f}/s while loading at "
-        f"{full['cpu_ms_per_order']:.2f} ms CPU/order (probe {full['speed_probe_ms']:.1f} ms); "
-        f"{found['rate'][0]['target_rate']:g}/s p99 {rates} ms at {rate_cpu} ms CPU/order"
+        f"{full.slowest_consumer_while_loading_per_s:,.0f}/s while loading at "
+        f"{full.cpu_ms_per_order:.2f} ms CPU/order (probe {full.speed_probe_ms:.1f} ms); "
+        f"{found.rate[0].target_rate:g}/s p99 {rates} ms at {rate_cpu} ms CPU/order"
     )
 
 
-def summary(report: dict[str, Any]) -> str:
-    lines = [f"medians (range) over {report['plan']['pairs']} pairs:"]
-    for name, v in report["verdict"].items():
-        s, p = v["slowest_consumer_while_loading_per_s"], v["rate_visible_p99_ms"]
+def summary(report: Report) -> str:
+    lines = [f"medians (range) over {report.plan.pairs} pairs:"]
+    for name, v in report.verdict.items():
+        s, p = v.slowest_consumer_while_loading_per_s, v.rate_visible_p99_ms
         lines.append(
-            f"  {name} ({report['builds'][name]}): full speed {s['median']:,.0f}/s "
-            f"({s['min']:,.0f}-{s['max']:,.0f}) at {v['full_speed_cpu_ms_per_order']['median']} "
-            f"ms CPU/order; p99 {p['median']:.0f} ms ({p['min']:.0f}-{p['max']:.0f}), "
-            f"{v['rate_runs_under_p99_target']} under {P99_TARGET_MS:.0f} ms; "
-            f"speed probe {v['speed_probe_ms']['median']} ms"
+            f"  {name} ({report.builds[name]}): full speed {s.median:,.0f}/s "
+            f"({s.min:,.0f}-{s.max:,.0f}) at {v.full_speed_cpu_ms_per_order.median} "
+            f"ms CPU/order; p99 {p.median:.0f} ms ({p.min:.0f}-{p.max:.0f}), "
+            f"{v.rate_runs_under_p99_target} under {P99_TARGET_MS:.0f} ms; "
+            f"speed probe {v.speed_probe_ms.median} ms"
         )
     return "\n".join(lines)
 
 
-async def run() -> dict[str, Any]:
+async def run() -> Report:
     plan = Plan.from_env()
     spec = os.environ.get("BENCH_BASE")
     if not spec:
@@ -249,19 +320,18 @@ async def run() -> dict[str, Any]:
         for pair, name in schedule(plan.pairs):
             found = await turn(builds[name], plan)
             print(line(pair, builds[name], found), flush=True)
-            turns.append({"pair": pair, "build": name, "figures": found})
+            turns.append(Turn(pair=pair, build=name, figures=found))
     finally:
         if not was_running:
             INFRA.stop()
-    return {
-        "benchmark": "compare",
-        "machine": machine(),
-        "versions": versions(),
-        "builds": {name: b.rev for name, b in builds.items()},
-        "plan": plan.__dict__,
-        "turns": turns,
-        "verdict": verdict(turns),
-    }
+    return Report(
+        machine=machine(),
+        versions=versions(),
+        builds={name: b.rev for name, b in builds.items()},
+        plan=plan,
+        turns=turns,
+        verdict=verdict(turns),
+    )
 
 
 def main() -> None:

@@ -18,11 +18,12 @@ import asyncio
 import importlib
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import uvloop
 
-from bench.common import machine, save
+from bench.common import Machine, machine, save
 from bench.endtoend import INFRA
 from devstack import config
 from ingest.adapters import amazon
@@ -76,12 +77,23 @@ def settings_of(service: str, database_url: str) -> ServiceSettings:
     return settings
 
 
-async def measure(service: str, phases: dict[str, list[Message]], run: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Report:
+    """``make bench-consumers``'s document."""
+
+    machine: Machine
+    orders: int
+    run_size: int
+    events_per_s: dict[str, dict[str, float]]  # by service: "<phase>_per_s"
+    benchmark: str = "consumers"
+
+
+async def measure(service: str, phases: dict[str, list[Message]], run: int) -> dict[str, float]:
     tag = f"consumers{int(time.time())}_{service}"
     INFRA.postgres.create_database(tag)
     url = INFRA.postgres.url(tag)
     await asyncio.to_thread(upgrade_to_head, _spec(service).migrations_dir, url)
-    out: dict[str, Any] = {}
+    out: dict[str, float] = {}
     async with open_resources(_spec(service), settings_of(service, url)) as resources:
         for phase, messages in phases.items():
             started = time.perf_counter()
@@ -96,7 +108,7 @@ def _spec(service: str) -> Any:
     return importlib.import_module(f"{service}.bootstrap").SPEC
 
 
-async def run() -> dict[str, Any]:
+async def run() -> Report:
     n = int(os.environ.get("BENCH_ORDERS", "5000"))
     run_size = int(os.environ.get("BENCH_RUN", "500"))
     pii = PIICipher(config.pii_key())
@@ -114,13 +126,7 @@ async def run() -> dict[str, Any]:
     finally:
         if not was_running:
             INFRA.postgres.stop()
-    return {
-        "benchmark": "consumers",
-        "machine": machine(),
-        "orders": n,
-        "run_size": run_size,
-        "events_per_s": results,
-    }
+    return Report(machine=machine(), orders=n, run_size=run_size, events_per_s=results)
 
 
 def main() -> None:
@@ -131,8 +137,8 @@ def main() -> None:
     tune_gc()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         report = runner.run(run())
-    print(f"apply_many in process, {report['orders']} orders, runs of {report['run_size']}:")
-    for service, figures in report["events_per_s"].items():
+    print(f"apply_many in process, {report.orders} orders, runs of {report.run_size}:")
+    for service, figures in report.events_per_s.items():
         print(f"  {service}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     print(save("consumers", report))
 

@@ -60,11 +60,12 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import statistics
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 from bench import activity, profile, timeline
 from bench.cluster import (
@@ -78,6 +79,8 @@ from bench.cluster import (
     kafka_pid,
 )
 from bench.common import (
+    Machine,
+    Percentiles,
     connect,
     machine,
     percentiles,
@@ -87,8 +90,24 @@ from bench.common import (
     steal_seconds,
 )
 from bench.limits import kafka_limit, pipeline_limit, postgres_limit
-from bench.loadgen import LoadProcess, LoadSpec, order_ids
-from bench.stores import wait_complete
+from bench.loadgen import LoadProcess, LoadResult, LoadSpec, order_ids
+from bench.report import FLATTEN, OMIT, jsonable
+from bench.runs import (
+    FULL_SPEED,
+    CpuUsed,
+    EndToEndRun,
+    Hops,
+    Latency,
+    MachineProbe,
+    Repeated,
+    SingleRun,
+    SoakRun,
+    Throughput,
+    Visibility,
+    WarmUp,
+)
+from bench.stores import Completion, wait_complete
+from bench.targets import Limits, Ratios, Targets, ratios, targets, targets_line
 from bench.timeline import Timeline
 
 INFRA = Infra("bench", kafka_port=29092, controller_port=29093, postgres_port=25432)
@@ -152,17 +171,8 @@ class Bench:
                 watch.sample()
             await asyncio.sleep(1.0)
 
-    async def end_to_end(
-        self,
-        n: int,
-        rate: float,
-        batch: int,
-        *,
-        profile_s: int = 0,
-        memory: MemoryWatch | None = None,
-    ) -> dict[str, Any]:
-        prefix = self._prefix()
-        spec = LoadSpec(
+    def _batches(self, prefix: str, n: int, rate: float, batch: int) -> LoadSpec:
+        return LoadSpec(
             url=self.cluster.ingest_url,
             api_key=API_KEY,
             orders=n,
@@ -172,18 +182,24 @@ class Bench:
             rate=rate,
             in_flight=_in_flight(rate, batch),
         )
-        ids = order_ids(prefix, n)
-        step = max(1, n // SAMPLED)
-        sample = ids[::step]
-        # When each sampled order is due to be posted (rate runs): polling an order long
-        # before it is sent only adds to the database's work.
-        due = [i * step / rate if rate else 0.0 for i in range(len(sample))]
+
+    async def end_to_end(
+        self,
+        n: int,
+        rate: float,
+        batch: int,
+        *,
+        profile_s: int = 0,
+        memory: MemoryWatch | None = None,
+    ) -> EndToEndRun:
+        prefix = self._prefix()
+        sample, due = _visibility_sample(order_ids(prefix, n), rate)
         await checkpoint(self.cluster)
         background = activity.Activity(self.cluster)
         await background.start()
         progress = Timeline(self.cluster)
         usage = Usage(self.cluster)
-        load = LoadProcess(spec, self.cluster.log_dir)
+        load = LoadProcess(self._batches(prefix, n, rate, batch), self.cluster.log_dir)
         await progress.start()
         self.total += n
         profiles = self._start_profiles(profile_s) if profile_s else {}
@@ -199,45 +215,41 @@ class Bench:
         background_report = await background.stop(n)
         sampler.cancel()
         await asyncio.gather(sampler, watcher, return_exceptions=True)
-        accepted: dict[str, float] = result["accepted"]
+        return EndToEndRun(
+            orders=n,
+            target_rate=rate or FULL_SPEED,
+            batch_size=batch,
+            throughput=_throughput(result, done),
+            latency=await self._latency(prefix, sample, seen, result.accepted),
+            cpu=cpu,
+            background=background_report,
+            timeline=over_time,
+            profile=_summarize_profiles(profiles),
+        )
+
+    async def _latency(
+        self, prefix: str, sample: list[str], seen: dict[str, float], accepted: dict[str, float]
+    ) -> Latency:
+        """From acceptance (and from the stores' own timestamps) to visibility: the sampled
+        orders ``seen`` by the probe, and every order by fulfillment's ``created_at``."""
         created = await self._times(prefix, "fulfillment", "created_at")
         received = await self._times(prefix, "ingest", "received_at")
         relayed = await self._relayed(prefix)
-        elapsed = result["finished"] - result["started"]
         visible = [seen[i] - accepted[i] for i in sample if i in seen and i in accepted]
-        applied_s = (done.done_at - result["started"]) if done.done_at else None
-        out: dict[str, Any] = {
-            "orders": n,
-            "target_rate": rate or "full speed",
-            "batch_size": batch,
-            "accepted": len(accepted),
-            "accepted_per_s": round(len(accepted) / elapsed, 1),
-            "applied_per_s": round(len(accepted) / applied_s, 1) if applied_s else None,
-            "seconds_to_all_applied": round(applied_s, 2) if applied_s else None,
-            "store_done_after_s": {
-                s: round(t - result["started"], 2) for s, t in done.store_done.items()
-            },
-            "statuses": result["statuses"],
-            "batch_request_latency": percentiles(result["request_latencies"]),
-            "visible_in_fulfillment": {"sampled": len(visible), **percentiles(visible)},
-            "visible_from_ingest_received_at": percentiles(
+        return Latency(
+            visible_in_fulfillment=Visibility(
+                sampled=len(visible), percentiles=percentiles(visible)
+            ),
+            visible_from_ingest_received_at=percentiles(
                 [seen[i] - received[i] for i in sample if i in seen and i in received]
             ),
-            "fulfillment_created_at": percentiles(
+            fulfillment_created_at=percentiles(
                 [created[i] - accepted[i] for i in accepted if i in created]
             ),
-            "hops": _hops(received, relayed, created, {i: seen[i] for i in sample if i in seen}),
-            "cpu": cpu,
-            "background": background_report,
-            "timeline": over_time,
-        }
-        for name, (proc, raw) in profiles.items():
-            if proc is not None:
-                proc.wait()
-                out.setdefault("profile", {})[name] = profile.summarize(raw)
-        return out
+            hops=_hops(received, relayed, created, {i: seen[i] for i in sample if i in seen}),
+        )
 
-    def _start_profiles(self, seconds: int) -> dict[str, Any]:
+    def _start_profiles(self, seconds: int) -> dict[str, Profiling]:
         """py-spy on ingest's API and fulfillment's consumer (the ``all`` process of each in
         the one-process layout)."""
         started = {}
@@ -300,14 +312,14 @@ class Bench:
         finally:
             await conn.close()
 
-    async def soak(self, rate: float, seconds: float, batch: int) -> dict[str, Any]:
+    async def soak(self, rate: float, seconds: float, batch: int) -> SoakRun:
         """A fixed rate for ``seconds``: each process's RSS minute by minute, and its growth
         over the second half (after warm-up) in MiB per minute."""
         watch = MemoryWatch(self.cluster)
         run = await self.end_to_end(int(rate * seconds), rate, batch, memory=watch)
-        return {**run, "memory": watch.trend()}
+        return SoakRun(run=run, memory=watch.trend())
 
-    async def singles(self, rate: float, seconds: float) -> dict[str, Any]:
+    async def singles(self, rate: float, seconds: float) -> SingleRun:
         prefix = self._prefix()
         n = max(100, int(rate * seconds))
         spec = LoadSpec(
@@ -326,17 +338,56 @@ class Bench:
         usage = Usage(self.cluster)
         load = LoadProcess(spec, self.cluster.log_dir)
         result = await load.wait()
-        elapsed = result["finished"] - result["started"]
+        elapsed = result.finished - result.started
         await wait_complete(self.cluster, self.total, timeout=max(300.0, n / 20))
-        return {
-            "orders": n,
-            "target_rate": rate,
-            "requests_per_s": round(len(result["accepted"]) / elapsed, 1),
-            "statuses": result["statuses"],
-            "latency": percentiles(result["request_latencies"]),
-            "cpu": usage.used(n),
-            "background": await background.stop(n),
-        }
+        return SingleRun(
+            orders=n,
+            target_rate=rate,
+            requests_per_s=round(len(result.accepted) / elapsed, 1),
+            statuses=dict(result.statuses),
+            latency=percentiles(result.request_latencies),
+            cpu=usage.used(n),
+            background=await background.stop(n),
+        )
+
+
+# A py-spy recording under way (None: py-spy unavailable) and the file it writes.
+Profiling = tuple[subprocess.Popen[bytes] | None, Path]
+
+
+def _summarize_profiles(profiles: dict[str, Profiling]) -> dict[str, profile.Profile] | None:
+    """Each finished recording's summary by service; None when nothing was recorded."""
+    out = {}
+    for name, (proc, raw) in profiles.items():
+        if proc is not None:
+            proc.wait()
+            out[name] = profile.summarize(raw)
+    return out or None
+
+
+def _visibility_sample(ids: list[str], rate: float) -> tuple[list[str], list[float]]:
+    """The orders whose visibility is polled, and when each is due to be posted (rate runs):
+    polling an order long before it is sent only adds to the database's work."""
+    step = max(1, len(ids) // SAMPLED)
+    sample = ids[::step]
+    return sample, [i * step / rate if rate else 0.0 for i in range(len(sample))]
+
+
+def _throughput(result: LoadResult, done: Completion) -> Throughput:
+    """Orders/s accepted by ingest and applied by all three stores (every store holds every
+    order), from when the load generator started."""
+    elapsed = result.finished - result.started
+    applied_s = (done.done_at - result.started) if done.done_at else None
+    accepted = len(result.accepted)
+    return Throughput(
+        accepted=accepted,
+        accepted_per_s=round(accepted / elapsed, 1),
+        applied_per_s=round(accepted / applied_s, 1) if applied_s else None,
+        seconds_to_all_applied=round(applied_s, 2) if applied_s else None,
+        store_done_after_s={s: round(t - result.started, 2) for s, t in done.store_done.items()},
+        statuses=dict(result.statuses),
+        batch_request_latency=percentiles(result.request_latencies),
+    )
 
 
 @dataclass(frozen=True)
@@ -386,7 +437,42 @@ class Plan:
         )
 
 
-async def run() -> dict[str, Any]:
+LAYOUT_NAMES = {
+    "all": "python -m <service> all, one process per service",
+    "roles": "python -m <service> api|worker|relay, one process per role and service",
+}
+
+
+@dataclass(frozen=True)
+class PlatformRuns:
+    """What the platform's own runs measured, in the order they ran."""
+
+    warm_up: WarmUp | None = field(metadata=OMIT)
+    end_to_end: list[EndToEndRun]  # the full-speed run first, then each rate's
+    single: list[SingleRun]
+    soak: SoakRun | None = field(metadata=OMIT)
+    memory: dict[str, dict[str, int | None]]  # RSS of every service process (MemoryWatch)
+
+
+@dataclass(frozen=True)
+class Report:
+    """``make bench``'s document."""
+
+    tag: str
+    machine: Machine
+    versions: dict[str, str]
+    layout: str
+    profiler: str | None
+    runs: PlatformRuns = field(metadata=FLATTEN)
+    repeated: list[Repeated]
+    dead_processes: list[str]
+    limit: Limits
+    ratios: Ratios
+    targets: Targets
+    benchmark: str = "platform"
+
+
+async def run() -> Report:
     plan = Plan.from_env()
     was_running = INFRA.is_running()
     INFRA.start()
@@ -397,70 +483,91 @@ async def run() -> dict[str, Any]:
             INFRA.stop()
 
 
-async def _run(plan: Plan) -> dict[str, Any]:
-    n, batch = plan.orders, plan.batch
+async def _run(plan: Plan) -> Report:
     tag = f"bench{int(time.time())}"
     cluster = Cluster(INFRA, tag)
     cluster.create()
     cluster.start_all(LAYOUTS[plan.layout])
-    report: dict[str, Any] = {
-        "benchmark": "platform",
-        "tag": tag,
-        "machine": machine(),
-        "versions": versions(),
-        "layout": {
-            "all": "python -m <service> all, one process per service",
-            "roles": "python -m <service> api|worker|relay, one process per role and service",
-        }[plan.layout],
-        "profiler": "py-spy" if plan.profile_seconds and profile.available() else None,
-    }
+    found_machine, found_versions = machine(), versions()
+    profiler = "py-spy" if plan.profile_seconds and profile.available() else None
     try:
         await asyncio.sleep(3)  # the consumers join their groups
-        bench = Bench(cluster)
-        step: Callable[[str, Awaitable[Any]], Awaitable[Any]] = _timed
-        if plan.warmup:
-            report["warm_up"] = await warm_up(bench, plan.warmup, (batch, plan.rate_batch), step)
-        report["end_to_end"] = [
-            await step(
-                f"end to end, {n} orders, full speed",
-                bench.end_to_end(n, 0, batch, profile_s=plan.profile_seconds),
-            )
-        ]
-        repeat = plan.repeat
-        for rate, rate_batch in plan.rates:
-            m = min(n, int(rate * plan.rate_seconds))
-            for i in range(1, repeat + 1):
-                report["end_to_end"].append(
-                    await step(
-                        f"end to end, {m} orders at {rate:g}/s in batches of {rate_batch}"
-                        + (f" ({i} of {repeat})" if repeat > 1 else ""),
-                        bench.end_to_end(m, rate, rate_batch),
-                    )
-                )
-        report["repeated"] = repeated(report["end_to_end"][1:])
-        report["single"] = [
-            await step(f"single orders at {r:g}/s", bench.singles(r, plan.single_seconds))
-            for r in plan.single_rates
-        ]
-        if plan.soak_rate and plan.soak_seconds:
-            report["soak"] = await step(
-                f"soak: {plan.soak_rate:g} orders/s for {plan.soak_seconds:g} s",
-                bench.soak(plan.soak_rate, plan.soak_seconds, plan.rate_batch),
-            )
-        report["memory"] = bench.memory.report()
-        report["dead_processes"] = cluster.dead()
+        runs = await platform_runs(Bench(cluster), plan)
+        dead = cluster.dead()
     finally:
         cluster.stop_all()
-    report["limit"] = {
-        "kafka": await _timed("bare Kafka", kafka_limit(INFRA, tag, n)),
-        "postgres": await _timed("bare PostgreSQL", postgres_limit(INFRA, tag, n, batch)),
-        "pipeline": await _timed(
+    limit = await limits(tag, plan.orders, plan.batch)
+    found_ratios = ratios(runs.end_to_end[0], limit)
+    return Report(
+        tag=tag,
+        machine=found_machine,
+        versions=found_versions,
+        layout=LAYOUT_NAMES[plan.layout],
+        profiler=profiler,
+        runs=runs,
+        repeated=repeated(runs.end_to_end[1:]),
+        dead_processes=dead,
+        limit=limit,
+        ratios=found_ratios,
+        targets=targets(runs.end_to_end, found_ratios, runs.soak.memory if runs.soak else None),
+    )
+
+
+async def platform_runs(bench: Bench, plan: Plan) -> PlatformRuns:
+    """The warm-up, the full-speed run, each rate's runs, the single orders and the soak, on
+    one cluster in turn."""
+    step: Step = _timed
+    warm = await warm_up(bench, plan.warmup, (plan.batch, plan.rate_batch), step)
+    full = await step(
+        f"end to end, {plan.orders} orders, full speed",
+        bench.end_to_end(plan.orders, 0, plan.batch, profile_s=plan.profile_seconds),
+    )
+    at_rates = await rate_runs(bench, plan, step)
+    single = [
+        await step(f"single orders at {r:g}/s", bench.singles(r, plan.single_seconds))
+        for r in plan.single_rates
+    ]
+    soak = None
+    if plan.soak_rate and plan.soak_seconds:
+        soak = await step(
+            f"soak: {plan.soak_rate:g} orders/s for {plan.soak_seconds:g} s",
+            bench.soak(plan.soak_rate, plan.soak_seconds, plan.rate_batch),
+        )
+    return PlatformRuns(
+        warm_up=warm,
+        end_to_end=[full, *at_rates],
+        single=single,
+        soak=soak,
+        memory=bench.memory.report(),
+    )
+
+
+async def rate_runs(bench: Bench, plan: Plan, step: Step) -> list[EndToEndRun]:
+    """Each rate of ``BENCH_RATES`` ``BENCH_REPEAT`` times, for at most ``BENCH_RATE_SECONDS``
+    worth of orders (and no more than the full-speed run's)."""
+    runs = []
+    repeat = plan.repeat
+    for rate, rate_batch in plan.rates:
+        m = min(plan.orders, int(rate * plan.rate_seconds))
+        for i in range(1, repeat + 1):
+            runs.append(
+                await step(
+                    f"end to end, {m} orders at {rate:g}/s in batches of {rate_batch}"
+                    + (f" ({i} of {repeat})" if repeat > 1 else ""),
+                    bench.end_to_end(m, rate, rate_batch),
+                )
+            )
+    return runs
+
+
+async def limits(tag: str, n: int, batch: int) -> Limits:
+    return Limits(
+        kafka=await _timed("bare Kafka", kafka_limit(INFRA, tag, n)),
+        postgres=await _timed("bare PostgreSQL", postgres_limit(INFRA, tag, n, batch)),
+        pipeline=await _timed(
             "bare Kafka-plus-PostgreSQL pipeline", pipeline_limit(INFRA, tag, n, batch)
         ),
-    }
-    report["ratios"] = ratios(report)
-    report["targets"] = targets(report)
-    return report
+    )
 
 
 # Warm-up rounds end when the broker's JIT compiled for less than JIT_SETTLED_S in a round, or
@@ -475,16 +582,14 @@ WARM_UP_ROUNDS = 4
 WARM_UP_RATE = 1000.0
 
 
-async def warm_up(
-    bench: Bench,
-    orders: int,
-    batches: tuple[int, int],
-    step: Callable[[str, Awaitable[Any]], Awaitable[Any]],
-) -> dict[str, Any]:
+async def warm_up(bench: Bench, orders: int, batches: tuple[int, int], step: Step) -> WarmUp | None:
     """Not reported: the first orders pay for the broker's JVM compiling its hot paths,
     connection pools filling, statements being prepared and planned. Rounds of ``orders`` at
     full speed in batches of ``batches[0]``, then half as many at ``WARM_UP_RATE`` in batches
-    of ``batches[1]``, until the broker's JIT has settled (``JIT_SETTLED_S``)."""
+    of ``batches[1]``, until the broker's JIT has settled (``JIT_SETTLED_S``). None when
+    ``orders`` is 0: no warm-up."""
+    if not orders:
+        return None
     full, paced = batches
     jit = []
     for round_ in range(1, WARM_UP_ROUNDS + 1):
@@ -496,17 +601,13 @@ async def warm_up(
                 bench.end_to_end(orders // 2, WARM_UP_RATE, paced),
             ),
         )
-        jit.append(round(sum(run["cpu"]["kafka_jit_seconds"] for run in runs), 2))
+        jit.append(round(sum(run.cpu.kafka_jit_seconds for run in runs), 2))
         if jit[-1] < JIT_SETTLED_S:
             break
-    return {
-        "orders_per_round": orders + orders // 2,
-        "rounds": len(jit),
-        "kafka_jit_seconds": jit,
-    }
+    return WarmUp(orders_per_round=orders + orders // 2, rounds=len(jit), kafka_jit_seconds=jit)
 
 
-async def _in_turn(*runs: Awaitable[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _in_turn(*runs: Awaitable[EndToEndRun]) -> list[EndToEndRun]:
     return [await run for run in runs]
 
 
@@ -522,30 +623,37 @@ class Usage:
         self.cpu = cpu_seconds(cluster)
         self.jit = jit_seconds(kafka_pid(cluster.infra))
 
-    def used(self, orders: int) -> dict[str, Any]:
-        cpu = _cpu_used(self.cpu, cpu_seconds(self.cluster), orders)
-        cpu["kafka_jit_seconds"] = round(jit_seconds(kafka_pid(self.cluster.infra)) - self.jit, 2)
-        cpu["machine"] = {
-            "speed_probe_ms": self.speed,
-            "steal_seconds": round(steal_seconds() - self.steal, 2),
-        }
-        return cpu
+    def used(self, orders: int) -> CpuUsed:
+        """CPU seconds each process spent on the run (from acceptance of the first order until
+        every store holds the last), and per order in milliseconds: where the machine's time
+        went."""
+        after = cpu_seconds(self.cluster)
+        spent = {k: round(after[k] - self.cpu.get(k, 0.0), 2) for k in sorted(after)}
+        total = sum(spent.values())
+        return CpuUsed(
+            seconds=spent,
+            total_seconds=round(total, 2),
+            ms_per_order=round(1000 * total / orders, 3) if orders else None,
+            note="the load generator's own CPU is not counted",
+            kafka_jit_seconds=round(jit_seconds(kafka_pid(self.cluster.infra)) - self.jit, 2),
+            machine=MachineProbe(
+                speed_probe_ms=self.speed,
+                steal_seconds=round(steal_seconds() - self.steal, 2),
+            ),
+        )
 
 
-def _cpu_used(before: dict[str, float], after: dict[str, float], orders: int) -> dict[str, Any]:
-    """CPU seconds each process spent on the run (from acceptance of the first order until every
-    store holds the last), and per order in milliseconds: where the machine's time went."""
-    spent = {k: round(after[k] - before.get(k, 0.0), 2) for k in sorted(after)}
-    total = sum(spent.values())
-    return {
-        "seconds": spent,
-        "total_seconds": round(total, 2),
-        "ms_per_order": round(1000 * total / orders, 3) if orders else None,
-        "note": "the load generator's own CPU is not counted",
-    }
+T = TypeVar("T")
 
 
-async def _timed(label: str, work: Awaitable[Any]) -> Any:
+class Step(Protocol):
+    """Runs a piece of the bench under a label: ``_timed`` prints the label and how long it
+    took."""
+
+    def __call__(self, label: str, work: Awaitable[T], /) -> Awaitable[T]: ...
+
+
+async def _timed(label: str, work: Awaitable[T]) -> T:
     started = time.perf_counter()
     print(f"... {label}", flush=True)
     result = await work
@@ -553,140 +661,42 @@ async def _timed(label: str, work: Awaitable[Any]) -> Any:
     return result
 
 
-def repeated(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+REPEATED_FIGURES: dict[str, Callable[[EndToEndRun], float | None]] = {
+    "visible_p50_ms": lambda r: r.visible.p50_ms,
+    "visible_p99_ms": lambda r: r.visible.p99_ms,
+    "applied_per_s": lambda r: r.throughput.applied_per_s,
+    "cpu_ms_per_order": lambda r: r.cpu.ms_per_order,
+}
+
+
+def repeated(runs: list[EndToEndRun]) -> list[Repeated]:
     """Per rate and batch size run more than once (``BENCH_REPEAT``): the median and range of
     the figures that vary most from run to run, so one lucky or unlucky run is not the
     result."""
-    groups: dict[tuple[Any, int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[float | str, int], list[EndToEndRun]] = {}
     for run in runs:
-        groups.setdefault((run["target_rate"], run["batch_size"]), []).append(run)
-    figures: dict[str, Callable[[dict[str, Any]], Any]] = {
-        "visible_p50_ms": lambda r: r["visible_in_fulfillment"].get("p50_ms"),
-        "visible_p99_ms": lambda r: r["visible_in_fulfillment"].get("p99_ms"),
-        "applied_per_s": lambda r: r["applied_per_s"],
-        "cpu_ms_per_order": lambda r: r["cpu"]["ms_per_order"],
-    }
+        groups.setdefault((run.target_rate, run.batch_size), []).append(run)
     out = []
     for (rate, batch), group in groups.items():
         if len(group) < 2:
             continue
-        entry: dict[str, Any] = {"target_rate": rate, "batch_size": batch, "runs": len(group)}
-        for name, of in figures.items():
+        spreads = {}
+        for name, of in REPEATED_FIGURES.items():
             values = [v for v in map(of, group) if v is not None]
             if values:
-                entry[name] = spread(values)
-        out.append(entry)
+                spreads[name] = spread(values)
+        out.append(
+            Repeated(
+                target_rate=rate,
+                batch_size=batch,
+                runs=len(group),
+                visible_p50_ms=spreads.get("visible_p50_ms"),
+                visible_p99_ms=spreads.get("visible_p99_ms"),
+                applied_per_s=spreads.get("applied_per_s"),
+                cpu_ms_per_order=spreads.get("cpu_ms_per_order"),
+            )
+        )
     return out
-
-
-def ratios(report: dict[str, Any]) -> dict[str, Any]:
-    full = report["end_to_end"][0]
-    kafka, pg = report["limit"]["kafka"], report["limit"]["postgres"]
-    pipe = report["limit"]["pipeline"]
-
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return round(a / b, 4) if a and b else None
-
-    return {
-        # The target's ratio: orders/s through all three stores against the same Kafka and
-        # PostgreSQL work done by bare clients along the same path, in the same run.
-        "applied_vs_bare_pipeline": ratio(full["applied_per_s"], pipe["per_s"]),
-        # What part of the platform's CPU per order that bare work is.
-        "bare_pipeline_cpu_share": ratio(pipe["cpu"]["ms_per_order"], full["cpu"]["ms_per_order"]),
-        "accepted_vs_bare_pg_executemany": ratio(full["accepted_per_s"], pg["executemany_per_s"]),
-        "accepted_vs_bare_pg_copy": ratio(full["accepted_per_s"], pg["copy_per_s"]),
-        "applied_vs_bare_kafka_produce_then_consume": ratio(
-            full["applied_per_s"], kafka["produce_then_consume_per_s"]
-        ),
-        "accepted_vs_bare_kafka_produce": ratio(full["accepted_per_s"], kafka["produce_per_s"]),
-    }
-
-
-# The targets, on a 2-core machine with everything on it (docs/performance/method.md).
-SUSTAINED_TARGET = 2200  # orders/s through all three consumers
-P99_TARGET_MS = 250  # visible in fulfillment at 1,000 orders/s
-P99_TARGET_RATE = 1000.0
-PIPELINE_RATIO_TARGET = 0.5  # applied against the bare Kafka-plus-PostgreSQL pipeline
-# RSS growth in the soak's second half that still counts as flat. One-sided: the target guards
-# against leaks, and a service giving memory back is not one (in 058e7dd's soak each service
-# gave back about 1 MiB at minute seven: -0.18 MiB/min, which a two-sided check called not flat).
-FLAT_MIB_PER_MIN = 0.1
-
-
-def targets(report: dict[str, Any]) -> dict[str, Any]:
-    """Each target against this run's figure, with what the figure rests on; ``met`` is None
-    when the run did not measure it. Read with the CPU per order beside it: the same build
-    lands on either side of a target as the machine's speed changes."""
-    full = report["end_to_end"][0]
-    during = (full.get("timeline") or {}).get("during_load") or {}
-    if during.get("applied_per_s"):
-        sustained = min(during["applied_per_s"].values())
-        basis = "slowest consumer while the load ran"
-    else:
-        sustained, basis = full["applied_per_s"], "applied over the whole run"
-    out: dict[str, Any] = {
-        "sustained_orders_per_s": {
-            "target": SUSTAINED_TARGET,
-            "value": sustained,
-            "basis": basis,
-            "met": sustained >= SUSTAINED_TARGET,
-            "cpu_ms_per_order": full["cpu"]["ms_per_order"],
-            "speed_probe_ms": full["cpu"].get("machine", {}).get("speed_probe_ms"),
-        }
-    }
-    at_rate = [r for r in report["end_to_end"] if r["target_rate"] == P99_TARGET_RATE]
-    p99s = [r["visible_in_fulfillment"].get("p99_ms") for r in at_rate]
-    measured = [p for p in p99s if p is not None]
-    if measured:
-        median = statistics.median(measured)
-        out["p99_ms_at_1000_per_s"] = {
-            "target": P99_TARGET_MS,
-            "value": median,
-            "basis": f"median of {len(measured)} runs",
-            "runs_under_target": sum(p < P99_TARGET_MS for p in measured),
-            "met": median < P99_TARGET_MS,
-            "cpu_ms_per_order": [r["cpu"]["ms_per_order"] for r in at_rate],
-        }
-    else:
-        out["p99_ms_at_1000_per_s"] = {"target": P99_TARGET_MS, "value": None, "met": None}
-    ratio = report["ratios"].get("applied_vs_bare_pipeline")
-    out["applied_vs_bare_pipeline"] = {
-        "target": PIPELINE_RATIO_TARGET,
-        "value": ratio,
-        "met": None if ratio is None else ratio >= PIPELINE_RATIO_TARGET,
-    }
-    growth = {
-        name: m["second_half_mib_per_min"]
-        for name, m in (report.get("soak") or {}).get("memory", {}).items()
-    }
-    measured_growth = [g for g in growth.values() if g is not None]
-    out["memory_flat"] = {
-        "target": (
-            f"RSS growth at most {FLAT_MIB_PER_MIN} MiB/min in the soak's second half, "
-            "every service"
-        ),
-        "value": growth or None,
-        "met": (all(g <= FLAT_MIB_PER_MIN for g in measured_growth) if measured_growth else None),
-    }
-    return out
-
-
-def _targets_line(found: dict[str, Any]) -> str:
-    def verdict(entry: dict[str, Any]) -> str:
-        return {True: "met", False: "not met", None: "not measured"}[entry["met"]]
-
-    sustained, p99 = found["sustained_orders_per_s"], found["p99_ms_at_1000_per_s"]
-    ratio, memory = found["applied_vs_bare_pipeline"], found["memory_flat"]
-    parts = [
-        f"{sustained['target']}/s sustained: {sustained['value']}/s ({sustained['basis']}, "
-        f"{sustained['cpu_ms_per_order']} ms CPU/order): {verdict(sustained)}",
-        f"p99 < {p99['target']} ms at 1,000/s: {p99['value']} ms"
-        + (f" ({p99['basis']}, {p99['runs_under_target']} under)" if "basis" in p99 else "")
-        + f": {verdict(p99)}",
-        f"{ratio['target']} of the bare pipeline: {ratio['value']}: {verdict(ratio)}",
-        f"memory flat: {verdict(memory)}",
-    ]
-    return "  targets: " + "; ".join(parts)
 
 
 def versions() -> dict[str, str]:
@@ -710,100 +720,117 @@ def _hops(
     relayed: dict[str, float],
     created: dict[str, float],
     seen: dict[str, float],
-) -> dict[str, dict[str, float]]:
+) -> Hops:
     """Where the time from intake to visibility goes, hop by hop, from the stores' own
     timestamps (one clock: everything runs on this machine): ingest's accepting transaction
     to the relay's pick-up (the transaction, then the outbox's wait), the relay's pick-up to
     fulfillment's applying transaction (produce, broker, fetch, the consumer's queue), and
     that to the probe seeing the order (apply, commit, poll: sampled orders only)."""
 
-    def between(start: dict[str, float], end: dict[str, float]) -> dict[str, float]:
+    def between(start: dict[str, float], end: dict[str, float]) -> Percentiles:
         return percentiles([end[i] - start[i] for i in end if i in start])
 
-    return {
-        "ingest_to_relay": between(received, relayed),
-        "relay_to_fulfillment": between(relayed, created),
-        "fulfillment_to_visible": between(created, seen),
-    }
-
-
-def summary(report: dict[str, Any]) -> str:
-    m = report["machine"]
-    lines = [f"Orderflow on {m['cores']} cores, {m['memory_mib']} MiB, Python {m['python']}"]
-    if warm := report.get("warm_up"):
-        lines.append(
-            f"  warm-up: {warm['rounds']} x {warm['orders_per_round']} orders, Kafka's JIT "
-            f"{warm['kafka_jit_seconds']} CPU-s per round"
-        )
-    for run in report["end_to_end"]:
-        vis = run["visible_in_fulfillment"]
-        lines.append(
-            f"  e2e {run['orders']} @ {run['target_rate']} x{run['batch_size']}: "
-            f"accepted {run['accepted_per_s']}/s, "
-            f"applied {run['applied_per_s']}/s, visible p50 {vis.get('p50_ms')} ms "
-            f"p99 {vis.get('p99_ms')} ms"
-        )
-        if hops := run.get("hops"):
-            lines.append(
-                "    hops p50/p99 ms: "
-                + ", ".join(
-                    f"{k} {v.get('p50_ms')}/{v.get('p99_ms')}" for k, v in hops.items() if v
-                )
-            )
-        cpu = run["cpu"]
-        lines.append(
-            f"    CPU {cpu['ms_per_order']} ms/order: "
-            + ", ".join(f"{k} {v}s" for k, v in cpu["seconds"].items())
-            + f" (of which Kafka's JIT {cpu.get('kafka_jit_seconds')}s)"
-        )
-        if probe := cpu.get("machine"):
-            lines.append(
-                f"    machine: speed probe {probe['speed_probe_ms']} ms before the run, "
-                f"{probe['steal_seconds']} s stolen by the hypervisor during it"
-            )
-        lines.append(f"    background: {activity.summary(run['background'])}")
-        if run["target_rate"] == "full speed" and run.get("timeline"):
-            lines.append("    over time:")
-            lines.extend(f"      {line}" for line in timeline.summary(run["timeline"]).splitlines())
-    for rep in report.get("repeated", []):
-        p99 = rep.get("visible_p99_ms", {})
-        applied = rep.get("applied_per_s", {})
-        lines.append(
-            f"  {rep['runs']} runs @ {rep['target_rate']} x{rep['batch_size']}: visible p99 "
-            f"median {p99.get('median')} ms ({p99.get('min')}-{p99.get('max')}), applied "
-            f"median {applied.get('median')}/s ({applied.get('min')}-{applied.get('max')})"
-        )
-    for run in report["single"]:
-        lat = run["latency"]
-        cpu = run.get("cpu", {})
-        lines.append(
-            f"  single @ {run['target_rate']:g}/s: {run['requests_per_s']} req/s, "
-            f"p50 {lat.get('p50_ms')} ms p99 {lat.get('p99_ms')} ms, "
-            f"CPU {cpu.get('ms_per_order')} ms/order, speed probe "
-            f"{cpu.get('machine', {}).get('speed_probe_ms')} ms"
-        )
-        lines.append(f"    background: {activity.summary(run['background'])}")
-    if "soak" in report:
-        run = report["soak"]
-        lines.append(
-            f"  soak {run['orders']} @ {run['target_rate']}: applied {run['applied_per_s']}/s, "
-            f"visible p99 {run['visible_in_fulfillment'].get('p99_ms')} ms; RSS growth in the "
-            "second half (MiB/min): "
-            + ", ".join(f"{k} {v['second_half_mib_per_min']}" for k, v in run["memory"].items())
-        )
-        lines.append(f"    background: {activity.summary(run['background'])}")
-    kafka, pg = report["limit"]["kafka"], report["limit"]["postgres"]
-    pipe = report["limit"]["pipeline"]
-    lines.append(
-        f"  limit: Kafka produce {kafka['produce_per_s']}/s consume {kafka['consume_per_s']}/s; "
-        f"PostgreSQL COPY {pg['copy_per_s']}/s executemany {pg['executemany_per_s']}/s; "
-        f"pipeline (intake and three stores) {pipe['per_s']}/s at "
-        f"{pipe['cpu']['ms_per_order']} ms CPU/order"
+    return Hops(
+        ingest_to_relay=between(received, relayed),
+        relay_to_fulfillment=between(relayed, created),
+        fulfillment_to_visible=between(created, seen),
     )
-    lines.append(f"  ratios: {report['ratios']}")
-    if "targets" in report:
-        lines.append(_targets_line(report["targets"]))
+
+
+def summary(report: Report) -> str:
+    m = report.machine
+    lines = [f"Orderflow on {m.cores} cores, {m.memory_mib} MiB, Python {m.python}"]
+    if warm := report.runs.warm_up:
+        lines.append(
+            f"  warm-up: {warm.rounds} x {warm.orders_per_round} orders, Kafka's JIT "
+            f"{warm.kafka_jit_seconds} CPU-s per round"
+        )
+    for run in report.runs.end_to_end:
+        lines.extend(_end_to_end_lines(run))
+    lines.extend(_repeated_line(rep) for rep in report.repeated)
+    for single in report.runs.single:
+        lines.extend(_single_lines(single))
+    if soak := report.runs.soak:
+        lines.extend(_soak_lines(soak))
+    lines.append(_limit_line(report.limit))
+    lines.append(f"  ratios: {jsonable(report.ratios)}")
+    lines.append(targets_line(report.targets))
     return "\n".join(lines)
+
+
+def _end_to_end_lines(run: EndToEndRun) -> list[str]:
+    vis, put = run.visible, run.throughput
+    lines = [
+        f"  e2e {run.orders} @ {run.target_rate} x{run.batch_size}: "
+        f"accepted {put.accepted_per_s}/s, "
+        f"applied {put.applied_per_s}/s, visible p50 {vis.p50_ms} ms "
+        f"p99 {vis.p99_ms} ms"
+    ]
+    lines.append(
+        "    hops p50/p99 ms: "
+        + ", ".join(
+            f"{k} {v.p50_ms}/{v.p99_ms}" for k, v in run.latency.hops.named() if not v.empty
+        )
+    )
+    lines.extend(_cpu_lines(run.cpu))
+    lines.append(f"    background: {activity.summary(run.background)}")
+    if run.target_rate == FULL_SPEED:
+        lines.append("    over time:")
+        lines.extend(f"      {line}" for line in timeline.summary(run.timeline).splitlines())
+    return lines
+
+
+def _cpu_lines(cpu: CpuUsed) -> list[str]:
+    probe = cpu.machine
+    return [
+        f"    CPU {cpu.ms_per_order} ms/order: "
+        + ", ".join(f"{k} {v}s" for k, v in cpu.seconds.items())
+        + f" (of which Kafka's JIT {cpu.kafka_jit_seconds}s)",
+        f"    machine: speed probe {probe.speed_probe_ms} ms before the run, "
+        f"{probe.steal_seconds} s stolen by the hypervisor during it",
+    ]
+
+
+def _repeated_line(rep: Repeated) -> str:
+    p99, applied = rep.visible_p99_ms, rep.applied_per_s
+    return (
+        f"  {rep.runs} runs @ {rep.target_rate} x{rep.batch_size}: visible p99 "
+        f"median {p99 and p99.median} ms ({p99 and p99.min}-{p99 and p99.max}), applied "
+        f"median {applied and applied.median}/s ({applied and applied.min}-"
+        f"{applied and applied.max})"
+    )
+
+
+def _single_lines(run: SingleRun) -> list[str]:
+    lat, cpu = run.latency, run.cpu
+    return [
+        f"  single @ {run.target_rate:g}/s: {run.requests_per_s} req/s, "
+        f"p50 {lat.p50_ms} ms p99 {lat.p99_ms} ms, "
+        f"CPU {cpu.ms_per_order} ms/order, speed probe "
+        f"{cpu.machine.speed_probe_ms} ms",
+        f"    background: {activity.summary(run.background)}",
+    ]
+
+
+def _soak_lines(soak: SoakRun) -> list[str]:
+    run = soak.run
+    return [
+        f"  soak {run.orders} @ {run.target_rate}: applied {run.throughput.applied_per_s}/s, "
+        f"visible p99 {run.visible.p99_ms} ms; RSS growth in the "
+        "second half (MiB/min): "
+        + ", ".join(f"{k} {v.second_half_mib_per_min}" for k, v in soak.memory.items()),
+        f"    background: {activity.summary(run.background)}",
+    ]
+
+
+def _limit_line(limit: Limits) -> str:
+    kafka, pg, pipe = limit.kafka, limit.postgres, limit.pipeline
+    return (
+        f"  limit: Kafka produce {kafka.produce_per_s}/s consume {kafka.consume_per_s}/s; "
+        f"PostgreSQL COPY {pg.copy_per_s}/s executemany {pg.executemany_per_s}/s; "
+        f"pipeline (intake and three stores) {pipe.per_s}/s at "
+        f"{pipe.cpu.ms_per_order} ms CPU/order"
+    )
 
 
 def main() -> None:

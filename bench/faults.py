@@ -61,8 +61,9 @@ import httpx
 
 from bench import stores
 from bench.cluster import API_KEY, CONSUMERS, Cluster, Infra, Proc, kafka_pid, tail
-from bench.common import free_port, machine, save
-from bench.loadgen import LoadProcess, LoadSpec
+from bench.common import Machine, free_port, machine, save
+from bench.loadgen import LoadProcess, LoadResult, LoadSpec
+from bench.report import jsonable
 
 # Ports of their own: not make up's (9092, 5432) nor the test servers' (19092, 15432).
 # FAULT_KAFKA_PORT (the controller's is the next one) and FAULT_POSTGRES_PORT move them, for
@@ -388,7 +389,73 @@ SCENARIOS: dict[str, Fault] = {
 }
 
 
-async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Observed:
+    """What a scenario saw: the load generator's result, when the fault ended, when the stores
+    were complete, and the stores', ingest's and the processes' state at the end."""
+
+    load: LoadResult
+    fault_end: float
+    done: stores.Completion
+    readiness: dict[str, str]  # every worker's and relay's /readyz
+    checks: list[stores.StoreCheck]
+    ingest: dict[str, int]
+    published: int  # records on orders.v1
+    dead: list[str]
+    restarts: dict[str, int]
+    stalls: dict[str, int]  # looks at which each process said it was stalled
+
+    @property
+    def accepted(self) -> int:
+        return len(self.load.accepted)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    scenario: str
+    passed: bool
+    orders: int
+    accepted: int
+    found: dict[str, int]
+    rows: dict[str, int]
+    duplicates: dict[str, int]
+    dead_letters: dict[str, int]
+    orders_v1_records: int
+    republished_by_relay: int
+    statuses: dict[str, int]
+    retries: int
+    load_seconds: float
+    recovery_s: float | None  # from the fault's end to every store complete
+    drain_after_load_s: float | None
+    settle_s: float | None  # from the later of the fault's end and the load's
+    recovery_bound_s: float
+    stalled_looks: dict[str, int]
+    restarts: dict[str, int]
+    events: list[str]
+    failures: list[str]
+    tag: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How long a scenario's stores may take: to complete at all (``FAULT_TIMEOUT_S``), and
+    after the fault and the load (``FAULT_RECOVERY_S``)."""
+
+    timeout_s: float
+    recovery_s: float
+
+    @classmethod
+    def from_env(cls) -> Bounds:
+        return cls(
+            timeout_s=float(os.environ.get("FAULT_TIMEOUT_S", "300")),
+            recovery_s=float(os.environ.get("FAULT_RECOVERY_S", "120")),
+        )
+
+
+async def scenario(
+    name: str, fault: Fault, n: int, rate: float, batch: int, attempt: int = 1
+) -> ScenarioResult:
     INFRA.start()  # a previous scenario may have left a server stopped
     tag = f"f{int(time.time())}_{name.split('-')[0]}"
     cluster = FaultCluster(
@@ -396,38 +463,47 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
     )
     cluster.create()
     cluster.start_all(LAYOUT)
-    failures: list[str] = []
+    bounds = Bounds.from_env()
+    run, seen = await _under_fault(cluster, fault, n, rate, batch, bounds)
+    failures = _failures(seen, n, bounds)
+    for proc_name in seen.dead:
+        run.note(f"{proc_name} log tail: {tail(cluster.log_dir / (proc_name + '.log'), 8)}")
+    return _result(name, seen, n, bounds, run.events, failures, tag, attempt)
+
+
+async def _under_fault(
+    cluster: FaultCluster, fault: Fault, n: int, rate: float, batch: int, bounds: Bounds
+) -> tuple[Run, Observed]:
+    """The load with ``fault`` injected, then the wait for every store to hold every accepted
+    order, and what the stores, ingest and the processes say at the end; the cluster is
+    stopped and dropped afterwards."""
     stalls: dict[str, int] = {}
     watcher = asyncio.create_task(watch_stalls(cluster, stalls))
-    bound = float(os.environ.get("FAULT_RECOVERY_S", "120"))
-    final_readiness: dict[str, str] = {}
     try:
         await asyncio.sleep(3)  # workers join their groups
-        spec = LoadSpec(
-            url=cluster.ingest_url,
-            api_key=API_KEY,
-            orders=n,
-            id_prefix=f"{int(time.time()) % 10_000_000:07d}",
-            batch_size=batch,
-            rate=rate,
-            in_flight=4,
-        )
-        load = LoadProcess(spec, cluster.log_dir)
+        load = LoadProcess(_load_spec(cluster, n, rate, batch), cluster.log_dir)
         run = Run(cluster, load, n, rate)
         fault_task = asyncio.create_task(_timed_fault(fault, run))
         result = await load.wait()
-        run.note(f"load done: {len(result['accepted'])} accepted")
+        run.note(f"load done: {len(result.accepted)} accepted")
         await fault_task
         fault_end = run.fault_ended or time.time()
-        timeout = float(os.environ.get("FAULT_TIMEOUT_S", "300"))
-        accepted = set(result["accepted"])
-        done = await stores.wait_complete(cluster, len(accepted), timeout=timeout)
-        final_readiness = await _ready_at_end(cluster)
-        checks = [await stores.check_store(cluster, s, accepted) for s in CONSUMERS]
-        ingest = await stores.ingest_facts(cluster)
-        published = await stores.topic_messages(INFRA.kafka.bootstrap, cluster.topic("orders.v1"))
-        dead = cluster.dead()
-        restarts = {p.name: p.restarts for p in cluster.procs.values() if p.restarts}
+        accepted = set(result.accepted)
+        done = await stores.wait_complete(cluster, len(accepted), timeout=bounds.timeout_s)
+        seen = Observed(
+            load=result,
+            fault_end=fault_end,
+            done=done,
+            readiness=await _ready_at_end(cluster),
+            checks=[await stores.check_store(cluster, s, accepted) for s in CONSUMERS],
+            ingest=await stores.ingest_facts(cluster),
+            published=await stores.topic_messages(
+                INFRA.kafka.bootstrap, cluster.topic("orders.v1")
+            ),
+            dead=cluster.dead(),
+            restarts={p.name: p.restarts for p in cluster.procs.values() if p.restarts},
+            stalls=stalls,
+        )
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -435,56 +511,94 @@ async def scenario(name: str, fault: Fault, n: int, rate: float, batch: int) -> 
         cluster.stop_all()
         with contextlib.suppress(Exception):
             cluster.drop()  # a repeat of every scenario would leave gigabytes of databases
+    return run, seen
 
+
+def _load_spec(cluster: FaultCluster, n: int, rate: float, batch: int) -> LoadSpec:
+    return LoadSpec(
+        url=cluster.ingest_url,
+        api_key=API_KEY,
+        orders=n,
+        id_prefix=f"{int(time.time()) % 10_000_000:07d}",
+        batch_size=batch,
+        rate=rate,
+        in_flight=4,
+    )
+
+
+def _settle_s(seen: Observed) -> float | None:
+    """Seconds from the later of the fault's end and the load's to every store complete."""
+    settled = max(seen.fault_end, seen.load.finished)
+    return round(seen.done.done_at - settled, 2) if seen.done.done_at else None
+
+
+def _failures(seen: Observed, n: int, bounds: Bounds) -> list[str]:
+    """Every way the scenario lost, duplicated or stalled: empty when it passed."""
+    result, accepted, done = seen.load, seen.accepted, seen.done
+    failures: list[str] = []
     bad_status = {
-        s: c for s, c in result["statuses"].items() if s.isdigit() and int(s) >= 500 and s != "503"
+        s: c for s, c in result.statuses.items() if s.isdigit() and int(s) >= 500 and s != "503"
     }
-    if len(accepted) != n or result["given_up"]:
-        failures.append(f"accepted {len(accepted)} of {n}; gave up {len(result['given_up'])}")
+    if accepted != n or result.given_up:
+        failures.append(f"accepted {accepted} of {n}; gave up {len(result.given_up)}")
     if bad_status:
-        failures.append(f"5xx other than 503: {bad_status} {result['unexpected'][:3]}")
-    for check in checks:
-        if not check.ok(len(accepted)):
-            failures.append(f"{check.service}: {check}")
+        failures.append(f"5xx other than 503: {bad_status} {result.unexpected[:3]}")
+    failures += [f"{c.service}: {c}" for c in seen.checks if not c.ok(accepted)]
     if done.lag_zero_at is None:
-        failures.append(f"not complete after {timeout:.0f}s: {done.counts}, lag {done.lags}")
-    settled = max(fault_end, result["finished"])
-    settle_s = round(done.done_at - settled, 2) if done.done_at else None
-    if settle_s is not None and settle_s > bound:
-        failures.append(f"complete {settle_s} s after the fault and the load, over {bound:g} s")
-    not_ready = {n: said for n, said in final_readiness.items() if said != "ok"}
+        failures.append(
+            f"not complete after {bounds.timeout_s:.0f}s: {done.counts}, lag {done.lags}"
+        )
+    settle_s = _settle_s(seen)
+    if settle_s is not None and settle_s > bounds.recovery_s:
+        failures.append(
+            f"complete {settle_s} s after the fault and the load, over {bounds.recovery_s:g} s"
+        )
+    not_ready = {name: said for name, said in seen.readiness.items() if said != "ok"}
     if not_ready:
         failures.append(f"not ready at the end: {not_ready}")
-    if ingest["unsent_outbox"] or ingest["order_events"] != len(accepted):
-        failures.append(f"ingest: {ingest}")
-    if dead:
-        failures.append(f"processes died on their own: {dead}")
-        for proc_name in dead:
-            run.note(f"{proc_name} log tail: {tail(cluster.log_dir / (proc_name + '.log'), 8)}")
-    return {
-        "scenario": name,
-        "passed": not failures,
-        "orders": n,
-        "accepted": len(accepted),
-        "found": {c.service: c.found for c in checks},
-        "rows": {c.service: c.rows for c in checks},
-        "duplicates": {c.service: c.duplicate_rows + c.duplicate_effects for c in checks},
-        "dead_letters": {c.service: c.dead_letters for c in checks},
-        "orders_v1_records": published,
-        "republished_by_relay": published - len(accepted),
-        "statuses": result["statuses"],
-        "retries": result["retries"],
-        "load_seconds": round(result["finished"] - result["started"], 1),
-        "recovery_s": round(done.done_at - fault_end, 2) if done.done_at else None,
-        "drain_after_load_s": round(done.done_at - result["finished"], 2) if done.done_at else None,
-        "settle_s": settle_s,
-        "recovery_bound_s": bound,
-        "stalled_looks": stalls,
-        "restarts": restarts,
-        "events": run.events,
-        "failures": failures,
-        "tag": tag,
-    }
+    if seen.ingest["unsent_outbox"] or seen.ingest["order_events"] != accepted:
+        failures.append(f"ingest: {seen.ingest}")
+    if seen.dead:
+        failures.append(f"processes died on their own: {seen.dead}")
+    return failures
+
+
+def _result(
+    name: str,
+    seen: Observed,
+    n: int,
+    bounds: Bounds,
+    events: list[str],
+    failures: list[str],
+    tag: str,
+    attempt: int,
+) -> ScenarioResult:
+    result, done, checks = seen.load, seen.done, seen.checks
+    return ScenarioResult(
+        scenario=name,
+        passed=not failures,
+        orders=n,
+        accepted=seen.accepted,
+        found={c.service: c.found for c in checks},
+        rows={c.service: c.rows for c in checks},
+        duplicates={c.service: c.duplicate_rows + c.duplicate_effects for c in checks},
+        dead_letters={c.service: c.dead_letters for c in checks},
+        orders_v1_records=seen.published,
+        republished_by_relay=seen.published - seen.accepted,
+        statuses=dict(result.statuses),
+        retries=result.retries,
+        load_seconds=round(result.finished - result.started, 1),
+        recovery_s=round(done.done_at - seen.fault_end, 2) if done.done_at else None,
+        drain_after_load_s=round(done.done_at - result.finished, 2) if done.done_at else None,
+        settle_s=_settle_s(seen),
+        recovery_bound_s=bounds.recovery_s,
+        stalled_looks=seen.stalls,
+        restarts=seen.restarts,
+        events=events,
+        failures=failures,
+        tag=tag,
+        attempt=attempt,
+    )
 
 
 async def _ready_at_end(cluster: FaultCluster, timeout: float = 30.0) -> dict[str, str]:
@@ -498,95 +612,149 @@ async def _ready_at_end(cluster: FaultCluster, timeout: float = 30.0) -> dict[st
         await asyncio.sleep(1.0)
 
 
-def line(result: dict[str, Any]) -> str:
-    verdict = "PASS" if result["passed"] else "FAIL"
+def line(result: ScenarioResult) -> str:
+    verdict = "PASS" if result.passed else "FAIL"
     return (
-        f"{verdict} {result['scenario']:<17} accepted {result['accepted']}, "
-        f"found {result['found']}, "
-        f"duplicates {result['duplicates']}, recovery {result['recovery_s']} s after the fault "
-        f"({result['drain_after_load_s']} s after the load; bound {result['recovery_bound_s']:g} s"
-        f" from the later: {result['settle_s']} s), stalled looks {result['stalled_looks']}, "
-        f"statuses {result['statuses']}, relay re-sent {result['republished_by_relay']}"
+        f"{verdict} {result.scenario:<17} accepted {result.accepted}, "
+        f"found {result.found}, "
+        f"duplicates {result.duplicates}, recovery {result.recovery_s} s after the fault "
+        f"({result.drain_after_load_s} s after the load; bound {result.recovery_bound_s:g} s"
+        f" from the later: {result.settle_s} s), stalled looks {result.stalled_looks}, "
+        f"statuses {result.statuses}, relay re-sent {result.republished_by_relay}"
     )
 
 
-async def run_all() -> dict[str, Any]:
-    n = int(os.environ.get("FAULT_ORDERS", "10000"))
-    rate = float(os.environ.get("FAULT_RATE", "200"))
-    batch = int(os.environ.get("FAULT_BATCH", "100"))
-    repeat = int(os.environ.get("FAULT_REPEAT", "1"))
-    wanted = os.environ.get("FAULT_SCENARIOS", ",".join(SCENARIOS)).split(",")
-    names = [w.strip() for w in wanted if w.strip()]
-    unknown = [name for name in names if name not in SCENARIOS]
-    if unknown:
-        raise SystemExit(f"unknown scenarios {unknown}; known: {', '.join(SCENARIOS)}")
+@dataclass(frozen=True)
+class Plan:
+    """What ``make faults`` runs, from the environment (the module docstring has each
+    variable)."""
+
+    orders: int  # FAULT_ORDERS
+    rate: float  # FAULT_RATE
+    batch: int  # FAULT_BATCH
+    repeat: int  # FAULT_REPEAT
+    scenarios: list[str]  # FAULT_SCENARIOS
+
+    @classmethod
+    def from_env(cls) -> Plan:
+        wanted = os.environ.get("FAULT_SCENARIOS", ",".join(SCENARIOS)).split(",")
+        names = [w.strip() for w in wanted if w.strip()]
+        unknown = [name for name in names if name not in SCENARIOS]
+        if unknown:
+            raise SystemExit(f"unknown scenarios {unknown}; known: {', '.join(SCENARIOS)}")
+        return cls(
+            orders=int(os.environ.get("FAULT_ORDERS", "10000")),
+            rate=float(os.environ.get("FAULT_RATE", "200")),
+            batch=int(os.environ.get("FAULT_BATCH", "100")),
+            repeat=int(os.environ.get("FAULT_REPEAT", "1")),
+            scenarios=names,
+        )
+
+
+@dataclass(frozen=True)
+class Range:
+    min: float
+    median: float
+    max: float
+    missing: int  # runs without the figure
+
+
+@dataclass(frozen=True)
+class ScenarioSummary:
+    runs: int
+    passed: int
+    bound_s: float
+    settle_s: Range | None
+    recovery_s: Range | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """``make faults``' document."""
+
+    faults: list[ScenarioResult]
+    summary: dict[str, ScenarioSummary]
+    passed: bool
+    orders: int
+    rate: float
+    repeat: int
+    machine: Machine
+
+
+async def run_all() -> Report:
+    plan = Plan.from_env()
     results = []
     was_running = INFRA.is_running()
     try:
-        for name in names:
-            for attempt in range(1, repeat + 1):
-                print(f"... {name} ({attempt}/{repeat}): {n} orders at {rate:g}/s", flush=True)
-                result = await scenario(name, SCENARIOS[name], n, rate, batch)
-                result["attempt"] = attempt
-                for event in result["events"]:
-                    print(f"    {event}", flush=True)
-                for failure in result["failures"]:
-                    print(f"    ! {failure}", flush=True)
-                print(line(result), flush=True)
-                results.append(result)
+        for name in plan.scenarios:
+            for attempt in range(1, plan.repeat + 1):
+                results.append(await _attempt(plan, name, attempt))
     finally:
         if not was_running:  # leave the machine as we found it
             INFRA.stop()
     summary = summarize(results)
     for name, row in summary.items():
         print(
-            f"{name:<25} passed {row['passed']}/{row['runs']}; settled after the fault and the"
-            f" load in {row['settle_s']} s (bound {row['bound_s']:g} s); recovery after the fault"
-            f" {row['recovery_s']} s",
+            f"{name:<25} passed {row.passed}/{row.runs}; settled after the fault and the"
+            f" load in {jsonable(row.settle_s)} s (bound {row.bound_s:g} s); recovery after the"
+            f" fault {jsonable(row.recovery_s)} s",
             flush=True,
         )
-    return {
-        "faults": results,
-        "summary": summary,
-        "passed": all(r["passed"] for r in results),
-        "orders": n,
-        "rate": rate,
-        "repeat": repeat,
-        "machine": machine(),
-    }
+    return Report(
+        faults=results,
+        summary=summary,
+        passed=all(r.passed for r in results),
+        orders=plan.orders,
+        rate=plan.rate,
+        repeat=plan.repeat,
+        machine=machine(),
+    )
 
 
-def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+async def _attempt(plan: Plan, name: str, attempt: int) -> ScenarioResult:
+    """One run of scenario ``name``, printed as it ends: its events, failures and verdict."""
+    n, rate = plan.orders, plan.rate
+    print(f"... {name} ({attempt}/{plan.repeat}): {n} orders at {rate:g}/s", flush=True)
+    result = await scenario(name, SCENARIOS[name], n, rate, plan.batch, attempt)
+    for event in result.events:
+        print(f"    {event}", flush=True)
+    for failure in result.failures:
+        print(f"    ! {failure}", flush=True)
+    print(line(result), flush=True)
+    return result
+
+
+def summarize(results: list[ScenarioResult]) -> dict[str, ScenarioSummary]:
     """Per scenario: runs, passes, and the settle and recovery times (min, median, max)."""
-    summary: dict[str, dict[str, Any]] = {}
-    for name in dict.fromkeys(r["scenario"] for r in results):
-        runs = [r for r in results if r["scenario"] == name]
-        summary[name] = {
-            "runs": len(runs),
-            "passed": sum(r["passed"] for r in runs),
-            "bound_s": runs[0]["recovery_bound_s"],
-            "settle_s": _range([r["settle_s"] for r in runs]),
-            "recovery_s": _range([r["recovery_s"] for r in runs]),
-        }
+    summary: dict[str, ScenarioSummary] = {}
+    for name in dict.fromkeys(r.scenario for r in results):
+        runs = [r for r in results if r.scenario == name]
+        summary[name] = ScenarioSummary(
+            runs=len(runs),
+            passed=sum(r.passed for r in runs),
+            bound_s=runs[0].recovery_bound_s,
+            settle_s=_range([r.settle_s for r in runs]),
+            recovery_s=_range([r.recovery_s for r in runs]),
+        )
     return summary
 
 
-def _range(values: list[float | None]) -> dict[str, float] | None:
+def _range(values: list[float | None]) -> Range | None:
     known = [v for v in values if v is not None]
     if not known:
         return None
-    return {
-        "min": min(known),
-        "median": round(statistics.median(known), 2),
-        "max": max(known),
-        "missing": len(values) - len(known),
-    }
+    return Range(
+        min=min(known),
+        median=round(statistics.median(known), 2),
+        max=max(known),
+        missing=len(values) - len(known),
+    )
 
 
 def main() -> None:
     report = asyncio.run(run_all())
     print(save("faults", report))
-    sys.exit(0 if report["passed"] else 1)
+    sys.exit(0 if report.passed else 1)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,62 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import local_stack, machine, percentiles, save, service_process
+from bench.common import (
+    Machine,
+    Percentiles,
+    local_stack,
+    machine,
+    percentiles,
+    save,
+    service_process,
+)
 from shared.samples import amazon_order
 
 HEADERS = {"Authorization": "Bearer bench-seller"}
+SINGLES_IN_FLIGHT = 16
+BATCH_SIZE = 500
+BATCHES_IN_FLIGHT = 4
+
+
+@dataclass(frozen=True)
+class Singles:
+    orders: int
+    orders_per_s: float
+    latency: Percentiles
+    in_flight: int = SINGLES_IN_FLIGHT
+
+
+@dataclass(frozen=True)
+class Batches:
+    orders: int
+    orders_per_s: float
+    latency_per_batch: Percentiles
+    batch_size: int = BATCH_SIZE
+    in_flight: int = BATCHES_IN_FLIGHT
+
+
+@dataclass(frozen=True)
+class Published:
+    orders_per_s: float
+    seconds_to_last_event: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """``make bench-ingest``'s document."""
+
+    orders: int
+    machine: Machine
+    single: Singles
+    batch: Batches
+    published: Published
+    benchmark: str = "ingest"
 
 
 async def _singles(client: httpx.AsyncClient, orders: list[dict[str, Any]]) -> list[float]:
@@ -36,14 +83,14 @@ async def _singles(client: httpx.AsyncClient, orders: list[dict[str, Any]]) -> l
             latencies.append(time.perf_counter() - started)
             response.raise_for_status()
 
-    await asyncio.gather(*(worker() for _ in range(16)))
+    await asyncio.gather(*(worker() for _ in range(SINGLES_IN_FLIGHT)))
     return latencies
 
 
 async def _batches(client: httpx.AsyncClient, orders: list[dict[str, Any]]) -> list[float]:
-    chunks = [orders[i : i + 500] for i in range(0, len(orders), 500)]
+    chunks = [orders[i : i + BATCH_SIZE] for i in range(0, len(orders), BATCH_SIZE)]
     latencies: list[float] = []
-    semaphore = asyncio.Semaphore(4)
+    semaphore = asyncio.Semaphore(BATCHES_IN_FLIGHT)
 
     async def send(chunk: list[dict[str, Any]]) -> None:
         async with semaphore:
@@ -79,7 +126,7 @@ async def _published(bootstrap: str, topic: str, expected: int, started: float) 
     return time.perf_counter() - started
 
 
-async def run(n: int) -> dict[str, Any]:
+async def run(n: int) -> Report:
     prefix = f"bench{int(time.time())}."
     with local_stack() as platform, service_process(platform, "ingest", prefix=prefix) as env:
         singles = [amazon_order() for _ in range(min(n, 5000))]
@@ -94,39 +141,35 @@ async def run(n: int) -> dict[str, Any]:
             batch_s = time.perf_counter() - batch_started
         total = len(singles) + len(batched)
         publish_s = await _published(platform.kafka.bootstrap, f"{prefix}orders.v1", total, started)
-    return {
-        "benchmark": "ingest",
-        "orders": total,
-        "machine": machine(),
-        "single": {
-            "orders": len(singles),
-            "orders_per_s": round(len(singles) / single_s, 1),
-            "latency": percentiles(single_lat),
-            "in_flight": 16,
-        },
-        "batch": {
-            "orders": len(batched),
-            "batch_size": 500,
-            "in_flight": 4,
-            "orders_per_s": round(len(batched) / batch_s, 1),
-            "latency_per_batch": percentiles(batch_lat),
-        },
-        "published": {
-            "orders_per_s": round(total / publish_s, 1),
-            "seconds_to_last_event": round(publish_s, 2),
-        },
-    }
+    return Report(
+        orders=total,
+        machine=machine(),
+        single=Singles(
+            orders=len(singles),
+            orders_per_s=round(len(singles) / single_s, 1),
+            latency=percentiles(single_lat),
+        ),
+        batch=Batches(
+            orders=len(batched),
+            orders_per_s=round(len(batched) / batch_s, 1),
+            latency_per_batch=percentiles(batch_lat),
+        ),
+        published=Published(
+            orders_per_s=round(total / publish_s, 1),
+            seconds_to_last_event=round(publish_s, 2),
+        ),
+    )
 
 
 def main() -> None:
     n = int(os.environ.get("BENCH_ORDERS", "20000"))
     report = asyncio.run(run(n))
     print(
-        f"ingest on {report['machine']['cores']} cores: "
-        f"single {report['single']['orders_per_s']} orders/s "
-        f"(p99 {report['single']['latency'].get('p99_ms')} ms), "
-        f"batch {report['batch']['orders_per_s']} orders/s, "
-        f"published {report['published']['orders_per_s']} orders/s"
+        f"ingest on {report.machine.cores} cores: "
+        f"single {report.single.orders_per_s} orders/s "
+        f"(p99 {report.single.latency.p99_ms} ms), "
+        f"batch {report.batch.orders_per_s} orders/s, "
+        f"published {report.published.orders_per_s} orders/s"
     )
     print(save("ingest", report))
 

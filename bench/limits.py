@@ -14,8 +14,10 @@ import asyncio
 import multiprocessing
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.cluster import CONSUMERS, Cluster, Infra, cpu_seconds
@@ -27,12 +29,59 @@ PARTITIONS = 12
 WARM_UP = b"warm-up"  # the key and value of one record per partition, sent before the clock
 
 
-async def kafka_limit(infra: Infra, tag: str, n: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class KafkaLimit:
+    orders: int
+    payload_bytes_avg: int
+    produce_per_s: float
+    consume_per_s: float
+    produce_then_consume_per_s: float
+
+
+@dataclass(frozen=True)
+class PostgresLimit:
+    orders: int
+    batch_size: int
+    copy_per_s: float
+    executemany_per_s: float
+
+
+@dataclass(frozen=True)
+class PipelineCpu:
+    seconds: dict[str, float]  # per process: the servers' and each stage's
+    ms_per_order: float
+
+
+@dataclass(frozen=True)
+class PipelineLimit:
+    orders: int
+    batch_size: int
+    stages: list[str]
+    per_s: float  # through all three stores
+    intake_per_s: float
+    cpu: PipelineCpu
+
+
+async def kafka_limit(infra: Infra, tag: str, n: int) -> KafkaLimit:
     bootstrap = infra.kafka.bootstrap
     topic = f"{tag}.bare.orders"
     ids = order_ids("9999999", n)
     bodies = build_orders("9999999", n)
     await _create_topic(bootstrap, topic)
+    produce_s = await _produce_all(bootstrap, topic, ids, bodies)
+    consume_s = await _consume_all(bootstrap, topic, f"{tag}.bare", n + PARTITIONS)
+    return KafkaLimit(
+        orders=n,
+        payload_bytes_avg=round(sum(map(len, bodies)) / n),
+        produce_per_s=round(n / produce_s, 1),
+        consume_per_s=round(n / consume_s, 1),
+        produce_then_consume_per_s=round(n / (produce_s + consume_s), 1),
+    )
+
+
+async def _produce_all(bootstrap: str, topic: str, ids: list[str], bodies: list[bytes]) -> float:
+    """Seconds to send every order (after a warm-up record to each partition) and have every
+    one acknowledged."""
     producer = make_producer(bootstrap, client_id="bench-bare")
     await producer.start()
     try:
@@ -44,30 +93,27 @@ async def kafka_limit(infra: Infra, tag: str, n: int) -> dict[str, Any]:
         ]
         for future in futures:
             await future
-        produce_s = time.perf_counter() - started
+        return time.perf_counter() - started
     finally:
         await producer.stop()
-    consumer = make_consumer(bootstrap, group_id=f"{tag}.bare", topics=[topic], client_id="bench")
+
+
+async def _consume_all(bootstrap: str, topic: str, group: str, records: int) -> float:
+    """Seconds for one consumer to read ``records`` records of ``topic`` from the start."""
+    consumer = make_consumer(bootstrap, group_id=group, topics=[topic], client_id="bench")
     await consumer.start()
     try:
-        consume_started = time.perf_counter()
+        started = time.perf_counter()
         seen = 0
-        while seen < n + PARTITIONS:  # the orders and the warm-up records
+        while seen < records:  # the orders and the warm-up records
             batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
-            seen += sum(len(records) for records in batches.values())
-        consume_s = time.perf_counter() - consume_started
+            seen += sum(len(found) for found in batches.values())
+        return time.perf_counter() - started
     finally:
         await consumer.stop()
-    return {
-        "orders": n,
-        "payload_bytes_avg": round(sum(map(len, bodies)) / n),
-        "produce_per_s": round(n / produce_s, 1),
-        "consume_per_s": round(n / consume_s, 1),
-        "produce_then_consume_per_s": round(n / (produce_s + consume_s), 1),
-    }
 
 
-async def postgres_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dict[str, Any]:
+async def postgres_limit(infra: Infra, tag: str, n: int, batch_size: int) -> PostgresLimit:
     database = f"{tag}_bare"
     infra.postgres.create_database(database)
     ids = order_ids("9999998", n)
@@ -75,27 +121,39 @@ async def postgres_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dic
     rows = list(zip(ids, bodies, strict=True))
     conn = await connect(infra.dsn(database))
     try:
-        out: dict[str, Any] = {"orders": n, "batch_size": batch_size}
-        for method in ("copy", "executemany"):
-            table = f"bare_{method}"
-            await _create_table(conn, table)
-            started = time.perf_counter()
-            for i in range(0, n, batch_size):
-                chunk = rows[i : i + batch_size]
-                async with conn.transaction():
-                    if method == "copy":
-                        await conn.copy_records_to_table(
-                            table, records=chunk, columns=["amazon_order_id", "doc"]
-                        )
-                    else:
-                        await conn.executemany(
-                            f"INSERT INTO {table} (amazon_order_id, doc) VALUES ($1, $2::jsonb)",
-                            chunk,
-                        )
-            out[f"{method}_per_s"] = round(n / (time.perf_counter() - started), 1)
-        return out
+        copy_s = await _write_all(conn, "copy", rows, batch_size)
+        executemany_s = await _write_all(conn, "executemany", rows, batch_size)
     finally:
         await conn.close()
+    return PostgresLimit(
+        orders=n,
+        batch_size=batch_size,
+        copy_per_s=round(n / copy_s, 1),
+        executemany_per_s=round(n / executemany_s, 1),
+    )
+
+
+async def _write_all(
+    conn: asyncpg.Connection, method: str, rows: list[tuple[str, str]], batch_size: int
+) -> float:
+    """Seconds to write ``rows`` into a fresh table ``bare_<method>`` by ``method`` (``copy``
+    or ``executemany``), a transaction a batch."""
+    table = f"bare_{method}"
+    await _create_table(conn, table)
+    started = time.perf_counter()
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i : i + batch_size]
+        async with conn.transaction():
+            if method == "copy":
+                await conn.copy_records_to_table(
+                    table, records=chunk, columns=["amazon_order_id", "doc"]
+                )
+            else:
+                await conn.executemany(
+                    f"INSERT INTO {table} (amazon_order_id, doc) VALUES ($1, $2::jsonb)",
+                    chunk,
+                )
+    return time.perf_counter() - started
 
 
 # The bare pipeline: the platform's data path, by bare clients, one process a stage; a store
@@ -103,7 +161,7 @@ async def postgres_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dic
 STORES = CONSUMERS
 
 
-async def pipeline_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dict[str, Any]:
+async def pipeline_limit(infra: Infra, tag: str, n: int, batch_size: int) -> PipelineLimit:
     """The Kafka-plus-PostgreSQL work every order costs on its way through the platform, with
     no service code: an intake process writes each batch of orders (id, JSONB document) into
     its table in one transaction and then produces them (idempotent, ``acks=all``) to a
@@ -124,58 +182,76 @@ async def pipeline_limit(infra: Infra, tag: str, n: int, batch_size: int) -> dic
     finally:
         await conn.close()
     await _create_topic(bootstrap, topic)
-    spawn = multiprocessing.get_context("spawn")
-    ready, go, results = spawn.Barrier(len(STORES) + 2), spawn.Event(), spawn.Queue()
-    stores = [
-        spawn.Process(
-            target=_stage,
-            args=(
-                _store,
-                (dsn, bootstrap, topic, f"{tag}.pipe.{store}", store, n),
-                ready,
-                go,
-                results,
-            ),
-            name=f"pipe-{store}",
-        )
-        for store in STORES
-    ]
-    intake = spawn.Process(
-        target=_stage,
-        args=(_intake, (dsn, bootstrap, topic, n, batch_size), ready, go, results),
-        name="pipe-intake",
-    )
-    procs = [*stores, intake]
-    for proc in procs:
-        proc.start()
-    try:
-        await asyncio.to_thread(ready.wait, 120)  # every consumer has its partitions
-        servers = Cluster(infra, tag)  # no services: cpu_seconds reads Kafka and PostgreSQL
-        cpu_before = cpu_seconds(servers)
-        started = time.time()
-        go.set()
-        finished = [await asyncio.to_thread(results.get, True, max(300.0, n / 100)) for _ in procs]
-        cpu_after = cpu_seconds(servers)
-    finally:
-        for proc in procs:
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.kill()
+    stages = _Stages(dsn, bootstrap, topic, tag, n, batch_size)
+    servers = Cluster(infra, tag)  # no services: cpu_seconds reads Kafka and PostgreSQL
+    started, finished, cpu = await stages.run(servers)
     done = {name: at for name, at, _ in finished}
-    elapsed = max(done.values()) - started
-    cpu = {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in cpu_after}
     cpu |= {f"pipe-{name}": round(seconds, 2) for name, _, seconds in finished}
-    return {
-        "orders": n,
-        "batch_size": batch_size,
-        "stages": ["intake", *STORES],
-        "per_s": round(n / elapsed, 1),
-        "intake_per_s": round(n / (done["intake"] - started), 1),
-        "cpu": {
-            "seconds": cpu,
-            "ms_per_order": round(sum(cpu.values()) * 1000 / n, 3),
-        },
-    }
+    return PipelineLimit(
+        orders=n,
+        batch_size=batch_size,
+        stages=["intake", *STORES],
+        per_s=round(n / (max(done.values()) - started), 1),
+        intake_per_s=round(n / (done["intake"] - started), 1),
+        cpu=PipelineCpu(seconds=cpu, ms_per_order=round(sum(cpu.values()) * 1000 / n, 3)),
+    )
+
+
+class _Stages:
+    """The pipeline's four processes (spawned), started together once every store has its
+    partitions."""
+
+    def __init__(
+        self, dsn: str, bootstrap: str, topic: str, tag: str, n: int, batch_size: int
+    ) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        self.n = n
+        self.ready, self.go, self.results = (
+            spawn.Barrier(len(STORES) + 2),
+            spawn.Event(),
+            spawn.Queue(),
+        )
+        sync = (self.ready, self.go, self.results)
+        self.procs = [
+            spawn.Process(
+                target=_stage,
+                args=(_store, (dsn, bootstrap, topic, f"{tag}.pipe.{store}", store, n), *sync),
+                name=f"pipe-{store}",
+            )
+            for store in STORES
+        ]
+        self.procs.append(
+            spawn.Process(
+                target=_stage,
+                args=(_intake, (dsn, bootstrap, topic, n, batch_size), *sync),
+                name="pipe-intake",
+            )
+        )
+
+    async def run(
+        self, servers: Cluster
+    ) -> tuple[float, list[tuple[str, float, float]], dict[str, float]]:
+        """Wall time at the start, each stage's (name, wall time finished, CPU seconds), and
+        the CPU seconds the servers spent meanwhile."""
+        for proc in self.procs:
+            proc.start()
+        try:
+            await asyncio.to_thread(self.ready.wait, 120)  # every consumer has its partitions
+            cpu_before = cpu_seconds(servers)
+            started = time.time()
+            self.go.set()
+            timeout = max(300.0, self.n / 100)
+            finished: list[tuple[str, float, float]] = [
+                await asyncio.to_thread(self.results.get, True, timeout) for _ in self.procs
+            ]
+            cpu_after = cpu_seconds(servers)
+        finally:
+            for proc in self.procs:
+                proc.join(timeout=30)
+                if proc.is_alive():
+                    proc.kill()
+        cpu = {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in cpu_after}
+        return started, finished, cpu
 
 
 async def _create_table(conn: Any, table: str) -> None:

@@ -20,7 +20,6 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
@@ -191,9 +190,9 @@ class LoadProcess:
     def running(self) -> bool:
         return self.proc.poll() is None
 
-    async def wait(self) -> dict[str, Any]:
+    async def wait(self) -> LoadResult:
         await asyncio.to_thread(self.proc.wait)
         if self.proc.returncode != 0:
             raise RuntimeError(f"load generator exited with {self.proc.returncode}")
-        result: dict[str, Any] = orjson.loads(self.out_file.read_bytes())
-        return result
+        found = orjson.loads(self.out_file.read_bytes())
+        return LoadResult(**{**found, "statuses": Counter(found["statuses"])})

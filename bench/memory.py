@@ -54,14 +54,17 @@ import tempfile
 import threading
 import time
 import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bench import consumers
-from bench.cluster import API_KEY, Cluster, MemoryWatch, Proc, rss_kib
-from bench.common import ROOT, connect, machine, save
+from bench.cluster import API_KEY, Cluster, MemoryWatch, Proc, RssTrend, rss_kib
+from bench.common import ROOT, Machine, connect, machine, save
 from bench.endtoend import INFRA
 from bench.loadgen import LoadProcess, LoadSpec
+from bench.report import FLATTEN, OMIT, Json, jsonable, key
 from devstack import config
 from ingest.adapters import amazon
 from ingest.domain.model import IncomingOrder
@@ -132,36 +135,83 @@ def pymalloc() -> dict[str, int]:
     return {"arenas": arenas * MIB, "in_use": figure("# bytes in allocated blocks")}
 
 
-def sample(started: float, **labels: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Sample:
+    """A process's memory at one moment, by layer (see the module's docstring), in MiB; the
+    apply rounds label it with the round and the events so far, the service's own sampler
+    with whether ``malloc_trim`` just ran and the collector's pauses so far."""
+
+    seconds: float
+    rss_mib: float
+    traced_mib: float | None
+    tracemalloc_own_mib: float
+    pymalloc_mib: dict[str, float]  # arenas, in_use
+    glibc_mib: dict[str, float]  # heap, in_use, free
+    gc_objects: int
+    gc_stats: list[dict[str, int]]
+    round: int | None = field(default=None, metadata=OMIT)
+    events: int | None = field(default=None, metadata=OMIT)
+    trimmed: bool | None = field(default=None, metadata=OMIT)
+    gc_pauses: dict[str, float] | None = field(default=None, metadata=OMIT)
+
+    @classmethod
+    def from_json(cls, found: Json) -> Sample:
+        """A sample as the service's sampler wrote it (``samples.jsonl``)."""
+        return cls(**found)
+
+
+def sample(
+    started: float,
+    *,
+    round_no: int | None = None,
+    events: int | None = None,
+    trimmed: bool | None = None,
+    gc_pauses: dict[str, float] | None = None,
+) -> Sample:
     """This process's memory now, by layer (see the module's docstring)."""
     tracing = tracemalloc.is_tracing()
     traced = tracemalloc.get_traced_memory()[0] if tracing else None
-    return {
-        **labels,
-        "seconds": round(time.perf_counter() - started, 1),
-        "rss_mib": round(rss_bytes() / MIB, 1),
-        "traced_mib": None if traced is None else round(traced / MIB, 1),
-        "tracemalloc_own_mib": round(tracemalloc.get_tracemalloc_memory() / MIB, 1),
-        "pymalloc_mib": {k: round(v / MIB, 1) for k, v in pymalloc().items()},
-        "glibc_mib": {k: round(v / MIB, 1) for k, v in glibc_heap().items()},
-        "gc_objects": len(gc.get_objects()),
-        "gc_stats": gc.get_stats(),
-    }
+    return Sample(
+        round=round_no,
+        events=events,
+        trimmed=trimmed,
+        gc_pauses=gc_pauses,
+        seconds=round(time.perf_counter() - started, 1),
+        rss_mib=round(rss_bytes() / MIB, 1),
+        traced_mib=None if traced is None else round(traced / MIB, 1),
+        tracemalloc_own_mib=round(tracemalloc.get_tracemalloc_memory() / MIB, 1),
+        pymalloc_mib={k: round(v / MIB, 1) for k, v in pymalloc().items()},
+        glibc_mib={k: round(v / MIB, 1) for k, v in glibc_heap().items()},
+        gc_objects=len(gc.get_objects()),
+        gc_stats=gc.get_stats(),
+    )
 
 
-def show(s: dict[str, Any]) -> None:
-    traced = "-" if s["traced_mib"] is None else f"{s['traced_mib']:.1f}"
-    py, libc = s["pymalloc_mib"], s["glibc_mib"]
+def show(s: Sample, label: int | str, events: int) -> None:
+    """One line of ``s``: ``label`` (a round) and the ``events`` applied so far first."""
+    traced = "-" if s.traced_mib is None else f"{s.traced_mib:.1f}"
+    py, libc = s.pymalloc_mib, s.glibc_mib
     print(
-        f"  round {s['round']:>3} {s['events']:>8} events {s['seconds']:>7.1f} s  "
-        f"rss {s['rss_mib']:6.1f}  traced {traced:>6}  "
+        f"  round {label:>3} {events:>8} events {s.seconds:>7.1f} s  "
+        f"rss {s.rss_mib:6.1f}  traced {traced:>6}  "
         f"pymalloc {py['arenas']:6.1f} ({py['in_use']:6.1f} used)  "
-        f"heap {libc['heap']:6.1f} ({libc['free']:6.1f} free)  gc {s['gc_objects']:>8}",
+        f"heap {libc['heap']:6.1f} ({libc['free']:6.1f} free)  gc {s.gc_objects:>8}",
         flush=True,
     )
 
 
-def growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int) -> list[Any]:
+@dataclass(frozen=True)
+class AllocationGrowth:
+    """An allocation site (by traceback) that grew: by how much, in how many blocks."""
+
+    kib: float
+    blocks: int
+    traceback: list[str]
+
+
+def growth(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int
+) -> list[AllocationGrowth]:
     """The allocation sites (by traceback) that grew most from ``before`` to ``after``."""
     skip = [tracemalloc.Filter(False, tracemalloc.__file__)]
     diff = after.filter_traces(skip).compare_to(before.filter_traces(skip), "traceback")
@@ -170,11 +220,11 @@ def growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int) 
         if stat.size_diff <= 0:
             break
         out.append(
-            {
-                "kib": round(stat.size_diff / 1024, 1),
-                "blocks": stat.count_diff,
-                "traceback": [f"{f.filename}:{f.lineno}" for f in stat.traceback],
-            }
+            AllocationGrowth(
+                kib=round(stat.size_diff / 1024, 1),
+                blocks=stat.count_diff,
+                traceback=[f"{f.filename}:{f.lineno}" for f in stat.traceback],
+            )
         )
     return out
 
@@ -189,9 +239,51 @@ def orders_of(round_no: int, n: int, stamp: int) -> list[IncomingOrder]:
     return [o for o in parsed if isinstance(o, IncomingOrder)]
 
 
+@dataclass(frozen=True)
+class GarbageType:
+    type: str
+    objects: int
+    kib: float
+
+
+@dataclass(frozen=True)
+class Garbage:
+    """What a full collection found unreachable (reference cycles), by type; over how many
+    events (``events``) or seconds (``seconds``) of work, when that is known."""
+
+    objects: int
+    kib: float
+    top: list[GarbageType]
+    events: int | None = field(default=None, metadata=OMIT)
+    seconds: float | None = field(default=None, metadata=OMIT)
+
+    @classmethod
+    def from_json(cls, found: Json) -> Garbage:
+        """A census as the service's sampler wrote it (``census.json``)."""
+        return cls(**{**found, "top": [GarbageType(**t) for t in found["top"]]})
+
+
+@dataclass(frozen=True)
+class MallocTrim:
+    rss_before_mib: float
+    rss_after_mib: float
+    glibc_mib_after: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The apply rounds: a sample after each, the top growth by traceback, the cyclic
+    garbage of one more round, and ``malloc_trim`` at the end."""
+
+    samples: list[Sample]
+    top_growth: list[AllocationGrowth]
+    garbage: Garbage
+    malloc_trim: MallocTrim
+
+
 async def apply_rounds(
     service: str, rounds: int, per_round: int, run: int, *, trace: bool, frames: int
-) -> dict[str, Any]:
+) -> Applied:
     tag = f"memory{int(time.time())}_{service}"
     INFRA.postgres.create_database(tag)
     url = INFRA.postgres.url(tag)
@@ -199,38 +291,53 @@ async def apply_rounds(
     await asyncio.to_thread(upgrade_to_head, spec.migrations_dir, url)
     pii = PIICipher(config.pii_key())
     stamp = int(time.time()) % 100_000
-    baseline_round = int(os.environ.get("MEMORY_BASELINE_ROUND", "2"))
-    samples: list[dict[str, Any]] = []
-    baseline: tracemalloc.Snapshot | None = None
     started = time.perf_counter()
-    events = 0
     async with open_resources(spec, consumers.settings_of(service, url)) as resources:
         if trace:  # from here: what the apply path allocates and keeps, not the imports
             tracemalloc.start(frames)
-        samples.append(sample(started, round=0, events=0))
-        show(samples[-1])
-        for round_no in range(1, rounds + 1):
-            events += await apply_round(resources, orders_of(round_no, per_round, stamp), run, pii)
-            samples.append(sample(started, round=round_no, events=events))
-            show(samples[-1])
-            if round_no == baseline_round and tracemalloc.is_tracing():
-                baseline = tracemalloc.take_snapshot()
-        top = []
-        if baseline is not None:
-            top = growth(baseline, tracemalloc.take_snapshot(), 15)
+        samples, top = await _sampled_rounds(resources, rounds, per_round, run, pii, stamp, started)
         gc.collect()
         gc.disable()  # one more round, then what only the cyclic collector would have freed
         applied = await apply_round(resources, orders_of(rounds + 1, per_round, stamp), run, pii)
-        garbage = {"events": applied, **cyclic_garbage()}
+        garbage = replace(cyclic_garbage(), events=applied)
         gc.enable()
         before_trim = rss_bytes()
         _LIBC.malloc_trim(0)
-        trimmed = {
-            "rss_before_mib": round(before_trim / MIB, 1),
-            "rss_after_mib": round(rss_bytes() / MIB, 1),
-            "glibc_mib_after": {k: round(v / MIB, 1) for k, v in glibc_heap().items()},
-        }
-    return {"samples": samples, "top_growth": top, "garbage": garbage, "malloc_trim": trimmed}
+        trimmed = MallocTrim(
+            rss_before_mib=round(before_trim / MIB, 1),
+            rss_after_mib=round(rss_bytes() / MIB, 1),
+            glibc_mib_after={k: round(v / MIB, 1) for k, v in glibc_heap().items()},
+        )
+    return Applied(samples=samples, top_growth=top, garbage=garbage, malloc_trim=trimmed)
+
+
+async def _sampled_rounds(
+    resources: Any,
+    rounds: int,
+    per_round: int,
+    run: int,
+    pii: PIICipher,
+    stamp: int,
+    started: float,
+) -> tuple[list[Sample], list[AllocationGrowth]]:
+    """``rounds`` rounds, a sample after each (and one before), and with tracemalloc on the
+    top growth from round ``MEMORY_BASELINE_ROUND`` to the end; samples' seconds count from
+    ``started``."""
+    baseline_round = int(os.environ.get("MEMORY_BASELINE_ROUND", "2"))
+    baseline: tracemalloc.Snapshot | None = None
+    events = 0
+    samples = [sample(started, round_no=0, events=0)]
+    show(samples[-1], 0, 0)
+    for round_no in range(1, rounds + 1):
+        events += await apply_round(resources, orders_of(round_no, per_round, stamp), run, pii)
+        samples.append(sample(started, round_no=round_no, events=events))
+        show(samples[-1], round_no, events)
+        if round_no == baseline_round and tracemalloc.is_tracing():
+            baseline = tracemalloc.take_snapshot()
+    top = []
+    if baseline is not None:
+        top = growth(baseline, tracemalloc.take_snapshot(), 15)
+    return samples, top
 
 
 async def apply_round(resources: Any, orders: list[IncomingOrder], run: int, pii: PIICipher) -> int:
@@ -246,7 +353,7 @@ async def apply_round(resources: Any, orders: list[IncomingOrder], run: int, pii
     return events
 
 
-def cyclic_garbage(top: int = 15) -> dict[str, Any]:
+def cyclic_garbage(top: int = 15) -> Garbage:
     """What a full collection finds unreachable now (objects only the cyclic garbage collector
     frees: reference cycles) by type, with the untracked objects (str, bytes, numbers) they
     alone hold counted under them (``kib``); then frees it."""
@@ -271,37 +378,69 @@ def cyclic_garbage(top: int = 15) -> dict[str, Any]:
     del found
     gc.collect()
     ranked = sorted(by_type.items(), key=lambda kv: -kv[1][1])
-    return {
-        "objects": sum(n for n, _ in by_type.values()),
-        "kib": round(sum(b for _, b in by_type.values()) / 1024, 1),
-        "top": [{"type": k, "objects": n, "kib": round(b / 1024, 1)} for k, (n, b) in ranked[:top]],
-    }
+    return Garbage(
+        objects=sum(n for n, _ in by_type.values()),
+        kib=round(sum(b for _, b in by_type.values()) / 1024, 1),
+        top=[GarbageType(type=k, objects=n, kib=round(b / 1024, 1)) for k, (n, b) in ranked[:top]],
+    )
 
 
-def summary(samples: list[dict[str, Any]], baseline_round: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Growth:
+    """Growth from the baseline round to the end, per figure, in MiB (None: not measured)."""
+
+    from_round: int
+    to_round: int
+    events: int
+    rss_mib: float | None
+    traced_mib: float | None
+    pymalloc_arenas_mib: float | None
+    pymalloc_in_use_mib: float | None
+    glibc_heap_mib: float | None
+    glibc_free_mib: float | None
+    gc_objects: float | None
+
+
+def summary(samples: list[Sample], baseline_round: int) -> Growth:
     """Growth from the baseline round to the end, per figure, in MiB."""
-    first = next(s for s in samples if s["round"] == baseline_round)
+    first = next(s for s in samples if s.round == baseline_round)
     last = samples[-1]
 
-    def delta(get: Any) -> float | None:
+    def delta(get: Callable[[Sample], float | None]) -> float | None:
         a, b = get(first), get(last)
         return None if a is None or b is None else round(b - a, 1)
 
-    return {
-        "from_round": baseline_round,
-        "to_round": last["round"],
-        "events": last["events"] - first["events"],
-        "rss_mib": delta(lambda s: s["rss_mib"]),
-        "traced_mib": delta(lambda s: s["traced_mib"]),
-        "pymalloc_arenas_mib": delta(lambda s: s["pymalloc_mib"]["arenas"]),
-        "pymalloc_in_use_mib": delta(lambda s: s["pymalloc_mib"]["in_use"]),
-        "glibc_heap_mib": delta(lambda s: s["glibc_mib"]["heap"]),
-        "glibc_free_mib": delta(lambda s: s["glibc_mib"]["free"]),
-        "gc_objects": delta(lambda s: s["gc_objects"]),
-    }
+    return Growth(
+        from_round=baseline_round,
+        to_round=last.round or 0,
+        events=(last.events or 0) - (first.events or 0),
+        rss_mib=delta(lambda s: s.rss_mib),
+        traced_mib=delta(lambda s: s.traced_mib),
+        pymalloc_arenas_mib=delta(lambda s: s.pymalloc_mib["arenas"]),
+        pymalloc_in_use_mib=delta(lambda s: s.pymalloc_mib["in_use"]),
+        glibc_heap_mib=delta(lambda s: s.glibc_mib["heap"]),
+        glibc_free_mib=delta(lambda s: s.glibc_mib["free"]),
+        gc_objects=delta(lambda s: s.gc_objects),
+    )
 
 
-async def run() -> dict[str, Any]:
+@dataclass(frozen=True)
+class ApplyReport:
+    """``python -m bench.memory``'s document."""
+
+    machine: Machine
+    service: str
+    rounds: int
+    orders_per_round: int
+    run_size: int
+    malloc_arena_max: str | None
+    tracemalloc: bool
+    growth: Growth
+    applied: Applied = field(metadata=FLATTEN)
+    benchmark: str = "memory"
+
+
+async def run() -> ApplyReport:
     service = os.environ.get("MEMORY_SERVICE", "fulfillment")
     rounds = int(os.environ.get("MEMORY_ROUNDS", "24"))
     per_round = int(os.environ.get("MEMORY_ORDERS", "5000"))
@@ -324,18 +463,17 @@ async def run() -> dict[str, Any]:
     finally:
         if not was_running:
             INFRA.postgres.stop()
-    return {
-        "benchmark": "memory",
-        "machine": machine(),
-        "service": service,
-        "rounds": rounds,
-        "orders_per_round": per_round,
-        "run_size": run_size,
-        "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
-        "tracemalloc": trace,
-        "growth": summary(result["samples"], baseline_round),
-        **result,
-    }
+    return ApplyReport(
+        machine=machine(),
+        service=service,
+        rounds=rounds,
+        orders_per_round=per_round,
+        run_size=run_size,
+        malloc_arena_max=os.environ.get("MALLOC_ARENA_MAX"),
+        tracemalloc=trace,
+        growth=summary(result.samples, baseline_round),
+        applied=result,
+    )
 
 
 # ---- the whole process under load ---------------------------------------------------------
@@ -387,20 +525,34 @@ def _recorder(out: Path) -> None:
                 if trace:
                     tracemalloc.start(frames)
             if (out / "census").exists() and not (out / "census.json").exists():
-                (out / "census.json").write_text(json.dumps(_census(out)))
+                (out / "census.json").write_text(json.dumps(jsonable(_census(out))))
             trimmed = (out / "trim").exists() and not (out / "trimmed").exists()
             if trimmed:
                 (out / "trimmed").touch()
                 _LIBC.malloc_trim(0)
             pauses = {k: round(v, 2) for k, v in _PAUSES.items() if k != "started"}
-            samples.write(json.dumps(sample(started, trimmed=trimmed, gc_pauses=pauses)) + "\n")
+            found = sample(started, trimmed=trimmed, gc_pauses=pauses)
+            samples.write(json.dumps(jsonable(found)) + "\n")
             samples.flush()
             if tracemalloc.is_tracing() and now >= next_snapshot:
                 tracemalloc.take_snapshot().dump(str(out / f"snapshot-{int(now):05d}.bin"))
                 next_snapshot += snapshot_every
 
 
-def _census(out: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Census:
+    """The service's cyclic garbage: what the collector held, and what some seconds of work
+    made with it off."""
+
+    held: Garbage
+    made: Garbage
+
+    @classmethod
+    def from_json(cls, found: Json) -> Census:
+        return cls(held=Garbage.from_json(found["held"]), made=Garbage.from_json(found["made"]))
+
+
+def _census(out: Path) -> Census:
     """The service's cyclic garbage: ``held``, what the collector has let pile up so far (a
     full collection now frees it); ``made``, what ``MEMORY_CENSUS_SECONDS`` (30) of its work
     makes, with the collector off meanwhile."""
@@ -409,12 +561,51 @@ def _census(out: Path) -> dict[str, Any]:
     gc.disable()
     try:
         time.sleep(seconds)
-        return {"held": held, "made": {"seconds": seconds, **cyclic_garbage(25)}}
+        return Census(held=held, made=replace(cyclic_garbage(25), seconds=seconds))
     finally:
         gc.enable()
 
 
-async def soak() -> dict[str, Any]:
+@dataclass(frozen=True)
+class SnapshotGrowth:
+    """An allocation site's growth between two of the service's tracemalloc snapshots."""
+
+    from_snapshot: str = field(metadata=key("from"))
+    to_snapshot: str = field(metadata=key("to"))
+    growth: AllocationGrowth = field(metadata=FLATTEN)
+
+
+@dataclass(frozen=True)
+class SoakReport:
+    """``python -m bench.memory soak``'s document."""
+
+    machine: Machine
+    service: str
+    rate: float
+    seconds: float
+    accepted: int
+    applied: int
+    malloc_arena_max: str | None
+    tracemalloc: bool
+    rss: dict[str, RssTrend]  # by process, from outside
+    inside: list[Sample]  # the service's own samples
+    top_growth: list[SnapshotGrowth]
+    census_at_s: float
+    garbage: Census
+    benchmark: str = "memory-soak"
+
+
+@dataclass(frozen=True)
+class SoakLoad:
+    """What the soak's load did: orders accepted, orders in the service's store after it, and
+    when the census was asked for (seconds in)."""
+
+    accepted: int
+    applied: int
+    census_at_s: float
+
+
+async def soak() -> SoakReport:
     """Ingest and the service (``inside``) as ``python -m <svc> all`` on fresh databases, the
     load generator posting ``MEMORY_SOAK_RATE`` (500) orders/s for ``MEMORY_SOAK_SECONDS``
     (600) in batches of ``MEMORY_SOAK_BATCH`` (500)."""
@@ -433,47 +624,56 @@ async def soak() -> dict[str, Any]:
         cluster.wait_ready("ingest")
         cluster.wait_ready(service)
         await asyncio.sleep(3)  # the consumer joins its group
-        spec = LoadSpec(
-            url=cluster.ingest_url,
-            api_key=API_KEY,
-            orders=int(rate * seconds),
-            id_prefix=f"{int(time.time()) % 10_000_000:07d}",
-            rate=rate,
-            batch_size=int(os.environ.get("MEMORY_SOAK_BATCH", "500")),
-            in_flight=2,
-        )
-        load = LoadProcess(spec, cluster.log_dir)
-        census_s = float(os.environ.get("MEMORY_CENSUS_AT", seconds * 0.7))
-        census_at = time.monotonic() + census_s
-        while load.running():
-            watch.sample()
-            if time.monotonic() > census_at:
-                (out / "census").touch()
-            await asyncio.sleep(5)
-        result = await load.wait()
-        applied = await _until_applied(cluster, service, len(result["accepted"]))
-        watch.sample()
-        (out / "trim").touch()
-        await asyncio.sleep(2 * float(os.environ.get("MEMORY_SAMPLE_SECONDS", "10")) + 1)
+        load = await _soak_load(cluster, service, out, watch, rate, seconds)
     finally:
         cluster.stop_all()
     inner = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
-    return {
-        "benchmark": "memory-soak",
-        "machine": machine(),
-        "service": service,
-        "rate": rate,
-        "seconds": seconds,
-        "accepted": len(result["accepted"]),
-        "applied": applied,
-        "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
-        "tracemalloc": os.environ.get("MEMORY_TRACE", "0") == "1",
-        "rss": watch.trend(),
-        "inside": inner,
-        "top_growth": _snapshot_growth(out),
-        "census_at_s": census_s,
-        "garbage": json.loads((out / "census.json").read_text()),
-    }
+    return SoakReport(
+        machine=machine(),
+        service=service,
+        rate=rate,
+        seconds=seconds,
+        accepted=load.accepted,
+        applied=load.applied,
+        malloc_arena_max=os.environ.get("MALLOC_ARENA_MAX"),
+        tracemalloc=os.environ.get("MEMORY_TRACE", "0") == "1",
+        rss=watch.trend(),
+        inside=[Sample.from_json(found) for found in inner],
+        top_growth=_snapshot_growth(out),
+        census_at_s=load.census_at_s,
+        garbage=Census.from_json(json.loads((out / "census.json").read_text())),
+    )
+
+
+async def _soak_load(
+    cluster: Cluster, service: str, out: Path, watch: MemoryWatch, rate: float, seconds: float
+) -> SoakLoad:
+    """The load, RSS sampled from outside every 5 s, the census asked for at
+    ``MEMORY_CENSUS_AT``; then the wait for the store, and ``malloc_trim`` asked for (and
+    sampled) at the end."""
+    spec = LoadSpec(
+        url=cluster.ingest_url,
+        api_key=API_KEY,
+        orders=int(rate * seconds),
+        id_prefix=f"{int(time.time()) % 10_000_000:07d}",
+        rate=rate,
+        batch_size=int(os.environ.get("MEMORY_SOAK_BATCH", "500")),
+        in_flight=2,
+    )
+    load = LoadProcess(spec, cluster.log_dir)
+    census_s = float(os.environ.get("MEMORY_CENSUS_AT", seconds * 0.7))
+    census_at = time.monotonic() + census_s
+    while load.running():
+        watch.sample()
+        if time.monotonic() > census_at:
+            (out / "census").touch()
+        await asyncio.sleep(5)
+    result = await load.wait()
+    applied = await _until_applied(cluster, service, len(result.accepted))
+    watch.sample()
+    (out / "trim").touch()
+    await asyncio.sleep(2 * float(os.environ.get("MEMORY_SAMPLE_SECONDS", "10")) + 1)
+    return SoakLoad(accepted=len(result.accepted), applied=applied, census_at_s=census_s)
 
 
 def _start_inside(cluster: Cluster, service: str, out: Path) -> None:
@@ -502,7 +702,7 @@ async def _until_applied(cluster: Cluster, service: str, expected: int) -> int:
         await conn.close()
 
 
-def _snapshot_growth(out: Path) -> list[Any]:
+def _snapshot_growth(out: Path) -> list[SnapshotGrowth]:
     """Top growth between the snapshot ``MEMORY_BASELINE_SECONDS`` (150) in and the last."""
     snapshots = sorted(out.glob("snapshot-*.bin"))
     if len(snapshots) < 2:
@@ -513,60 +713,66 @@ def _snapshot_growth(out: Path) -> list[Any]:
         first = snapshots[0]
     load = tracemalloc.Snapshot.load
     return [
-        {"from": first.name, "to": snapshots[-1].name, **stat}
+        SnapshotGrowth(from_snapshot=first.name, to_snapshot=snapshots[-1].name, growth=stat)
         for stat in growth(load(str(first)), load(str(snapshots[-1])), 15)
     ]
 
 
-def show_soak(report: dict[str, Any]) -> None:
+def show_soak(report: SoakReport) -> None:
     print(
-        f"{report['service']} under {report['rate']:g} orders/s for {report['seconds']:g} s: "
-        f"{report['accepted']} accepted, {report['applied']} applied; MALLOC_ARENA_MAX="
-        f"{report['malloc_arena_max'] or 'unset'}; tracemalloc "
-        f"{'on' if report['tracemalloc'] else 'off'}; figures in MiB"
+        f"{report.service} under {report.rate:g} orders/s for {report.seconds:g} s: "
+        f"{report.accepted} accepted, {report.applied} applied; MALLOC_ARENA_MAX="
+        f"{report.malloc_arena_max or 'unset'}; tracemalloc "
+        f"{'on' if report.tracemalloc else 'off'}; figures in MiB"
     )
-    for name, trend in report["rss"].items():
+    for name, trend in report.rss.items():
         print(
-            f"  {name} RSS by minute: {trend['per_minute_mib']}, second half "
-            f"{trend['second_half_mib_per_min']} MiB/min"
+            f"  {name} RSS by minute: {trend.per_minute_mib}, second half "
+            f"{trend.second_half_mib_per_min} MiB/min"
         )
-    minutes: dict[int, dict[str, Any]] = {}
-    for s in report["inside"]:
-        if not s["trimmed"]:
-            minutes[int(s["seconds"] // 60)] = s
+    _show_inside(report.inside)
+    _show_top([g.growth for g in report.top_growth])
+    print(f"held by the collector at the census ({report.census_at_s:g} s in):", end=" ")
+    _show_garbage(report.garbage.held)
+    print("made meanwhile:", end=" ")
+    _show_garbage(report.garbage.made)
+
+
+def _show_inside(inside: list[Sample]) -> None:
+    """The service's last sample of each minute, those after ``malloc_trim``, and its
+    collector's pauses."""
+    minutes: dict[int, Sample] = {}
+    for s in inside:
+        if not s.trimmed:
+            minutes[int(s.seconds // 60)] = s
     print("  inside the service, the last sample of each minute (and after malloc_trim):")
-    for s in [*minutes.values(), *(s for s in report["inside"] if s["trimmed"])]:
-        show({**s, "round": "trim" if s["trimmed"] else int(s["seconds"] // 60), "events": 0})
-    pauses = report["inside"][-1].get("gc_pauses")
+    for s in [*minutes.values(), *(s for s in inside if s.trimmed)]:
+        show(s, "trim" if s.trimmed else int(s.seconds // 60), 0)
+    pauses = inside[-1].gc_pauses
     if pauses:
         print(
             f"  the collector: {pauses['collections']:g} collections, {pauses['total_ms']} ms "
             f"in all, the longest {pauses['max_ms']} ms"
         )
-    _show_top(report["top_growth"])
-    print(f"held by the collector at the census ({report['census_at_s']:g} s in):", end=" ")
-    _show_garbage(report["garbage"]["held"])
-    print("made meanwhile:", end=" ")
-    _show_garbage(report["garbage"]["made"])
 
 
-def _show_garbage(garbage: dict[str, Any]) -> None:
-    of = f" of {garbage['events']} events" if "events" in garbage else ""
-    of = f" of {garbage['seconds']:g} s" if "seconds" in garbage else of
+def _show_garbage(garbage: Garbage) -> None:
+    of = f" of {garbage.events} events" if garbage.events is not None else ""
+    of = f" of {garbage.seconds:g} s" if garbage.seconds is not None else of
     print(
-        f"cyclic garbage{of}: {garbage['objects']} objects, {garbage['kib']} KiB "
+        f"cyclic garbage{of}: {garbage.objects} objects, {garbage.kib} KiB "
         "(with the str/bytes they hold), by type:"
     )
-    for entry in garbage["top"]:
-        print(f"  {entry['objects']:>8} {entry['kib']:>9} KiB  {entry['type']}")
+    for entry in garbage.top:
+        print(f"  {entry.objects:>8} {entry.kib:>9} KiB  {entry.type}")
 
 
-def _show_top(top: list[dict[str, Any]]) -> None:
+def _show_top(top: list[AllocationGrowth]) -> None:
     if top:
         print("top growth by traceback (most recent call last):")
         for stat in top:
-            print(f"  +{stat['kib']} KiB in {stat['blocks']} blocks")
-            for frame in stat["traceback"][-6:]:
+            print(f"  +{stat.kib} KiB in {stat.blocks} blocks")
+            for frame in stat.traceback[-6:]:
                 print(f"      {frame}")
 
 
@@ -576,22 +782,22 @@ def main() -> None:
         inside(Path(sys.argv[2]))
         return
     if mode == "soak":
-        report = asyncio.run(soak())
-        show_soak(report)
-        print(save("memory-soak", report))
+        soaked = asyncio.run(soak())
+        show_soak(soaked)
+        print(save("memory-soak", soaked))
         return
     report = asyncio.run(run())
-    g = report["growth"]
+    g = report.growth
     print(
-        f"growth from round {g['from_round']} to {g['to_round']} ({g['events']} events), MiB: "
-        f"rss {g['rss_mib']}, traced {g['traced_mib']}, pymalloc arenas "
-        f"{g['pymalloc_arenas_mib']} (in use {g['pymalloc_in_use_mib']}), glibc heap "
-        f"{g['glibc_heap_mib']} (free {g['glibc_free_mib']}), gc objects {g['gc_objects']}"
+        f"growth from round {g.from_round} to {g.to_round} ({g.events} events), MiB: "
+        f"rss {g.rss_mib}, traced {g.traced_mib}, pymalloc arenas "
+        f"{g.pymalloc_arenas_mib} (in use {g.pymalloc_in_use_mib}), glibc heap "
+        f"{g.glibc_heap_mib} (free {g.glibc_free_mib}), gc objects {g.gc_objects}"
     )
-    t = report["malloc_trim"]
-    print(f"malloc_trim(0): rss {t['rss_before_mib']} -> {t['rss_after_mib']} MiB")
-    _show_garbage(report["garbage"])
-    _show_top(report["top_growth"])
+    t = report.applied.malloc_trim
+    print(f"malloc_trim(0): rss {t.rss_before_mib} -> {t.rss_after_mib} MiB")
+    _show_garbage(report.applied.garbage)
+    _show_top(report.applied.top_growth)
     print(save("memory", report))
 
 

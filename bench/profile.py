@@ -10,8 +10,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from bench.report import OMIT
 
 
 def available() -> str | None:
@@ -44,9 +46,19 @@ def _frame(frame: str) -> str:
     return f"{path}:{name}"
 
 
-def summarize(raw: Path, top: int = 12) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Profile:
+    """Where a process spent its samples: the top frames by their own and their total share
+    (percent); no keys at all when nothing was recorded."""
+
+    samples: int | None = field(default=None, metadata=OMIT)
+    self_pct: list[tuple[str, float]] | None = field(default=None, metadata=OMIT)
+    total_pct: list[tuple[str, float]] | None = field(default=None, metadata=OMIT)
+
+
+def summarize(raw: Path, top: int = 12) -> Profile:
     if not raw.is_file():
-        return {}
+        return Profile()
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     samples = 0
@@ -63,9 +75,9 @@ def summarize(raw: Path, top: int = 12) -> dict[str, Any]:
         for frame in set(frames):
             total[frame] += count
     if not samples:
-        return {}
+        return Profile()
 
     def pct(counter: Counter[str]) -> list[tuple[str, float]]:
         return [(f, round(100 * c / samples, 1)) for f, c in counter.most_common(top)]
 
-    return {"samples": samples, "self_pct": pct(own), "total_pct": pct(total)}
+    return Profile(samples=samples, self_pct=pct(own), total_pct=pct(total))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -38,11 +38,43 @@ EVERY_S = 2.0
 PARTS = 4
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One look at the run, ``t`` seconds in: records published on ``orders.v1``, each
+    consumer's committed offsets on it, and each process's CPU seconds so far."""
+
+    t: float
+    published: int
+    applied: dict[str, int]
+    cpu: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A stretch of the run: orders/s published and applied by each consumer, and cores
+    (CPU-seconds a second) per process."""
+
+    from_s: float
+    to_s: float
+    published_per_s: float
+    applied_per_s: dict[str, float]
+    cores: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Report:
+    every_s: float
+    missed_samples: int
+    during_load: Stretch | None
+    parts: list[Stretch]
+    samples: list[Sample]
+
+
 class Timeline:
     def __init__(self, cluster: Cluster, every_s: float = EVERY_S) -> None:
         self.cluster = cluster
         self.every_s = every_s
-        self.samples: list[dict[str, Any]] = []
+        self.samples: list[Sample] = []
         self._task: asyncio.Task[None] | None = None
         self._started = 0.0
         self._load_ended: float | None = None
@@ -55,7 +87,7 @@ class Timeline:
     def load_ended(self) -> None:
         self._load_ended = time.monotonic() - self._started
 
-    async def stop(self) -> dict[str, Any]:
+    async def stop(self) -> Report:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -79,7 +111,7 @@ class Timeline:
         consumer: AIOKafkaConsumer,
         tps: list[TopicPartition],
         topic: str,
-    ) -> dict[str, Any]:
+    ) -> Sample:
         ends = await consumer.end_offsets(tps) if tps else {}
         postgres = postgres_cpu(self.cluster.infra)  # one scan of /proc for both figures
         applied = {}
@@ -88,22 +120,22 @@ class Timeline:
             applied[service] = sum(
                 max(0, m.offset) for tp, m in committed.items() if tp.topic == topic
             )
-        return {
-            "t": round(time.monotonic() - self._started, 2),
-            "published": int(sum(ends.values())),
-            "applied": applied,
-            "cpu": {**cpu_seconds(self.cluster, postgres=postgres), **_postgres_split(postgres)},
-        }
+        return Sample(
+            t=round(time.monotonic() - self._started, 2),
+            published=int(sum(ends.values())),
+            applied=applied,
+            cpu={**cpu_seconds(self.cluster, postgres=postgres), **_postgres_split(postgres)},
+        )
 
-    def report(self) -> dict[str, Any]:
-        loaded = [s for s in self.samples if self._load_ended is None or s["t"] <= self._load_ended]
-        return {
-            "every_s": self.every_s,
-            "missed_samples": self.missed,
-            "during_load": next(iter(parts(loaded, 1)), None),
-            "parts": parts(self.samples),
-            "samples": self.samples,
-        }
+    def report(self) -> Report:
+        loaded = [s for s in self.samples if self._load_ended is None or s.t <= self._load_ended]
+        return Report(
+            every_s=self.every_s,
+            missed_samples=self.missed,
+            during_load=next(iter(parts(loaded, 1)), None),
+            parts=parts(self.samples),
+            samples=self.samples,
+        )
 
 
 def _postgres_split(found: tuple[float, dict[int, tuple[str, float]]] | None) -> dict[str, float]:
@@ -124,7 +156,7 @@ def _postgres_split(found: tuple[float, dict[int, tuple[str, float]]] | None) ->
     return out
 
 
-def parts(samples: list[dict[str, Any]], n: int = PARTS) -> list[dict[str, Any]]:
+def parts(samples: list[Sample], n: int = PARTS) -> list[Stretch]:
     """The run from the first sample to the last in ``n`` equal stretches of time: orders/s
     published and applied by each consumer, and cores (CPU-seconds a second) per process.
 
@@ -132,47 +164,46 @@ def parts(samples: list[dict[str, Any]], n: int = PARTS) -> list[dict[str, Any]]
     process's figure that dropped when it exited and was replaced) count as zero."""
     if len(samples) < 2:
         return []
-    t0, t1 = samples[0]["t"], samples[-1]["t"]
+    t0, t1 = samples[0].t, samples[-1].t
     out = []
     for k in range(n):
         a = _nearest(samples, t0 + (t1 - t0) * k / n)
         b = _nearest(samples, t0 + (t1 - t0) * (k + 1) / n)
-        dt = b["t"] - a["t"]
-        if dt <= 0:
-            continue
-        out.append(
-            {
-                "from_s": a["t"],
-                "to_s": b["t"],
-                "published_per_s": round((b["published"] - a["published"]) / dt, 1),
-                "applied_per_s": {
-                    s: round((b["applied"][s] - a["applied"][s]) / dt, 1) for s in b["applied"]
-                },
-                "cores": {
-                    name: round(max(0.0, v - a["cpu"].get(name, v)) / dt, 3)
-                    for name, v in sorted(b["cpu"].items())
-                },
-            }
-        )
+        if b.t - a.t > 0:
+            out.append(_stretch(a, b))
     return out
 
 
-def _nearest(samples: list[dict[str, Any]], t: float) -> dict[str, Any]:
-    return min(samples, key=lambda s: abs(s["t"] - t))
+def _stretch(a: Sample, b: Sample) -> Stretch:
+    dt = b.t - a.t
+    return Stretch(
+        from_s=a.t,
+        to_s=b.t,
+        published_per_s=round((b.published - a.published) / dt, 1),
+        applied_per_s={s: round((b.applied[s] - a.applied[s]) / dt, 1) for s in b.applied},
+        cores={
+            name: round(max(0.0, v - a.cpu.get(name, v)) / dt, 3)
+            for name, v in sorted(b.cpu.items())
+        },
+    )
 
 
-def summary(timeline: dict[str, Any]) -> str:
+def _nearest(samples: list[Sample], t: float) -> Sample:
+    return min(samples, key=lambda s: abs(s.t - t))
+
+
+def summary(timeline: Report) -> str:
     """One line while the load ran and one per stretch: the rate published, the slowest
     consumer's and the busiest processes."""
-    stretches = [(f"{p['from_s']:.0f}-{p['to_s']:.0f}s", p) for p in timeline["parts"]]
-    if loaded := timeline.get("during_load"):
+    stretches = [(f"{p.from_s:.0f}-{p.to_s:.0f}s", p) for p in timeline.parts]
+    if loaded := timeline.during_load:
         stretches.insert(0, ("while loading", loaded))
     return "\n".join(f"{label}: {_line(p)}" for label, p in stretches)
 
 
-def _line(p: dict[str, Any]) -> str:
-    slowest = min(p["applied_per_s"].values(), default=0)
-    busy = sorted(p["cores"].items(), key=lambda kv: -kv[1])[:6]
-    return f"published {p['published_per_s']}/s, slowest consumer {slowest}/s; cores " + ", ".join(
+def _line(p: Stretch) -> str:
+    slowest = min(p.applied_per_s.values(), default=0)
+    busy = sorted(p.cores.items(), key=lambda kv: -kv[1])[:6]
+    return f"published {p.published_per_s}/s, slowest consumer {slowest}/s; cores " + ", ".join(
         f"{k} {v:.2f}" for k, v in busy
     )

@@ -5,15 +5,23 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import asyncpg
 import pytest
 
 from bench import activity
+from bench.activity_results import (
+    GcPauses,
+    LoggedCheckpoint,
+    LoggedVacuum,
+    NoStatements,
+    Report,
+    Statements,
+)
 from bench.cluster import SERVICES, Cluster, Infra
 from bench.common import free_port
+from bench.report import jsonable
 
 # Lines as PostgreSQL 15 and the JDK's unified GC log write them (from .run/bench).
 CHECKPOINTS = """\
@@ -55,23 +63,29 @@ GC = "\n".join(
 @pytest.mark.unit
 def test_checkpoints_in_pairs_starts_with_completions() -> None:
     assert activity.checkpoints_in(CHECKPOINTS) == [
-        {
-            "started": "2026-11-26 06:39:51.672",
-            "reason": "time",
-            "buffers": 11258,
-            "total_s": 275.168,
-            "wal_kb": 115069,
-        },
-        {"started": "2026-11-26 06:54:51.001", "reason": "wal"},
+        LoggedCheckpoint(
+            started="2026-11-26 06:39:51.672",
+            reason="time",
+            buffers=11258,
+            total_s=275.168,
+            wal_kb=115069,
+        ),
+        LoggedCheckpoint(started="2026-11-26 06:54:51.001", reason="wal"),
     ]
+    # One not yet complete has no figures in the document.
+    assert jsonable(activity.checkpoints_in(CHECKPOINTS)[1]) == {
+        "started": "2026-11-26 06:54:51.001",
+        "reason": "wal",
+    }
 
 
 @pytest.mark.unit
 def test_checkpoints_in_a_completion_whose_start_came_before() -> None:
     completion = CHECKPOINTS.splitlines()[4]
     assert activity.checkpoints_in(completion) == [
-        {"started": "before the run", "reason": "?", "buffers": 11258, "total_s": 275.168}
-        | {"wal_kb": 115069}
+        LoggedCheckpoint(
+            started="before the run", reason="?", buffers=11258, total_s=275.168, wal_kb=115069
+        )
     ]
 
 
@@ -79,66 +93,31 @@ def test_checkpoints_in_a_completion_whose_start_came_before() -> None:
 def test_autovacuums_in_reads_each_message_with_its_cpu_and_duration() -> None:
     runs = activity.autovacuums_in(AUTOVACUUMS)
     assert runs == [
-        {
-            "kind": "vacuum",
-            "table": "b_fulfillment.public.orders",
-            "cpu_s": 0.06,
-            "elapsed_s": 0.67,
-        },
-        {
-            "kind": "analyze",
-            "table": "b_fulfillment.public.orders",
-            "cpu_s": 0.49,
-            "elapsed_s": 1.31,
-        },
-        {
-            "kind": "vacuum",
-            "table": "template1.pg_catalog.pg_statistic",
-            "cpu_s": 0.02,
-            "elapsed_s": 0.02,
-        },
+        LoggedVacuum(
+            kind="vacuum", table="b_fulfillment.public.orders", cpu_s=0.06, elapsed_s=0.67
+        ),
+        LoggedVacuum(
+            kind="analyze", table="b_fulfillment.public.orders", cpu_s=0.49, elapsed_s=1.31
+        ),
+        LoggedVacuum(
+            kind="vacuum", table="template1.pg_catalog.pg_statistic", cpu_s=0.02, elapsed_s=0.02
+        ),
     ]
 
 
 @pytest.mark.unit
 def test_gc_pauses_counts_stop_the_world_pauses_only() -> None:
-    assert activity.gc_pauses(GC) == {
-        "pauses": 3,
-        "total_ms": 24.0,
-        "max_ms": 12.5,
-        "humongous": 1,
-        "full": 0,
-    }
+    assert activity.gc_pauses(GC) == GcPauses(
+        pauses=3, total_ms=24.0, max_ms=12.5, humongous=1, full=0
+    )
 
 
-def _report(**overrides: Any) -> dict[str, Any]:
-    report: dict[str, Any] = {
-        "checkpoints": {"running_at_start": None, "timed": 1, "requested": 0},
-        "buffers_written": {"checkpointer": 128, "bgwriter": 0, "backends": 0, "backend_fsyncs": 0},
-        "wal": {"bytes": 1288490189, "bytes_per_order": 12288, "wal_fpi": 10},
-        "autovacuum": {
-            "tables": {
-                "ingest.orders": {"autovacuum": 1, "autoanalyze": 1},
-                "fulfillment.orders": {"autovacuum": 0, "autoanalyze": 1},
-            },
-            "logged": {"ingest.orders": {"cpu_s": 0.5, "seconds": 2.0}},
-        },
-        "statements": {
-            "total_exec_ms": 1500.0,
-            "shared_blks_written": 0,
-            "this_cluster": {"exec_ms": 1000.0, "wal_bytes": 1048576},
-            "top": [],
-        },
-        "other_databases": {"commits": 0, "rows_written": 0},
-        "kafka_gc": {"pauses": 0},
-    }
-    report.update(overrides)
-    return report
+MakeReport = Callable[..., Report]
 
 
 @pytest.mark.unit
-def test_summary_is_one_line_with_the_figures() -> None:
-    line = activity.summary(_report())
+def test_summary_is_one_line_with_the_figures(background_report: MakeReport) -> None:
+    line = activity.summary(background_report())
     assert "\n" not in line
     assert line.startswith("checkpoints 1 (req 0), written by checkpointer 1.0 MB, bgwriter 0")
     assert "autovacuum 2 tables (1 vacuum, 2 analyze; 0.5 s CPU over 2.0 s in all" in line
@@ -148,14 +127,18 @@ def test_summary_is_one_line_with_the_figures() -> None:
 
 
 @pytest.mark.unit
-def test_summary_names_the_brokers_gc_pauses_when_there_were_any() -> None:
-    gc = {"pauses": 2, "total_ms": 216.8, "max_ms": 146.6}
-    assert activity.summary(_report(kafka_gc=gc)).endswith("Kafka GC 2 pauses 217 ms (max 147)")
+def test_summary_names_the_brokers_gc_pauses_when_there_were_any(
+    background_report: MakeReport,
+) -> None:
+    gc = GcPauses(pauses=2, total_ms=216.8, max_ms=146.6, humongous=0, full=0)
+    assert activity.summary(background_report(kafka_gc=gc)).endswith(
+        "Kafka GC 2 pauses 217 ms (max 147)"
+    )
 
 
 @pytest.mark.unit
-def test_summary_says_when_statements_cannot_be_read() -> None:
-    line = activity.summary(_report(statements={"unavailable": "not loaded"}))
+def test_summary_says_when_statements_cannot_be_read(background_report: MakeReport) -> None:
+    line = activity.summary(background_report(statements=NoStatements("not loaded")))
     assert "no pg_stat_statements" in line
     assert "backends 0 (lagging)" in line
 
@@ -220,19 +203,22 @@ async def test_a_run_reports_its_checkpoint_wal_statements_and_autovacuum(
         await conn.close()
         await admin.close()
 
-    assert report["checkpoints"]["requested"] == 1
-    assert [c["reason"] for c in report["checkpoints"]["logged"]] == ["immediate force wait"]
-    assert report["checkpoints"]["logged"][0]["buffers"] > 0
-    assert report["wal"]["bytes"] > 3000 * 200
-    assert report["wal"]["bytes_per_order"] == round(report["wal"]["bytes"] / 3000)
-    ours = [s for s in report["statements"]["top"] if s["query"].startswith("INSERT INTO t")]
-    assert ours == [
-        ours[0] | {"database": "fulfillment", "calls": 1, "rows": 3000, "query": NORMALIZED}
+    assert report.checkpoints.requested == 1
+    assert [c.reason for c in report.checkpoints.logged] == ["immediate force wait"]
+    assert (report.checkpoints.logged[0].buffers or 0) > 0
+    assert report.wal.bytes > 3000 * 200
+    assert report.wal.bytes_per_order == round(report.wal.bytes / 3000)
+    statements = report.statements
+    assert isinstance(statements, Statements)
+    ours = [s for s in statements.top if s.query.startswith("INSERT INTO t")]
+    assert [(s.database, s.calls, s.rows, s.query) for s in ours] == [
+        ("fulfillment", 1, 3000, NORMALIZED)
     ]
-    assert report["autovacuum"]["tables"]["fulfillment.t"]["autoanalyze"] == 1
-    assert report["autovacuum"]["logged"]["fulfillment.t"]["analyze"] == 1
-    assert report["postgres_log"] == str(cluster.infra.postgres.log_file)
-    assert report["postgres_cpu"]["this_cluster"] >= 0.1  # the generate_series backend
-    assert report["statements"]["this_cluster"]["wal_bytes"] > 3000 * 200
-    assert report["sessions_opened"]["fulfillment"] == 1  # Activity's own, when the run started
+    assert report.autovacuum.tables["fulfillment.t"].autoanalyze == 1
+    assert report.autovacuum.logged["fulfillment.t"].analyze == 1
+    assert report.postgres_log == str(cluster.infra.postgres.log_file)
+    assert report.postgres_cpu is not None
+    assert report.postgres_cpu.this_cluster >= 0.1  # the generate_series backend
+    assert statements.this_cluster.wal_bytes > 3000 * 200
+    assert report.sessions_opened["fulfillment"] == 1  # Activity's own, when the run started
     assert "checkpoints 1 (req 1)" in activity.summary(report)

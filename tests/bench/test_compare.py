@@ -5,32 +5,49 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bench.common import ROOT
-from bench.compare import base_build, figures, pythonpath, schedule, verdict
+from bench.common import ROOT, Spread
+from bench.compare import Turn, base_build, figures, pythonpath, schedule, verdict
+from bench.runs import EndToEndRun
 
 pytestmark = pytest.mark.unit
 
-
-def _run(applied: dict[str, float], p99: float, cpu: float, probe: float) -> dict[str, Any]:
-    """The fields of a ``Bench.end_to_end`` report that a comparison reads."""
-    return {
-        "applied_per_s": min(applied.values()),
-        "target_rate": 1000.0,
-        "timeline": {"during_load": {"applied_per_s": applied}},
-        "visible_in_fulfillment": {"p50_ms": p99 / 3, "p99_ms": p99},
-        "cpu": {"ms_per_order": cpu, "machine": {"speed_probe_ms": probe}},
-    }
+# The ``end_to_end_run`` fixture (conftest.py): a run with the figures given.
+MakeRun = Callable[..., EndToEndRun]
 
 
-def _turn(build: str, slowest: float, p99s: list[float]) -> dict[str, Any]:
-    full = _run({"fulfillment": slowest, "defects": slowest + 50}, 2000.0, 0.8, 10.0)
-    rates = [_run({"fulfillment": 990.0}, p, 1.3, 12.0) for p in p99s]
-    return {"pair": 1, "build": build, "figures": figures(full, rates)}
+@pytest.fixture
+def turn(end_to_end_run: MakeRun) -> Callable[[str, float, list[float]], Turn]:
+    def make(build: str, slowest: float, p99s: list[float]) -> Turn:
+        full = end_to_end_run(
+            applied_per_s=slowest,
+            p99=2000.0,
+            cpu=0.8,
+            probe=10.0,
+            while_loading={"fulfillment": slowest, "defects": slowest + 50},
+        )
+        rates = [
+            end_to_end_run(
+                rate=1000.0,
+                applied_per_s=990.0,
+                p99=p,
+                p50=p / 3,
+                cpu=1.3,
+                probe=12.0,
+                while_loading={"fulfillment": 990.0},
+            )
+            for p in p99s
+        ]
+        return Turn(pair=1, build=build, figures=figures(full, rates))
+
+    return make
+
+
+MakeTurn = Callable[[str, float, list[float]], Turn]
 
 
 def test_turns_alternate_which_build_goes_first() -> None:
@@ -44,30 +61,32 @@ def test_turns_alternate_which_build_goes_first() -> None:
     ]
 
 
-def test_a_turn_is_judged_by_its_slowest_consumer_while_loading_and_its_p99s() -> None:
-    found = _turn("head", 2100.0, [120.0, 260.0])["figures"]
-    assert found["full_speed"]["slowest_consumer_while_loading_per_s"] == 2100.0
-    assert [r["visible_p99_ms"] for r in found["rate"]] == [120.0, 260.0]
-    assert found["rate"][0]["cpu_ms_per_order"] == 1.3
+def test_a_turn_is_judged_by_its_slowest_consumer_while_loading_and_its_p99s(
+    turn: MakeTurn,
+) -> None:
+    found = turn("head", 2100.0, [120.0, 260.0]).figures
+    assert found.full_speed.slowest_consumer_while_loading_per_s == 2100.0
+    assert [r.visible_p99_ms for r in found.rate] == [120.0, 260.0]
+    assert found.rate[0].cpu_ms_per_order == 1.3
 
 
-def test_the_verdict_gives_each_builds_medians_ranges_and_runs_under_the_p99_target() -> None:
+def test_the_verdict_gives_each_builds_medians_ranges_and_runs_under_the_p99_target(
+    turn: MakeTurn,
+) -> None:
     turns = [
-        _turn("base", 2000.0, [300.0, 200.0]),
-        _turn("head", 2200.0, [100.0, 150.0]),
-        _turn("head", 2400.0, [240.0, 260.0]),
-        _turn("base", 1800.0, [400.0, 210.0]),
+        turn("base", 2000.0, [300.0, 200.0]),
+        turn("head", 2200.0, [100.0, 150.0]),
+        turn("head", 2400.0, [240.0, 260.0]),
+        turn("base", 1800.0, [400.0, 210.0]),
     ]
     found = verdict(turns)
-    assert found["base"]["slowest_consumer_while_loading_per_s"] == {
-        "median": 1900.0,
-        "min": 1800.0,
-        "max": 2000.0,
-    }
-    assert found["head"]["rate_visible_p99_ms"]["median"] == 195.0
-    assert found["head"]["rate_runs_under_p99_target"] == "3 of 4"
-    assert found["base"]["rate_runs_under_p99_target"] == "2 of 4"
-    assert found["head"]["turns"] == 2
+    assert found["base"].slowest_consumer_while_loading_per_s == Spread(
+        median=1900.0, min=1800.0, max=2000.0
+    )
+    assert found["head"].rate_visible_p99_ms.median == 195.0
+    assert found["head"].rate_runs_under_p99_target == "3 of 4"
+    assert found["base"].rate_runs_under_p99_target == "2 of 4"
+    assert found["head"].turns == 2
 
 
 def test_a_base_revision_is_exported_and_its_services_import_from_its_tree() -> None:
@@ -85,8 +104,9 @@ def test_a_base_revision_is_exported_and_its_services_import_from_its_tree() -> 
     assert [Path(f).is_relative_to(tree) for f in found] == [True, True]
 
 
-def test_a_run_too_short_for_the_timeline_is_judged_by_the_whole_run() -> None:
-    full = _run({"fulfillment": 1500.0}, 900.0, 0.9, 10.0)
-    full["timeline"] = {"during_load": None}
+def test_a_run_too_short_for_the_timeline_is_judged_by_the_whole_run(
+    end_to_end_run: MakeRun,
+) -> None:
+    full = end_to_end_run(applied_per_s=1500.0, p99=900.0, cpu=0.9, while_loading=None)
     found = figures(full, [])
-    assert found["full_speed"]["slowest_consumer_while_loading_per_s"] == 1500.0
+    assert found.full_speed.slowest_consumer_while_loading_per_s == 1500.0

@@ -26,10 +26,10 @@ async def test_the_bare_pipeline_takes_every_order_into_every_store(
             assert count == 1200, table
     finally:
         await conn.close()
-    assert result["orders"] == 1200
-    assert result["per_s"] > 0
-    assert result["intake_per_s"] >= result["per_s"]  # the stores finish after the intake
-    seconds = result["cpu"]["seconds"]
+    assert result.orders == 1200
+    assert result.per_s > 0
+    assert result.intake_per_s >= result.per_s  # the stores finish after the intake
+    seconds = result.cpu.seconds
     assert set(seconds) >= {"kafka", "postgres", "pipe-intake", *(f"pipe-{s}" for s in STORES)}
     assert seconds["postgres"] > 0 and seconds["pipe-intake"] > 0
-    assert result["cpu"]["ms_per_order"] > 0
+    assert result.cpu.ms_per_order > 0

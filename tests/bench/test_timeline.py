@@ -12,16 +12,16 @@ from aiokafka.structs import OffsetAndMetadata
 
 from bench import timeline
 from bench.cluster import CONSUMERS, Cluster, Infra
-from bench.timeline import Timeline
+from bench.timeline import Report, Sample, Stretch, Timeline
 
 
-def _sample(t: float, published: int, applied: int, cpu: dict[str, float]) -> dict[str, object]:
-    return {
-        "t": t,
-        "published": published,
-        "applied": {"fulfillment": applied, "defects": applied // 2},
-        "cpu": cpu,
-    }
+def _sample(t: float, published: int, applied: int, cpu: dict[str, float]) -> Sample:
+    return Sample(
+        t=t,
+        published=published,
+        applied={"fulfillment": applied, "defects": applied // 2},
+        cpu=cpu,
+    )
 
 
 @pytest.mark.unit
@@ -33,23 +33,24 @@ def test_parts_give_each_stretch_its_rates_and_cores() -> None:
     ]
     parts = timeline.parts(samples, 2)
     assert parts == [
-        {
-            "from_s": 0.0,
-            "to_s": 2.0,
-            "published_per_s": 2000.0,
-            "applied_per_s": {"fulfillment": 1000.0, "defects": 500.0},
-            "cores": {"ingest": 0.5, "postgres": 0.5},
-        },
-        {
-            "from_s": 2.0,
-            "to_s": 4.0,
-            "published_per_s": 2000.0,
-            "applied_per_s": {"fulfillment": 2000.0, "defects": 1000.0},
-            "cores": {"ingest": 0.25, "postgres": 1.0},
-        },
+        Stretch(
+            from_s=0.0,
+            to_s=2.0,
+            published_per_s=2000.0,
+            applied_per_s={"fulfillment": 1000.0, "defects": 500.0},
+            cores={"ingest": 0.5, "postgres": 0.5},
+        ),
+        Stretch(
+            from_s=2.0,
+            to_s=4.0,
+            published_per_s=2000.0,
+            applied_per_s={"fulfillment": 2000.0, "defects": 1000.0},
+            cores={"ingest": 0.25, "postgres": 1.0},
+        ),
     ]
+    report = Report(every_s=2.0, missed_samples=0, during_load=None, parts=parts, samples=samples)
     assert (
-        timeline.summary({"parts": parts})
+        timeline.summary(report)
         .splitlines()[0]
         .startswith(
             "0-2s: published 2000.0/s, slowest consumer 500.0/s; cores ingest 0.50, postgres 0.50"
@@ -60,7 +61,7 @@ def test_parts_give_each_stretch_its_rates_and_cores() -> None:
 @pytest.mark.unit
 def test_a_counter_that_went_backwards_counts_as_zero_and_one_sample_is_no_stretch() -> None:
     samples = [_sample(0.0, 0, 0, {"pg_autovacuum": 3.0}), _sample(1.0, 0, 0, {"pg_autovacuum": 0})]
-    assert timeline.parts(samples, 1)[0]["cores"] == {"pg_autovacuum": 0.0}
+    assert timeline.parts(samples, 1)[0].cores == {"pg_autovacuum": 0.0}
     assert timeline.parts(samples[:1]) == []
 
 
@@ -110,18 +111,18 @@ async def test_the_timeline_follows_what_is_published_and_what_each_group_commit
         await producer.stop()
         await admin.close()
 
-    last = report["samples"][-1]
-    assert last["published"] == 30
-    assert last["applied"] == {"fulfillment": 30, "defects": 15, "analytics": 15}
-    assert {"kafka", "postgres", "pg_backends", "pg_background"} <= set(last["cpu"])
-    assert report["samples"][0]["t"] < last["t"]
+    last = report.samples[-1]
+    assert last.published == 30
+    assert last.applied == {"fulfillment": 30, "defects": 15, "analytics": 15}
+    assert {"kafka", "postgres", "pg_backends", "pg_background"} <= set(last.cpu)
+    assert report.samples[0].t < last.t
     # While "loading" every record was published and none committed; the commits came after.
-    loaded = report["during_load"]
-    assert loaded["published_per_s"] > 0
-    assert set(loaded["applied_per_s"].values()) == {0.0}
+    loaded = report.during_load
+    assert loaded is not None and loaded.published_per_s > 0
+    assert set(loaded.applied_per_s.values()) == {0.0}
     assert timeline.summary(report).startswith("while loading: published")
-    parts = report["parts"]
-    assert parts and all(p["published_per_s"] >= 0 for p in parts)
-    assert sum(p["applied_per_s"]["fulfillment"] * (p["to_s"] - p["from_s"]) for p in parts) == (
-        pytest.approx(30 - report["samples"][0]["applied"]["fulfillment"], abs=0.5)
+    parts = report.parts
+    assert parts and all(p.published_per_s >= 0 for p in parts)
+    assert sum(p.applied_per_s["fulfillment"] * (p.to_s - p.from_s) for p in parts) == (
+        pytest.approx(30 - report.samples[0].applied["fulfillment"], abs=0.5)
     )

@@ -12,17 +12,19 @@ from defects.dependencies import Dependencies
 from defects.entrypoints.api.app import build_app
 from defects.entrypoints.kafka import handlers as kafka_handlers
 from defects.service_layer import overdue
-from defects.service_layer.unit_of_work import UnitOfWork
 from defects.settings import DefectsSettings
-from shared.messaging.inbox import Handler
+from shared.messaging.inbox import Batched, Handler
 from shared.runtime import Resources, ServiceSpec
 from shared.topics import DEFECTS, FULFILLMENT, ORDERS
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def _handlers(deps: Dependencies) -> dict[str, Handler[UnitOfWork]]:
-    return kafka_handlers.table()
+def _handlers(deps: Dependencies) -> dict[str, Handler[SqlUnitOfWork]]:
+    """One ``Batched`` handler per function: a run may mix the event types it handles."""
+    functions = kafka_handlers.HANDLERS
+    batched = {f: Batched[SqlUnitOfWork](f) for f in set(functions.values())}
+    return {event_type: batched[f] for event_type, f in functions.items()}
 
 
 def _joined(deps: Dependencies, session: AsyncSession) -> SqlUnitOfWork:

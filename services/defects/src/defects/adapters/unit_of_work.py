@@ -1,5 +1,6 @@
 """Defects' unit of work on PostgreSQL: the SQL repositories on one session, the outbox in the
-same transaction (``shared.unit_of_work.SqlUnitOfWork``)."""
+same transaction (``shared.unit_of_work.SqlUnitOfWork``); it is the service layer's
+``UnitOfWork`` protocol."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from defects.adapters import orm
 from defects.adapters.repository import ClaimRepository, FeedbackRepository, OrderRepository
-from defects.service_layer.unit_of_work import UnitOfWork
 from shared.unit_of_work import SqlUnitOfWork as BaseSqlUnitOfWork
 
 
-class SqlUnitOfWork(UnitOfWork, BaseSqlUnitOfWork):
+class SqlUnitOfWork(BaseSqlUnitOfWork):
     outbox_table = orm.plumbing.outbox
+
+    orders: OrderRepository
+    claims: ClaimRepository
+    feedback: FeedbackRepository
 
     def _bind(self, session: AsyncSession) -> None:
         self.orders = OrderRepository(session)

@@ -1,8 +1,10 @@
-"""Defects' unit of work: one transaction per use case over its repositories, and the events
-it announces (``shared.unit_of_work``: begin on enter, ``publish``, explicit ``commit``).
+"""Defects' unit of work as the service layer sees it: one transaction per use case over the
+repositories below, and the events it announces (the API of ``shared.unit_of_work``: begin on
+enter, ``publish``, explicit ``commit``; leaving without a commit rolls back).
 
-The repositories are the protocols below; ``defects.adapters.repository`` implements them in
-SQL (``defects.adapters.unit_of_work.SqlUnitOfWork``), the unit tests in memory.
+These are protocols: ``defects.adapters`` implements them on PostgreSQL
+(``adapters.unit_of_work.SqlUnitOfWork``, ``adapters.repository``), the unit tests in memory.
+The service layer imports neither, nor any database driver.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from pydantic import BaseModel
 
 from defects.domain.evidence_files import EvidenceFile
 from defects.domain.model import Activity, Claim, ClaimKind, Feedback, OrderFacts, StoredEvidence
 from shared.events.orders import OrderSnapshot
-from shared.unit_of_work import UnitOfWork as BaseUnitOfWork
+from shared.messaging.envelope import CloudEvent
 
 OrderKey = tuple[str, str]  # (amazon_order_id, seller_id)
 FactId = tuple[str, str, str]  # (amazon_order_id, kind, key)
@@ -139,7 +142,33 @@ class FeedbackRecords(Protocol):
     async def open_negative(self, seller_id: str | None, limit: int) -> list[Feedback]: ...
 
 
-class UnitOfWork(BaseUnitOfWork):
-    orders: Orders
-    claims: Claims
-    feedback: FeedbackRecords
+class UnitOfWork(Protocol):
+    @property
+    def orders(self) -> Orders: ...
+
+    @property
+    def claims(self) -> Claims: ...
+
+    @property
+    def feedback(self) -> FeedbackRecords: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def publish(
+        self,
+        events: Sequence[CloudEvent],
+        *,
+        topic: str | None = None,
+        payloads: Sequence[bytes] | None = None,
+    ) -> None:
+        """Queue ``events`` for ``topic`` (default: defects.v1); written to the outbox on commit."""
+        ...
+
+    async def commit(self) -> None: ...

@@ -1,16 +1,21 @@
 """What defects does with each event type it consumes: orders.v1 snapshots and fulfillment.v1
 facts, kept as the evidence behind the cases (``defects.service_layer.handlers.keep_*``).
 
-Each handler takes a run of consecutive events of one partition (``Batched``) and the unit of
-work that joins the consumer runner's transaction.
+Each handler takes the unit of work that joins the consumer runner's transaction and a run of
+consecutive events of one partition; ``bootstrap`` gives each to the runner as one ``Batched``
+handler for all the event types it handles.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from defects.service_layer import handlers
 from defects.service_layer.unit_of_work import UnitOfWork
 from shared.events import fulfillment, orders
-from shared.messaging.inbox import Batched, Events, Handler
+from shared.messaging.inbox import Events
+
+BatchHandler = Callable[[UnitOfWork, Events], Awaitable[None]]
 
 FULFILLMENT_FACTS = (
     fulfillment.SHIPMENT_CONFIRMED,
@@ -32,10 +37,8 @@ async def on_fulfillment(uow: UnitOfWork, events: Events) -> None:
     await handlers.keep_fulfillment_facts(uow, facts=facts)
 
 
-def table() -> dict[str, Handler[UnitOfWork]]:
-    orders_handler, fulfillment_handler = Batched(on_orders), Batched(on_fulfillment)
-    return {
-        orders.ORDER_CREATED: orders_handler,
-        orders.ORDER_UPDATED: orders_handler,
-        **{event_type: fulfillment_handler for event_type in FULFILLMENT_FACTS},
-    }
+HANDLERS: dict[str, BatchHandler] = {
+    orders.ORDER_CREATED: on_orders,
+    orders.ORDER_UPDATED: on_orders,
+    **{event_type: on_fulfillment for event_type in FULFILLMENT_FACTS},
+}

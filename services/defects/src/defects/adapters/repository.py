@@ -234,7 +234,7 @@ def _claim_values(claim: Claim) -> dict[str, Any]:
     return values
 
 
-def claim_of(row: Any) -> Claim:
+def _claim_of(row: Any) -> Claim:
     return Claim(
         id=row.id,
         seller_id=row.seller_id,
@@ -307,7 +307,7 @@ class ClaimRepository:
             kind=kind,
             filed_at=filed_at,
         )
-        return None if row is None else claim_of(row)
+        return None if row is None else _claim_of(row)
 
     async def get(
         self, claim_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
@@ -319,7 +319,7 @@ class ClaimRepository:
         if lock:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).first()
-        return None if row is None else claim_of(row)
+        return None if row is None else _claim_of(row)
 
     async def save(self, claim: Claim) -> None:
         await self.session.execute(
@@ -441,7 +441,7 @@ class ClaimRepository:
             stmt = stmt.order_by(c.seq.desc())
             if after is not None:
                 stmt = stmt.where(c.seq < after[1])
-        return [(claim_of(r), r.seq) for r in (await self.session.execute(stmt)).all()]
+        return [(_claim_of(r), r.seq) for r in (await self.session.execute(stmt)).all()]
 
     async def overdue_unflagged(self, now: datetime, limit: int) -> list[Claim]:
         """Claims past their due time whose current deadline is not flagged yet, locked."""
@@ -456,7 +456,7 @@ class ClaimRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [claim_of(r) for r in (await self.session.execute(stmt)).all()]
+        return [_claim_of(r) for r in (await self.session.execute(stmt)).all()]
 
     async def open_cases(self, seller_id: str | None, limit: int) -> list[Claim]:
         c = orm.claims.c
@@ -468,7 +468,7 @@ class ClaimRepository:
         )
         if seller_id is not None:
             stmt = stmt.where(c.seller_id == seller_id)
-        return [claim_of(r) for r in (await self.session.execute(stmt)).all()]
+        return [_claim_of(r) for r in (await self.session.execute(stmt)).all()]
 
 
 # --- feedback ---------------------------------------------------------------------------------
@@ -488,7 +488,7 @@ _FEEDBACK_FIELDS = (
 )
 
 
-def feedback_of(row: Any) -> Feedback:
+def _feedback_of(row: Any) -> Feedback:
     return Feedback(
         id=row.id,
         seller_id=row.seller_id,
@@ -525,7 +525,7 @@ class FeedbackRepository:
             amazon_order_id=amazon_order_id,
             received_at=received_at,
         )
-        return None if row is None else feedback_of(row)
+        return None if row is None else _feedback_of(row)
 
     async def get(
         self, feedback_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
@@ -537,7 +537,7 @@ class FeedbackRepository:
         if lock:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).first()
-        return None if row is None else feedback_of(row)
+        return None if row is None else _feedback_of(row)
 
     async def save(self, feedback: Feedback) -> None:
         values = {name: getattr(feedback, name) for name in _FEEDBACK_FIELDS}
@@ -569,7 +569,7 @@ class FeedbackRepository:
             stmt = stmt.where(f.rating <= 2)
         if before_seq is not None:
             stmt = stmt.where(f.seq < before_seq)
-        return [(feedback_of(r), r.seq) for r in (await self.session.execute(stmt)).all()]
+        return [(_feedback_of(r), r.seq) for r in (await self.session.execute(stmt)).all()]
 
     async def open_negative(self, seller_id: str | None, limit: int) -> list[Feedback]:
         f = orm.feedback.c
@@ -581,4 +581,4 @@ class FeedbackRepository:
         )
         if seller_id is not None:
             stmt = stmt.where(f.seller_id == seller_id)
-        return [feedback_of(r) for r in (await self.session.execute(stmt)).all()]
+        return [_feedback_of(r) for r in (await self.session.execute(stmt)).all()]

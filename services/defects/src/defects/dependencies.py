@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from defects.service_layer.unit_of_work import UnitOfWork
+from defects.adapters.unit_of_work import SqlUnitOfWork
 from defects.settings import DefectsSettings
 from shared.topics import DEFECTS
 
@@ -30,8 +30,8 @@ class Dependencies:
     def topic(self) -> str:
         return self.settings.topic(DEFECTS)
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, topic=self.topic)
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions, topic=self.topic)
 
     def now(self) -> datetime:
         """The clock's time (read at each call: tests replace ``clock``)."""

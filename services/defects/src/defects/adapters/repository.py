@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import (
     Select,
     Table,
@@ -24,7 +25,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from defects.adapters import orm
+from defects.domain.evidence_files import EvidenceFile
 from defects.domain.model import (
+    Activity,
     AppealOutcome,
     CancellationFact,
     Claim,
@@ -37,10 +40,12 @@ from defects.domain.model import (
     RefundFact,
     ReturnFact,
     ShipmentFact,
+    StoredEvidence,
 )
 from defects.domain.state_machine import OPEN_CLAIM_STATUSES, ClaimStatus, FeedbackStatus
 from shared.db import bulk
 from shared.events.fulfillment import OrderCanceled, RefundIssued, ReturnEvent, Shipment
+from shared.events.orders import OrderSnapshot
 
 # Built once; the ids are given at execution (see shared.db.bulk.any_of).
 _ORDERS_OF = select(orm.orders).where(orm.orders.c.amazon_order_id == any_(bulk.any_of()))
@@ -61,13 +66,15 @@ class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def apply_snapshots(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Orders (one row per order id at most), each stored only over an older version."""
-        return await _store_newer(self.session, orm.orders, rows)
+    async def apply_snapshots(self, snapshots: Sequence[OrderSnapshot]) -> int:
+        """Orders (one per order id at most), each stored only over an older version."""
+        return await _store_newer(self.session, orm.orders, [_order_row(o) for o in snapshots])
 
-    async def apply_facts(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Facts (one row per order, kind and key at most, ``data`` as JSON text), each only
-        over an older version."""
+    async def apply_facts(
+        self, facts: Sequence[tuple[tuple[str, str, str], int, BaseModel]]
+    ) -> int:
+        """Facts (one per order, kind and key at most), each only over an older version."""
+        rows = [_fact_row(fact_id, version, payload) for fact_id, version, payload in facts]
         return await _store_newer(self.session, orm.fulfillment_facts, rows)
 
     async def facts(self, amazon_order_id: str, seller_id: str) -> OrderFacts:
@@ -89,6 +96,37 @@ class OrderRepository:
         for r in fact_rows:
             facts_by.setdefault((r.amazon_order_id, r.seller_id), []).append(r)
         return {k: _facts(k, orders_by.get(k), facts_by.get(k, [])) for k in wanted}
+
+
+def _order_row(order: OrderSnapshot) -> dict[str, Any]:
+    total = order.order_total
+    return {
+        "amazon_order_id": order.amazon_order_id,
+        "seller_id": order.seller_id,
+        "version": order.version,
+        "purchase_date": order.purchase_date,
+        "fulfillment_channel": order.fulfillment_channel,
+        "order_status": order.order_status,
+        "marketplace_id": order.marketplace_id,
+        "order_total_amount": total.amount if total else None,
+        "order_total_currency": total.currency_code if total else None,
+        "ship_service_level": order.ship_service_level,
+        "latest_ship_date": order.latest_ship_date,
+        "earliest_delivery_date": order.earliest_delivery_date,
+        "latest_delivery_date": order.latest_delivery_date,
+    }
+
+
+def _fact_row(fact_id: tuple[str, str, str], version: int, payload: Any) -> dict[str, Any]:
+    amazon_order_id, kind, key = fact_id
+    return {
+        "amazon_order_id": amazon_order_id,
+        "kind": kind,
+        "fact_key": key,
+        "seller_id": payload.seller_id,
+        "version": version,
+        "data": payload.model_dump_json(),  # straight to JSON text: no dict in between
+    }
 
 
 async def _store_newer(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> int:
@@ -196,7 +234,7 @@ def _claim_values(claim: Claim) -> dict[str, Any]:
     return values
 
 
-def claim_of(row: Any) -> Claim:
+def _claim_of(row: Any) -> Claim:
     return Claim(
         id=row.id,
         seller_id=row.seller_id,
@@ -216,6 +254,19 @@ def claim_of(row: Any) -> Claim:
         appeal_decided_at=row.appeal_decided_at,
         due_at=row.due_at,
         overdue_flagged_for=row.overdue_flagged_for,
+    )
+
+
+def _evidence(row: Any, content: bytes | None = None) -> StoredEvidence:
+    return StoredEvidence(
+        id=row.id,
+        activity_id=row.activity_id,
+        filename=row.filename,
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        uploaded_at=row.uploaded_at,
+        content=content,
     )
 
 
@@ -256,11 +307,11 @@ class ClaimRepository:
             kind=kind,
             filed_at=filed_at,
         )
-        return None if row is None else claim_of(row)
+        return None if row is None else _claim_of(row)
 
     async def get(
         self, claim_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
-    ) -> tuple[Claim, Any] | None:
+    ) -> Claim | None:
         c = orm.claims.c
         stmt = select(orm.claims).where(c.id == claim_id)
         if seller_id is not None:
@@ -268,7 +319,7 @@ class ClaimRepository:
         if lock:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).first()
-        return None if row is None else (claim_of(row), row)
+        return None if row is None else _claim_of(row)
 
     async def save(self, claim: Claim) -> None:
         await self.session.execute(
@@ -303,15 +354,40 @@ class ClaimRepository:
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
-    async def activity(self, claim_id: uuid.UUID) -> list[Any]:
+    async def activity(self, claim_id: uuid.UUID) -> list[Activity]:
         a = orm.claim_activity.c
         stmt = select(orm.claim_activity).where(a.claim_id == claim_id).order_by(a.id)
-        return list((await self.session.execute(stmt)).all())
+        return [
+            Activity(
+                id=r.id,
+                at=r.at,
+                action=r.action,
+                from_status=r.from_status,
+                to_status=r.to_status,
+                version=r.version,
+                text=r.text,
+                details=r.details,
+            )
+            for r in (await self.session.execute(stmt)).all()
+        ]
 
-    async def add_file(self, **values: Any) -> None:
-        await self.session.execute(insert(orm.evidence_files).values(**values))
+    async def add_file(
+        self, *, file_id: uuid.UUID, claim_id: uuid.UUID, activity_id: int, file: EvidenceFile
+    ) -> None:
+        await self.session.execute(
+            insert(orm.evidence_files).values(
+                id=file_id,
+                claim_id=claim_id,
+                activity_id=activity_id,
+                filename=file.filename,
+                content_type=file.content_type,
+                size_bytes=file.size,
+                sha256=file.sha256,
+                content=file.content,
+            )
+        )
 
-    async def files(self, claim_id: uuid.UUID) -> list[Any]:
+    async def files(self, claim_id: uuid.UUID) -> list[StoredEvidence]:
         e = orm.evidence_files.c
         stmt = (
             select(
@@ -326,12 +402,13 @@ class ClaimRepository:
             .where(e.claim_id == claim_id)
             .order_by(e.uploaded_at, e.filename)
         )
-        return list((await self.session.execute(stmt)).all())
+        return [_evidence(r) for r in (await self.session.execute(stmt)).all()]
 
-    async def file(self, claim_id: uuid.UUID, file_id: uuid.UUID) -> Any | None:
+    async def file(self, claim_id: uuid.UUID, file_id: uuid.UUID) -> StoredEvidence | None:
         e = orm.evidence_files.c
         stmt = select(orm.evidence_files).where(e.claim_id == claim_id, e.id == file_id)
-        return (await self.session.execute(stmt)).first()
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else _evidence(row, content=row.content)
 
     async def page(
         self,
@@ -343,7 +420,7 @@ class ClaimRepository:
         due_before: datetime | None,
         after: tuple[datetime | None, int] | None,
         limit: int,
-    ) -> list[Any]:
+    ) -> list[tuple[Claim, int]]:
         """Newest first; with ``due_before``, most urgent (earliest due) first."""
         c = orm.claims.c
         stmt: Select[Any] = select(orm.claims).limit(limit)
@@ -364,7 +441,7 @@ class ClaimRepository:
             stmt = stmt.order_by(c.seq.desc())
             if after is not None:
                 stmt = stmt.where(c.seq < after[1])
-        return list((await self.session.execute(stmt)).all())
+        return [(_claim_of(r), r.seq) for r in (await self.session.execute(stmt)).all()]
 
     async def overdue_unflagged(self, now: datetime, limit: int) -> list[Claim]:
         """Claims past their due time whose current deadline is not flagged yet, locked."""
@@ -379,7 +456,7 @@ class ClaimRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [claim_of(r) for r in (await self.session.execute(stmt)).all()]
+        return [_claim_of(r) for r in (await self.session.execute(stmt)).all()]
 
     async def open_cases(self, seller_id: str | None, limit: int) -> list[Claim]:
         c = orm.claims.c
@@ -391,7 +468,7 @@ class ClaimRepository:
         )
         if seller_id is not None:
             stmt = stmt.where(c.seller_id == seller_id)
-        return [claim_of(r) for r in (await self.session.execute(stmt)).all()]
+        return [_claim_of(r) for r in (await self.session.execute(stmt)).all()]
 
 
 # --- feedback ---------------------------------------------------------------------------------
@@ -411,7 +488,7 @@ _FEEDBACK_FIELDS = (
 )
 
 
-def feedback_of(row: Any) -> Feedback:
+def _feedback_of(row: Any) -> Feedback:
     return Feedback(
         id=row.id,
         seller_id=row.seller_id,
@@ -448,11 +525,11 @@ class FeedbackRepository:
             amazon_order_id=amazon_order_id,
             received_at=received_at,
         )
-        return None if row is None else feedback_of(row)
+        return None if row is None else _feedback_of(row)
 
     async def get(
         self, feedback_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
-    ) -> tuple[Feedback, Any] | None:
+    ) -> Feedback | None:
         f = orm.feedback.c
         stmt = select(orm.feedback).where(f.id == feedback_id)
         if seller_id is not None:
@@ -460,7 +537,7 @@ class FeedbackRepository:
         if lock:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).first()
-        return None if row is None else (feedback_of(row), row)
+        return None if row is None else _feedback_of(row)
 
     async def save(self, feedback: Feedback) -> None:
         values = {name: getattr(feedback, name) for name in _FEEDBACK_FIELDS}
@@ -479,7 +556,7 @@ class FeedbackRepository:
         negative_only: bool,
         before_seq: int | None,
         limit: int,
-    ) -> list[Any]:
+    ) -> list[tuple[Feedback, int]]:
         f = orm.feedback.c
         stmt = select(orm.feedback).order_by(f.seq.desc()).limit(limit)
         if seller_id is not None:
@@ -492,7 +569,7 @@ class FeedbackRepository:
             stmt = stmt.where(f.rating <= 2)
         if before_seq is not None:
             stmt = stmt.where(f.seq < before_seq)
-        return list((await self.session.execute(stmt)).all())
+        return [(_feedback_of(r), r.seq) for r in (await self.session.execute(stmt)).all()]
 
     async def open_negative(self, seller_id: str | None, limit: int) -> list[Feedback]:
         f = orm.feedback.c
@@ -504,4 +581,4 @@ class FeedbackRepository:
         )
         if seller_id is not None:
             stmt = stmt.where(f.seller_id == seller_id)
-        return [feedback_of(r) for r in (await self.session.execute(stmt)).all()]
+        return [_feedback_of(r) for r in (await self.session.execute(stmt)).all()]

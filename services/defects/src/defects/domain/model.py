@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from defects.domain import deadlines
 from defects.domain.errors import DeadlinePassed, InvalidInput, InvalidTransition
@@ -349,3 +350,34 @@ def _not_in_future(field_name: str, moment: datetime, now: datetime) -> None:
         raise InvalidInput(field_name, "give a time zone (e.g. 2026-11-26T06:00:00Z)")
     if moment > now + deadlines.CLOCK_SKEW:
         raise InvalidInput(field_name, "must not be in the future")
+
+
+# --- a case's history -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One step of a claim's history, as recorded."""
+
+    id: int
+    at: datetime
+    action: str
+    from_status: str | None
+    to_status: str
+    version: int
+    text: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredEvidence:
+    """An evidence file kept with a claim's response; ``content`` only when it is downloaded."""
+
+    id: uuid.UUID
+    activity_id: int
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_at: datetime
+    content: bytes | None = None

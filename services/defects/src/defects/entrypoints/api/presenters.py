@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from defects.domain import deadlines, evidence, odr
-from defects.domain.model import Claim, Feedback, OrderFacts
+from defects.domain.model import Claim, Feedback, OrderFacts, StoredEvidence
 from defects.domain.state_machine import allowed_claim_actions
 from defects.entrypoints.api.schemas import (
     ActivityOut,
@@ -17,6 +17,7 @@ from defects.entrypoints.api.schemas import (
     MoneyOut,
     OrderLinkOut,
 )
+from defects.service_layer.queries import ClaimDetail
 
 
 def order_link(facts: OrderFacts | None) -> OrderLinkOut:
@@ -64,11 +65,10 @@ def claim_summary(claim: Claim, facts: OrderFacts | None, now: datetime) -> Clai
     return ClaimSummaryOut(**_summary_fields(claim, facts, now))
 
 
-def claim_detail(
-    claim: Claim, facts: OrderFacts, activity: list[Any], files: list[Any], now: datetime
-) -> ClaimOut:
+def claim_detail(detail: ClaimDetail, now: datetime) -> ClaimOut:
+    claim, facts = detail.claim, detail.facts
     by_activity: dict[int, list[EvidenceFileOut]] = {}
-    for f in files:
+    for f in detail.files:
         by_activity.setdefault(f.activity_id, []).append(_file(claim, f))
     history = [
         ActivityOut(
@@ -81,7 +81,7 @@ def claim_detail(
             details=a.details,
             files=by_activity.get(a.id, []),
         )
-        for a in activity
+        for a in detail.activity
     ]
     return ClaimOut(
         **_summary_fields(claim, facts, now),
@@ -90,7 +90,7 @@ def claim_detail(
     )
 
 
-def _file(claim: Claim, f: Any) -> EvidenceFileOut:
+def _file(claim: Claim, f: StoredEvidence) -> EvidenceFileOut:
     return EvidenceFileOut(
         id=str(f.id),
         filename=f.filename,

@@ -23,9 +23,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, ValidationError
 from starlette.datastructures import UploadFile
 
-from defects.adapters.repository import claim_of
+from defects.domain import commands as cmd
 from defects.domain import evidence_files
-from defects.domain.errors import NotFound
 from defects.domain.model import Claim, ClaimKind
 from defects.domain.state_machine import ClaimStatus
 from defects.entrypoints.api import presenters
@@ -41,7 +40,7 @@ from defects.entrypoints.api.schemas import (
     ResponseIn,
     ReviewIn,
 )
-from defects.service_layer import handlers
+from defects.service_layer import handlers, queries
 from defects.service_layer.unit_of_work import UnitOfWork
 from shared import inputs
 from shared.api.auth import ActingSeller, VisibleSeller
@@ -59,10 +58,7 @@ _404: dict[int | str, dict[str, Any]] = {404: {"description": "no such case for 
 
 
 async def _detail(uow: UnitOfWork, claim: Claim, now: datetime) -> ClaimOut:
-    facts = await uow.orders.facts(claim.amazon_order_id, claim.seller_id)
-    activity = await uow.claims.activity(claim.id)
-    files = await uow.claims.files(claim.id)
-    return presenters.claim_detail(claim, facts, activity, files, now)
+    return presenters.claim_detail(await queries.claim_detail(uow, claim=claim), now)
 
 
 @router.post(
@@ -84,18 +80,16 @@ async def _detail(uow: UnitOfWork, claim: Claim, now: datetime) -> ClaimOut:
 async def file_claim(
     body: ClaimIn, response: Response, seller: ActingSeller, uow: UoW, now: Now
 ) -> ClaimOut:
-    async with uow:
-        claim, filed_now = await handlers.file_claim(
-            uow,
-            seller_id=seller,
-            amazon_order_id=body.amazon_order_id,
-            kind=body.kind,
-            reason=body.reason,
-            amount=body.amount.to_money(),
-            filed_at=body.filed_at,
-            now=now,
-        )
-        out = await _detail(uow, claim, now)
+    command = cmd.FileClaim(
+        seller_id=seller,
+        amazon_order_id=body.amazon_order_id,
+        kind=body.kind,
+        reason=body.reason,
+        amount=body.amount.to_money(),
+        filed_at=body.filed_at,
+    )
+    claim, filed_now = await handlers.file_claim(uow, command, now=now)
+    out = await _detail(uow, claim, now)
     response.status_code = 201 if filed_now else 200
     response.headers["Location"] = f"/v1/claims/{claim.id}"
     return out
@@ -124,24 +118,19 @@ async def list_claims(
 ) -> Page[ClaimSummaryOut]:
     position = read_cursor(cursor, After)
     after = (position.due, position.seq) if position else None
-    async with uow:
-        rows = await uow.claims.page(
-            seller_id=seller,
-            status=status,
-            kind=kind,
-            amazon_order_id=amazon_order_id,
-            due_before=due_before,
-            after=after,
-            limit=limit + 1,
-        )
-        claims = [claim_of(r) for r in rows[:limit]]
-        facts = await uow.orders.facts_of({(c.amazon_order_id, c.seller_id) for c in claims})
-    items = [
-        presenters.claim_summary(c, facts[(c.amazon_order_id, c.seller_id)], now) for c in claims
-    ]
-    more = len(rows) > limit
-    last = rows[limit - 1] if more else None
-    next_cursor = encode_cursor(After(due=last.due_at, seq=last.seq)) if last else None
+    page = await queries.claims_page(
+        uow,
+        seller_id=seller,
+        status=status,
+        kind=kind,
+        amazon_order_id=amazon_order_id,
+        due_before=due_before,
+        after=after,
+        limit=limit,
+    )
+    items = [presenters.claim_summary(c, facts, now) for c, facts in page.items]
+    last = page.last
+    next_cursor = encode_cursor(After(due=last[0], seq=last[1])) if last else None
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -154,11 +143,8 @@ class After(Position):
 
 @router.get("/{claim_id}", response_model=ClaimOut, summary="One case", responses=_404)
 async def get_claim(claim_id: uuid.UUID, seller: VisibleSeller, uow: UoW, now: Now) -> ClaimOut:
-    async with uow:
-        found = await uow.claims.get(claim_id, seller_id=seller)
-        if found is None:
-            raise NotFound(f"No claim {claim_id} for this seller.")
-        return await _detail(uow, found[0], now)
+    detail = await queries.claim_by_id(uow, claim_id=claim_id, seller_id=seller)
+    return presenters.claim_detail(detail, now)
 
 
 @router.post(
@@ -170,16 +156,14 @@ async def get_claim(claim_id: uuid.UUID, seller: VisibleSeller, uow: UoW, now: N
 async def request_information(
     claim_id: uuid.UUID, body: InformationRequestIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> ClaimOut:
-    async with uow:
-        claim = await handlers.request_information(
-            uow,
-            claim_id=claim_id,
-            seller_id=seller,
-            requested_at=body.requested_at or now,
-            note=body.note,
-            now=now,
-        )
-        return await _detail(uow, claim, now)
+    command = cmd.RequestInformation(
+        claim_id=claim_id,
+        seller_id=seller,
+        requested_at=body.requested_at or now,
+        note=body.note,
+    )
+    claim = await handlers.request_information(uow, command, now=now)
+    return await _detail(uow, claim, now)
 
 
 RESPONSE_BODY: dict[str, Any] = {
@@ -226,11 +210,9 @@ async def respond(
     claim_id: uuid.UUID, request: Request, seller: ActingSeller, uow: UoW, now: Now
 ) -> ClaimOut:
     text, files = await _response_of(request)
-    async with uow:
-        claim = await handlers.respond(
-            uow, claim_id=claim_id, seller_id=seller, text=text, files=files, now=now
-        )
-        return await _detail(uow, claim, now)
+    command = cmd.Respond(claim_id=claim_id, seller_id=seller, text=text, files=tuple(files))
+    claim = await handlers.respond(uow, command, now=now)
+    return await _detail(uow, claim, now)
 
 
 async def _response_of(request: Request) -> tuple[str, list[evidence_files.EvidenceFile]]:
@@ -286,11 +268,9 @@ def _invalid(exc: ValidationError) -> Problem:
 async def start_review(
     claim_id: uuid.UUID, body: ReviewIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> ClaimOut:
-    async with uow:
-        claim = await handlers.start_review(
-            uow, claim_id=claim_id, seller_id=seller, note=body.note, now=now
-        )
-        return await _detail(uow, claim, now)
+    command = cmd.StartReview(claim_id=claim_id, seller_id=seller, note=body.note)
+    claim = await handlers.start_review(uow, command, now=now)
+    return await _detail(uow, claim, now)
 
 
 @router.post(
@@ -302,17 +282,15 @@ async def start_review(
 async def decide(
     claim_id: uuid.UUID, body: DecisionIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> ClaimOut:
-    async with uow:
-        claim = await handlers.decide(
-            uow,
-            claim_id=claim_id,
-            seller_id=seller,
-            decision=body.decision,
-            decided_at=body.decided_at or now,
-            note=body.note,
-            now=now,
-        )
-        return await _detail(uow, claim, now)
+    command = cmd.Decide(
+        claim_id=claim_id,
+        seller_id=seller,
+        decision=body.decision,
+        decided_at=body.decided_at or now,
+        note=body.note,
+    )
+    claim = await handlers.decide(uow, command, now=now)
+    return await _detail(uow, claim, now)
 
 
 @router.post(
@@ -324,11 +302,9 @@ async def decide(
 async def appeal(
     claim_id: uuid.UUID, body: AppealIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> ClaimOut:
-    async with uow:
-        claim = await handlers.appeal(
-            uow, claim_id=claim_id, seller_id=seller, text=body.text, now=now
-        )
-        return await _detail(uow, claim, now)
+    command = cmd.Appeal(claim_id=claim_id, seller_id=seller, text=body.text)
+    claim = await handlers.appeal(uow, command, now=now)
+    return await _detail(uow, claim, now)
 
 
 @router.post(
@@ -340,17 +316,15 @@ async def appeal(
 async def decide_appeal(
     claim_id: uuid.UUID, body: AppealDecisionIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> ClaimOut:
-    async with uow:
-        claim = await handlers.decide_appeal(
-            uow,
-            claim_id=claim_id,
-            seller_id=seller,
-            outcome=body.outcome,
-            decided_at=body.decided_at or now,
-            note=body.note,
-            now=now,
-        )
-        return await _detail(uow, claim, now)
+    command = cmd.DecideAppeal(
+        claim_id=claim_id,
+        seller_id=seller,
+        outcome=body.outcome,
+        decided_at=body.decided_at or now,
+        note=body.note,
+    )
+    claim = await handlers.decide_appeal(uow, command, now=now)
+    return await _detail(uow, claim, now)
 
 
 @router.get(
@@ -362,11 +336,7 @@ async def decide_appeal(
 async def download_evidence(
     claim_id: uuid.UUID, file_id: uuid.UUID, seller: VisibleSeller, uow: UoW
 ) -> Response:
-    async with uow:
-        found = await uow.claims.get(claim_id, seller_id=seller)
-        row = await uow.claims.file(claim_id, file_id) if found else None
-    if row is None:
-        raise NotFound(f"No evidence file {file_id} on claim {claim_id} for this seller.")
+    row = await queries.evidence_file(uow, claim_id=claim_id, file_id=file_id, seller_id=seller)
     return Response(
         content=row.content,
         media_type=row.content_type,

@@ -12,13 +12,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from defects.adapters.repository import feedback_of
-from defects.domain.errors import NotFound
+from defects.domain import commands as cmd
+from defects.domain.model import Feedback
 from defects.domain.state_machine import FeedbackStatus
 from defects.entrypoints.api import presenters
 from defects.entrypoints.api.deps import Now, UoW
 from defects.entrypoints.api.schemas import FeedbackIn, FeedbackOut, RemovalIn, RemovalRequestIn
-from defects.service_layer import handlers
+from defects.service_layer import handlers, queries
+from defects.service_layer.unit_of_work import UnitOfWork
 from shared import inputs
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.pagination import Before, Cursor, Limit, Page, encode_cursor, read_cursor
@@ -49,19 +50,23 @@ _409: dict[int | str, dict[str, Any]] = {
 async def receive(
     body: FeedbackIn, response: Response, seller: ActingSeller, uow: UoW, now: Now
 ) -> FeedbackOut:
-    async with uow:
-        feedback, recorded_now = await handlers.receive_feedback(
-            uow,
-            seller_id=seller,
-            amazon_order_id=body.amazon_order_id,
-            rating=body.rating,
-            comment=body.comment,
-            received_at=body.received_at,
-            now=now,
-        )
-        facts = await uow.orders.facts(feedback.amazon_order_id, feedback.seller_id)
+    command = cmd.ReceiveFeedback(
+        seller_id=seller,
+        amazon_order_id=body.amazon_order_id,
+        rating=body.rating,
+        comment=body.comment,
+        received_at=body.received_at,
+    )
+    feedback, recorded_now = await handlers.receive_feedback(uow, command, now=now)
     response.status_code = 201 if recorded_now else 200
     response.headers["Location"] = f"/v1/feedback/{feedback.id}"
+    return await _out(uow, feedback)
+
+
+async def _out(uow: UnitOfWork, feedback: Feedback) -> FeedbackOut:
+    facts = await queries.order_facts(
+        uow, amazon_order_id=feedback.amazon_order_id, seller_id=feedback.seller_id
+    )
     return presenters.feedback_out(feedback, facts)
 
 
@@ -77,32 +82,26 @@ async def list_feedback(
 ) -> Page[FeedbackOut]:
     position = read_cursor(cursor, Before)
     before = position.before if position else None
-    async with uow:
-        rows = await uow.feedback.page(
-            seller_id=seller,
-            amazon_order_id=amazon_order_id,
-            status=status,
-            negative_only=negative,
-            before_seq=before,
-            limit=limit + 1,
-        )
-        items = [feedback_of(r) for r in rows[:limit]]
-        facts = await uow.orders.facts_of({(f.amazon_order_id, f.seller_id) for f in items})
-    more = len(rows) > limit
+    page = await queries.feedback_page(
+        uow,
+        seller_id=seller,
+        amazon_order_id=amazon_order_id,
+        status=status,
+        negative_only=negative,
+        before_seq=before,
+        limit=limit,
+    )
+    last = page.last_seq
     return Page(
-        items=[presenters.feedback_out(f, facts[(f.amazon_order_id, f.seller_id)]) for f in items],
-        next_cursor=encode_cursor({"before": rows[limit - 1].seq}) if more else None,
+        items=[presenters.feedback_out(f, facts) for f, facts in page.items],
+        next_cursor=encode_cursor({"before": last}) if last is not None else None,
     )
 
 
 @router.get("/{feedback_id}", response_model=FeedbackOut, summary="One feedback", responses=_404)
 async def get_feedback(feedback_id: uuid.UUID, seller: VisibleSeller, uow: UoW) -> FeedbackOut:
-    async with uow:
-        found = await uow.feedback.get(feedback_id, seller_id=seller)
-        if found is None:
-            raise NotFound(f"No feedback {feedback_id} for this seller.")
-        facts = await uow.orders.facts(found[0].amazon_order_id, found[0].seller_id)
-    return presenters.feedback_out(found[0], facts)
+    feedback, facts = await queries.feedback_by_id(uow, feedback_id=feedback_id, seller_id=seller)
+    return presenters.feedback_out(feedback, facts)
 
 
 @router.post(
@@ -114,12 +113,11 @@ async def get_feedback(feedback_id: uuid.UUID, seller: VisibleSeller, uow: UoW) 
 async def request_removal(
     feedback_id: uuid.UUID, body: RemovalRequestIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> FeedbackOut:
-    async with uow:
-        feedback = await handlers.request_feedback_removal(
-            uow, feedback_id=feedback_id, seller_id=seller, reason=body.reason, now=now
-        )
-        facts = await uow.orders.facts(feedback.amazon_order_id, feedback.seller_id)
-    return presenters.feedback_out(feedback, facts)
+    command = cmd.RequestFeedbackRemoval(
+        feedback_id=feedback_id, seller_id=seller, reason=body.reason
+    )
+    feedback = await handlers.request_feedback_removal(uow, command, now=now)
+    return await _out(uow, feedback)
 
 
 @router.post(
@@ -131,14 +129,11 @@ async def request_removal(
 async def record_removal(
     feedback_id: uuid.UUID, body: RemovalIn, seller: ActingSeller, uow: UoW, now: Now
 ) -> FeedbackOut:
-    async with uow:
-        feedback = await handlers.record_feedback_removal(
-            uow,
-            feedback_id=feedback_id,
-            seller_id=seller,
-            removed=body.outcome == "removed",
-            at=body.decided_at or now,
-            now=now,
-        )
-        facts = await uow.orders.facts(feedback.amazon_order_id, feedback.seller_id)
-    return presenters.feedback_out(feedback, facts)
+    command = cmd.RecordFeedbackRemoval(
+        feedback_id=feedback_id,
+        seller_id=seller,
+        removed=body.outcome == "removed",
+        at=body.decided_at or now,
+    )
+    feedback = await handlers.record_feedback_removal(uow, command, now=now)
+    return await _out(uow, feedback)

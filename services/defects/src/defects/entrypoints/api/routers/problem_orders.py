@@ -17,13 +17,12 @@ from defects.domain.model import Claim, Feedback, OrderFacts
 from defects.entrypoints.api.deps import Now, UoW
 from defects.entrypoints.api.presenters import order_link
 from defects.entrypoints.api.schemas import CaseSummaryOut, ProblemOrderOut
+from defects.service_layer import queries
 from shared import inputs
 from shared.api.auth import VisibleSeller
 from shared.api.pagination import Cursor, Limit, Page, Position, encode_cursor, read_cursor
 
 router = APIRouter(prefix="/v1/problem-orders", tags=["problem orders"])
-
-MAX_OPEN_CASES = 5000
 
 
 class Offset(Position):
@@ -38,13 +37,8 @@ async def problem_orders(
 ) -> Page[ProblemOrderOut]:
     position = read_cursor(cursor, Offset)
     offset = position.offset if position else 0
-    async with uow:
-        claims = await uow.claims.open_cases(seller, MAX_OPEN_CASES)
-        feedback = await uow.feedback.open_negative(seller, MAX_OPEN_CASES)
-        keys = {(c.amazon_order_id, c.seller_id) for c in claims}
-        keys |= {(f.amazon_order_id, f.seller_id) for f in feedback}
-        facts = await uow.orders.facts_of(keys)
-    orders = rank(_group(claims, feedback, facts, now))
+    cases = await queries.open_cases(uow, seller_id=seller)
+    orders = rank(_group(cases.claims, cases.feedback, cases.facts, now))
     page = orders[offset : offset + limit]
     more = len(orders) > offset + limit
     return Page(items=page, next_cursor=encode_cursor({"offset": offset + limit}) if more else None)

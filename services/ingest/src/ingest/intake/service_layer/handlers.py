@@ -36,7 +36,6 @@ from shared.events.orders import OrderSnapshot
 from shared.messaging.envelope import MAX_EVENT_BYTES, CloudEvent
 from shared.pii import PIICipher
 
-UnitOfWork = IntakeUnitOfWork
 RACE_RETRIES = 3  # a concurrent request created one of the batch's orders first: read again
 
 
@@ -63,7 +62,7 @@ class _Batch:
 
 
 async def accept_many(
-    uow: UnitOfWork,
+    uow: IntakeUnitOfWork,
     *,
     seller_id: str,
     entries: Sequence[IncomingOrder | Rejected],
@@ -106,7 +105,11 @@ class _Context:
 
 
 async def _together(
-    uow: UnitOfWork, orders: Sequence[IncomingOrder], context: _Context, *, alone: bool = False
+    uow: IntakeUnitOfWork,
+    orders: Sequence[IncomingOrder],
+    context: _Context,
+    *,
+    alone: bool = False,
 ) -> dict[int, Accepted | Rejected]:
     """The whole batch in one attempt (a few statements) that is undone on its own if it
     fails; raises what PostgreSQL refused."""
@@ -121,7 +124,7 @@ async def _together(
 
 
 async def _one_by_one(
-    uow: UnitOfWork, orders: Sequence[IncomingOrder], context: _Context
+    uow: IntakeUnitOfWork, orders: Sequence[IncomingOrder], context: _Context
 ) -> dict[int, Accepted | Rejected]:
     """Each order in its own savepoint: the one PostgreSQL refuses is rejected alone."""
     decided: dict[int, Accepted | Rejected] = {}
@@ -138,7 +141,7 @@ async def _one_by_one(
 
 
 async def _apply(
-    uow: UnitOfWork, orders: Sequence[IncomingOrder], context: _Context
+    uow: IntakeUnitOfWork, orders: Sequence[IncomingOrder], context: _Context
 ) -> dict[int, Accepted | Rejected]:
     ids = sorted({o.amazon_order_id for o in orders})
     batch = _Batch(held=await uow.orders.lock_many(ids))
@@ -242,7 +245,7 @@ def _row(
 
 
 async def quarantine(
-    uow: UnitOfWork,
+    uow: IntakeUnitOfWork,
     *,
     seller_id: str | None,
     source: str,
@@ -269,7 +272,7 @@ async def quarantine(
 
 
 async def accept_orders(
-    uow: UnitOfWork,
+    uow: IntakeUnitOfWork,
     *,
     command: commands.AcceptOrders,
     pii: PIICipher,
@@ -291,7 +294,7 @@ async def accept_orders(
 
 
 async def quarantine_input(
-    uow: UnitOfWork, *, command: commands.QuarantineInput, pii: PIICipher
+    uow: IntakeUnitOfWork, *, command: commands.QuarantineInput, pii: PIICipher
 ) -> int:
     return await quarantine(
         uow,
@@ -304,7 +307,7 @@ async def quarantine_input(
 
 
 async def report_ad_rows(
-    uow: UnitOfWork, *, command: commands.ReportAdRows, topic: str
+    uow: IntakeUnitOfWork, *, command: commands.ReportAdRows, topic: str
 ) -> list[ads.AdRowOutcome]:
     return await ads.report_rows(
         uow, rows=command.rows, topic=topic, correlation_id=command.correlation_id
@@ -312,7 +315,7 @@ async def report_ad_rows(
 
 
 async def register_upload(
-    uow: UnitOfWork, *, command: commands.RegisterUpload, pii: PIICipher
+    uow: IntakeUnitOfWork, *, command: commands.RegisterUpload, pii: PIICipher
 ) -> tuple[Any, bool]:
     """The upload's row, and whether the same file was uploaded before."""
     return await uploads.register(

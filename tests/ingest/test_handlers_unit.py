@@ -14,18 +14,21 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from ingest.amazon.adapters.spapi.orders import OrdersPage
 from ingest.amazon.domain import commands as gateway
 from ingest.amazon.domain.connections import Action, Credentials, OrdersApi, Region
 from ingest.amazon.domain.errors import (
     ConnectionExists,
     ConnectionNotFound,
     InvalidTransition,
+    SpApiUnavailable,
     UnknownSellingPartner,
 )
 from ingest.amazon.entrypoints.kafka.handlers import handler_table
 from ingest.amazon.service_layer import handlers as gateway_handlers
 from ingest.amazon.service_layer.connections import Vault
 from ingest.amazon.service_layer.notifications import OrderChangeEnvelope
+from ingest.amazon.service_layer.sync import Poller
 from ingest.intake.domain import commands
 from ingest.intake.domain.errors import UnreadableUpload
 from ingest.intake.domain.model import IncomingOrder, IntakeResult, Rejected
@@ -384,10 +387,15 @@ async def test_retry_only_a_failed_confirmation_of_the_newest_version() -> None:
 
 
 class FakeSpApi:
-    """Answers getOrder from a dict (None: Amazon has no such order)."""
+    """Answers getOrder from a dict (None: Amazon has no such order), and getOrders with the
+    given pages, in order (each a list of orders; the last has no next token)."""
 
-    def __init__(self, orders: dict[str, IncomingOrder]) -> None:
+    def __init__(
+        self, orders: dict[str, IncomingOrder], pages: list[list[IncomingOrder]] | None = None
+    ) -> None:
         self.orders = orders
+        self.pages = pages or []
+        self.settings = SimpleNamespace(spapi_lease_seconds=300.0, spapi_poll_seconds=60.0)
 
     @contextlib.asynccontextmanager
     async def client(self) -> AsyncIterator[None]:
@@ -397,7 +405,14 @@ class FakeSpApi:
         async def get(order_id: str) -> IncomingOrder | None:
             return self.orders.get(order_id)
 
-        return SimpleNamespace(order=get)
+        async def updated(window: Any, token: str | None) -> OrdersPage:
+            if not self.pages:
+                raise SpApiUnavailable("SP-API did not answer")
+            index = int(token or 0)
+            last = index + 1 >= len(self.pages)
+            return OrdersPage(self.pages[index], None if last else str(index + 1))
+
+        return SimpleNamespace(order=get, updated=updated)
 
 
 def notification(notification_id: str, seller: str = "A1SELLER") -> gateway.TakeNotification:
@@ -458,3 +473,47 @@ async def test_a_notification_for_an_unknown_seller_is_quarantined() -> None:
     [kept] = db.tables.quarantine
     assert kept["source"] == "sp-api" and kept["seller_id"] is None
     assert db.events() == [] and db.tables.notifications == {}
+
+
+async def test_a_sync_hands_each_page_to_intake_and_moves_the_cursor() -> None:
+    db = FakeDatabase()
+    row = await connect(db)
+    pages = [
+        [order("111-0000003-0000001"), order("111-0000003-0000002")],
+        [order("111-0000003-0000003")],
+    ]
+    poller = Poller(
+        new_uow=lambda: FakeGatewayUnitOfWork(db),
+        spapi=FakeSpApi({}, pages),  # type: ignore[arg-type]
+        vault=VAULT,
+        pii=PII,
+        topic=ORDERS,
+        clock=lambda: T0 + timedelta(hours=1),
+    )
+    assert await poller.sync_once()
+    assert [e.subject for e in db.events(ORDERS)] == [
+        "111-0000003-0000001",
+        "111-0000003-0000002",
+        "111-0000003-0000003",
+    ]
+    synced = db.tables.connections[row.id]
+    assert synced["orders_synced"] == 3 and synced["lease_owner"] is None
+    assert synced["last_updated_after"] == T0 + timedelta(hours=1) - timedelta(minutes=2)
+    assert all(o["intake_source"] == "sp-api" for o in db.tables.orders.values())
+
+
+async def test_a_failed_sync_is_recorded_on_the_connection() -> None:
+    db = FakeDatabase()
+    row = await connect(db)
+    poller = Poller(
+        new_uow=lambda: FakeGatewayUnitOfWork(db),
+        spapi=FakeSpApi({}, []),  # type: ignore[arg-type]  # getOrders fails
+        vault=VAULT,
+        pii=PII,
+        topic=ORDERS,
+        clock=lambda: T0 + timedelta(hours=1),
+    )
+    assert await poller.sync_once()
+    failed = db.tables.connections[row.id]
+    assert failed["last_error"] == "SP-API did not answer" and failed["lease_owner"] is None
+    assert db.events() == []

@@ -26,9 +26,9 @@ import uvloop
 from bench.common import Machine, machine, save
 from bench.endtoend import INFRA
 from devstack import config
-from ingest.adapters import amazon
-from ingest.domain.model import IncomingOrder
-from ingest.service_layer.handlers import _snapshot  # how ingest builds the snapshot
+from ingest.intake.adapters import amazon
+from ingest.intake.domain.model import IncomingOrder
+from ingest.intake.service_layer.handlers import _snapshot  # how ingest builds the snapshot
 from shared.db.migrations import upgrade_to_head
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED
 from shared.events.registry import build_event

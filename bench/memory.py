@@ -66,8 +66,8 @@ from bench.endtoend import INFRA
 from bench.loadgen import LoadProcess, LoadSpec
 from bench.report import FLATTEN, OMIT, Json, jsonable, key
 from devstack import config
-from ingest.adapters import amazon
-from ingest.domain.model import IncomingOrder
+from ingest.intake.adapters import amazon
+from ingest.intake.domain.model import IncomingOrder
 from shared.db.migrations import upgrade_to_head
 from shared.pii import PIICipher
 from shared.runtime import open_resources

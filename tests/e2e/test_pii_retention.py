@@ -21,7 +21,7 @@ from fulfillment.bootstrap import SPEC as FULFILLMENT
 from fulfillment.service_layer import pii_retention as fulfillment_retention
 from fulfillment.settings import FulfillmentSettings
 from ingest.bootstrap import SPEC as INGEST
-from ingest.service_layer import pii_retention as ingest_retention
+from ingest.intake.service_layer import pii_retention as ingest_retention
 from ingest.settings import IngestSettings
 from shared.samples import amazon_order
 from shared.testing import RunningService, eventually, running_service

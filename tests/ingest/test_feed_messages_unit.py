@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from fulfillment.domain import model as fulfillment_model
-from ingest.domain.feed_messages import (
+from ingest.amazon.domain.feed_messages import (
     ADJUSTMENT_REASONS,
     CANCEL_REASONS,
     AdjustedItem,
@@ -24,7 +24,7 @@ from ingest.domain.feed_messages import (
     parse_processing_report,
     partial_cancel_reason,
 )
-from ingest.domain.throttle import LIMITS, RateLimit
+from ingest.amazon.domain.throttle import LIMITS, RateLimit
 
 pytestmark = pytest.mark.unit
 

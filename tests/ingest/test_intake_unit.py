@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.adapters import amazon_v0, flatfile
-from ingest.domain.errors import UnreadableUpload
-from ingest.domain.model import IncomingOrder, IntakeResult, KnownOrder, Rejected, decide
+from ingest.intake.adapters import amazon_v0, flatfile
+from ingest.intake.domain.errors import UnreadableUpload
+from ingest.intake.domain.model import IncomingOrder, IntakeResult, KnownOrder, Rejected, decide
 from shared.samples import amazon_order
 
 pytestmark = pytest.mark.unit

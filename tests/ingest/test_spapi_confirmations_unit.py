@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ingest.domain.confirmations import (
+from ingest.amazon.domain.confirmations import (
     Action,
     ShipmentFacts,
     Status,
@@ -18,8 +18,8 @@ from ingest.domain.confirmations import (
     skip_reason,
     transition,
 )
-from ingest.domain.connections import InvalidTransition
-from ingest.domain.throttle import LIMITS
+from ingest.amazon.domain.connections import InvalidTransition
+from ingest.amazon.domain.throttle import LIMITS
 
 pytestmark = pytest.mark.unit
 

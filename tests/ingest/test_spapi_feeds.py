@@ -12,10 +12,10 @@ import httpx
 import pytest
 from spapi_standin.server import StandIn
 
-from ingest.adapters.spapi.feeds import FeedDocument, FeedsClient, FeedTransferError
-from ingest.adapters.spapi.http import Buckets, RetryPolicy, SpApiHttp, TokenCache
-from ingest.domain.connections import Credentials
-from ingest.domain.feed_messages import (
+from ingest.amazon.adapters.spapi.feeds import FeedDocument, FeedsClient, FeedTransferError
+from ingest.amazon.adapters.spapi.http import Buckets, RetryPolicy, SpApiHttp, TokenCache
+from ingest.amazon.domain.connections import Credentials
+from ingest.amazon.domain.feed_messages import (
     ORDER_ACKNOWLEDGEMENT_FEED,
     PAYMENT_ADJUSTMENT_FEED,
     AdjustedItem,

@@ -9,15 +9,15 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from ingest.adapters.spapi.feeds import (
+from ingest.amazon.adapters.spapi.feeds import (
     Feed,
     FeedDocument,
     FeedNotDone,
     FeedsClient,
     FeedTransferError,
 )
-from ingest.adapters.spapi.http import Buckets, RetryPolicy, SpApiHttp, TokenCache
-from ingest.domain.connections import Credentials
+from ingest.amazon.adapters.spapi.http import Buckets, RetryPolicy, SpApiHttp, TokenCache
+from ingest.amazon.domain.connections import Credentials
 
 pytestmark = pytest.mark.unit
 

@@ -13,17 +13,17 @@ from spapi_standin.orders import iso, v2026_order
 from spapi_standin.sandbox import GET_ORDER_2026_ID
 from spapi_standin.server import StandIn
 
-from ingest.adapters import amazon_v0
-from ingest.adapters.spapi.http import (
+from ingest.amazon.adapters.spapi.http import (
     Buckets,
     RetryPolicy,
     SpApiHttp,
     SpApiRequestError,
     TokenCache,
 )
-from ingest.adapters.spapi.orders import V2026Reader
-from ingest.domain.connections import Credentials, SpApiUnavailable
-from ingest.domain.model import IncomingOrder
+from ingest.amazon.adapters.spapi.orders import V2026Reader
+from ingest.amazon.domain.connections import Credentials, SpApiUnavailable
+from ingest.intake.adapters import amazon_v0
+from ingest.intake.domain.model import IncomingOrder
 from shared.testing import RunningService
 
 pytestmark = pytest.mark.integration

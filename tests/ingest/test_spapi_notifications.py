@@ -14,7 +14,7 @@ from spapi_standin.harness import SELLER_KEY, connect, events_by_order
 from spapi_standin.orders import iso, v2026_order
 from spapi_standin.server import Fault, StandIn
 
-from ingest.service_layer.sync import poller_of
+from ingest.amazon.service_layer.sync import poller_of
 from shared.events.common import EncryptedPII
 from shared.pii import PIICipher
 from shared.testing import RunningService

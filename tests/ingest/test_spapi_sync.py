@@ -16,8 +16,8 @@ from spapi_standin.server import Fault, StandIn
 from sqlalchemy import select
 
 from ingest.adapters import orm
+from ingest.amazon.service_layer.sync import Poller, poller_of
 from ingest.bootstrap import SPEC
-from ingest.service_layer.sync import Poller, poller_of
 from ingest.settings import IngestSettings
 from shared.testing import RunningService, eventually, running_service
 

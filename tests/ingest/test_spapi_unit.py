@@ -10,8 +10,7 @@ import pytest
 from spapi_standin.orders import v2026_order
 from spapi_standin.sandbox import GET_ORDER_2026
 
-from ingest.adapters import amazon, amazon_v2026
-from ingest.domain.connections import (
+from ingest.amazon.domain.connections import (
     Action,
     InvalidTransition,
     Region,
@@ -21,14 +20,15 @@ from ingest.domain.connections import (
     next_window,
     transition,
 )
-from ingest.domain.model import IncomingOrder, Rejected
-from ingest.domain.throttle import (
+from ingest.amazon.domain.throttle import (
     LIMITS,
     RateLimit,
     backoff_delay,
     bucket_for,
     parse_rate_limit_header,
 )
+from ingest.intake.adapters import amazon, amazon_v2026
+from ingest.intake.domain.model import IncomingOrder, Rejected
 
 pytestmark = pytest.mark.unit
 

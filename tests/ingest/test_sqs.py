@@ -1,4 +1,4 @@
-"""ingest.adapters.sqs against a real SQS-compatible server (ElasticMQ, the sqs_endpoint
+"""ingest.amazon.adapters.sqs against a real SQS-compatible server (ElasticMQ, the sqs_endpoint
 fixture): long-poll receive, delete by receipt handle, redelivery after the visibility
 timeout, and Amazon's notification bodies parsed (a malformed one surfaces, never raises)."""
 
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiobotocore.session import get_session
 
-from ingest.adapters.sqs import (
+from ingest.amazon.adapters.sqs import (
     FeedFinished,
     Malformed,
     NotificationQueue,

@@ -26,15 +26,14 @@ from spapi_standin.server import Fault, StandIn
 from sqlalchemy import select
 
 from ingest.adapters import orm
-from ingest.adapters.sqs import FeedFinished, NotificationQueue
-from ingest.bootstrap import SPEC
-from ingest.service_layer.sqs_notifications import (
+from ingest.amazon.adapters.sqs import FeedFinished, NotificationQueue
+from ingest.amazon.service_layer.sqs_notifications import (
     Handled,
     NotificationsConsumer,
     run_notifications,
 )
-from ingest.service_layer.sync import spapi_of, vault_of
-from ingest.service_layer.unit_of_work import UnitOfWork
+from ingest.amazon.service_layer.sync import spapi_of, uow_factory_of, vault_of
+from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
 from shared import topics
 from shared.events.common import EncryptedPII
@@ -98,7 +97,7 @@ def consumer_of(svc: RunningService, queue: NotificationQueue, **kw: Any) -> Not
     resources = svc.resources
     return NotificationsConsumer(
         queue=queue,
-        uow_factory=lambda: UnitOfWork(resources.sessions),
+        uow_factory=uow_factory_of(resources),
         spapi=spapi_of(resources),
         vault=vault_of(resources),
         pii=PIICipher(resources.settings.pii_key),
@@ -340,9 +339,9 @@ async def _left_on(sqs_endpoint: str, name: str) -> int:
 
 CRASHING_CONSUMER = """
 import asyncio, os, signal
-from ingest.adapters.sqs import NotificationQueue
+from ingest.amazon.adapters.sqs import NotificationQueue
 from ingest.bootstrap import SPEC
-from ingest.service_layer.sqs_notifications import run_notifications
+from ingest.amazon.service_layer.sqs_notifications import run_notifications
 from ingest.settings import IngestSettings
 from shared.runtime import open_resources
 

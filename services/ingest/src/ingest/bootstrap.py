@@ -1,56 +1,41 @@
-"""Ingest's composition root: what it stores, publishes and runs in the background."""
+"""Ingest's composition root: one process for both contexts (order intake and the Amazon
+gateway), one database, what it publishes, consumes and runs in the background."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.adapters import orm
+from ingest.amazon.entrypoints.kafka.handlers import handler_table
+from ingest.amazon.service_layer import confirmations, sync
+from ingest.amazon.service_layer.unit_of_work import SqlGatewayUnitOfWork
 from ingest.dependencies import Dependencies
 from ingest.entrypoints.api.app import build_app
-from ingest.service_layer import confirmations, pii_retention, sync, uploads
-from ingest.service_layer.unit_of_work import UnitOfWork
+from ingest.intake.service_layer import pii_retention, uploads
 from ingest.settings import IngestSettings
 from shared import topics
-from shared.events.fulfillment import SHIPMENT_CONFIRMED, SHIPMENT_UPDATED
-from shared.messaging.envelope import CloudEvent
 from shared.messaging.inbox import Handler
 from shared.runtime import Resources, ServiceSpec
-from shared.unit_of_work import SqlUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-class _Joined(SqlUnitOfWork):
-    """The consumer runner's transaction, for a handler that takes its session."""
-
-    outbox_table = orm.plumbing.outbox
-
-    def _bind(self, session: AsyncSession) -> None:
-        return None
+def _handlers(deps: Dependencies) -> dict[str, Handler[SqlGatewayUnitOfWork]]:
+    # Only the gateway consumes (fulfillment.v1 shipments); a handler typed on the abstract
+    # unit of work takes the SQL one.
+    return dict(handler_table())
 
 
-def _joined(deps: Dependencies, session: AsyncSession) -> _Joined:
-    return _Joined.joining(session)
-
-
-def _handlers(deps: Dependencies) -> dict[str, Handler[_Joined]]:
-    # Shipments confirmed in fulfillment are pushed back to Amazon from here: ingest holds the
-    # sellers' SP-API connections (it is Orderflow's gateway to Amazon).
-    confirm = confirmations.shipment_handler()
-
-    async def on_shipment(uow: _Joined, event: CloudEvent, payload: Any) -> None:
-        await confirm(uow.session, event, payload)
-
-    return {SHIPMENT_CONFIRMED: on_shipment, SHIPMENT_UPDATED: on_shipment}
+def _joined(deps: Dependencies, session: AsyncSession) -> SqlGatewayUnitOfWork:
+    return SqlGatewayUnitOfWork.joining(session, topic=deps.settings.topic(topics.ORDERS))
 
 
 async def _resume_uploads(resources: Resources[Dependencies]) -> None:
     deps = resources.deps
     await uploads.resume_unfinished(
-        lambda: UnitOfWork(deps.sessions),
+        deps.intake_uow,
         pii=deps.pii,
         topic=deps.settings.topic(topics.ORDERS),
         chunk=deps.settings.upload_chunk_orders,

@@ -1,5 +1,6 @@
 """What ingest's API, consumers and background jobs are given: built once per process by
-``bootstrap``, typed, read as ``resources.deps``."""
+``bootstrap``, typed, read as ``resources.deps``. Both contexts read it through their own
+protocol (``IntakeDependencies``, ``GatewayDependencies``), so neither imports this module."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ingest.adapters.spapi.http import Buckets
-from ingest.service_layer.connections import Vault
-from ingest.service_layer.sync import SpApi
-from ingest.service_layer.unit_of_work import UnitOfWork
+from ingest.amazon.adapters.spapi.http import Buckets
+from ingest.amazon.service_layer.connections import Vault
+from ingest.amazon.service_layer.sync import SpApi
+from ingest.amazon.service_layer.unit_of_work import SqlGatewayUnitOfWork
+from ingest.intake.service_layer.unit_of_work import SqlIntakeUnitOfWork
 from ingest.settings import IngestSettings
+from shared import topics
 from shared.pii import PIICipher
 
 Clock = Callable[[], datetime]
@@ -32,8 +35,11 @@ class Dependencies:
     vault: Vault
     clock: Clock = field(default=utc_now)
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+    def intake_uow(self) -> SqlIntakeUnitOfWork:
+        return SqlIntakeUnitOfWork(self.sessions, topic=self.settings.topic(topics.ORDERS))
+
+    def gateway_uow(self) -> SqlGatewayUnitOfWork:
+        return SqlGatewayUnitOfWork(self.sessions, topic=self.settings.topic(topics.ORDERS))
 
     @classmethod
     def build(

@@ -1,4 +1,10 @@
-"""Ingest's FastAPI application."""
+"""Ingest's one FastAPI application: intake's routers and the Amazon gateway's side by side,
+each context with its own error mapping.
+
+It lives here, above both contexts, because it composes them: in intake it would import the
+gateway (which intake never does), and in the gateway it would make the gateway own intake's
+HTTP surface.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from ingest.adapters.amazon_v0 import AmazonOrder
-from ingest.adapters.amazon_v2026 import Order
-from ingest.entrypoints.api import errors
-from ingest.entrypoints.api.routers import (
-    ads,
-    confirmations,
-    connections,
-    notifications,
-    orders,
-    quarantine,
-    uploads,
-)
-from ingest.entrypoints.api.routers.orders import BatchIn
+from ingest.amazon.entrypoints.api import errors as gateway_errors
+from ingest.amazon.entrypoints.api.routers import confirmations, connections, notifications
+from ingest.intake.entrypoints.api import errors as intake_errors
+from ingest.intake.entrypoints.api.routers import ads, orders, quarantine, uploads
+from ingest.intake.entrypoints.api.routers.orders import BatchIn
+from ingest.intake.service_layer.shapes import OrderV0, OrderV2026
 from shared.api.app import create_app
 from shared.api.openapi import add_schemas
 from shared.messaging import deadletters_api as deadletters
@@ -47,6 +46,7 @@ def build_app(resources: Resources[Any]) -> FastAPI:
         ],
     )
     install_readiness(app, resources)
-    errors.install(app)
-    add_schemas(app, AmazonOrder, Order, BatchIn)
+    intake_errors.install(app)
+    gateway_errors.install(app)
+    add_schemas(app, OrderV0, OrderV2026, BatchIn)
     return app

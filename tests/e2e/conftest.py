@@ -3,24 +3,68 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
+from shared.settings import ServiceSettings
+from shared.testing import RunningService, running_service
 
 PII_KEY = "n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs="
 KEYS = "k-seller=seller:A2SELLER1EXAMPLE,k-other=seller:A3SELLER2EXAMPLE,k-ops=ops,k-sys=system"
 SERVICES = sorted(
     p.name for p in (Path(__file__).resolve().parents[2] / "services").iterdir() if p.is_dir()
 )
+
+
+def settings_of(service: str, **values: Any) -> ServiceSettings:
+    """The service's own settings class, built from ``values``."""
+    module = importlib.import_module(f"{service}.settings")
+    [cls] = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings
+    ]
+    return cls(**values)
+
+
+@contextlib.asynccontextmanager
+async def in_process_platform(
+    make_database: Callable[[str], str],
+    *,
+    kafka_bootstrap: str,
+    prefix: str,
+    roles: Sequence[str],
+    **settings: Any,
+) -> AsyncIterator[dict[str, RunningService]]:
+    """Every service in this process, on its own database, sharing ``prefix``'s topics."""
+    tag = prefix.rstrip(".").rsplit(".", 1)[-1][:8]
+    async with contextlib.AsyncExitStack() as stack:
+        running: dict[str, RunningService] = {}
+        for name in SERVICES:
+            values = dict(
+                DATABASE_URL=make_database(f"{name}_{tag}"),
+                KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+                KAFKA_TOPIC_PREFIX=prefix,
+                ORDERFLOW_API_KEYS=KEYS,
+                ORDERFLOW_PII_KEY=PII_KEY,
+            )
+            spec = importlib.import_module(f"{name}.bootstrap").SPEC
+            running[name] = await stack.enter_async_context(
+                running_service(spec, settings_of(name, **values, **settings), roles=roles)
+            )
+        yield running
 
 
 @dataclass

@@ -16,8 +16,6 @@ consumer, and no service dead-letters anything.
 from __future__ import annotations
 
 import base64
-import contextlib
-import importlib
 import json
 import re
 import secrets
@@ -35,10 +33,10 @@ from shared import inputs
 from shared.messaging.envelope import MAX_EVENT_BYTES
 from shared.samples import amazon_order, order_id
 from shared.settings import ServiceSettings
-from shared.testing import RunningService, eventually, running_service
+from shared.testing import RunningService, eventually
 
 from . import hostile
-from .conftest import KEYS, PII_KEY, SERVICES
+from .conftest import SERVICES, in_process_platform, settings_of
 from .hostile_bodies import (
     FILE_ROUTES,
     FIRST,
@@ -74,39 +72,19 @@ BATCH_CLASSES = ("nul", "bidi-override", "huge", "one-over", "2**64", "money-1e3
 
 
 # ---- the platform and seller A's objects -------------------------------------------------------
-def _settings(service: str, **values: Any) -> ServiceSettings:
-    module = importlib.import_module(f"{service}.settings")
-    [cls] = [
-        v
-        for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings
-    ]
-    return cls(**values)
-
-
 @pytest.fixture(scope="module")
 async def platform(
     make_database: Callable[[str], str], kafka_bootstrap: str, topic_prefix: str
 ) -> AsyncIterator[dict[str, RunningService]]:
-    prefix = f"{topic_prefix}hx{secrets.token_hex(3)}."
-    async with contextlib.AsyncExitStack() as stack:
-        running: dict[str, RunningService] = {}
-        for name in SERVICES:
-            settings = _settings(
-                name,
-                DATABASE_URL=make_database(f"{name}_hx"),
-                KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
-                KAFKA_TOPIC_PREFIX=prefix,
-                ORDERFLOW_API_KEYS=KEYS,
-                ORDERFLOW_PII_KEY=PII_KEY,
-                RATE_LIMIT_PER_SECOND=1_000_000,
-                RATE_LIMIT_BURST=1_000_000,
-                MAX_BODY_BYTES=MAX_BODY,
-            )
-            spec = importlib.import_module(f"{name}.bootstrap").SPEC
-            running[name] = await stack.enter_async_context(
-                running_service(spec, settings, roles=("worker", "relay", "background"))
-            )
+    async with in_process_platform(
+        make_database,
+        kafka_bootstrap=kafka_bootstrap,
+        prefix=f"{topic_prefix}hx{secrets.token_hex(3)}.",
+        roles=("worker", "relay", "background"),
+        RATE_LIMIT_PER_SECOND=1_000_000,
+        RATE_LIMIT_BURST=1_000_000,
+        MAX_BODY_BYTES=MAX_BODY,
+    ) as running:
         yield running
 
 
@@ -509,7 +487,7 @@ def test_every_service_has_the_one_body_cap() -> None:
     """MAX_BODY_BYTES is the shared setting; no service sets a cap of its own."""
     default = ServiceSettings().max_body_bytes
     assert default == 5 * 1024 * 1024
-    assert {name: _settings(name).max_body_bytes for name in SERVICES} == dict.fromkeys(
+    assert {name: settings_of(name).max_body_bytes for name in SERVICES} == dict.fromkeys(
         SERVICES, default
     )
 

@@ -22,7 +22,6 @@ key, 403 for the wrong role) complete it.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import re
 import secrets
 import uuid
@@ -37,10 +36,9 @@ import pytest
 from analytics.adapters.ingest_client import IngestClient
 from analytics.adapters.peers import Peers
 from shared.samples import amazon_order, order_id
-from shared.settings import ServiceSettings
-from shared.testing import RunningService, eventually, running_service
+from shared.testing import RunningService, eventually
 
-from .conftest import KEYS, PII_KEY, SERVICES
+from .conftest import in_process_platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -211,37 +209,21 @@ def _later() -> str:
     return (datetime.now(UTC) + timedelta(hours=4)).isoformat()
 
 
-def _settings_class(service: str) -> type[ServiceSettings]:
-    module = importlib.import_module(f"{service}.settings")
-    [cls] = [
-        v
-        for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings
-    ]
-    return cls
-
-
 @pytest.fixture(scope="module")
 async def platform(
     make_database: Callable[[str], str], kafka_bootstrap: str, topic_prefix: str
 ) -> AsyncIterator[dict[str, RunningService]]:
-    prefix = f"{topic_prefix}ten{secrets.token_hex(3)}."
     async with contextlib.AsyncExitStack() as stack:
-        running: dict[str, RunningService] = {}
-        for name in SERVICES:
-            settings = _settings_class(name)(
-                DATABASE_URL=make_database(f"{name}_ten"),
-                KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
-                KAFKA_TOPIC_PREFIX=prefix,
-                ORDERFLOW_API_KEYS=KEYS,
-                ORDERFLOW_PII_KEY=PII_KEY,
+        running = await stack.enter_async_context(
+            in_process_platform(
+                make_database,
+                kafka_bootstrap=kafka_bootstrap,
+                prefix=f"{topic_prefix}ten{secrets.token_hex(3)}.",
+                roles=("worker", "relay"),
                 RATE_LIMIT_PER_SECOND=100_000,
                 RATE_LIMIT_BURST=100_000,
             )
-            spec = importlib.import_module(f"{name}.bootstrap").SPEC
-            running[name] = await stack.enter_async_context(
-                running_service(spec, settings, roles=("worker", "relay"))
-            )
+        )
         # Analytics joins ingest, fulfillment and defects over their REST APIs (trace, ops
         # overview): wire it to the in-process services, as ORDERFLOW_SERVICE_URLS would.
         routed = _Routed({n: httpx.ASGITransport(app=running[n].app) for n in PEERS})

@@ -13,7 +13,10 @@ Revises: 0003
 Create Date: 2026-11-26 20:15:00.000000
 """
 
-from alembic import op
+from shared.messaging.migrations import (
+    drop_unread_plumbing_indexes,
+    restore_unread_plumbing_indexes,
+)
 
 revision = "0004"
 down_revision = "0003"
@@ -22,10 +25,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.drop_index("ix_inbox_subject", table_name="inbox")
-    op.drop_constraint("outbox_event_id_key", "outbox", type_="unique")
+    drop_unread_plumbing_indexes()
 
 
 def downgrade() -> None:
-    op.create_unique_constraint("outbox_event_id_key", "outbox", ["event_id"])
-    op.create_index("ix_inbox_subject", "inbox", ["subject"], unique=False)
+    restore_unread_plumbing_indexes()

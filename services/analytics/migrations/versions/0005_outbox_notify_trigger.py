@@ -11,7 +11,7 @@ Revises: 0004
 Create Date: 2026-11-26 22:45:00.000000
 """
 
-from alembic import op
+from shared.messaging.migrations import create_outbox_notify_trigger, drop_outbox_notify_trigger
 
 revision = "0005"
 down_revision = "0004"
@@ -20,17 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute(
-        "CREATE OR REPLACE FUNCTION orderflow_outbox_notify() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('orderflow_outbox', ''); "
-        "RETURN NULL; END $$"
-    )
-    op.execute(
-        "CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON outbox "
-        "FOR EACH STATEMENT EXECUTE FUNCTION orderflow_outbox_notify()"
-    )
+    create_outbox_notify_trigger()
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER outbox_notify ON outbox")
-    op.execute("DROP FUNCTION orderflow_outbox_notify()")
+    drop_outbox_notify_trigger()

@@ -9,7 +9,10 @@ Revises: 0002
 Create Date: 2026-11-26 12:00:00.000000
 """
 
-from alembic import op
+from shared.messaging.migrations import (
+    store_outbox_payload_inline,
+    store_outbox_payload_out_of_line,
+)
 
 revision = "0003"
 down_revision = "0002"
@@ -18,8 +21,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE outbox SET (toast_tuple_target = 256)")
+    store_outbox_payload_out_of_line()
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE outbox RESET (toast_tuple_target)")
+    store_outbox_payload_inline()

@@ -10,7 +10,7 @@ Revises: 0006
 Create Date: 2026-11-26 14:00:00.000000
 """
 
-from alembic import op
+from shared.messaging.migrations import create_plumbing_brin_indexes, drop_plumbing_brin_indexes
 
 revision = "0007"
 down_revision = "0006"
@@ -19,10 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_outbox_created_brin", "outbox", ["created_at"], postgresql_using="brin")
-    op.create_index("ix_inbox_applied_brin", "inbox", ["applied_at"], postgresql_using="brin")
+    create_plumbing_brin_indexes()
 
 
 def downgrade() -> None:
-    op.drop_index("ix_inbox_applied_brin", table_name="inbox")
-    op.drop_index("ix_outbox_created_brin", table_name="outbox")
+    drop_plumbing_brin_indexes()

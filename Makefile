@@ -40,11 +40,11 @@ status: ## what is running
 	@$(PY) -m devstack status
 
 lint: setup ## ruff lint and format check
-	$(VENV)/bin/ruff check shared services infra tests bench
-	$(VENV)/bin/ruff format --check shared services infra tests bench
+	$(VENV)/bin/ruff check shared services infra testkit tests bench
+	$(VENV)/bin/ruff format --check shared services infra testkit tests bench
 
 typecheck: setup ## mypy --strict on every package
-	$(VENV)/bin/mypy --no-incremental shared/src infra/src $(wildcard services/*/src)
+	$(VENV)/bin/mypy --no-incremental shared/src infra/src testkit/src $(wildcard services/*/src)
 
 check: lint typecheck ## lint and type check
 

@@ -17,7 +17,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import local_stack, machine, percentiles, save, service_process
-from shared.samples import amazon_order
+from orderflow_testkit.samples import amazon_order
 
 HEADERS = {"Authorization": "Bearer bench-seller"}
 

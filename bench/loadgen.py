@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import orjson
 
-from shared.samples import amazon_order
+from orderflow_testkit.samples import amazon_order
 
 RETRYABLE = {429, 503}
 

@@ -23,8 +23,8 @@ from fulfillment.settings import FulfillmentSettings
 from ingest.bootstrap import SPEC as INGEST
 from ingest.service_layer import pii_retention as ingest_retention
 from ingest.settings import IngestSettings
-from shared.samples import amazon_order
-from shared.testing import RunningService, eventually, running_service
+from orderflow_testkit.harness import RunningService, eventually, running_service
+from orderflow_testkit.samples import amazon_order
 
 from .conftest import KEYS, PII_KEY
 

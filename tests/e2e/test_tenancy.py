@@ -36,9 +36,9 @@ import pytest
 
 from analytics.adapters.ingest_client import IngestClient
 from analytics.adapters.peers import Peers
-from shared.samples import amazon_order, order_id
+from orderflow_testkit.harness import RunningService, eventually, running_service
+from orderflow_testkit.samples import amazon_order, order_id
 from shared.settings import ServiceSettings
-from shared.testing import RunningService, eventually, running_service
 
 from .conftest import KEYS, PII_KEY, SERVICES
 

@@ -9,7 +9,7 @@ import pytest
 from ingest.adapters import amazon_v0, flatfile
 from ingest.domain.errors import UnreadableUpload
 from ingest.domain.model import IncomingOrder, IntakeResult, KnownOrder, Rejected, decide
-from shared.samples import amazon_order
+from orderflow_testkit.samples import amazon_order
 
 pytestmark = pytest.mark.unit
 

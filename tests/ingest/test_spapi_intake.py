@@ -24,7 +24,7 @@ from ingest.adapters.spapi.http import (
 from ingest.adapters.spapi.orders import V2026Reader
 from ingest.domain.connections import Credentials, SpApiUnavailable
 from ingest.domain.model import IncomingOrder
-from shared.testing import RunningService
+from orderflow_testkit.harness import RunningService
 
 pytestmark = pytest.mark.integration
 

@@ -1,32 +1,16 @@
-"""Drop two plumbing indexes nothing reads: fewer index writes per event
-
-- ``ix_inbox_subject``: no query looks up the inbox by subject (an order's events are traced
-  through analytics' ``order_events``), and every consumed event would write an entry.
-- The unique constraint on ``outbox.event_id``: event ids are new UUIDs, nothing looks the
-  outbox up by them, and a consumer's inbox drops a repeated id anyway; every insert and every
-  sent mark (not a HOT update) would write a random leaf of it.
-
-See docs/adr/0015-no-unread-plumbing-indexes.md.
+"""drop two plumbing indexes nothing reads (docs/adr/0015-no-unread-plumbing-indexes.md)
 
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-26 20:15:00.000000
 """
 
-from shared.messaging.migrations import (
-    drop_unread_plumbing_indexes,
-    restore_unread_plumbing_indexes,
-)
+from shared.messaging.migrations import drop_unread_plumbing_indexes as upgrade
+from shared.messaging.migrations import restore_unread_plumbing_indexes as downgrade
 
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-
-def upgrade() -> None:
-    drop_unread_plumbing_indexes()
-
-
-def downgrade() -> None:
-    restore_unread_plumbing_indexes()
+__all__ = ["downgrade", "upgrade"]

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fulfillment.adapters import orm
+from fulfillment.adapters import orm, pii_purge
 from fulfillment.adapters.pii import BuyerPII
 from fulfillment.entrypoints.api.app import build_app
-from fulfillment.service_layer import pii_retention, ship_clock, uploads
+from fulfillment.service_layer import ship_clock, uploads
 from fulfillment.service_layer.handlers import amazon_confirmation_handler, snapshot_handler
 from fulfillment.service_layer.unit_of_work import UnitOfWork
 from fulfillment.settings import FulfillmentSettings
 from shared import topics
+from shared import uploads as upload_jobs
 from shared.events.orders import (
     ORDER_CREATED,
     ORDER_UPDATED,
@@ -20,6 +21,7 @@ from shared.events.orders import (
     SHIPMENT_AMAZON_CONFIRMED,
 )
 from shared.messaging.inbox import Handler
+from shared.pii_retention import PIIRetentionSettings, run_pii_purge
 from shared.runtime import Resources, ServiceSpec
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -70,10 +72,20 @@ async def _ship_clock(resources: Resources) -> None:
 
 
 async def _resume_uploads(resources: Resources) -> None:
-    await uploads.resume_unfinished(
+    job = uploads.job(
         lambda: new_uow(resources),
         clock=lambda: resources.extras["clock"](),
         chunk=_settings(resources).upload_chunk_rows,
+    )
+    await upload_jobs.resume_unfinished(job)
+
+
+async def _purge_pii(resources: Resources) -> None:
+    await run_pii_purge(
+        resources.sessions,
+        pii_purge.STATEMENTS,
+        settings=PIIRetentionSettings(),
+        clock=lambda: resources.extras["clock"](),
     )
 
 
@@ -85,5 +97,5 @@ SPEC = ServiceSpec(
     handlers=_handlers,
     subscribes=(topics.ORDERS,),
     publishes=(topics.FULFILLMENT,),
-    background=(_ship_clock, _resume_uploads, pii_retention.run_pii_purge),
+    background=(_ship_clock, _resume_uploads, _purge_pii),
 )

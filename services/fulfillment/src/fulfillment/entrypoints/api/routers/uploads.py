@@ -13,6 +13,7 @@ from fulfillment.entrypoints.api.schemas import UploadOut
 from fulfillment.service_layer import uploads
 from fulfillment.service_layer.unit_of_work import UnitOfWork
 from shared import topics
+from shared import uploads as upload_jobs
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.files import FILE_BODY, read_file, spawn_job
 
@@ -46,17 +47,12 @@ async def post_upload(
 def _start(request: Request, upload_id: uuid.UUID) -> None:
     resources = request.app.state.resources
     settings = resources.settings
-    spawn_job(
-        request.app,
-        uploads.process(
-            lambda: UnitOfWork(
-                topic=settings.topic(topics.FULFILLMENT), sessions=resources.sessions
-            ),
-            upload_id,
-            clock=lambda: resources.extras["clock"](),
-            chunk=settings.upload_chunk_rows,
-        ),
+    job = uploads.job(
+        lambda: UnitOfWork(topic=settings.topic(topics.FULFILLMENT), sessions=resources.sessions),
+        clock=lambda: resources.extras["clock"](),
+        chunk=settings.upload_chunk_rows,
     )
+    spawn_job(request.app, upload_jobs.process(job, upload_id))
 
 
 @router.get("/{upload_id}", response_model=UploadOut, summary="An upload's progress and results")

@@ -13,8 +13,10 @@ from ingest.entrypoints.api.schemas import UploadOut
 from ingest.service_layer import uploads
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
+from shared import uploads as upload_jobs
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.files import FILE_BODY, read_file, spawn_job
+from shared.clock import utc_now
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 
@@ -50,16 +52,14 @@ async def post_upload(
 def _start(request: Request, upload_id: uuid.UUID) -> None:
     resources = request.app.state.resources
     settings = resources.settings
-    spawn_job(
-        request.app,
-        uploads.process(
-            lambda: UnitOfWork(resources.sessions),
-            upload_id,
-            pii=resources.extras["pii"],
-            topic=settings.topic(topics.ORDERS),
-            chunk=settings.upload_chunk_orders,
-        ),
+    job = uploads.job(
+        lambda: UnitOfWork(resources.sessions),
+        pii=resources.extras["pii"],
+        topic=settings.topic(topics.ORDERS),
+        chunk=settings.upload_chunk_orders,
+        clock=utc_now,
     )
+    spawn_job(request.app, upload_jobs.process(job, upload_id))
 
 
 @router.get("/{upload_id}", response_model=UploadOut, summary="An upload's progress and errors")

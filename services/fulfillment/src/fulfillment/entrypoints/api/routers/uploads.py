@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -15,7 +16,7 @@ from fulfillment.service_layer.unit_of_work import UnitOfWork
 from shared import topics
 from shared import uploads as upload_jobs
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.files import FILE_BODY, read_file, spawn_job
+from shared.api.files import FILE_BODY, accept_upload, spawn_job
 
 router = APIRouter(prefix="/v1/shipments/uploads", tags=["shipment uploads"])
 
@@ -31,16 +32,11 @@ router = APIRouter(prefix="/v1/shipments/uploads", tags=["shipment uploads"])
 async def post_upload(
     request: Request, response: Response, seller: ActingSeller, uow: UoW
 ) -> UploadOut:
-    filename, content = await read_file(request)
-    async with uow:
-        row, duplicate = await uploads.register(
-            uow, seller_id=seller, filename=filename, content=content
-        )
-    if duplicate:
-        response.status_code = 200
-    else:
-        _start(request, row.id)
-    response.headers["Location"] = f"/v1/shipments/uploads/{row.id}"
+    register = partial(uploads.register, uow, seller_id=seller)
+    start = partial(_start, request)
+    row, duplicate = await accept_upload(
+        request, response, uow, register, start=start, location=router.prefix
+    )
     return _out(row, duplicate=duplicate)
 
 
@@ -65,18 +61,5 @@ async def get_upload(upload_id: uuid.UUID, seller: VisibleSeller, uow: UoW) -> U
 
 
 def _out(row: Any, *, duplicate: bool = False) -> UploadOut:
-    done = row.rows_processed / row.rows_total * 100 if row.rows_total else 100.0
-    return UploadOut(
-        upload_id=str(row.id),
-        status=row.status,
-        filename=row.filename,
-        duplicate=duplicate,
-        rows_total=row.rows_total,
-        rows_processed=row.rows_processed,
-        rows_accepted=row.rows_accepted,
-        rows_rejected=row.rows_rejected,
-        percent_done=round(done, 1),
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        results=row.results,
-    )
+    done, total = row.rows_processed, row.rows_total
+    return UploadOut.of(row, done=done, total=total, duplicate=duplicate, results=row.results)

@@ -1,16 +1,9 @@
-"""drop two plumbing indexes nothing reads (docs/adr/0015-no-unread-plumbing-indexes.md)
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-26 20:15:00.000000
-"""
+"""drop two plumbing indexes nothing reads (docs/adr/0015-no-unread-plumbing-indexes.md)"""
 
 from shared.messaging.migrations import drop_unread_plumbing_indexes as upgrade
 from shared.messaging.migrations import restore_unread_plumbing_indexes as downgrade
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 __all__ = ["downgrade", "upgrade"]

@@ -1,16 +1,9 @@
-"""BRIN indexes on the outbox's and the inbox's ages (docs/adr/0014-brin-for-age-based-deletes.md)
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-26 14:00:00.000000
-"""
+"""BRIN indexes on the outbox's and inbox's ages (docs/adr/0014-brin-for-age-based-deletes.md)"""
 
 from shared.messaging.migrations import create_plumbing_brin_indexes as upgrade
 from shared.messaging.migrations import drop_plumbing_brin_indexes as downgrade
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 __all__ = ["downgrade", "upgrade"]

@@ -12,7 +12,6 @@ job's progress every service answers, and ``accept_upload`` the answer to a new 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -21,7 +20,7 @@ from typing import Any, Literal, Self
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from shared import inputs
+from shared import inputs, uploads
 from shared.api.problems import Problem
 
 RAW_TYPES = ("text/csv", "text/tab-separated-values", "text/plain", "application/octet-stream")
@@ -139,17 +138,29 @@ class UploadOut(BaseModel):
         )
 
 
+def upload_route(model: type[BaseModel], summary: str) -> dict[str, Any]:
+    """The options of an upload endpoint's POST route answering ``model``."""
+    seen = {"model": model, "description": "the same file was uploaded before"}
+    return {
+        "status_code": 202,
+        "response_model": model,
+        "summary": summary,
+        "openapi_extra": FILE_BODY,
+        "responses": {200: seen},
+    }
+
+
 async def accept_upload(
     request: Request,
     response: Response,
     uow: AbstractAsyncContextManager[Any],
     register: Callable[..., Awaitable[tuple[Any, bool]]],
     *,
-    start: Callable[[uuid.UUID], None],
+    job: uploads.Job[Any, Any],
     location: str,
 ) -> tuple[Any, bool]:
     """Read the file and ``register(filename=, content=)`` its job in ``uow``; returns (upload
-    row, whether it was a duplicate). A new file: 202 and its job started; one uploaded
+    row, whether it was a duplicate). A new file: 202 and ``job`` started on it; one uploaded
     before: 200. Location either way."""
     filename, content = await read_file(request)
     async with uow:
@@ -157,6 +168,6 @@ async def accept_upload(
     if duplicate:
         response.status_code = 200
     else:
-        start(row.id)
+        spawn_job(request.app, uploads.process(job, row.id))
     response.headers["Location"] = f"{location}/{row.id}"
     return row, duplicate

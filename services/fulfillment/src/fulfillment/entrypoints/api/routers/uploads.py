@@ -14,41 +14,34 @@ from fulfillment.entrypoints.api.schemas import UploadOut
 from fulfillment.service_layer import uploads
 from fulfillment.service_layer.unit_of_work import UnitOfWork
 from shared import topics
-from shared import uploads as upload_jobs
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.files import FILE_BODY, accept_upload, spawn_job
+from shared.api.files import accept_upload, upload_route
+from shared.uploads import Job
 
 router = APIRouter(prefix="/v1/shipments/uploads", tags=["shipment uploads"])
 
 
 @router.post(
-    "",
-    status_code=202,
-    response_model=UploadOut,
-    summary="Upload a shipment-confirmation flat file; processed as a job",
-    openapi_extra=FILE_BODY,
-    responses={200: {"model": UploadOut, "description": "the same file was uploaded before"}},
+    "", **upload_route(UploadOut, "Upload a shipment-confirmation flat file; processed as a job")
 )
 async def post_upload(
     request: Request, response: Response, seller: ActingSeller, uow: UoW
 ) -> UploadOut:
     register = partial(uploads.register, uow, seller_id=seller)
-    start = partial(_start, request)
     row, duplicate = await accept_upload(
-        request, response, uow, register, start=start, location=router.prefix
+        request, response, uow, register, job=_job(request), location=router.prefix
     )
     return _out(row, duplicate=duplicate)
 
 
-def _start(request: Request, upload_id: uuid.UUID) -> None:
+def _job(request: Request) -> Job[UnitOfWork, Any]:
     resources = request.app.state.resources
     settings = resources.settings
-    job = uploads.job(
+    return uploads.job(
         lambda: UnitOfWork(topic=settings.topic(topics.FULFILLMENT), sessions=resources.sessions),
         clock=lambda: resources.extras["clock"](),
         chunk=settings.upload_chunk_rows,
     )
-    spawn_job(request.app, upload_jobs.process(job, upload_id))
 
 
 @router.get("/{upload_id}", response_model=UploadOut, summary="An upload's progress and results")

@@ -14,21 +14,19 @@ from ingest.entrypoints.api.schemas import UploadOut
 from ingest.service_layer import uploads
 from ingest.service_layer.unit_of_work import UnitOfWork
 from shared import topics
-from shared import uploads as upload_jobs
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.files import FILE_BODY, accept_upload, spawn_job
+from shared.api.files import accept_upload, upload_route
 from shared.clock import utc_now
+from shared.uploads import Job
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 
 
 @router.post(
     "",
-    status_code=202,
-    response_model=UploadOut,
-    summary="Upload an order report (tab- or comma-separated); processed as a job",
-    openapi_extra=FILE_BODY,
-    responses={200: {"model": UploadOut, "description": "the same file was uploaded before"}},
+    **upload_route(
+        UploadOut, "Upload an order report (tab- or comma-separated); processed as a job"
+    ),
 )
 async def post_upload(
     request: Request,
@@ -38,24 +36,22 @@ async def post_upload(
     pii: Cipher,
 ) -> UploadOut:
     register = partial(uploads.register, uow, seller_id=seller, pii=pii)
-    start = partial(_start, request)
     row, duplicate = await accept_upload(
-        request, response, uow, register, start=start, location=router.prefix
+        request, response, uow, register, job=_job(request), location=router.prefix
     )
     return _out(row, duplicate=duplicate)
 
 
-def _start(request: Request, upload_id: uuid.UUID) -> None:
+def _job(request: Request) -> Job[UnitOfWork, Any]:
     resources = request.app.state.resources
     settings = resources.settings
-    job = uploads.job(
+    return uploads.job(
         lambda: UnitOfWork(resources.sessions),
         pii=resources.extras["pii"],
         topic=settings.topic(topics.ORDERS),
         chunk=settings.upload_chunk_orders,
         clock=utc_now,
     )
-    spawn_job(request.app, upload_jobs.process(job, upload_id))
 
 
 @router.get("/{upload_id}", response_model=UploadOut, summary="An upload's progress and errors")

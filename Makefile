@@ -40,12 +40,12 @@ status: ## what is running
 	@$(PY) -m devstack status
 
 lint: setup ## ruff lint and format check, and the import contracts between layers and services
-	$(VENV)/bin/ruff check shared services infra tests bench
-	$(VENV)/bin/ruff format --check shared services infra tests bench
+	$(VENV)/bin/ruff check shared services infra testkit tests bench
+	$(VENV)/bin/ruff format --check shared services infra testkit tests bench
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 typecheck: setup ## mypy --strict on every package
-	$(VENV)/bin/mypy --no-incremental shared/src infra/src $(wildcard services/*/src) bench
+	$(VENV)/bin/mypy --no-incremental shared/src infra/src testkit/src $(wildcard services/*/src) bench
 
 check: lint typecheck ## lint and type check
 

@@ -29,13 +29,13 @@ from devstack import config
 from ingest.intake.adapters import amazon
 from ingest.intake.domain.model import IncomingOrder
 from ingest.intake.service_layer.handlers import _snapshot  # how ingest builds the snapshot
+from orderflow_testkit.samples import amazon_order
 from shared.db.migrations import upgrade_to_head
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED
 from shared.events.registry import build_event
 from shared.messaging.decoding import Message
 from shared.pii import PIICipher
 from shared.runtime import open_resources, tune_gc
-from shared.samples import amazon_order
 from shared.settings import ServiceSettings
 
 CONSUMERS = ("fulfillment", "defects", "analytics")

@@ -26,7 +26,7 @@ from bench.common import (
     save,
     service_process,
 )
-from shared.samples import amazon_order
+from orderflow_testkit.samples import amazon_order
 
 HEADERS = {"Authorization": "Bearer bench-seller"}
 SINGLES_IN_FLIGHT = 16

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from shared.samples import amazon_order
+from orderflow_testkit.samples import amazon_order
 
 RETRYABLE = {429, 503}
 

@@ -68,10 +68,10 @@ from bench.report import FLATTEN, OMIT, Json, jsonable, key
 from devstack import config
 from ingest.intake.adapters import amazon
 from ingest.intake.domain.model import IncomingOrder
+from orderflow_testkit.samples import amazon_order
 from shared.db.migrations import upgrade_to_head
 from shared.pii import PIICipher
 from shared.runtime import open_resources
-from shared.samples import amazon_order
 
 MIB = 1024 * 1024
 

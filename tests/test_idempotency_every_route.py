@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, text
 
+from orderflow_testkit.harness import RunningService, running_service
 from shared.api.idempotency import HEADER, fingerprint
 from shared.settings import ServiceSettings
-from shared.testing import RunningService, running_service
 
 pytestmark = pytest.mark.integration
 

@@ -2,9 +2,10 @@
 notify trigger, which the models cannot describe.
 
 The plumbing tables (outbox, inbox, dead letters) are defined once in ``shared.messaging.tables``
-but created by each service's own, frozen migrations; a column or index added to one place and
-not the other would only show in production. Alembic's autogenerate compares the migrated
-database with the models and must find nothing to do.
+but created by the frozen steps of ``shared.messaging.migrations`` that each service's history
+calls; a column or index added to one place and not the other would only show in production.
+Alembic's autogenerate compares the migrated database with the models and must find nothing to
+do.
 """
 
 from __future__ import annotations

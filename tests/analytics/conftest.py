@@ -19,9 +19,9 @@ from analytics.bootstrap import SPEC
 from analytics.settings import AnalyticsSettings
 from ingest.bootstrap import SPEC as INGEST_SPEC
 from ingest.settings import IngestSettings
+from orderflow_testkit.harness import RunningService, eventually, running_service
 from shared.events.registry import build_event
 from shared.kafka.client import ensure_topics
-from shared.testing import RunningService, eventually, running_service
 from shared.topics import dead_letter_topic
 
 SELLER = "A2SELLER1EXAMPLE"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from orderflow_testkit.samples import order_id
 from shared.events.common import Money
 from shared.events.defects import ClaimEvent, FeedbackEvent
 from shared.events.fulfillment import ItemQuantity, OrderCanceled, OrderShipLate, Shipment
 from shared.events.orders import OrderItem, OrderSnapshot
-from shared.samples import order_id
 
 SELLER = "A2SELLER1EXAMPLE"
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from orderflow_testkit.harness import RunningService
 from shared import topics
 from shared.events import defects, fulfillment, orders
 from shared.events.fulfillment import Shipment
 from shared.events.orders import OrderSnapshot
-from shared.testing import RunningService
 from tests.analytics.conftest import OPS, Publisher, wait_applied
 from tests.analytics.factories import cancel, claim, feedback, ship_late, shipment, snapshot
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from orderflow_testkit.harness import RunningService, read_topic
+from orderflow_testkit.samples import amazon_order
 from shared import topics
 from shared.messaging.envelope import CloudEvent
-from shared.samples import amazon_order
-from shared.testing import RunningService, read_topic
 from tests.analytics.conftest import SELLER, SELLER_KEY, applied_count, wait_applied
 
 pytestmark = pytest.mark.e2e

@@ -12,10 +12,10 @@ import pytest
 from analytics.bootstrap import SPEC
 from analytics.service_layer.alerting import AlertJob
 from analytics.settings import AnalyticsSettings
+from orderflow_testkit.harness import RunningService, eventually, read_topic, running_service
 from shared import topics
 from shared.events import fulfillment, orders
 from shared.messaging.envelope import CloudEvent
-from shared.testing import RunningService, eventually, read_topic, running_service
 from tests.analytics.conftest import (
     OPS,
     SELLER,

@@ -21,10 +21,10 @@ import pytest
 import uvicorn
 from playwright.async_api import ConsoleMessage, Page, async_playwright
 
+from orderflow_testkit.harness import RunningService, eventually
 from shared import topics
 from shared.events import ads, fulfillment, orders
 from shared.events.ads import AdPerformance
-from shared.testing import RunningService, eventually
 from tests.analytics.conftest import OPS, SELLER, Publisher, wait_applied
 from tests.analytics.factories import cancel, shipment, snapshot, usd
 

@@ -21,10 +21,10 @@ from analytics.adapters import orm
 from analytics.bootstrap import SPEC
 from analytics.service_layer import event_log
 from analytics.settings import AnalyticsSettings
+from orderflow_testkit.harness import RunningService, eventually, running_service
 from shared import topics
 from shared.events import orders
 from shared.events.orders import OrderSnapshot
-from shared.testing import RunningService, eventually, running_service
 from tests.analytics.conftest import OPS, SELLER, Publisher, analytics_settings_for, wait_applied
 from tests.analytics.factories import snapshot
 

@@ -15,10 +15,10 @@ import pytest
 from analytics.adapters.ingest_client import IngestClient
 from analytics.adapters.peers import Peers
 from analytics.service_layer.ports import IngestView, PartitionLag, Unreachable
+from orderflow_testkit.harness import RunningService, eventually
+from orderflow_testkit.samples import amazon_order, order_id
 from shared import topics
 from shared.messaging.envelope import CloudEvent, schema_uri
-from shared.samples import amazon_order, order_id
-from shared.testing import RunningService, eventually
 from tests.analytics.conftest import OPS, SELLER, SELLER_KEY, Publisher
 from tests.analytics.factories import shipment, snapshot
 

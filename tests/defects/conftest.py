@@ -13,12 +13,12 @@ from pydantic import BaseModel
 
 from defects.bootstrap import SPEC
 from defects.settings import DefectsSettings
+from orderflow_testkit.harness import RunningService, read_topic, running_service
+from orderflow_testkit.samples import order_id
 from shared.events.fulfillment import ItemQuantity, Shipment
 from shared.events.orders import OrderSnapshot
 from shared.events.registry import build_event
 from shared.messaging.envelope import CloudEvent
-from shared.samples import order_id
-from shared.testing import RunningService, read_topic, running_service
 from shared.topics import DEFECTS, FULFILLMENT, ORDERS
 
 SELLER = "A2SELLER1EXAMPLE"

@@ -11,8 +11,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
+from orderflow_testkit.harness import RunningService, eventually
 from shared.events.fulfillment import RefundIssued
-from shared.testing import RunningService, eventually
 
 from .conftest import (
     AS_OPS,

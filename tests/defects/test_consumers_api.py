@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from orderflow_testkit.harness import RunningService, eventually
 from shared.events.orders import FulfillmentChannel
-from shared.testing import RunningService, eventually
 
 from .conftest import (
     AS_SELLER,

@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaProducer
 
 from ingest.bootstrap import SPEC as INGEST
 from ingest.settings import IngestSettings
-from shared.samples import amazon_order
-from shared.testing import RunningService, eventually, running_service
+from orderflow_testkit.harness import RunningService, eventually, running_service
+from orderflow_testkit.samples import amazon_order
 
 from .conftest import (
     AS_SELLER,

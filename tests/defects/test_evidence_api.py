@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.testing import RunningService
+from orderflow_testkit.harness import RunningService
 
 from .conftest import AS_OTHER, AS_SELLER, claim_body, new_order_id
 

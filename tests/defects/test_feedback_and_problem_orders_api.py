@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.testing import RunningService, eventually
+from orderflow_testkit.harness import RunningService, eventually
 
 from .conftest import (
     AS_OTHER,

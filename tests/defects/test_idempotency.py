@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from shared.testing import RunningService
+from orderflow_testkit.harness import RunningService
 
 from .conftest import AS_SELLER, claim_body, new_order_id
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.samples import amazon_order
+from orderflow_testkit.samples import amazon_order
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from orderflow_testkit.harness import RunningService, running_service
 from shared.settings import ServiceSettings
-from shared.testing import RunningService, running_service
 
 PII_KEY = "n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs="
 KEYS = "k-seller=seller:A2SELLER1EXAMPLE,k-other=seller:A3SELLER2EXAMPLE,k-ops=ops,k-sys=system"

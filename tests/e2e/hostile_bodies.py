@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from orderflow_testkit.samples import amazon_order, order_id
 from shared import inputs
-from shared.samples import amazon_order, order_id
 
 SELLER = "A2SELLER1EXAMPLE"
 

@@ -29,11 +29,11 @@ import httpx
 import orjson
 import pytest
 
+from orderflow_testkit.harness import RunningService, eventually
+from orderflow_testkit.samples import amazon_order, order_id
 from shared import inputs
 from shared.messaging.envelope import MAX_EVENT_BYTES
-from shared.samples import amazon_order, order_id
 from shared.settings import ServiceSettings
-from shared.testing import RunningService, eventually
 
 from . import hostile
 from .conftest import SERVICES, in_process_platform, settings_of

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
+from orderflow_testkit.harness import read_topic
+from orderflow_testkit.samples import amazon_order
 from shared.messaging.envelope import CloudEvent
-from shared.samples import amazon_order
-from shared.testing import read_topic
 
 from .conftest import ServiceProcess
 

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.samples import amazon_order
-from shared.testing import eventually, read_topic
+from orderflow_testkit.harness import eventually, read_topic
+from orderflow_testkit.samples import amazon_order
 
 from .conftest import ServiceProcess
 

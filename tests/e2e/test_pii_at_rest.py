@@ -47,11 +47,11 @@ import pytest
 from sqlalchemy import select
 
 from ingest.adapters import orm as ingest_orm
+from orderflow_testkit.harness import RunningService, eventually, running_service
+from orderflow_testkit.samples import amazon_order
 from shared.events.common import EncryptedPII
 from shared.pii import PIICipher
-from shared.samples import amazon_order
 from shared.settings import ServiceSettings
-from shared.testing import RunningService, eventually, running_service
 
 from .conftest import KEYS, PII_KEY, SERVICES
 

@@ -17,14 +17,15 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from fulfillment.adapters import pii_purge as fulfillment_purge
 from fulfillment.bootstrap import SPEC as FULFILLMENT
-from fulfillment.service_layer import pii_retention as fulfillment_retention
 from fulfillment.settings import FulfillmentSettings
 from ingest.bootstrap import SPEC as INGEST
-from ingest.intake.service_layer import pii_retention as ingest_retention
+from ingest.intake.adapters import pii_purge as ingest_purge
 from ingest.settings import IngestSettings
-from shared.samples import amazon_order
-from shared.testing import RunningService, eventually, running_service
+from orderflow_testkit.harness import RunningService, eventually, running_service
+from orderflow_testkit.samples import amazon_order
+from shared.pii_retention import Stores, purge_once
 
 from .conftest import KEYS, PII_KEY
 
@@ -247,8 +248,9 @@ async def test_pii_of_orders_closed_long_ago_is_removed_from_ingest_and_fulfillm
     )
 
     # The injected clock: 31 days on, the order shipped today and the canceled one are due.
-    counts = await fulfillment_retention.purge_once(
+    counts = await purge_once(
         fulfillment.resources.sessions,
+        fulfillment_purge.STATEMENTS,
         now=datetime.now(UTC) + timedelta(days=DAYS + 1),
         days=DAYS,
         batch=1,
@@ -294,9 +296,7 @@ async def test_quarantine_uploads_outbox_and_dead_letters_lose_their_pii_after_n
     sealed = await _scalar(ingest, "SELECT count(*) FROM quarantine WHERE sealed_input IS NOT NULL")
     assert sealed >= 1
     # Recent rows are kept by the running job...
-    counts = await ingest_retention.purge_once(
-        ingest.resources.sessions, now=datetime.now(UTC), days=DAYS, batch=100
-    )
+    counts = await _purge_now(ingest, ingest_purge.STATEMENTS)
     assert counts["quarantine"] == counts["outbox"] == 0
     # ...and purged once they are older than N days.
     await _execute(ingest, "UPDATE quarantine SET received_at = now() - interval '31 days'")
@@ -310,9 +310,7 @@ async def test_quarantine_uploads_outbox_and_dead_letters_lose_their_pii_after_n
         ingest,
         "UPDATE uploads SET finished_at = now() - interval '31 days' WHERE status = 'done'",
     )
-    counts = await ingest_retention.purge_once(
-        ingest.resources.sessions, now=datetime.now(UTC), days=DAYS, batch=100
-    )
+    counts = await _purge_now(ingest, ingest_purge.STATEMENTS)
     # (the background job may have got there first: the state is what counts)
     assert counts["quarantine"] <= sealed
     assert (
@@ -340,9 +338,7 @@ async def test_quarantine_uploads_outbox_and_dead_letters_lose_their_pii_after_n
         " now() - interval '31 days'), ('orders.v1', 0, 2, :p, 'E', 'e', 3, now())",
         p=orjson.dumps(poisoned),
     )
-    counts = await fulfillment_retention.purge_once(
-        fulfillment.resources.sessions, now=datetime.now(UTC), days=DAYS, batch=100
-    )
+    counts = await _purge_now(fulfillment, fulfillment_purge.STATEMENTS)
     assert counts["dead_letters"] <= 1
     left = await _scalar(
         fulfillment,
@@ -350,3 +346,9 @@ async def test_quarantine_uploads_outbox_and_dead_letters_lose_their_pii_after_n
         " ORDER BY kafka_offset) FROM dead_letters",
     )
     assert left[0] is None and left[1] == {"key_id": "k", "ciphertext": "c"}
+
+
+async def _purge_now(svc: RunningService, stores: Stores) -> dict[str, int]:
+    return await purge_once(
+        svc.resources.sessions, stores, now=datetime.now(UTC), days=DAYS, batch=100
+    )

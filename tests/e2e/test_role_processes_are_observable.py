@@ -13,8 +13,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.samples import amazon_order, order_id
-from shared.testing import eventually
+from orderflow_testkit.harness import eventually
+from orderflow_testkit.samples import amazon_order, order_id
 
 from .conftest import ServiceProcess
 

@@ -31,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.samples import amazon_order
+from orderflow_testkit.samples import amazon_order
 
 from .conftest import KEYS, PII_KEY, free_port, wait_ready
 

@@ -35,8 +35,8 @@ import pytest
 
 from analytics.adapters.ingest_client import IngestClient
 from analytics.adapters.peers import Peers
-from shared.samples import amazon_order, order_id
-from shared.testing import RunningService, eventually
+from orderflow_testkit.harness import RunningService, eventually
+from orderflow_testkit.samples import amazon_order, order_id
 
 from .conftest import in_process_platform
 

@@ -18,6 +18,8 @@ from sqlalchemy import select
 
 from fulfillment.bootstrap import SPEC
 from fulfillment.settings import FulfillmentSettings
+from orderflow_testkit.harness import RunningService, running_service
+from orderflow_testkit.samples import order_id
 from shared import topics
 from shared.events.common import Money
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderItem, OrderSnapshot, ShipTo
@@ -25,8 +27,6 @@ from shared.events.registry import build_event
 from shared.messaging.decoding import Message
 from shared.messaging.envelope import CloudEvent
 from shared.pii import PIICipher
-from shared.samples import order_id
-from shared.testing import RunningService, running_service
 
 PII_KEY = "n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs="
 SELLER = "A2SELLER1EXAMPLE"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.testing import RunningService, eventually
+from orderflow_testkit.harness import RunningService, eventually
 from tests.fulfillment.conftest import AS_SELLER, apply, outbox_events, snapshot
 
 pytestmark = pytest.mark.integration

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from orderflow_testkit.harness import RunningService
 from shared import topics
 from shared.events.orders import (
     SHIPMENT_AMAZON_CONFIRMATION_FAILED,
@@ -15,7 +16,6 @@ from shared.events.orders import (
 )
 from shared.events.registry import build_event
 from shared.messaging.envelope import CloudEvent
-from shared.testing import RunningService
 from tests.fulfillment.conftest import AS_OTHER, AS_SELLER, SELLER, apply, outbox_events, snapshot
 
 pytestmark = pytest.mark.integration

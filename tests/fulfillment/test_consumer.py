@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from orderflow_testkit.harness import RunningService, eventually
 from shared import topics
 from shared.kafka.client import ensure_topics, make_producer
-from shared.testing import RunningService, eventually
 from tests.fulfillment.conftest import AS_OPS, AS_SELLER, event_of, snapshot
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from orderflow_testkit.harness import RunningService, eventually, read_topic
+from orderflow_testkit.samples import amazon_order, iso
 from shared import topics
 from shared.messaging.envelope import CloudEvent
-from shared.samples import amazon_order, iso
-from shared.testing import RunningService, eventually, read_topic
 from tests.fulfillment.conftest import AS_SELLER
 
 pytestmark = pytest.mark.e2e

@@ -13,8 +13,8 @@ import orjson
 import pytest
 from sqlalchemy import func, insert, select, text
 
+from orderflow_testkit.harness import RunningService, eventually
 from shared.api.idempotency import fingerprint
-from shared.testing import RunningService, eventually
 from tests.fulfillment.conftest import (
     AS_OTHER,
     AS_SELLER,

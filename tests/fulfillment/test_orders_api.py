@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.testing import RunningService
+from orderflow_testkit.harness import RunningService
 from tests.fulfillment.conftest import (
     AS_OPS,
     AS_OTHER,

@@ -16,12 +16,12 @@ from fulfillment.bootstrap import SPEC
 from fulfillment.service_layer.handlers import Incoming, announced, apply_snapshots
 from fulfillment.service_layer.unit_of_work import SqlUnitOfWork
 from fulfillment.settings import FulfillmentSettings
+from orderflow_testkit.harness import RunningService, running_service
 from shared import topics
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED, OrderSnapshot
 from shared.messaging.decoding import Message
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.inbox import Batched
-from shared.testing import RunningService, running_service
 from tests.fulfillment.conftest import OTHER_SELLER, SELLER, apply, event_of, snapshot
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
-from shared.testing import RunningService, running_service
+from orderflow_testkit.harness import RunningService, running_service
 
 # tests/spapi_standin (the SP-API stand-in) is imported by the test_spapi_* modules.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

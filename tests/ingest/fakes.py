@@ -165,9 +165,6 @@ class FakeUploads(_Repo):
     async def progress(self, upload_id: uuid.UUID, **values: Any) -> None:
         self.t.uploads[upload_id].update(values)
 
-    async def finish(self, upload_id: uuid.UUID, at: datetime) -> None:
-        await self.progress(upload_id, status="done", finished_at=at, content=b"")
-
 
 class FakeAdRows(_Repo):
     async def lock(self, subject: str) -> tuple[int, dict[str, Any]] | None:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from shared.samples import amazon_order
-from shared.testing import RunningService, eventually
+from orderflow_testkit.harness import RunningService, eventually
+from orderflow_testkit.samples import amazon_order
 
 from .conftest import REFUSED_BY_POSTGRES, make_postgres_refuse
 

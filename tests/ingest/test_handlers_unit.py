@@ -35,13 +35,13 @@ from ingest.intake.domain.model import IncomingOrder, IntakeResult, Rejected
 from ingest.intake.service_layer import handlers, queries, uploads
 from ingest.intake.service_layer.ads import AdRowOutcome
 from ingest.intake.service_layer.shapes import read_order
+from orderflow_testkit.samples import amazon_order
 from shared.events.ads import AdPerformance
 from shared.events.common import Money
 from shared.events.fulfillment import SHIPMENT_CONFIRMED, Shipment
 from shared.events.orders import ORDER_CREATED, ORDER_UPDATED
 from shared.events.registry import build_event
 from shared.pii import PIICipher
-from shared.samples import amazon_order
 from tests.ingest.fakes import FakeDatabase, FakeGatewayUnitOfWork, FakeIntakeUnitOfWork
 
 pytestmark = pytest.mark.unit

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
+from orderflow_testkit.harness import RunningService, read_topic
+from orderflow_testkit.samples import amazon_order
 from shared import topics
-from shared.samples import amazon_order
-from shared.testing import RunningService, read_topic
 
 from .conftest import OTHER_SELLER
 

@@ -9,12 +9,12 @@ import orjson
 import pytest
 from sqlalchemy import event, text
 
+from orderflow_testkit.harness import RunningService, eventually, read_topic
+from orderflow_testkit.samples import amazon_order
 from shared import topics
 from shared.events.common import EncryptedPII
 from shared.messaging.envelope import CloudEvent
 from shared.pii import PIICipher
-from shared.samples import amazon_order
-from shared.testing import RunningService, eventually, read_topic
 
 from .conftest import REFUSED_BY_POSTGRES, make_postgres_refuse
 

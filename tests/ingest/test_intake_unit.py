@@ -9,7 +9,7 @@ import pytest
 from ingest.intake.adapters import amazon_v0, flatfile
 from ingest.intake.domain.errors import UnreadableUpload
 from ingest.intake.domain.model import IncomingOrder, IntakeResult, KnownOrder, Rejected, decide
-from shared.samples import amazon_order
+from orderflow_testkit.samples import amazon_order
 
 pytestmark = pytest.mark.unit
 

@@ -18,13 +18,13 @@ from fulfillment.bootstrap import SPEC as FULFILLMENT
 from fulfillment.settings import FulfillmentSettings
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
+from orderflow_testkit.harness import RunningService, eventually, running_service
+from orderflow_testkit.samples import amazon_order, iso, order_id
 from shared import topics
 from shared.events.fulfillment import SHIPMENT_CONFIRMED, SHIPMENT_UPDATED, ItemQuantity, Shipment
 from shared.events.registry import build_event
 from shared.messaging.decoding import Message
 from shared.messaging.envelope import CloudEvent
-from shared.samples import amazon_order, iso, order_id
-from shared.testing import RunningService, eventually, running_service
 
 PII_KEY = "n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs="
 SELLER = "A2SELLER1EXAMPLE"

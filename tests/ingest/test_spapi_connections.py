@@ -12,7 +12,7 @@ from spapi_standin.server import StandIn
 from sqlalchemy import select
 
 from ingest.adapters import orm
-from shared.testing import RunningService
+from orderflow_testkit.harness import RunningService
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from ingest.amazon.adapters.spapi.orders import V2026Reader
 from ingest.amazon.domain.connections import Credentials, SpApiUnavailable
 from ingest.intake.adapters import amazon_v0
 from ingest.intake.domain.model import IncomingOrder
-from shared.testing import RunningService
+from orderflow_testkit.harness import RunningService
 
 pytestmark = pytest.mark.integration
 

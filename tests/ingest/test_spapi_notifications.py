@@ -15,9 +15,9 @@ from spapi_standin.orders import iso, v2026_order
 from spapi_standin.server import Fault, StandIn
 
 from ingest.amazon.service_layer.sync import poller_of
+from orderflow_testkit.harness import RunningService
 from shared.events.common import EncryptedPII
 from shared.pii import PIICipher
-from shared.testing import RunningService
 
 pytestmark = pytest.mark.integration
 

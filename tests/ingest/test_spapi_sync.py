@@ -19,7 +19,7 @@ from ingest.adapters import orm
 from ingest.amazon.service_layer.sync import Poller, poller_of
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
-from shared.testing import RunningService, eventually, running_service
+from orderflow_testkit.harness import RunningService, eventually, running_service
 
 pytestmark = pytest.mark.integration
 

@@ -35,10 +35,10 @@ from ingest.amazon.service_layer.sqs_notifications import (
 from ingest.amazon.service_layer.sync import spapi_of, uow_factory_of, vault_of
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
+from orderflow_testkit.harness import RunningService, running_service
 from shared import topics
 from shared.events.common import EncryptedPII
 from shared.pii import PIICipher
-from shared.testing import RunningService, running_service
 
 pytestmark = pytest.mark.integration
 

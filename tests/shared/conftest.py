@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, Column, MetaData, Table, Text, insert
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from orderflow_testkit.harness import RunningService, running_service
 from shared import topics
 from shared.api.app import create_app
 from shared.events.orders import OrderSnapshot
@@ -29,7 +30,6 @@ from shared.messaging.inbox import Handler
 from shared.messaging.tables import define_plumbing
 from shared.runtime import Resources, ServiceSpec, install_readiness
 from shared.settings import ServiceSettings
-from shared.testing import RunningService, running_service
 from shared.unit_of_work import SqlUnitOfWork
 
 metadata = MetaData()

@@ -23,11 +23,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter
 
+from orderflow_testkit.harness import RunningService, eventually
 from shared import topics
 from shared.api.app import create_app
 from shared.logs import correlated, correlation_id, json_handler
 from shared.settings import ServiceSettings
-from shared.testing import RunningService, eventually
 
 from .conftest import FAILING, order_event, plumbing
 

@@ -22,11 +22,11 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from orderflow_testkit.harness import RunningService, eventually, read_topic
 from shared import topics
 from shared.kafka.client import make_producer
 from shared.messaging.outbox import add_event, add_events
 from shared.messaging.relay import OutboxListener, OutboxRelay
-from shared.testing import RunningService, eventually, read_topic
 
 from .conftest import FAILING, effects, order_event, plumbing
 

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from sqlalchemy import func, insert, select, text
 
+from orderflow_testkit.harness import RunningService
 from shared.messaging.housekeeping import outbox_backlog, prune
-from shared.testing import RunningService
 
 from .conftest import plumbing
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select, update
 
+from orderflow_testkit.harness import RunningService
 from shared.db import idempotency
-from shared.testing import RunningService
 
 from .conftest import effects, plumbing
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from orderflow_testkit.harness import running_service
 from shared.ratelimit import KeyedBuckets, TokenBucket
 from shared.settings import ServiceSettings
-from shared.testing import running_service
 
 from .conftest import PROBE, metadata
 

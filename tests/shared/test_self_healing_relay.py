@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from devstack.kafka import KafkaServer
+from orderflow_testkit.harness import eventually, running_service
 from shared import topics
 from shared.db.session import make_sessionmaker
 from shared.kafka.client import ensure_topics, make_producer
@@ -46,7 +47,6 @@ from shared.messaging.outbox import add_events, add_raw
 from shared.messaging.relay import OutboxRelay
 from shared.progress import Progress, Stalled
 from shared.settings import ServiceSettings
-from shared.testing import eventually, running_service
 
 from .conftest import PROBE, metadata, order_event, plumbing
 

@@ -21,10 +21,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import shared.runtime
+from orderflow_testkit.harness import RunningService, eventually, running_service
 from shared import topics
 from shared.messaging.outbox import add_event
 from shared.settings import ServiceSettings
-from shared.testing import RunningService, eventually, running_service
 
 from .conftest import HOLD, HOLD_ID, PROBE, effects, metadata, order_event, plumbing
 from .test_pool import _terminate_backends

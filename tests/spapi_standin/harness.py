@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from orderflow_testkit.harness import RunningService, eventually, read_topic
 from shared import topics
 from shared.messaging.envelope import CloudEvent
-from shared.testing import RunningService, eventually, read_topic
 from spapi_standin.orders import iso
 from spapi_standin.server import StandIn
 

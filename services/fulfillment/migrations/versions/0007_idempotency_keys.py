@@ -1,26 +1,11 @@
 """Idempotency keys: each POST or PATCH with an ``Idempotency-Key`` and its first response
-
-One row per key and scope (a seller, or an API key without one), claimed by one attempt at a
-time, marked committed in the transaction that does the work, and kept with the response to
-answer retries. Housekeeping deletes rows older than ``IDEMPOTENCY_KEY_HOURS`` through a BRIN
-index on their creation time. See docs/adr/0040-idempotency-keys.md.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-07 18:10:00.000000
+(docs/adr/0040-idempotency-keys.md)
 """
 
-from shared.db.migrations import create_idempotency_keys, drop_idempotency_keys
+from shared.db.migrations import create_idempotency_keys as upgrade
+from shared.db.migrations import drop_idempotency_keys as downgrade
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
-
-def upgrade() -> None:
-    create_idempotency_keys()
-
-
-def downgrade() -> None:
-    drop_idempotency_keys()
+__all__ = ["downgrade", "upgrade"]

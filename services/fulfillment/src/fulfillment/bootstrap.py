@@ -6,14 +6,16 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fulfillment.adapters import orm
+from fulfillment.adapters import orm, pii_purge
 from fulfillment.dependencies import Dependencies
 from fulfillment.entrypoints.api.app import build_app
 from fulfillment.entrypoints.kafka.handlers import handler_table
-from fulfillment.service_layer import background, pii_retention, uploads
+from fulfillment.service_layer import background, uploads
 from fulfillment.service_layer.unit_of_work import SqlUnitOfWork
 from fulfillment.settings import FulfillmentSettings
 from shared import topics
+from shared import uploads as upload_jobs
+from shared.pii_retention import PIIRetentionSettings, run_pii_purge
 from shared.runtime import Resources, ServiceSpec
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -35,11 +37,17 @@ async def _ship_clock(resources: Resources[Dependencies]) -> None:
 
 async def _resume_uploads(resources: Resources[Dependencies]) -> None:
     deps = resources.deps
-    await uploads.resume_unfinished(deps.uow, clock=deps.now, chunk=deps.settings.upload_chunk_rows)
+    job = uploads.job(deps.uow, clock=deps.now, chunk=deps.settings.upload_chunk_rows)
+    await upload_jobs.resume_unfinished(job)
 
 
 async def _purge_pii(resources: Resources[Dependencies]) -> None:
-    await pii_retention.run_pii_purge(resources.sessions, clock=resources.deps.now)
+    await run_pii_purge(
+        resources.sessions,
+        pii_purge.STATEMENTS,
+        settings=PIIRetentionSettings(),
+        clock=resources.deps.now,
+    )
 
 
 SPEC: ServiceSpec[FulfillmentSettings, Dependencies] = ServiceSpec(

@@ -1,25 +1,9 @@
-"""the outbox keeps each payload out of line (TOAST), so marking a row sent rewrites ~200 bytes
+"""the outbox keeps each payload out of line (docs/adr/0013-outbox-payload-out-of-line.md)"""
 
-The relay's UPDATE of sent_at, kafka_partition and kafka_offset writes a new row version; with
-toast_tuple_target = 256 the payload lives in the TOAST table and the new row version only
-points at it. See docs/adr/0013-outbox-payload-out-of-line.md.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-26 12:00:00.000000
-"""
-
-from alembic import op
+from shared.messaging.migrations import store_outbox_payload_inline as downgrade
+from shared.messaging.migrations import store_outbox_payload_out_of_line as upgrade
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
-
-def upgrade() -> None:
-    op.execute("ALTER TABLE outbox SET (toast_tuple_target = 256)")
-
-
-def downgrade() -> None:
-    op.execute("ALTER TABLE outbox RESET (toast_tuple_target)")
+__all__ = ["downgrade", "upgrade"]

@@ -1,31 +1,9 @@
-"""Drop two plumbing indexes nothing reads: fewer index writes per event
+"""drop two plumbing indexes nothing reads (docs/adr/0015-no-unread-plumbing-indexes.md)"""
 
-- ``ix_inbox_subject``: no query looks up the inbox by subject (an order's events are traced
-  through analytics' ``order_events``), and every consumed event would write an entry.
-- The unique constraint on ``outbox.event_id``: event ids are new UUIDs, nothing looks the
-  outbox up by them, and a consumer's inbox drops a repeated id anyway; every insert and every
-  sent mark (not a HOT update) would write a random leaf of it.
-
-See docs/adr/0015-no-unread-plumbing-indexes.md.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-11-26 20:15:00.000000
-"""
-
-from alembic import op
+from shared.messaging.migrations import drop_unread_plumbing_indexes as upgrade
+from shared.messaging.migrations import restore_unread_plumbing_indexes as downgrade
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
-
-def upgrade() -> None:
-    op.drop_index("ix_inbox_subject", table_name="inbox")
-    op.drop_constraint("outbox_event_id_key", "outbox", type_="unique")
-
-
-def downgrade() -> None:
-    op.create_unique_constraint("outbox_event_id_key", "outbox", ["event_id"])
-    op.create_index("ix_inbox_subject", "inbox", ["subject"], unique=False)
+__all__ = ["downgrade", "upgrade"]

@@ -1,36 +1,9 @@
-"""The outbox notifies the relay from a statement-level trigger instead of a statement each
-writing transaction sent
+"""the outbox notifies the relay from a trigger (docs/adr/0005-outbox-notify-trigger.md)"""
 
-PostgreSQL delivers the notification on commit, once per transaction however many rows or
-statements. The services send no ``SELECT pg_notify(...)`` of their own after writing to the
-outbox, and no code path that writes to the outbox can forget it. See
-docs/adr/0005-outbox-notify-trigger.md.
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-11-26 22:45:00.000000
-"""
-
-from alembic import op
+from shared.messaging.migrations import create_outbox_notify_trigger as upgrade
+from shared.messaging.migrations import drop_outbox_notify_trigger as downgrade
 
 revision = "0009"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
-
-def upgrade() -> None:
-    op.execute(
-        "CREATE OR REPLACE FUNCTION orderflow_outbox_notify() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('orderflow_outbox', ''); "
-        "RETURN NULL; END $$"
-    )
-    op.execute(
-        "CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON outbox "
-        "FOR EACH STATEMENT EXECUTE FUNCTION orderflow_outbox_notify()"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DROP TRIGGER outbox_notify ON outbox")
-    op.execute("DROP FUNCTION orderflow_outbox_notify()")
+__all__ = ["downgrade", "upgrade"]

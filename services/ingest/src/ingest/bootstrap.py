@@ -13,10 +13,13 @@ from ingest.amazon.service_layer import confirmations, sync
 from ingest.amazon.service_layer.unit_of_work import SqlGatewayUnitOfWork
 from ingest.dependencies import Dependencies
 from ingest.entrypoints.api.app import build_app
-from ingest.intake.service_layer import pii_retention, uploads
+from ingest.intake.adapters import pii_purge
+from ingest.intake.service_layer import uploads
 from ingest.settings import IngestSettings
 from shared import topics
+from shared import uploads as upload_jobs
 from shared.messaging.inbox import Handler
+from shared.pii_retention import PIIRetentionSettings, run_pii_purge
 from shared.runtime import Resources, ServiceSpec
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -34,16 +37,23 @@ def _joined(deps: Dependencies, session: AsyncSession) -> SqlGatewayUnitOfWork:
 
 async def _resume_uploads(resources: Resources[Dependencies]) -> None:
     deps = resources.deps
-    await uploads.resume_unfinished(
+    job = uploads.job(
         deps.intake_uow,
         pii=deps.pii,
         topic=deps.settings.topic(topics.ORDERS),
         chunk=deps.settings.upload_chunk_orders,
+        clock=deps.clock,
     )
+    await upload_jobs.resume_unfinished(job)
 
 
 async def _purge_pii(resources: Resources[Dependencies]) -> None:
-    await pii_retention.run_pii_purge(resources.sessions, clock=resources.deps.clock)
+    await run_pii_purge(
+        resources.sessions,
+        pii_purge.STATEMENTS,
+        settings=PIIRetentionSettings(),
+        clock=resources.deps.clock,
+    )
 
 
 SPEC: ServiceSpec[IngestSettings, Dependencies] = ServiceSpec(

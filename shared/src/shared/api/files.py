@@ -5,20 +5,23 @@
 its name in ``X-Filename``). The request's size cap (``MAX_BODY_BYTES``) bounds the file; its
 name must be one line of printable text (``shared.inputs.Filename``). ``spawn_job`` runs the
 processing in the API process; jobs still running at shutdown are cancelled, and each service
-resumes unfinished uploads from its database on start.
+resumes unfinished uploads from its database on start. ``UploadOut`` is the part of an upload
+job's progress every service answers, and ``accept_upload`` the answer to a new upload.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
+from typing import Any, Literal, Self
 
-from fastapi import FastAPI, Request
-from pydantic import TypeAdapter, ValidationError
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from shared import inputs
+from shared import inputs, uploads
 from shared.api.problems import Problem
+from shared.unit_of_work import UnitOfWork
 
 RAW_TYPES = ("text/csv", "text/tab-separated-values", "text/plain", "application/octet-stream")
 _RAW = {"schema": {"type": "string", "format": "binary"}}
@@ -101,3 +104,71 @@ async def cancel_jobs(app: FastAPI) -> None:
     for task in list(jobs):
         task.cancel()
     await asyncio.gather(*jobs, return_exceptions=True)
+
+
+class UploadOut(BaseModel):
+    upload_id: str
+    status: Literal["queued", "processing", "done"]
+    filename: str | None
+    duplicate: bool = False
+    rows_total: int
+    rows_processed: int
+    rows_accepted: int
+    rows_rejected: int
+    percent_done: float
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any, *, done: int, total: int, duplicate: bool, **more: Any) -> Self:
+        """From an upload row; ``done`` of ``total`` (rows, orders) is its progress."""
+        return cls(
+            upload_id=str(row.id),
+            status=row.status,
+            filename=row.filename,
+            duplicate=duplicate,
+            rows_total=row.rows_total,
+            rows_processed=row.rows_processed,
+            rows_accepted=row.rows_accepted,
+            rows_rejected=row.rows_rejected,
+            percent_done=round(done / total * 100 if total else 100.0, 1),
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            **more,
+        )
+
+
+def upload_route(model: type[BaseModel], summary: str) -> dict[str, Any]:
+    """The options of an upload endpoint's POST route answering ``model``."""
+    seen = {"model": model, "description": "the same file was uploaded before"}
+    return {
+        "status_code": 202,
+        "response_model": model,
+        "summary": summary,
+        "openapi_extra": FILE_BODY,
+        "responses": {200: seen},
+    }
+
+
+async def accept_upload(
+    request: Request,
+    response: Response,
+    uow: UnitOfWork,
+    register: Callable[..., Awaitable[tuple[Any, bool]]],
+    *,
+    job: uploads.Job[Any, Any],
+    location: str,
+) -> tuple[Any, bool]:
+    """Read the file and ``register(filename=, content=)`` its job in ``uow``; returns (upload
+    row, whether it was a duplicate). A new file: 202 and ``job`` started on it; one uploaded
+    before: 200. Location either way."""
+    filename, content = await read_file(request)
+    async with uow:
+        row, duplicate = await register(filename=filename, content=content)
+        await uow.commit()
+    if duplicate:
+        response.status_code = 200
+    else:
+        spawn_job(request.app, uploads.process(job, row.id))
+    response.headers["Location"] = f"{location}/{row.id}"
+    return row, duplicate

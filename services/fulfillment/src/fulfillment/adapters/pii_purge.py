@@ -1,18 +1,28 @@
-"""SQL that removes buyer PII fulfillment no longer needs (policy: service_layer/pii_retention.py).
+"""Buyer PII retention: gone PII_RETENTION_DAYS after an order ships or is canceled.
+
+Amazon's Data Protection Policy lets a seller keep buyer PII only as long as needed to fulfil
+the order and meet tax or legal duties. Fulfillment holds it in two places, purged in batches
+by the shared job (``shared.pii_retention``) with the statements below:
+
+- ``orders``: the sealed ``buyer_pii`` (packing slips) and ``buyer_email_hash`` (search by
+  e-mail) of an order Shipped or Canceled more than N days ago; ``pii_removed_at`` records
+  when. ``GET /v1/orders/{id}`` then says ``pii_status: removed``, the packing slip answers
+  410 Gone, and later snapshots of the order do not bring the PII back;
+- ``dead_letters``: sealed buyer PII in dead-lettered orders.v1 payloads older than N days.
+
+Kafka keeps the sealed (ciphertext) snapshots in orders.v1 until topic retention deletes them;
+crypto-shredding (a key per order) is the complete answer and is not built.
 
 An order's closing moment is read from its document: for a Canceled order the seller's
 cancellation time, or Amazon's LastUpdateDate when Amazon or the buyer canceled it; for a
 Shipped one the latest of LastUpdateDate and the shipments' ship dates.
-Each statement handles at most ``limit`` rows, claimed with ``FOR UPDATE SKIP LOCKED`` so
-several API replicas can run the job side by side, and answers how many rows it changed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.pii_retention import blank_buyer_pii_in_payloads
 
 _CLOSED_AT = """
     CASE WHEN status = 'Canceled' THEN COALESCE(
@@ -33,7 +43,9 @@ _ORDERS = text(
     f"""
     UPDATE orders
     SET doc = doc || jsonb_build_object(
-            'buyer_pii', NULL, 'buyer_email_hash', NULL, 'pii_removed_at', CAST(:now_iso AS text)
+            'buyer_pii', NULL, 'buyer_email_hash', NULL, 'pii_removed_at', to_char(
+                CAST(:now AS timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
+            )
         ),
         buyer_email_hash = NULL
     WHERE amazon_order_id IN (
@@ -50,35 +62,9 @@ _ORDERS = text(
 
 # Dead-lettered orders.v1 messages keep their payload for replay; after N days the sealed
 # buyer PII in it is blanked (a replay then applies the order without PII).
-_DEAD_LETTERS = text(
-    """
-    UPDATE dead_letters
-    SET payload = convert_to(
-        jsonb_set(convert_from(payload, 'UTF8')::jsonb, '{data,buyer_pii}', 'null'::jsonb)::text,
-        'UTF8'
-    )
-    WHERE id IN (
-        SELECT id FROM dead_letters
-        WHERE failed_at < :cutoff
-          AND convert_from(payload, 'UTF8') LIKE '%"buyer_pii":{%'
-          AND jsonb_typeof(convert_from(payload, 'UTF8')::jsonb -> 'data' -> 'buyer_pii')
-              = 'object'
-        ORDER BY id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    """
+_DEAD_LETTERS = blank_buyer_pii_in_payloads(
+    "dead_letters",
+    due="""failed_at < :cutoff AND convert_from(payload, 'UTF8') LIKE '%"buyer_pii":{%'""",
 )
 
 STATEMENTS = {"orders": _ORDERS, "dead_letters": _DEAD_LETTERS}
-
-
-async def purge_batch(
-    session: AsyncSession, store: str, *, cutoff: datetime, now: datetime, limit: int
-) -> int:
-    """Remove buyer PII from up to ``limit`` rows of ``store`` due before ``cutoff``."""
-    params: dict[str, object] = {"cutoff": cutoff, "limit": limit}
-    if store == "orders":
-        params["now_iso"] = now.isoformat()
-    result = await session.execute(STATEMENTS[store], params)
-    return int(result.rowcount)  # type: ignore[attr-defined]

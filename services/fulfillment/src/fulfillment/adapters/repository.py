@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,9 +19,8 @@ from sqlalchemy import (
     literal,
     select,
     tuple_,
-    update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fulfillment.adapters import codec, orm
@@ -30,6 +28,7 @@ from fulfillment.domain.errors import ConcurrentInsert
 from fulfillment.domain.model import Order
 from fulfillment.domain.search import SearchFilters, SearchPage
 from shared.db import bulk
+from shared.uploads import UploadStore
 
 INFINITY = literal("infinity").cast(DateTime(timezone=True))
 
@@ -175,43 +174,6 @@ def _paged(stmt: Select[Any], page: SearchPage) -> Select[Any]:
     return stmt.order_by(*order).limit(page.limit)
 
 
-class SqlUploadRepository:
+class SqlUploadRepository(UploadStore):
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, **values: Any) -> bool:
-        stmt = (
-            insert(orm.shipment_uploads)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["seller_id", "sha256"])
-            .returning(orm.shipment_uploads.c.id)
-        )
-        return (await self.session.execute(stmt)).first() is not None
-
-    async def find_same(self, seller_id: str, sha256: str) -> Any | None:
-        u = orm.shipment_uploads.c
-        stmt = select(orm.shipment_uploads).where(u.seller_id == seller_id, u.sha256 == sha256)
-        return (await self.session.execute(stmt)).first()
-
-    async def get(
-        self, upload_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
-    ) -> Any | None:
-        u = orm.shipment_uploads.c
-        stmt = select(orm.shipment_uploads).where(u.id == upload_id)
-        if seller_id is not None:
-            stmt = stmt.where(u.seller_id == seller_id)
-        if lock:
-            stmt = stmt.with_for_update(skip_locked=True)
-        return (await self.session.execute(stmt)).first()
-
-    async def unfinished(self) -> list[uuid.UUID]:
-        u = orm.shipment_uploads.c
-        stmt = select(u.id).where(u.status.in_(("queued", "processing"))).order_by(u.created_at)
-        return list((await self.session.execute(stmt)).scalars())
-
-    async def progress(self, upload_id: uuid.UUID, **values: Any) -> None:
-        await self.session.execute(
-            update(orm.shipment_uploads)
-            .where(orm.shipment_uploads.c.id == upload_id)
-            .values(**values)
-        )
+        super().__init__(session, orm.shipment_uploads)

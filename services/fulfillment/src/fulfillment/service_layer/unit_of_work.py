@@ -9,16 +9,16 @@ consumer runner) commits it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fulfillment.adapters import orm
 from fulfillment.adapters.repository import SqlOrderRepository, SqlUploadRepository
 from fulfillment.domain.model import Order
 from fulfillment.domain.search import SearchFilters, SearchPage
 from shared import unit_of_work as base
+from shared.uploads import Uploads as UploadRepository
 
 if TYPE_CHECKING:  # the session is the adapters' business; named here for the types only
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,22 +43,6 @@ class OrderRepository(Protocol):
     async def overdue_for_flagging(self, now: datetime, limit: int) -> list[Order]: ...
 
     async def search(self, filters: SearchFilters, page: SearchPage) -> list[Order]: ...
-
-
-class UploadRepository(Protocol):
-    """Shipment uploads as rows (attribute access: ``row.status``, ``row.results``, ...)."""
-
-    async def add(self, **values: Any) -> bool: ...
-
-    async def find_same(self, seller_id: str, sha256: str) -> Any | None: ...
-
-    async def get(
-        self, upload_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
-    ) -> Any | None: ...
-
-    async def unfinished(self) -> list[uuid.UUID]: ...
-
-    async def progress(self, upload_id: uuid.UUID, **values: Any) -> None: ...
 
 
 class UnitOfWork(base.UnitOfWork):

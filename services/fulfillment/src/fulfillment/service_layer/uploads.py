@@ -1,17 +1,13 @@
-"""Shipment-confirmation uploads as jobs (the pattern of ingest's order uploads).
+"""Shipment-confirmation uploads as jobs (the mechanism: ``shared.uploads``), in chunks of
+packages, each chunk also recording its per-row results.
 
-A file is registered at once (same seller + same SHA-256 = the same job, never run twice),
-then processed in chunks of packages; each chunk is one transaction that also advances the
-job's counters and per-row results, so progress is exact and a crash resumes where it
-stopped. Each package runs in its own savepoint; a package already confirmed (same order,
-tracking number and items) is reported as a duplicate, not confirmed again.
+Each package runs in its own savepoint; a package already confirmed (same order, tracking
+number and items) is reported as a duplicate, not confirmed again.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +17,9 @@ from fulfillment.domain.errors import FulfillmentError, InvalidInput
 from fulfillment.domain.model import ItemQuantity
 from fulfillment.service_layer import handlers
 from fulfillment.service_layer.unit_of_work import UnitOfWork
+from shared import uploads
+from shared.clock import Clock
 from shared.inputs import scrub
-
-log = logging.getLogger(__name__)
 
 MAX_RESULTS = 5000
 
@@ -33,47 +29,32 @@ async def register(
 ) -> tuple[Any, bool]:
     """Store the file as a queued job; returns (upload row, whether it was a duplicate)."""
     rows = flatfile.read_rows(content)
-    digest = flatfile.sha256(content)
-    created = await uow.uploads.add(
-        id=uuid.uuid4(),
-        seller_id=seller_id,
-        filename=filename,
-        sha256=digest,
-        content=content,
-        rows_total=len(rows),
+    return await uploads.register(
+        uow.uploads, seller_id=seller_id, filename=filename, content=content, rows_total=len(rows)
     )
-    return await uow.uploads.find_same(seller_id, digest), not created
 
 
-async def process(
-    new_uow: Callable[[], UnitOfWork],
-    upload_id: uuid.UUID,
-    *,
-    clock: Callable[[], datetime],
-    chunk: int,
-) -> None:
-    packages: list[flatfile.Package] | None = None
-    while True:
-        async with new_uow() as uow:
-            upload = await uow.uploads.get(upload_id, seller_id=None, lock=True)
-            if upload is None or upload.status == "done":
-                return
-            if packages is None:
-                packages = flatfile.packages_of(flatfile.read_rows(upload.content))
-            done = _packages_done(upload, packages)
-            batch = packages[done : done + chunk]
-            results = [
-                await _confirm_in_savepoint(uow, upload.seller_id, p, clock()) for p in batch
-            ]
-            finished = done + len(batch) >= len(packages)
-            await uow.uploads.progress(upload_id, **_counters(upload, results, clock(), finished))
-            await uow.commit()
-            if finished:
-                log.info("shipment upload processed", extra={"upload_id": str(upload_id)})
-                return
+def job(
+    new_uow: Callable[[], UnitOfWork], *, clock: Clock, chunk: int
+) -> uploads.Job[UnitOfWork, flatfile.Package]:
+    async def apply(
+        uow: UnitOfWork, upload: Any, batch: Sequence[flatfile.Package], _: bool
+    ) -> dict[str, Any]:
+        results = [await _confirm_in_savepoint(uow, upload.seller_id, p, clock()) for p in batch]
+        return _counters(upload, results)
+
+    return uploads.Job(
+        name="shipment upload",
+        new_uow=new_uow,
+        items=lambda upload: flatfile.packages_of(flatfile.read_rows(upload.content)),
+        done=_packages_done,
+        apply=apply,
+        chunk=chunk,
+        clock=clock,
+    )
 
 
-def _packages_done(upload: Any, packages: list[flatfile.Package]) -> int:
+def _packages_done(upload: Any, packages: Sequence[flatfile.Package]) -> int:
     done_rows = upload.rows_processed
     count = 0
     for package in packages:
@@ -136,27 +117,14 @@ def _items(p: flatfile.Package) -> tuple[ItemQuantity, ...] | None:
     return tuple(lines)
 
 
-def _counters(
-    upload: Any, results: list[dict[str, Any]], now: datetime, finished: bool
-) -> dict[str, Any]:
+def _counters(upload: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
     rows = sum(len(r["rows"]) for r in results)
     rejected = sum(len(r["rows"]) for r in results if r["result"] == "rejected")
     kept = list(upload.results)
     kept += results[: max(0, MAX_RESULTS - len(kept))]
     return {
-        "status": "done" if finished else "processing",
-        "finished_at": now if finished else None,
         "rows_processed": upload.rows_processed + rows,
         "rows_accepted": upload.rows_accepted + rows - rejected,
         "rows_rejected": upload.rows_rejected + rejected,
         "results": kept,
     }
-
-
-async def resume_unfinished(
-    new_uow: Callable[[], UnitOfWork], *, clock: Callable[[], datetime], chunk: int
-) -> None:
-    async with new_uow() as uow:
-        pending = await uow.uploads.unfinished()
-    for upload_id in pending:
-        await process(new_uow, upload_id, clock=clock, chunk=chunk)

@@ -38,7 +38,7 @@ orders = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # When the buyer PII was removed (PII_RETENTION_DAYS after Shipped/Canceled; see
-    # service_layer/pii_retention.py).
+    # adapters/pii_purge.py).
     Column("pii_removed_at", DateTime(timezone=True)),
     Index("ix_orders_seller", "seller_id", "received_at"),
     Index(

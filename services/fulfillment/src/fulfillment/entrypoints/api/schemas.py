@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fulfillment.domain import model
 from shared import inputs
+from shared.api import files
 
 CancelReason = Literal[
     "NoInventory",
@@ -240,18 +241,7 @@ class OrderPage(BaseModel):
     )
 
 
-class UploadOut(BaseModel):
-    upload_id: str
-    status: Literal["queued", "processing", "done"]
-    filename: str | None
-    duplicate: bool = False
-    rows_total: int
-    rows_processed: int
-    rows_accepted: int
-    rows_rejected: int
-    percent_done: float
-    created_at: datetime
-    finished_at: datetime | None
+class UploadOut(files.UploadOut):
     results: list[dict[str, Any]] = Field(description="per-row results (first 5,000)")
 
 

@@ -1,15 +1,27 @@
-"""SQL that removes buyer PII ingest no longer needs (policy: service_layer/pii_retention.py).
+"""Buyer PII retention: gone PII_RETENTION_DAYS after an order ships or is canceled.
 
-Each statement handles at most ``limit`` rows, claimed with ``FOR UPDATE SKIP LOCKED`` so
-several API replicas can run the job side by side, and answers how many rows it changed.
+Amazon's Data Protection Policy lets a seller keep buyer PII only as long as needed to fulfil
+the order and meet tax or legal duties, at most 30 days after delivery by default. Ingest holds
+PII in four places, each purged in batches by the shared job (``shared.pii_retention``) with
+the statements below:
+
+- ``orders.snapshot.buyer_pii``: removed once the order is Shipped or Canceled and its
+  LastUpdateDate is older than N days; ``orders.pii_removed_at`` records when, and
+  ``GET /v1/orders/{id}`` then says ``pii_status: removed``;
+- ``quarantine.sealed_input`` (the rejected input, sealed): N days after it was received;
+- ``uploads.content`` (flat files, sealed): emptied when the upload's job is done; a file a
+  job left behind (stored before that) N days after the upload finished;
+- sealed buyer PII in the payloads of sent outbox rows older than N days (if still kept).
+
+Kafka keeps the sealed (ciphertext) snapshots in orders.v1 until topic retention deletes them;
+crypto-shredding (a key per order) is the complete answer and is not built.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.pii_retention import blank_buyer_pii_in_payloads
 
 # Amazon statuses after which an order's buyer PII is kept only PII_RETENTION_DAYS.
 CLOSED_STATUSES = ("Shipped", "Canceled")
@@ -59,23 +71,9 @@ _UPLOADS = text(
 
 # Sent outbox rows are normally deleted by housekeeping (OUTBOX_RETENTION_DAYS) before this
 # matters; if they are kept longer, their sealed buyer PII is blanked in place.
-_OUTBOX = text(
-    """
-    UPDATE outbox
-    SET payload = convert_to(
-        jsonb_set(convert_from(payload, 'UTF8')::jsonb, '{data,buyer_pii}', 'null'::jsonb)::text,
-        'UTF8'
-    )
-    WHERE id IN (
-        SELECT id FROM outbox
-        WHERE created_at < :cutoff AND sent_at < :cutoff  -- created_at: what BRIN finds
-          AND jsonb_typeof(convert_from(payload, 'UTF8')::jsonb -> 'data' -> 'buyer_pii')
-              = 'object'
-        ORDER BY id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    """
+_OUTBOX = blank_buyer_pii_in_payloads(
+    "outbox",
+    due="created_at < :cutoff AND sent_at < :cutoff",  # created_at: what BRIN finds
 )
 
 STATEMENTS = {
@@ -84,14 +82,3 @@ STATEMENTS = {
     "uploads": _UPLOADS,
     "outbox": _OUTBOX,
 }
-
-
-async def purge_batch(
-    session: AsyncSession, store: str, *, cutoff: datetime, now: datetime, limit: int
-) -> int:
-    """Remove buyer PII from up to ``limit`` rows of ``store`` older than ``cutoff``."""
-    params = {"cutoff": cutoff, "limit": limit}
-    if store == "orders":
-        params["now"] = now
-    result = await session.execute(STATEMENTS[store], params)
-    return int(result.rowcount)  # type: ignore[attr-defined]

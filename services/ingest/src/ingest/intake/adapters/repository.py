@@ -8,9 +8,7 @@ it is, for the caller's retry.
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Callable, Coroutine
-from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import any_, func, select, update
@@ -24,6 +22,7 @@ from ingest.intake.domain.model import KnownOrder
 from shared.db import bulk
 from shared.db.session import dump_json
 from shared.errors import is_transient
+from shared.uploads import UploadStore
 
 
 def _json(row: dict[str, Any]) -> dict[str, Any]:
@@ -166,48 +165,9 @@ class QuarantineRepository:
         return list((await self.session.execute(stmt)).all())
 
 
-class UploadRepository:
+class UploadRepository(UploadStore):
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def find_same(self, seller_id: str, sha256: str) -> Any | None:
-        u = orm.uploads.c
-        stmt = select(orm.uploads).where(u.seller_id == seller_id, u.sha256 == sha256)
-        return (await self.session.execute(stmt)).first()
-
-    async def add(self, **values: Any) -> bool:
-        stmt = (
-            insert(orm.uploads)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["seller_id", "sha256"])
-            .returning(orm.uploads.c.id)
-        )
-        return (await self.session.execute(stmt)).first() is not None
-
-    async def get(
-        self, upload_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
-    ) -> Any | None:
-        u = orm.uploads.c
-        stmt = select(orm.uploads).where(u.id == upload_id)
-        if seller_id is not None:
-            stmt = stmt.where(u.seller_id == seller_id)
-        if lock:
-            stmt = stmt.with_for_update(skip_locked=True)
-        return (await self.session.execute(stmt)).first()
-
-    async def unfinished(self) -> list[uuid.UUID]:
-        u = orm.uploads.c
-        stmt = select(u.id).where(u.status.in_(("queued", "processing"))).order_by(u.created_at)
-        return list((await self.session.execute(stmt)).scalars())
-
-    async def progress(self, upload_id: uuid.UUID, **values: Any) -> None:
-        await self.session.execute(
-            update(orm.uploads).where(orm.uploads.c.id == upload_id).values(**values)
-        )
-
-    async def finish(self, upload_id: uuid.UUID, at: datetime) -> None:
-        """Done: the file itself (sealed, with buyer PII in it) is no longer kept."""
-        await self.progress(upload_id, status="done", finished_at=at, content=b"")
+        super().__init__(session, orm.uploads)
 
 
 class AdRowRepository:

@@ -8,8 +8,6 @@ names the SQLAlchemy session: ``SqlIntakeUnitOfWork`` binds the SQL repositories
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +16,7 @@ from ingest.adapters import orm
 from ingest.intake.adapters import repository
 from ingest.intake.domain.model import KnownOrder
 from shared.unit_of_work import SqlUnitOfWork, UnitOfWork
+from shared.uploads import Uploads
 
 
 class Orders(Protocol):
@@ -46,22 +45,6 @@ class Quarantine(Protocol):
         before_id: int | None,
         limit: int,
     ) -> list[Any]: ...
-
-
-class Uploads(Protocol):
-    async def find_same(self, seller_id: str, sha256: str) -> Any | None: ...
-
-    async def add(self, **values: Any) -> bool: ...
-
-    async def get(
-        self, upload_id: uuid.UUID, *, seller_id: str | None, lock: bool = False
-    ) -> Any | None: ...
-
-    async def unfinished(self) -> list[uuid.UUID]: ...
-
-    async def progress(self, upload_id: uuid.UUID, **values: Any) -> None: ...
-
-    async def finish(self, upload_id: uuid.UUID, at: datetime) -> None: ...
 
 
 class AdRows(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -11,43 +12,30 @@ from fulfillment.dependencies import Dependencies
 from fulfillment.entrypoints.api.deps import UoW
 from fulfillment.entrypoints.api.schemas import UploadOut
 from fulfillment.service_layer import queries, uploads
+from fulfillment.service_layer.unit_of_work import UnitOfWork
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.files import FILE_BODY, read_file, spawn_job
+from shared.api.files import accept_upload, upload_route
+from shared.uploads import Job
 
 router = APIRouter(prefix="/v1/shipments/uploads", tags=["shipment uploads"])
 
 
 @router.post(
-    "",
-    status_code=202,
-    response_model=UploadOut,
-    summary="Upload a shipment-confirmation flat file; processed as a job",
-    openapi_extra=FILE_BODY,
-    responses={200: {"model": UploadOut, "description": "the same file was uploaded before"}},
+    "", **upload_route(UploadOut, "Upload a shipment-confirmation flat file; processed as a job")
 )
 async def post_upload(
     request: Request, response: Response, seller: ActingSeller, uow: UoW
 ) -> UploadOut:
-    filename, content = await read_file(request)
-    async with uow:
-        row, duplicate = await uploads.register(
-            uow, seller_id=seller, filename=filename, content=content
-        )
-        await uow.commit()
-    if duplicate:
-        response.status_code = 200
-    else:
-        _start(request, row.id)
-    response.headers["Location"] = f"/v1/shipments/uploads/{row.id}"
+    register = partial(uploads.register, uow, seller_id=seller)
+    row, duplicate = await accept_upload(
+        request, response, uow, register, job=_job(request), location=router.prefix
+    )
     return _out(row, duplicate=duplicate)
 
 
-def _start(request: Request, upload_id: uuid.UUID) -> None:
+def _job(request: Request) -> Job[UnitOfWork, Any]:
     deps: Dependencies = request.app.state.resources.deps
-    spawn_job(
-        request.app,
-        uploads.process(deps.uow, upload_id, clock=deps.now, chunk=deps.settings.upload_chunk_rows),
-    )
+    return uploads.job(deps.uow, clock=deps.now, chunk=deps.settings.upload_chunk_rows)
 
 
 @router.get("/{upload_id}", response_model=UploadOut, summary="An upload's progress and results")
@@ -56,18 +44,5 @@ async def get_upload(upload_id: uuid.UUID, seller: VisibleSeller, uow: UoW) -> U
 
 
 def _out(row: Any, *, duplicate: bool = False) -> UploadOut:
-    done = row.rows_processed / row.rows_total * 100 if row.rows_total else 100.0
-    return UploadOut(
-        upload_id=str(row.id),
-        status=row.status,
-        filename=row.filename,
-        duplicate=duplicate,
-        rows_total=row.rows_total,
-        rows_processed=row.rows_processed,
-        rows_accepted=row.rows_accepted,
-        rows_rejected=row.rows_rejected,
-        percent_done=round(done, 1),
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        results=row.results,
-    )
+    done, total = row.rows_processed, row.rows_total
+    return UploadOut.of(row, done=done, total=total, duplicate=duplicate, results=row.results)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.api import files
+
 
 class FieldError(BaseModel):
     field: str
@@ -102,20 +104,9 @@ class QuarantineOut(BaseModel):
     rows: list[int] | None = None
 
 
-class UploadOut(BaseModel):
-    upload_id: str
-    status: Literal["queued", "processing", "done", "failed"]
-    filename: str | None
-    duplicate: bool = False
-    rows_total: int
-    rows_processed: int
-    rows_accepted: int
-    rows_rejected: int
+class UploadOut(files.UploadOut):
     orders_total: int
     orders_done: int
-    percent_done: float
-    created_at: datetime
-    finished_at: datetime | None
     errors: list[dict[str, Any]] = Field(description="row-level errors (first 1,000)")
 
 

@@ -11,20 +11,21 @@ from ingest.intake.domain import commands
 from ingest.intake.entrypoints.api.deps import Cipher, Deps, IntakeDependencies, UoW
 from ingest.intake.entrypoints.api.schemas import UploadOut
 from ingest.intake.service_layer import handlers, queries, uploads
+from ingest.intake.service_layer.unit_of_work import IntakeUnitOfWork
 from shared import topics
 from shared.api.auth import ActingSeller, VisibleSeller
-from shared.api.files import FILE_BODY, read_file, spawn_job
+from shared.api.files import accept_upload, upload_route
+from shared.clock import utc_now
+from shared.uploads import Job
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 
 
 @router.post(
     "",
-    status_code=202,
-    response_model=UploadOut,
-    summary="Upload an order report (tab- or comma-separated); processed as a job",
-    openapi_extra=FILE_BODY,
-    responses={200: {"model": UploadOut, "description": "the same file was uploaded before"}},
+    **upload_route(
+        UploadOut, "Upload an order report (tab- or comma-separated); processed as a job"
+    ),
 )
 async def post_upload(
     request: Request,
@@ -34,30 +35,24 @@ async def post_upload(
     pii: Cipher,
     deps: Deps,
 ) -> UploadOut:
-    filename, content = await read_file(request)
-    command = commands.RegisterUpload(seller_id=seller, filename=filename, content=content)
-    async with uow:
-        row, duplicate = await handlers.register_upload(uow, command=command, pii=pii)
-        await uow.commit()
-    if duplicate:
-        response.status_code = 200
-    else:
-        _start(request, deps, row.id)
-    response.headers["Location"] = f"/v1/uploads/{row.id}"
+    async def register(*, filename: str | None, content: bytes) -> tuple[Any, bool]:
+        command = commands.RegisterUpload(seller_id=seller, filename=filename, content=content)
+        return await handlers.register_upload(uow, command=command, pii=pii)
+
+    row, duplicate = await accept_upload(
+        request, response, uow, register, job=_job(deps), location=router.prefix
+    )
     return _out(row, duplicate=duplicate)
 
 
-def _start(request: Request, deps: IntakeDependencies, upload_id: uuid.UUID) -> None:
+def _job(deps: IntakeDependencies) -> Job[IntakeUnitOfWork, Any]:
     settings = deps.settings
-    spawn_job(
-        request.app,
-        uploads.process(
-            deps.intake_uow,
-            upload_id,
-            pii=deps.pii,
-            topic=settings.topic(topics.ORDERS),
-            chunk=settings.upload_chunk_orders,
-        ),
+    return uploads.job(
+        deps.intake_uow,
+        pii=deps.pii,
+        topic=settings.topic(topics.ORDERS),
+        chunk=settings.upload_chunk_orders,
+        clock=utc_now,
     )
 
 
@@ -67,20 +62,6 @@ async def get_upload(upload_id: uuid.UUID, seller: VisibleSeller, uow: UoW) -> U
 
 
 def _out(row: Any, *, duplicate: bool = False) -> UploadOut:
-    done = row.orders_done / row.orders_total * 100 if row.orders_total else 100.0
-    return UploadOut(
-        upload_id=str(row.id),
-        status=row.status,
-        filename=row.filename,
-        duplicate=duplicate,
-        rows_total=row.rows_total,
-        rows_processed=row.rows_processed,
-        rows_accepted=row.rows_accepted,
-        rows_rejected=row.rows_rejected,
-        orders_total=row.orders_total,
-        orders_done=row.orders_done,
-        percent_done=round(done, 1),
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        errors=row.errors,
-    )
+    done, total = row.orders_done, row.orders_total
+    orders = {"orders_done": done, "orders_total": total, "errors": row.errors}
+    return UploadOut.of(row, done=done, total=total, duplicate=duplicate, **orders)

@@ -25,6 +25,7 @@ from fulfillment.domain.search import SearchFilters, SearchPage
 from fulfillment.entrypoints.kafka.handlers import handler_table
 from fulfillment.service_layer import background, handlers, queries, uploads
 from fulfillment.settings import FulfillmentSettings
+from shared import uploads as upload_jobs
 from shared.events.orders import (
     ORDER_CREATED,
     ORDER_UPDATED,
@@ -356,7 +357,7 @@ async def test_an_upload_confirms_good_packages_and_rejects_the_others() -> None
             uow, seller_id=SELLER, filename="f.txt", content=content
         )
         await uow.commit()
-    await uploads.process(lambda: uow, row.id, clock=lambda: NOW, chunk=10)
+    await upload_jobs.process(uploads.job(lambda: uow, clock=lambda: NOW, chunk=10), row.id)
     done = await queries.get_upload(uow, upload_id=row.id, seller_id=SELLER)
     assert not duplicate and done.status == "done"
     assert (done.rows_accepted, done.rows_rejected) == (1, 1)

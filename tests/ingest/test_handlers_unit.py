@@ -36,6 +36,8 @@ from ingest.intake.service_layer import handlers, queries, uploads
 from ingest.intake.service_layer.ads import AdRowOutcome
 from ingest.intake.service_layer.shapes import read_order
 from orderflow_testkit.samples import amazon_order
+from shared import uploads as upload_jobs
+from shared.clock import utc_now
 from shared.events.ads import AdPerformance
 from shared.events.common import Money
 from shared.events.fulfillment import SHIPMENT_CONFIRMED, Shipment
@@ -204,7 +206,10 @@ async def test_an_upload_is_registered_once_then_processed_in_chunks() -> None:
     (row, duplicate), (again, duplicate_again) = [await register(db, content) for _ in "12"]
     assert (duplicate, duplicate_again, again.id) == (False, True, row.id)
     assert db.tables.uploads[row.id]["content"] != content  # sealed
-    await uploads.process(lambda: FakeIntakeUnitOfWork(db), row.id, pii=PII, topic=ORDERS, chunk=2)
+    job = uploads.job(
+        lambda: FakeIntakeUnitOfWork(db), pii=PII, topic=ORDERS, chunk=2, clock=utc_now
+    )
+    await upload_jobs.process(job, row.id)
     done = db.tables.uploads[row.id]
     assert done["errors"] == []
     assert (done["status"], done["orders_done"], done["rows_accepted"]) == ("done", 3, 3)

@@ -172,6 +172,6 @@ async def test_without_a_queue_subscribing_is_refused(
         created = await connect(svc, standin, sync_from=datetime.now(UTC))
         path = f"/v1/connections/{created['id']}/subscriptions"
         refused = await svc.client.post(path, headers=SELLER_KEY)
-    assert refused.status_code == 503, refused.text
+    assert refused.status_code == 409, refused.text
     assert "SQS_QUEUE_URL" in refused.json()["detail"]
     assert standin.notifications.destinations == {}

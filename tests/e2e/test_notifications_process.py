@@ -39,7 +39,7 @@ REGION = "us-east-1"
 KILLED_BEFORE_DELETE = """
 import os, signal
 from ingest.__main__ import SPEC, IngestSettings
-from ingest.adapters.sqs import NotificationQueue
+from ingest.amazon.adapters.sqs import NotificationQueue
 from shared.runtime import main
 
 async def _die(self, message):

@@ -17,8 +17,8 @@ from spapi_standin.notifications import order_change
 from spapi_standin.orders import v2026_order
 from spapi_standin.server import StandIn
 
+from ingest.amazon.service_layer.sqs_notifications import run_notifications
 from ingest.bootstrap import SPEC
-from ingest.service_layer.sqs_notifications import run_notifications
 from ingest.settings import IngestSettings
 from shared.testing import running_service
 

@@ -77,15 +77,16 @@ def test_every_deployment_and_job_runs_an_existing_service_module_and_role() -> 
         service, role = command[2], command[3]
         assert service in SERVICES, command
         assert importlib.util.find_spec(f"{service}.__main__") is not None, service
-        assert role in ROLES and role != "all", command
-        allowed = ("migrate",) if workload["kind"] == "Job" else ("api", "worker", "relay")
+        own = tuple(_spec(service).roles)
+        assert role in (*ROLES, *own) and role != "all", command
+        allowed = ("migrate",) if workload["kind"] == "Job" else ("api", "worker", "relay", *own)
         assert role in allowed, (workload["kind"], command)
         labels = workload["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == service
         assert workload["metadata"]["name"] == f"{service}-{role}"
 
 
-def test_each_service_has_its_migration_api_relay_and_a_worker_when_it_consumes() -> None:
+def test_each_service_has_its_migration_api_relay_and_own_roles() -> None:
     names = {d["metadata"]["name"] for d in _of("Deployment")}
     jobs = {d["metadata"]["name"] for d in _of("Job")}
     for service in SERVICES:
@@ -93,6 +94,8 @@ def test_each_service_has_its_migration_api_relay_and_a_worker_when_it_consumes(
         assert {f"{service}-api", f"{service}-relay"} <= names
         consumes = bool(_spec(service).subscribes)
         assert (f"{service}-worker" in names) == consumes, service
+        # a role of the service's own (ingest's notifications) runs in a Deployment too
+        assert {f"{service}-{role}" for role in _spec(service).roles} <= names, service
 
 
 def test_every_deployment_is_probed_and_scraped_where_it_serves_ops() -> None:

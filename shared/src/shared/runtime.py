@@ -1,11 +1,16 @@
-"""Process roles every service shares: ``migrate``, ``api``, ``worker``, ``relay`` or ``all``.
+"""Process roles every service shares: ``migrate``, ``api``, ``worker``, ``relay`` or ``all``,
+plus the roles a service declares for itself (``ServiceSpec.roles``).
 
 A service's ``bootstrap.py`` describes itself with a ``ServiceSpec`` (its tables, handlers,
 topics, routers, migrations) and builds its typed dependencies (its settings, clock, PII
 sealer, Amazon clients, unit-of-work factory: a dataclass of its own, ``Resources.deps``);
 ``main`` opens the resources for the chosen role and runs it. The
-local stack runs ``all`` (API, consumer and relay in one process); production runs each role in
-its own process so each scales on its own.
+local stack runs ``all`` (API, consumer, relay and the service's own roles in one process);
+production runs each role in its own process so each scales on its own.
+
+A service's own role (ingest's ``notifications``, a long poll of Amazon's SQS queue) is a job
+like a background job, run supervised (``supervise``) in a process that serves the ops
+endpoints as a worker or relay does, and inside ``all``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -92,6 +97,13 @@ class ServiceSpec(Generic[S, D]):
     subscribes: Sequence[str] = ()
     publishes: Sequence[str] = ()
     background: Sequence[Callable[[Resources[D]], Awaitable[None]]] = ()
+    # Roles of this service's own, by name (``python -m <service> <name>``): each a job run
+    # supervised until the process stops, with the ops endpoints, and inside ``all``.
+    roles: Mapping[str, Callable[[Resources[D]], Awaitable[None]]] = field(default_factory=dict)
+
+    def role_names(self) -> tuple[str, ...]:
+        """Every role ``python -m <service>`` takes: the shared ones, then its own."""
+        return (*ROLES, *self.roles)
 
 
 @contextlib.asynccontextmanager
@@ -312,9 +324,10 @@ async def _serve_api(
 async def serve_ops(
     spec: ServiceSpec[Any, Any], resources: Resources[Any], stop: asyncio.Event
 ) -> None:
-    """A ``worker`` or ``relay`` process's own ``/healthz``, ``/readyz`` and ``/metrics`` on
-    ``OPS_PORT`` (nothing when it is unset): what the process counts (events consumed, dead
-    letters, rows published) lives in its own registry, and only it can tell it is alive."""
+    """A ``worker``, ``relay`` or service-declared role's process's own ``/healthz``,
+    ``/readyz`` and ``/metrics`` on ``OPS_PORT`` (nothing when it is unset): what the process
+    counts (events consumed, dead letters, rows published) lives in its own registry, and only
+    it can tell it is alive."""
     port = resources.settings.ops_port
     if port is None:
         await stop.wait()
@@ -322,7 +335,7 @@ async def serve_ops(
     app = create_app(
         settings=resources.settings,
         title=f"{spec.name} ops",
-        description="Health, readiness and metrics of a worker or relay process.",
+        description="Health, readiness and metrics of a process that serves no API.",
         routers=(),
     )
     install_readiness(app, resources)
@@ -355,10 +368,28 @@ JOB_RESTART_SECONDS = (1.0, 60.0)
 async def run_background(
     spec: ServiceSpec[Any, Any], resources: Resources[Any], stop: asyncio.Event
 ) -> None:
-    tasks = [
-        asyncio.ensure_future(supervise(job, resources, service=spec.name))
-        for job in spec.background
-    ]
+    await _run_supervised(spec, spec.background, resources, stop)
+
+
+def own_roles(*names: str) -> Part:
+    """The part that runs these roles of the service's own (``ServiceSpec.roles``)."""
+
+    async def run_own_roles(
+        spec: ServiceSpec[Any, Any], resources: Resources[Any], stop: asyncio.Event
+    ) -> None:
+        await _run_supervised(spec, [spec.roles[name] for name in names], resources, stop)
+
+    return run_own_roles
+
+
+async def _run_supervised(
+    spec: ServiceSpec[Any, Any],
+    jobs: Sequence[Callable[[Resources[Any]], Awaitable[None]]],
+    resources: Resources[Any],
+    stop: asyncio.Event,
+) -> None:
+    """Each job supervised until ``stop``; a job that returns (disabled) leaves the others."""
+    tasks = [asyncio.ensure_future(supervise(job, resources, service=spec.name)) for job in jobs]
     await stop.wait()
     for task in tasks:
         task.cancel()
@@ -387,17 +418,28 @@ async def supervise(
         pause = min(pause * 2, longest)
 
 
+Part = Callable[[ServiceSpec[Any, Any], Resources[Any], asyncio.Event], Awaitable[None]]
+
+
+def parts_of(spec: ServiceSpec[Any, Any], role: str) -> list[Part]:
+    """What a process of ``role`` runs side by side."""
+    if role in spec.roles:
+        return [own_roles(role), serve_ops]
+    parts: dict[str, list[Part]] = {
+        "api": [_serve_api, run_background],
+        "worker": [run_worker, serve_ops],
+        "relay": [run_relay, serve_ops],
+        "all": [_serve_api, run_background, run_worker, run_relay, own_roles(*spec.roles)],
+    }
+    return parts[role]
+
+
 async def _run_roles(spec: ServiceSpec[Any, Any], settings: ServiceSettings, role: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    parts = {
-        "api": [_serve_api, run_background],
-        "worker": [run_worker, serve_ops],
-        "relay": [run_relay, serve_ops],
-        "all": [_serve_api, run_background, run_worker, run_relay],
-    }[role]
+    parts = parts_of(spec, role)
     collector = asyncio.ensure_future(collect_garbage())
     try:
         async with open_resources(spec, settings) as resources:
@@ -446,7 +488,7 @@ def main(
     argv: Sequence[str] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {spec.name}")
-    parser.add_argument("role", choices=ROLES, help="what this process runs")
+    parser.add_argument("role", choices=spec.role_names(), help="what this process runs")
     role = parser.parse_args(argv).role
     settings = settings_factory()
     configure_logging(service=spec.name, level=settings.log_level)

@@ -1,4 +1,4 @@
-"""``python -m ingest migrate | api | worker | relay | all``."""
+"""``python -m ingest migrate | api | worker | relay | notifications | all``."""
 
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings

@@ -1,5 +1,6 @@
 """Ingest's composition root: one process for both contexts (order intake and the Amazon
-gateway), one database, what it publishes, consumes and runs in the background."""
+gateway), one database, what it publishes, consumes and runs in the background, and its
+``notifications`` role (Amazon's notifications from SQS; also inside ``all``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.adapters import orm
 from ingest.amazon.entrypoints.kafka.handlers import handler_table
-from ingest.amazon.service_layer import confirmations, sync
+from ingest.amazon.service_layer import confirmations, sqs_notifications, sync
 from ingest.amazon.service_layer.unit_of_work import SqlGatewayUnitOfWork
 from ingest.dependencies import Dependencies
 from ingest.entrypoints.api.app import build_app
@@ -72,4 +73,6 @@ SPEC: ServiceSpec[IngestSettings, Dependencies] = ServiceSpec(
         _purge_pii,
         confirmations.run_sender,
     ),
+    # ``python -m ingest notifications``: long-polls SQS_QUEUE_URL (does nothing without one).
+    roles={"notifications": sqs_notifications.run_notifications},
 )

@@ -58,6 +58,9 @@ class IngestSettings(ServiceSettings):
     # SQS-compatible server (ElasticMQ locally, docs/adr/0044-elasticmq-for-sqs.md); empty:
     # AWS's endpoint for SQS_REGION. Empty keys: the AWS SDK's own credential chain.
     sqs_queue_url: str = Field(default="", validation_alias="SQS_QUEUE_URL")
+    # The queue's ARN, the destination ``POST /v1/connections/{id}/subscriptions`` gives
+    # Amazon; empty: arn:aws:sqs:<SQS_REGION>:<account>:<name> from SQS_QUEUE_URL's path.
+    sqs_queue_arn: str = Field(default="", validation_alias="SQS_QUEUE_ARN")
     sqs_endpoint_url: str = Field(default="", validation_alias="SQS_ENDPOINT_URL")
     sqs_region: str = Field(default="us-east-1", validation_alias="SQS_REGION")
     sqs_access_key_id: str = Field(default="", validation_alias="SQS_ACCESS_KEY_ID")
@@ -67,6 +70,14 @@ class IngestSettings(ServiceSettings):
     sqs_visibility_timeout_seconds: int = Field(
         default=120, ge=0, le=43200, validation_alias="SQS_VISIBILITY_TIMEOUT_SECONDS"
     )
+
+    def queue_arn(self) -> str:
+        """SQS_QUEUE_ARN, else derived from SQS_QUEUE_URL (``.../<account>/<name>``, as both
+        AWS and ElasticMQ spell queue URLs); empty when neither is set."""
+        if self.sqs_queue_arn or not self.sqs_queue_url:
+            return self.sqs_queue_arn
+        account, _, name = self.sqs_queue_url.rstrip("/").rpartition("/")
+        return f"arn:aws:sqs:{self.sqs_region}:{account.rpartition('/')[2]}:{name}"
 
     def spapi_hosts(self) -> frozenset[str]:
         return frozenset(

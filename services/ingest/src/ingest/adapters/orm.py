@@ -125,6 +125,11 @@ spapi_connections = Table(
     Column("last_sync_at", DateTime(timezone=True)),
     Column("last_error", Text),
     Column("orders_synced", BigInteger, nullable=False, server_default="0"),
+    # Amazon's notifications for this connection (amazon/service_layer/subscriptions.py): the
+    # SQS destination, {notificationType: {subscription_id, destination_id, status}}, last error.
+    Column("notification_destination_id", Text),
+    Column("notification_subscriptions", JSONB, nullable=False, server_default="{}"),
+    Column("notifications_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ux_spapi_connections_partner_region", "selling_partner_id", "region", unique=True),

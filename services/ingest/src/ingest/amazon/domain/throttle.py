@@ -41,6 +41,11 @@ LIMITS: dict[str, RateLimit] = {
     "createFeed": RateLimit(0.0083, 15),
     "getFeed": RateLimit(2.0, 15),
     "getFeedDocument": RateLimit(0.0222, 10),
+    # Notifications API v1: every operation's plan is 1 per second, burst 5
+    "getDestinations": RateLimit(1.0, 5),
+    "createDestination": RateLimit(1.0, 5),
+    "createSubscription": RateLimit(1.0, 5),
+    "getSubscription": RateLimit(1.0, 5),
 }
 
 

@@ -1,4 +1,5 @@
-"""``/v1/connections``: a seller's SP-API connections (add, list, pause, resume, remove).
+"""``/v1/connections``: a seller's SP-API connections (add, list, pause, resume, remove,
+subscribe to Amazon's notifications).
 
 Seller-scoped like the rest: a seller key manages its own seller's connections, a system key
 names the seller in ``X-Seller-Id``, ops keys list. Credentials go in and never come out.
@@ -31,8 +32,8 @@ from ingest.amazon.domain.connections import (
     Region,
     host_allowed,
 )
-from ingest.amazon.entrypoints.api.deps import Settings, UoW, VaultDep
-from ingest.amazon.service_layer import handlers, queries
+from ingest.amazon.entrypoints.api.deps import Deps, Settings, UoW, VaultDep
+from ingest.amazon.service_layer import handlers, queries, subscriptions
 from ingest.amazon.service_layer.connections import Vault
 from shared import inputs
 from shared.api.auth import ActingSeller, VisibleSeller
@@ -92,6 +93,22 @@ class ConnectionIn(BaseModel):
             raise ValueError("lwa_token_url must be an http(s) URL") from None
 
 
+class SubscriptionOut(BaseModel):
+    status: Literal["subscribed", "elsewhere", "failed"] = Field(
+        description="elsewhere: the seller's subscription delivers to another destination"
+    )
+    subscription_id: str | None = None
+    destination_id: str | None = None
+
+
+class NotificationsOut(BaseModel):
+    destination_id: str | None = Field(description="the SQS destination at Amazon")
+    subscriptions: dict[str, SubscriptionOut] = Field(
+        description="by notification type (ORDER_CHANGE, FEED_PROCESSING_FINISHED)"
+    )
+    last_error: str | None = Field(description="what Amazon answered when subscribing failed")
+
+
 class ConnectionOut(BaseModel):
     id: str
     seller_id: str
@@ -108,6 +125,9 @@ class ConnectionOut(BaseModel):
     last_sync_at: datetime | None
     last_error: str | None
     orders_synced: int
+    notifications: NotificationsOut = Field(
+        description="Amazon's notifications to the SQS queue (POST .../subscriptions)"
+    )
     created_at: datetime
 
 
@@ -128,6 +148,11 @@ def _out(row: Any, vault: Vault) -> ConnectionOut:
         last_sync_at=row.last_sync_at,
         last_error=row.last_error,
         orders_synced=row.orders_synced,
+        notifications=NotificationsOut(
+            destination_id=row.notification_destination_id,
+            subscriptions=row.notification_subscriptions,
+            last_error=row.notifications_error,
+        ),
         created_at=row.created_at,
     )
 
@@ -223,3 +248,37 @@ async def remove(connection_id: uuid.UUID, seller: ActingSeller, uow: UoW) -> Re
         await handlers.remove_connection(uow, command=command)
         await uow.commit()
     return Response(status_code=204)
+
+
+@router.post(
+    "/{connection_id}/subscriptions",
+    response_model=ConnectionOut,
+    summary="Subscribe to Amazon's notifications",
+    responses={
+        409: {"description": "no SQS queue is configured (SQS_QUEUE_URL)"},
+        502: {"description": "Amazon refused; the connection shows which and why"},
+    },
+)
+async def subscribe(
+    connection_id: uuid.UUID, seller: ActingSeller, uow: UoW, deps: Deps
+) -> ConnectionOut:
+    """Amazon's ORDER_CHANGE and FEED_PROCESSING_FINISHED notifications for this connection's
+    seller, delivered to the SQS queue the ``notifications`` role reads: the queue's
+    destination (created once), then a subscription per type. Calling it again changes
+    nothing."""
+    await queries.connection(uow, connection_id=connection_id, seller_id=seller)  # 404 first
+    arn = deps.settings.queue_arn()
+    if not arn:
+        detail = "Set SQS_QUEUE_URL (and SQS_QUEUE_ARN if it differs from the URL's queue)."
+        raise Problem(409, "Notifications not configured", detail)
+    outcome = await subscriptions.subscribe(
+        deps.gateway_uow,
+        connection_id=connection_id,
+        seller_id=seller,
+        queue_arn=arn,
+        spapi=deps.spapi,
+        vault=deps.vault,
+    )
+    if outcome.error is not None:
+        raise Problem(502, "Amazon refused the subscription", outcome.error)
+    return _out(outcome.row, deps.vault)

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from aiobotocore.session import get_session
 
-from shared.testing import eventually
+from orderflow_testkit.harness import eventually
 
 from .conftest import ServiceProcess, free_port
 

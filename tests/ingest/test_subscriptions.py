@@ -20,7 +20,7 @@ from spapi_standin.server import StandIn
 from ingest.amazon.service_layer.sqs_notifications import run_notifications
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
-from shared.testing import running_service
+from orderflow_testkit.harness import running_service
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
 TYPES = {"ORDER_CHANGE", "FEED_PROCESSING_FINISHED"}

@@ -193,7 +193,9 @@ async def test_create_feed_waits_for_its_bucket(
             )
         elapsed = time.monotonic() - started
     assert standin.feeds.feed_count() == 20
-    assert standin.max_excess("createFeed") < 0.05  # records are stamped a little after the take
+    # A request beyond the plan is an excess of 1; the stand-in stamps each record when its
+    # handler runs, so on a busy machine two stamps can sit a little closer than the sends.
+    assert standin.max_excess("createFeed") < 0.5
     # The client paces at exactly Amazon's rate on its own clock: a request whose trip is a few
     # milliseconds shorter than the first one's can land a hair early and is retried, never more.
     assert len(standin.requests_of("createFeed", 429)) <= 1

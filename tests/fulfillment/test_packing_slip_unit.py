@@ -95,8 +95,14 @@ def test_the_fonts_are_embedded_subsets() -> None:
     fonts = set(re.findall(rb"/BaseFont /([A-Z]{6}\+[A-Za-z]+)", pdf))
     names = {f.split(b"+")[1] for f in fonts}
     assert b"NotoSans" in names and any(n.startswith(b"NotoSansJP") for n in names)
+    assert not any(n.startswith((b"NotoSansSC", b"NotoSansKR", b"NotoSansArabic")) for n in names)
     assert b"/FontFile2" in pdf  # TrueType outlines embedded
     assert len(pdf) < 200_000
+
+
+def test_chinese_characters_japanese_lacks_come_from_noto_sans_sc() -> None:
+    pdf = _slip(ADDRESSES["chinese"])
+    assert b"+NotoSansSC" in pdf
 
 
 def test_a_latin_slip_loads_no_fallback_font() -> None:

@@ -3,18 +3,20 @@
 Every character prints as written, in any script (``docs/adr/0048-unicode-packing-slips.md``):
 Noto Sans (Latin, Greek, Cyrillic, Vietnamese), with Noto Sans Arabic and Noto Sans JP, SC
 and KR as fallbacks, embedded as subsets; text shaping (HarfBuzz) joins Arabic letters and
-lays right-to-left runs out right to left. The fallback fonts are loaded only when the slip
-holds a character of their scripts, so a Latin-only slip does not parse the CJK fonts.
+lays right-to-left runs out right to left. A fallback font is loaded only when the slip holds a
+character that only it has, so a Latin-only slip does not parse the CJK fonts.
 """
 
 from __future__ import annotations
 
+import functools
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import fontpkg_noto_sans
 import fontpkg_noto_sans_arabic
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 from fulfillment.domain.model import Order
@@ -23,16 +25,14 @@ FAMILY = "NotoSans"
 _LATIN = fontpkg_noto_sans.ROOT / "files" / "NotoSans[wdth,wght].ttf"
 _ARABIC = fontpkg_noto_sans_arabic.ROOT / "files" / "NotoSansArabic[wdth,wght].ttf"
 _CJK = Path(str(files("justmytype_intl_cjk").joinpath("fonts", "ofl")))
-_HANGUL = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF))
-_HAN = ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF))
 # Fallbacks in the order fpdf2 tries them: Japanese forms first (kana, kanji), then the
 # simplified Chinese characters Japanese lacks, then Hangul.
-_FALLBACKS: tuple[tuple[str, Path, tuple[tuple[int, int], ...]], ...] = (
-    ("NotoSansArabic", _ARABIC, ((0x0600, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))),
-    ("NotoSansJP", _CJK / "notosansjp" / "NotoSansJP[wght].ttf", _HAN),
-    ("NotoSansSC", _CJK / "notosanssc" / "NotoSansSC[wght].ttf", _HAN),
-    ("NotoSansKR", _CJK / "notosanskr" / "NotoSansKR[wght].ttf", _HANGUL),
-)  # fmt: skip
+_FALLBACKS: tuple[tuple[str, Path], ...] = (
+    ("NotoSansArabic", _ARABIC),
+    ("NotoSansJP", _CJK / "notosansjp" / "NotoSansJP[wght].ttf"),
+    ("NotoSansSC", _CJK / "notosanssc" / "NotoSansSC[wght].ttf"),
+    ("NotoSansKR", _CJK / "notosanskr" / "NotoSansKR[wght].ttf"),
+)
 
 
 def render(order: Order, buyer: dict[str, Any]) -> bytes:
@@ -59,7 +59,7 @@ def _document(text: str) -> FPDF:
     # The variable fonts' default instances (no instancing: it costs seconds a slip).
     pdf.add_font(FAMILY, "", _LATIN)
     pdf.add_font(FAMILY, "B", _LATIN)
-    used = [(name, path) for name, path, ranges in _FALLBACKS if _uses(text, ranges)]
+    used = _fallbacks(text)
     for name, path in used:
         pdf.add_font(name, "", path)
     if used:
@@ -68,8 +68,24 @@ def _document(text: str) -> FPDF:
     return pdf
 
 
-def _uses(text: str, ranges: tuple[tuple[int, int], ...]) -> bool:
-    return any(lo <= ord(c) <= hi for c in text for lo, hi in ranges)
+def _fallbacks(text: str) -> list[tuple[str, Path]]:
+    """The fallback fonts the text needs: for each character Noto Sans lacks, the first
+    fallback that has it. Reading a font's character map takes a fraction of a second and is
+    done once per process; parsing the whole font (what fpdf2 does) takes seconds."""
+    missing = {ord(c) for c in text} - _coverage(_LATIN)
+    used = []
+    for name, path in _FALLBACKS:
+        covered = missing & _coverage(path)
+        if covered:
+            used.append((name, path))
+            missing -= covered
+    return used
+
+
+@functools.cache
+def _coverage(path: Path) -> frozenset[int]:
+    with TTFont(str(path), lazy=True) as font:
+        return frozenset(font.getBestCmap())
 
 
 def _line(pdf: FPDF, text: str, *, style: str = "", size: int = 11, height: int = 6) -> None:

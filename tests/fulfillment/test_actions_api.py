@@ -3,10 +3,12 @@ each refusal is a clear 4xx and changes nothing."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from orderflow_testkit.harness import RunningService, eventually
 from tests.fulfillment.conftest import AS_SELLER, apply, outbox_events, snapshot
@@ -169,6 +171,44 @@ async def test_unknown_carrier_is_accepted_with_best_effort_tracking_check(
     )
     assert response.status_code == 201, response.text
     assert response.json()["valid_tracking"] is False
+
+
+async def test_royal_mail_numbers_are_validated_and_refusals_name_the_format(
+    fulfillment: RunningService,
+) -> None:
+    oid, _ = await _order(fulfillment)
+    path = f"/v1/orders/{oid}/shipments"
+    wrong = await _post(
+        fulfillment,
+        path,
+        {"carrier_code": "Royal Mail", "tracking_number": "123456", "ship_date": _now()},
+    )
+    assert wrong.status_code == 422, wrong.text
+    assert wrong.json()["errors"][0]["field"] == "body.tracking_number"
+    assert "2 letters, 9 digits and GB" in wrong.text
+    ok = await _post(
+        fulfillment,
+        path,
+        {"carrier_code": "royal mail", "tracking_number": "AA 473 124 829 GB", "ship_date": _now()},
+    )
+    assert ok.status_code == 201, ok.text
+    body = ok.json()
+    assert (body["carrier_code"], body["tracking_number"]) == ("Royal Mail", "AA473124829GB")
+    assert body["valid_tracking"] is True and body["tracking_warning"] is None
+
+
+async def test_an_unvalidated_carrier_number_is_accepted_with_a_warning(
+    fulfillment: RunningService,
+) -> None:
+    oid, _ = await _order(fulfillment)
+    response = await _post(
+        fulfillment,
+        f"/v1/orders/{oid}/shipments",
+        {"carrier_code": "yamato", "tracking_number": "ABC-1234567", "ship_date": _now()},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["carrier_code"] == "YamatoTransport"
+    assert "12 digits" in response.json()["tracking_warning"]
 
 
 async def test_fba_orders_refuse_seller_actions(fulfillment: RunningService) -> None:
@@ -381,8 +421,8 @@ async def test_packing_slip_is_a_pdf_with_the_order_and_address(
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
-    assert oid.encode() in response.content
-    assert b"1200 Elm Street" in response.content
+    text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
+    assert oid in text and "1200 Elm Street" in text
     ops = await fulfillment.client.get(
         f"/v1/orders/{oid}/packing-slip", headers={"Authorization": "Bearer ops-key"}
     )

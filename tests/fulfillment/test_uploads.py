@@ -52,7 +52,7 @@ async def test_flat_file_confirms_shipments_once(fulfillment: RunningService) ->
             HEADER,
             _row(two.amazon_order_id, a1, "1", today, "UPS", "", "1Z999AA10123456784", "Ground"),
             _row(two.amazon_order_id, a2, "2", today, "UPS", "", "1Z999AA10123456784", "Ground"),
-            _row(whole.amazon_order_id, "", "", today, "USPS", "", "EA123456789US", ""),
+            _row(whole.amazon_order_id, "", "", today, "USPS", "", "EA123456785US", ""),
             _row(bad.amazon_order_id, "", "", today, "FedEx", "", "123", ""),
             _row("999-0000000-0000000", "", "", today, "DHL", "", "1234567890", ""),
         ]

@@ -267,6 +267,7 @@ class Order:
             confirmed_at=now,
             on_time=self.latest_ship_date is None or now <= self.latest_ship_date,
             valid_tracking=carriers.tracking_valid(carrier_code, tracking_number),
+            tracking_warning=carriers.warning(carrier_code, tracking_number),
             is_buy_shipping=is_buy_shipping,
         )
         self.shipments.append(shipment)
@@ -331,6 +332,7 @@ class Order:
         if ship_method is not None:
             shipment.ship_method = ship_method
         shipment.valid_tracking = carriers.tracking_valid(code, number)
+        shipment.tracking_warning = carriers.warning(code, number)
         shipment.updated_at = now
         self._record(ev.ShipmentUpdated(shipment=shipment))
         return shipment
@@ -577,11 +579,9 @@ def _carrier(code: str, name: str | None, tracking: str) -> tuple[str, str]:
     number = carriers.normalise_tracking(tracking)
     if not number:
         raise InvalidInput("tracking_number", "required")
-    if carriers.is_known(code) and not carriers.tracking_valid(code, number):
-        raise InvalidInput(
-            "tracking_number",
-            f"not a {code} tracking number (expected {carriers.FORMAT_HINTS[code]})",
-        )
+    refused = carriers.refusal(code, number)
+    if refused is not None:
+        raise InvalidInput("tracking_number", refused)
     return code, number
 
 

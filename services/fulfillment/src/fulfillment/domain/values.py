@@ -73,6 +73,9 @@ class Shipment:
     is_buy_shipping: bool = False
     updated_at: datetime | None = None
     amazon_confirmation: AmazonConfirmation | None = None
+    # Set when the carrier publishes no format the number could be checked against
+    # (``carriers.warning``): the number was accepted, the seller should check it.
+    tracking_warning: str | None = None
 
     def note_amazon_confirmation(self, confirmation: AmazonConfirmation) -> bool:
         """Keep Amazon's answer unless a newer one is held; not an order change (no version

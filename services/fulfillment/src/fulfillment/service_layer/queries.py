@@ -5,6 +5,7 @@ Each read opens the unit of work, reads, and leaves without committing (nothing 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,10 +56,12 @@ async def get_order(uow: UnitOfWork, *, amazon_order_id: str, seller_id: str | N
 async def packing_slip_pdf(
     uow: UnitOfWork, *, amazon_order_id: str, seller_id: str, pii: BuyerPII
 ) -> bytes:
-    """The order's packing slip as PDF; ``BuyerPIIRemoved`` once retention removed the PII."""
+    """The order's packing slip as PDF; ``BuyerPIIRemoved`` once retention removed the PII.
+    Rendering parses and subsets fonts (a second or more for CJK, ADR 0048): it runs in a
+    worker thread so the event loop keeps serving other requests."""
     order = await get_order(uow, amazon_order_id=amazon_order_id, seller_id=seller_id)
     order.check_packing_slip()
-    return packing_slip.render(order, pii.open(order.buyer_pii))
+    return await asyncio.to_thread(packing_slip.render, order, pii.open(order.buyer_pii))
 
 
 async def get_upload(uow: UnitOfWork, *, upload_id: uuid.UUID, seller_id: str | None) -> Any:

@@ -135,6 +135,11 @@ class ShipmentOut(BaseModel):
     updated_at: datetime | None
     on_time: bool
     valid_tracking: bool
+    tracking_warning: str | None = Field(
+        default=None,
+        description="set when the number was accepted without a published format to check "
+        "it against (or fits none of the carrier's usual formats): check it",
+    )
     is_buy_shipping: bool
     amazon_confirmation: AmazonConfirmationOut | None = Field(
         default=None,
@@ -263,6 +268,7 @@ def shipment_out(s: model.Shipment) -> ShipmentOut:
         updated_at=s.updated_at,
         on_time=s.on_time,
         valid_tracking=s.valid_tracking,
+        tracking_warning=s.tracking_warning,
         is_buy_shipping=s.is_buy_shipping,
         amazon_confirmation=(
             AmazonConfirmationOut(

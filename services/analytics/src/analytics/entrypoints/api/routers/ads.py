@@ -1,4 +1,4 @@
-"""``/v1/ads/summary``: ad-order ratio, ACoS and TACoS per ASIN, with advice when ads dominate."""
+"""``/v1/ads/summary``: ad-order ratio, ACoS and TACoS per ASIN and currency, with advice."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/ads", tags=["advertising"])
 @router.get(
     "/summary",
     response_model=AdsSummaryOut,
-    summary="Ad-order ratio, ACoS, TACoS and recommendations",
+    summary="Ad-order ratio, ACoS, TACoS and recommendations, per currency",
 )
 async def get_summary(
     seller: VisibleSeller,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -60,3 +60,19 @@ def test_currency_and_zone_of_a_few_marketplaces() -> None:
     assert marketplaces.currency_of(None) is None
     japan = marketplaces.by_id("A1VC38T7YXB528")
     assert japan is not None and japan.time_zone == "Asia/Tokyo"
+
+
+def test_a_moment_falls_on_the_marketplace_s_calendar_day() -> None:
+    late_evening_in_seattle = datetime(2026, 6, 2, 3, tzinfo=UTC)  # 20:00 PDT on June 1
+    assert marketplaces.local_date(late_evening_in_seattle, "ATVPDKIKX0DER") == date(2026, 6, 1)
+    assert marketplaces.local_date(late_evening_in_seattle, "A1VC38T7YXB528") == date(2026, 6, 2)
+    assert marketplaces.local_date(late_evening_in_seattle, None) == date(2026, 6, 2)
+    sydney_morning = datetime(2026, 1, 1, 13, 30, tzinfo=UTC)  # 00:30 AEDT on January 2
+    assert marketplaces.local_date(sydney_morning, "A39IBJ37TRP1C6") == date(2026, 1, 2)
+
+
+def test_the_day_slack_covers_every_marketplace_offset() -> None:
+    for moment in (datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 7, 15, tzinfo=UTC)):
+        for market in MARKETPLACES.values():
+            offset = moment.astimezone(market.zone).utcoffset()
+            assert offset is not None and abs(offset) <= marketplaces.DAY_SLACK

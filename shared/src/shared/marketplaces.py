@@ -11,6 +11,7 @@ where Amazon publishes none, the country's own zone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -56,6 +57,10 @@ _ROWS = (
     ("A1VC38T7YXB528", "JP", "Japan", "JPY", "Asia/Tokyo"),
 )
 
+# Every marketplace's day starts within this of UTC's (offsets run from -8 to +11 hours): a
+# query by UTC moments widened by it holds every order of the marketplaces' calendar days.
+DAY_SLACK = timedelta(hours=14)
+
 MARKETPLACES: dict[str, Marketplace] = {row[0]: Marketplace(*row) for row in _ROWS}
 
 
@@ -68,3 +73,9 @@ def currency_of(marketplace_id: str | None) -> str | None:
     """The currency the marketplace sells in; ``None`` for an unknown id."""
     found = by_id(marketplace_id)
     return found.currency_code if found else None
+
+
+def local_date(moment: datetime, marketplace_id: str | None) -> date:
+    """The calendar day of ``moment`` in the marketplace's time zone (UTC for an unknown id)."""
+    found = by_id(marketplace_id)
+    return moment.astimezone(found.zone if found else UTC).date()

@@ -27,7 +27,8 @@ HISTORY = timedelta(days=120)  # enough for the longest window (60 days) plus sh
 
 SALES_NOTES = [
     "Each order counts once, in the version last received (newer versions replace older ones).",
-    "Periods and date filters use the purchase date (UTC); weeks start on Monday (ISO).",
+    "Periods and date filters use the purchase date on the calendar of the order's "
+    "marketplace (its time zone; UTC for an unknown marketplace); weeks start on Monday (ISO).",
     "Canceled orders are excluded from orders, units and revenue; canceled_orders counts them.",
     "Revenue is the order total (item prices for group_by=sku), in its own currency: figures "
     "are never converted or added across currencies, so every row names its currency_code.",
@@ -42,11 +43,49 @@ def money(amount: Decimal) -> str:
 
 
 def day_range(start: date, end: date) -> tuple[datetime, datetime]:
-    """``[start 00:00, end+1 00:00)`` in UTC: both dates included."""
+    """UTC moments holding every marketplace's days ``start`` to ``end`` (both included)."""
     return (
-        datetime.combine(start, time(), UTC),
-        datetime.combine(end + timedelta(days=1), time(), UTC),
+        datetime.combine(start, time(), UTC) - marketplaces.DAY_SLACK,
+        datetime.combine(end + timedelta(days=1), time(), UTC) + marketplaces.DAY_SLACK,
     )
+
+
+def local_day(order: Any) -> date:
+    """The day the order was purchased on its marketplace's calendar (UTC if unknown)."""
+    return marketplaces.local_date(order.purchase_date, order.marketplace_id)
+
+
+@dataclass(frozen=True)
+class DayOrders:
+    """The orders purchased on days ``start`` to ``end`` of their marketplaces' calendars."""
+
+    orders: list[Any]
+    canceled: set[str]  # canceled by their status or by fulfillment
+    period: tuple[datetime, datetime]  # the UTC moments read (a superset of the days)
+
+    @property
+    def live(self) -> dict[str, Any]:
+        return {o.amazon_order_id: o for o in self.orders if o.amazon_order_id not in self.canceled}
+
+    async def live_items(self, reads: Reads, seller_id: str | None) -> list[Any]:
+        live = self.live
+        return [
+            i
+            for i in await reads.items_between(seller_id, *self.period)
+            if i.amazon_order_id in live
+        ]
+
+
+async def orders_on_days(reads: Reads, seller_id: str | None, start: date, end: date) -> DayOrders:
+    period = day_range(start, end)
+    rows = [
+        r for r in await reads.orders_between(seller_id, *period) if start <= local_day(r) <= end
+    ]
+    ids = {r.amazon_order_id for r in rows}
+    canceled = (await reads.canceled_between(seller_id, *period) & ids) | {
+        r.amazon_order_id for r in rows if r.order_status == CANCELED
+    }
+    return DayOrders(rows, canceled, period)
 
 
 # --- sales -----------------------------------------------------------------------------------
@@ -62,8 +101,8 @@ class Tally:
         return {"orders": len(self.orders), "units": self.units, "revenue": money(self.revenue)}
 
 
-def _period(moment: datetime, granularity: str) -> date:
-    day = moment.astimezone(UTC).date()
+def _period(order: Any, granularity: str) -> date:
+    day = local_day(order)
     return day - timedelta(days=day.weekday()) if granularity == "week" else day
 
 
@@ -96,32 +135,21 @@ async def _sales(
     granularity: str,
     group_by: str,
 ) -> dict[str, Any]:
-    period = day_range(start, end)
-    rows = await reads.orders_between(seller_id, *period)
-    canceled = await reads.canceled_between(seller_id, *period) | {
-        r.amazon_order_id for r in rows if r.order_status == CANCELED
-    }
-    live = [r for r in rows if r.amazon_order_id not in canceled]
-    items = []
-    if group_by == "sku":
-        items = [
-            i
-            for i in await reads.items_between(seller_id, *period)
-            if i.amazon_order_id not in canceled
-        ]
+    days = await orders_on_days(reads, seller_id, start, end)
+    by_id = days.live
+    items = await days.live_items(reads, seller_id) if group_by == "sku" else []
     series: dict[tuple[date, str | None, str], Tally] = defaultdict(lambda: Tally(set()))
     totals: dict[str, Tally] = defaultdict(lambda: Tally(set()))
-    by_id = {r.amazon_order_id: r for r in live}
-    for order in live:
+    for order in by_id.values():
         currency = _order_currency(order)
         _add(totals[currency], order.amazon_order_id, order.units, order.order_total)
         if group_by != "sku":
-            key = (_period(order.purchase_date, granularity), _group(order, group_by), currency)
+            key = (_period(order, granularity), _group(order, group_by), currency)
             _add(series[key], order.amazon_order_id, order.units, order.order_total)
     for item in items:
         order = by_id[item.amazon_order_id]
         currency = item.currency_code or _order_currency(order)
-        key = (_period(order.purchase_date, granularity), item.seller_sku or item.asin, currency)
+        key = (_period(order, granularity), item.seller_sku or item.asin, currency)
         _add(series[key], order.amazon_order_id, item.quantity, item.item_price)
     return {
         "from": start,
@@ -129,7 +157,7 @@ async def _sales(
         "granularity": granularity,
         "group_by": group_by,
         "totals": [{"currency_code": c, **t.as_dict()} for c, t in sorted(totals.items())],
-        "canceled_orders": len(canceled),
+        "canceled_orders": len(days.canceled),
         "series": [
             {"period": p, "group": g, "currency_code": c, **t.as_dict()}
             for (p, g, c), t in sorted(series.items(), key=lambda kv: (kv[0][0], str(kv[0][1:])))
@@ -254,17 +282,9 @@ async def _ad_buckets(
     reads: Reads, seller_id: str | None, start: date, end: date, by_asin: bool
 ) -> dict[tuple[str | None, str], AdBucket]:
     """Ads and orders by (ASIN or ``None``, currency); canceled orders left out."""
-    period = day_range(start, end)
-    orders = await reads.orders_between(seller_id, *period)
-    canceled = await reads.canceled_between(seller_id, *period) | {
-        o.amazon_order_id for o in orders if o.order_status == CANCELED
-    }
-    by_id = {o.amazon_order_id: o for o in orders}
-    items = [
-        i
-        for i in await reads.items_between(seller_id, *period)
-        if i.amazon_order_id not in canceled
-    ]
+    days = await orders_on_days(reads, seller_id, start, end)
+    by_id = days.live
+    items = await days.live_items(reads, seller_id)
     sku_to_asin = {i.seller_sku: i.asin for i in items if i.seller_sku}
     buckets: dict[tuple[str | None, str], AdBucket] = defaultdict(AdBucket)
     for item in items:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from orderflow_testkit.harness import RunningService
 from shared import topics
 from shared.events import orders
-from shared.testing import RunningService
 from tests.analytics.conftest import SELLER_KEY, Publisher, wait_applied
 from tests.analytics.factories import snapshot
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from orderflow_testkit.harness import RunningService
 from shared import topics
 from shared.events import ads, orders
 from shared.events.ads import AdPerformance
 from shared.events.common import Money
-from shared.testing import RunningService
 from tests.analytics.conftest import SELLER, SELLER_KEY, Publisher, wait_applied
 from tests.analytics.factories import snapshot
 

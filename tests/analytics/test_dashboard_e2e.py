@@ -166,6 +166,8 @@ async def test_dashboard_draws_live_data_in_a_browser(
             assert "on_time_delivery_rate (MFN): insufficient_data" in notes
             ads_bars = await page.locator("#ads-chart .bars path").count()
             assert ads_bars == 1
+            ads_notes = await page.text_content("#ads-notes") or ""
+            assert "USD: spend 9.00, ACoS 20.0%" in ads_notes  # 9.00 / 45.00, in one currency
             assert "refreshes" in (await page.evaluate("Object.keys(document.body.dataset)"))
             stored = await page.evaluate("localStorage.getItem('orderflow.analytics.key')")
             assert stored is None  # only the Show button stores a key

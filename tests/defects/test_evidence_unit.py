@@ -73,6 +73,7 @@ def test_packet_shows_shipment_promise_refunds_and_cancellation() -> None:
     assert shipment["tracking_number"] == "1Z999AA10123456784"
     assert packet["delivery_promise"]["latest_delivery_date"] == NOW - timedelta(days=1)
     assert packet["refunded_total"] == {"amount": "7.50", "currency_code": "USD"}
+    assert packet["refunded_totals"] == [{"amount": "7.50", "currency_code": "USD"}]
     assert packet["cancellation"]["canceled_by"] == "seller"
     assert packet["order"]["fulfillment_channel"] == "MFN"
     text = " ".join(packet["findings"])
@@ -133,3 +134,18 @@ def test_size_and_count_limits() -> None:
 def test_filenames_are_made_safe() -> None:
     assert evidence_files.safe_filename('../../etc/pa"ss\r\nwd', 0) == "pa_ss__wd"
     assert evidence_files.safe_filename(None, 1) == "evidence-2"
+
+
+def test_refunds_in_two_currencies_are_never_added() -> None:
+    refunds = (
+        RefundFact("r1", "CustomerReturn", Money(Decimal("5.00"), "USD"), NOW),
+        RefundFact("r2", "CustomerReturn", Money(Decimal("4.00"), "EUR"), NOW),
+        RefundFact("r3", "GeneralAdjustment", Money(Decimal("1.50"), "EUR"), NOW),
+    )
+    facts = OrderFacts("111-1111111-1111111", "S1", known=True, refunds=refunds)
+    packet = build_packet(a_claim(), facts)
+    assert packet["refunded_total"] is None
+    assert packet["refunded_totals"] == [
+        {"amount": "5.50", "currency_code": "EUR"},
+        {"amount": "5.00", "currency_code": "USD"},
+    ]

@@ -26,6 +26,7 @@ from fulfillment.domain.errors import (
 from fulfillment.domain.model import Item, ItemQuantity, Order, RefundRequest
 from fulfillment.domain.search import SearchFilters
 from fulfillment.domain.state_machine import Action, Status
+from shared.marketplaces import MARKETPLACES
 from shared.pii import PIICipher
 
 pytestmark = pytest.mark.unit
@@ -364,8 +365,25 @@ def test_ship_by_views() -> None:
     assert overdue.statuses == ("Unshipped", "PartiallyShipped")
     assert overdue.fulfillment_channel == "MFN" and overdue.purchase_date_from is None
     today, _ = search.with_defaults(SearchFilters(), ship_by="due_today", now=NOW)
-    assert today.latest_ship_date_from == NOW
-    assert today.latest_ship_date_to == datetime(2026, 11, 27, tzinfo=UTC)
+    assert today.latest_ship_date_from == NOW and today.latest_ship_date_to is None
+    day_end = today.latest_ship_date_before
+    assert day_end is not None and day_end.other == datetime(2026, 11, 27, tzinfo=UTC)
+    ends = dict(day_end.by_marketplace)
+    assert ends["A1VC38T7YXB528"] == datetime(2026, 11, 26, 15, tzinfo=UTC)  # JST midnight
+    assert ends["ATVPDKIKX0DER"] == datetime(2026, 11, 27, 8, tzinfo=UTC)  # PST midnight
+    assert ends["A1F83G8C2ARO7P"] == datetime(2026, 11, 27, tzinfo=UTC)  # London, winter
+    assert len(ends) == len(MARKETPLACES)
+
+
+def test_the_day_end_follows_daylight_saving_time() -> None:
+    summer = datetime(2026, 7, 1, 12, tzinfo=UTC)
+    ends = dict(search.DayEnd.of(summer).by_marketplace)
+    assert ends["ATVPDKIKX0DER"] == datetime(2026, 7, 2, 7, tzinfo=UTC)  # PDT midnight
+    assert ends["A1F83G8C2ARO7P"] == datetime(2026, 7, 1, 23, tzinfo=UTC)  # BST midnight
+    late_in_seattle = datetime(2026, 7, 2, 5, tzinfo=UTC)  # 22:00 PDT on July 1
+    assert dict(search.DayEnd.of(late_in_seattle).by_marketplace)["ATVPDKIKX0DER"] == datetime(
+        2026, 7, 2, 7, tzinfo=UTC
+    )
     shipped, _ = search.with_defaults(
         SearchFilters(statuses=("Shipped",)), ship_by="overdue", now=NOW
     )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fulfillment.domain.search import DayEnd
 from orderflow_testkit.harness import RunningService
 from tests.fulfillment.conftest import (
     AS_OPS,
@@ -17,6 +18,8 @@ from tests.fulfillment.conftest import (
     outbox_events,
     snapshot,
 )
+
+US, JP = "ATVPDKIKX0DER", "A1VC38T7YXB528"
 
 pytestmark = pytest.mark.integration
 
@@ -214,15 +217,33 @@ async def test_search_pages_with_cursor(fulfillment: RunningService) -> None:
 
 async def test_ship_by_due_today_and_overdue(fulfillment: RunningService) -> None:
     now = datetime.now(UTC)
-    end_of_day = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
-    due = snapshot(latest_ship_date=now + (end_of_day - now) / 2)
+    # "today" ends at midnight on the calendar of each order's marketplace
+    ends = dict(DayEnd.of(now).by_marketplace)
+    tokyo_end, seattle_end = ends[JP], ends[US]
+    due = snapshot(latest_ship_date=now + (seattle_end - now) / 2, marketplace_id=US)
+    due_in_tokyo = snapshot(
+        latest_ship_date=now + (tokyo_end - now) / 2,
+        marketplace_id=JP,
+        sales_channel="Amazon.co.jp",
+    )
+    tomorrow_in_tokyo = snapshot(
+        latest_ship_date=tokyo_end + timedelta(minutes=30),
+        marketplace_id=JP,
+        sales_channel="Amazon.co.jp",
+    )
     overdue = snapshot(purchased=now - timedelta(days=3), latest_ship_date=now - timedelta(hours=1))
-    later = snapshot(latest_ship_date=end_of_day + timedelta(days=1))
-    for s in (due, overdue, later):
+    later = snapshot(latest_ship_date=seattle_end + timedelta(days=1))
+    for s in (due, due_in_tokyo, tomorrow_in_tokyo, overdue, later):
         await apply(fulfillment, s)
-    assert due.amazon_order_id in _ids(await _search(fulfillment, ship_by="due_today"))
-    assert not {overdue.amazon_order_id, later.amazon_order_id} & _ids(
-        await _search(fulfillment, ship_by="due_today")
+    today = _ids(await _search(fulfillment, ship_by="due_today"))
+    assert {due.amazon_order_id, due_in_tokyo.amazon_order_id} <= today
+    assert (
+        not {
+            overdue.amazon_order_id,
+            later.amazon_order_id,
+            tomorrow_in_tokyo.amazon_order_id,
+        }
+        & today
     )
     over = await _search(fulfillment, ship_by="overdue")
     assert overdue.amazon_order_id in _ids(over)

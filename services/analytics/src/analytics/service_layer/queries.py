@@ -8,7 +8,7 @@ work someone else opened (the alert job's).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from analytics.domain.metrics import CANCELED
 from analytics.domain.model import Alert
 from analytics.service_layer.repositories import Reads
 from analytics.service_layer.unit_of_work import UnitOfWork
+from shared import marketplaces
 
 CHANNEL_NAMES = {"AFN": "FBA", "MFN": "FBM"}
 CENTS = Decimal("0.01")
@@ -26,11 +27,13 @@ HISTORY = timedelta(days=120)  # enough for the longest window (60 days) plus sh
 
 SALES_NOTES = [
     "Each order counts once, in the version last received (newer versions replace older ones).",
-    "Periods and date filters use the purchase date (UTC); weeks start on Monday (ISO).",
+    "Periods and date filters use the purchase date on the calendar of the order's "
+    "marketplace (its time zone; UTC for an unknown marketplace); weeks start on Monday (ISO).",
     "Canceled orders are excluded from orders, units and revenue; canceled_orders counts them.",
     "Revenue is the order total (item prices for group_by=sku), in its own currency: figures "
-    "are never converted, so every row names its currency_code.",
-    "Pending orders have no price yet: they count as orders and units with zero revenue.",
+    "are never converted or added across currencies, so every row names its currency_code.",
+    "Pending orders have no price yet: they count as orders and units with zero revenue, "
+    "under their marketplace's currency.",
 ]
 
 
@@ -40,11 +43,49 @@ def money(amount: Decimal) -> str:
 
 
 def day_range(start: date, end: date) -> tuple[datetime, datetime]:
-    """``[start 00:00, end+1 00:00)`` in UTC: both dates included."""
+    """UTC moments holding every marketplace's days ``start`` to ``end`` (both included)."""
     return (
-        datetime.combine(start, time(), UTC),
-        datetime.combine(end + timedelta(days=1), time(), UTC),
+        datetime.combine(start, time(), UTC) - marketplaces.DAY_SLACK,
+        datetime.combine(end + timedelta(days=1), time(), UTC) + marketplaces.DAY_SLACK,
     )
+
+
+def local_day(order: Any) -> date:
+    """The day the order was purchased on its marketplace's calendar (UTC if unknown)."""
+    return marketplaces.local_date(order.purchase_date, order.marketplace_id)
+
+
+@dataclass(frozen=True)
+class DayOrders:
+    """The orders purchased on days ``start`` to ``end`` of their marketplaces' calendars."""
+
+    orders: list[Any]
+    canceled: set[str]  # canceled by their status or by fulfillment
+    period: tuple[datetime, datetime]  # the UTC moments read (a superset of the days)
+
+    @property
+    def live(self) -> dict[str, Any]:
+        return {o.amazon_order_id: o for o in self.orders if o.amazon_order_id not in self.canceled}
+
+    async def live_items(self, reads: Reads, seller_id: str | None) -> list[Any]:
+        live = self.live
+        return [
+            i
+            for i in await reads.items_between(seller_id, *self.period)
+            if i.amazon_order_id in live
+        ]
+
+
+async def orders_on_days(reads: Reads, seller_id: str | None, start: date, end: date) -> DayOrders:
+    period = day_range(start, end)
+    rows = [
+        r for r in await reads.orders_between(seller_id, *period) if start <= local_day(r) <= end
+    ]
+    ids = {r.amazon_order_id for r in rows}
+    canceled = (await reads.canceled_between(seller_id, *period) & ids) | {
+        r.amazon_order_id for r in rows if r.order_status == CANCELED
+    }
+    return DayOrders(rows, canceled, period)
 
 
 # --- sales -----------------------------------------------------------------------------------
@@ -60,8 +101,8 @@ class Tally:
         return {"orders": len(self.orders), "units": self.units, "revenue": money(self.revenue)}
 
 
-def _period(moment: datetime, granularity: str) -> date:
-    day = moment.astimezone(UTC).date()
+def _period(order: Any, granularity: str) -> date:
+    day = local_day(order)
     return day - timedelta(days=day.weekday()) if granularity == "week" else day
 
 
@@ -94,32 +135,21 @@ async def _sales(
     granularity: str,
     group_by: str,
 ) -> dict[str, Any]:
-    period = day_range(start, end)
-    rows = await reads.orders_between(seller_id, *period)
-    canceled = await reads.canceled_between(seller_id, *period) | {
-        r.amazon_order_id for r in rows if r.order_status == CANCELED
-    }
-    live = [r for r in rows if r.amazon_order_id not in canceled]
-    items = []
-    if group_by == "sku":
-        items = [
-            i
-            for i in await reads.items_between(seller_id, *period)
-            if i.amazon_order_id not in canceled
-        ]
+    days = await orders_on_days(reads, seller_id, start, end)
+    by_id = days.live
+    items = await days.live_items(reads, seller_id) if group_by == "sku" else []
     series: dict[tuple[date, str | None, str], Tally] = defaultdict(lambda: Tally(set()))
     totals: dict[str, Tally] = defaultdict(lambda: Tally(set()))
-    by_id = {r.amazon_order_id: r for r in live}
-    for order in live:
-        currency = order.currency_code or "n/a"
+    for order in by_id.values():
+        currency = _order_currency(order)
         _add(totals[currency], order.amazon_order_id, order.units, order.order_total)
         if group_by != "sku":
-            key = (_period(order.purchase_date, granularity), _group(order, group_by), currency)
+            key = (_period(order, granularity), _group(order, group_by), currency)
             _add(series[key], order.amazon_order_id, order.units, order.order_total)
     for item in items:
         order = by_id[item.amazon_order_id]
-        currency = item.currency_code or order.currency_code or "n/a"
-        key = (_period(order.purchase_date, granularity), item.seller_sku or item.asin, currency)
+        currency = item.currency_code or _order_currency(order)
+        key = (_period(order, granularity), item.seller_sku or item.asin, currency)
         _add(series[key], order.amazon_order_id, item.quantity, item.item_price)
     return {
         "from": start,
@@ -127,13 +157,18 @@ async def _sales(
         "granularity": granularity,
         "group_by": group_by,
         "totals": [{"currency_code": c, **t.as_dict()} for c, t in sorted(totals.items())],
-        "canceled_orders": len(canceled),
+        "canceled_orders": len(days.canceled),
         "series": [
             {"period": p, "group": g, "currency_code": c, **t.as_dict()}
             for (p, g, c), t in sorted(series.items(), key=lambda kv: (kv[0][0], str(kv[0][1:])))
         ],
         "notes": SALES_NOTES,
     }
+
+
+def _order_currency(order: Any) -> str:
+    """The order's currency, else its marketplace's (a pending order has no total yet)."""
+    return str(order.currency_code or marketplaces.currency_of(order.marketplace_id) or "n/a")
 
 
 def _add(tally: Tally, order_id: str, units: int, amount: Decimal | None) -> None:
@@ -169,6 +204,38 @@ class AdTally:
     clicks: int = 0
     impressions: int = 0
 
+    def add(self, other: Any) -> None:
+        self.attributed_orders += other.attributed_orders
+        self.spend += other.spend
+        self.attributed_sales += other.attributed_sales
+        self.clicks += other.clicks
+        self.impressions += other.impressions
+
+
+@dataclass
+class AdBucket:
+    """The ads and the orders of one group (an ASIN, or everything) in one currency."""
+
+    ad: AdTally = field(default_factory=AdTally)
+    orders: set[str] = field(default_factory=set)
+    sales: Decimal = Decimal("0")
+
+    def merge(self, other: AdBucket) -> None:
+        self.ad.add(other.ad)
+        self.orders |= other.orders
+        self.sales += other.sales
+
+
+# Money and its ratios are kept per currency, never converted or added (docs/adr/0049).
+ADS_DEFINITIONS = {
+    "currency": "every money figure and ratio is computed within one currency_code (the ad "
+    "row's, the order's or else its marketplace's): currencies are never added or converted",
+    "ad_order_ratio": "ad-attributed orders (purchases7d) / all orders of the ASIN "
+    "purchased in the period (orders.v1 items; canceled excluded)",
+    "acos": "ad spend / ad-attributed sales (sales7d)",
+    "tacos": "ad spend / total sales of the ASIN (item prices of its orders)",
+}
+
 
 async def ads_summary(
     uow: UnitOfWork,
@@ -191,84 +258,86 @@ async def _ads_summary(
     group_by: str,
     threshold: Decimal,
 ) -> dict[str, Any]:
-    period = day_range(start, end)
-    orders = await reads.orders_between(seller_id, *period)
-    canceled = await reads.canceled_between(seller_id, *period) | {
-        o.amazon_order_id for o in orders if o.order_status == CANCELED
-    }
-    items = [
-        i
-        for i in await reads.items_between(seller_id, *period)
-        if i.amazon_order_id not in canceled
-    ]
-    sku_to_asin = {i.seller_sku: i.asin for i in items if i.seller_sku}
-    key = (lambda asin: asin) if group_by == "asin" else (lambda asin: None)
-    order_sets: dict[str | None, set[str]] = defaultdict(set)
-    sales_of: dict[str | None, Decimal] = defaultdict(Decimal)
-    for item in items:
-        order_sets[key(item.asin)].add(item.amazon_order_id)
-        sales_of[key(item.asin)] += item.item_price or Decimal("0")
-    ads: dict[str | None, AdTally] = defaultdict(AdTally)
-    currencies: set[str] = set()
-    for row in await reads.ad_rows(seller_id, start, end):
-        asin = row.asin or sku_to_asin.get(row.seller_sku) or f"sku:{row.seller_sku}"
-        tally = ads[key(asin)]
-        tally.attributed_orders += row.attributed_orders
-        tally.spend += row.spend
-        tally.attributed_sales += row.attributed_sales
-        tally.clicks += row.clicks
-        tally.impressions += row.impressions
-        currencies.add(row.currency_code)
-    groups = sorted(set(ads) | set(order_sets), key=lambda g: g or "")
-    entries = [
-        _ad_entry(
-            g,
-            ads.get(g, AdTally()),
-            len(order_sets.get(g, ())),
-            sales_of.get(g, Decimal("0")),
-            threshold,
-        )
-        for g in groups
-    ]
+    buckets = await _ad_buckets(reads, seller_id, start, end, group_by == "asin")
+    per_currency: dict[str, AdBucket] = defaultdict(AdBucket)
+    for (_, currency), bucket in buckets.items():
+        per_currency[currency].merge(bucket)
+    ordered = sorted(buckets.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
     return {
         "from": start,
         "to": end,
         "group_by": group_by,
         "threshold": str(threshold),
-        "currency_codes": sorted(currencies),
-        "items": entries,
-        "definitions": {
-            "ad_order_ratio": "ad-attributed orders (purchases7d) / all orders of the ASIN "
-            "purchased in the period (orders.v1 items; canceled excluded)",
-            "acos": "ad spend / ad-attributed sales (sales7d)",
-            "tacos": "ad spend / total sales of the ASIN (item prices of its orders)",
-        },
+        "currency_codes": sorted(per_currency),
+        "by_currency": [
+            {"currency_code": c, **_ad_figures(_figures(b), b.ad)}
+            for c, b in sorted(per_currency.items())
+        ],
+        "items": [_ad_entry(g, c, b, threshold) for (g, c), b in ordered],
+        "definitions": ADS_DEFINITIONS,
+    }
+
+
+async def _ad_buckets(
+    reads: Reads, seller_id: str | None, start: date, end: date, by_asin: bool
+) -> dict[tuple[str | None, str], AdBucket]:
+    """Ads and orders by (ASIN or ``None``, currency); canceled orders left out."""
+    days = await orders_on_days(reads, seller_id, start, end)
+    by_id = days.live
+    items = await days.live_items(reads, seller_id)
+    sku_to_asin = {i.seller_sku: i.asin for i in items if i.seller_sku}
+    buckets: dict[tuple[str | None, str], AdBucket] = defaultdict(AdBucket)
+    for item in items:
+        bucket = buckets[(item.asin if by_asin else None, _currency_of(item, by_id))]
+        bucket.orders.add(item.amazon_order_id)
+        bucket.sales += item.item_price or Decimal("0")
+    for row in await reads.ad_rows(seller_id, start, end):
+        asin = row.asin or sku_to_asin.get(row.seller_sku) or f"sku:{row.seller_sku}"
+        buckets[(asin if by_asin else None, row.currency_code)].ad.add(row)
+    return buckets
+
+
+def _currency_of(item: Any, orders: dict[str, Any]) -> str:
+    """An item's currency: its price's, its order's, else its marketplace's (a pending order
+    has no price yet but is sold in its marketplace's currency)."""
+    order = orders.get(item.amazon_order_id)
+    return str(item.currency_code or (_order_currency(order) if order else "n/a"))
+
+
+def _figures(bucket: AdBucket) -> AdFigures:
+    return AdFigures(
+        attributed_orders=bucket.ad.attributed_orders,
+        total_orders=len(bucket.orders),
+        spend=bucket.ad.spend,
+        attributed_sales=bucket.ad.attributed_sales,
+        total_sales=bucket.sales,
+    )
+
+
+def _ad_figures(figures: AdFigures, ad: AdTally) -> dict[str, Any]:
+    return {
+        "attributed_orders": figures.attributed_orders,
+        "total_orders": figures.total_orders,
+        "organic_orders": figures.organic_orders,
+        "impressions": ad.impressions,
+        "clicks": ad.clicks,
+        "spend": money(figures.spend),
+        "attributed_sales": money(figures.attributed_sales),
+        "total_sales": money(figures.total_sales),
+        "ad_order_ratio": _text(figures.ad_order_ratio),
+        "acos": _text(figures.acos),
+        "tacos": _text(figures.tacos),
     }
 
 
 def _ad_entry(
-    group: str | None, ad: AdTally, total_orders: int, total_sales: Decimal, threshold: Decimal
+    group: str | None, currency: str, bucket: AdBucket, threshold: Decimal
 ) -> dict[str, Any]:
-    figures = AdFigures(
-        attributed_orders=ad.attributed_orders,
-        total_orders=total_orders,
-        spend=ad.spend,
-        attributed_sales=ad.attributed_sales,
-        total_sales=total_sales,
-    )
+    figures = _figures(bucket)
     return {
         "asin": group,
-        "attributed_orders": ad.attributed_orders,
-        "total_orders": total_orders,
-        "organic_orders": figures.organic_orders,
-        "impressions": ad.impressions,
-        "clicks": ad.clicks,
-        "spend": money(ad.spend),
-        "attributed_sales": money(ad.attributed_sales),
-        "total_sales": money(total_sales),
-        "ad_order_ratio": _text(figures.ad_order_ratio),
-        "acos": _text(figures.acos),
-        "tacos": _text(figures.tacos),
+        "currency_code": currency,
+        **_ad_figures(figures, bucket.ad),
         "too_dependent_on_ads": too_dependent_on_ads(figures, threshold),
         "recommendations": [r.as_dict() for r in recommend(figures, threshold)],
     }

@@ -32,6 +32,7 @@ def build_packet(claim: Claim, facts: OrderFacts | None) -> dict[str, Any]:
         "shipments": [asdict(s) for s in facts.shipments],
         "refunds": [{**asdict(r), "total": money(r.total)} for r in facts.refunds],
         "refunded_total": _refunded_total(facts),
+        "refunded_totals": _refunded_totals(facts),
         "cancellation": asdict(facts.cancellation) if facts.cancellation else None,
         "returns": [asdict(r) for r in facts.returns],
         "ship_late_flagged_at": facts.ship_late_flagged_at,
@@ -52,12 +53,21 @@ def _order(facts: OrderFacts) -> dict[str, Any] | None:
     }
 
 
+def _refunded_totals(facts: OrderFacts) -> list[dict[str, str] | None]:
+    """The refunds summed per currency (never across currencies), in currency order."""
+    totals: dict[str, Decimal] = {}
+    for r in facts.refunds:
+        totals[r.total.currency_code] = (
+            totals.get(r.total.currency_code, Decimal(0)) + r.total.amount
+        )
+    return [money(Money(amount, currency)) for currency, amount in sorted(totals.items())]
+
+
 def _refunded_total(facts: OrderFacts) -> dict[str, str] | None:
-    if not facts.refunds:
-        return None
-    currency = facts.refunds[0].total.currency_code
-    total = sum((r.total.amount for r in facts.refunds), Decimal(0))
-    return money(Money(total, currency))
+    """The refunded sum when every refund is in one currency (an order's always are); ``None``
+    when there are none, or several currencies (``refunded_totals`` then has one per currency)."""
+    totals = _refunded_totals(facts)
+    return totals[0] if len(totals) == 1 else None
 
 
 def findings(claim: Claim, facts: OrderFacts) -> list[str]:

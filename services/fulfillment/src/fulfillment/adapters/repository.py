@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     and_,
     any_,
+    case,
     cast,
     column,
     exists,
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fulfillment.adapters import codec, orm
 from fulfillment.domain.errors import ConcurrentInsert
 from fulfillment.domain.model import Order
-from fulfillment.domain.search import SearchFilters, SearchPage
+from fulfillment.domain.search import DayEnd, SearchFilters, SearchPage
 from shared.db import bulk
 from shared.uploads import UploadStore
 
@@ -142,8 +143,17 @@ def _filtered(stmt: Select[Any], f: SearchFilters) -> Select[Any]:
         (f.sales_channel, lambda v: o.sales_channel == v),
         (f.latest_ship_date_from, lambda v: o.latest_ship_date >= v),
         (f.latest_ship_date_to, lambda v: o.latest_ship_date < v),
+        (f.latest_ship_date_before, _before_day_end),
     ]
     return stmt.where(and_(True, *(build(v) for v, build in conditions if v is not None)))
+
+
+def _before_day_end(end: DayEnd) -> Any:
+    """Due before the day ends on the calendar of the order's own marketplace."""
+    o = orm.orders.c
+    market = o.doc["marketplace_id"].astext
+    ends = [(market == marketplace, at) for marketplace, at in end.by_marketplace]
+    return o.latest_ship_date < case(*ends, else_=end.other)
 
 
 def _title_contains(text: str) -> Any:

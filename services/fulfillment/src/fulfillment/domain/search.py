@@ -8,13 +8,18 @@ seller states its own filter: dates by ``purchase_date_from``/``purchase_date_to
 lists the defaults applied.
 
 ``ship_by``: ``overdue`` = FBM orders awaiting shipment whose LatestShipDate has passed;
-``due_today`` = FBM orders awaiting shipment due between now and the end of today (UTC).
+``due_today`` = FBM orders awaiting shipment due between now and the end of today on the
+calendar of the order's marketplace (its time zone, ``shared.marketplaces``; UTC for an
+unknown marketplace): a Tokyo order's today ends at 15:00 UTC, a Seattle order's at 07:00 or
+08:00 UTC the next day.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
+
+from shared.marketplaces import MARKETPLACES
 
 DEFAULT_DAYS = 7
 AWAITING = ("Unshipped", "PartiallyShipped")
@@ -42,6 +47,28 @@ class SearchFilters:
     sales_channel: str | None = None
     latest_ship_date_from: datetime | None = None
     latest_ship_date_to: datetime | None = None
+    latest_ship_date_before: DayEnd | None = None  # the end of a day, per marketplace
+
+
+@dataclass(frozen=True)
+class DayEnd:
+    """When one day ends on every marketplace's calendar (``other``: UTC's day, for an order
+    of an unknown marketplace)."""
+
+    by_marketplace: tuple[tuple[str, datetime], ...]
+    other: datetime
+
+    @classmethod
+    def of(cls, moment: datetime) -> DayEnd:
+        """The end of the day that holds ``moment``, in each marketplace's time zone."""
+        ends = tuple((m.marketplace_id, end_of_day(moment, m.zone)) for m in MARKETPLACES.values())
+        return cls(ends, end_of_day(moment, UTC))
+
+
+def end_of_day(moment: datetime, zone: tzinfo) -> datetime:
+    """The next local midnight after ``moment`` in ``zone``, in UTC."""
+    day = moment.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -75,19 +102,9 @@ def _ship_by(filters: SearchFilters, ship_by: str, now: datetime) -> SearchFilte
     statuses: tuple[str, ...] = AWAITING
     if filters.statuses:  # keep the seller's own, if any can be due; else match nothing
         statuses = tuple(s for s in filters.statuses if s in AWAITING) or (NO_STATUS,)
-    start, end = _window(ship_by, now)
-    lsd_from = max(filter(None, (filters.latest_ship_date_from, start)), default=None)
-    lsd_to = min(filter(None, (filters.latest_ship_date_to, end)), default=None)
-    return replace(
-        filters,
-        statuses=statuses,
-        fulfillment_channel="MFN",
-        latest_ship_date_from=lsd_from,
-        latest_ship_date_to=lsd_to,
-    )
-
-
-def _window(ship_by: str, now: datetime) -> tuple[datetime | None, datetime]:
+    filters = replace(filters, statuses=statuses, fulfillment_channel="MFN")
     if ship_by == "overdue":
-        return None, now
-    return now, datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+        lsd_to = min(filter(None, (filters.latest_ship_date_to, now)))
+        return replace(filters, latest_ship_date_to=lsd_to)
+    lsd_from = max(filter(None, (filters.latest_ship_date_from, now)))
+    return replace(filters, latest_ship_date_from=lsd_from, latest_ship_date_before=DayEnd.of(now))

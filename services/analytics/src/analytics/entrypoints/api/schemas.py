@@ -101,8 +101,10 @@ class RecommendationOut(_Out):
     evidence: dict[str, Any] = Field(description="the numbers that triggered it")
 
 
-class AdEntryOut(_Out):
-    asin: str | None
+class AdFiguresOut(_Out):
+    """Ad figures within one currency (money as decimal strings in currency_code)."""
+
+    currency_code: str
     attributed_orders: int
     total_orders: int
     organic_orders: int
@@ -112,8 +114,15 @@ class AdEntryOut(_Out):
     attributed_sales: str
     total_sales: str
     ad_order_ratio: str | None
-    acos: str | None
-    tacos: str | None
+    acos: str | None = Field(description="spend / attributed_sales, both in currency_code")
+    tacos: str | None = Field(description="spend / total_sales, both in currency_code")
+
+
+class AdEntryOut(AdFiguresOut):
+    """One ASIN (null for group_by=none) in one currency: an ASIN sold in two currencies has
+    two entries."""
+
+    asin: str | None
     too_dependent_on_ads: bool
     recommendations: list[RecommendationOut]
 
@@ -125,6 +134,9 @@ class AdsSummaryOut(_Out):
     group_by: str
     threshold: str
     currency_codes: list[str]
+    by_currency: list[AdFiguresOut] = Field(
+        description="the seller's totals and ratios per currency (never added across them)"
+    )
     items: list[AdEntryOut]
     definitions: dict[str, str]
 

@@ -17,6 +17,8 @@ from shared.api.auth import VisibleSeller
 router = APIRouter(prefix="/v1/sales", tags=["sales"])
 
 MAX_DAYS = 366
+FROM_DAY = "first day, on the calendar of each order's marketplace (UTC if unknown)"
+TO_DAY = "last day, included, on the calendar of each order's marketplace (UTC if unknown)"
 
 
 def check_range(start: date, end: date) -> None:
@@ -34,8 +36,8 @@ def check_range(start: date, end: date) -> None:
 async def get_sales(
     seller: VisibleSeller,
     uow: Uow,
-    start: Annotated[inputs.Day, Query(alias="from", description="first purchase date (UTC)")],
-    end: Annotated[inputs.Day, Query(alias="to", description="last purchase date (UTC), included")],
+    start: Annotated[inputs.Day, Query(alias="from", description=FROM_DAY)],
+    end: Annotated[inputs.Day, Query(alias="to", description=TO_DAY)],
     granularity: Literal["day", "week"] = "day",
     group_by: Literal["marketplace", "fulfillment_channel", "sku", "none"] = "none",
 ) -> dict[str, Any]:

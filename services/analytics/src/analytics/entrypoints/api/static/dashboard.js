@@ -90,8 +90,10 @@
 
   function drawAds(report) {
     const items = report.items.filter((i) => i.ad_order_ratio !== null);
+    const several = report.currency_codes.length > 1;  // an ASIN has a bar per currency then
+    const label = (i) => (several ? `${i.asin} ${i.currency_code}` : i.asin);
     Plotly.react("ads-chart", [{
-      type: "bar", x: items.map((i) => i.asin), y: items.map((i) => Number(i.ad_order_ratio)),
+      type: "bar", x: items.map(label), y: items.map((i) => Number(i.ad_order_ratio)),
       marker: { color: items.map((i) => (i.too_dependent_on_ads ? "#c62828" : "#1565c0")) },
       name: "ad-order ratio",
     }], {
@@ -99,8 +101,12 @@
       shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: Number(report.threshold),
                  y1: Number(report.threshold), line: { color: "#c62828", dash: "dash" } }],
     }, { displayModeBar: false });
-    const advice = report.items.flatMap((i) => i.recommendations.map((r) => `${i.asin}: ${r.title}`));
-    $("ads-notes").textContent = advice.join(" · ") || "No ASIN above the threshold.";
+    const ratio = (v) => (v === null ? "n/a" : `${(Number(v) * 100).toFixed(1)}%`);
+    const money = report.by_currency.map((c) =>
+      `${c.currency_code}: spend ${c.spend}, ACoS ${ratio(c.acos)}, TACoS ${ratio(c.tacos)}`);
+    const advice = report.items.flatMap((i) => i.recommendations.map((r) => `${label(i)}: ${r.title}`));
+    $("ads-notes").textContent =
+      [...money, advice.join(" · ") || "No ASIN above the threshold."].join(" · ");
   }
 
   function drawLag(report) {

@@ -23,6 +23,7 @@ import httpx
 from bench.common import ROOT, free_port
 from devstack import config
 from devstack.kafka import KafkaServer
+from devstack.kafka_cluster import KafkaCluster, broker_ports
 from devstack.postgres import PostgresServer, run_psql
 
 SERVICES = ("ingest", "fulfillment", "defects", "analytics")
@@ -54,6 +55,9 @@ class Infra:
     controller_port: int
     postgres_port: int
     postgres_dir: str = "postgres"  # under run_dir
+    # 3: a cluster of three brokers (on kafka_port, +2, +4) and a controller on
+    # controller_port instead of the one combined node (docs/adr/0047).
+    brokers: int = 1
 
     @property
     def run_dir(self) -> Path:
@@ -70,6 +74,27 @@ class Infra:
         )
 
     @property
+    def kafka_cluster(self) -> KafkaCluster:
+        """The three brokers and their controller (``brokers`` 3), restarted on their data."""
+        return self._cluster(fresh=False)
+
+    def _cluster(self, *, fresh: bool) -> KafkaCluster:
+        return KafkaCluster(
+            self.run_dir / "kafka-cluster",
+            broker_ports(self.kafka_port, self.brokers),
+            self.controller_port,
+            fresh=fresh,
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_cluster.bootstrap if self.brokers > 1 else self.kafka.bootstrap
+
+    @property
+    def replication_factor(self) -> int:
+        return self.kafka_cluster.replication_factor if self.brokers > 1 else 1
+
+    @property
     def postgres(self) -> PostgresServer:
         # Every autovacuum run in the log: bench/activity.py reads it to explain a slow run.
         return PostgresServer(
@@ -77,12 +102,16 @@ class Infra:
         )
 
     def is_running(self) -> bool:
-        return self.kafka.is_running() and self.postgres.is_running()
+        kafka = self.kafka_cluster if self.brokers > 1 else self.kafka
+        return kafka.is_running() and self.postgres.is_running()
 
     def start(self) -> None:
         """Start what is not running. A broker started here begins on empty storage, so the
         topics of earlier runs do not pile up; nor do their databases (``start_postgres``)."""
-        self._kafka(fresh=True).start()
+        if self.brokers > 1:
+            self._cluster(fresh=True).start()
+        else:
+            self._kafka(fresh=True).start()
         self.start_postgres()
 
     def start_postgres(self) -> bool:
@@ -95,6 +124,7 @@ class Infra:
         return started
 
     def stop(self) -> None:
+        self.kafka_cluster.stop()
         self.kafka.stop()
         self.postgres.stop()
 
@@ -182,7 +212,8 @@ class Cluster:
         return {
             **os.environ,
             "DATABASE_URL": self.infra.postgres.url(self.database(service)),
-            "KAFKA_BOOTSTRAP_SERVERS": self.infra.kafka.bootstrap,
+            "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap,
+            "KAFKA_REPLICATION_FACTOR": str(self.infra.replication_factor),
             "KAFKA_TOPIC_PREFIX": self.prefix,
             "HTTP_PORT": str(self.ports[service]),
             "ORDERFLOW_API_KEYS": KEYS,

@@ -27,6 +27,19 @@ A load generator (its own process) posts ``FAULT_ORDERS`` orders (default 10000)
 - ``rebalance-kill``: a second worker of each consumer joins its group and, while the group
   rebalances, the first worker is killed with -9 and restarted; the second leaves later.
 
+With ``FAULT_KAFKA_BROKERS=3`` the private Kafka is three brokers and a KRaft controller
+(topics at RF 3, min ISR 2; docs/adr/0047) and the scenarios are these instead:
+
+- ``broker-kill-leader``: kill -9 of the broker leading most of orders.v1's partitions while
+  orders arrive, down ``FAULT_OUTAGE_S``, started again.
+- ``broker-out-of-sync``: a broker killed and left down until it is out of every ISR of
+  orders.v1, then ``FAULT_OUTAGE_S`` more; started, and back in every ISR.
+- ``coordinator-kill-rebalance``: second workers join; during the rebalance, the broker
+  coordinating fulfillment's group is killed with -9, back after ``FAULT_OUTAGE_S``.
+- ``two-brokers-down``: two of three brokers killed for ``FAULT_TWO_DOWN_S`` (45): orders.v1
+  must not grow once they are fenced, ingest's relay must answer /readyz 503 with Retry-After;
+  then one is started, and the other ``FAULT_OUTAGE_S`` later.
+
 Each ends by checking that every accepted order is in fulfillment's, defects' and analytics'
 stores exactly once (ids compared, row counts equal), each store's inbox holds one orders.v1
 event per order, no service published an event twice for the same (subject, version), nothing
@@ -52,12 +65,14 @@ import signal
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import stores
 from bench.cluster import API_KEY, CONSUMERS, Cluster, Infra, Proc, kafka_pid, tail
@@ -69,11 +84,15 @@ from bench.report import jsonable
 # FAULT_KAFKA_PORT (the controller's is the next one) and FAULT_POSTGRES_PORT move them, for
 # two runs on one machine.
 _KAFKA_PORT = int(os.environ.get("FAULT_KAFKA_PORT", "39092"))
+# FAULT_KAFKA_BROKERS=3: a cluster of three brokers (FAULT_KAFKA_PORT, +2, +4) and one
+# controller (+1), and the broker scenarios below (docs/adr/0047).
+BROKERS = int(os.environ.get("FAULT_KAFKA_BROKERS") or 1)
 INFRA = Infra(
     "faults",
     kafka_port=_KAFKA_PORT,
     controller_port=_KAFKA_PORT + 1,
     postgres_port=int(os.environ.get("FAULT_POSTGRES_PORT", "35432")),
+    brokers=BROKERS,
 )
 LAYOUT = [
     ("ingest", "api"),
@@ -150,6 +169,7 @@ class Run:
     events: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     fault_ended: float | None = None
+    violations: list[str] = field(default_factory=list)  # what the fault itself saw go wrong
 
     def note(self, text: str) -> None:
         self.events.append(f"{time.time() - self.started:6.1f}s {text}")
@@ -369,6 +389,160 @@ async def _timed_fault(fault: Fault, run: Run) -> None:
     run.fault_ended = time.time()
 
 
+async def _describe(topic: str) -> list[dict[str, Any]]:
+    """``topic``'s partitions as the cluster sees them: ``partition``, ``leader``, ``isr``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=INFRA.bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+        return list(described["partitions"])
+    finally:
+        await admin.close()
+
+
+async def _coordinator(group: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=INFRA.bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        return int(await admin.find_coordinator(group))
+    finally:
+        await admin.close()
+
+
+async def _lead_most(topic: str) -> tuple[int, int, int]:
+    """The broker that leads most of ``topic``'s partitions, how many, and of how many."""
+    partitions = await _describe(topic)
+    [(node, led)] = Counter(p["leader"] for p in partitions).most_common(1)
+    return int(node), led, len(partitions)
+
+
+async def _wait_isr(topic: str, node: int, *, inside: bool, timeout: float) -> float | None:
+    """Seconds until ``node`` is in every ISR of ``topic`` (``inside``) or in none; None if
+    that did not happen within ``timeout``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        with contextlib.suppress(Exception):
+            isrs = [set(p["isr"]) for p in await _describe(topic)]
+            if all((node in isr) == inside for isr in isrs):
+                return round(time.monotonic() - started, 1)
+        await asyncio.sleep(1.0)
+    return None
+
+
+def _outage_s() -> float:
+    return float(os.environ.get("FAULT_OUTAGE_S", "10"))
+
+
+async def _kill_broker(node: int) -> None:
+    await asyncio.to_thread(INFRA.kafka_cluster.kill_broker, node)
+
+
+async def _start_broker(node: int) -> None:
+    await asyncio.to_thread(INFRA.kafka_cluster.start_broker, node)
+
+
+async def broker_kill_leader(run: Run) -> None:
+    """kill -9 of the broker leading most of orders.v1's partitions while orders arrive."""
+    await run.at_fraction(0.25)
+    node, led, total = await _lead_most(run.cluster.topic("orders.v1"))
+    await _kill_broker(node)
+    run.note(f"kill -9 broker {node} (leader of {led} of {total} orders.v1 partitions)")
+    await asyncio.sleep(_outage_s())
+    await _start_broker(node)
+    run.note(f"broker {node} started again")
+
+
+async def broker_out_of_sync(run: Run) -> None:
+    """A broker down until it has left every ISR of orders.v1, then the outage, then back
+    until it has caught up into every ISR again."""
+    await run.at_fraction(0.25)
+    topic, node = run.cluster.topic("orders.v1"), BROKERS
+    await _kill_broker(node)
+    run.note(f"kill -9 broker {node}")
+    out = await _wait_isr(topic, node, inside=False, timeout=60.0)
+    run.note(f"broker {node} out of every orders.v1 ISR after {out} s")
+    if out is None:
+        run.violations.append(f"broker {node} never left the ISRs of orders.v1")
+    await asyncio.sleep(_outage_s())
+    await _start_broker(node)
+    back = await _wait_isr(topic, node, inside=True, timeout=120.0)
+    run.note(f"broker {node} started again; back in every ISR after {back} s")
+    if back is None:
+        run.violations.append(f"broker {node} did not rejoin the ISRs of orders.v1 in 120 s")
+
+
+async def coordinator_kill_rebalance(run: Run) -> None:
+    """A second worker of each consumer joins; during the rebalance the broker coordinating
+    fulfillment's group is killed with -9; it comes back after the outage."""
+    await run.at_fraction(0.2)
+    for service in CONSUMERS:
+        run.cluster.start(service, "worker", instance=1)
+    run.note("a second worker of each consumer joined")
+    await asyncio.sleep(1.0)  # joining: the groups are rebalancing
+    node = await _coordinator(run.cluster.group("fulfillment"))
+    await _kill_broker(node)
+    run.note(f"kill -9 broker {node}, fulfillment's group coordinator, during the rebalance")
+    await asyncio.sleep(_outage_s())
+    await _start_broker(node)
+    run.note(f"broker {node} started again")
+    await asyncio.sleep(5.0)
+    for service in CONSUMERS:
+        run.cluster.stop(service, "worker", instance=1)
+    run.note("the second workers left (SIGTERM)")
+
+
+async def two_brokers_down(run: Run) -> None:
+    """Two of three brokers killed: no write may be taken on one replica (orders.v1 must not
+    grow once they are fenced) and ingest's relay must say so (/readyz 503 with Retry-After);
+    one broker back must be enough for everything to flow again."""
+    await run.at_fraction(0.25)
+    topic = run.cluster.topic("orders.v1")
+    first, _, _ = await _lead_most(topic)
+    second = next(n for n in range(1, BROKERS + 1) if n != first)
+    await _kill_broker(first)
+    await _kill_broker(second)
+    run.note(f"kill -9 brokers {first} and {second}")
+    out = await _wait_isr(topic, second, inside=False, timeout=60.0)
+    before = await stores.topic_messages(INFRA.bootstrap, topic)
+    run.note(f"fenced after {out} s; orders.v1 holds {before} records")
+    said = await _relay_refuses(run, float(os.environ.get("FAULT_TWO_DOWN_S", "45")))
+    run.note(f"ingest relay /readyz: {said}")
+    after = await stores.topic_messages(INFRA.bootstrap, topic)
+    if after != before:
+        run.violations.append(f"orders.v1 grew from {before} to {after} with one broker up")
+    if not said.startswith("503"):
+        run.violations.append(f"ingest relay never answered 503 with Retry-After: {said}")
+    await _start_broker(second)
+    run.note(f"broker {second} started again (two of three up)")
+    await asyncio.sleep(_outage_s())
+    await _start_broker(first)
+    run.note(f"broker {first} started again")
+
+
+async def _relay_refuses(run: Run, seconds: float) -> str:
+    """Look at ingest relay's /readyz for ``seconds``: the first not-ready answer (status,
+    Retry-After, when), else the last answer."""
+    port = run.cluster.ops["ingest-relay"]
+    started, refused, said = time.monotonic(), "", "never answered"
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() - started < seconds:
+            with contextlib.suppress(httpx.HTTPError):
+                answer = await client.get(f"http://127.0.0.1:{port}/readyz")
+                retry = answer.headers.get("retry-after")
+                said = f"{answer.status_code} Retry-After {retry}"
+                if not refused and answer.status_code == 503 and retry:
+                    refused = f"{said} after {time.monotonic() - started:.0f} s"
+            await asyncio.sleep(1.0)
+    return refused or said
+
+
+CLUSTER_SCENARIOS: dict[str, Fault] = {
+    "broker-kill-leader": broker_kill_leader,
+    "broker-out-of-sync": broker_out_of_sync,
+    "coordinator-kill-rebalance": coordinator_kill_rebalance,
+    "two-brokers-down": two_brokers_down,
+}
+
 SCENARIOS: dict[str, Fault] = {
     "consumer-kill": consumer_kill,
     "relay-kill": relay_kill,
@@ -387,6 +561,9 @@ SCENARIOS: dict[str, Fault] = {
     ),
     "rebalance-kill": rebalance_kill,
 }
+if BROKERS > 1:
+    # The single-broker faults stop or kill "the broker"; a cluster runs its own.
+    SCENARIOS = CLUSTER_SCENARIOS
 
 
 @dataclass(frozen=True)
@@ -465,7 +642,7 @@ async def scenario(
     cluster.start_all(LAYOUT)
     bounds = Bounds.from_env()
     run, seen = await _under_fault(cluster, fault, n, rate, batch, bounds)
-    failures = _failures(seen, n, bounds)
+    failures = _failures(seen, n, bounds) + run.violations
     for proc_name in seen.dead:
         run.note(f"{proc_name} log tail: {tail(cluster.log_dir / (proc_name + '.log'), 8)}")
     return _result(name, seen, n, bounds, run.events, failures, tag, attempt)
@@ -497,9 +674,7 @@ async def _under_fault(
             readiness=await _ready_at_end(cluster),
             checks=[await stores.check_store(cluster, s, accepted) for s in CONSUMERS],
             ingest=await stores.ingest_facts(cluster),
-            published=await stores.topic_messages(
-                INFRA.kafka.bootstrap, cluster.topic("orders.v1")
-            ),
+            published=await stores.topic_messages(INFRA.bootstrap, cluster.topic("orders.v1")),
             dead=cluster.dead(),
             restarts={p.name: p.restarts for p in cluster.procs.values() if p.restarts},
             stalls=stalls,

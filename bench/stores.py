@@ -166,7 +166,7 @@ async def topic_messages(bootstrap: str, topic: str) -> int:
 async def publish_watch(cluster: Cluster) -> AsyncIterator[Callable[[], Awaitable[int]]]:
     """Yields ``excess()``: records on ``orders.v1`` minus ingest's outbox rows marked sent."""
     topic = cluster.topic("orders.v1")
-    async with kafka_clients(cluster.infra.kafka.bootstrap) as (admin, consumer):
+    async with kafka_clients(cluster.infra.bootstrap) as (admin, consumer):
         tps = await partitions(admin, [topic])
         async with connect(cluster.dsn("ingest")) as conn:
 
@@ -184,7 +184,7 @@ async def publish_watch(cluster: Cluster) -> AsyncIterator[Callable[[], Awaitabl
 
 async def lags(cluster: Cluster) -> dict[str, int]:
     """Each consumer group's lag: end offsets minus committed offsets over its topics."""
-    async with kafka_clients(cluster.infra.kafka.bootstrap) as clients:
+    async with kafka_clients(cluster.infra.bootstrap) as clients:
         by_topic = await _lags_by_topic(cluster, *clients)
     return {service: sum(topics.values()) for service, topics in by_topic.items()}
 
@@ -277,7 +277,7 @@ class _Lags:
             if self.clients is None:
                 self.stack = contextlib.AsyncExitStack()
                 self.clients = await self.stack.enter_async_context(
-                    kafka_clients(self.cluster.infra.kafka.bootstrap)
+                    kafka_clients(self.cluster.infra.bootstrap)
                 )
             return await _lags_by_topic(self.cluster, *self.clients)
         except Exception:  # the broker may be restarting: ask again with new clients

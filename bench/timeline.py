@@ -96,7 +96,7 @@ class Timeline:
 
     async def _run(self) -> None:
         topic = self.cluster.topic("orders.v1")
-        async with kafka_clients(self.cluster.infra.kafka.bootstrap) as (admin, consumer):
+        async with kafka_clients(self.cluster.infra.bootstrap) as (admin, consumer):
             tps = await partitions(admin, [topic])
             while True:
                 try:

@@ -54,7 +54,7 @@ def _status(platform: Platform) -> str:
         return "running" if ok else "stopped"
 
     lines = [
-        f"kafka        {state(platform.kafka.is_running()):<8} {platform.kafka.bootstrap}",
+        *_kafka_status(platform, state),
         f"postgres     {state(platform.postgres.is_running()):<8} "
         f"{platform.postgres.url('postgres', driver='postgresql')}",
     ]
@@ -70,6 +70,18 @@ def _status(platform: Platform) -> str:
             text = "stopped"
         lines.append(f"{service.name:<12} {text:<8} {service.url}")
     return "\n".join(lines)
+
+
+def _kafka_status(platform: Platform, state: Callable[[bool], str]) -> list[str]:
+    cluster = platform.kafka_cluster
+    if config.kafka_brokers() == 1 and not any(n.pid_file.exists() for n in cluster.nodes()):
+        kafka = platform.kafka_single
+        return [f"kafka        {state(kafka.is_running()):<8} {kafka.bootstrap}"]
+    return [
+        f"kafka-{node.node.node_id:<6} {state(node.is_running()):<8} "
+        f"127.0.0.1:{node.listen_port} ({node.node.roles})"
+        for node in cluster.nodes()
+    ]
 
 
 def cmd_infra_up(platform: Platform) -> None:

@@ -79,6 +79,15 @@ def kafka_port() -> int:
     return int(os.environ.get("KAFKA_PORT", DEFAULT_KAFKA_PORT))
 
 
+def kafka_brokers() -> int:
+    """Brokers ``make up`` starts (KAFKA_BROKERS): 1, one combined KRaft node; 3, a cluster of
+    three brokers and one controller (docs/adr/0047-local-three-broker-cluster.md)."""
+    brokers = int(os.environ.get("KAFKA_BROKERS") or 1)
+    if brokers not in (1, 3):
+        raise ValueError(f"KAFKA_BROKERS must be 1 or 3, not {brokers}")
+    return brokers
+
+
 def kafka_controller_port() -> int:
     default = kafka_port() + 1
     return int(os.environ.get("KAFKA_CONTROLLER_PORT", default))

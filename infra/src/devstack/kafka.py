@@ -7,11 +7,13 @@ import base64
 import logging
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -80,11 +82,48 @@ def ensure_kafka_libs(stream: TextIO | None = None) -> Path:
     return ensure_libs(KAFKA, stream)
 
 
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class KafkaNode:
+    """One KRaft node's part in a cluster; the default is the single combined node.
+
+    ``roles``: "broker,controller", "broker" or "controller". ``voters``: the controller quorum
+    (``controller.quorum.voters``), by default this node's own controller port. ``replicas``:
+    the cluster's broker count, which sets the replication defaults (3: RF 3, min ISR 2).
+    ``cluster_id``: shared by every node of a cluster; empty, the node formats with a new one.
+    """
+
+    node_id: int = 1
+    roles: str = "broker,controller"
+    voters: str = ""
+    replicas: int = 1
+    cluster_id: str = ""
+    heap: str = "1g"
+
+    @property
+    def is_broker(self) -> bool:
+        return "broker" in self.roles.split(",")
+
+    @property
+    def is_controller(self) -> bool:
+        return "controller" in self.roles.split(",")
+
+
 class KafkaServer:
-    """Kafka in KRaft mode (node 1 is broker and controller) with its state in ``run_dir``."""
+    """Kafka in KRaft mode with its state in ``run_dir``: by default node 1 is broker and
+    controller; a :class:`KafkaNode` makes it one node of a cluster (devstack.kafka_cluster)."""
 
     def __init__(
-        self, run_dir: Path, port: int, controller_port: int, *, fresh: bool = False
+        self,
+        run_dir: Path,
+        port: int,
+        controller_port: int,
+        *,
+        fresh: bool = False,
+        node: KafkaNode | None = None,
     ) -> None:
         """``fresh``: start on empty storage (a throwaway broker: tests, benchmarks), so the
         topics of earlier runs do not pile up into thousands of partitions and open files."""
@@ -92,6 +131,20 @@ class KafkaServer:
         self.port = port
         self.controller_port = controller_port
         self.fresh = fresh
+        self.node = node or KafkaNode()
+
+    @property
+    def name(self) -> str:
+        return (
+            "Kafka"
+            if self.node.node_id == 1 and self.node.replicas == 1
+            else (f"Kafka node {self.node.node_id}")
+        )
+
+    @property
+    def listen_port(self) -> int:
+        """The port this node answers on: its broker port, or a controller's quorum port."""
+        return self.port if self.node.is_broker else self.controller_port
 
     @property
     def bootstrap(self) -> str:
@@ -116,13 +169,25 @@ class KafkaServer:
     def is_running(self) -> bool:
         """Our process is alive and the broker answers ApiVersions."""
         pid = read_pid(self.pid_file)
-        return pid is not None and pid_alive(pid) and kafka_api_versions_ok("127.0.0.1", self.port)
+        return (
+            pid is not None
+            and pid_alive(pid)
+            and kafka_api_versions_ok("127.0.0.1", self.listen_port)
+        )
 
     def start(self, timeout: float = START_TIMEOUT_S) -> bool:
         """Start the broker unless ours already runs; True if this call started it."""
+        if not self.begin():
+            return False
+        self.wait_ready(timeout)
+        return True
+
+    def begin(self) -> bool:
+        """Launch the node unless ours already runs, without waiting for it; True if launched.
+        A cluster launches all its nodes first, then waits: they need each other to start."""
         with file_lock(self.run_dir / ".lock"):
             if self.is_running():
-                log.info("Kafka already running on %s", self.bootstrap)
+                log.info("%s already running on port %d", self.name, self.listen_port)
                 return False
             self._check_ports_free()
             if self.fresh:
@@ -131,61 +196,67 @@ class KafkaServer:
             self._write_config()
             self._format_storage(libs)
             self._launch(libs)
-            self._wait_ready(timeout)
             return True
+
+    def kill(self) -> None:
+        """SIGKILL the node (a crash, for fault tests); its storage stays for a restart."""
+        pid = read_pid(self.pid_file)
+        if pid is not None and pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: not pid_alive(pid), 10.0, 0.1)
+        self.pid_file.unlink(missing_ok=True)
 
     def stop(self, grace: float = 30.0) -> None:
         with file_lock(self.run_dir / ".lock"):
             pid = read_pid(self.pid_file)
             if pid is not None:
-                log.info("stopping Kafka (pid %d)", pid)
+                log.info("stopping %s (pid %d)", self.name, pid)
                 terminate(pid, grace)
             self.pid_file.unlink(missing_ok=True)
 
     def _check_ports_free(self) -> None:
         pid = read_pid(self.pid_file)
         if pid is not None and pid_alive(pid):
-            log.warning("Kafka pid %d alive but not answering; restarting it", pid)
+            log.warning("%s pid %d alive but not answering; restarting it", self.name, pid)
             terminate(pid, 15.0)
-        for port, env in (
-            (self.port, "KAFKA_PORT"),
-            (self.controller_port, "KAFKA_CONTROLLER_PORT"),
-        ):
+        ports = [(self.port, "KAFKA_PORT")] if self.node.is_broker else []
+        if self.node.is_controller:
+            ports.append((self.controller_port, "KAFKA_CONTROLLER_PORT"))
+        for port, env in ports:
             if port_open(port):
-                raise port_taken(port, "Kafka", env)
+                raise port_taken(port, self.name, env)
 
     def _write_config(self) -> None:
         self.config_file.parent.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self._properties())
 
     def _properties(self) -> str:
+        node = self.node
         props = {
-            "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": (
-                f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
-            ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "process.roles": node.roles,
+            "node.id": str(node.node_id),
+            "controller.quorum.voters": node.voters
+            or f"{node.node_id}@127.0.0.1:{self.controller_port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.data_dir),
-            "num.partitions": "12",
-            "default.replication.factor": "1",
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "min.insync.replicas": "1",
-            "group.initial.rebalance.delay.ms": "0",
-            "auto.create.topics.enable": "true",
-            "log.retention.hours": "168",
             "num.network.threads": "2",
             "num.io.threads": "4",
         }
+        listeners = []
+        if node.is_broker:
+            listeners.append(f"PLAINTEXT://127.0.0.1:{self.port}")
+            props |= {
+                "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+                "inter.broker.listener.name": "PLAINTEXT",
+                **_broker_defaults(node.replicas),
+            }
+        if node.is_controller:
+            listeners.append(f"CONTROLLER://127.0.0.1:{self.controller_port}")
+        props["listeners"] = ",".join(listeners)
         return "".join(f"{key}={value}\n" for key, value in props.items())
 
-    def _java(self, libs: Path, main: str, *args: str, heap: bool = False) -> list[str]:
+    def _java(self, libs: Path, main: str, *args: str, heap: str = "") -> list[str]:
         java = find_java()
         log4j = kafka_project_dir() / "log4j.properties"
         # The broker's GC settings follow Kafka's documentation (operations: Java version).
@@ -195,8 +266,8 @@ class KafkaServer:
         # 16 MB regions, 12 pauses and about 8 s.
         opts = (
             [
-                "-Xms1g",
-                "-Xmx1g",
+                f"-Xms{heap}",
+                f"-Xmx{heap}",
                 "-XX:+UseG1GC",
                 "-XX:MaxGCPauseMillis=20",
                 "-XX:InitiatingHeapOccupancyPercent=35",
@@ -217,7 +288,7 @@ class KafkaServer:
     def _format_storage(self, libs: Path) -> None:
         if (self.data_dir / "meta.properties").is_file():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = self.node.cluster_id or new_cluster_id()
         cmd = self._java(
             libs,
             "kafka.tools.StorageTool",
@@ -239,29 +310,63 @@ class KafkaServer:
         log.info("formatted Kafka storage in %s (cluster %s)", self.data_dir, cluster_id)
 
     def _launch(self, libs: Path) -> None:
-        cmd = self._java(libs, "kafka.Kafka", str(self.config_file), heap=True)
+        cmd = self._java(libs, "kafka.Kafka", str(self.config_file), heap=self.node.heap)
         pid = spawn_detached(cmd, pid_file=self.pid_file, log_file=self.log_file, cwd=self.run_dir)
-        log.info("Kafka starting (pid %d) on %s", pid, self.bootstrap)
+        log.info("%s starting (pid %d) on port %d", self.name, pid, self.listen_port)
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
         pid = read_pid(self.pid_file)
         started = time.monotonic()
 
         def ready() -> bool:
             if pid is None or not pid_alive(pid):
                 raise self._did_not_start("it exited")
-            return kafka_api_versions_ok("127.0.0.1", self.port, timeout=1.0)
+            return kafka_api_versions_ok("127.0.0.1", self.listen_port, timeout=1.0)
 
         if not wait_until(ready, timeout, 0.5):
-            raise self._did_not_start(f"no answer on {self.bootstrap} within {timeout:.0f}s")
-        log.info("Kafka ready on %s in %.1fs", self.bootstrap, time.monotonic() - started)
+            raise self._did_not_start(f"no answer on port {self.listen_port} within {timeout:.0f}s")
+        log.info(
+            "%s ready on port %d in %.1fs", self.name, self.listen_port, time.monotonic() - started
+        )
 
     def _did_not_start(self, why: str) -> DevstackError:
         tail = log_tail(self.log_file, 15)
         errors = [line for line in tail.splitlines() if "ERROR" in line or "Exception" in line]
         last = errors[-1].strip() if errors else why
         return DevstackError(
-            f"Kafka did not start on {self.bootstrap} ({why}): {last[:300]}",
+            f"{self.name} did not start on port {self.listen_port} ({why}): {last[:300]}",
             f"read {self.log_file} (last lines below); `make clean` starts from empty storage",
             tail,
         )
+
+
+def _broker_defaults(replicas: int) -> dict[str, str]:
+    """Topic and internal-topic defaults for a cluster of ``replicas`` brokers: with three or
+    more, every partition has three replicas and a write needs two of them (ADR 0047)."""
+    rf = min(replicas, 3)
+    min_isr = min_insync_replicas(rf)
+    return {
+        "num.partitions": "12",
+        "default.replication.factor": str(rf),
+        "offsets.topic.replication.factor": str(rf),
+        "transaction.state.log.replication.factor": str(rf),
+        "transaction.state.log.min.isr": str(min_isr),
+        "min.insync.replicas": str(min_isr),
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "true",
+        "log.retention.hours": "168",
+        **(_CLUSTER_TIMEOUTS if replicas > 1 else {}),
+    }
+
+
+def min_insync_replicas(replication_factor: int) -> int:
+    """Replicas an ``acks=all`` write needs: two of three (one more than half), one of one."""
+    return 2 if replication_factor >= 3 else 1
+
+
+# A dead broker is fenced (and leaves every ISR) after the session timeout; Kafka's 9 s
+# default is for real networks, a local cluster only has to tell a kill from a GC pause.
+_CLUSTER_TIMEOUTS = {
+    "broker.session.timeout.ms": "6000",
+    "broker.heartbeat.interval.ms": "1000",
+}

@@ -17,6 +17,7 @@ from devstack.config import SERVICES, ServiceSpec
 from devstack.elasticmq import ElasticMQServer
 from devstack.errors import port_taken
 from devstack.kafka import KafkaServer
+from devstack.kafka_cluster import KafkaCluster, broker_ports
 from devstack.paths import repo_root
 from devstack.postgres import PostgresServer
 from devstack.proc import (
@@ -47,10 +48,29 @@ class Platform:
         return self.root / ".run"
 
     @property
-    def kafka(self) -> KafkaServer:
+    def kafka(self) -> KafkaServer | KafkaCluster:
+        """The single broker, or with KAFKA_BROKERS=3 the local cluster."""
+        return self.kafka_cluster if config.kafka_brokers() > 1 else self.kafka_single
+
+    @property
+    def kafka_single(self) -> KafkaServer:
         return KafkaServer(
             self.run_dir / "kafka", config.kafka_port(), config.kafka_controller_port()
         )
+
+    @property
+    def kafka_cluster(self) -> KafkaCluster:
+        """Brokers on KAFKA_PORT, +2, +4 (9092, 9094, 9096); the controller on
+        KAFKA_CONTROLLER_PORT (9093)."""
+        return KafkaCluster(
+            self.run_dir / "kafka-cluster",
+            broker_ports(config.kafka_port(), 3),
+            config.kafka_controller_port(),
+        )
+
+    @property
+    def replication_factor(self) -> int:
+        return self.kafka_cluster.replication_factor if config.kafka_brokers() > 1 else 1
 
     @property
     def sqs(self) -> ElasticMQServer:
@@ -84,8 +104,10 @@ def infra_up(platform: Platform) -> None:
 
 
 def infra_down(platform: Platform) -> None:
+    """Stops whichever Kafka runs, one broker or the cluster, whatever KAFKA_BROKERS says."""
     platform.sqs.stop()
-    platform.kafka.stop()
+    platform.kafka_cluster.stop()
+    platform.kafka_single.stop()
     platform.postgres.stop()
 
 
@@ -94,6 +116,7 @@ def service_env(platform: Platform, service: ServiceSpec) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": platform.postgres.url(service.database),
         "KAFKA_BOOTSTRAP_SERVERS": platform.kafka.bootstrap,
+        "KAFKA_REPLICATION_FACTOR": str(platform.replication_factor),
         "HTTP_PORT": str(service.port),
         "ORDERFLOW_API_KEYS": config.api_keys(),
         "ORDERFLOW_PII_KEY": config.pii_key(),

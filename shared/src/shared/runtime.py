@@ -148,10 +148,20 @@ def install_readiness(app: FastAPI, resources: Resources[Any]) -> None:
 
 
 async def kafka_reachable(bootstrap: str) -> None:
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    _, writer = await asyncio.open_connection(host or "127.0.0.1", int(port))
-    writer.close()
-    await writer.wait_closed()
+    """Some server of the comma-separated bootstrap list accepts a connection (in a cluster,
+    one broker down does not make the service unready); the last error if none does."""
+    error: OSError = OSError(f"no Kafka bootstrap server in {bootstrap!r}")
+    for server in (s.strip() for s in bootstrap.split(",") if s.strip()):
+        host, _, port = server.rpartition(":")
+        try:
+            _, writer = await asyncio.open_connection(host or "127.0.0.1", int(port))
+        except OSError as exc:
+            error = exc
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise error
 
 
 async def making_progress(resources: Resources[Any]) -> None:

@@ -61,10 +61,20 @@ def make_consumer(
     )
 
 
+def min_insync_replicas(replication_factor: int) -> int:
+    """Replicas an ``acks=all`` write needs: two when there are three or more, else one."""
+    return 2 if replication_factor >= 3 else 1
+
+
 async def ensure_topics(
     bootstrap: str, topics: Iterable[str], *, partitions: int, replication_factor: int = 1
 ) -> None:
-    """Create the topics that are missing; existing ones are left as they are."""
+    """Create the topics that are missing; existing ones are left as they are.
+
+    With three or more replicas a topic gets ``min.insync.replicas=2``: an ``acks=all`` write
+    is acknowledged only once two replicas hold it, and refused (NotEnoughReplicas) when
+    fewer are in sync, whatever the broker's own default (docs/adr/0047).
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="orderflow-admin")
     await admin.start()
     try:
@@ -72,8 +82,14 @@ async def ensure_topics(
         missing = [t for t in dict.fromkeys(topics) if t not in existing]
         if not missing:
             return
+        configs = {"min.insync.replicas": str(min_insync_replicas(replication_factor))}
         new = [
-            NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
+            NewTopic(
+                t,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs=configs,
+            )
             for t in missing
         ]
         try:

@@ -29,10 +29,15 @@ from fulfillment.service_layer import background, handlers, queries, uploads
 from fulfillment.settings import FulfillmentSettings
 from shared import uploads as upload_jobs
 from shared.events.orders import (
+    CANCELLATION_AMAZON_ACCEPTED,
+    CANCELLATION_AMAZON_FAILED,
     ORDER_CREATED,
     ORDER_UPDATED,
+    REFUND_AMAZON_ACCEPTED,
+    REFUND_AMAZON_FAILED,
     SHIPMENT_AMAZON_CONFIRMED,
     AmazonConfirmation,
+    AmazonFeedResult,
     OrderSnapshot,
 )
 from shared.messaging.inbox import Batched
@@ -314,6 +319,114 @@ async def test_amazons_answer_is_recorded_on_the_shipment() -> None:
     noted = uow.committed.orders[s.amazon_order_id].shipments[0].amazon_confirmation
     assert noted is not None and noted.status == "sent"
     assert _types(uow) == ["shipment.confirmed"]  # the answer publishes nothing
+
+
+def _feed_result(s: OrderSnapshot, **fields: Any) -> AmazonFeedResult:
+    values: dict[str, Any] = {
+        "amazon_order_id": s.amazon_order_id,
+        "seller_id": SELLER,
+        "submission_id": "submission-1",
+        "kind": "cancellation",
+        "fulfillment_version": 2,
+        "status": "accepted",
+        "feed_id": "feed-1",
+        "at": NOW,
+    }
+    return AmazonFeedResult(**values | fields)
+
+
+async def test_amazons_answer_is_recorded_on_the_cancellation() -> None:
+    s, never_canceled = _snap(), _snap()
+    uow = await _with_orders(s, never_canceled)
+    command = cmd.CancelOrder(
+        amazon_order_id=s.amazon_order_id, seller_id=SELLER, reason="NoInventory"
+    )
+    async with uow:
+        await handlers.cancel_order(uow, command, now=NOW)
+        await uow.commit()
+    table = _table()
+    failed = _feed_result(
+        s, status="failed", result_code="25", error="We are unable to process the XML feed"
+    )
+    accepted = _feed_result(s, at=NOW + timedelta(minutes=5))
+    async with uow:
+        await table[CANCELLATION_AMAZON_FAILED](uow, event_of(s), failed)
+        await table[CANCELLATION_AMAZON_ACCEPTED](uow, event_of(s), accepted)
+        await table[CANCELLATION_AMAZON_FAILED](uow, event_of(s), failed)  # stale: kept newer
+        await table[CANCELLATION_AMAZON_ACCEPTED](
+            uow, event_of(s), _feed_result(never_canceled)
+        )  # no cancellation: ignored
+        await table[CANCELLATION_AMAZON_ACCEPTED](
+            uow, event_of(s), _feed_result(s, amazon_order_id="111-0000000-0000000")
+        )  # unknown order: ignored
+        await uow.commit()
+    order = uow.committed.orders[s.amazon_order_id]
+    assert order.cancellation is not None and order.cancellation.amazon is not None
+    noted = order.cancellation.amazon
+    assert (noted.status, noted.at, noted.error, noted.feed_id) == (
+        "accepted",
+        NOW + timedelta(minutes=5),
+        None,
+        "feed-1",
+    )
+    assert order.version == 2  # not an order change
+    assert uow.committed.orders[never_canceled.amazon_order_id].cancellation is None
+    assert _types(uow) == ["order.canceled"]  # the answers publish nothing
+
+
+async def test_amazons_answer_is_recorded_on_its_refund() -> None:
+    s = _snap()
+    uow = await _with_orders(s)
+    item = s.items[0].order_item_id
+    async with uow:
+        await handlers.confirm_shipment(uow, _ship(s), now=NOW)
+        refunds = [
+            await handlers.issue_refund(
+                uow,
+                cmd.IssueRefund(
+                    amazon_order_id=s.amazon_order_id,
+                    seller_id=SELLER,
+                    reason="CustomerReturn",
+                    items=(RefundRequest(item, Decimal("1.00")),),
+                ),
+                now=NOW,
+            )
+            for _ in range(2)
+        ]
+        await uow.commit()
+    first, second = (r.refund_id for r in refunds)
+    table = _table()
+    refused = _feed_result(
+        s,
+        kind="adjustment",
+        refund_id=second,
+        fulfillment_version=4,
+        status="failed",
+        result_code="18028",
+        error="The data you submitted is incomplete or invalid.",
+    )
+    async with uow:
+        await table[REFUND_AMAZON_FAILED](uow, event_of(s), refused)
+        await table[REFUND_AMAZON_ACCEPTED](
+            uow, event_of(s), refused.model_copy(update={"refund_id": "no-such-refund"})
+        )  # unknown refund: ignored
+        # an older answer (an earlier version) arriving late does not replace the newer one
+        older = refused.model_copy(
+            update={"status": "accepted", "fulfillment_version": 3, "at": NOW + timedelta(1)}
+        )
+        await table[REFUND_AMAZON_ACCEPTED](uow, event_of(s), older)
+        await uow.commit()
+    order = uow.committed.orders[s.amazon_order_id]
+    held = {r.refund_id: r.amazon for r in order.refunds}
+    assert held[first] is None
+    assert held[second] is not None
+    assert (held[second].status, held[second].result_code, held[second].error) == (
+        "failed",
+        "18028",
+        "The data you submitted is incomplete or invalid.",
+    )
+    assert order.version == 4
+    assert _types(uow) == ["shipment.confirmed", "refund.issued", "refund.issued"]
 
 
 # ---- reads ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from fulfillment.domain.errors import (
 )
 from fulfillment.domain.state_machine import Action, Status
 from fulfillment.domain.values import (
+    AmazonFeedAnswer,
     Cancellation,
     Item,
     ItemQuantity,
@@ -42,6 +43,7 @@ from fulfillment.domain.values import (
 )
 
 __all__ = [
+    "AmazonFeedAnswer",
     "Cancellation",
     "Item",
     "ItemQuantity",

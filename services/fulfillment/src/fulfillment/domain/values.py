@@ -52,10 +52,35 @@ class AmazonConfirmation:
 
     def supersedes(self, other: AmazonConfirmation | None) -> bool:
         """Newer than ``other``: a later version, or the same version later (a retry)."""
-        return other is None or (self.fulfillment_version, self.at) >= (
-            other.fulfillment_version,
-            other.at,
-        )
+        return _newer(self, other)
+
+
+@dataclass(frozen=True)
+class AmazonFeedAnswer:
+    """What Amazon's feed processing report said to a cancellation or a refund that ingest
+    sent as a feed message: ``result_code`` and ``error`` are Amazon's ResultMessageCode and
+    ResultDescription."""
+
+    status: str  # accepted | failed
+    at: datetime
+    fulfillment_version: int  # the order version whose cancellation or refund was sent
+    result_code: str | None = None
+    error: str | None = None
+    feed_id: str | None = None
+
+    def supersedes(self, other: AmazonFeedAnswer | None) -> bool:
+        """Newer than ``other``: a later version, or the same version later (a retry)."""
+        return _newer(self, other)
+
+
+def _newer(
+    answer: AmazonConfirmation | AmazonFeedAnswer,
+    held: AmazonConfirmation | AmazonFeedAnswer | None,
+) -> bool:
+    return held is None or (answer.fulfillment_version, answer.at) >= (
+        held.fulfillment_version,
+        held.at,
+    )
 
 
 @dataclass
@@ -102,6 +127,15 @@ class Refund:
     currency_code: str
     refunded_at: datetime
     return_id: str | None = None
+    amazon: AmazonFeedAnswer | None = None
+
+    def note_amazon(self, answer: AmazonFeedAnswer) -> bool:
+        """Keep Amazon's answer unless a newer one is held (not an order change, like a
+        shipment's ``amazon_confirmation``)."""
+        if not answer.supersedes(self.amazon):
+            return False
+        self.amazon = answer
+        return True
 
 
 @dataclass
@@ -130,6 +164,15 @@ class Cancellation:
     buyer_requested: bool
     canceled_by: str
     canceled_at: datetime
+    amazon: AmazonFeedAnswer | None = None
+
+    def note_amazon(self, answer: AmazonFeedAnswer) -> bool:
+        """Keep Amazon's answer unless a newer one is held (not an order change, like a
+        shipment's ``amazon_confirmation``)."""
+        if not answer.supersedes(self.amazon):
+            return False
+        self.amazon = answer
+        return True
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,9 @@ from fulfillment.domain.model import (
 )
 from fulfillment.domain.state_machine import Status
 from fulfillment.domain.values import AmazonConfirmation as AmazonAnswer
+from fulfillment.domain.values import AmazonFeedAnswer
 from fulfillment.service_layer.unit_of_work import UnitOfWork
-from shared.events.orders import AmazonConfirmation, OrderSnapshot
+from shared.events.orders import AmazonConfirmation, AmazonFeedResult, OrderSnapshot
 from shared.logs import correlation_id
 from shared.messaging.envelope import CloudEvent
 
@@ -301,4 +302,32 @@ async def record_amazon_confirmation(uow: UnitOfWork, answer: AmazonConfirmation
         error=answer.error,
     )
     if shipment.note_amazon_confirmation(noted):
+        await uow.orders.save(order)
+
+
+async def record_amazon_feed_result(uow: UnitOfWork, result: AmazonFeedResult) -> None:
+    """Amazon's answer to a cancellation (``cancellation.amazon_*``) or a refund
+    (``refund.amazon_*``, matched by ``refund_id``) that ingest sent as a feed message,
+    recorded on the order's cancellation or on that refund like a shipment's confirmation:
+    no version bump, nothing published, an older answer never replaces a newer one. Unknown
+    orders, refunds or an order without a cancellation: ignored."""
+    order = await uow.orders.get(result.amazon_order_id, seller_id=result.seller_id, lock=True)
+    if order is None:
+        return
+    target: Cancellation | Refund | None = (
+        order.cancellation
+        if result.kind == "cancellation"
+        else next((r for r in order.refunds if r.refund_id == result.refund_id), None)
+    )
+    if target is None:
+        return
+    answer = AmazonFeedAnswer(
+        status=result.status,
+        at=result.at,
+        fulfillment_version=result.fulfillment_version,
+        result_code=result.result_code,
+        error=result.error,
+        feed_id=result.feed_id,
+    )
+    if target.note_amazon(answer):
         await uow.orders.save(order)

@@ -123,6 +123,15 @@ class AmazonConfirmationOut(BaseModel):
     fulfillment_version: int = Field(description="the order version whose shipment was sent")
 
 
+class AmazonFeedAnswerOut(BaseModel):
+    status: Literal["accepted", "failed"]
+    result_code: str | None = Field(description="Amazon's ResultMessageCode, when it gave one")
+    error: str | None = Field(description="Amazon's ResultDescription when it refused it")
+    at: datetime
+    fulfillment_version: int = Field(description="the order version that was sent")
+    feed_id: str | None = Field(description="the Amazon feed that carried it")
+
+
 class ShipmentOut(BaseModel):
     shipment_id: str
     carrier_code: str
@@ -162,6 +171,11 @@ class RefundOut(BaseModel):
     currency_code: str
     refunded_at: datetime
     return_id: str | None
+    amazon: AmazonFeedAnswerOut | None = Field(
+        default=None,
+        description="what Amazon's feed processing report said to this refund (an "
+        "OrderAdjustment sent by ingest); null until it has answered",
+    )
 
 
 class ReturnOut(BaseModel):
@@ -188,6 +202,11 @@ class CancellationOut(BaseModel):
     buyer_requested: bool
     canceled_by: str
     canceled_at: datetime
+    amazon: AmazonFeedAnswerOut | None = Field(
+        default=None,
+        description="what Amazon's feed processing report said to this cancellation (an "
+        "OrderAcknowledgement sent by ingest); null until it has answered",
+    )
 
 
 class ShipByOut(BaseModel):
@@ -295,6 +314,7 @@ def refund_out(r: model.Refund) -> RefundOut:
         currency_code=r.currency_code,
         refunded_at=r.refunded_at,
         return_id=r.return_id,
+        amazon=_feed_answer(r.amazon),
     )
 
 
@@ -327,6 +347,20 @@ def cancellation_out(c: model.Cancellation) -> CancellationOut:
         buyer_requested=c.buyer_requested,
         canceled_by=c.canceled_by,
         canceled_at=c.canceled_at,
+        amazon=_feed_answer(c.amazon),
+    )
+
+
+def _feed_answer(a: model.AmazonFeedAnswer | None) -> AmazonFeedAnswerOut | None:
+    if a is None:
+        return None
+    return AmazonFeedAnswerOut(
+        status=a.status,
+        result_code=a.result_code,
+        error=a.error,
+        at=a.at,
+        fulfillment_version=a.fulfillment_version,
+        feed_id=a.feed_id,
     )
 
 

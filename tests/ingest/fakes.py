@@ -98,6 +98,9 @@ class FakeOrders(_Repo):
     async def events_of(self, amazon_order_id: str) -> list[Any]:
         return [e for e in self._uow.db.events() if e.subject == amazon_order_id]
 
+    async def submissions_of(self, amazon_order_id: str) -> list[Any]:
+        return []  # the fake gateway keeps confirmations only (confirmations_of)
+
     async def confirmations_of(self, amazon_order_id: str) -> list[Any]:
         rows = self.t.confirmations.values()
         return [_row(**c) for c in rows if c["amazon_order_id"] == amazon_order_id]

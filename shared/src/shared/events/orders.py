@@ -19,6 +19,10 @@ ORDER_CREATED = "order.created"
 ORDER_UPDATED = "order.updated"
 SHIPMENT_AMAZON_CONFIRMED = "shipment.amazon_confirmed"
 SHIPMENT_AMAZON_CONFIRMATION_FAILED = "shipment.amazon_confirmation_failed"
+CANCELLATION_AMAZON_ACCEPTED = "cancellation.amazon_accepted"
+CANCELLATION_AMAZON_FAILED = "cancellation.amazon_failed"
+REFUND_AMAZON_ACCEPTED = "refund.amazon_accepted"
+REFUND_AMAZON_FAILED = "refund.amazon_failed"
 SCHEMA_VERSION = 1
 
 
@@ -131,6 +135,31 @@ class AmazonConfirmation(BaseModel):
     at: inputs.Moment
 
 
+class AmazonFeedResult(BaseModel):
+    """``cancellation.amazon_accepted`` / ``cancellation.amazon_failed`` and
+    ``refund.amazon_accepted`` / ``refund.amazon_failed``: ingest sent a fulfillment
+    cancellation or refund to Amazon as a feed message (an OrderAcknowledgement with a
+    CancelReason, an OrderAdjustment), and Amazon's processing report accepted it or refused
+    it (``result_code`` / ``error``: Amazon's ResultMessageCode and ResultDescription; a failed
+    one can be retried). ``refund_id`` names the refund; a cancellation is the order's.
+
+    Not an order snapshot, like ``AmazonConfirmation``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amazon_order_id: inputs.AmazonOrderId
+    seller_id: inputs.SellerId
+    submission_id: Id
+    kind: Literal["cancellation", "adjustment"]
+    refund_id: Id | None = None
+    fulfillment_version: inputs.Version
+    status: Literal["accepted", "failed"]
+    result_code: Label | None = None
+    error: Annotated[str, inputs.Prose(2000)] | None = None
+    feed_id: Id | None = None
+    at: inputs.Moment
+
+
 SNAPSHOT_TYPES = (ORDER_CREATED, ORDER_UPDATED)
 
 PAYLOADS: dict[str, type[BaseModel]] = {
@@ -138,4 +167,8 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     ORDER_UPDATED: OrderSnapshot,
     SHIPMENT_AMAZON_CONFIRMED: AmazonConfirmation,
     SHIPMENT_AMAZON_CONFIRMATION_FAILED: AmazonConfirmation,
+    CANCELLATION_AMAZON_ACCEPTED: AmazonFeedResult,
+    CANCELLATION_AMAZON_FAILED: AmazonFeedResult,
+    REFUND_AMAZON_ACCEPTED: AmazonFeedResult,
+    REFUND_AMAZON_FAILED: AmazonFeedResult,
 }

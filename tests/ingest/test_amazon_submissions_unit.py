@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,11 @@ from ingest.amazon.domain.feed_messages import (
     ReportResult,
 )
 from ingest.amazon.domain.submissions import Action, Status, Waiting, batch_due
+from ingest.amazon.service_layer import handlers
 from ingest.amazon.service_layer.feed_sender import _outcome
+from shared.events.common import Money
+from shared.events.fulfillment import OrderCanceled, RefundIssued, RefundItem
+from tests.ingest.fakes import FakeDatabase, FakeGatewayUnitOfWork, _default_connection
 
 pytestmark = pytest.mark.unit
 
@@ -125,3 +130,137 @@ def test_a_fatal_feed_fails_its_messages_with_the_reason() -> None:
     outcome = _outcome(Feed("9", ORDER_ACKNOWLEDGEMENT_FEED, "FATAL"), None, _Row(1))
     assert outcome.action is Action.FAIL
     assert outcome.error is not None and "FATAL" in outcome.error and "retry" in outcome.error
+
+
+# -- recording, on the in-memory unit of work --------------------------------------------------
+
+OID = "111-0000000-0000001"
+
+
+def _db(*, connected: bool = True, channel: str = "MFN") -> FakeDatabase:
+    db = FakeDatabase()
+    if connected:
+        row = _default_connection()
+        db.tables.connections[row["id"]] = row
+    snapshot = {
+        "fulfillment_channel": channel,
+        "marketplace_id": "ATVPDKIKX0DER",
+        "items": [{"order_item_id": "11"}, {"order_item_id": "12"}],
+    }
+    db.tables.orders[OID] = {"snapshot": snapshot}
+    return db
+
+
+def _canceled(*, buyer: bool = False, by: str = "seller", reason: str = "NoInventory") -> Any:
+    return OrderCanceled(
+        amazon_order_id=OID,
+        seller_id="S1",
+        order_status="Canceled",
+        reason=reason,
+        buyer_requested=buyer,
+        canceled_by=by,
+        canceled_at=NOW,
+    )
+
+
+def _refund(refund_id: str = "R1") -> RefundIssued:
+    item = RefundItem(
+        order_item_id="11",
+        quantity=1,
+        amount=Money(amount=Decimal("5.00"), currency_code="EUR"),
+    )
+    return RefundIssued(
+        amazon_order_id=OID,
+        seller_id="S1",
+        order_status="Shipped",
+        refund_id=refund_id,
+        reason="CustomerReturn",
+        items=(item,),
+        total=Money(amount=Decimal("5.00"), currency_code="EUR"),
+        refunded_at=NOW,
+    )
+
+
+async def _cancel(db: FakeDatabase, payload: OrderCanceled) -> Any:
+    async with FakeGatewayUnitOfWork(db) as uow:
+        status = await handlers.record_cancellation(
+            uow, cancellation=payload, version=3, event_type="order.canceled"
+        )
+        await uow.commit()
+    return status
+
+
+def _only(db: FakeDatabase) -> dict[str, Any]:
+    [row] = db.tables.submissions.values()
+    return row
+
+
+async def test_a_seller_cancellation_waits_for_its_feed_with_every_item() -> None:
+    db = _db()
+    assert await _cancel(db, _canceled()) is Status.PENDING
+    row = _only(db)
+    assert (row["kind"], row["feed_type"], row["marketplace_id"]) == (
+        "cancellation",
+        ORDER_ACKNOWLEDGEMENT_FEED,
+        "ATVPDKIKX0DER",
+    )
+    assert row["payload"] == {
+        "amazon_order_id": OID,
+        "reason": "NoInventory",
+        "item_codes": ["11", "12"],
+    }
+    assert await _cancel(db, _canceled()) is None  # one cancellation per order
+
+
+async def test_a_buyer_requested_cancellation_is_sent_as_buyer_canceled() -> None:
+    db = _db()
+    await _cancel(db, _canceled(buyer=True, reason="NoInventory"))
+    assert _only(db)["payload"]["reason"] == "BuyerCanceled"
+
+
+@pytest.mark.parametrize(
+    ("db", "payload", "reason"),
+    [
+        (_db(channel="AFN"), _canceled(), "Fulfilled by Amazon (AFN)"),
+        (_db(), _canceled(by="amazon"), "Canceled at Amazon (by the amazon)"),
+        (_db(), _canceled(by="buyer", buyer=True), "Canceled at Amazon (by the buyer)"),
+        (_db(connected=False), _canceled(), "Seller S1 has no active SP-API connection."),
+    ],
+)
+async def test_nothing_to_send_is_skipped_with_the_reason(
+    db: FakeDatabase, payload: OrderCanceled, reason: str
+) -> None:
+    assert await _cancel(db, payload) is Status.SKIPPED
+    assert _only(db)["last_error"].startswith(reason)
+
+
+async def test_an_order_without_items_in_ingest_fails_before_any_feed() -> None:
+    db = _db()
+    db.tables.orders.clear()
+    assert await _cancel(db, _canceled()) is Status.FAILED
+    assert "no items" in _only(db)["last_error"]
+
+
+async def test_a_refund_is_one_adjustment_per_refund_id() -> None:
+    db = _db()
+    for _ in range(2):  # the same refund announced twice
+        async with FakeGatewayUnitOfWork(db) as uow:
+            await handlers.record_refund(
+                uow, refund=_refund(), version=4, event_type="refund.issued"
+            )
+            await uow.commit()
+    row = _only(db)
+    assert (row["kind"], row["reference"], row["feed_type"]) == (
+        "adjustment",
+        "R1",
+        PAYMENT_ADJUSTMENT_FEED,
+    )
+    assert row["payload"]["currency"] == "EUR"
+    assert row["payload"]["items"] == [
+        {
+            "item_code": "11",
+            "reason": "CustomerReturn",
+            "components": [{"type": "Principal", "amount": "5.00"}],
+            "quantity_cancelled": None,
+        }
+    ]

@@ -400,3 +400,24 @@ async def test_two_instances_put_each_message_in_one_feed(
 
         await eventually(all_accepted, timeout=30)
     assert all(len(standin.feeds.acknowledgements_of(oid)) == 1 for oid in oids)
+
+
+async def test_a_fatal_feed_fails_its_messages_with_the_reason_and_they_can_be_retried(
+    feeds_ingest: RunningService, make_standin: Callable[..., StandIn]
+) -> None:
+    standin = make_standin(scale=1000)
+    standin.feeds.fatal = 1
+    await connect(feeds_ingest, standin, sync_from=datetime.now(UTC) - timedelta(hours=1))
+    [order] = await take_orders(feeds_ingest, 1)
+    oid = order["AmazonOrderId"]
+    assert await deliver(feeds_ingest, canceled_event(oid))
+    failed = await one_with(feeds_ingest, oid, "failed")
+    assert f"feed {failed['feed_id']} FATAL" in failed["last_error"]
+    assert standin.feeds.acknowledgements_of(oid) == []
+    retried = await feeds_ingest.client.post(
+        f"/v1/amazon/submissions/{failed['id']}/retry", headers=SELLER_KEY
+    )
+    assert retried.status_code == 200, retried.text
+    accepted = await one_with(feeds_ingest, oid, "accepted")
+    assert accepted["feed_id"] != failed["feed_id"]
+    assert len(standin.feeds.acknowledgements_of(oid)) == 1

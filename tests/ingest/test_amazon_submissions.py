@@ -22,6 +22,8 @@ from fulfillment.settings import FulfillmentSettings
 from ingest.amazon.service_layer.feed_sender import feed_sender_of
 from ingest.bootstrap import SPEC
 from ingest.settings import IngestSettings
+from orderflow_testkit.harness import RunningService, eventually, running_service
+from orderflow_testkit.samples import amazon_order, order_id
 from shared import topics
 from shared.events.common import Money
 from shared.events.fulfillment import (
@@ -35,8 +37,6 @@ from shared.events.fulfillment import (
 from shared.events.registry import build_event
 from shared.messaging.decoding import Message
 from shared.messaging.envelope import CloudEvent
-from shared.samples import amazon_order, order_id
-from shared.testing import RunningService, eventually, running_service
 
 pytestmark = pytest.mark.integration
 

@@ -6,16 +6,16 @@ fulfillment reference it answers (the refund id; the order id for a cancellation
 marketplace and feed type, and once submitted the feed id and message id, with Amazon's result
 code. See docs/adr/0046-amazon-submissions.md.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07 21:10:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

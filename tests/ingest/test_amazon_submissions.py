@@ -37,10 +37,21 @@ from shared.events.fulfillment import (
 from shared.events.registry import build_event
 from shared.messaging.decoding import Message
 from shared.messaging.envelope import CloudEvent
+from tests.ingest.test_sqs_notifications import (
+    ACCOUNT,
+    REGION,
+    consumer_of,
+    drain,
+    queue_name,
+    queue_of,
+    subscribe,
+)
 
 pytestmark = pytest.mark.integration
 
 MARKETPLACE = "ATVPDKIKX0DER"
+FEED_FINISHED = "FEED_PROCESSING_FINISHED"
+__all__ = ["queue_name"]  # a fixture (a fresh ElasticMQ queue) shared with the SQS tests
 PII_KEY = "n_BqP4SNyVeTHYn4Gjx04lJgXmwo1DbEEpWiUaOM2Qs="
 SELLER = "A2SELLER1EXAMPLE"
 OTHER_SELLER = "A3SELLER2EXAMPLE"
@@ -421,3 +432,33 @@ async def test_a_fatal_feed_fails_its_messages_with_the_reason_and_they_can_be_r
     accepted = await one_with(feeds_ingest, oid, "accepted")
     assert accepted["feed_id"] != failed["feed_id"]
     assert len(standin.feeds.acknowledgements_of(oid)) == 1
+
+
+async def test_feed_processing_finished_on_sqs_reads_the_report_at_once(
+    spapi_settings: IngestSettings,
+    make_standin: Callable[..., StandIn],
+    sqs_endpoint: str,
+    queue_name: str,
+) -> None:
+    """No poll here: the notification Amazon puts on the SQS queue marks the messages."""
+    settings = feed_settings(spapi_settings, feed_poll_seconds=3600.0)
+    standin = make_standin(scale=1000)
+    standin.notifications.sqs_endpoint = sqs_endpoint
+    await subscribe(standin, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}", FEED_FINISHED)
+    finished: list[dict[str, Any]] = []
+    standin.feeds.on_finished.append(finished.append)
+    async with running_service(SPEC, settings, roles=("relay", "background")) as svc:
+        await connect(svc, standin, sync_from=datetime.now(UTC) - timedelta(hours=1))
+        [order] = await take_orders(svc, 1)
+        oid = order["AmazonOrderId"]
+        assert await deliver(svc, canceled_event(oid))
+        submitted = await one_with(svc, oid, "submitted")
+        [notification] = await eventually(lambda: list(finished) or None, timeout=10)
+        await standin.notifications.publish(notification)  # as Amazon does
+        sender = feed_sender_of(svc.resources)
+        async with queue_of(sqs_endpoint, queue_name) as queue:
+            consumer = consumer_of(svc, queue, on_feed_finished=sender.on_feed_finished)
+            [handled] = await drain(consumer, 1)
+        assert (handled.result, handled.deleted) == ("feed_finished", True)
+        [row] = await listed(svc, OPS, amazon_order_id=oid)
+        assert (row["status"], row["feed_id"]) == ("accepted", submitted["feed_id"])

@@ -57,6 +57,7 @@ NO_AUTH_ROUTES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 # Writes an ops key may do besides dead-letter replays (operating, not changing sellers' data).
 OPS_MAY_WRITE = {
     ("ingest", "POST", "/v1/amazon/shipment-confirmations/{confirmation_id}/retry"),
+    ("ingest", "POST", "/v1/amazon/submissions/{submission_id}/retry"),
 }
 
 # Ingest's flat-file and fulfillment's shipment-confirmation columns (Amazon's report names).
@@ -99,6 +100,8 @@ FOREIGN: list[Row] = [
     Row("ingest", "DELETE", "/v1/connections/{connection}"),
     Row("ingest", "GET", "/v1/amazon/shipment-confirmations/{confirmation}"),
     Row("ingest", "POST", "/v1/amazon/shipment-confirmations/{confirmation}/retry"),
+    Row("ingest", "GET", "/v1/amazon/submissions/{confirmation}"),
+    Row("ingest", "POST", "/v1/amazon/submissions/{confirmation}/retry"),
     # fulfillment
     Row("fulfillment", "GET", "/v1/orders/{order}"),
     Row("fulfillment", "GET", "/v1/orders/{order}/packing-slip"),
@@ -477,6 +480,7 @@ ID_OF_PARAM = {
     "amazon_order_id": "order",
     "connection_id": "connection",
     "confirmation_id": "confirmation",
+    "submission_id": "confirmation",  # a shipment confirmation is an Amazon submission
     "shipment_id": "shipment",
     "return_id": "return",
     "claim_id": "claim",
@@ -899,6 +903,7 @@ def _concrete(world: World, path: str) -> str:
         "file_id": "evidence",
         "feedback_id": "feedback",
         "confirmation_id": "confirmation",
+        "submission_id": "confirmation",
     }
     return re.sub(r"\{(\w+)\}", lambda m: world.ids.get(names.get(m.group(1), ""), "1"), path)
 

@@ -38,6 +38,7 @@ class Tables:
     connections: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
     confirmations: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    submissions: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,6 +98,9 @@ class FakeOrders(_Repo):
 
     async def events_of(self, amazon_order_id: str) -> list[Any]:
         return [e for e in self._uow.db.events() if e.subject == amazon_order_id]
+
+    async def submissions_of(self, amazon_order_id: str) -> list[Any]:
+        return []  # the fake gateway keeps confirmations only (confirmations_of)
 
     async def confirmations_of(self, amazon_order_id: str) -> list[Any]:
         rows = self.t.confirmations.values()
@@ -403,9 +407,78 @@ class FakeConfirmations(_Repo):
         return channel
 
 
+class FakeSubmissions(FakeConfirmations):
+    """Cancellations and adjustments (feed messages); sending them is tested on PostgreSQL."""
+
+    def __init__(self, uow: FakeIntakeUnitOfWork, kind: str | None = None) -> None:
+        super().__init__(uow)
+        self.kind = kind
+
+    def _rows(self) -> list[dict[str, Any]]:
+        rows = self.t.submissions.values()
+        return [r for r in rows if self.kind is None or r["kind"] == self.kind]
+
+    async def add_referenced(self, **values: Any) -> bool:
+        key = (values["kind"], values["seller_id"], values["reference"])
+        if any((r["kind"], r["seller_id"], r["reference"]) == key for r in self._rows()):
+            return False
+        now = datetime.now(UTC)
+        self.t.submissions[values["id"]] = {
+            "attempts": 0,
+            "result_code": None,
+            "feed_id": None,
+            "message_id": None,
+            "submitted_at": None,
+            "sent_at": None,
+            "shipment_id": None,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+            **values,
+        }
+        return True
+
+    async def get(
+        self, submission_id: uuid.UUID, seller_id: str | None, /, *, lock: bool = False
+    ) -> Any | None:
+        r = self.t.submissions.get(submission_id)
+        if r is None or (seller_id is not None and r["seller_id"] != seller_id):
+            return None
+        return _row(**r)
+
+    async def page(
+        self,
+        *,
+        seller_id: str | None,
+        status: str | None,
+        amazon_order_id: str | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Any]:
+        rows = [
+            r
+            for r in self._rows()
+            if (seller_id is None or r["seller_id"] == seller_id)
+            and (status is None or r["status"] == status)
+            and (amazon_order_id is None or r["amazon_order_id"] == amazon_order_id)
+        ]
+        return [_row(**r) for r in rows[:limit]]
+
+    async def update(self, submission_id: uuid.UUID, /, **values: Any) -> None:
+        self.t.submissions[submission_id].update(values)
+
+    async def order_snapshot(self, amazon_order_id: str) -> dict[str, Any]:
+        o = self.t.orders.get(amazon_order_id)
+        return dict(o["snapshot"]) if o else {}
+
+
 class FakeGatewayUnitOfWork(FakeIntakeUnitOfWork, GatewayUnitOfWork):
     def __init__(self, db: FakeDatabase, *, topic: str | None = "orders.v1") -> None:
         super().__init__(db, topic=topic)
         self.connections = FakeConnections(self)
         self.notifications = FakeNotifications(self)
         self.confirmations = FakeConfirmations(self)
+        self.submissions = FakeSubmissions(self)
+
+    def submissions_of(self, kind: str | None) -> FakeSubmissions:
+        return FakeSubmissions(self, kind)

@@ -4,7 +4,8 @@
 with a token in the query, like a presigned url: no SP-API token, and the upload's
 ``Content-Type`` must be the one the document was created with, else 403). ``createFeed`` needs an
 uploaded document and starts processing after ``processing_delay`` seconds (IN_QUEUE until then,
-then IN_PROGRESS, then DONE with a ``resultFeedDocumentId``); ``getFeed`` and ``getFeedDocument``
+then IN_PROGRESS, then DONE with a ``resultFeedDocumentId``, or FATAL without one for the next
+``fatal`` feeds); ``getFeed`` and ``getFeedDocument``
 read them, GZIP-compressed when ``compress_reports`` is set. Throttling and call records are the
 server's (operations createFeedDocument, createFeed, getFeed, getFeedDocument).
 
@@ -195,6 +196,7 @@ class FeedsStandIn:
     server: StandIn
     processing_delay: float = 0.2
     compress_reports: bool = False
+    fatal: int = 0  # how many of the next feeds end FATAL, without a processing report
     rejections: list[Rejection] = field(default_factory=list)
     on_finished: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     messages: list[ReceivedMessage] = field(default_factory=list)
@@ -382,6 +384,12 @@ class FeedsStandIn:
         with self.server._lock:
             feed.status, feed.started = "IN_PROGRESS", datetime.now(UTC)
             content = self._documents[feed.document_id].content or b""
+            fatal, self.fatal = self.fatal > 0, max(self.fatal - 1, 0)
+        if fatal:  # Amazon could not process the feed at all: no report, nothing recorded
+            with self.server._lock:
+                feed.status, feed.ended = "FATAL", datetime.now(UTC)
+            self._announce(feed)
+            return
         results, received = self._read(feed, content)
         report = _report(feed.seller, len(received) or 1, results)
         compressed = self.compress_reports

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.adapters import orm
 from ingest.amazon.entrypoints.kafka.handlers import handler_table
-from ingest.amazon.service_layer import confirmations, sqs_notifications, sync
+from ingest.amazon.service_layer import confirmations, feed_sender, sqs_notifications, sync
 from ingest.amazon.service_layer.unit_of_work import SqlGatewayUnitOfWork
 from ingest.dependencies import Dependencies
 from ingest.entrypoints.api.app import build_app
@@ -27,8 +27,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def _handlers(deps: Dependencies) -> dict[str, Handler[SqlGatewayUnitOfWork]]:
-    # Only the gateway consumes (fulfillment.v1 shipments); a handler typed on the abstract
-    # unit of work takes the SQL one.
+    # Only the gateway consumes (fulfillment.v1 shipments, cancellations and refunds); a
+    # handler typed on the abstract unit of work takes the SQL one.
     return dict(handler_table())
 
 
@@ -57,6 +57,13 @@ async def _purge_pii(resources: Resources[Dependencies]) -> None:
     )
 
 
+async def _notifications(resources: Resources[Dependencies]) -> None:
+    # FEED_PROCESSING_FINISHED reads that feed's report at once (the feed sender's poll would
+    # read it later anyway).
+    sender = feed_sender.feed_sender_of(resources)
+    await sqs_notifications.run_notifications(resources, on_feed_finished=sender.on_feed_finished)
+
+
 SPEC: ServiceSpec[IngestSettings, Dependencies] = ServiceSpec(
     name="ingest",
     tables=orm.plumbing,
@@ -72,7 +79,8 @@ SPEC: ServiceSpec[IngestSettings, Dependencies] = ServiceSpec(
         sync.run_poller,
         _purge_pii,
         confirmations.run_sender,
+        feed_sender.run_feed_sender,
     ),
     # ``python -m ingest notifications``: long-polls SQS_QUEUE_URL (does nothing without one).
-    roles={"notifications": sqs_notifications.run_notifications},
+    roles={"notifications": _notifications},
 )

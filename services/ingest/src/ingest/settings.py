@@ -53,6 +53,17 @@ class IngestSettings(ServiceSettings):
         default=20, ge=1, validation_alias="SPAPI_CONFIRM_MAX_ATTEMPTS"
     )
 
+    # Cancellations and refunds sent to Amazon as feed messages (amazon/.../feed_sender.py):
+    # one feed per (seller, marketplace, feed type) once FEED_BATCH_SIZE messages wait or the
+    # oldest has waited FEED_MAX_WAIT_SECONDS (docs/adr/0046-amazon-submissions.md); open
+    # feeds are checked every FEED_POLL_SECONDS (at once on FEED_PROCESSING_FINISHED).
+    feeds_enabled: bool = Field(default=True, validation_alias="FEEDS_ENABLED")
+    feed_batch_size: int = Field(default=100, ge=1, le=10000, validation_alias="FEED_BATCH_SIZE")
+    feed_max_wait_seconds: float = Field(
+        default=60.0, ge=0, validation_alias="FEED_MAX_WAIT_SECONDS"
+    )
+    feed_poll_seconds: float = Field(default=30.0, gt=0, validation_alias="FEED_POLL_SECONDS")
+
     # Amazon's notifications (ORDER_CHANGE, FEED_PROCESSING_FINISHED) read from an SQS queue
     # (adapters/sqs.py). No SQS_QUEUE_URL: no consumer. SQS_ENDPOINT_URL names an
     # SQS-compatible server (ElasticMQ locally, docs/adr/0044-elasticmq-for-sqs.md); empty:

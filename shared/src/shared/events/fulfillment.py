@@ -67,12 +67,24 @@ class OrderCanceled(_Event):
     purchase_date: inputs.Moment | None = None
 
 
+class RefundComponent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: Label = Field(description="Amazon's price component Type, e.g. Principal, Shipping, Tax")
+    amount: Money
+
+
 class RefundItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     order_item_id: inputs.OrderItemId
     quantity: inputs.Quantity = 0
     amount: Money
+    components: tuple[RefundComponent, ...] = Field(
+        default=(),
+        max_length=20,
+        description="the amount broken out by price component; empty: all of it is Principal",
+    )
 
 
 class RefundIssued(_Event):

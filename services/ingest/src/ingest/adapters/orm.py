@@ -150,33 +150,52 @@ spapi_notifications = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# Shipment confirmations to push to Amazon (confirmShipment), one per (shipment, fulfillment
-# version), written with the inbox row of the fulfillment.v1 event that asked for it: the
-# outbox of the HTTP call. status: pending | sent | failed | skipped.
-amazon_shipment_confirmations = Table(
-    "amazon_shipment_confirmations",
+# Everything sent to Amazon (docs/adr/0046-amazon-submissions.md), one row per action, written
+# with the inbox row of the fulfillment.v1 event that asked for it: the outbox of the call to
+# Amazon. kind: shipment_confirmation (confirmShipment, one per (shipment, fulfillment
+# version)), cancellation or adjustment (feed messages, one per (kind, seller, reference)).
+# status: pending | submitted (in a feed) | sent | accepted | failed | skipped.
+amazon_submissions = Table(
+    "amazon_submissions",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("kind", Text, nullable=False),
     Column("seller_id", Text, nullable=False),
     Column("amazon_order_id", Text, nullable=False),
-    Column("shipment_id", Text, nullable=False),
+    Column("shipment_id", Text),
+    Column("reference", Text),
     Column("version", BigInteger, nullable=False),
     Column("event_type", Text, nullable=False),
     Column("connection_id", UUID(as_uuid=True)),
+    Column("marketplace_id", Text),
+    Column("feed_type", Text),
     Column("payload", JSONB, nullable=False),
     Column("status", Text, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    Column("result_code", Text),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("feed_id", Text),
+    Column("message_id", Integer),
+    Column("submitted_at", DateTime(timezone=True)),
     Column("sent_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("ux_amazon_confirmations_shipment_version", "shipment_id", "version", unique=True),
+    Index("ux_amazon_submissions_shipment_version", "shipment_id", "version", unique=True),
     Index(
-        "ix_amazon_confirmations_due",
+        "ux_amazon_submissions_reference",
+        "kind",
+        "seller_id",
+        "reference",
+        unique=True,
+        postgresql_where=text("reference IS NOT NULL"),
+    ),
+    Index(
+        "ix_amazon_submissions_due",
         "next_attempt_at",
         postgresql_where=text("status = 'pending'"),
     ),
-    Index("ix_amazon_confirmations_order", "amazon_order_id", "created_at"),
-    Index("ix_amazon_confirmations_seller_status", "seller_id", "status", "created_at", "id"),
+    Index("ix_amazon_submissions_feed", "feed_id", postgresql_where=text("status = 'submitted'")),
+    Index("ix_amazon_submissions_order", "amazon_order_id", "created_at"),
+    Index("ix_amazon_submissions_seller_status", "seller_id", "status", "created_at", "id"),
 )

@@ -54,4 +54,17 @@ class RetryConfirmation:
     seller_id: str | None
 
 
-Command = AddConnection | ChangeConnection | RemoveConnection | TakeNotification | RetryConfirmation
+@dataclass(frozen=True)
+class RetrySubmission:
+    submission_id: uuid.UUID
+    seller_id: str | None
+
+
+Command = (
+    AddConnection
+    | ChangeConnection
+    | RemoveConnection
+    | TakeNotification
+    | RetryConfirmation
+    | RetrySubmission
+)

@@ -15,7 +15,8 @@ class SpApiError(IngestError):
     ├── InvalidTransition      e.g. resuming an active connection
     ├── UnknownSellingPartner  a notification's SellerId matches no connection
     ├── SpApiUnavailable       Amazon did not answer usefully within the bounded retries
-    └── ConfirmationNotFound   no such shipment confirmation for this seller
+    ├── ConfirmationNotFound   no such shipment confirmation for this seller
+    └── SubmissionNotFound     no such Amazon submission (of any kind) for this seller
     """
 
 
@@ -40,4 +41,8 @@ class SpApiUnavailable(SpApiError):
 
 
 class ConfirmationNotFound(SpApiError):
+    pass
+
+
+class SubmissionNotFound(SpApiError):
     pass

@@ -1,4 +1,4 @@
-"""The gateway's command handlers, and what a consumed shipment event does. Each takes the unit
+"""The gateway's command handlers, and what a consumed fulfillment event does. Each takes the unit
 of work first; the caller commits (the API's request, the consumer runner)."""
 
 from __future__ import annotations
@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ingest.amazon.domain import commands
+from ingest.amazon.domain import submissions as ds
 from ingest.amazon.domain.confirmations import Status
-from ingest.amazon.service_layer import confirmations, connections, notifications
+from ingest.amazon.service_layer import confirmations, connections, notifications, submissions
 from ingest.amazon.service_layer.connections import Vault
 from ingest.amazon.service_layer.sync import SpApi
 from ingest.amazon.service_layer.unit_of_work import GatewayUnitOfWork
-from shared.events.fulfillment import Shipment
+from shared.events.fulfillment import OrderCanceled, RefundIssued, Shipment
 from shared.pii import PIICipher
 
 
@@ -71,3 +72,23 @@ async def record_shipment(
 ) -> Status | None:
     """A shipment confirmed or updated in fulfillment: the confirmation to push to Amazon."""
     return await confirmations.record(uow, shipment, version=version, event_type=event_type)
+
+
+async def retry_submission(uow: GatewayUnitOfWork, *, command: commands.RetrySubmission) -> Any:
+    return await submissions.retry(uow, command.submission_id, command.seller_id)
+
+
+async def record_cancellation(
+    uow: GatewayUnitOfWork, *, cancellation: OrderCanceled, version: int, event_type: str
+) -> ds.Status | None:
+    """An order canceled in fulfillment: the OrderAcknowledgement to send to Amazon."""
+    return await submissions.record_cancellation(
+        uow, cancellation, version=version, event_type=event_type
+    )
+
+
+async def record_refund(
+    uow: GatewayUnitOfWork, *, refund: RefundIssued, version: int, event_type: str
+) -> ds.Status | None:
+    """A refund issued in fulfillment: the OrderAdjustment to send to Amazon."""
+    return await submissions.record_refund(uow, refund, version=version, event_type=event_type)

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from ingest.amazon.domain import submissions as ds
 from ingest.amazon.domain.confirmations import Status
-from ingest.amazon.service_layer import confirmations, connections
+from ingest.amazon.service_layer import confirmations, connections, submissions
 from ingest.amazon.service_layer.connections import Vault
 from ingest.amazon.service_layer.unit_of_work import GatewayUnitOfWork
 
@@ -55,6 +56,35 @@ async def confirmations_page(
         return await confirmations.page(
             uow,
             seller_id=seller_id,
+            status=status,
+            amazon_order_id=amazon_order_id,
+            after=after,
+            limit=limit,
+        )
+
+
+async def submission(
+    uow: GatewayUnitOfWork, *, submission_id: uuid.UUID, seller_id: str | None
+) -> Any:
+    async with uow:
+        return await submissions.get(uow, submission_id, seller_id)
+
+
+async def submissions_page(
+    uow: GatewayUnitOfWork,
+    *,
+    seller_id: str | None,
+    kind: ds.Kind | None,
+    status: ds.Status | None,
+    amazon_order_id: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Any]:
+    async with uow:
+        return await submissions.page(
+            uow,
+            seller_id=seller_id,
+            kind=kind,
             status=status,
             amazon_order_id=amazon_order_id,
             after=after,

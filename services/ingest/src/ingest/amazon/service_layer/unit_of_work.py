@@ -1,6 +1,7 @@
 """The gateway's unit of work: intake's (orders, quarantine, uploads, ad rows: a sync page or a
 notification hands its orders to intake's handlers in the same transaction), plus connections,
-notifications and shipment confirmations.
+notifications, and everything sent to Amazon (shipment confirmations are its
+``shipment_confirmation`` view).
 
 The repositories are ``Protocol``s: the SQL ones are in ``amazon/adapters/``, the unit tests'
 in-memory ones in ``tests/ingest/fakes.py``. ``SqlGatewayUnitOfWork`` binds the SQL ones to the
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.amazon.adapters.confirmation_repository import ConfirmationRepository
 from ingest.amazon.adapters.repository import ConnectionRepository, NotificationRepository
+from ingest.amazon.adapters.submission_repository import SubmissionRepository
 from ingest.intake.service_layer.unit_of_work import IntakeUnitOfWork, SqlIntakeUnitOfWork
 
 
@@ -60,7 +62,7 @@ class Confirmations(Protocol):
     async def newest_version(self, shipment_id: str) -> int | None: ...
 
     async def get(
-        self, confirmation_id: uuid.UUID, seller_id: str | None, *, lock: bool = False
+        self, confirmation_id: uuid.UUID, seller_id: str | None, /, *, lock: bool = False
     ) -> Any | None: ...
 
     async def page(
@@ -77,19 +79,66 @@ class Confirmations(Protocol):
 
     async def claim_due(self, lease: timedelta, limit: int) -> list[Any]: ...
 
-    async def finish(self, confirmation_id: uuid.UUID, **values: Any) -> bool: ...
+    async def finish(self, confirmation_id: uuid.UUID, /, **values: Any) -> bool: ...
 
-    async def update(self, confirmation_id: uuid.UUID, **values: Any) -> None: ...
+    async def update(self, confirmation_id: uuid.UUID, /, **values: Any) -> None: ...
 
     async def active_connection(self, seller_id: str, marketplace_id: str | None) -> Any | None: ...
 
     async def channel_of_order(self, amazon_order_id: str) -> str | None: ...
 
 
+class Submissions(Protocol):
+    """Every kind of Amazon submission (cancellations and adjustments: feed messages)."""
+
+    async def add_referenced(self, **values: Any) -> bool: ...
+
+    async def get(
+        self, submission_id: uuid.UUID, seller_id: str | None, /, *, lock: bool = False
+    ) -> Any | None: ...
+
+    async def page(
+        self,
+        *,
+        seller_id: str | None,
+        status: str | None,
+        amazon_order_id: str | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Any]: ...
+
+    async def of_order(self, amazon_order_id: str) -> list[Any]: ...
+
+    async def finish(
+        self, submission_id: uuid.UUID, /, *, expected: str = "pending", **values: Any
+    ) -> bool: ...
+
+    async def update(self, submission_id: uuid.UUID, /, **values: Any) -> None: ...
+
+    async def active_connection(self, seller_id: str, marketplace_id: str | None) -> Any | None: ...
+
+    async def order_snapshot(self, amazon_order_id: str) -> dict[str, Any]: ...
+
+    async def waiting(self) -> list[Any]: ...
+
+    async def claim_batch(
+        self, *, seller_id: str, marketplace_id: str, feed_type: str, lease: timedelta, limit: int
+    ) -> list[Any]: ...
+
+    async def submitted_feeds(self) -> list[Any]: ...
+
+    async def of_feed(self, feed_id: str) -> list[Any]: ...
+
+
 class GatewayUnitOfWork(IntakeUnitOfWork):
     connections: Connections
     notifications: Notifications
     confirmations: Confirmations
+    submissions: Submissions
+
+    def submissions_of(self, kind: str | None) -> Submissions:
+        """The submissions of one kind (None: every kind)."""
+        raise NotImplementedError
 
 
 class SqlGatewayUnitOfWork(SqlIntakeUnitOfWork, GatewayUnitOfWork):
@@ -98,3 +147,7 @@ class SqlGatewayUnitOfWork(SqlIntakeUnitOfWork, GatewayUnitOfWork):
         self.connections = ConnectionRepository(session)
         self.notifications = NotificationRepository(session)
         self.confirmations = ConfirmationRepository(session)
+        self.submissions = SubmissionRepository(session)
+
+    def submissions_of(self, kind: str | None) -> Submissions:
+        return SubmissionRepository(self.session, kind=kind)

@@ -13,7 +13,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from ingest.amazon.entrypoints.api import errors as gateway_errors
-from ingest.amazon.entrypoints.api.routers import confirmations, connections, notifications
+from ingest.amazon.entrypoints.api.routers import (
+    confirmations,
+    connections,
+    notifications,
+    submissions,
+)
 from ingest.intake.entrypoints.api import errors as intake_errors
 from ingest.intake.entrypoints.api.routers import ads, orders, quarantine, uploads
 from ingest.intake.entrypoints.api.routers.orders import BatchIn
@@ -43,6 +48,7 @@ def build_app(resources: Resources[Any]) -> FastAPI:
             connections.router,
             notifications.router,
             confirmations.router,
+            submissions.router,
         ],
     )
     install_readiness(app, resources)

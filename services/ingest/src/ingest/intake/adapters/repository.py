@@ -126,9 +126,19 @@ class OrderRepository:
     async def confirmations_of(self, amazon_order_id: str) -> list[Any]:
         """The shipment confirmations the gateway pushed to Amazon for this order (same
         database; read here so that the order's view needs nothing of the gateway's code)."""
-        c = orm.amazon_shipment_confirmations.c
+        c = orm.amazon_submissions.c
         stmt = (
-            select(orm.amazon_shipment_confirmations)
+            select(orm.amazon_submissions)
+            .where(c.amazon_order_id == amazon_order_id, c.kind == "shipment_confirmation")
+            .order_by(c.created_at, c.version)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def submissions_of(self, amazon_order_id: str) -> list[Any]:
+        """Everything the gateway sent (or will send) to Amazon for this order, every kind."""
+        c = orm.amazon_submissions.c
+        stmt = (
+            select(orm.amazon_submissions)
             .where(c.amazon_order_id == amazon_order_id)
             .order_by(c.created_at, c.version)
         )

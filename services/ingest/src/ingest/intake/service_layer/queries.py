@@ -12,12 +12,13 @@ from ingest.intake.service_layer.unit_of_work import IntakeUnitOfWork
 
 @dataclass(frozen=True)
 class OrderView:
-    """What ingest holds for an order: its row, its events in the outbox, and the shipment
-    confirmations pushed to Amazon for it."""
+    """What ingest holds for an order: its row, its events in the outbox, the shipment
+    confirmations pushed to Amazon for it, and everything sent to Amazon for it."""
 
     row: Any
     events: list[Any]
     confirmations: list[Any]
+    submissions: list[Any]
 
 
 async def order(
@@ -29,7 +30,8 @@ async def order(
             return None
         events = await uow.orders.events_of(amazon_order_id)
         confirmations = await uow.orders.confirmations_of(amazon_order_id)
-    return OrderView(row, events, confirmations)
+        submissions = await uow.orders.submissions_of(amazon_order_id)
+    return OrderView(row, events, confirmations, submissions)
 
 
 async def quarantine_page(

@@ -12,6 +12,7 @@ from ingest.amazon.domain.errors import (
     InvalidTransition,
     SpApiError,
     SpApiUnavailable,
+    SubmissionNotFound,
     UnknownSellingPartner,
 )
 from shared.api.problems import problem_response
@@ -19,6 +20,7 @@ from shared.api.problems import problem_response
 _STATUS: dict[type[SpApiError], tuple[int, str]] = {
     ConnectionNotFound: (404, "Not Found"),
     ConfirmationNotFound: (404, "Not Found"),
+    SubmissionNotFound: (404, "Not Found"),
     ConnectionExists: (409, "Already connected"),
     InvalidTransition: (409, "Invalid transition"),
     UnknownSellingPartner: (404, "Unknown SellerId"),

@@ -70,6 +70,43 @@ class ConfirmationOut(BaseModel):
     request: dict[str, Any] = Field(description="the confirmShipment body (no buyer PII)")
 
 
+class SubmissionOut(BaseModel):
+    """Something sent (or to be sent) to Amazon: a shipment confirmation (confirmShipment), a
+    cancellation or an adjustment (feed messages)."""
+
+    id: str
+    kind: Literal["shipment_confirmation", "cancellation", "adjustment"]
+    seller_id: str
+    amazon_order_id: str
+    reference: str | None = Field(
+        description="what it answers in fulfillment: the shipment id, the refund id, or the "
+        "order id for a cancellation"
+    )
+    version: int = Field(description="fulfillment's version of the order that produced it")
+    event_type: str = Field(description="the fulfillment.v1 event that asked for it")
+    status: Literal["pending", "submitted", "sent", "accepted", "failed", "skipped"]
+    attempts: int
+    last_error: str | None = Field(
+        description="Amazon's message (failed), the last transient error (pending), or why it "
+        "is not sent (skipped)"
+    )
+    result_code: str | None = Field(
+        description="Amazon's ResultMessageCode for a feed message it refused"
+    )
+    marketplace_id: str | None
+    feed_type: str | None = Field(description="the feed that carries it; none: confirmShipment")
+    feed_id: str | None
+    message_id: int | None = Field(description="its MessageID within that feed")
+    next_attempt_at: datetime | None
+    submitted_at: datetime | None
+    sent_at: datetime | None = Field(description="when Amazon accepted it")
+    created_at: datetime
+    updated_at: datetime
+    request: dict[str, Any] = Field(
+        description="the confirmShipment body, or the feed message without its MessageID"
+    )
+
+
 class OrderOut(BaseModel):
     amazon_order_id: str
     seller_id: str
@@ -84,6 +121,11 @@ class OrderOut(BaseModel):
     order: dict[str, Any] = Field(description="the snapshot last published (buyer PII sealed)")
     amazon_shipment_confirmations: list[ConfirmationOut] = Field(
         default=[], description="shipment confirmations pushed to Amazon for this order"
+    )
+    amazon_submissions: list[SubmissionOut] = Field(
+        default=[],
+        description="everything sent to Amazon for this order (confirmations, cancellations, "
+        "refunds), with Amazon's answer",
     )
     pii_status: Literal["held", "removed", "none"] = Field(
         default="none",
@@ -122,6 +164,32 @@ def confirmation_out(row: Any) -> ConfirmationOut:
         attempts=row.attempts,
         last_error=row.last_error,
         next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        sent_at=row.sent_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        request=row.payload,
+    )
+
+
+def submission_out(row: Any) -> SubmissionOut:
+    return SubmissionOut(
+        id=str(row.id),
+        kind=row.kind,
+        seller_id=row.seller_id,
+        amazon_order_id=row.amazon_order_id,
+        reference=row.reference or row.shipment_id,
+        version=row.version,
+        event_type=row.event_type,
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        result_code=row.result_code,
+        marketplace_id=row.marketplace_id or row.payload.get("marketplaceId"),
+        feed_type=row.feed_type,
+        feed_id=row.feed_id,
+        message_id=row.message_id,
+        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        submitted_at=row.submitted_at,
         sent_at=row.sent_at,
         created_at=row.created_at,
         updated_at=row.updated_at,

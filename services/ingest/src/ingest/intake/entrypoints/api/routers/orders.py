@@ -19,6 +19,7 @@ from ingest.intake.entrypoints.api.schemas import (
     OrderOut,
     PublishedEvent,
     confirmation_out,
+    submission_out,
 )
 from ingest.intake.service_layer import handlers, queries
 from ingest.intake.service_layer.shapes import OrderV0, OrderV2026, read_order
@@ -223,4 +224,5 @@ async def get_order(
         pii_status="held" if held else "removed" if removed else "none",
         pii_removed_at=row.pii_removed_at if removed else None,
         amazon_shipment_confirmations=[confirmation_out(c) for c in view.confirmations],
+        amazon_submissions=[submission_out(s) for s in view.submissions],
     )

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
+from analytics.domain.amazon_connection import AmazonConnection
 from analytics.domain.errors import AlertRaced
 from analytics.domain.metrics import CHANNELS, DEFECT_KINDS, LSR_DAYS, HealthCounts, Ratio
 from analytics.domain.model import Alert
@@ -331,15 +332,31 @@ class FakeUnitOfWork(UnitOfWork):
 
 
 class FakeIngest:
-    def __init__(self, view: IngestView | Unreachable | None = None) -> None:
+    """Ingest's view of one order, and the Amazon connections of each seller (``connected``;
+    ``connections_down`` answers ``Unreachable`` as ingest down would)."""
+
+    def __init__(
+        self,
+        view: IngestView | Unreachable | None = None,
+        connected: dict[str, list[AmazonConnection]] | None = None,
+    ) -> None:
         self.answer = view or IngestView(order=None, quarantine=[])
+        self.connected = connected or {}
+        self.connections_down = isinstance(view, Unreachable)
         self.asked: list[tuple[str, str | None]] = []
+        self.asked_connections: list[str] = []
 
     async def view(
         self, amazon_order_id: str, *, seller: str | None = None
     ) -> IngestView | Unreachable:
         self.asked.append((amazon_order_id, seller))
         return self.answer
+
+    async def connections(self, *, seller: str) -> list[AmazonConnection] | Unreachable:
+        self.asked_connections.append(seller)
+        if self.connections_down:
+            return Unreachable("down")
+        return list(self.connected.get(seller, []))
 
 
 class FakeLag:

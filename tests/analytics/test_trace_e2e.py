@@ -14,6 +14,7 @@ import pytest
 
 from analytics.adapters.ingest_client import IngestClient
 from analytics.adapters.peers import Peers
+from analytics.domain.amazon_connection import AmazonConnection
 from analytics.service_layer.ports import IngestView, PartitionLag, Unreachable
 from orderflow_testkit.harness import RunningService, eventually
 from orderflow_testkit.samples import amazon_order, order_id
@@ -107,6 +108,7 @@ async def test_a_received_order_shows_its_whole_timeline(
         "found": True,
         "version": 3,
         "status": "Shipped",
+        "marketplace_id": None,
     }
     assert trace["read_model"]["shipments"] == 1
     assert trace["dead_letters_elsewhere"] == {"fulfillment": []}
@@ -134,7 +136,8 @@ async def test_never_received_and_rejected_as_bad_input(
 ) -> None:
     unknown = order_id()
     body = await _not_visible(wired, unknown, SELLER_KEY)
-    assert _codes(body) == ["never_received"] and unknown in body["detail"]
+    assert _codes(body) == ["never_received", "amazon_not_connected"]  # the seller has none
+    assert unknown in body["detail"] and body["connection"]["connections"] == []
     assert _codes(await _trace(wired, unknown, headers=OPS_ALL)) == ["never_received"]
     # An ops or system key naming a seller sees what that seller sees: the same 404.
     for narrowed in (OPS, {"Authorization": "Bearer sys-key", "X-Seller-Id": SELLER}):
@@ -173,7 +176,15 @@ async def test_another_sellers_order_is_only_not_under_this_seller(
     oid = order["AmazonOrderId"]
     theirs = await _not_visible(wired, oid, OTHER_KEY)
     nobody = await _not_visible(wired, "999-9999999-9999999", OTHER_KEY)
-    assert set(theirs) == {"type", "title", "status", "detail", "instance", "diagnosis"}
+    assert set(theirs) == {
+        "type",
+        "title",
+        "status",
+        "detail",
+        "instance",
+        "diagnosis",
+        "connection",
+    }
     same = {k: str(v).replace(oid, "999-9999999-9999999") for k, v in theirs.items()}
     assert same == {k: str(v) for k, v in nobody.items()}  # no hint that the id exists
     assert SELLER not in str(theirs) and "Pending" not in str(theirs)
@@ -187,7 +198,7 @@ async def test_events_of_another_sellers_order_are_not_shown(
     await publisher.publish(topics.FULFILLMENT, "shipment.confirmed", shipped, version=1)
     await _seen(wired, oid)
     body = await _not_visible(wired, oid, OTHER_KEY)
-    assert _codes(body) == ["never_received"]
+    assert _codes(body) == ["never_received", "amazon_not_connected"]
     assert "shipment" not in str(body)
     own = await _trace(wired, oid)
     assert len(own["events"]) == 1 and "never_received" not in _codes(own)
@@ -246,6 +257,9 @@ class _FakeIngest:
             "events": [{"topic": self.topic, "partition": 3, "offset": 42}],
         }
         return IngestView(order=order, quarantine=[])
+
+    async def connections(self, *, seller: str) -> list[AmazonConnection] | Unreachable:
+        return []
 
 
 async def test_consumer_lagging_when_the_order_event_is_not_consumed_yet(

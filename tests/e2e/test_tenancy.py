@@ -175,6 +175,7 @@ VOLATILE = {
     "overdue",
     "due_in_seconds",
     "age_seconds",
+    "behind_seconds",
     "generated_at",
     "now",
     "checked_at",

@@ -253,9 +253,19 @@ class StandIn:
             self.client_id,
             self.client_secret,
         ):
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        if form.get("refresh_token") != self.refresh_token:
-            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": "Client authentication failed"},
+                status_code=401,
+            )
+        if form.get("refresh_token") != self.refresh_token:  # revoked, or never issued
+            return JSONResponse(
+                {
+                    "error": "invalid_grant",
+                    "error_description": "The request has an invalid grant parameter : "
+                    "refresh_token",
+                },
+                status_code=400,
+            )
         access = "Atza|" + secrets.token_urlsafe(24)
         with self._lock:
             self._access[access] = self.seller_id

@@ -86,6 +86,7 @@ class Peers:
             "found": True,
             "version": body.get("version"),
             "status": body.get("status"),
+            "marketplace_id": body.get("marketplace_id"),
         }
 
     async def dead_letters_of(self, name: str, subject: str) -> list[dict[str, Any]] | None:

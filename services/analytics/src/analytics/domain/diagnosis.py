@@ -6,18 +6,14 @@ A foreign seller's order is never described: the only finding is "not under this
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from analytics.domain.amazon_connection import ConnectionsSeen, connection_findings
+from analytics.domain.findings import Finding as Finding
 
 DEFAULT_VIEW = timedelta(days=7)
 PENDING = ("Pending", "PendingAvailability")
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    message: str
-    details: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,6 +41,7 @@ class TraceFacts:
     unconsumed_events: int = 0  # published by ingest, not yet consumed by analytics
     total_lag: int = 0
     lag_threshold: int = 100
+    connections: ConnectionsSeen | None = None  # None: not looked up (no seller, ingest down)
 
     @property
     def known(self) -> KnownOrder | None:
@@ -57,6 +54,7 @@ def diagnose(facts: TraceFacts) -> list[Finding]:
         return [_not_this_seller()]
     findings = [
         *_intake(facts),
+        *_connection(facts),
         *_marketplace(facts, known),
         *_status(known),
         *_age(facts, known),
@@ -99,6 +97,15 @@ def _intake(facts: TraceFacts) -> list[Finding]:
             )
         )
     return found
+
+
+def _connection(facts: TraceFacts) -> list[Finding]:
+    """The seller's Amazon connection for the order's marketplace (``amazon_connection``).
+    An order held anywhere, its events or its refused input count as received."""
+    if facts.connections is None:
+        return []
+    received = facts.known is not None or facts.events_seen > 0 or bool(facts.quarantine_reasons)
+    return connection_findings(facts.connections, received=received)
 
 
 def _marketplace(facts: TraceFacts, known: KnownOrder | None) -> list[Finding]:

@@ -25,10 +25,20 @@ class AlertRaced(AnalyticsError):
 
 
 class NotThisSellersOrder(AnalyticsError):
-    def __init__(self, amazon_order_id: str, finding: dict[str, object]) -> None:
-        super().__init__(str(finding["message"]))
+    """``findings``: "never received" first, then what the viewer's own Amazon connections
+    tell (``connection``); both depend on the viewer only, never on whose order it is."""
+
+    def __init__(
+        self,
+        amazon_order_id: str,
+        findings: list[dict[str, object]],
+        *,
+        connection: dict[str, object] | None = None,
+    ) -> None:
+        super().__init__(str(findings[0]["message"]))
         self.amazon_order_id = amazon_order_id
-        self.finding = finding
+        self.findings = findings
+        self.connection = connection
 
 
 class InvalidQuery(AnalyticsError):

@@ -1,12 +1,14 @@
 """What the service layer needs from the world outside its database, as ``Protocol``s: ingest's
-view of an order, the consumer lag, the other services' ops endpoints and this process's own
-progress. The adapters implement them (``adapters/ingest_client.py``, ``kafka_lag.py``,
-``peers.py``); unit tests hand in fakes."""
+view of an order and of the seller's Amazon connections, the consumer lag, the other services'
+ops endpoints and this process's own progress. The adapters implement them
+(``adapters/ingest_client.py``, ``kafka_lag.py``, ``peers.py``); unit tests hand in fakes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from analytics.domain.amazon_connection import AmazonConnection
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,10 @@ class IngestPort(Protocol):
     ) -> IngestView | Unreachable:
         """What ingest holds of the order; with ``seller``, what it holds for that seller only
         (another seller's order is then not there, as for that seller's own key)."""
+        ...
+
+    async def connections(self, *, seller: str) -> list[AmazonConnection] | Unreachable:
+        """Every Amazon connection of ``seller`` with its sync health (that seller's only)."""
         ...
 
 

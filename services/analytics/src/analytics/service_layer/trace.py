@@ -1,7 +1,8 @@
 """The order trace: "why is my order not showing?" across ingest, the topics and analytics.
 
 Gathers what ingest holds (over REST), every event analytics consumed for the order, its dead
-letters and the consumer lag, then lets ``domain.diagnosis`` explain.
+letters, the consumer lag and the seller's Amazon connections for the order's marketplace (all
+of them when the marketplace is not known), then lets ``domain.diagnosis`` explain.
 
 Tenancy is applied where the data is read, never by filtering an answer afterwards: for a
 viewer narrowed to one seller (a seller key, or an ops or system key naming ``X-Seller-Id``)
@@ -13,16 +14,27 @@ is the viewer's). Another seller's order therefore gives the trace exactly the f
 nobody has gives it, and both raise the same ``NotThisSellersOrder`` (404). The one thing a
 seller may hold under an order id of another seller is its own refused input: that input is
 shown (ingest quarantined it under the seller who sent it), and nothing else of the order.
-Ops and system keys without ``X-Seller-Id`` see every trace.
+Connections are asked of ingest for the viewer (``X-Seller-Id``); the 404 of an order not
+visible shows the viewer's own connections chosen by the marketplace the viewer asked for only
+(never by the order's), so it is the same for another seller's order and for an unknown id.
+Ops and system keys without ``X-Seller-Id`` see every trace, with the connections of the
+order's seller when the order is known.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
+from analytics.domain.amazon_connection import (
+    AmazonConnection,
+    ConnectionsSeen,
+    connection_findings,
+    reading,
+)
 from analytics.domain.diagnosis import Finding, KnownOrder, TraceFacts, diagnose
 from analytics.domain.errors import NotThisSellersOrder
 from analytics.service_layer.ports import (
@@ -70,7 +82,13 @@ async def trace(uow: UnitOfWork, ask: TraceRequest, ports: TracePorts) -> dict[s
     elsewhere = await _peer_dead_letters(ports, ask.amazon_order_id) if owned else {}
     facts = _facts(ask, ports, local, at_ingest, partitions, elsewhere)
     if seller is not None and not _visible(ask, facts, local):
-        raise NotThisSellersOrder(ask.amazon_order_id, _not_visible(ask.amazon_order_id))
+        await _not_visible_to(ask, ports, seller)
+    fulfillment = await _peer(ports, "fulfillment", ask.amazon_order_id, seller)
+    marketplace = _marketplace_of(ask, facts, local, fulfillment)
+    owner = seller or (facts.known.seller_id if facts.known else None)
+    seen = await _connections(ports, owner, marketplace)
+    if isinstance(seen, ConnectionsSeen):
+        facts = dataclasses.replace(facts, connections=seen)
     findings = diagnose(facts)
     return {
         "amazon_order_id": ask.amazon_order_id,
@@ -80,15 +98,69 @@ async def trace(uow: UnitOfWork, ask: TraceRequest, ports: TracePorts) -> dict[s
         "events": [{k: v for k, v in e.items() if k != "seller_id"} for e in local["events"]],
         "services": {
             **_applied_versions(local, at_ingest),
-            "fulfillment": await _peer(ports, "fulfillment", ask.amazon_order_id, seller),
+            "fulfillment": fulfillment,
         },
         "dead_letters": [
             {k: v for k, v in d.items() if k != "seller_id"} for d in local["dead_letters"]
         ],
         "dead_letters_elsewhere": elsewhere,
         "consumer_lag": _lag_part(ports.group, partitions, lag_error),
+        "connection": _connection_part(seen),
         "diagnosis": [f.__dict__ for f in findings],
     }
+
+
+async def _not_visible_to(ask: TraceRequest, ports: TracePorts, seller: str) -> NoReturn:
+    """Raise the one 404 of an order not visible to ``seller``: never received, and what the
+    seller's own connections (for the marketplace asked, or all) tell of orders not read."""
+    seen = await _connections(ports, seller, ask.marketplace_id)
+    findings = [_not_visible(ask.amazon_order_id)]
+    if isinstance(seen, ConnectionsSeen):
+        findings += [f.__dict__ for f in connection_findings(seen, received=False)]
+    raise NotThisSellersOrder(ask.amazon_order_id, findings, connection=_connection_part(seen))
+
+
+async def _connections(
+    ports: TracePorts, owner: str | None, marketplace: str | None
+) -> ConnectionsSeen | Unreachable | None:
+    """The owner's connections for the marketplace; None when the owner is not known."""
+    if owner is None:
+        return None
+    every = await ports.ingest.connections(seller=owner)
+    return every if isinstance(every, Unreachable) else reading(marketplace, every)
+
+
+def _marketplace_of(
+    ask: TraceRequest, facts: TraceFacts, local: dict[str, Any], peer: dict[str, Any] | None
+) -> str | None:
+    """The order's marketplace as ingest, analytics' read models or fulfillment hold it, else
+    the one the viewer asked for."""
+    held = [
+        facts.at_ingest.marketplace_id if facts.at_ingest else None,
+        facts.in_read_model.marketplace_id if facts.in_read_model else None,
+        getattr(local["fulfillment"], "marketplace_id", None),
+        (peer or {}).get("marketplace_id"),
+        ask.marketplace_id,
+    ]
+    return next((m for m in held if m), None)
+
+
+def _connection_part(seen: ConnectionsSeen | Unreachable | None) -> dict[str, Any] | None:
+    if seen is None:
+        return None
+    if isinstance(seen, Unreachable):
+        return {"reachable": False, "error": seen.reason}
+    return {
+        "reachable": True,
+        "marketplace_id": seen.marketplace_id,
+        "connections": [_connection_out(c) for c in seen.connections],
+    }
+
+
+def _connection_out(connection: AmazonConnection) -> dict[str, Any]:
+    """JSON-ready as it is: the 404's problem body is not serialised by a response model."""
+    synced = connection.last_sync_at
+    return dataclasses.asdict(connection) | {"last_sync_at": synced.isoformat() if synced else None}
 
 
 async def _peer(

@@ -31,7 +31,8 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, InvalidQuery):
             errors = [{"field": exc.field, "message": exc.message}]
         if isinstance(exc, NotThisSellersOrder):
-            extra["diagnosis"] = [exc.finding]
+            extra["diagnosis"] = exc.findings
+            extra["connection"] = exc.connection
         return problem_response(
             status, title, str(exc), instance=request.url.path, errors=errors, **extra
         )

@@ -143,12 +143,37 @@ class AdsSummaryOut(_Out):
 
 class FindingOut(_Out):
     code: str = Field(
-        description="never_received, rejected_as_bad_input, pending_hidden, "
-        "older_than_default_view, other_seller_or_marketplace, stuck_in_dead_letter_queue "
-        "or consumer_lagging"
+        description="never_received, rejected_as_bad_input, amazon_not_connected, "
+        "amazon_connection_paused, amazon_auth_failing, amazon_throttled, amazon_sync_failing, "
+        "amazon_first_sync, amazon_sync_behind, pending_hidden, older_than_default_view, "
+        "other_seller_or_marketplace, stuck_in_dead_letter_queue or consumer_lagging"
     )
-    message: str
+    message: str = Field(description="what happened, and the fix")
     details: dict[str, Any]
+
+
+class AmazonConnectionOut(_Out):
+    id: str
+    selling_partner_id: str
+    region: str
+    marketplace_ids: list[str]
+    status: str = Field(description="active or paused")
+    health: str = Field(
+        description="ok, paused, auth_failing, throttled, failing, never_synced or behind"
+    )
+    behind_seconds: int = Field(description="orders updated since then are not read yet")
+    last_sync_at: datetime | None = Field(description="the last successful sync")
+    last_error: str | None = Field(description="the last failed sync's error, as ingest got it")
+
+
+class TraceConnectionOut(_Out):
+    """The seller's Amazon connections reading the order's marketplace (every connection of
+    the seller when the marketplace is not known)."""
+
+    reachable: bool = Field(description="false: ingest did not answer (see error)")
+    error: str | None = None
+    marketplace_id: str | None = None
+    connections: list[AmazonConnectionOut] = Field(default_factory=list)
 
 
 class TraceOut(_Out):
@@ -158,4 +183,7 @@ class TraceOut(_Out):
 
     amazon_order_id: str
     as_of: datetime
+    connection: TraceConnectionOut | None = Field(
+        default=None, description="null: the order's seller is not known (an ops key alone)"
+    )
     diagnosis: list[FindingOut]

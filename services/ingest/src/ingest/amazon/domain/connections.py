@@ -130,3 +130,64 @@ def next_window(cursor: datetime, now: datetime) -> Window | None:
     if before <= cursor:
         return None
     return Window(after=cursor, before=before)
+
+
+# -- sync health: what the poller recorded, read as one word and how far behind ------------------
+
+# The poller records the last failed pass in ``last_error`` as text; these openings are how the
+# SP-API client (``adapters/spapi/http.py``) words the failures whose fix differs: LWA refusing
+# the refresh token, SP-API refusing the access (``SpApiRequestError``), and 429 to the last try.
+LWA_REFUSED = "LWA refused the credentials"
+THROTTLED = "SP-API throttled"
+FORBIDDEN = "SP-API answered 403"
+# A cursor this much older than a healthy one (two minutes' settling plus a poll interval)
+# means the connection is behind: a long backfill, or passes that take longer than the interval.
+BEHIND_GRACE = timedelta(minutes=10)
+
+
+class Health(StrEnum):
+    OK = "ok"
+    PAUSED = "paused"  # kept, not polled
+    AUTH_FAILING = "auth_failing"  # LWA refused the refresh token, or SP-API answered 403
+    THROTTLED = "throttled"  # the last pass ran out of retries on 429
+    FAILING = "failing"  # the last pass failed otherwise (Amazon down, a refused request)
+    NEVER_SYNCED = "never_synced"  # no pass has read a whole window yet
+    BEHIND = "behind"  # passes succeed but the cursor is far behind now
+
+
+@dataclass(frozen=True)
+class SyncHealth:
+    health: Health
+    behind_seconds: int  # orders updated since this many seconds ago are not read yet
+
+
+def sync_health(
+    *,
+    status: Status,
+    last_error: str | None,
+    last_sync_at: datetime | None,
+    cursor: datetime,
+    now: datetime,
+    poll: timedelta,
+) -> SyncHealth:
+    """A connection's health from what the poller records: a paused connection is paused
+    whatever its last pass did; otherwise the last pass's failure names it, then whether a
+    whole window was ever read, then how far the cursor trails ``now``."""
+    behind = max(now - cursor, timedelta(0))
+    seconds = int(behind.total_seconds())
+    if status == Status.PAUSED:
+        return SyncHealth(Health.PAUSED, seconds)
+    if last_error:
+        return SyncHealth(_failure(last_error), seconds)
+    if last_sync_at is None:
+        return SyncHealth(Health.NEVER_SYNCED, seconds)
+    late = behind > SETTLE + poll + BEHIND_GRACE
+    return SyncHealth(Health.BEHIND if late else Health.OK, seconds)
+
+
+def _failure(last_error: str) -> Health:
+    if last_error.startswith((LWA_REFUSED, FORBIDDEN)):
+        return Health.AUTH_FAILING
+    if last_error.startswith(THROTTLED):
+        return Health.THROTTLED
+    return Health.FAILING

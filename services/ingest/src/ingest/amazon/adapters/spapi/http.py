@@ -27,7 +27,12 @@ from typing import Any
 
 import httpx
 
-from ingest.amazon.domain.connections import Credentials, SpApiUnavailable
+from ingest.amazon.domain.connections import (
+    LWA_REFUSED,
+    THROTTLED,
+    Credentials,
+    SpApiUnavailable,
+)
 from ingest.amazon.domain.throttle import (
     LIMITS,
     RateLimit,
@@ -119,9 +124,11 @@ class TokenCache:
             raise SpApiUnavailable(
                 f"LWA token endpoint unreachable: {type(exc).__name__}"
             ) from None
-        if response.status_code != 200:
-            error = _json(response).get("error", "unknown error")
-            raise SpApiUnavailable(f"LWA refused the credentials ({response.status_code}: {error})")
+        if response.status_code != 200:  # LWA answers OAuth 2.0's error and error_description
+            refusal = _json(response)
+            error = refusal.get("error", "unknown error")
+            told = f": {refusal['error_description']}" if refusal.get("error_description") else ""
+            raise SpApiUnavailable(f"{LWA_REFUSED} ({response.status_code}: {error}){told}")
         body = _json(response)
         expires = float(body.get("expires_in", 3600))
         return _Token(value=str(body["access_token"]), expires_at=self._clock() + expires)
@@ -169,6 +176,7 @@ class SpApiHttp:
         body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         renewed = False
+        status: int | None = None
         for attempt in range(1, self.retry.max_attempts + 1):
             await self.buckets.acquire(self.selling_partner_id, operation)
             response = await self._send(method, path, params or {}, body)
@@ -194,9 +202,10 @@ class SpApiHttp:
                 },
             )
             await self.sleep(delay)
-        raise SpApiUnavailable(
-            f"SP-API {operation} failed after {self.retry.max_attempts} attempts"
-        )
+        attempts = self.retry.max_attempts
+        if status == 429:
+            raise SpApiUnavailable(f"{THROTTLED}: {operation} still 429 after {attempts} attempts")
+        raise SpApiUnavailable(f"SP-API {operation} failed after {attempts} attempts")
 
     def _adopt_rate(self, operation: str, response: httpx.Response) -> None:
         """Amazon's plans are dynamic: follow ``x-amzn-RateLimit-Limit`` when it is sent."""

@@ -28,13 +28,17 @@ from ingest.amazon.domain.connections import (
     SANDBOX,
     Action,
     Credentials,
+    Health,
     OrdersApi,
     Region,
+    Status,
     host_allowed,
+    sync_health,
 )
 from ingest.amazon.entrypoints.api.deps import Deps, Settings, UoW, VaultDep
 from ingest.amazon.service_layer import handlers, queries, subscriptions
 from ingest.amazon.service_layer.connections import Vault
+from ingest.settings import IngestSettings
 from shared import inputs
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.pagination import Cursor, Limit, Page, Position, encode_cursor, read_cursor
@@ -124,6 +128,13 @@ class ConnectionOut(BaseModel):
     window_before: datetime | None
     last_sync_at: datetime | None
     last_error: str | None
+    health: Health = Field(
+        description="ok; paused; auth_failing (LWA refused the refresh token: re-authorise the "
+        "app in Seller Central); throttled; failing (see last_error); never_synced; behind"
+    )
+    behind_seconds: int = Field(
+        description="how long ago the sync cursor is: orders updated since are not read yet"
+    )
     orders_synced: int
     notifications: NotificationsOut = Field(
         description="Amazon's notifications to the SQS queue (POST .../subscriptions)"
@@ -131,7 +142,15 @@ class ConnectionOut(BaseModel):
     created_at: datetime
 
 
-def _out(row: Any, vault: Vault) -> ConnectionOut:
+def _out(row: Any, vault: Vault, settings: IngestSettings) -> ConnectionOut:
+    health = sync_health(
+        status=Status(row.status),
+        last_error=row.last_error,
+        last_sync_at=row.last_sync_at,
+        cursor=row.last_updated_after,
+        now=datetime.now(UTC),
+        poll=timedelta(seconds=settings.spapi_poll_seconds),
+    )
     return ConnectionOut(
         id=str(row.id),
         seller_id=row.seller_id,
@@ -147,6 +166,8 @@ def _out(row: Any, vault: Vault) -> ConnectionOut:
         window_before=row.window_before,
         last_sync_at=row.last_sync_at,
         last_error=row.last_error,
+        health=health.health,
+        behind_seconds=health.behind_seconds,
         orders_synced=row.orders_synced,
         notifications=NotificationsOut(
             destination_id=row.notification_destination_id,
@@ -188,7 +209,7 @@ async def add_connection(
     async with uow:
         row = await handlers.add_connection(uow, command=command, vault=vault)
         await uow.commit()
-    return _out(row, vault)
+    return _out(row, vault, settings)
 
 
 class After(Position):
@@ -200,12 +221,17 @@ class After(Position):
 
 @router.get("", response_model=Page[ConnectionOut], summary="Connections, oldest first")
 async def list_connections(
-    seller: VisibleSeller, uow: UoW, vault: VaultDep, limit: Limit = 50, cursor: Cursor = None
+    seller: VisibleSeller,
+    uow: UoW,
+    vault: VaultDep,
+    settings: Settings,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[ConnectionOut]:
     position = read_cursor(cursor, After)
     after = (position.at, position.id) if position else None
     rows = await queries.connections_page(uow, seller_id=seller, after=after, limit=limit + 1)
-    items = [_out(r, vault) for r in rows[:limit]]
+    items = [_out(r, vault, settings) for r in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit else None
     next_cursor = encode_cursor(After(at=last.created_at, id=last.id)) if last else None
     return Page(items=items, next_cursor=next_cursor)
@@ -213,32 +239,33 @@ async def list_connections(
 
 @router.get("/{connection_id}", response_model=ConnectionOut, summary="One connection")
 async def get_connection(
-    connection_id: uuid.UUID, seller: VisibleSeller, uow: UoW, vault: VaultDep
+    connection_id: uuid.UUID, seller: VisibleSeller, uow: UoW, vault: VaultDep, settings: Settings
 ) -> ConnectionOut:
     row = await queries.connection(uow, connection_id=connection_id, seller_id=seller)
-    return _out(row, vault)
+    return _out(row, vault, settings)
 
 
 @router.post("/{connection_id}/pause", response_model=ConnectionOut, summary="Stop polling")
 async def pause(
-    connection_id: uuid.UUID, seller: ActingSeller, uow: UoW, vault: VaultDep
+    connection_id: uuid.UUID, seller: ActingSeller, uow: UoW, vault: VaultDep, settings: Settings
 ) -> ConnectionOut:
-    return await _change(uow, vault, commands.ChangeConnection(connection_id, seller, Action.PAUSE))
+    command = commands.ChangeConnection(connection_id, seller, Action.PAUSE)
+    return _out(await _change(uow, command), vault, settings)
 
 
 @router.post("/{connection_id}/resume", response_model=ConnectionOut, summary="Poll again")
 async def resume(
-    connection_id: uuid.UUID, seller: ActingSeller, uow: UoW, vault: VaultDep
+    connection_id: uuid.UUID, seller: ActingSeller, uow: UoW, vault: VaultDep, settings: Settings
 ) -> ConnectionOut:
     command = commands.ChangeConnection(connection_id, seller, Action.RESUME)
-    return await _change(uow, vault, command)
+    return _out(await _change(uow, command), vault, settings)
 
 
-async def _change(uow: UoW, vault: Vault, command: commands.ChangeConnection) -> ConnectionOut:
+async def _change(uow: UoW, command: commands.ChangeConnection) -> Any:
     async with uow:
         row = await handlers.change_connection(uow, command=command)
         await uow.commit()
-    return _out(row, vault)
+    return row
 
 
 @router.delete("/{connection_id}", status_code=204, summary="Remove a connection")
@@ -281,4 +308,4 @@ async def subscribe(
     )
     if outcome.error is not None:
         raise Problem(502, "Amazon refused the subscription", outcome.error)
-    return _out(outcome.row, deps.vault)
+    return _out(outcome.row, deps.vault, deps.settings)

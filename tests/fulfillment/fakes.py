@@ -80,7 +80,8 @@ class FakeOrderRepository:
         return sorted(due, key=lambda o: o.latest_ship_date or now)[:limit]
 
     async def search(self, filters: SearchFilters, page: SearchPage) -> list[Order]:
-        """The filters a unit test uses (seller, dates, statuses, channel), newest first."""
+        """The filters a unit test uses (seller, dates, statuses, channel, flags), newest
+        first."""
         f = filters
         found = [
             o
@@ -92,6 +93,9 @@ class FakeOrderRepository:
             and (not f.statuses or o.status.value in f.statuses)
             and o.status.value not in f.exclude_statuses
             and (f.fulfillment_channel is None or o.fulfillment_channel == f.fulfillment_channel)
+            and (f.is_prime is None or o.is_prime == f.is_prime)
+            and (f.is_business_order is None or o.is_business_order == f.is_business_order)
+            and (f.is_replacement_order is None or o.is_replacement_order == f.is_replacement_order)
         ]
         found.sort(key=lambda o: (o.purchase_date, o.amazon_order_id), reverse=page.descending)
         return found[: page.limit]

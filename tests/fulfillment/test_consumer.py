@@ -72,3 +72,35 @@ async def test_out_of_order_and_repeated_snapshots_through_kafka(
 
     [dead] = await eventually(dead_letters, timeout=10)
     assert dead["error_type"] == "PoisonMessage"
+
+
+async def test_prime_business_and_replacement_orders_through_kafka(
+    fulfillment_consuming: RunningService,
+) -> None:
+    svc = fulfillment_consuming
+    prime, business = snapshot(is_prime=True), snapshot(is_business_order=True)
+    original = snapshot()
+    replacement = snapshot(is_replacement_order=True, replaced_order_id=original.amazon_order_id)
+    made = (prime, business, original, replacement)
+    await _publish(svc, [(s.amazon_order_id, event_of(s).to_bytes()) for s in made])
+
+    async def search(**flags: bool) -> set[str]:
+        params = {name: str(value).lower() for name, value in flags.items()}
+        response = await svc.client.get("/v1/orders", params=params, headers=AS_SELLER)
+        assert response.status_code == 200, response.text
+        return {o["amazon_order_id"] for o in response.json()["items"]}
+
+    async def all_applied() -> bool:
+        return {s.amazon_order_id for s in made} <= await search()
+
+    await eventually(all_applied, timeout=20)
+    # Other tests of the session share the seller: look only at this test's orders.
+    mine = {s.amazon_order_id for s in made}
+    assert await search(is_prime=True) & mine == {prime.amazon_order_id}
+    assert await search(is_business_order=True) & mine == {business.amazon_order_id}
+    assert await search(is_replacement_order=True) & mine == {replacement.amazon_order_id}
+    assert await search(is_prime=False) & mine == mine - {prime.amazon_order_id}
+    response = await svc.client.get(f"/v1/orders/{replacement.amazon_order_id}", headers=AS_SELLER)
+    order = response.json()
+    assert order["is_replacement_order"] is True
+    assert order["replaced_order_id"] == original.amazon_order_id

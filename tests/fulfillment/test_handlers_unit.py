@@ -442,6 +442,25 @@ async def test_search_applies_seller_centrals_defaults() -> None:
     assert len(found.applied_defaults) == 2
 
 
+async def test_prime_business_and_replacement_orders_are_kept_and_searchable() -> None:
+    prime, business, plain = _snap(is_prime=True), _snap(is_business_order=True), _snap()
+    replacement = _snap(is_replacement_order=True, replaced_order_id=plain.amazon_order_id)
+    uow = await _with_orders(prime, business, plain, replacement)
+    page = SearchPage(sort="purchase_date", descending=True, after=None, limit=10)
+
+    async def ids(**flags: bool) -> set[str]:
+        filters = SearchFilters(seller_id=SELLER, **flags)
+        found = await queries.search_orders(uow, filters=filters, ship_by=None, page=page, now=NOW)
+        return {o.amazon_order_id for o in found.orders}
+
+    assert await ids(is_prime=True) == {prime.amazon_order_id}
+    assert await ids(is_business_order=True) == {business.amazon_order_id}
+    assert await ids(is_replacement_order=True) == {replacement.amazon_order_id}
+    assert replacement.amazon_order_id not in await ids(is_replacement_order=False)
+    held = uow.committed.orders[replacement.amazon_order_id]
+    assert held.replaced_order_id == plain.amazon_order_id
+
+
 async def test_get_order_and_its_packing_slip() -> None:
     s = _snap()
     uow = await _with_orders(s)

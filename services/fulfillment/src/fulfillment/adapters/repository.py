@@ -141,11 +141,21 @@ def _filtered(stmt: Select[Any], f: SearchFilters) -> Select[Any]:
         (f.exclude_statuses or None, lambda v: o.status.not_in(v)),
         (f.fulfillment_channel, lambda v: o.fulfillment_channel == v),
         (f.sales_channel, lambda v: o.sales_channel == v),
+        (f.is_prime, _flag("is_prime")),
+        (f.is_business_order, _flag("is_business_order")),
+        (f.is_replacement_order, _flag("is_replacement_order")),
         (f.latest_ship_date_from, lambda v: o.latest_ship_date >= v),
         (f.latest_ship_date_to, lambda v: o.latest_ship_date < v),
         (f.latest_ship_date_before, _before_day_end),
     ]
     return stmt.where(and_(True, *(build(v) for v, build in conditions if v is not None)))
+
+
+def _flag(name: str) -> Callable[[bool], Any]:
+    """The order's document has the flag set (true) or not (false, also when a document
+    written before the flag existed lacks it)."""
+    is_set = orm.orders.c.doc.contains(cast({name: True}, JSONB))
+    return lambda wanted: is_set if wanted else ~is_set
 
 
 def _before_day_end(end: DayEnd) -> Any:

@@ -106,6 +106,8 @@ class Order:
     currency_code: str | None = None
     is_prime: bool = False
     is_business_order: bool = False
+    is_replacement_order: bool = False  # sent free in place of ``replaced_order_id``
+    replaced_order_id: str | None = None
     is_buyer_requested_cancel: bool = False
     buyer_cancel_reason: str | None = None
     ship_to: dict[str, Any] | None = None
@@ -564,6 +566,8 @@ _AMAZON_FIELDS = (
     "currency_code",
     "is_prime",
     "is_business_order",
+    "is_replacement_order",
+    "replaced_order_id",
     "is_buyer_requested_cancel",
     "buyer_cancel_reason",
     "ship_to",

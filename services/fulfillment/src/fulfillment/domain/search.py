@@ -7,6 +7,9 @@ seller states its own filter: dates by ``purchase_date_from``/``purchase_date_to
 ``amazon_order_id``, or a ``ship_by`` view, which has its own statuses). The response
 lists the defaults applied.
 
+``is_prime``, ``is_business_order``, ``is_replacement_order``: true keeps only such orders,
+false only the others; not given, both.
+
 ``ship_by``: ``overdue`` = FBM orders awaiting shipment whose LatestShipDate has passed;
 ``due_today`` = FBM orders awaiting shipment due between now and the end of today on the
 calendar of the order's marketplace (its time zone, ``shared.marketplaces``; UTC for an
@@ -45,6 +48,9 @@ class SearchFilters:
     exclude_statuses: tuple[str, ...] = ()
     fulfillment_channel: str | None = None
     sales_channel: str | None = None
+    is_prime: bool | None = None
+    is_business_order: bool | None = None
+    is_replacement_order: bool | None = None
     latest_ship_date_from: datetime | None = None
     latest_ship_date_to: datetime | None = None
     latest_ship_date_before: DayEnd | None = None  # the end of a day, per marketplace

@@ -254,6 +254,8 @@ def order_from_snapshot(s: OrderSnapshot, pii: BuyerPII) -> Order:
         currency_code=currency,
         is_prime=s.is_prime,
         is_business_order=s.is_business_order,
+        is_replacement_order=s.is_replacement_order,
+        replaced_order_id=s.replaced_order_id,
         is_buyer_requested_cancel=s.is_buyer_requested_cancel,
         buyer_cancel_reason=s.buyer_cancel_reason,
         ship_to=s.ship_to.model_dump() if s.ship_to else None,

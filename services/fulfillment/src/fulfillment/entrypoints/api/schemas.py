@@ -231,6 +231,11 @@ class OrderSummaryOut(BaseModel):
     order_total: Decimal | None
     currency_code: str | None
     is_prime: bool
+    is_business_order: bool
+    is_replacement_order: bool
+    replaced_order_id: str | None = Field(
+        default=None, description="the order a replacement order was sent in place of"
+    )
     is_buyer_requested_cancel: bool
     flagged_late: bool
     version: int
@@ -379,6 +384,9 @@ def _summary_fields(o: model.Order) -> dict[str, Any]:
         "order_total": o.order_total,
         "currency_code": o.currency_code,
         "is_prime": o.is_prime,
+        "is_business_order": o.is_business_order,
+        "is_replacement_order": o.is_replacement_order,
+        "replaced_order_id": o.replaced_order_id,
         "is_buyer_requested_cancel": o.is_buyer_requested_cancel,
         "flagged_late": o.flagged_late_at is not None,
         "version": o.version,

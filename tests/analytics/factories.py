@@ -33,7 +33,9 @@ def snapshot(
     sku: str = "MUG-BLUE",
     marketplace: str = "ATVPDKIKX0DER",
     currency: str = "USD",
+    replaces: str | None = None,
 ) -> OrderSnapshot:
+    """An order snapshot; ``replaces``: a replacement order sent in place of that order."""
     oid = oid or order_id()
     total = Money(amount=Decimal(unit_price) * quantity, currency_code=currency)
     return OrderSnapshot(
@@ -47,6 +49,8 @@ def snapshot(
         fulfillment_channel=channel,  # type: ignore[arg-type]
         order_total=None if status == "Pending" else total,
         latest_ship_date=latest_ship,
+        is_replacement_order=replaces is not None,
+        replaced_order_id=replaces,
         items=(
             OrderItem(
                 order_item_id=f"{oid}-1",

@@ -216,6 +216,38 @@ async def test_sales_count_each_order_once_and_exclude_canceled() -> None:
     assert [s["group"] for s in report["series"]] == ["MUG-BLUE"]
 
 
+async def test_a_replacement_order_is_not_a_sale() -> None:
+    store = Store()
+    sold = snapshot(purchased=NOW, quantity=2)
+    replacement = snapshot(purchased=NOW, quantity=2, replaces=sold.amazon_order_id)
+    await _consume(
+        store, *((orders.ORDER_CREATED, o, 1, topics.ORDERS) for o in (sold, replacement))
+    )
+    for group_by in ("none", "sku"):
+        report = await queries.sales(
+            FakeUnitOfWork(store),
+            seller_id=SELLER,
+            start=NOW.date(),
+            end=NOW.date(),
+            granularity="day",
+            group_by=group_by,
+        )
+        assert report["totals"] == [
+            {"currency_code": "USD", "orders": 1, "units": 2, "revenue": "40.00"}
+        ]
+        assert report["replacement_orders"] == 1
+    ads_report = await queries.ads_summary(
+        FakeUnitOfWork(store),
+        seller_id=SELLER,
+        start=NOW.date(),
+        end=NOW.date(),
+        group_by="asin",
+        threshold=Decimal("0.5"),
+    )
+    [item] = ads_report["items"]
+    assert (item["total_orders"], item["total_sales"]) == (1, "40.00")
+
+
 async def test_account_health_rates_the_counts_against_the_targets() -> None:
     store = Store()
     store.health[SELLER] = counts(mfn_odr=Ratio(2, 100))
@@ -405,6 +437,18 @@ async def test_a_trace_shows_the_orders_events_to_its_seller() -> None:
     assert [e["type"] for e in found["events"]] == [orders.ORDER_CREATED]
     assert found["read_model"]["order"]["seller_id"] == SELLER
     assert ingest.asked == [(order.amazon_order_id, SELLER)]
+
+
+async def test_a_trace_of_a_replacement_names_the_order_it_replaces() -> None:
+    store = Store()
+    original = snapshot(purchased=NOW)
+    replacement = snapshot(purchased=NOW, replaces=original.amazon_order_id)
+    await _consume(store, (orders.ORDER_CREATED, replacement, 1, topics.ORDERS))
+    ask = TraceRequest(replacement.amazon_order_id, SELLER, None, NOW)
+    found = await trace(FakeUnitOfWork(store), ask, _ports(FakeIngest()))
+    held = found["read_model"]["order"]
+    assert held["is_replacement_order"] is True
+    assert held["replaced_order_id"] == original.amazon_order_id
 
 
 async def test_another_sellers_order_reads_as_an_unknown_one() -> None:

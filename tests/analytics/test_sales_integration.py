@@ -1,4 +1,5 @@
-"""GET /v1/sales over snapshots sent through orders.v1: each order once, canceled excluded."""
+"""GET /v1/sales over snapshots sent through orders.v1: each order once, canceled and
+replacement orders excluded."""
 
 from __future__ import annotations
 
@@ -94,6 +95,34 @@ async def test_sales_totals_and_series(analytics: RunningService, publisher: Pub
         ("2026-06-01", "ATVPDKIKX0DER", "USD", 3, 6, "115.00"),
         ("2026-06-08", "A1PA6795UKMFR9", "EUR", 1, 1, "30.00"),
     ]
+
+
+async def test_a_replacement_order_is_not_a_sale(
+    analytics: RunningService, publisher: Publisher
+) -> None:
+    sold = snapshot(purchased=_at(4), quantity=2, unit_price="20.00")
+    replacement = snapshot(
+        purchased=_at(5), quantity=2, unit_price="20.00", replaces=sold.amazon_order_id
+    )
+    for order in (sold, replacement):
+        await publisher.publish(topics.ORDERS, orders.ORDER_CREATED, order, version=1)
+    await wait_applied(analytics, publisher.sent)
+
+    for group_by in ("none", "sku"):
+        report = await _sales(analytics, group_by=group_by)
+        assert report["totals"] == [
+            {"currency_code": "USD", "orders": 1, "units": 2, "revenue": "40.00"}
+        ]
+        assert report["replacement_orders"] == 1
+        assert [s["period"] for s in report["series"]] == ["2026-06-04"]
+    response = await analytics.client.get(
+        "/v1/ads/summary",
+        params={"from": "2026-06-01", "to": "2026-06-14", "group_by": "asin"},
+        headers=SELLER_KEY,
+    )
+    assert response.status_code == 200, response.text
+    [item] = response.json()["items"]
+    assert (item["total_orders"], item["total_sales"]) == (1, "40.00")
 
 
 async def test_bad_sales_queries_name_the_field(analytics: RunningService) -> None:

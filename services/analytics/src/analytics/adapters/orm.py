@@ -43,6 +43,8 @@ orders = Table(
     Column("order_total", MONEY),
     Column("units", Integer, nullable=False, server_default="0"),
     Column("is_buyer_requested_cancel", Boolean, nullable=False, server_default="false"),
+    Column("is_replacement_order", Boolean, nullable=False, server_default="false"),
+    Column("replaced_order_id", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_orders_seller_purchase", "seller_id", "purchase_date"),
 )

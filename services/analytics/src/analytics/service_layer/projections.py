@@ -113,6 +113,8 @@ def _order_row(order: OrderSnapshot) -> dict[str, Any]:
         "order_total": total.amount if total else None,
         "units": sum(i.quantity_ordered for i in order.items),
         "is_buyer_requested_cancel": order.is_buyer_requested_cancel,
+        "is_replacement_order": order.is_replacement_order,
+        "replaced_order_id": order.replaced_order_id,
     }
 
 

@@ -30,6 +30,8 @@ SALES_NOTES = [
     "Periods and date filters use the purchase date on the calendar of the order's "
     "marketplace (its time zone; UTC for an unknown marketplace); weeks start on Monday (ISO).",
     "Canceled orders are excluded from orders, units and revenue; canceled_orders counts them.",
+    "Replacement orders (sent free in place of another order) are not sales: they are excluded "
+    "from orders, units and revenue; replacement_orders counts those not canceled.",
     "Revenue is the order total (item prices for group_by=sku), in its own currency: figures "
     "are never converted or added across currencies, so every row names its currency_code.",
     "Pending orders have no price yet: they count as orders and units with zero revenue, "
@@ -64,8 +66,15 @@ class DayOrders:
     period: tuple[datetime, datetime]  # the UTC moments read (a superset of the days)
 
     @property
+    def replacements(self) -> set[str]:
+        """Replacement orders: sent free in place of another order, so not sales."""
+        return {o.amazon_order_id for o in self.orders if o.is_replacement_order}
+
+    @property
     def live(self) -> dict[str, Any]:
-        return {o.amazon_order_id: o for o in self.orders if o.amazon_order_id not in self.canceled}
+        """The sales: neither canceled nor replacements."""
+        left_out = self.canceled | self.replacements
+        return {o.amazon_order_id: o for o in self.orders if o.amazon_order_id not in left_out}
 
     async def live_items(self, reads: Reads, seller_id: str | None) -> list[Any]:
         live = self.live
@@ -158,6 +167,7 @@ async def _sales(
         "group_by": group_by,
         "totals": [{"currency_code": c, **t.as_dict()} for c, t in sorted(totals.items())],
         "canceled_orders": len(days.canceled),
+        "replacement_orders": len(days.replacements - days.canceled),
         "series": [
             {"period": p, "group": g, "currency_code": c, **t.as_dict()}
             for (p, g, c), t in sorted(series.items(), key=lambda kv: (kv[0][0], str(kv[0][1:])))
@@ -231,9 +241,10 @@ ADS_DEFINITIONS = {
     "currency": "every money figure and ratio is computed within one currency_code (the ad "
     "row's, the order's or else its marketplace's): currencies are never added or converted",
     "ad_order_ratio": "ad-attributed orders (purchases7d) / all orders of the ASIN "
-    "purchased in the period (orders.v1 items; canceled excluded)",
+    "purchased in the period (orders.v1 items; canceled and replacement orders excluded)",
     "acos": "ad spend / ad-attributed sales (sales7d)",
-    "tacos": "ad spend / total sales of the ASIN (item prices of its orders)",
+    "tacos": "ad spend / total sales of the ASIN (item prices of its orders; replacement "
+    "orders, which carry no revenue of their own, excluded)",
 }
 
 

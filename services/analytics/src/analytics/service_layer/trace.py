@@ -278,6 +278,8 @@ def _summary(order: Any, fulfillment: Any, cases: list[Any], shipments: list[Any
             "marketplace_id": order.marketplace_id,
             "fulfillment_channel": order.fulfillment_channel,
             "purchase_date": order.purchase_date,
+            "is_replacement_order": order.is_replacement_order,
+            "replaced_order_id": order.replaced_order_id,
         },
         "fulfillment": None
         if fulfillment is None

@@ -35,6 +35,11 @@ class SalesOut(_Out):
     group_by: str
     totals: list[SalesTotal]
     canceled_orders: int = Field(description="excluded from orders, units and revenue")
+    replacement_orders: int = Field(
+        default=0,
+        description="replacement orders (not canceled): not sales, so excluded from orders, "
+        "units and revenue",
+    )
     series: list[SalesPoint]
     notes: list[str]
 

@@ -168,12 +168,7 @@ async def test_an_order_change_delivered_twice_makes_one_update(
     sqs_endpoint: str,
     queue_name: str,
 ) -> None:
-    standin = make_standin(scale=1000)
-    standin.notifications.sqs_endpoint = sqs_endpoint
-    await subscribe(standin, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}", "ORDER_CHANGE")
-    now = datetime.now(UTC)
-    order = v2026_order(created=now - timedelta(hours=1), updated=now - timedelta(minutes=30))
-    standin.put(order)
+    standin, order, now = await _order_changes_to(make_standin, sqs_endpoint, queue_name)
     await connect(spapi_ingest, standin, sync_from=now - timedelta(days=1))
     body = order_change(
         order,
@@ -199,12 +194,7 @@ async def test_work_that_fails_leaves_the_message_for_redelivery(
     sqs_endpoint: str,
     queue_name: str,
 ) -> None:
-    standin = make_standin(scale=1000)
-    standin.notifications.sqs_endpoint = sqs_endpoint
-    await subscribe(standin, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}", "ORDER_CHANGE")
-    now = datetime.now(UTC)
-    order = v2026_order(created=now - timedelta(hours=1), updated=now - timedelta(minutes=30))
-    standin.put(order)
+    standin, order, now = await _order_changes_to(make_standin, sqs_endpoint, queue_name)
     await connect(spapi_ingest, standin, sync_from=now - timedelta(days=1))
     standin.faults.append(Fault("getOrder2026", 503, times=50))
     await standin.notifications.publish(order_change(order, seller=standin.seller_id))

@@ -163,7 +163,8 @@ async def record_refund(
 
 
 def _view(uow: UnitOfWork, kind: Kind | None) -> SubmissionView:
-    """The rows of one kind (None: every kind)."""
+    """The rows of one kind (None: every kind); the shipment confirmations' repository is
+    the ``shipment_confirmation`` view already."""
     if kind is None:
         return uow.submissions
     if kind is Kind.SHIPMENT_CONFIRMATION:
@@ -223,7 +224,7 @@ async def retry(
     shipment confirmation is sent now, unless a newer version of its shipment exists."""
     view = _view(uow, kind)
     row = await get(uow, submission_id, seller_id, kind, lock=True)
-    if (kind or Kind(row.kind)) is Kind.SHIPMENT_CONFIRMATION:
+    if (kind or row.kind) == Kind.SHIPMENT_CONFIRMATION:
         await confirmations.reopen(uow, row)
         return await uow.confirmations.get(submission_id, None)
     target = ds.transition(Status(row.status), Action.RETRY)

@@ -168,12 +168,7 @@ async def test_an_order_change_delivered_twice_makes_one_update(
     sqs_endpoint: str,
     queue_name: str,
 ) -> None:
-    standin = make_standin(scale=1000)
-    standin.notifications.sqs_endpoint = sqs_endpoint
-    await subscribe(standin, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}", "ORDER_CHANGE")
-    now = datetime.now(UTC)
-    order = v2026_order(created=now - timedelta(hours=1), updated=now - timedelta(minutes=30))
-    standin.put(order)
+    standin, order, now = await _order_changes_to(make_standin, sqs_endpoint, queue_name)
     await connect(spapi_ingest, standin, sync_from=now - timedelta(days=1))
     body = order_change(
         order,
@@ -199,12 +194,7 @@ async def test_work_that_fails_leaves_the_message_for_redelivery(
     sqs_endpoint: str,
     queue_name: str,
 ) -> None:
-    standin = make_standin(scale=1000)
-    standin.notifications.sqs_endpoint = sqs_endpoint
-    await subscribe(standin, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}", "ORDER_CHANGE")
-    now = datetime.now(UTC)
-    order = v2026_order(created=now - timedelta(hours=1), updated=now - timedelta(minutes=30))
-    standin.put(order)
+    standin, order, now = await _order_changes_to(make_standin, sqs_endpoint, queue_name)
     await connect(spapi_ingest, standin, sync_from=now - timedelta(days=1))
     standin.faults.append(Fault("getOrder2026", 503, times=50))
     await standin.notifications.publish(order_change(order, seller=standin.seller_id))
@@ -277,27 +267,44 @@ async def test_feed_processing_finished_reaches_its_handler_then_is_deleted(
     assert got.envelope.payload.feedProcessingFinishedNotification.feedId == "50012345"
 
 
-async def test_the_background_job_reads_the_queue_its_settings_name(
-    make_standin: Callable[..., StandIn],
-    spapi_settings: IngestSettings,
-    sqs_endpoint: str,
-    queue_name: str,
-) -> None:
-    settings = spapi_settings.model_copy(
+def _reading(
+    settings: IngestSettings, sqs_endpoint: str, queue_name: str, **update: Any
+) -> IngestSettings:
+    """``settings`` of an ingest that reads the test's queue (long polls of 1 s)."""
+    return settings.model_copy(
         update={
             "sqs_queue_url": f"{sqs_endpoint}/{ACCOUNT}/{queue_name}",
             "sqs_endpoint_url": sqs_endpoint,
             "sqs_access_key_id": "test",
             "sqs_secret_access_key": "test",
             "sqs_wait_seconds": 1,
+            **update,
         }
     )
+
+
+async def _order_changes_to(
+    make_standin: Callable[..., StandIn], sqs_endpoint: str, queue_name: str
+) -> tuple[StandIn, dict[str, Any], datetime]:
+    """A stand-in that sends ORDER_CHANGE to the test's queue and holds one order (changed
+    30 minutes ago); with it, the order and now."""
     standin = make_standin(scale=1000)
     standin.notifications.sqs_endpoint = sqs_endpoint
     await subscribe(standin, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}", "ORDER_CHANGE")
     now = datetime.now(UTC)
     order = v2026_order(created=now - timedelta(hours=1), updated=now - timedelta(minutes=30))
     standin.put(order)
+    return standin, order, now
+
+
+async def test_the_background_job_reads_the_queue_its_settings_name(
+    make_standin: Callable[..., StandIn],
+    spapi_settings: IngestSettings,
+    sqs_endpoint: str,
+    queue_name: str,
+) -> None:
+    settings = _reading(spapi_settings, sqs_endpoint, queue_name)
+    standin, order, now = await _order_changes_to(make_standin, sqs_endpoint, queue_name)
     async with running_service(SPEC, settings, roles=("relay",)) as svc:
         await connect(svc, standin, sync_from=now - timedelta(days=1))
         job = asyncio.create_task(run_notifications(svc.resources))
@@ -373,22 +380,8 @@ async def test_a_consumer_killed_before_its_delete_still_takes_the_change_once(
     sqs_endpoint: str,
     queue_name: str,
 ) -> None:
-    settings = spapi_settings.model_copy(
-        update={
-            "sqs_queue_url": f"{sqs_endpoint}/{ACCOUNT}/{queue_name}",
-            "sqs_endpoint_url": sqs_endpoint,
-            "sqs_access_key_id": "test",
-            "sqs_secret_access_key": "test",
-            "sqs_wait_seconds": 1,
-            "sqs_visibility_timeout_seconds": 2,
-        }
-    )
-    standin = make_standin(scale=1000)
-    standin.notifications.sqs_endpoint = sqs_endpoint
-    await subscribe(standin, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}", "ORDER_CHANGE")
-    now = datetime.now(UTC)
-    order = v2026_order(created=now - timedelta(hours=1), updated=now - timedelta(minutes=30))
-    standin.put(order)
+    settings = _reading(spapi_settings, sqs_endpoint, queue_name, sqs_visibility_timeout_seconds=2)
+    standin, order, now = await _order_changes_to(make_standin, sqs_endpoint, queue_name)
     async with running_service(SPEC, settings, roles=("relay",)) as svc:
         await connect(svc, standin, sync_from=now - timedelta(days=1))
         await standin.notifications.publish(order_change(order, seller=standin.seller_id))

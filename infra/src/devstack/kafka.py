@@ -6,32 +6,21 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import shutil
 import signal
 import socket
 import struct
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from devstack.config import KAFKA_VERSION
-from devstack.errors import DevstackError, port_taken
+from devstack.errors import DevstackError
 from devstack.jars import Artifact, ensure_libs
-from devstack.java import find_java
-from devstack.lock import file_lock
+from devstack.java import JavaServer, find_java
 from devstack.paths import kafka_project_dir
-from devstack.proc import (
-    log_tail,
-    pid_alive,
-    port_open,
-    read_pid,
-    spawn_detached,
-    terminate,
-    wait_until,
-)
+from devstack.proc import pid_alive, read_pid, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +101,17 @@ class KafkaNode:
         return "controller" in self.roles.split(",")
 
 
-class KafkaServer:
+class KafkaServer(JavaServer):
     """Kafka in KRaft mode with its state in ``run_dir``: by default node 1 is broker and
-    controller; a :class:`KafkaNode` makes it one node of a cluster (devstack.kafka_cluster)."""
+    controller; a :class:`KafkaNode` makes it one node of a cluster (devstack.kafka_cluster),
+    whose nodes are all launched (``begin``) before any is waited for (``wait_ready``): they
+    need each other to start."""
+
+    start_timeout = START_TIMEOUT_S
+    stop_grace = 30.0
+    restart_grace = 15.0
+    poll_interval = 0.5
+    start_hint = "`make clean` starts from empty storage"
 
     def __init__(
         self,
@@ -147,6 +144,10 @@ class KafkaServer:
         return self.port if self.node.is_broker else self.controller_port
 
     @property
+    def where(self) -> str:
+        return f"port {self.listen_port}"
+
+    @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
@@ -159,44 +160,20 @@ class KafkaServer:
         return self.run_dir / "logs" / "kafka.log"
 
     @property
-    def data_dir(self) -> Path:
-        return self.run_dir / "data"
-
-    @property
     def config_file(self) -> Path:
         return self.run_dir / "server.properties"
 
-    def is_running(self) -> bool:
-        """Our process is alive and the broker answers ApiVersions."""
-        pid = read_pid(self.pid_file)
-        return (
-            pid is not None
-            and pid_alive(pid)
-            and kafka_api_versions_ok("127.0.0.1", self.listen_port)
+    def answers(self, timeout: float | None = None) -> bool:
+        """The node answers ApiVersions."""
+        return kafka_api_versions_ok(
+            "127.0.0.1", self.listen_port, 3.0 if timeout is None else timeout
         )
 
-    def start(self, timeout: float = START_TIMEOUT_S) -> bool:
-        """Start the broker unless ours already runs; True if this call started it."""
-        if not self.begin():
-            return False
-        self.wait_ready(timeout)
-        return True
-
-    def begin(self) -> bool:
-        """Launch the node unless ours already runs, without waiting for it; True if launched.
-        A cluster launches all its nodes first, then waits: they need each other to start."""
-        with file_lock(self.run_dir / ".lock"):
-            if self.is_running():
-                log.info("%s already running on port %d", self.name, self.listen_port)
-                return False
-            self._check_ports_free()
-            if self.fresh:
-                shutil.rmtree(self.data_dir, ignore_errors=True)
-            libs = ensure_kafka_libs()
-            self._write_config()
-            self._format_storage(libs)
-            self._launch(libs)
-            return True
+    def ports(self) -> list[tuple[int, str]]:
+        ports = [(self.port, "KAFKA_PORT")] if self.node.is_broker else []
+        if self.node.is_controller:
+            ports.append((self.controller_port, "KAFKA_CONTROLLER_PORT"))
+        return ports
 
     def kill(self) -> None:
         """SIGKILL the node (a crash, for fault tests); its storage stays for a restart."""
@@ -205,26 +182,6 @@ class KafkaServer:
             os.kill(pid, signal.SIGKILL)
             wait_until(lambda: not pid_alive(pid), 10.0, 0.1)
         self.pid_file.unlink(missing_ok=True)
-
-    def stop(self, grace: float = 30.0) -> None:
-        with file_lock(self.run_dir / ".lock"):
-            pid = read_pid(self.pid_file)
-            if pid is not None:
-                log.info("stopping %s (pid %d)", self.name, pid)
-                terminate(pid, grace)
-            self.pid_file.unlink(missing_ok=True)
-
-    def _check_ports_free(self) -> None:
-        pid = read_pid(self.pid_file)
-        if pid is not None and pid_alive(pid):
-            log.warning("%s pid %d alive but not answering; restarting it", self.name, pid)
-            terminate(pid, 15.0)
-        ports = [(self.port, "KAFKA_PORT")] if self.node.is_broker else []
-        if self.node.is_controller:
-            ports.append((self.controller_port, "KAFKA_CONTROLLER_PORT"))
-        for port, env in ports:
-            if port_open(port):
-                raise port_taken(port, self.name, env)
 
     def _write_config(self) -> None:
         self.config_file.parent.mkdir(parents=True, exist_ok=True)
@@ -309,35 +266,11 @@ class KafkaServer:
             )
         log.info("formatted Kafka storage in %s (cluster %s)", self.data_dir, cluster_id)
 
-    def _launch(self, libs: Path) -> None:
-        cmd = self._java(libs, "kafka.Kafka", str(self.config_file), heap=self.node.heap)
-        pid = spawn_detached(cmd, pid_file=self.pid_file, log_file=self.log_file, cwd=self.run_dir)
-        log.info("%s starting (pid %d) on port %d", self.name, pid, self.listen_port)
-
-    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
-        pid = read_pid(self.pid_file)
-        started = time.monotonic()
-
-        def ready() -> bool:
-            if pid is None or not pid_alive(pid):
-                raise self._did_not_start("it exited")
-            return kafka_api_versions_ok("127.0.0.1", self.listen_port, timeout=1.0)
-
-        if not wait_until(ready, timeout, 0.5):
-            raise self._did_not_start(f"no answer on port {self.listen_port} within {timeout:.0f}s")
-        log.info(
-            "%s ready on port %d in %.1fs", self.name, self.listen_port, time.monotonic() - started
-        )
-
-    def _did_not_start(self, why: str) -> DevstackError:
-        tail = log_tail(self.log_file, 15)
-        errors = [line for line in tail.splitlines() if "ERROR" in line or "Exception" in line]
-        last = errors[-1].strip() if errors else why
-        return DevstackError(
-            f"{self.name} did not start on port {self.listen_port} ({why}): {last[:300]}",
-            f"read {self.log_file} (last lines below); `make clean` starts from empty storage",
-            tail,
-        )
+    def _launch(self) -> None:
+        libs = ensure_kafka_libs()
+        self._write_config()
+        self._format_storage(libs)
+        self._spawn(self._java(libs, "kafka.Kafka", str(self.config_file), heap=self.node.heap))
 
 
 def _broker_defaults(replicas: int) -> dict[str, str]:

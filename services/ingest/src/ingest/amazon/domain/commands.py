@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ingest.amazon.domain.connections import Action, Credentials, OrdersApi, Region
+from ingest.amazon.domain.submissions import Kind
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class RetryConfirmation:
 class RetrySubmission:
     submission_id: uuid.UUID
     seller_id: str | None
+    kind: Kind | None = None  # None: of any kind
 
 
 Command = (

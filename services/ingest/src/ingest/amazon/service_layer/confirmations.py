@@ -1,4 +1,4 @@
-"""Shipment confirmations pushed back to Amazon: record, send, list, retry.
+"""Shipment confirmations pushed back to Amazon: record, send, retry.
 
 Ingest is Orderflow's gateway to Amazon: the sellers' SP-API credentials live only in its
 connections. Fulfillment announces ``shipment.confirmed`` / ``shipment.updated`` on
@@ -37,7 +37,7 @@ from ingest.amazon.adapters import outbox
 from ingest.amazon.adapters.spapi.http import SpApiRequestError
 from ingest.amazon.domain import confirmations as dc
 from ingest.amazon.domain.confirmations import Action, ShipmentFacts, Status
-from ingest.amazon.domain.errors import ConfirmationNotFound, InvalidTransition, SpApiUnavailable
+from ingest.amazon.domain.errors import InvalidTransition, SpApiUnavailable
 from ingest.amazon.service_layer.connections import Vault
 from ingest.amazon.service_layer.sync import SpApi, spapi_of, uow_factory_of, vault_of
 from ingest.amazon.service_layer.unit_of_work import GatewayUnitOfWork as UnitOfWork
@@ -231,44 +231,13 @@ async def run_sender(resources: Resources[Any]) -> None:
             await asyncio.sleep(settings.spapi_idle_seconds)
 
 
-# -- reading and retrying ----------------------------------------------------------------------
+# -- retrying (listing, reading and the retry itself: ``submissions``, kind shipment_confirmation)
 
 
-async def page(
-    uow: UnitOfWork,
-    *,
-    seller_id: str | None,
-    status: Status | None,
-    amazon_order_id: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[Any]:
-    return await uow.confirmations.page(
-        seller_id=seller_id,
-        status=status.value if status else None,
-        amazon_order_id=amazon_order_id,
-        after=after,
-        limit=limit,
-    )
-
-
-async def of_order(uow: UnitOfWork, amazon_order_id: str) -> list[Any]:
-    return await uow.confirmations.of_order(amazon_order_id)
-
-
-async def get(uow: UnitOfWork, confirmation_id: uuid.UUID, seller_id: str | None) -> Any:
-    row = await uow.confirmations.get(confirmation_id, seller_id)
-    if row is None:
-        raise ConfirmationNotFound(f"No shipment confirmation {confirmation_id} for this seller.")
-    return row
-
-
-async def retry(uow: UnitOfWork, confirmation_id: uuid.UUID, seller_id: str | None) -> Any:
-    """Send a failed confirmation again (now), unless a newer version of its shipment exists."""
+async def reopen(uow: UnitOfWork, row: Any) -> None:
+    """Make a failed confirmation pending again (due now), unless a newer version of its
+    shipment exists: that one carries the whole state and is the one to retry."""
     repo = uow.confirmations
-    row = await repo.get(confirmation_id, seller_id, lock=True)
-    if row is None:
-        raise ConfirmationNotFound(f"No shipment confirmation {confirmation_id} for this seller.")
     target = dc.transition(Status(row.status), Action.RETRY)
     newest = await repo.newest_version(row.shipment_id)
     if newest is not None and newest > row.version:
@@ -276,7 +245,4 @@ async def retry(uow: UnitOfWork, confirmation_id: uuid.UUID, seller_id: str | No
             f"Shipment {row.shipment_id} has a newer version ({newest}) than this confirmation "
             f"({row.version}); retry that one instead."
         )
-    await repo.update(
-        confirmation_id, status=target.value, attempts=0, next_attempt_at=datetime.now(UTC)
-    )
-    return await repo.get(confirmation_id, None)
+    await repo.update(row.id, status=target.value, attempts=0, next_attempt_at=datetime.now(UTC))

@@ -64,7 +64,9 @@ async def take_notification(
 
 
 async def retry_confirmation(uow: GatewayUnitOfWork, *, command: commands.RetryConfirmation) -> Any:
-    return await confirmations.retry(uow, command.confirmation_id, command.seller_id)
+    return await submissions.retry(
+        uow, command.confirmation_id, command.seller_id, ds.Kind.SHIPMENT_CONFIRMATION
+    )
 
 
 async def record_shipment(
@@ -75,7 +77,7 @@ async def record_shipment(
 
 
 async def retry_submission(uow: GatewayUnitOfWork, *, command: commands.RetrySubmission) -> Any:
-    return await submissions.retry(uow, command.submission_id, command.seller_id)
+    return await submissions.retry(uow, command.submission_id, command.seller_id, command.kind)
 
 
 async def record_cancellation(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from ingest.amazon.domain import submissions as ds
-from ingest.amazon.domain.confirmations import Status
-from ingest.amazon.service_layer import confirmations, connections, submissions
+from ingest.amazon.service_layer import connections, submissions
 from ingest.amazon.service_layer.connections import Vault
 from ingest.amazon.service_layer.unit_of_work import GatewayUnitOfWork
 
@@ -36,38 +36,15 @@ def client_id_hint(sealed_credentials: str, vault: Vault) -> str:
     return "…" + vault.open(sealed_credentials).client_id[-4:]
 
 
-async def confirmation(
-    uow: GatewayUnitOfWork, *, confirmation_id: uuid.UUID, seller_id: str | None
-) -> Any:
-    async with uow:
-        return await confirmations.get(uow, confirmation_id, seller_id)
-
-
-async def confirmations_page(
+async def submission(
     uow: GatewayUnitOfWork,
     *,
+    submission_id: uuid.UUID,
     seller_id: str | None,
-    status: Status | None,
-    amazon_order_id: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[Any]:
-    async with uow:
-        return await confirmations.page(
-            uow,
-            seller_id=seller_id,
-            status=status,
-            amazon_order_id=amazon_order_id,
-            after=after,
-            limit=limit,
-        )
-
-
-async def submission(
-    uow: GatewayUnitOfWork, *, submission_id: uuid.UUID, seller_id: str | None
+    kind: ds.Kind | None = None,
 ) -> Any:
     async with uow:
-        return await submissions.get(uow, submission_id, seller_id)
+        return await submissions.get(uow, submission_id, seller_id, kind)
 
 
 async def submissions_page(
@@ -75,7 +52,7 @@ async def submissions_page(
     *,
     seller_id: str | None,
     kind: ds.Kind | None,
-    status: ds.Status | None,
+    status: StrEnum | None,
     amazon_order_id: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,

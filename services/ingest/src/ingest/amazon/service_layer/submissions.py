@@ -9,8 +9,9 @@ orders, sellers without an active connection, and cancellations Amazon made itse
 or by the buyer at Amazon: nothing to tell it). ``feed_sender`` sends the pending rows in
 feeds and reads their reports. The caller commits (the consumer runner, the API's request).
 
-Listing and retry cover every kind (shipment confirmations included: their retry keeps its
-own rule, a newer version of the shipment is retried instead).
+Listing, reading and retry cover every kind, or one (``kind``): the shipment confirmations'
+API is the ``shipment_confirmation`` view of these; their retry keeps its own rule (a newer
+version of the shipment is retried instead, ``confirmations.reopen``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from ingest.amazon.domain import submissions as ds
-from ingest.amazon.domain.errors import SubmissionNotFound
+from ingest.amazon.domain.errors import ConfirmationNotFound, SubmissionNotFound
 from ingest.amazon.domain.feed_messages import (
     AdjustedItem,
     Component,
@@ -32,6 +34,7 @@ from ingest.amazon.domain.feed_messages import (
 from ingest.amazon.domain.submissions import Action, Kind, Status
 from ingest.amazon.service_layer import confirmations
 from ingest.amazon.service_layer.unit_of_work import GatewayUnitOfWork as UnitOfWork
+from ingest.amazon.service_layer.unit_of_work import SubmissionView
 from shared.events import fulfillment as fev
 
 log = logging.getLogger(__name__)
@@ -159,18 +162,35 @@ async def record_refund(
 # -- reading and retrying ----------------------------------------------------------------------
 
 
+def _view(uow: UnitOfWork, kind: Kind | None) -> SubmissionView:
+    """The rows of one kind (None: every kind); the shipment confirmations' repository is
+    the ``shipment_confirmation`` view already."""
+    if kind is None:
+        return uow.submissions
+    if kind is Kind.SHIPMENT_CONFIRMATION:
+        return uow.confirmations
+    return uow.submissions_of(kind.value)
+
+
+def _not_found(submission_id: uuid.UUID, kind: Kind | None) -> Exception:
+    if kind is Kind.SHIPMENT_CONFIRMATION:
+        return ConfirmationNotFound(f"No shipment confirmation {submission_id} for this seller.")
+    return SubmissionNotFound(f"No Amazon submission {submission_id} for this seller.")
+
+
 async def page(
     uow: UnitOfWork,
     *,
     seller_id: str | None,
     kind: Kind | None,
-    status: Status | None,
+    status: StrEnum | None,
     amazon_order_id: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[Any]:
-    repo = uow.submissions_of(kind.value if kind else None)
-    return await repo.page(
+    """A page of the rows of one kind (None: every kind), oldest first; ``status`` is the
+    kind's (a shipment confirmation's ``Status`` or this module's)."""
+    return await _view(uow, kind).page(
         seller_id=seller_id,
         status=status.value if status else None,
         amazon_order_id=amazon_order_id,
@@ -179,27 +199,36 @@ async def page(
     )
 
 
-async def of_order(uow: UnitOfWork, amazon_order_id: str) -> list[Any]:
-    return await uow.submissions.of_order(amazon_order_id)
+async def of_order(uow: UnitOfWork, amazon_order_id: str, kind: Kind | None = None) -> list[Any]:
+    return await _view(uow, kind).of_order(amazon_order_id)
 
 
-async def get(uow: UnitOfWork, submission_id: uuid.UUID, seller_id: str | None) -> Any:
-    row = await uow.submissions.get(submission_id, seller_id)
+async def get(
+    uow: UnitOfWork,
+    submission_id: uuid.UUID,
+    seller_id: str | None,
+    kind: Kind | None = None,
+    *,
+    lock: bool = False,
+) -> Any:
+    row = await _view(uow, kind).get(submission_id, seller_id, lock=lock)
     if row is None:
-        raise SubmissionNotFound(f"No Amazon submission {submission_id} for this seller.")
+        raise _not_found(submission_id, kind)
     return row
 
 
-async def retry(uow: UnitOfWork, submission_id: uuid.UUID, seller_id: str | None) -> Any:
-    """Send a failed submission again: a feed message waits for the next feed of its kind."""
-    repo = uow.submissions
-    row = await repo.get(submission_id, seller_id, lock=True)
-    if row is None:
-        raise SubmissionNotFound(f"No Amazon submission {submission_id} for this seller.")
-    if row.kind == Kind.SHIPMENT_CONFIRMATION:
-        return await confirmations.retry(uow, submission_id, seller_id)
+async def retry(
+    uow: UnitOfWork, submission_id: uuid.UUID, seller_id: str | None, kind: Kind | None = None
+) -> Any:
+    """Send a failed submission again: a feed message waits for the next feed of its kind; a
+    shipment confirmation is sent now, unless a newer version of its shipment exists."""
+    view = _view(uow, kind)
+    row = await get(uow, submission_id, seller_id, kind, lock=True)
+    if (kind or row.kind) == Kind.SHIPMENT_CONFIRMATION:
+        await confirmations.reopen(uow, row)
+        return await uow.confirmations.get(submission_id, None)
     target = ds.transition(Status(row.status), Action.RETRY)
-    await repo.update(
+    await view.update(
         submission_id,
         status=target.value,
         attempts=0,
@@ -208,4 +237,4 @@ async def retry(uow: UnitOfWork, submission_id: uuid.UUID, seller_id: str | None
         message_id=None,
         submitted_at=None,
     )
-    return await repo.get(submission_id, None)
+    return await view.get(submission_id, None)

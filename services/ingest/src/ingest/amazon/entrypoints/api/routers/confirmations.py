@@ -2,6 +2,7 @@
 
 Operators (ops keys) see every seller's, a seller its own; a failed one can be sent again by
 an operator or its seller (``POST .../{id}/retry``). A foreign seller's confirmation is 404.
+The ``shipment_confirmation`` view of ``/v1/amazon/submissions``: the same route bodies.
 """
 
 from __future__ import annotations
@@ -10,18 +11,19 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
-from ingest.amazon.domain import commands
 from ingest.amazon.domain.confirmations import Status
+from ingest.amazon.domain.submissions import Kind
 from ingest.amazon.entrypoints.api.deps import UoW
-from ingest.amazon.service_layer import handlers, queries
+from ingest.amazon.entrypoints.api.routers.submissions import one_of, page_of, retry_of
 from ingest.intake.entrypoints.api.schemas import ConfirmationOut, confirmation_out
 from shared import inputs
 from shared.api.auth import VisibleSeller
-from shared.api.pagination import Cursor, Limit, Page, Position, encode_cursor, read_cursor
+from shared.api.pagination import Cursor, Limit, Page
 
 router = APIRouter(prefix="/v1/amazon/shipment-confirmations", tags=["amazon"])
+
+KIND = Kind.SHIPMENT_CONFIRMATION
 
 
 @router.get(
@@ -37,35 +39,23 @@ async def list_confirmations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ConfirmationOut]:
-    position = read_cursor(cursor, After)
-    after = (position.at, position.id) if position else None
-    rows = await queries.confirmations_page(
+    return await page_of(
         uow,
-        seller_id=seller,
+        seller,
+        kind=KIND,
         status=status,
         amazon_order_id=amazon_order_id,
-        after=after,
-        limit=limit + 1,
+        limit=limit,
+        cursor=cursor,
+        out=confirmation_out,
     )
-    items = [confirmation_out(r) for r in rows[:limit]]
-    last = rows[limit - 1] if len(rows) > limit else None
-    next_cursor = encode_cursor(After(at=last.created_at, id=last.id)) if last else None
-    return Page(items=items, next_cursor=next_cursor)
-
-
-class After(Position):
-    """The last confirmation of a page: its creation time and id."""
-
-    at: AwareDatetime
-    id: uuid.UUID
 
 
 @router.get("/{confirmation_id}", response_model=ConfirmationOut, summary="One confirmation")
 async def get_confirmation(
     confirmation_id: uuid.UUID, seller: VisibleSeller, uow: UoW
 ) -> ConfirmationOut:
-    row = await queries.confirmation(uow, confirmation_id=confirmation_id, seller_id=seller)
-    return confirmation_out(row)
+    return await one_of(uow, confirmation_id, seller, kind=KIND, out=confirmation_out)
 
 
 @router.post(
@@ -74,8 +64,4 @@ async def get_confirmation(
     summary="Send a failed confirmation to Amazon again (409 unless failed)",
 )
 async def retry(confirmation_id: uuid.UUID, seller: VisibleSeller, uow: UoW) -> ConfirmationOut:
-    command = commands.RetryConfirmation(confirmation_id=confirmation_id, seller_id=seller)
-    async with uow:
-        row = await handlers.retry_confirmation(uow, command=command)
-        await uow.commit()
-    return confirmation_out(row)
+    return await retry_of(uow, confirmation_id, seller, kind=KIND, out=confirmation_out)

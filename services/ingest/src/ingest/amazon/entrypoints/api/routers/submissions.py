@@ -10,7 +10,9 @@ shipment-confirmation view of the same rows.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
@@ -25,6 +27,8 @@ from shared.api.auth import VisibleSeller
 from shared.api.pagination import Cursor, Limit, Page, Position, encode_cursor, read_cursor
 
 router = APIRouter(prefix="/v1/amazon/submissions", tags=["amazon"])
+
+Out = TypeVar("Out")
 
 
 class After(Position):
@@ -53,6 +57,49 @@ async def list_submissions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[SubmissionOut]:
+    return await page_of(
+        uow,
+        seller,
+        kind=kind,
+        status=status,
+        amazon_order_id=amazon_order_id,
+        limit=limit,
+        cursor=cursor,
+        out=submission_out,
+    )
+
+
+@router.get("/{submission_id}", response_model=SubmissionOut, summary="One submission")
+async def get_submission(
+    submission_id: uuid.UUID, seller: VisibleSeller, uow: UoW
+) -> SubmissionOut:
+    return await one_of(uow, submission_id, seller, kind=None, out=submission_out)
+
+
+@router.post(
+    "/{submission_id}/retry",
+    response_model=SubmissionOut,
+    summary="Send a failed submission to Amazon again (409 unless failed)",
+)
+async def retry(submission_id: uuid.UUID, seller: VisibleSeller, uow: UoW) -> SubmissionOut:
+    return await retry_of(uow, submission_id, seller, kind=None, out=submission_out)
+
+
+# -- the route bodies, for every kind or one (``confirmations``: kind shipment_confirmation) --
+
+
+async def page_of(
+    uow: UoW,
+    seller: str | None,
+    *,
+    kind: Kind | None,
+    status: StrEnum | None,
+    amazon_order_id: str | None,
+    limit: int,
+    cursor: str | None,
+    out: Callable[[Any], Out],
+) -> Page[Out]:
+    """One page of the rows of ``kind`` (None: every kind), oldest first, each as ``out``."""
     position = read_cursor(cursor, After)
     after = (position.at, position.id) if position else None
     rows = await queries.submissions_page(
@@ -64,28 +111,34 @@ async def list_submissions(
         after=after,
         limit=limit + 1,
     )
-    items = [submission_out(r) for r in rows[:limit]]
+    items = [out(r) for r in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit else None
     next_cursor = encode_cursor(After(at=last.created_at, id=last.id)) if last else None
     return Page(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{submission_id}", response_model=SubmissionOut, summary="One submission")
-async def get_submission(
-    submission_id: uuid.UUID, seller: VisibleSeller, uow: UoW
-) -> SubmissionOut:
-    row = await queries.submission(uow, submission_id=submission_id, seller_id=seller)
-    return submission_out(row)
+async def one_of(
+    uow: UoW,
+    submission_id: uuid.UUID,
+    seller: str | None,
+    *,
+    kind: Kind | None,
+    out: Callable[[Any], Out],
+) -> Out:
+    row = await queries.submission(uow, submission_id=submission_id, seller_id=seller, kind=kind)
+    return out(row)
 
 
-@router.post(
-    "/{submission_id}/retry",
-    response_model=SubmissionOut,
-    summary="Send a failed submission to Amazon again (409 unless failed)",
-)
-async def retry(submission_id: uuid.UUID, seller: VisibleSeller, uow: UoW) -> SubmissionOut:
-    command = commands.RetrySubmission(submission_id=submission_id, seller_id=seller)
+async def retry_of(
+    uow: UoW,
+    submission_id: uuid.UUID,
+    seller: str | None,
+    *,
+    kind: Kind | None,
+    out: Callable[[Any], Out],
+) -> Out:
+    command = commands.RetrySubmission(submission_id=submission_id, seller_id=seller, kind=kind)
     async with uow:
         row = await handlers.retry_submission(uow, command=command)
         await uow.commit()
-    return submission_out(row)
+    return out(row)

@@ -9,8 +9,8 @@ that waited longer than ``request_timeout_ms`` while its partition had no known 
 restarting reports none for a moment) is failed with ``LeaderNotAvailableError`` after it was
 numbered; a request that times out fails with ``KafkaTimeoutError``; the broker may refuse one
 (``UnknownProducerId``, ``InvalidProducerEpoch``/``ProducerFenced`` when its producer state is
-gone or another producer took the id). Issue 20: after a broker restart ingest's relay failed
-every round with ``OutOfOrderSequenceNumber`` until the process was restarted.
+gone or another producer took the id). Kept, such a producer fails every later round with
+``OutOfOrderSequenceNumber`` until the process is restarted.
 
 So a relay round that fails on Kafka's side (a send, a delivery or the wait for acks) discards
 its producer, closing it within a bound, and the next round starts a new one: a new producer id,

@@ -7,6 +7,7 @@ each Kafka node)."""
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import re
@@ -95,7 +96,7 @@ def find_java() -> str:
     )
 
 
-class JavaServer:
+class JavaServer(abc.ABC):
     """A server that runs as a detached Java process with its state in ``run_dir``: the pid
     file, the log, the lock and the start / wait / stop that ElasticMQ and each Kafka node share.
 
@@ -114,21 +115,21 @@ class JavaServer:
     fresh: bool
 
     @property
-    def name(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def name(self) -> str: ...
 
     @property
+    @abc.abstractmethod
     def where(self) -> str:
         """Where it answers, for messages: ``http://127.0.0.1:9324``, ``port 9092``."""
-        raise NotImplementedError
 
     @property
-    def pid_file(self) -> Path:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def pid_file(self) -> Path: ...
 
     @property
-    def log_file(self) -> Path:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def log_file(self) -> Path: ...
 
     @property
     def data_dir(self) -> Path:
@@ -138,17 +139,17 @@ class JavaServer:
     def _log(self) -> logging.Logger:
         return logging.getLogger(type(self).__module__)
 
+    @abc.abstractmethod
     def answers(self, timeout: float | None = None) -> bool:
         """True if the server answers its protocol (``timeout``: None, the protocol's own)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def ports(self) -> list[tuple[int, str]]:
         """The ports it listens on, each with the setting that chooses it."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _launch(self) -> None:
         """Write its configuration and spawn it (``_spawn``); the ports are free by now."""
-        raise NotImplementedError
 
     def is_running(self) -> bool:
         """Our process is alive and answers."""

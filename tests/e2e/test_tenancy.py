@@ -156,6 +156,10 @@ FOREIGN_LISTS: list[tuple[str, str, str]] = [
     ("defects", "/v1/claims", "claim"),
     ("defects", "/v1/feedback", "feedback"),
     ("defects", "/v1/problem-orders", "order"),
+    # The audit trail of every service (docs/audit.md): A's changes are not in B's.
+    ("ingest", "/v1/audit", "connection"),
+    ("fulfillment", "/v1/audit", "shipment"),
+    ("defects", "/v1/audit", "claim"),
 ]
 
 # What seller A reads to check nothing changed (volatile fields are dropped before comparing).
@@ -487,6 +491,9 @@ ID_OF_PARAM = {
     "claim_id": "claim",
     "file_id": "evidence",
     "feedback_id": "feedback",
+    # The audit trail's filter by resource: one of A's claims (B never changed it, so B's
+    # trail holds nothing under its id, exactly as under an id nobody has).
+    "resource_id": "claim",
 }
 # Parameters that name no seller's object, and why they are left out of the matrix.
 NOT_A_SELLERS_ID = {

@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from shared.api import ops
+from shared.api.audit import install_audit
 from shared.api.auth import parse_api_keys, rate_limit
 from shared.api.files import cancel_jobs
 from shared.api.idempotency import install_idempotency
@@ -49,6 +50,7 @@ def create_app(
     install_problem_handlers(app)
     install_openapi(app)
     install_idempotency(app, settings)
+    install_audit(app)
     app.include_router(ops.router)
     for router in routers:
         app.include_router(router)

@@ -84,3 +84,52 @@ def create_idempotency_keys() -> None:
 def drop_idempotency_keys() -> None:
     op.drop_index("ix_idempotency_keys_created_brin", table_name="idempotency_keys")
     op.drop_table("idempotency_keys")
+
+
+def create_audit_log() -> None:
+    """The ``audit_log`` table (docs/adr/0050-audit-trail.md): one entry per change made
+    through the API, written in the change's transaction; append-only, enforced by a trigger
+    that refuses UPDATE, DELETE and TRUNCATE."""
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.Column("key_name", sa.Text(), nullable=False),
+        sa.Column("role", sa.Text(), nullable=False),
+        sa.Column("seller_id", sa.Text(), nullable=True),
+        sa.Column("operation", sa.Text(), nullable=False),
+        sa.Column("method", sa.Text(), nullable=False),
+        sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("resource_type", sa.Text(), nullable=True),
+        sa.Column("resource_id", sa.Text(), nullable=True),
+        sa.Column("status_before", sa.Text(), nullable=True),
+        sa.Column("status_after", sa.Text(), nullable=True),
+        sa.Column("outcome", sa.Text(), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("correlation_id", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_audit_log_seller", "audit_log", ["seller_id", "id"])
+    op.create_index("ix_audit_log_resource", "audit_log", ["resource_id", "id"])
+    op.create_index("ix_audit_log_at_brin", "audit_log", ["at"], postgresql_using="brin")
+    op.execute(
+        "CREATE OR REPLACE FUNCTION orderflow_audit_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP "
+        "USING ERRCODE = 'insufficient_privilege'; END $$"
+    )
+    op.execute(
+        "CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION orderflow_audit_append_only()"
+    )
+    op.execute(
+        "CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION orderflow_audit_append_only()"
+    )
+
+
+def drop_audit_log() -> None:
+    op.drop_table("audit_log")  # its indexes and triggers go with it
+    op.execute("DROP FUNCTION orderflow_audit_append_only()")

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared import topics
+from shared import audit, topics
 from shared.events import ads, analytics, defects, fulfillment, orders
 from shared.messaging.envelope import CloudEvent, schema_uri
 
@@ -47,8 +47,10 @@ def build_event(
     correlation_id: str | None = None,
     causation_id: str | None = None,
 ) -> CloudEvent:
+    """An event; made while an API request changes something, it names the request's actor."""
     if event_type not in PAYLOADS:
         raise UnknownEventType(event_type)
+    actor = audit.actor()
     return CloudEvent(
         source=source,
         type=event_type,
@@ -58,6 +60,9 @@ def build_event(
         correlationid=correlation_id,
         causationid=causation_id,
         aggregateversion=version,
+        actorkey=actor.key_name if actor else None,
+        actorrole=actor.role if actor else None,
+        actorsellerid=actor.seller_id if actor else None,
         data=payload.model_dump(mode="json"),
     )
 

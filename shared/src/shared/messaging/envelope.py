@@ -3,6 +3,13 @@
 Extension attributes (lower-case, as CloudEvents requires): ``sellerid``, ``correlationid``,
 ``causationid`` and ``aggregateversion`` (the version of the aggregate the event announces, which
 only grows, so a consumer can drop an older or repeated update).
+
+An event caused by a change made through a service's API names who made it: ``actorkey`` (the
+API key's name), ``actorrole`` (``seller``, ``system`` or ``ops``) and, for a seller key,
+``actorsellerid``. Three flat strings rather than one object: a CloudEvents extension
+attribute holds a single value. Events from Kafka handlers and Amazon polling carry none (their
+``causationid`` leads back to the event that did); all three are optional, so events written
+before they existed still decode. See docs/adr/0050-audit-trail.md.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ class CloudEvent(BaseModel):
     correlationid: inputs.CorrelationId | None = None
     causationid: inputs.CorrelationId | None = None
     aggregateversion: inputs.Version
+    actorkey: Annotated[str, inputs.Line(64)] | None = None
+    actorrole: Literal["seller", "system", "ops"] | None = None
+    actorsellerid: inputs.SellerId | None = None
     data: dict[str, Any]
 
     def to_bytes(self) -> bytes:

@@ -7,6 +7,7 @@
 - ``dead_letters``: messages a consumer gave up on, with why, for operators to list and replay.
 - ``idempotency_keys``: the API's ``Idempotency-Key``s and their first responses
   (``shared.db.idempotency``).
+- ``audit_log``: one append-only entry per change made through the API (``shared.audit``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from shared.audit import define_audit_log
 from shared.db.idempotency import define_idempotency_keys
 
 # The relay LISTENs on this channel. A statement-level trigger on the outbox notifies it, and
@@ -56,6 +58,7 @@ class PlumbingTables:
     inbox: Table
     dead_letters: Table
     idempotency_keys: Table
+    audit_log: Table
 
 
 def define_plumbing(metadata: MetaData) -> PlumbingTables:
@@ -127,4 +130,5 @@ def define_plumbing(metadata: MetaData) -> PlumbingTables:
         inbox=inbox,
         dead_letters=dead_letters,
         idempotency_keys=define_idempotency_keys(metadata),
+        audit_log=define_audit_log(metadata),
     )

@@ -22,6 +22,7 @@ from defects.domain import events as ev
 from defects.domain.errors import AlreadyRecorded, NotFound
 from defects.domain.model import Claim, Feedback, Money
 from defects.service_layer.unit_of_work import FactId, UnitOfWork
+from shared import audit
 from shared.events.fulfillment import (
     OrderCanceled,
     OrderShipLate,
@@ -70,6 +71,7 @@ async def file_claim(uow: UnitOfWork, c: cmd.FileClaim, *, now: datetime) -> tup
         await uow.claims.add(claim)
         await uow.claims.add_activity(claim=claim, at=now, action="file", from_status=None)
         await _announce(uow, claim, ev.ClaimFiled)
+        audit.note(resource_type="claim", resource_id=str(claim.id), after=str(claim.status))
         await uow.commit()
     return claim, True
 
@@ -106,6 +108,7 @@ async def _record(
     details: dict[str, str] | None = None,
 ) -> int:
     await uow.claims.save(claim)
+    audit.note(before=before, after=str(claim.status))  # a no-op outside an API request
     activity_id = await uow.claims.add_activity(
         claim=claim,
         at=now,
@@ -257,6 +260,9 @@ async def receive_feedback(
         )
         await uow.feedback.add(feedback)
         await _announce_feedback(uow, feedback, ev.FeedbackReceived)
+        audit.note(
+            resource_type="feedback", resource_id=str(feedback.id), after=str(feedback.status)
+        )
         await uow.commit()
     return feedback, True
 
@@ -275,6 +281,7 @@ async def _load_feedback(uow: UnitOfWork, c: cmd.FeedbackCommand) -> Feedback:
     feedback = await uow.feedback.get(c.feedback_id, seller_id=c.seller_id, lock=True)
     if feedback is None:
         raise NotFound(f"No feedback {c.feedback_id} for this seller.")
+    audit.note(before=str(feedback.status))
     return feedback
 
 
@@ -285,6 +292,7 @@ async def request_feedback_removal(
         feedback = await _load_feedback(uow, c)
         feedback.request_removal(reason=c.reason, now=now)
         await uow.feedback.save(feedback)
+        audit.note(after=str(feedback.status))
         await uow.commit()
     return feedback
 
@@ -296,6 +304,7 @@ async def record_feedback_removal(
         feedback = await _load_feedback(uow, c)
         feedback.record_removal(removed=c.removed, at=c.at, now=now)
         await uow.feedback.save(feedback)
+        audit.note(after=str(feedback.status))
         if c.removed:
             await _announce_feedback(uow, feedback, ev.FeedbackRemoved)
         await uow.commit()

@@ -39,6 +39,7 @@ from fulfillment.domain.state_machine import Status
 from fulfillment.domain.values import AmazonConfirmation as AmazonAnswer
 from fulfillment.domain.values import AmazonFeedAnswer
 from fulfillment.service_layer.unit_of_work import UnitOfWork
+from shared import audit
 from shared.events.orders import AmazonConfirmation, AmazonFeedResult, OrderSnapshot
 from shared.logs import correlation_id
 from shared.messaging.envelope import CloudEvent
@@ -62,6 +63,7 @@ def announced(order: Order, correlation: str | None) -> list[CloudEvent]:
 async def _store(uow: UnitOfWork, order: Order) -> None:
     """Store the order and queue its events, correlated with the request or event at hand."""
     await uow.orders.save(order)
+    audit.note(after=order.status.value)  # a no-op outside an API request
     uow.publish(announced(order, correlation_id.get()))
 
 
@@ -69,6 +71,7 @@ async def load(uow: UnitOfWork, command: cmd.Command) -> Order:
     order = await uow.orders.get(command.amazon_order_id, seller_id=command.seller_id, lock=True)
     if order is None:
         raise OrderNotFound(command.amazon_order_id)
+    audit.note(resource_type="order", resource_id=order.amazon_order_id, before=order.status.value)
     return order
 
 

@@ -9,7 +9,7 @@ from fulfillment.domain.model import ItemQuantity
 from fulfillment.entrypoints.api.deps import Now, UoW
 from fulfillment.entrypoints.api.schemas import ShipmentIn, ShipmentOut, ShipmentPatch, shipment_out
 from fulfillment.service_layer import handlers
-from shared import inputs
+from shared import audit, inputs
 from shared.api.auth import ActingSeller
 from shared.api.problems import Problem
 
@@ -52,6 +52,7 @@ async def confirm_shipment(
     )
     async with uow:
         shipment, created = await handlers.confirm_shipment(uow, command, now=now)
+        audit.note(status_code=201 if created else 200)
         await uow.commit()
     if not created:
         response.status_code = 200

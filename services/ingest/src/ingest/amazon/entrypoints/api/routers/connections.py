@@ -39,7 +39,7 @@ from ingest.amazon.entrypoints.api.deps import Deps, Settings, UoW, VaultDep
 from ingest.amazon.service_layer import handlers, queries, subscriptions
 from ingest.amazon.service_layer.connections import Vault
 from ingest.settings import IngestSettings
-from shared import inputs
+from shared import audit, inputs
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.pagination import Cursor, Limit, Page, Position, encode_cursor, read_cursor
 from shared.api.problems import Problem
@@ -208,6 +208,7 @@ async def add_connection(
     )
     async with uow:
         row = await handlers.add_connection(uow, command=command, vault=vault)
+        audit.note(resource_type="connection", resource_id=str(row.id))
         await uow.commit()
     return _out(row, vault, settings)
 

@@ -22,8 +22,9 @@ from ingest.intake.entrypoints.api.schemas import (
     submission_out,
 )
 from ingest.intake.service_layer import handlers, queries
+from ingest.intake.service_layer.handlers import Accepted
 from ingest.intake.service_layer.shapes import OrderV0, OrderV2026, read_order
-from shared import inputs, topics
+from shared import audit, inputs, topics
 from shared.api.auth import ActingSeller, VisibleSeller
 from shared.api.openapi import REF, body_of
 from shared.api.problems import Problem
@@ -94,6 +95,7 @@ async def post_order(
         [outcome] = await handlers.accept_orders(
             uow, command=command, pii=pii, topic=settings.topic(topics.ORDERS), alone=True
         )
+        _note(outcome)
         await uow.commit()
     if isinstance(outcome, Rejected):
         raise _problem_of(outcome)
@@ -102,6 +104,24 @@ async def post_order(
         amazon_order_id=outcome.amazon_order_id,
         result=outcome.result.value,
         version=outcome.version,
+    )
+
+
+def _note(outcome: Accepted | Rejected) -> None:
+    """The audit entry of one order: its id, and how it ended (a refused order is quarantined)."""
+    if isinstance(outcome, Rejected):
+        audit.note(
+            resource_type="order",
+            resource_id=outcome.amazon_order_id,
+            outcome="quarantined",
+            status_code=outcome.status,
+        )
+        return
+    audit.note(
+        resource_type="order",
+        resource_id=outcome.amazon_order_id,
+        outcome=outcome.result.value,
+        status_code=201 if outcome.result == "created" else 200,
     )
 
 
@@ -121,6 +141,7 @@ async def post_batch(
         quarantine = commands.QuarantineInput(seller_id=seller, source="batch", rejected=refused)
         async with uow:
             await handlers.quarantine_input(uow, command=quarantine, pii=pii)
+            audit.note(outcome="quarantined", status_code=refused.status)
             await uow.commit()
         raise _problem_of(refused)
     assert isinstance(orders, list)
@@ -132,6 +153,8 @@ async def post_batch(
         outcomes = await handlers.accept_orders(
             uow, command=command, pii=pii, topic=settings.topic(topics.ORDERS), alone=True
         )
+        # One entry for the whole batch, not one per order (docs/adr/0050-audit-trail.md).
+        audit.note(resource_type="order_batch", resource_id=f"{len(outcomes)} orders")
         await uow.commit()
     results = [_batch_entry(i, o) for i, o in enumerate(outcomes)]
     rejected = sum(1 for r in results if r.result == "rejected")

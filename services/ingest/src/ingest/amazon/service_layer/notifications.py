@@ -22,6 +22,7 @@ from ingest.amazon.service_layer.unit_of_work import GatewayUnitOfWork
 from ingest.intake.domain.commands import AcceptOrders, QuarantineInput
 from ingest.intake.domain.model import Rejected
 from ingest.intake.service_layer import handlers
+from shared import audit
 from shared.pii import PIICipher
 
 
@@ -67,6 +68,9 @@ async def take(
             rejected = Rejected(reasons=[reason], amazon_order_id=order_id, raw=raw)
             refused = QuarantineInput(seller_id=None, source=SOURCE, rejected=rejected)
             await handlers.quarantine_input(uow, command=refused, pii=pii)
+            audit.note(
+                resource_type="order", resource_id=order_id, outcome="quarantined", status_code=404
+            )
             await uow.commit()
     if row is None:
         raise UnknownSellingPartner(
@@ -90,6 +94,7 @@ async def take(
         )
         if not first:
             return Taken(notification_id, order_id, "duplicate")
+        audit.note(resource_type="order", resource_id=order_id)
         if order is None:
             await uow.commit()
             return Taken(notification_id, order_id, "not_found")

@@ -158,7 +158,7 @@ FOREIGN_LISTS: list[tuple[str, str, str]] = [
     ("defects", "/v1/problem-orders", "order"),
     # The audit trail of every service (docs/audit.md): A's changes are not in B's.
     ("ingest", "/v1/audit", "connection"),
-    ("fulfillment", "/v1/audit", "shipment"),
+    ("fulfillment", "/v1/audit", "order"),
     ("defects", "/v1/audit", "claim"),
 ]
 

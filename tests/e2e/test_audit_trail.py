@@ -294,8 +294,8 @@ async def test_a_seller_reads_its_own_entries_in_every_service_and_never_another
 
 async def test_the_events_a_change_causes_name_its_actor(world: World, sent: list[Sent]) -> None:
     """Each event with an actor was made by an audited request of its own service and names
-    that request's key (the request of its correlation id, where it has one); an order taken, a shipment confirmed and a claim filed by seller A
-    each announce A's key."""
+    that request's key (the request of its correlation id, where it has one); an order taken,
+    a shipment confirmed and a claim filed by seller A each announce A's key."""
     seen: dict[str, set[str]] = {}
     for name, service in world.services.items():
         entries = {e.correlation_id: e for e in await _entries(service)}

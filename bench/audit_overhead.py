@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from devstack.postgres import POSTGRES_USER
+from devstack.config import POSTGRES_USER
 from devstack.testing import DatabaseFactory
 from orderflow_testkit.harness import RunningService, running_service
 from orderflow_testkit.samples import amazon_order

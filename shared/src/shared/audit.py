@@ -117,12 +117,15 @@ class Change:
     written: bool = False
     pending: Session | None = None  # the session whose commit carries the entry
     active: bool = True
+    _actor: Actor | None = None  # once known: every event of a batch asks
 
     def actor(self) -> Actor | None:
-        principal = self.scope.get("state", {}).get("principal")
-        if principal is None:
-            return None
-        return Actor(principal.key_name, principal.role, principal.seller_id)
+        """The principal authentication left in the request's state (None before it ran)."""
+        if self._actor is None:
+            principal = self.scope.get("state", {}).get("principal")
+            if principal is not None:
+                self._actor = Actor(principal.key_name, principal.role, principal.seller_id)
+        return self._actor
 
 
 _current: ContextVar[Change | None] = ContextVar("audit_change", default=None)

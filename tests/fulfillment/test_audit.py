@@ -207,3 +207,27 @@ async def test_the_events_of_an_api_change_name_its_actor(fulfillment: RunningSe
     for event in caused:
         assert (event.actorkey, event.actorrole, event.actorsellerid) == ("sell…", "seller", SELLER)
         assert event.correlationid == shipped.headers["x-correlation-id"]
+
+
+async def test_an_idempotency_keys_own_transactions_carry_no_entry(
+    fulfillment: RunningService,
+) -> None:
+    """The key's claim commits before the work: a refused keyed request has no entry, a keyed
+    change one, and its replay none more."""
+    oid, _ = await _order(fulfillment)
+    refund = {"reason": "GeneralAdjustment"}
+    keyed = {**AS_SELLER, "Idempotency-Key": "refund-before-shipping"}
+    refused = await fulfillment.client.post(f"/v1/orders/{oid}/refunds", json=refund, headers=keyed)
+    assert refused.status_code == 409, refused.text
+    assert await _trail(fulfillment, AS_OPS) == []
+
+    assert (await _ship(fulfillment, oid, AS_SELLER)).status_code == 201
+    keyed = {**AS_SELLER, "Idempotency-Key": "refund-once"}
+    for _ in range(2):
+        done = await fulfillment.client.post(
+            f"/v1/orders/{oid}/refunds", json=refund, headers=keyed
+        )
+        assert done.status_code == 201, done.text
+    assert done.headers["idempotent-replayed"] == "true"
+    operations = [e["operation"] for e in await _trail(fulfillment, AS_OPS)]
+    assert operations == ["issue_refund", "confirm_shipment"]

@@ -19,8 +19,9 @@ and why: docs/adr/0050-audit-trail.md.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,6 +142,17 @@ def end(token: object) -> None:
     if change is not None:
         change.active = False
     _current.reset(token)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def outside() -> Iterator[None]:
+    """A transaction of the request's plumbing, not of its work (the idempotency key's claim):
+    it carries no entry and its events name no actor."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def note(

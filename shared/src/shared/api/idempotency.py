@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import inputs
+from shared import audit, inputs
 from shared.api.auth import authenticate
 from shared.api.problems import Problem
 from shared.db import idempotency as store
@@ -195,18 +195,19 @@ async def claim_key(request: Request) -> None:
     sessions: async_sessionmaker[AsyncSession] = resources.sessions
     table: Table = resources.tables.idempotency_keys
     fingerprint = _fingerprint(request, attempt)
-    owner, found = await store.claim(
-        sessions,
-        table,
-        store.Request(
-            scope=attempt.scope,
-            key=attempt.key,
-            fingerprint=fingerprint,
-            method=request.method,
-            path=request.url.path,
-        ),
-        lease=request.app.state.idempotency_lease,
-    )
+    with audit.outside():  # the claim commits on its own: it is not the request's change
+        owner, found = await store.claim(
+            sessions,
+            table,
+            store.Request(
+                scope=attempt.scope,
+                key=attempt.key,
+                fingerprint=fingerprint,
+                method=request.method,
+                path=request.url.path,
+            ),
+            lease=request.app.state.idempotency_lease,
+        )
     if found is not None:
         _refuse(found, fingerprint, attempt.key)
     attempt.owner, attempt.engine, attempt.table = owner, resources.engine, table

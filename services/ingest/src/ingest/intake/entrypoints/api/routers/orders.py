@@ -154,7 +154,7 @@ async def post_batch(
             uow, command=command, pii=pii, topic=settings.topic(topics.ORDERS), alone=True
         )
         # One entry for the whole batch, not one per order (docs/adr/0050-audit-trail.md).
-        audit.note(resource_type="order_batch", resource_id=f"{len(outcomes)} orders")
+        audit.note(resource_type="order_batch")
         await uow.commit()
     results = [_batch_entry(i, o) for i, o in enumerate(outcomes)]
     rejected = sum(1 for r in results if r.result == "rejected")

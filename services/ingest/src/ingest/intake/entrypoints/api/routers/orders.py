@@ -141,7 +141,9 @@ async def post_batch(
         quarantine = commands.QuarantineInput(seller_id=seller, source="batch", rejected=refused)
         async with uow:
             await handlers.quarantine_input(uow, command=quarantine, pii=pii)
-            audit.note(outcome="quarantined", status_code=refused.status)
+            audit.note(
+                resource_type="order_batch", outcome="quarantined", status_code=refused.status
+            )
             await uow.commit()
         raise _problem_of(refused)
     assert isinstance(orders, list)

@@ -97,6 +97,19 @@ class SqlOrderRepository:
         rows = [_row(order) for order in orders]
         await bulk.update_rows(self.session, orm.orders, rows, touch="updated_at")
 
+    async def with_tracking(self, seller_id: str, tracking_number: str) -> list[Order]:
+        """The seller's orders with a shipment of this tracking number, locked in id order
+        (found through the GIN index on the shipments)."""
+        o = orm.orders.c
+        shipped = o.doc["shipments"].contains(cast([{"tracking_number": tracking_number}], JSONB))
+        stmt = (
+            select(o.doc)
+            .where(o.seller_id == seller_id, shipped)
+            .order_by(o.amazon_order_id)
+            .with_for_update()
+        )
+        return [codec.order_of(doc) for doc in (await self.session.execute(stmt)).scalars()]
+
     async def overdue_for_flagging(self, now: datetime, limit: int) -> list[Order]:
         """Unflagged FBM orders past their LatestShipDate, locked; others' locks skipped."""
         o = orm.orders.c

@@ -31,7 +31,7 @@ from tests.analytics.factories import (
     snapshot,
     usd,
 )
-from tests.analytics.fakes import FakeIngest, FakeLag, FakeUnitOfWork, Store, counts
+from tests.analytics.fakes import FakeIngest, FakeLag, FakeUnitOfWork, Store, counts, tracked
 
 pytestmark = pytest.mark.unit
 
@@ -252,8 +252,9 @@ async def test_account_health_rates_the_counts_against_the_targets() -> None:
     store = Store()
     store.health[SELLER] = counts(mfn_odr=Ratio(2, 100))
     found = await queries.account_health(FakeUnitOfWork(store), seller_id=SELLER, as_of=NOW)
-    odr = next(m for m in found if m.name == "order_defect_rate" and m.scope == "MFN")
+    odr = next(m for m in found.metrics if m.name == "order_defect_rate" and m.scope == "MFN")
     assert (odr.value, odr.status.value) == (Decimal("0.02"), "critical")
+    assert found.amazon_report is None and set(found.amazon) == {None}
 
 
 async def test_ads_summary_relates_ad_orders_to_all_orders_of_the_asin() -> None:
@@ -289,7 +290,8 @@ async def test_ads_summary_relates_ad_orders_to_all_orders_of_the_asin() -> None
 
 async def test_alerts_are_paged_newest_first() -> None:
     store = Store()
-    store.health[SELLER] = counts(mfn_odr=Ratio(2, 100), valid_tracking=Ratio(80, 100))
+    store.health[SELLER] = counts(mfn_odr=Ratio(2, 100))
+    store.delivery[SELLER] = tracked(Ratio(80, 100))
     await alerting.evaluate(lambda: FakeUnitOfWork(store), now=NOW)
     first = await queries.alerts(
         FakeUnitOfWork(store), seller_id=SELLER, state=None, before_id=None, limit=1

@@ -1,4 +1,5 @@
-"""Analytics' read models: orders, items, shipments, cases, ad rows; events seen; alerts."""
+"""Analytics' read models: orders, items, shipments, cases, ad rows, Amazon's account-health
+figures; events seen; alerts."""
 
 from __future__ import annotations
 
@@ -97,6 +98,11 @@ shipments = Table(
     Column("on_time", Boolean, nullable=False),
     Column("valid_tracking", Boolean, nullable=False),
     Column("carrier_code", Text, nullable=False),
+    # What the carriers' scans say (docs/adr/0051-account-health-as-amazon-measures-it.md).
+    Column("latest_delivery_date", DateTime(timezone=True)),
+    Column("tracking_given_at", DateTime(timezone=True)),
+    Column("first_scan_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
     Index("ix_shipments_order", "amazon_order_id"),
     Index("ix_shipments_seller_date", "seller_id", "ship_date"),
 )
@@ -137,6 +143,19 @@ ad_performance = Table(
     Column("attributed_sales", MONEY, nullable=False),
     Column("currency_code", Text, nullable=False),
     Index("ix_ad_performance_seller_date", "seller_id", "date"),
+)
+
+# Amazon's own account-health figures: the newest seller performance report of each seller
+# (``account_health.amazon_reported``), its marketplaces' metrics as the event carries them.
+amazon_account_health = Table(
+    "amazon_account_health",
+    metadata,
+    Column("seller_id", Text, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("report_id", Text, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Column("marketplaces", JSONB, nullable=False),
 )
 
 order_events = Table(

@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from analytics.service_layer.repositories import ReadModelWrites
 from analytics.service_layer.unit_of_work import UnitOfWork
 from shared.events.ads import AdPerformance
 from shared.events.defects import ClaimEvent, FeedbackEvent
 from shared.events.fulfillment import OrderCanceled, OrderShipLate, Shipment
 from shared.events.orders import OrderSnapshot
+from shared.events.performance import AmazonAccountHealth
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.inbox import Events
 
@@ -175,6 +178,10 @@ async def project_shipment(models: ReadModelWrites, event: CloudEvent, shipment:
             "on_time": shipment.on_time,
             "valid_tracking": shipment.valid_tracking,
             "carrier_code": shipment.carrier_code,
+            "latest_delivery_date": shipment.latest_delivery_date,
+            "tracking_given_at": shipment.tracking_given_at,
+            "first_scan_at": shipment.first_scan_at,
+            "delivered_at": shipment.delivered_at,
         },
     )
 
@@ -269,4 +276,22 @@ async def project_ad_row(models: ReadModelWrites, event: CloudEvent, row: AdPerf
             "attributed_sales": row.attributed_sales.amount,
             "currency_code": row.spend.currency_code,
         },
+    )
+
+
+async def project_amazon_health(
+    models: ReadModelWrites, event: CloudEvent, report: AmazonAccountHealth
+) -> bool:
+    """Amazon's newest seller performance report of the seller (an older one is dropped)."""
+    return await models.upsert_amazon_health(
+        {
+            "seller_id": report.seller_id,
+            "version": event.aggregateversion,
+            "report_id": report.report_id,
+            "reported_at": report.reported_at,
+            "fetched_at": report.fetched_at,
+            "marketplaces": orjson.dumps(
+                [m.model_dump(mode="json") for m in report.marketplaces]
+            ).decode(),
+        }
     )

@@ -10,7 +10,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import Text, cast, exists, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.adapters import orm
@@ -68,6 +69,10 @@ class PerformanceReportRepository:
         return list((await self.session.execute(claimed)).all())
 
     async def update(self, report_row_id: int, **values: Any) -> None:
+        """Change the row; a ``document`` is JSON text, stored as it is (JSONB keeps its
+        numbers' digits, which Python's floats would not)."""
+        if isinstance(values.get("document"), str):
+            values["document"] = cast(literal(values["document"], Text), JSONB)
         await self.session.execute(
             update(orm.amazon_performance_reports).where(r.id == report_row_id).values(**values)
         )

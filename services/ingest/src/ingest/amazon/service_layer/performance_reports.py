@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from ingest.amazon.adapters.spapi.http import SpApiRequestError
@@ -179,8 +178,8 @@ class PerformanceReporter:
 
 
 def _json(document: bytes) -> str:
-    """The document as JSON text (JSONB keeps its numbers' digits)."""
-    return orjson.dumps(orjson.loads(document)).decode() if document.strip() else "null"
+    """The document as JSON text, as Amazon wrote it (already read, so valid JSON)."""
+    return document.decode()
 
 
 def _announcement(row: Any, payload: AmazonAccountHealth) -> Any:

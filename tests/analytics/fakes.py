@@ -157,7 +157,7 @@ class FakeReadModels:
         return _upsert_newer(self.t.ads, "subject", values)
 
     async def upsert_amazon_health(self, values: dict[str, Any]) -> bool:
-        return _upsert_newer(self.t.amazon, "seller_id", values)
+        return _upsert_newer(self.t.amazon, "subject", values)
 
     async def record_events(self, rows: Sequence[dict[str, Any]]) -> None:
         seen = {e["event_id"] for e in self.t.events}
@@ -223,11 +223,12 @@ class FakeReads:
     ) -> DeliveryCounts:
         return self.store.delivery.get(seller_id, DeliveryCounts.none())
 
-    async def amazon_health(self, seller_id: str) -> Any | None:
-        row = self.t.amazon.get(seller_id)
-        return (
-            None if row is None else _row({**row, "marketplaces": json.loads(row["marketplaces"])})
+    async def amazon_health(self, seller_id: str) -> list[Any]:
+        rows = sorted(
+            (r for r in self.t.amazon.values() if r["seller_id"] == seller_id),
+            key=lambda r: r["marketplace_id"],
         )
+        return [_row({**r, "metrics": json.loads(r["metrics"])}) for r in rows]
 
     async def sellers(self) -> list[str]:
         sellers = {o["seller_id"] for o in self.t.orders.values()}

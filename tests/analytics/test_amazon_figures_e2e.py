@@ -137,11 +137,12 @@ async def test_amazons_figures_appear_beside_orderflows(
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         odr = next(m for m in body["metrics"] if m["name"] == "order_defect_rate")
-        return body if body["amazon_report"] and odr["denominator"] == 4 else None
+        return body if body["amazon_reports"] and odr["denominator"] == 4 else None
 
     body = await eventually(reported, timeout=30)
     assert [r[0] for r in standin.reports.requested] == [PERFORMANCE]
-    assert body["amazon_report"]["account_statuses"] == {US: "AT_RISK"}
+    [report] = body["amazon_reports"]
+    assert (report["marketplace_id"], report["account_status"]) == (US, "AT_RISK")
     metrics = {(m["name"], m["scope"]): m for m in body["metrics"]}
 
     odr = metrics[("order_defect_rate", "MFN")]

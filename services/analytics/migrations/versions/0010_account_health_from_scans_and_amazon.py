@@ -1,5 +1,5 @@
 """Account health as Amazon measures it: what the carriers' scans say of each shipment, and
-Amazon's own figures (its seller performance report), one row per seller
+Amazon's own figures (its seller performance report), one row per seller and marketplace
 
 Shipments stored before hold no scan: they count as untracked until a scan arrives.
 
@@ -25,13 +25,17 @@ def upgrade() -> None:
         op.add_column("shipments", sa.Column(name, sa.DateTime(timezone=True)))
     op.create_table(
         "amazon_account_health",
-        sa.Column("seller_id", sa.Text(), primary_key=True),
+        sa.Column("subject", sa.Text(), primary_key=True),
+        sa.Column("seller_id", sa.Text(), nullable=False),
+        sa.Column("marketplace_id", sa.Text(), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("report_id", sa.Text(), nullable=False),
         sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("marketplaces", JSONB(), nullable=False),
+        sa.Column("account_status", sa.Text()),
+        sa.Column("metrics", JSONB(), nullable=False),
     )
+    op.create_index("ix_amazon_account_health_seller", "amazon_account_health", ["seller_id"])
 
 
 def downgrade() -> None:

@@ -145,17 +145,22 @@ ad_performance = Table(
     Index("ix_ad_performance_seller_date", "seller_id", "date"),
 )
 
-# Amazon's own account-health figures: the newest seller performance report of each seller
-# (``account_health.amazon_reported``), its marketplaces' metrics as the event carries them.
+# Amazon's own account-health figures (``account_health.amazon_reported``): per seller and
+# marketplace (``subject`` = ``<seller>:<marketplace>``), the newest report's metrics as the
+# event carries them; a seller's connections in several regions each report their own.
 amazon_account_health = Table(
     "amazon_account_health",
     metadata,
-    Column("seller_id", Text, primary_key=True),
+    Column("subject", Text, primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("marketplace_id", Text, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("report_id", Text, nullable=False),
     Column("reported_at", DateTime(timezone=True), nullable=False),
     Column("fetched_at", DateTime(timezone=True), nullable=False),
-    Column("marketplaces", JSONB, nullable=False),
+    Column("account_status", Text),
+    Column("metrics", JSONB, nullable=False),
+    Index("ix_amazon_account_health_seller", "seller_id"),
 )
 
 order_events = Table(

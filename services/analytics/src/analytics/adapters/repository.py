@@ -93,7 +93,7 @@ class ReadModels:
         return await self._upsert_newer(orm.ad_performance, "subject", values)
 
     async def upsert_amazon_health(self, values: dict[str, Any]) -> bool:
-        return await self._upsert_newer(orm.amazon_account_health, "seller_id", values)
+        return await self._upsert_newer(orm.amazon_account_health, "subject", values)
 
     async def _upsert_newer(self, table: Table, key: str, values: dict[str, Any]) -> bool:
         """Insert, or replace when ``values['version']`` is newer; True when it was applied."""
@@ -237,10 +237,10 @@ class Reads:
         """What on-time delivery and valid tracking count, from the scans (one statement)."""
         return await delivery.counts(self.session, seller_id, as_of=as_of, since=since)
 
-    async def amazon_health(self, seller_id: str) -> Any | None:
+    async def amazon_health(self, seller_id: str) -> list[Any]:
         t = orm.amazon_account_health
-        stmt = select(t).where(t.c.seller_id == seller_id)
-        return (await self.session.execute(stmt)).first()
+        stmt = select(t).where(t.c.seller_id == seller_id).order_by(t.c.marketplace_id)
+        return await self._rows(stmt)
 
     async def sellers(self) -> list[str]:
         union = select(orm.orders.c.seller_id).union(

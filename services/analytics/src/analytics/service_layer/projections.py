@@ -282,16 +282,24 @@ async def project_ad_row(models: ReadModelWrites, event: CloudEvent, row: AdPerf
 async def project_amazon_health(
     models: ReadModelWrites, event: CloudEvent, report: AmazonAccountHealth
 ) -> bool:
-    """Amazon's newest seller performance report of the seller (an older one is dropped)."""
-    return await models.upsert_amazon_health(
-        {
-            "seller_id": report.seller_id,
-            "version": event.aggregateversion,
-            "report_id": report.report_id,
-            "reported_at": report.reported_at,
-            "fetched_at": report.fetched_at,
-            "marketplaces": orjson.dumps(
-                [m.model_dump(mode="json") for m in report.marketplaces]
-            ).decode(),
-        }
-    )
+    """Each marketplace of Amazon's seller performance report, unless a newer report of the
+    seller holds it already; True when any was applied."""
+    applied = [
+        await models.upsert_amazon_health(
+            {
+                "subject": f"{report.seller_id}:{market.marketplace_id}",
+                "seller_id": report.seller_id,
+                "marketplace_id": market.marketplace_id,
+                "version": event.aggregateversion,
+                "report_id": report.report_id,
+                "reported_at": report.reported_at,
+                "fetched_at": report.fetched_at,
+                "account_status": market.account_status,
+                "metrics": orjson.dumps(
+                    [m.model_dump(mode="json") for m in market.metrics]
+                ).decode(),
+            }
+        )
+        for market in report.marketplaces
+    ]
+    return any(applied)

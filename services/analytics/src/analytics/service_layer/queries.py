@@ -194,25 +194,28 @@ def _add(tally: Tally, order_id: str, units: int, amount: Decimal | None) -> Non
 @dataclass(frozen=True)
 class AccountHealth:
     """Orderflow's metrics and, beside each, Amazon's figure (None: Amazon's report does not
-    carry it, or no report was received); ``amazon_report`` is the report's row."""
+    carry it, or no report was received); ``amazon_reports``: the newest report of each
+    marketplace."""
 
     metrics: list[metrics.Metric]
     amazon: list[AmazonFigure | None]
-    amazon_report: Any | None
+    amazon_reports: list[Any]
 
 
 async def account_health(uow: UnitOfWork, *, seller_id: str, as_of: datetime) -> AccountHealth:
     async with uow:
         found = await health_of(uow.reads, seller_id, as_of)
-        report = await uow.reads.amazon_health(seller_id)
-    reported = amazon_figures.reported_by_metric(report.marketplaces if report else [])
+        reports = await uow.reads.amazon_health(seller_id)
+    reported = amazon_figures.reported_by_metric(
+        [{"marketplace_id": r.marketplace_id, "metrics": r.metrics} for r in reports]
+    )
     return AccountHealth(
         metrics=found,
         amazon=[
             amazon_figures.seller_figure(reported.get((m.name, m.scope), []), m.value)
             for m in found
         ],
-        amazon_report=report,
+        amazon_reports=reports,
     )
 
 

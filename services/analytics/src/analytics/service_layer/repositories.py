@@ -72,8 +72,9 @@ class Reads(Protocol):
         self, seller_id: str, *, as_of: datetime, since: datetime
     ) -> DeliveryCounts: ...
 
-    async def amazon_health(self, seller_id: str) -> Any | None:
-        """The seller's newest Amazon seller performance report (None: none received)."""
+    async def amazon_health(self, seller_id: str) -> list[Any]:
+        """Per marketplace, the newest of Amazon's seller performance reports (in marketplace
+        order; empty: none received)."""
         ...
 
     async def sellers(self) -> list[str]: ...

@@ -83,12 +83,11 @@ class AmazonFigureOut(_Out):
 
 
 class AmazonReportOut(_Out):
+    marketplace_id: str
     report_id: str
     reported_at: datetime
     fetched_at: datetime
-    account_statuses: dict[str, str | None] = Field(
-        description="Amazon's account status per marketplace, e.g. NORMAL, AT_RISK"
-    )
+    account_status: str | None = Field(description="Amazon's, e.g. NORMAL, AT_RISK")
 
 
 class MetricOut(_Out):
@@ -114,8 +113,9 @@ class AccountHealthOut(_Out):
     as_of: datetime
     status_rule: dict[str, str]
     metrics: list[MetricOut]
-    amazon_report: AmazonReportOut | None = Field(
-        description="the newest seller performance report received from Amazon (null: none)"
+    amazon_reports: list[AmazonReportOut] = Field(
+        description="per marketplace, the newest seller performance report received from Amazon "
+        "(empty: none)"
     )
 
 

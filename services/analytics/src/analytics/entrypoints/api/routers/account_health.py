@@ -59,16 +59,13 @@ def amazon_out(figure: AmazonFigure | None) -> dict[str, Any] | None:
     }
 
 
-def report_out(row: Any | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
+def report_out(row: Any) -> dict[str, Any]:
     return {
+        "marketplace_id": row.marketplace_id,
         "report_id": row.report_id,
         "reported_at": row.reported_at,
         "fetched_at": row.fetched_at,
-        "account_statuses": {
-            m["marketplace_id"]: m.get("account_status") for m in row.marketplaces
-        },
+        "account_status": row.account_status,
     }
 
 
@@ -119,5 +116,5 @@ async def get_account_health(
         "as_of": moment,
         "status_rule": STATUS_RULE,
         "metrics": [metric_out(m, a) for m, a in zip(found.metrics, found.amazon, strict=True)],
-        "amazon_report": report_out(found.amazon_report),
+        "amazon_reports": [report_out(r) for r in found.amazon_reports],
     }

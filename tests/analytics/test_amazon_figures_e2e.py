@@ -27,7 +27,7 @@ from orderflow_testkit.harness import RunningService, eventually, running_servic
 from orderflow_testkit.samples import iso
 from shared import topics
 from shared.events import orders
-from tests.analytics.conftest import KEYS, PII_KEY, Publisher
+from tests.analytics.conftest import KEYS, PII_KEY, Publisher, wait_applied
 from tests.analytics.factories import claim, snapshot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -128,6 +128,7 @@ async def test_amazons_figures_appear_beside_orderflows(
         ),
     )
     await _orderflows_figures(publisher)
+    await wait_applied(analytics_only, publisher.sent)
     await _connect(reporting_ingest, standin)
 
     async def reported() -> dict[str, Any] | None:
@@ -136,8 +137,7 @@ async def test_amazons_figures_appear_beside_orderflows(
         )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
-        odr = next(m for m in body["metrics"] if m["name"] == "order_defect_rate")
-        return body if body["amazon_reports"] and odr["denominator"] == 4 else None
+        return body if body["amazon_reports"] else None
 
     body = await eventually(reported, timeout=30)
     assert [r[0] for r in standin.reports.requested] == [PERFORMANCE]

@@ -70,7 +70,11 @@ def shipment(
     on_time: bool = True,
     valid_tracking: bool = True,
     shipment_id: str | None = None,
+    latest_delivery: datetime | None = None,
+    first_scan: datetime | None = None,
+    delivered: datetime | None = None,
 ) -> Shipment:
+    """A shipment; ``first_scan`` and ``delivered``: what the carrier's scans said of it."""
     return Shipment(
         amazon_order_id=order.amazon_order_id,
         seller_id=order.seller_id,
@@ -85,6 +89,10 @@ def shipment(
         latest_ship_date=order.latest_ship_date,
         on_time=on_time,
         valid_tracking=valid_tracking,
+        latest_delivery_date=latest_delivery,
+        tracking_given_at=shipped,
+        first_scan_at=first_scan,
+        delivered_at=delivered,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import json
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -19,7 +20,14 @@ from typing import Any
 
 from analytics.domain.amazon_connection import AmazonConnection
 from analytics.domain.errors import AlertRaced
-from analytics.domain.metrics import CHANNELS, DEFECT_KINDS, LSR_DAYS, HealthCounts, Ratio
+from analytics.domain.metrics import (
+    CHANNELS,
+    DEFECT_KINDS,
+    LSR_DAYS,
+    DeliveryCounts,
+    HealthCounts,
+    Ratio,
+)
 from analytics.domain.model import Alert
 from analytics.service_layer.ports import IngestView, PartitionLag, Unreachable
 from analytics.service_layer.unit_of_work import UnitOfWork
@@ -52,14 +60,15 @@ def no_counts() -> HealthCounts:
     )
 
 
-def counts(*, mfn_odr: Ratio | None = None, valid_tracking: Ratio | None = None) -> HealthCounts:
-    """Counts of a seller with the given MFN order defects and tracked shipments."""
+def counts(*, mfn_odr: Ratio | None = None) -> HealthCounts:
+    """Counts of a seller with the given MFN order defects."""
     base = no_counts()
-    return dataclasses.replace(
-        base,
-        odr={**base.odr, "MFN": mfn_odr or Ratio(0, 0)},
-        valid_tracking=valid_tracking or Ratio(0, 0),
-    )
+    return dataclasses.replace(base, odr={**base.odr, "MFN": mfn_odr or Ratio(0, 0)})
+
+
+def tracked(valid_tracking: Ratio) -> DeliveryCounts:
+    """Scan counts of a seller with the given shipments scanned of those promised."""
+    return dataclasses.replace(DeliveryCounts.none(), valid_tracking=valid_tracking)
 
 
 @dataclass
@@ -70,6 +79,7 @@ class Tables:
     shipments: dict[str, dict[str, Any]] = field(default_factory=dict)
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     ads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    amazon: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
@@ -83,6 +93,7 @@ class Store:
 
     tables: Tables = field(default_factory=Tables)
     health: dict[str, HealthCounts] = field(default_factory=dict)
+    delivery: dict[str, DeliveryCounts] = field(default_factory=dict)
     published: list[Queued] = field(default_factory=list)
     now: datetime = EPOCH  # recorded_at of event-log rows
     race_on_add: bool = False  # alerts.add raises AlertRaced (another process was first)
@@ -145,6 +156,9 @@ class FakeReadModels:
     async def upsert_ad_row(self, values: dict[str, Any]) -> bool:
         return _upsert_newer(self.t.ads, "subject", values)
 
+    async def upsert_amazon_health(self, values: dict[str, Any]) -> bool:
+        return _upsert_newer(self.t.amazon, "subject", values)
+
     async def record_events(self, rows: Sequence[dict[str, Any]]) -> None:
         seen = {e["event_id"] for e in self.t.events}
         for row in rows:
@@ -203,6 +217,18 @@ class FakeReads:
         self, seller_id: str, *, as_of: datetime, since: datetime
     ) -> HealthCounts:
         return self.store.health.get(seller_id, no_counts())
+
+    async def delivery_counts(
+        self, seller_id: str, *, as_of: datetime, since: datetime
+    ) -> DeliveryCounts:
+        return self.store.delivery.get(seller_id, DeliveryCounts.none())
+
+    async def amazon_health(self, seller_id: str) -> list[Any]:
+        rows = sorted(
+            (r for r in self.t.amazon.values() if r["seller_id"] == seller_id),
+            key=lambda r: r["marketplace_id"],
+        )
+        return [_row({**r, "metrics": json.loads(r["metrics"])}) for r in rows]
 
     async def sellers(self) -> list[str]:
         sellers = {o["seller_id"] for o in self.t.orders.values()}

@@ -105,7 +105,7 @@ async def _scenario(pub: Publisher) -> tuple[int, Shipment]:
     )
     removed = feedback(afn[1], rating=2, counts=False, removed=t - 2 * D)
     await pub.publish(topics.DEFECTS, defects.FEEDBACK_REMOVED, removed, version=2)
-    m5_fixed = shipment(m[5], shipped=t - 19 * D, on_time=False, valid_tracking=True)
+    m5_fixed = shipment(m[5], shipped=t - 19 * D, on_time=False, first_scan=t - 19 * D)
     return pub.sent, m5_fixed
 
 
@@ -131,15 +131,18 @@ async def test_every_account_health_figure_follows_the_definitions(
     assert _figures(health[("late_shipment_rate", "30d")]) == ("0.4286", 3, 7, "critical")
     cancel_rate = health[("pre_fulfillment_cancel_rate", "MFN")]
     assert _figures(cancel_rate) == ("0.1667", 1, 6, "critical")
-    assert _figures(health[("valid_tracking_rate", "MFN")]) == ("0.6667", 4, 6, "critical")
+    # no carrier scan yet: the six MFN shipments promised in 30 days are not measurable
+    vtr = health[("valid_tracking_rate", "MFN")]
+    assert _figures(vtr) == (None, 0, 6, "insufficient_data")
+    assert vtr["breakdown"] == {"without_scan": 6} and "tracking-events" in vtr["note"]
     otd = health[("on_time_delivery_rate", "MFN")]
     assert (otd["value"], otd["status"]) == (None, "insufficient_data")
 
-    # a restated shipment (newer version) fixes m5's tracking; a repeat of the old one does not
+    # a restated shipment (newer version) carries m5's first carrier scan
     await publisher.publish(topics.FULFILLMENT, fulfillment.SHIPMENT_UPDATED, m5_fixed, version=2)
     await wait_applied(analytics, sent + 1)
     health = await _health(analytics)
-    assert _figures(health[("valid_tracking_rate", "MFN")]) == ("0.8333", 5, 6, "critical")
+    assert _figures(health[("valid_tracking_rate", "MFN")]) == ("0.1667", 1, 6, "critical")
 
     # moving as_of forward by 30 days empties the 10-day windows
     later = (AS_OF + 30 * D).isoformat()

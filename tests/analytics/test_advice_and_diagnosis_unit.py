@@ -14,6 +14,7 @@ pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
 SELLER = "A2SELLER1EXAMPLE"
+JP = "A1VC38T7YXB528"
 
 
 def test_ratios_and_recommendations_when_ads_dominate() -> None:
@@ -87,8 +88,14 @@ def test_pending_hidden_and_older_than_default_view() -> None:
     assert _codes(at_ingest=_known(order_status="Pending")) == ["pending_hidden"]
     old = _known(purchase_date=NOW - timedelta(days=8))
     assert _codes(at_ingest=old) == ["older_than_default_view"]
-    on_edge = _known(purchase_date=NOW - timedelta(days=7))
-    assert _codes(at_ingest=on_edge) == []
+    # NOW is 05:00 on June 30 in Seattle: the view holds June 24 to 30, from 07:00 UTC on the 24th
+    first_day = _known(purchase_date=datetime(2026, 6, 24, 7, tzinfo=UTC))
+    assert _codes(at_ingest=first_day) == []
+    day_before = _known(purchase_date=datetime(2026, 6, 24, 6, 59, tzinfo=UTC))
+    assert _codes(at_ingest=day_before) == ["older_than_default_view"]  # within 168 hours
+    # the same moment is already June 24 in Tokyo (15:59 there): inside Tokyo's view
+    tokyo = _known(purchase_date=datetime(2026, 6, 24, 6, 59, tzinfo=UTC), marketplace_id=JP)
+    assert _codes(at_ingest=tokyo) == []
 
 
 def test_other_seller_reveals_nothing_else() -> None:

@@ -14,6 +14,7 @@ import shutil
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,12 @@ from orderflow_testkit.harness import RunningService, eventually
 from shared import topics
 from shared.events import ads, fulfillment, orders
 from shared.events.ads import AdPerformance
+from shared.events.performance import (
+    AMAZON_ACCOUNT_HEALTH_REPORTED,
+    AmazonAccountHealth,
+    AmazonMetric,
+    MarketplacePerformance,
+)
 from tests.analytics.conftest import OPS, SELLER, Publisher, wait_applied
 from tests.analytics.factories import cancel, shipment, snapshot, usd
 
@@ -78,6 +85,9 @@ async def served(analytics: RunningService) -> AsyncIterator[str]:
         await task
 
 
+_H = timedelta(hours=1)
+
+
 async def _data(publisher: Publisher) -> None:
     now = datetime.now(UTC)
     placed = [
@@ -92,8 +102,43 @@ async def _data(publisher: Publisher) -> None:
     for order in placed:
         await publisher.publish(topics.ORDERS, orders.ORDER_CREATED, order, version=1)
     for order, on_time in zip(placed[:3], (True, False, True), strict=True):
-        ship = shipment(order, shipped=now - timedelta(hours=3), on_time=on_time)
+        ship = shipment(
+            order, shipped=now - timedelta(hours=3), on_time=on_time, first_scan=now - _H
+        )
         await publisher.publish(topics.FULFILLMENT, fulfillment.SHIPMENT_CONFIRMED, ship, version=1)
+    # Amazon's own figures: its cancel rate beside ours, its on-time delivery where we have none
+    report = AmazonAccountHealth(
+        seller_id=SELLER,
+        report_id="50119018001",
+        reported_at=now - _H,
+        fetched_at=now,
+        marketplaces=(
+            MarketplacePerformance(
+                marketplace_id="ATVPDKIKX0DER",
+                metrics=(
+                    AmazonMetric(
+                        name="pre_fulfillment_cancel_rate",
+                        scope="MFN",
+                        report_field="preFulfillmentCancellationRate",
+                        numerator=1,
+                        denominator=4,
+                        rate=Decimal("0.25"),
+                    ),
+                    AmazonMetric(
+                        name="on_time_delivery_rate",
+                        scope="MFN",
+                        report_field="onTimeDeliveryRate",
+                        numerator=19,
+                        denominator=20,
+                        rate=Decimal("0.95"),
+                    ),
+                ),
+            ),
+        ),
+    )
+    await publisher.publish(
+        topics.ORDERS, AMAZON_ACCOUNT_HEALTH_REPORTED, report, version=1, subject=SELLER
+    )
     await publisher.publish(
         topics.FULFILLMENT, fulfillment.ORDER_CANCELED, cancel(placed[4], at=now), version=1
     )
@@ -163,7 +208,11 @@ async def test_dashboard_draws_live_data_in_a_browser(
             gauges = await page.locator("#health-chart .indicatorlayer g.trace").count()
             assert gauges == 5  # ODR (MFN), LSR 10d and 30d, cancel rate, valid tracking
             notes = await page.text_content("#health-notes") or ""
-            assert "on_time_delivery_rate (MFN): insufficient_data" in notes
+            assert "on_time_delivery_rate (MFN): insufficient_data; Amazon: 95.00%" in notes
+            deltas = await page.locator("#health-chart .indicatorlayer text.delta").count()
+            assert deltas == 1  # the cancel rate beside Amazon's
+            titles = await page.text_content("#health-chart") or ""
+            assert "pre fulfillment cancel rate (MFN) ≠ Amazon" in titles
             ads_bars = await page.locator("#ads-chart .bars path").count()
             assert ads_bars == 1
             ads_notes = await page.text_content("#ads-notes") or ""

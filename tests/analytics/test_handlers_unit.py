@@ -17,9 +17,10 @@ from analytics.service_layer import alerting, event_log, ops, queries
 from analytics.service_layer.ports import IngestView, PartitionLag, Unreachable
 from analytics.service_layer.trace import TracePorts, TraceRequest, trace
 from shared import topics
-from shared.events import ads, analytics, defects, fulfillment, orders
+from shared.events import ads, analytics, defects, fulfillment, orders, performance
 from shared.events.ads import AdPerformance
 from shared.events.fulfillment import PickupScheduled
+from shared.events.performance import AmazonAccountHealth, AmazonMetric, MarketplacePerformance
 from shared.events.registry import build_event
 from shared.messaging.envelope import CloudEvent
 from tests.analytics.factories import (
@@ -31,7 +32,7 @@ from tests.analytics.factories import (
     snapshot,
     usd,
 )
-from tests.analytics.fakes import FakeIngest, FakeLag, FakeUnitOfWork, Store, counts
+from tests.analytics.fakes import FakeIngest, FakeLag, FakeUnitOfWork, Store, counts, tracked
 
 pytestmark = pytest.mark.unit
 
@@ -252,8 +253,9 @@ async def test_account_health_rates_the_counts_against_the_targets() -> None:
     store = Store()
     store.health[SELLER] = counts(mfn_odr=Ratio(2, 100))
     found = await queries.account_health(FakeUnitOfWork(store), seller_id=SELLER, as_of=NOW)
-    odr = next(m for m in found if m.name == "order_defect_rate" and m.scope == "MFN")
+    odr = next(m for m in found.metrics if m.name == "order_defect_rate" and m.scope == "MFN")
     assert (odr.value, odr.status.value) == (Decimal("0.02"), "critical")
+    assert found.amazon_reports == [] and set(found.amazon) == {None}
 
 
 async def test_ads_summary_relates_ad_orders_to_all_orders_of_the_asin() -> None:
@@ -289,7 +291,8 @@ async def test_ads_summary_relates_ad_orders_to_all_orders_of_the_asin() -> None
 
 async def test_alerts_are_paged_newest_first() -> None:
     store = Store()
-    store.health[SELLER] = counts(mfn_odr=Ratio(2, 100), valid_tracking=Ratio(80, 100))
+    store.health[SELLER] = counts(mfn_odr=Ratio(2, 100))
+    store.delivery[SELLER] = tracked(Ratio(80, 100))
     await alerting.evaluate(lambda: FakeUnitOfWork(store), now=NOW)
     first = await queries.alerts(
         FakeUnitOfWork(store), seller_id=SELLER, state=None, before_id=None, limit=1
@@ -469,3 +472,56 @@ async def test_a_trace_tells_of_a_lagging_consumer_and_of_ingest_down() -> None:
     down = await trace(FakeUnitOfWork(store), ask, _ports(FakeIngest(Unreachable("down")), lag))
     assert down["ingest"] == {"reachable": False, "error": "down"}
     assert down["consumer_lag"]["total"] == 499
+
+
+# --- Amazon's figures --------------------------------------------------------------------------
+
+
+def _amazon(report_id: str, *markets: tuple[str, str]) -> AmazonAccountHealth:
+    """A report with each (marketplace, ODR rate) given, the MFN ODR only."""
+    return AmazonAccountHealth(
+        seller_id=SELLER,
+        report_id=report_id,
+        reported_at=NOW,
+        fetched_at=NOW,
+        marketplaces=tuple(
+            MarketplacePerformance(
+                marketplace_id=market,
+                account_status="NORMAL",
+                metrics=(
+                    AmazonMetric(
+                        name="order_defect_rate",
+                        scope="MFN",
+                        report_field="orderDefectRate.mfn",
+                        numerator=int(Decimal(rate) * 100),
+                        denominator=100,
+                        rate=Decimal(rate),
+                    ),
+                ),
+            )
+            for market, rate in markets
+        ),
+    )
+
+
+async def test_amazons_reports_of_two_regions_are_both_beside_ours() -> None:
+    store = Store()
+    store.health[SELLER] = counts(mfn_odr=Ratio(2, 100))
+    reported = performance.AMAZON_ACCOUNT_HEALTH_REPORTED
+    na, eu, old_na = (
+        _amazon("1", ("ATVPDKIKX0DER", "0.02")),
+        _amazon("2", ("A1PA6795UKMFR9", "0.04")),
+        _amazon("0", ("ATVPDKIKX0DER", "0.50")),
+    )
+    await _consume(
+        store,
+        (reported, na, 2, topics.ORDERS),
+        (reported, eu, 3, topics.ORDERS),
+        (reported, old_na, 1, topics.ORDERS),  # an older report arriving late changes nothing
+    )
+    found = await queries.account_health(FakeUnitOfWork(store), seller_id=SELLER, as_of=NOW)
+    assert [r.marketplace_id for r in found.amazon_reports] == ["A1PA6795UKMFR9", "ATVPDKIKX0DER"]
+    odr = found.amazon[0]
+    assert odr is not None and (odr.numerator, odr.denominator) == (6, 200)
+    assert (odr.value, odr.disagrees) == (Decimal("0.0300"), True)  # ours: 0.0200
+    assert [r.value for r in odr.by_marketplace] == [Decimal("0.04"), Decimal("0.02")]

@@ -14,11 +14,14 @@ from analytics.domain.metrics import (
     LSR_TARGET,
     ODR_TARGET,
     VTR_TARGET,
+    DeliveryCounts,
     HealthCounts,
     Ratio,
     Status,
     account_health,
+    on_time_delivery_rate,
     status_of,
+    valid_tracking_rate,
 )
 from analytics.domain.state_machine import AlertState, Trigger, transition, trigger_for
 
@@ -79,9 +82,10 @@ def test_metrics_are_built_from_the_counts_in_the_order_the_api_shows_them() -> 
         },
         late_shipment={10: Ratio(2, 4), 30: Ratio(3, 7)},
         pre_fulfillment_cancel=Ratio(1, 40),
-        valid_tracking=Ratio(19, 20),
+        valid_tracking=Ratio(0, 0),
     )
-    metrics = account_health(counts, NOW)
+    delivery = DeliveryCounts(Ratio(29, 30), {"delivered_late": 1}, Ratio(19, 20))  # 96.7%: at risk
+    metrics = account_health(counts, delivery, NOW)
     assert [(m.name, m.scope, m.numerator, m.denominator, m.status) for m in metrics] == [
         ("order_defect_rate", "MFN", 2, 11, Status.CRITICAL),
         ("order_defect_rate", "AFN", 0, 4, Status.GOOD),
@@ -89,18 +93,37 @@ def test_metrics_are_built_from_the_counts_in_the_order_the_api_shows_them() -> 
         ("late_shipment_rate", "30d", 3, 7, Status.CRITICAL),
         ("pre_fulfillment_cancel_rate", "MFN", 1, 40, Status.AT_RISK),
         ("valid_tracking_rate", "MFN", 19, 20, Status.GOOD),
-        ("on_time_delivery_rate", "MFN", 0, 0, Status.INSUFFICIENT_DATA),
+        ("on_time_delivery_rate", "MFN", 29, 30, Status.AT_RISK),
     ]
     assert metrics[0].breakdown == {"a_to_z": 1, "chargeback": 1, "negative_feedback": 1}
     assert metrics[0].value == Decimal("0.1818")
     windows = [(m.window.days, m.window.by, m.window.start, m.window.end) for m in metrics]
     assert windows[0] == (60, "purchase_date", NOW - 60 * D, NOW)
-    assert [w[:2] for w in windows[2:6]] == [
+    assert [w[:2] for w in windows[2:7]] == [
         (10, "latest_ship_date"),
         (30, "latest_ship_date"),
         (7, "purchase_date"),
-        (30, "ship_date"),
+        (30, "latest_delivery_date"),
+        (14, "latest_delivery_date"),
     ]
+    assert metrics[5].breakdown == {"without_scan": 1}
+    assert metrics[6].breakdown == {"delivered_late": 1}
+
+
+def test_without_a_carrier_scan_delivery_metrics_say_so_and_carry_no_status() -> None:
+    unscanned = DeliveryCounts(Ratio(0, 0), {}, Ratio(0, 12))
+    vtr = valid_tracking_rate(unscanned, NOW)
+    otd = on_time_delivery_rate(unscanned, NOW)
+    for metric in (vtr, otd):
+        assert (metric.value, metric.status) == (None, Status.INSUFFICIENT_DATA)
+        assert metric.note is not None and "POST /v1/tracking-events" in metric.note
+    assert vtr.breakdown == {"without_scan": 12}
+    # one scanned shipment of twelve: measured, and critical (1/12 is far below 95%)
+    one = valid_tracking_rate(DeliveryCounts(Ratio(0, 0), {}, Ratio(1, 12)), NOW)
+    assert (one.value, one.status, one.note) == (Decimal("0.0833"), Status.CRITICAL, None)
+    # on-time delivery: 97% is the target, and exactly 97 of 100 meets it
+    met = on_time_delivery_rate(DeliveryCounts(Ratio(97, 100), {}, Ratio(0, 0)), NOW)
+    assert met.status is Status.GOOD
 
 
 def test_alert_transitions_raise_once_and_clear_when_good() -> None:

@@ -231,6 +231,14 @@ def bases(ids: dict[str, str]) -> dict[tuple[str, str, str], list[dict[str, Any]
         ("fulfillment", "POST", "/v1/orders/{amazon_order_id}/returns/{return_id}/receipt"): [
             {"refund": False, "refund_reason": "CustomerReturn"}
         ],
+        ("fulfillment", "POST", "/v1/tracking-events"): [
+            {
+                "carrier_code": "UPS",
+                "tracking_number": "1Z999AA10123456784",  # the ids fixture's shipment
+                "status": "in_transit",
+                "occurred_at": now(minutes=-5),
+            }
+        ],
         ("fulfillment", "POST", "/v1/orders/{amazon_order_id}/pickup"): [
             {"carrier_code": "UPS", "window_start": now(hours=1), "window_end": now(hours=3)}
         ],

@@ -67,6 +67,14 @@ class FakeOrderRepository:
         for order in orders:
             self.store.orders[order.amazon_order_id] = order
 
+    async def with_tracking(self, seller_id: str, tracking_number: str) -> list[Order]:
+        return [
+            o
+            for _, o in sorted(self.store.orders.items())
+            if o.seller_id == seller_id
+            and any(s.tracking_number == tracking_number for s in o.shipments)
+        ]
+
     async def overdue_for_flagging(self, now: datetime, limit: int) -> list[Order]:
         due = [
             o

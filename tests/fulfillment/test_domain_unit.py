@@ -346,12 +346,20 @@ def test_codec_reads_documents_of_other_builds_and_refuses_broken_ones() -> None
 # ---- search defaults -----------------------------------------------------------------------
 def test_search_defaults_and_what_overrides_them() -> None:
     plain, applied = search.with_defaults(SearchFilters(), ship_by=None, now=NOW)
-    assert plain.purchase_date_from == NOW - timedelta(days=7)
+    # today (Nov 26) and the 6 days before, from midnight on each marketplace's calendar
+    since = plain.purchased_since
+    assert since is not None and since.other == datetime(2026, 11, 20, tzinfo=UTC)
+    starts = dict(since.by_marketplace)
+    assert starts["ATVPDKIKX0DER"] == datetime(2026, 11, 20, 8, tzinfo=UTC)  # PST midnight
+    assert starts["A1VC38T7YXB528"] == datetime(2026, 11, 19, 15, tzinfo=UTC)  # JST midnight
+    assert plain.purchase_date_from == datetime(2026, 11, 19, 13, tzinfo=UTC)  # Sydney, earliest
     assert plain.exclude_statuses == ("Pending",)
-    assert applied == [
-        f"purchase_date_from={(NOW - timedelta(days=7)).isoformat()} (last 7 days)",
-        "status excludes Pending",
-    ]
+    assert applied[0].startswith("purchase_date_from=local midnight 6 days before today")
+    assert applied[1:] == ["status excludes Pending"]
+    # at 01:00 in Tokyo (16:00 UTC) Tokyo's seven days already start a day later than London's
+    late = datetime(2026, 11, 26, 16, tzinfo=UTC)
+    tokyo = dict(search.LocalMidnight.days_after(late, -6).by_marketplace)
+    assert tokyo["A1VC38T7YXB528"] == datetime(2026, 11, 20, 15, tzinfo=UTC)
     dated = SearchFilters(purchase_date_to=NOW, statuses=("Pending",))
     explicit, applied = search.with_defaults(dated, ship_by=None, now=NOW)
     assert explicit == dated and applied == []
@@ -377,13 +385,13 @@ def test_ship_by_views() -> None:
 
 def test_the_day_end_follows_daylight_saving_time() -> None:
     summer = datetime(2026, 7, 1, 12, tzinfo=UTC)
-    ends = dict(search.DayEnd.of(summer).by_marketplace)
+    ends = dict(search.LocalMidnight.of(summer).by_marketplace)
     assert ends["ATVPDKIKX0DER"] == datetime(2026, 7, 2, 7, tzinfo=UTC)  # PDT midnight
     assert ends["A1F83G8C2ARO7P"] == datetime(2026, 7, 1, 23, tzinfo=UTC)  # BST midnight
     late_in_seattle = datetime(2026, 7, 2, 5, tzinfo=UTC)  # 22:00 PDT on July 1
-    assert dict(search.DayEnd.of(late_in_seattle).by_marketplace)["ATVPDKIKX0DER"] == datetime(
-        2026, 7, 2, 7, tzinfo=UTC
-    )
+    assert dict(search.LocalMidnight.of(late_in_seattle).by_marketplace)[
+        "ATVPDKIKX0DER"
+    ] == datetime(2026, 7, 2, 7, tzinfo=UTC)
     shipped, _ = search.with_defaults(
         SearchFilters(statuses=("Shipped",)), ship_by="overdue", now=NOW
     )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fulfillment.domain.search import DayEnd
+from fulfillment.domain.search import LocalMidnight
 from orderflow_testkit.harness import RunningService
 from tests.fulfillment.conftest import (
     AS_OPS,
@@ -218,7 +218,7 @@ async def test_search_pages_with_cursor(fulfillment: RunningService) -> None:
 async def test_ship_by_due_today_and_overdue(fulfillment: RunningService) -> None:
     now = datetime.now(UTC)
     # "today" ends at midnight on the calendar of each order's marketplace
-    ends = dict(DayEnd.of(now).by_marketplace)
+    ends = dict(LocalMidnight.of(now).by_marketplace)
     tokyo_end, seattle_end = ends[JP], ends[US]
     due = snapshot(latest_ship_date=now + (seattle_end - now) / 2, marketplace_id=US)
     due_in_tokyo = snapshot(
@@ -274,3 +274,28 @@ async def test_writes_need_an_acting_seller(fulfillment: RunningService) -> None
         path, json=body, headers=system | {"X-Seller-Id": v1.seller_id}
     )
     assert done.status_code == 200 and done.json()["status"] == "Canceled"
+
+
+async def test_the_default_seven_days_are_each_marketplaces_calendar_days(
+    fulfillment: RunningService,
+) -> None:
+    now = datetime.now(UTC)
+    # today and the 6 days before, from midnight on the calendar of each order's marketplace
+    starts = dict(LocalMidnight.days_after(now, -6).by_marketplace)
+    inside, outside = timedelta(minutes=30), -timedelta(minutes=30)
+    made = {
+        (market, side): snapshot(
+            purchased=starts[market] + side,
+            latest_ship_date=now + timedelta(days=1),
+            marketplace_id=market,
+            sales_channel="Amazon.co.jp" if market == JP else "Amazon.com",
+        )
+        for market in (US, JP)
+        for side in (inside, outside)
+    }
+    for s in made.values():
+        await apply(fulfillment, s)
+    found = _ids(await _search(fulfillment, limit=100))
+    for (market, side), s in made.items():
+        # the day before the seventh is out, though within 168 hours of now
+        assert (s.amazon_order_id in found) is (side == inside), (market, side)

@@ -15,7 +15,8 @@ Throttling: its own token bucket per (seller, operation) with Amazon's default r
 ``scale``; an empty bucket answers 429 with ``x-amzn-RateLimit-Limit``. Every request is
 recorded (operation, time, status) so a test can measure what the client did. Faults can be
 injected per operation (e.g. 500 after two good pages). The sandbox's static test cases answer
-as documented (see ``sandbox.py``). The Feeds API lives in ``feeds.py`` (``standin.feeds``).
+as documented (see ``sandbox.py``). The Feeds API lives in ``feeds.py`` (``standin.feeds``),
+the Reports API in ``reports.py`` (``standin.reports``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from spapi_standin import feeds, sandbox
+from spapi_standin import feeds, reports, sandbox
 from spapi_standin import notifications as notifications_api
 from spapi_standin import orders as shapes
 
@@ -51,6 +52,7 @@ PLANS: dict[str, tuple[float, int]] = {
     "getOrder2026": (0.5, 30),
     "confirmShipment": (2.0, 10),
     **feeds.PLANS,
+    **reports.PLANS,
     **notifications_api.PLANS,
 }
 
@@ -140,6 +142,7 @@ class StandIn:
         self._lock = threading.Lock()
         self.base_url = ""
         self.feeds = feeds.FeedsStandIn(self)
+        self.reports = reports.ReportsStandIn(self)
         self.notifications = notifications_api.Notifications(self)
 
     # -- what tests set up and read --------------------------------------------------------
@@ -518,6 +521,7 @@ class StandIn:
                 Route("/orders/2026-01-01/orders", self.search_orders),
                 Route("/orders/2026-01-01/orders/{order_id}", self.get_order_2026),
                 *self.feeds.routes(),
+                *self.reports.routes(),
                 *self.notifications.routes(),
             ]
         )

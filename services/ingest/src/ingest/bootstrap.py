@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.adapters import orm
 from ingest.amazon.entrypoints.kafka.handlers import handler_table
-from ingest.amazon.service_layer import confirmations, feed_sender, sqs_notifications, sync
+from ingest.amazon.service_layer import (
+    confirmations,
+    feed_sender,
+    performance_reports,
+    sqs_notifications,
+    sync,
+)
 from ingest.amazon.service_layer.unit_of_work import SqlGatewayUnitOfWork
 from ingest.dependencies import Dependencies
 from ingest.entrypoints.api.app import build_app
@@ -80,6 +86,7 @@ SPEC: ServiceSpec[IngestSettings, Dependencies] = ServiceSpec(
         _purge_pii,
         confirmations.run_sender,
         feed_sender.run_feed_sender,
+        performance_reports.run_performance_reports,
     ),
     # ``python -m ingest notifications``: long-polls SQS_QUEUE_URL (does nothing without one).
     roles={"notifications": _notifications},

@@ -64,6 +64,24 @@ class IngestSettings(ServiceSettings):
     )
     feed_poll_seconds: float = Field(default=30.0, gt=0, validation_alias="FEED_POLL_SECONDS")
 
+    # Amazon's seller performance report (GET_V2_SELLER_PERFORMANCE_REPORT), requested for
+    # each active connection every PERFORMANCE_REPORT_INTERVAL_SECONDS and followed every
+    # PERFORMANCE_REPORT_POLL_SECONDS until done (amazon/.../performance_reports.py); like the
+    # poller it calls Amazon, so it runs only when enabled
+    # (docs/adr/0051-account-health-as-amazon-measures-it.md).
+    performance_reports_enabled: bool = Field(
+        default=False, validation_alias="PERFORMANCE_REPORTS_ENABLED"
+    )
+    performance_report_interval_seconds: float = Field(
+        default=86400.0, gt=0, validation_alias="PERFORMANCE_REPORT_INTERVAL_SECONDS"
+    )
+    performance_report_poll_seconds: float = Field(
+        default=60.0, gt=0, validation_alias="PERFORMANCE_REPORT_POLL_SECONDS"
+    )
+    performance_report_timeout_seconds: float = Field(
+        default=7200.0, gt=0, validation_alias="PERFORMANCE_REPORT_TIMEOUT_SECONDS"
+    )
+
     # Amazon's notifications (ORDER_CHANGE, FEED_PROCESSING_FINISHED) read from an SQS queue
     # (adapters/sqs.py). No SQS_QUEUE_URL: no consumer. SQS_ENDPOINT_URL names an
     # SQS-compatible server (ElasticMQ locally, docs/adr/0044-elasticmq-for-sqs.md); empty:

@@ -6,7 +6,7 @@ order, which grows with every change it makes, so consumers keep the newest.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,21 @@ RETURN_AUTHORIZED = "return.authorized"
 RETURN_RECEIVED = "return.received"
 ORDER_SHIP_LATE = "order.ship_late"
 PICKUP_SCHEDULED = "pickup.scheduled"
+SHIPMENT_SCANNED = "shipment.scanned"
+
+# A carrier's tracking statuses, as aggregators name them (EasyPost's tracker statuses):
+# ``pre_transit`` is a label created but not yet in the carrier's hands, so not a physical scan;
+# every other status is one (docs/adr/0051-account-health-as-amazon-measures-it.md).
+ScanStatus = Literal[
+    "pre_transit",
+    "in_transit",
+    "out_for_delivery",
+    "available_for_pickup",
+    "delivered",
+    "return_to_sender",
+    "failure",
+]
+SCAN_STATUSES: tuple[str, ...] = get_args(ScanStatus)
 
 
 class _Event(BaseModel):
@@ -57,6 +72,31 @@ class Shipment(_Event):
         default=False, description="label bought with Amazon Buy Shipping"
     )
     valid_tracking: bool = Field(description="tracking number matches the carrier's format")
+    tracking_given_at: inputs.Moment | None = Field(
+        default=None,
+        description="when the seller gave this carrier and tracking number (the confirmation, "
+        "or the edit that changed them)",
+    )
+    first_scan_at: inputs.Moment | None = Field(
+        default=None, description="the carrier's first physical scan (any status but pre_transit)"
+    )
+    delivered_at: inputs.Moment | None = Field(
+        default=None, description="the carrier's first delivered scan"
+    )
+
+
+class TrackingScan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: ScanStatus
+    occurred_at: inputs.Moment
+
+
+class ShipmentScanned(Shipment):
+    """``shipment.scanned``: a carrier scan was recorded (``POST /v1/tracking-events``); the
+    shipment as it now stands, and the scan."""
+
+    scan: TrackingScan
 
 
 class OrderCanceled(_Event):
@@ -128,4 +168,5 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     RETURN_RECEIVED: ReturnEvent,
     ORDER_SHIP_LATE: OrderShipLate,
     PICKUP_SCHEDULED: PickupScheduled,
+    SHIPMENT_SCANNED: ShipmentScanned,
 }

@@ -3,6 +3,10 @@
 Every event carries the whole order as ingest knows it, and ``version`` (also the envelope's
 ``aggregateversion``) grows by one with each accepted change, so a consumer applies a snapshot
 only when its version is newer than the one it holds.
+
+Ingest's other news from Amazon travels here too, each type said to be no snapshot: Amazon's
+answers to what was sent (confirmations, feed results) and Amazon's account-health report
+(``shared.events.performance``, subject: the seller id).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import inputs
+from shared.events import performance
 from shared.events.common import EncryptedPII, Id, Label, Money
 
 ORDER_CREATED = "order.created"
@@ -171,4 +176,5 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     CANCELLATION_AMAZON_FAILED: AmazonFeedResult,
     REFUND_AMAZON_ACCEPTED: AmazonFeedResult,
     REFUND_AMAZON_FAILED: AmazonFeedResult,
+    **performance.PAYLOADS,
 }

@@ -1,4 +1,5 @@
-"""Analytics' read models: orders, items, shipments, cases, ad rows; events seen; alerts."""
+"""Analytics' read models: orders, items, shipments, cases, ad rows, Amazon's account-health
+figures; events seen; alerts."""
 
 from __future__ import annotations
 
@@ -97,6 +98,11 @@ shipments = Table(
     Column("on_time", Boolean, nullable=False),
     Column("valid_tracking", Boolean, nullable=False),
     Column("carrier_code", Text, nullable=False),
+    # What the carriers' scans say (docs/adr/0051-account-health-as-amazon-measures-it.md).
+    Column("latest_delivery_date", DateTime(timezone=True)),
+    Column("tracking_given_at", DateTime(timezone=True)),
+    Column("first_scan_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
     Index("ix_shipments_order", "amazon_order_id"),
     Index("ix_shipments_seller_date", "seller_id", "ship_date"),
 )
@@ -137,6 +143,24 @@ ad_performance = Table(
     Column("attributed_sales", MONEY, nullable=False),
     Column("currency_code", Text, nullable=False),
     Index("ix_ad_performance_seller_date", "seller_id", "date"),
+)
+
+# Amazon's own account-health figures (``account_health.amazon_reported``): per seller and
+# marketplace (``subject`` = ``<seller>:<marketplace>``), the newest report's metrics as the
+# event carries them; a seller's connections in several regions each report their own.
+amazon_account_health = Table(
+    "amazon_account_health",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("seller_id", Text, nullable=False),
+    Column("marketplace_id", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("report_id", Text, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Column("account_status", Text),
+    Column("metrics", JSONB, nullable=False),
+    Index("ix_amazon_account_health_seller", "seller_id"),
 )
 
 order_events = Table(

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.adapters import orm
+from analytics.adapters import delivery, orm
 from analytics.domain.errors import AlertRaced
 from analytics.domain.metrics import (
     CANCEL_DAYS,
@@ -38,6 +38,7 @@ from analytics.domain.metrics import (
     ODR_DAYS,
     SELLER_SIDE,
     VTR_DAYS,
+    DeliveryCounts,
     HealthCounts,
     Ratio,
     Window,
@@ -90,6 +91,9 @@ class ReadModels:
 
     async def upsert_ad_row(self, values: dict[str, Any]) -> bool:
         return await self._upsert_newer(orm.ad_performance, "subject", values)
+
+    async def upsert_amazon_health(self, values: dict[str, Any]) -> bool:
+        return await self._upsert_newer(orm.amazon_account_health, "subject", values)
 
     async def _upsert_newer(self, table: Table, key: str, values: dict[str, Any]) -> bool:
         """Insert, or replace when ``values['version']`` is newer; True when it was applied."""
@@ -226,6 +230,17 @@ class Reads:
             pre_fulfillment_cancel=ratio("cancel"),
             valid_tracking=ratio("vtr"),
         )
+
+    async def delivery_counts(
+        self, seller_id: str, *, as_of: datetime, since: datetime
+    ) -> DeliveryCounts:
+        """What on-time delivery and valid tracking count, from the scans (one statement)."""
+        return await delivery.counts(self.session, seller_id, as_of=as_of, since=since)
+
+    async def amazon_health(self, seller_id: str) -> list[Any]:
+        t = orm.amazon_account_health
+        stmt = select(t).where(t.c.seller_id == seller_id).order_by(t.c.marketplace_id)
+        return await self._rows(stmt)
 
     async def sellers(self) -> list[str]:
         union = select(orm.orders.c.seller_id).union(

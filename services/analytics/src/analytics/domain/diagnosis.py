@@ -7,12 +7,15 @@ A foreign seller's order is never described: the only finding is "not under this
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from analytics.domain.amazon_connection import ConnectionsSeen, connection_findings
 from analytics.domain.findings import Finding as Finding
+from shared import marketplaces
 
-DEFAULT_VIEW = timedelta(days=7)
+# Manage Orders' default view: the last 7 calendar days of the order's marketplace (today and
+# the 6 before; docs/adr/0051-account-health-as-amazon-measures-it.md), as fulfillment's search.
+DEFAULT_DAYS = 7
 PENDING = ("Pending", "PendingAvailability")
 
 
@@ -138,15 +141,17 @@ def _status(known: KnownOrder | None) -> list[Finding]:
 def _age(facts: TraceFacts, known: KnownOrder | None) -> list[Finding]:
     if known is None or known.purchase_date is None:
         return []
-    age = facts.now - known.purchase_date
-    if age <= DEFAULT_VIEW:
+    day = marketplaces.local_date(known.purchase_date, known.marketplace_id)
+    days = (marketplaces.local_date(facts.now, known.marketplace_id) - day).days
+    if days < DEFAULT_DAYS:
         return []
     return [
         Finding(
             "older_than_default_view",
-            f"The order was purchased {age.days} days ago; Manage Orders shows the last 7 days "
-            "by default. Widen the date range.",
-            {"age_days": age.days},
+            f"The order was purchased {days} days ago ({day} on its marketplace's calendar); "
+            f"Manage Orders shows the last {DEFAULT_DAYS} calendar days (today and the "
+            f"{DEFAULT_DAYS - 1} before) by default. Widen the date range.",
+            {"age_days": days},
         )
     ]
 

@@ -11,6 +11,11 @@ Status rule (one rule for every metric, see ``status_of``):
   (ODR in [1%, 1.25%), valid tracking in (93.75%, 95%); ``Target.bands`` spells it out);
 - ``critical``: missed by 25% of the allowed failure or more;
 - ``insufficient_data``: nothing to measure (denominator 0, or no data source).
+
+On-time delivery and valid tracking are counted from the carriers' scans of the seller's
+parcels (fulfillment's ``POST /v1/tracking-events``, ``shipment.scanned`` on fulfillment.v1),
+as Amazon counts them (docs/adr/0051-account-health-as-amazon-measures-it.md): without a scan
+they have no data, and say so, rather than a status.
 """
 
 from __future__ import annotations
@@ -132,6 +137,7 @@ ODR_DAYS = 60
 LSR_DAYS = (10, 30)
 CANCEL_DAYS = 7
 VTR_DAYS = 30
+OTD_DAYS = 14
 CANCELED = "Canceled"  # orders.v1 order_status of a canceled order
 CHANNELS = ("MFN", "AFN")
 DEFECT_KINDS = ("a_to_z", "chargeback", "negative_feedback")
@@ -157,6 +163,20 @@ class HealthCounts:
     late_shipment: Mapping[int, Ratio]  # by window days: late orders / orders due
     pre_fulfillment_cancel: Ratio
     valid_tracking: Ratio
+
+
+@dataclass(frozen=True)
+class DeliveryCounts:
+    """The seller's MFN shipments as the carriers' scans tell them (``Reads.delivery_counts``),
+    by promised delivery date (the order's ``latest_delivery_date``)."""
+
+    on_time_delivery: Ratio  # delivered on time / with a physical scan, promised in OTD_DAYS
+    late_delivery: Mapping[str, int]  # why the others were not on time
+    valid_tracking: Ratio  # with a physical scan / all, promised in VTR_DAYS
+
+    @classmethod
+    def none(cls) -> DeliveryCounts:
+        return cls(Ratio(0, 0), {}, Ratio(0, 0))
 
 
 # --- the metrics -----------------------------------------------------------------------------
@@ -213,44 +233,59 @@ def pre_fulfillment_cancel_rate(counts: HealthCounts, as_of: datetime) -> Metric
     )
 
 
-def valid_tracking_rate(counts: HealthCounts, as_of: datetime) -> Metric:
+NO_SCANS = (
+    "No carrier scan was received for these shipments, so the rate cannot be measured: post "
+    "the carriers' scans (or a tracking aggregator's) to fulfillment's POST /v1/tracking-events."
+)
+
+
+def valid_tracking_rate(delivery: DeliveryCounts, as_of: datetime) -> Metric:
+    vtr = delivery.valid_tracking
+    unmeasured = vtr.numerator == 0
     return Metric(
         name="valid_tracking_rate",
         scope="MFN",
-        numerator=counts.valid_tracking.numerator,
-        denominator=counts.valid_tracking.denominator,
-        window=Window.ending(as_of, VTR_DAYS, "ship_date"),
+        numerator=vtr.numerator,
+        denominator=vtr.denominator,
+        window=Window.ending(as_of, VTR_DAYS, "latest_delivery_date"),
         target=VTR_TARGET,
+        breakdown={"without_scan": vtr.denominator - vtr.numerator},
         definition=(
-            "MFN shipments confirmed in the window whose tracking number is valid for the "
-            "carrier / all MFN shipments confirmed in the window"
+            "MFN shipments promised for delivery in the window (the order's "
+            "latest_delivery_date; the ship date when there is none) with at least one physical "
+            "carrier scan (any status but pre_transit) / all those shipments"
         ),
+        status_override=Status.INSUFFICIENT_DATA if unmeasured else None,
+        note=NO_SCANS if unmeasured else None,
     )
 
 
-def on_time_delivery_rate(as_of: datetime) -> Metric:
+def on_time_delivery_rate(delivery: DeliveryCounts, as_of: datetime) -> Metric:
+    otd = delivery.on_time_delivery
     return Metric(
         name="on_time_delivery_rate",
         scope="MFN",
-        numerator=0,
-        denominator=0,
-        window=Window.ending(as_of, 14, "latest_delivery_date"),
+        numerator=otd.numerator,
+        denominator=otd.denominator,
+        window=Window.ending(as_of, OTD_DAYS, "latest_delivery_date"),
         target=OTD_TARGET,
-        definition="MFN tracked packages delivered by latest_delivery_date / tracked packages",
-        status_override=Status.INSUFFICIENT_DATA,
-        note=(
-            "No event contract carries carrier delivery scans, so delivery dates are unknown: "
-            "the rate cannot be computed from our events."
+        breakdown=dict(delivery.late_delivery),
+        definition=(
+            "MFN shipments promised for delivery in the window (latest_delivery_date) with at "
+            "least one physical carrier scan, whose first delivered scan is at or before "
+            "latest_delivery_date and after the seller gave the tracking number / all those "
+            "shipments"
         ),
+        note=NO_SCANS if otd.denominator == 0 else None,
     )
 
 
-def account_health(counts: HealthCounts, as_of: datetime) -> list[Metric]:
+def account_health(counts: HealthCounts, delivery: DeliveryCounts, as_of: datetime) -> list[Metric]:
     """Every metric, in the order the API shows them."""
     return [
         *(order_defect_rate(counts, channel, as_of) for channel in CHANNELS),
         *(late_shipment_rate(counts, days, as_of) for days in LSR_DAYS),
         pre_fulfillment_cancel_rate(counts, as_of),
-        valid_tracking_rate(counts, as_of),
-        on_time_delivery_rate(as_of),
+        valid_tracking_rate(delivery, as_of),
+        on_time_delivery_rate(delivery, as_of),
     ]

@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from analytics.service_layer.repositories import ReadModelWrites
 from analytics.service_layer.unit_of_work import UnitOfWork
 from shared.events.ads import AdPerformance
 from shared.events.defects import ClaimEvent, FeedbackEvent
 from shared.events.fulfillment import OrderCanceled, OrderShipLate, Shipment
 from shared.events.orders import OrderSnapshot
+from shared.events.performance import AmazonAccountHealth
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.inbox import Events
 
@@ -175,6 +178,10 @@ async def project_shipment(models: ReadModelWrites, event: CloudEvent, shipment:
             "on_time": shipment.on_time,
             "valid_tracking": shipment.valid_tracking,
             "carrier_code": shipment.carrier_code,
+            "latest_delivery_date": shipment.latest_delivery_date,
+            "tracking_given_at": shipment.tracking_given_at,
+            "first_scan_at": shipment.first_scan_at,
+            "delivered_at": shipment.delivered_at,
         },
     )
 
@@ -270,3 +277,29 @@ async def project_ad_row(models: ReadModelWrites, event: CloudEvent, row: AdPerf
             "currency_code": row.spend.currency_code,
         },
     )
+
+
+async def project_amazon_health(
+    models: ReadModelWrites, event: CloudEvent, report: AmazonAccountHealth
+) -> bool:
+    """Each marketplace of Amazon's seller performance report, unless a newer report of the
+    seller holds it already; True when any was applied."""
+    applied = [
+        await models.upsert_amazon_health(
+            {
+                "subject": f"{report.seller_id}:{market.marketplace_id}",
+                "seller_id": report.seller_id,
+                "marketplace_id": market.marketplace_id,
+                "version": event.aggregateversion,
+                "report_id": report.report_id,
+                "reported_at": report.reported_at,
+                "fetched_at": report.fetched_at,
+                "account_status": market.account_status,
+                "metrics": orjson.dumps(
+                    [m.model_dump(mode="json") for m in market.metrics]
+                ).decode(),
+            }
+        )
+        for market in report.marketplaces
+    ]
+    return any(applied)

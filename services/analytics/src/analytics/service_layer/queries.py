@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from analytics.domain import metrics
+from analytics.domain import amazon_figures, metrics
 from analytics.domain.advice import AdFigures, recommend, too_dependent_on_ads
+from analytics.domain.amazon_figures import AmazonFigure
 from analytics.domain.metrics import CANCELED
 from analytics.domain.model import Alert
 from analytics.service_layer.repositories import Reads
@@ -190,17 +191,40 @@ def _add(tally: Tally, order_id: str, units: int, amount: Decimal | None) -> Non
 # --- account health --------------------------------------------------------------------------
 
 
-async def account_health(
-    uow: UnitOfWork, *, seller_id: str, as_of: datetime
-) -> list[metrics.Metric]:
+@dataclass(frozen=True)
+class AccountHealth:
+    """Orderflow's metrics and, beside each, Amazon's figure (None: Amazon's report does not
+    carry it, or no report was received); ``amazon_reports``: the newest report of each
+    marketplace."""
+
+    metrics: list[metrics.Metric]
+    amazon: list[AmazonFigure | None]
+    amazon_reports: list[Any]
+
+
+async def account_health(uow: UnitOfWork, *, seller_id: str, as_of: datetime) -> AccountHealth:
     async with uow:
-        return await health_of(uow.reads, seller_id, as_of)
+        found = await health_of(uow.reads, seller_id, as_of)
+        reports = await uow.reads.amazon_health(seller_id)
+    reported = amazon_figures.reported_by_metric(
+        [{"marketplace_id": r.marketplace_id, "metrics": r.metrics} for r in reports]
+    )
+    return AccountHealth(
+        metrics=found,
+        amazon=[
+            amazon_figures.seller_figure(reported.get((m.name, m.scope), []), m.value)
+            for m in found
+        ],
+        amazon_reports=reports,
+    )
 
 
 async def health_of(reads: Reads, seller_id: str, as_of: datetime) -> list[metrics.Metric]:
     """Every metric of the seller at ``as_of``, counted over the last ``HISTORY`` of its rows."""
-    counts = await reads.health_counts(seller_id, as_of=as_of, since=as_of - HISTORY)
-    return metrics.account_health(counts, as_of)
+    since = as_of - HISTORY
+    counts = await reads.health_counts(seller_id, as_of=as_of, since=since)
+    delivery = await reads.delivery_counts(seller_id, as_of=as_of, since=since)
+    return metrics.account_health(counts, delivery, as_of)
 
 
 # --- advertising -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from analytics.domain.metrics import HealthCounts
+from analytics.domain.metrics import DeliveryCounts, HealthCounts
 from analytics.domain.model import Alert
 
 
@@ -42,6 +42,8 @@ class ReadModelWrites(Protocol):
 
     async def upsert_ad_row(self, values: dict[str, Any]) -> bool: ...
 
+    async def upsert_amazon_health(self, values: dict[str, Any]) -> bool: ...
+
     async def record_events(self, rows: Sequence[dict[str, Any]]) -> None: ...
 
     async def forget_events_before(self, before: datetime, limit: int) -> int: ...
@@ -65,6 +67,15 @@ class Reads(Protocol):
     async def health_counts(
         self, seller_id: str, *, as_of: datetime, since: datetime
     ) -> HealthCounts: ...
+
+    async def delivery_counts(
+        self, seller_id: str, *, as_of: datetime, since: datetime
+    ) -> DeliveryCounts: ...
+
+    async def amazon_health(self, seller_id: str) -> list[Any]:
+        """Per marketplace, the newest of Amazon's seller performance reports (in marketplace
+        order; empty: none received)."""
+        ...
 
     async def sellers(self) -> list[str]: ...
 

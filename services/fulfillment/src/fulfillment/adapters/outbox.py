@@ -52,6 +52,11 @@ def _payload(order: Order, event: ev.Event) -> tuple[str, BaseModel]:
             return contract.SHIPMENT_CONFIRMED, _shipment(order, s, base)
         case ev.ShipmentUpdated(shipment=s):
             return contract.SHIPMENT_UPDATED, _shipment(order, s, base)
+        case ev.ShipmentScanned(shipment=s, scan=scan):
+            return contract.SHIPMENT_SCANNED, contract.ShipmentScanned(
+                **_shipment(order, s, base).model_dump(),
+                scan=contract.TrackingScan(status=scan.status, occurred_at=scan.occurred_at),
+            )
         case ev.OrderCanceled(cancellation=c):
             return contract.ORDER_CANCELED, contract.OrderCanceled(
                 **base,
@@ -116,6 +121,9 @@ def _shipment(order: Order, s: Shipment, base: dict[str, Any]) -> contract.Shipm
         on_time=s.on_time,
         is_buy_shipping=s.is_buy_shipping,
         valid_tracking=s.valid_tracking,
+        tracking_given_at=s.tracking_since,
+        first_scan_at=s.first_scan_at,
+        delivered_at=s.delivered_at,
     )
 
 

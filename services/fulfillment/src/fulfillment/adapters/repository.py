@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fulfillment.adapters import codec, orm
 from fulfillment.domain.errors import ConcurrentInsert
 from fulfillment.domain.model import Order
-from fulfillment.domain.search import DayEnd, SearchFilters, SearchPage
+from fulfillment.domain.search import LocalMidnight, SearchFilters, SearchPage
 from shared.db import bulk
 from shared.uploads import UploadStore
 
@@ -97,6 +97,19 @@ class SqlOrderRepository:
         rows = [_row(order) for order in orders]
         await bulk.update_rows(self.session, orm.orders, rows, touch="updated_at")
 
+    async def with_tracking(self, seller_id: str, tracking_number: str) -> list[Order]:
+        """The seller's orders with a shipment of this tracking number, locked in id order
+        (found through the GIN index on the shipments)."""
+        o = orm.orders.c
+        shipped = o.doc["shipments"].contains(cast([{"tracking_number": tracking_number}], JSONB))
+        stmt = (
+            select(o.doc)
+            .where(o.seller_id == seller_id, shipped)
+            .order_by(o.amazon_order_id)
+            .with_for_update()
+        )
+        return [codec.order_of(doc) for doc in (await self.session.execute(stmt)).scalars()]
+
     async def overdue_for_flagging(self, now: datetime, limit: int) -> list[Order]:
         """Unflagged FBM orders past their LatestShipDate, locked; others' locks skipped."""
         o = orm.orders.c
@@ -147,6 +160,7 @@ def _filtered(stmt: Select[Any], f: SearchFilters) -> Select[Any]:
         (f.latest_ship_date_from, lambda v: o.latest_ship_date >= v),
         (f.latest_ship_date_to, lambda v: o.latest_ship_date < v),
         (f.latest_ship_date_before, _before_day_end),
+        (f.purchased_since, _purchased_since),
     ]
     return stmt.where(and_(True, *(build(v) for v, build in conditions if v is not None)))
 
@@ -158,12 +172,21 @@ def _flag(name: str) -> Callable[[bool], Any]:
     return lambda wanted: is_set if wanted else ~is_set
 
 
-def _before_day_end(end: DayEnd) -> Any:
+def _before_day_end(end: LocalMidnight) -> Any:
     """Due before the day ends on the calendar of the order's own marketplace."""
-    o = orm.orders.c
-    market = o.doc["marketplace_id"].astext
-    ends = [(market == marketplace, at) for marketplace, at in end.by_marketplace]
-    return o.latest_ship_date < case(*ends, else_=end.other)
+    return orm.orders.c.latest_ship_date < _at_marketplace(end)
+
+
+def _purchased_since(start: LocalMidnight) -> Any:
+    """Purchased since the day began on the calendar of the order's own marketplace."""
+    return orm.orders.c.purchase_date >= _at_marketplace(start)
+
+
+def _at_marketplace(midnight: LocalMidnight) -> Any:
+    """The midnight of the order's own marketplace (a ``CASE`` on its marketplace id)."""
+    market = orm.orders.c.doc["marketplace_id"].astext
+    at = [(market == marketplace, moment) for marketplace, moment in midnight.by_marketplace]
+    return case(*at, else_=midnight.other)
 
 
 def _title_contains(text: str) -> Any:

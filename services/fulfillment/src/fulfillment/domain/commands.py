@@ -35,6 +35,18 @@ class EditShipment(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordTrackingEvent:
+    """A carrier's scan of a parcel (from the carrier or an aggregator's webhook): it names
+    the parcel by carrier and tracking number, not by order."""
+
+    seller_id: str
+    carrier_code: str
+    tracking_number: str
+    status: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class CancelOrder(Command):
     reason: str
 

@@ -5,6 +5,7 @@ FulfillmentError
 │   ├── OrderNotFound
 │   ├── ShipmentNotFound
 │   ├── ReturnNotFound
+│   ├── TrackingNumberNotFound    no shipment of the seller has that carrier and number
 │   └── UploadNotFound
 ├── InvalidTransition             409: the state machine refuses the action (says why)
 │   └── FulfilledByAmazon         409: seller actions on an FBA (AFN) order
@@ -43,6 +44,14 @@ class ShipmentNotFound(NotFound):
 class ReturnNotFound(NotFound):
     def __init__(self, return_id: str) -> None:
         super().__init__(f"No return {return_id} on this order.")
+
+
+class TrackingNumberNotFound(NotFound):
+    def __init__(self, carrier_code: str, tracking_number: str) -> None:
+        super().__init__(
+            f"No shipment of this seller was confirmed with carrier {carrier_code} and "
+            f"tracking number {tracking_number}."
+        )
 
 
 class UploadNotFound(NotFound):

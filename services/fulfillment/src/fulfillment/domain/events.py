@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fulfillment.domain.values import Cancellation, Pickup, Refund, Return, Shipment
+    from fulfillment.domain.values import Cancellation, Pickup, Refund, Return, Scan, Shipment
 
 
 @dataclass(kw_only=True)
@@ -54,3 +54,9 @@ class OrderShippedLate(Event):
 @dataclass(kw_only=True)
 class PickupScheduled(Event):
     pickup: Pickup
+
+
+@dataclass(kw_only=True)
+class ShipmentScanned(Event):
+    shipment: Shipment
+    scan: Scan

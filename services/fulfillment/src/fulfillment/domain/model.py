@@ -38,9 +38,11 @@ from fulfillment.domain.values import (
     RefundLine,
     RefundRequest,
     Return,
+    Scan,
     ShipByClock,
     Shipment,
 )
+from shared.events.fulfillment import SCAN_STATUSES
 
 __all__ = [
     "AmazonFeedAnswer",
@@ -53,6 +55,7 @@ __all__ = [
     "RefundLine",
     "RefundRequest",
     "Return",
+    "Scan",
     "ShipByClock",
     "Shipment",
 ]
@@ -273,6 +276,7 @@ class Order:
             valid_tracking=carriers.tracking_valid(carrier_code, tracking_number),
             tracking_warning=carriers.warning(carrier_code, tracking_number),
             is_buy_shipping=is_buy_shipping,
+            tracking_given_at=now,
         )
         self.shipments.append(shipment)
         self._record(ev.ShipmentConfirmed(shipment=shipment))
@@ -332,6 +336,8 @@ class Order:
         code, number = _carrier(
             carrier_code or shipment.carrier_code, name, tracking_number or shipment.tracking_number
         )
+        if (code, number) != (shipment.carrier_code, shipment.tracking_number):
+            shipment.new_tracking(now)
         shipment.carrier_code, shipment.tracking_number, shipment.carrier_name = code, number, name
         if ship_method is not None:
             shipment.ship_method = ship_method
@@ -340,6 +346,44 @@ class Order:
         shipment.updated_at = now
         self._record(ev.ShipmentUpdated(shipment=shipment))
         return shipment
+
+    def record_scan(
+        self,
+        *,
+        carrier_code: str,
+        tracking_number: str,
+        status: str,
+        occurred_at: datetime,
+        now: datetime,
+    ) -> list[tuple[Shipment, bool]]:
+        """A carrier scan of the parcel with this carrier and number: each shipment of the
+        order that travels in it, and whether the scan was new to it (a repeat changes nothing
+        and announces nothing). Scans do not move the order's status."""
+        if status not in SCAN_STATUSES:
+            raise InvalidInput("status", f"must be one of {', '.join(SCAN_STATUSES)}")
+        if occurred_at > now + SHIP_DATE_SKEW:
+            raise InvalidInput("occurred_at", "must not be in the future")
+        if occurred_at < self.purchase_date:
+            raise InvalidInput(
+                "occurred_at", f"must not be before the purchase date {self.purchase_date}"
+            )
+        found = []
+        for shipment in self.shipments_in(carrier_code, tracking_number):
+            recorded = shipment.record_scan(status, occurred_at, now)
+            if recorded:
+                self._record(
+                    ev.ShipmentScanned(shipment=shipment, scan=Scan(status, occurred_at, now))
+                )
+            found.append((shipment, recorded))
+        return found
+
+    def shipments_in(self, carrier_code: str, tracking_number: str) -> list[Shipment]:
+        """The shipments sent with this carrier and tracking number."""
+        return [
+            s
+            for s in self.shipments
+            if s.carrier_code == carrier_code and s.tracking_number == tracking_number
+        ]
 
     # ---- cancellation --------------------------------------------------------------------
     def cancel(self, *, reason: str, now: datetime) -> Cancellation:

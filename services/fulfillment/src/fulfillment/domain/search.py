@@ -1,7 +1,11 @@
 """The Manage Orders search: Seller Central's defaults and the ship-by views.
 
 Like Seller Central, a search with no date shows the last 7 days, and one with no status
-hides Pending orders (no address yet, not to be shipped). Each default is dropped when the
+hides Pending orders (no address yet, not to be shipped). The 7 days are calendar days of the
+order's marketplace (its time zone, ``shared.marketplaces``; UTC for an unknown marketplace):
+today and the 6 days before, from local midnight, so a Tokyo order and a Seattle order bought
+at the same moment may fall on different days
+(docs/adr/0051-account-health-as-amazon-measures-it.md). Each default is dropped when the
 seller states its own filter: dates by ``purchase_date_from``/``purchase_date_to`` (or an
 ``amazon_order_id``, or a ``ship_by`` view), statuses by ``status`` (or an
 ``amazon_order_id``, or a ``ship_by`` view, which has its own statuses). The response
@@ -53,27 +57,40 @@ class SearchFilters:
     is_replacement_order: bool | None = None
     latest_ship_date_from: datetime | None = None
     latest_ship_date_to: datetime | None = None
-    latest_ship_date_before: DayEnd | None = None  # the end of a day, per marketplace
+    latest_ship_date_before: LocalMidnight | None = None  # the end of a day, per marketplace
+    purchased_since: LocalMidnight | None = None  # the start of a day, per marketplace
 
 
 @dataclass(frozen=True)
-class DayEnd:
-    """When one day ends on every marketplace's calendar (``other``: UTC's day, for an order
-    of an unknown marketplace)."""
+class LocalMidnight:
+    """One midnight on every marketplace's calendar (``other``: UTC's, for an order of an
+    unknown marketplace), as UTC moments."""
 
     by_marketplace: tuple[tuple[str, datetime], ...]
     other: datetime
 
     @classmethod
-    def of(cls, moment: datetime) -> DayEnd:
+    def of(cls, moment: datetime) -> LocalMidnight:
         """The end of the day that holds ``moment``, in each marketplace's time zone."""
-        ends = tuple((m.marketplace_id, end_of_day(moment, m.zone)) for m in MARKETPLACES.values())
-        return cls(ends, end_of_day(moment, UTC))
+        return cls.days_after(moment, 1)
+
+    @classmethod
+    def days_after(cls, moment: datetime, days: int) -> LocalMidnight:
+        """The midnight starting the day ``days`` after the one holding ``moment`` (1: the
+        end of that day; 0: its start; -6: the start of the last 7 days), per marketplace."""
+        at = tuple(
+            (m.marketplace_id, midnight(moment, m.zone, days)) for m in MARKETPLACES.values()
+        )
+        return cls(at, midnight(moment, UTC, days))
+
+    @property
+    def earliest(self) -> datetime:
+        return min([self.other, *(at for _, at in self.by_marketplace)])
 
 
-def end_of_day(moment: datetime, zone: tzinfo) -> datetime:
-    """The next local midnight after ``moment`` in ``zone``, in UTC."""
-    day = moment.astimezone(zone).date() + timedelta(days=1)
+def midnight(moment: datetime, zone: tzinfo, days: int) -> datetime:
+    """The local midnight in ``zone`` starting the day ``days`` after the day of ``moment``."""
+    day = moment.astimezone(zone).date() + timedelta(days=days)
     return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
@@ -93,9 +110,13 @@ def with_defaults(
     applied: list[str] = []
     explicit_date = filters.purchase_date_from or filters.purchase_date_to
     if not (explicit_date or filters.amazon_order_id or ship_by):
-        since = now - timedelta(days=DEFAULT_DAYS)
-        filters = replace(filters, purchase_date_from=since)
-        applied.append(f"purchase_date_from={since.isoformat()} (last {DEFAULT_DAYS} days)")
+        since = LocalMidnight.days_after(now, 1 - DEFAULT_DAYS)
+        filters = replace(filters, purchase_date_from=since.earliest, purchased_since=since)
+        applied.append(
+            f"purchase_date_from=local midnight {DEFAULT_DAYS - 1} days before today on the "
+            f"calendar of each order's marketplace (last {DEFAULT_DAYS} calendar days; "
+            f"{since.other.isoformat()} for UTC)"
+        )
     if not (filters.statuses or filters.amazon_order_id or ship_by):
         filters = replace(filters, exclude_statuses=("Pending",))
         applied.append("status excludes Pending")
@@ -113,4 +134,6 @@ def _ship_by(filters: SearchFilters, ship_by: str, now: datetime) -> SearchFilte
         lsd_to = min(filter(None, (filters.latest_ship_date_to, now)))
         return replace(filters, latest_ship_date_to=lsd_to)
     lsd_from = max(filter(None, (filters.latest_ship_date_from, now)))
-    return replace(filters, latest_ship_date_from=lsd_from, latest_ship_date_before=DayEnd.of(now))
+    return replace(
+        filters, latest_ship_date_from=lsd_from, latest_ship_date_before=LocalMidnight.of(now)
+    )

@@ -3,7 +3,7 @@ returns, pickups, cancellation), plus the ship-by clock reading."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -83,6 +83,23 @@ def _newer(
     )
 
 
+# A carrier's statuses (``shared.events.fulfillment.SCAN_STATUSES``): every one but
+# ``pre_transit`` (a label made, the parcel not yet with the carrier) is a physical scan, which
+# is what makes a tracking number valid for Amazon (docs/adr/0051-account-health-as-amazon-
+# measures-it.md). A shipment keeps its newest ``MAX_SCANS`` scans; the first physical scan and
+# the first delivery are kept apart, so dropping old scans never changes them.
+NOT_A_SCAN = "pre_transit"
+DELIVERED = "delivered"
+MAX_SCANS = 100
+
+
+@dataclass(frozen=True)
+class Scan:
+    status: str
+    occurred_at: datetime
+    received_at: datetime
+
+
 @dataclass
 class Shipment:
     shipment_id: str
@@ -101,6 +118,42 @@ class Shipment:
     # Set when the carrier publishes no format the number could be checked against
     # (``carriers.warning``): the number was accepted, the seller should check it.
     tracking_warning: str | None = None
+    # When the seller gave this carrier and number (None in documents written before it was
+    # kept: ``confirmed_at`` then), and what the carrier has said of the parcel since.
+    tracking_given_at: datetime | None = None
+    scans: list[Scan] = field(default_factory=list)
+    first_scan_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+    @property
+    def tracking_since(self) -> datetime:
+        return self.tracking_given_at or self.confirmed_at
+
+    def record_scan(self, status: str, occurred_at: datetime, now: datetime) -> bool:
+        """Keep one carrier scan; False when it is a repeat (same status at the same moment)
+        or older than every scan kept and changing nothing."""
+        if any(s.status == status and s.occurred_at == occurred_at for s in self.scans):
+            return False
+        changed = self._summarise(status, occurred_at)
+        scans = sorted([*self.scans, Scan(status, occurred_at, now)], key=lambda s: s.occurred_at)
+        kept = scans[-MAX_SCANS:]
+        if len(kept) == len(self.scans) and kept == self.scans and not changed:
+            return False
+        self.scans = kept
+        return True
+
+    def _summarise(self, status: str, at: datetime) -> bool:
+        changed = False
+        if status != NOT_A_SCAN and (self.first_scan_at is None or at < self.first_scan_at):
+            self.first_scan_at, changed = at, True
+        if status == DELIVERED and (self.delivered_at is None or at < self.delivered_at):
+            self.delivered_at, changed = at, True
+        return changed
+
+    def new_tracking(self, now: datetime) -> None:
+        """The carrier or number changed: what the carrier said was of another parcel."""
+        self.tracking_given_at = now
+        self.scans, self.first_scan_at, self.delivered_at = [], None, None
 
     def note_amazon_confirmation(self, confirmation: AmazonConfirmation) -> bool:
         """Keep Amazon's answer unless a newer one is held; not an order change (no version

@@ -24,8 +24,9 @@ from datetime import datetime
 
 from fulfillment.adapters.outbox import cloud_events
 from fulfillment.adapters.pii import BuyerPII
+from fulfillment.domain import carriers
 from fulfillment.domain import commands as cmd
-from fulfillment.domain.errors import OrderNotFound
+from fulfillment.domain.errors import OrderNotFound, TrackingNumberNotFound
 from fulfillment.domain.model import (
     Cancellation,
     Item,
@@ -107,6 +108,42 @@ async def edit_shipment(uow: UnitOfWork, c: cmd.EditShipment, *, now: datetime) 
     )
     await _store(uow, order)
     return shipment
+
+
+@dataclass(frozen=True)
+class ScanRecorded:
+    amazon_order_id: str
+    shipment: Shipment
+    recorded: bool  # False: a repeat of a scan already held
+
+
+async def record_tracking_event(
+    uow: UnitOfWork, c: cmd.RecordTrackingEvent, *, now: datetime
+) -> list[ScanRecorded]:
+    """The scan on every shipment of the seller sent with this carrier and number (one parcel
+    can carry several orders); ``TrackingNumberNotFound`` when there is none."""
+    code = carriers.canonical(c.carrier_code)
+    number = carriers.normalise_tracking(c.tracking_number)
+    found: list[ScanRecorded] = []
+    changed: list[Order] = []
+    for order in await uow.orders.with_tracking(c.seller_id, number):
+        for shipment, recorded in order.record_scan(
+            carrier_code=code,
+            tracking_number=number,
+            status=c.status,
+            occurred_at=c.occurred_at,
+            now=now,
+        ):
+            found.append(ScanRecorded(order.amazon_order_id, shipment, recorded))
+        if order.events:
+            changed.append(order)
+    if not found:
+        raise TrackingNumberNotFound(code, number)
+    if changed:
+        await uow.orders.save_many(changed)
+        for order in changed:
+            uow.publish(announced(order, correlation_id.get()))
+    return found
 
 
 async def cancel_order(uow: UnitOfWork, c: cmd.CancelOrder, *, now: datetime) -> Cancellation:

@@ -40,6 +40,9 @@ class OrderRepository(Protocol):
 
     async def save_many(self, orders: Sequence[Order]) -> None: ...
 
+    async def with_tracking(self, seller_id: str, tracking_number: str) -> list[Order]:
+        """The seller's orders with a shipment of this tracking number, locked."""
+
     async def overdue_for_flagging(self, now: datetime, limit: int) -> list[Order]: ...
 
     async def search(self, filters: SearchFilters, page: SearchPage) -> list[Order]: ...

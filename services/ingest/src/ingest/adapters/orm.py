@@ -199,3 +199,31 @@ amazon_submissions = Table(
     Index("ix_amazon_submissions_order", "amazon_order_id", "created_at"),
     Index("ix_amazon_submissions_seller_status", "seller_id", "status", "created_at", "id"),
 )
+
+# Amazon's seller performance reports (GET_V2_SELLER_PERFORMANCE_REPORT), one row per request
+# per connection (docs/adr/0051-account-health-as-amazon-measures-it.md). status: requesting
+# (claimed; createReport not answered yet) | requested (Amazon's report_id known, followed) |
+# done (its document stored and announced) | failed. next_check_at: when a pass may take the
+# row next (a lease while one works on it).
+amazon_performance_reports = Table(
+    "amazon_performance_reports",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("seller_id", Text, nullable=False),
+    Column("connection_id", UUID(as_uuid=True), nullable=False),
+    Column("marketplace_ids", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("report_id", Text),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("next_check_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("reported_at", DateTime(timezone=True)),
+    Column("document", JSONB),
+    Column("error", Text),
+    Index("ix_amazon_performance_reports_connection", "connection_id", "requested_at"),
+    Index(
+        "ix_amazon_performance_reports_open",
+        "next_check_at",
+        postgresql_where=text("status IN ('requesting', 'requested')"),
+    ),
+)

@@ -57,6 +57,39 @@ class TargetOut(_Out):
     bands: dict[str, str] = Field(description="the values each status covers")
 
 
+class AmazonMarketplaceFigureOut(_Out):
+    marketplace_id: str
+    value: str | None = Field(description="Amazon's rate as it wrote it")
+    numerator: int | None
+    denominator: int | None
+    status: str | None = Field(description="Amazon's GOOD, BAD or NONE")
+    reporting_date_from: datetime | None
+    reporting_date_to: datetime | None
+
+
+class AmazonFigureOut(_Out):
+    value: str | None = Field(
+        description="Amazon's rate for the seller: its own with one marketplace, the summed "
+        "counts' ratio with several"
+    )
+    numerator: int | None
+    denominator: int | None
+    disagrees: bool | None = Field(
+        description="true when no rate rounds to both figures (see status_rule.amazon); null "
+        "when either figure is missing"
+    )
+    difference: str | None = Field(description="Amazon's value minus Orderflow's")
+    by_marketplace: list[AmazonMarketplaceFigureOut]
+
+
+class AmazonReportOut(_Out):
+    marketplace_id: str
+    report_id: str
+    reported_at: datetime
+    fetched_at: datetime
+    account_status: str | None = Field(description="Amazon's, e.g. NORMAL, AT_RISK")
+
+
 class MetricOut(_Out):
     name: str
     scope: str
@@ -69,6 +102,10 @@ class MetricOut(_Out):
     breakdown: dict[str, int]
     definition: str
     note: str | None
+    amazon: AmazonFigureOut | None = Field(
+        description="Amazon's own figure (its seller performance report); null when no report "
+        "was received or it does not carry this metric"
+    )
 
 
 class AccountHealthOut(_Out):
@@ -76,6 +113,10 @@ class AccountHealthOut(_Out):
     as_of: datetime
     status_rule: dict[str, str]
     metrics: list[MetricOut]
+    amazon_reports: list[AmazonReportOut] = Field(
+        description="per marketplace, the newest seller performance report received from Amazon "
+        "(empty: none)"
+    )
 
 
 class AlertOut(_Out):

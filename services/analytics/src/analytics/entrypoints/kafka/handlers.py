@@ -10,7 +10,7 @@ from __future__ import annotations
 from analytics.service_layer import projections
 from analytics.service_layer.projections import Projection, RunProjection, one_by_one
 from analytics.service_layer.unit_of_work import UnitOfWork
-from shared.events import ads, defects, fulfillment, orders
+from shared.events import ads, defects, fulfillment, orders, performance
 from shared.messaging.inbox import Batched, Events, Handler
 
 
@@ -22,11 +22,13 @@ def projection_table() -> dict[str, RunProjection]:
     single |= {
         fulfillment.SHIPMENT_CONFIRMED: projections.project_shipment,
         fulfillment.SHIPMENT_UPDATED: projections.project_shipment,
+        fulfillment.SHIPMENT_SCANNED: projections.project_shipment,
         fulfillment.ORDER_CANCELED: projections.project_cancel,
         fulfillment.ORDER_SHIP_LATE: projections.project_ship_late,
     }
     single |= {t: projections.project_case for t in defects.PAYLOADS}
     single |= {t: projections.project_ad_row for t in ads.PAYLOADS}
+    single |= {t: projections.project_amazon_health for t in performance.PAYLOADS}
     table: dict[str, RunProjection] = {t: projections.project_orders for t in orders.SNAPSHOT_TYPES}
     table |= {t: one_by_one(project) for t, project in single.items()}
     return table

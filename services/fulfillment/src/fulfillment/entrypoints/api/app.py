@@ -13,6 +13,7 @@ from fulfillment.entrypoints.api.routers import (
     refunds,
     returns,
     shipments,
+    tracking_events,
     uploads,
 )
 from shared.api.app import create_app
@@ -21,7 +22,8 @@ from shared.runtime import Resources, install_readiness
 
 DESCRIPTION = """The seller's Manage Orders, for FBA (AFN, read-only: Amazon ships) and FBM (MFN)
 orders. Keeps each order's fulfillment state from the `orders.v1` snapshots plus the seller's
-actions (shipments, cancellations, refunds, returns, pickups), which all go through one state
+actions (shipments, cancellations, refunds, returns, pickups) and the carriers' scans of
+its parcels (`POST /v1/tracking-events`), which all go through one state
 machine, and publishes what happens on `fulfillment.v1` through a transactional outbox."""
 
 
@@ -37,6 +39,7 @@ def build_app(resources: Resources[Any]) -> FastAPI:
             refunds.router,
             returns.router,
             pickups.router,
+            tracking_events.router,
             deadletters.router,
         ],
     )

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fulfillment.domain import model
 from shared import inputs
 from shared.api import files
+from shared.events.fulfillment import ScanStatus
 
 CancelReason = Literal[
     "NoInventory",
@@ -437,3 +438,39 @@ def order_out(o: model.Order, now: datetime) -> OrderOut:
         pii_status="held" if o.buyer_pii else "removed" if o.pii_removed_at else "none",
         pii_removed_at=o.pii_removed_at,
     )
+
+
+# ---- carrier tracking events -----------------------------------------------------------------
+
+
+class TrackingEventIn(_In):
+    """One carrier scan, as a carrier or a tracking aggregator reports it."""
+
+    carrier_code: inputs.CarrierCode = Field(
+        description="the carrier code the shipment was confirmed with", examples=["UPS"]
+    )
+    tracking_number: inputs.TrackingNumber
+    status: ScanStatus = Field(
+        description="pre_transit (label made, not yet with the carrier: not a physical scan), "
+        "in_transit, out_for_delivery, available_for_pickup, delivered, return_to_sender, "
+        "failure"
+    )
+    occurred_at: inputs.Moment = Field(description="when the carrier scanned the parcel")
+
+
+class ScannedShipmentOut(BaseModel):
+    amazon_order_id: str
+    shipment_id: str
+    recorded: bool = Field(description="false: this scan was held already (a repeat)")
+    first_scan_at: datetime | None = Field(description="the carrier's first physical scan")
+    delivered_at: datetime | None = Field(description="the carrier's first delivered scan")
+    scans: int = Field(description="scans held for the shipment")
+
+
+class TrackingEventOut(BaseModel):
+    carrier_code: str
+    tracking_number: str
+    status: str
+    occurred_at: datetime
+    recorded: bool = Field(description="true when at least one shipment took the scan as new")
+    shipments: list[ScannedShipmentOut]

@@ -41,6 +41,10 @@ LIMITS: dict[str, RateLimit] = {
     "createFeed": RateLimit(0.0083, 15),
     "getFeed": RateLimit(2.0, 15),
     "getFeedDocument": RateLimit(0.0222, 10),
+    # Reports API 2021-06-30 (the model's usage plans)
+    "createReport": RateLimit(0.0167, 15),
+    "getReport": RateLimit(2.0, 15),
+    "getReportDocument": RateLimit(0.0167, 15),
     # Notifications API v1: every operation's plan is 1 per second, burst 5
     "getDestinations": RateLimit(1.0, 5),
     "createDestination": RateLimit(1.0, 5),

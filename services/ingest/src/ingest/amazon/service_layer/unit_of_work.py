@@ -1,7 +1,7 @@
 """The gateway's unit of work: intake's (orders, quarantine, uploads, ad rows: a sync page or a
 notification hands its orders to intake's handlers in the same transaction), plus connections,
-notifications, and everything sent to Amazon (shipment confirmations are its
-``shipment_confirmation`` view).
+notifications, Amazon's seller performance reports, and everything sent to Amazon (shipment
+confirmations are its ``shipment_confirmation`` view).
 
 The repositories are ``Protocol``s: the SQL ones are in ``amazon/adapters/``, the unit tests'
 in-memory ones in ``tests/ingest/fakes.py``. ``SqlGatewayUnitOfWork`` binds the SQL ones to the
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingest.amazon.adapters.confirmation_repository import ConfirmationRepository
+from ingest.amazon.adapters.performance_repository import PerformanceReportRepository
 from ingest.amazon.adapters.repository import ConnectionRepository, NotificationRepository
 from ingest.amazon.adapters.submission_repository import SubmissionRepository
 from ingest.intake.service_layer.unit_of_work import IntakeUnitOfWork, SqlIntakeUnitOfWork
@@ -117,11 +118,26 @@ class Submissions(SubmissionView, Protocol):
     async def of_feed(self, feed_id: str) -> list[Any]: ...
 
 
+class PerformanceReports(Protocol):
+    """Amazon's seller performance reports requested per connection."""
+
+    async def claim_due_connections(self, now: datetime, every: timedelta, limit: int) -> int: ...
+
+    async def claim_open(self, now: datetime, lease: timedelta, limit: int) -> list[Any]: ...
+
+    async def update(self, report_row_id: int, **values: Any) -> None: ...
+
+    async def connection(self, connection_id: uuid.UUID) -> Any | None: ...
+
+    async def of_seller(self, seller_id: str, limit: int) -> list[Any]: ...
+
+
 class GatewayUnitOfWork(IntakeUnitOfWork):
     connections: Connections
     notifications: Notifications
     confirmations: Confirmations
     submissions: Submissions
+    performance_reports: PerformanceReports
 
     def submissions_of(self, kind: str | None) -> Submissions:
         """The submissions of one kind (None: every kind)."""
@@ -135,6 +151,7 @@ class SqlGatewayUnitOfWork(SqlIntakeUnitOfWork, GatewayUnitOfWork):
         self.notifications = NotificationRepository(session)
         self.confirmations = ConfirmationRepository(session)
         self.submissions = SubmissionRepository(session)
+        self.performance_reports = PerformanceReportRepository(session)
 
     def submissions_of(self, kind: str | None) -> Submissions:
         return SubmissionRepository(self.session, kind=kind)

@@ -1,4 +1,5 @@
-"""``/v1/account-health``: Amazon's seller metrics from our own events, against their targets."""
+"""``/v1/account-health``: Amazon's seller metrics from our own events, against their targets,
+each beside Amazon's own figure (its seller performance report)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from analytics.domain import metrics
+from analytics.domain.amazon_figures import AmazonFigure
 from analytics.entrypoints.api.deps import Deps, OneSeller, Uow
 from analytics.entrypoints.api.schemas import AccountHealthOut
 from analytics.service_layer import queries
@@ -21,10 +23,53 @@ STATUS_RULE = {
     "critical": "the target is missed by 25% of the allowed failure or more",
     "insufficient_data": "nothing to measure in the window, or no data source",
     "windows": "closed intervals [as_of - days, as_of] on the date named by window.by",
+    "amazon": "Amazon's figure from its seller performance report, beside ours; disagrees is "
+    "true when the two differ by more than their rounding: a figure written with n decimals "
+    "stands for every rate within half a unit of its n-th place (ours, 4 places: 0.00005), so "
+    "they disagree when they are further apart than those two half units together. Amazon's "
+    "reporting range is its own (shown per marketplace), not our window",
 }
 
 
-def metric_out(m: metrics.Metric) -> dict[str, Any]:
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def amazon_out(figure: AmazonFigure | None) -> dict[str, Any] | None:
+    if figure is None:
+        return None
+    return {
+        "value": _text(figure.value),
+        "numerator": figure.numerator,
+        "denominator": figure.denominator,
+        "disagrees": figure.disagrees,
+        "difference": _text(figure.difference),
+        "by_marketplace": [
+            {
+                "marketplace_id": r.marketplace_id,
+                "value": _text(r.value),
+                "numerator": r.numerator,
+                "denominator": r.denominator,
+                "status": r.status,
+                "reporting_date_from": r.reporting_from,
+                "reporting_date_to": r.reporting_to,
+            }
+            for r in figure.by_marketplace
+        ],
+    }
+
+
+def report_out(row: Any) -> dict[str, Any]:
+    return {
+        "marketplace_id": row.marketplace_id,
+        "report_id": row.report_id,
+        "reported_at": row.reported_at,
+        "fetched_at": row.fetched_at,
+        "account_status": row.account_status,
+    }
+
+
+def metric_out(m: metrics.Metric, amazon: AmazonFigure | None = None) -> dict[str, Any]:
     return {
         "name": m.name,
         "scope": m.scope,
@@ -46,13 +91,15 @@ def metric_out(m: metrics.Metric) -> dict[str, Any]:
         "breakdown": m.breakdown,
         "definition": m.definition,
         "note": m.note,
+        "amazon": amazon_out(amazon),
     }
 
 
 @router.get(
     "",
     response_model=AccountHealthOut,
-    summary="ODR, late shipment, cancel and valid-tracking rates, with status",
+    summary="ODR, late shipment, cancel, valid-tracking and on-time delivery rates, with "
+    "status, each beside Amazon's own figure",
 )
 async def get_account_health(
     seller: OneSeller,
@@ -68,5 +115,6 @@ async def get_account_health(
         "seller_id": seller,
         "as_of": moment,
         "status_rule": STATUS_RULE,
-        "metrics": [metric_out(m) for m in found],
+        "metrics": [metric_out(m, a) for m, a in zip(found.metrics, found.amazon, strict=True)],
+        "amazon_reports": [report_out(r) for r in found.amazon_reports],
     }

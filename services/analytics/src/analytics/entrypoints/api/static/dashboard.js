@@ -57,11 +57,15 @@
     const colors = { good: "#2e7d32", at_risk: "#f9a825", critical: "#c62828" };
     const traces = shown.map((m, i) => {
       const threshold = Number(m.target.threshold) * 100;
+      // Amazon's own figure, when its report carries the metric: the delta is ours minus it
+      const amazon = m.amazon && m.amazon.value !== null ? Number(m.amazon.value) * 100 : null;
+      const flag = m.amazon && m.amazon.disagrees ? " ≠ Amazon" : "";
       return {
-        type: "indicator", mode: "gauge+number",
+        type: "indicator", mode: amazon === null ? "gauge+number" : "gauge+number+delta",
         value: Number(m.value) * 100,
         number: { suffix: "%", valueformat: ".2f" },
-        title: { text: `${m.name.replace(/_/g, " ")} (${m.scope})`, font: { size: 12 } },
+        delta: amazon === null ? undefined : { reference: amazon, valueformat: ".2f", suffix: " vs Amazon" },
+        title: { text: `${m.name.replace(/_/g, " ")} (${m.scope})${flag}`, font: { size: 12 } },
         domain: { row: Math.floor(i / columns), column: i % columns },
         gauge: {
           axis: { range: [0, m.target.direction === "below" ? Math.max(threshold * 3, 1) : 100] },
@@ -76,7 +80,11 @@
     }, { displayModeBar: false });
     const missing = report.metrics.filter((m) => m.value === null);
     $("health-notes").textContent = missing
-      .map((m) => `${m.name} (${m.scope}): ${m.status}`).join(" · ");
+      .map((m) => {
+        const amazon = m.amazon && m.amazon.value !== null
+          ? `; Amazon: ${(Number(m.amazon.value) * 100).toFixed(2)}%` : "";
+        return `${m.name} (${m.scope}): ${m.status}${amazon}`;
+      }).join(" · ");
   }
 
   function drawAlerts(page) {

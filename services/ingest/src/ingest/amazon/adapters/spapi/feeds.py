@@ -13,29 +13,23 @@ SP-API calls go through ``SpApiHttp`` (per seller and operation token buckets at
 usage plans, 429 back-off, token renewal, ``SpApiRequestError`` for other 4xx). createFeed's plan
 is 0.0083/s with a burst of 15: send one feed per batch of messages, never one per action. The
 presigned urls are not SP-API operations: their transport errors and 5xx are retried with the
-same back-off, a 4xx (an expired url: it lasts 5 minutes) raises ``FeedTransferError``.
+same back-off, a 4xx (an expired url: it lasts 5 minutes) raises ``FeedTransferError``
+(``documents.py``, shared with the Reports API).
 """
 
 from __future__ import annotations
 
-import gzip
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import httpx
-
+from ingest.amazon.adapters.spapi.documents import decompressed, transfer
 from ingest.amazon.adapters.spapi.http import SpApiHttp
-from ingest.amazon.domain.connections import SpApiUnavailable
 from ingest.amazon.domain.feed_messages import (
     XML_CONTENT_TYPE,
     ProcessingReport,
     parse_processing_report,
 )
-from ingest.amazon.domain.throttle import backoff_delay
-
-log = logging.getLogger(__name__)
 
 BASE = "/feeds/2021-06-30"
 FINAL_STATUSES = frozenset({"DONE", "CANCELLED", "FATAL"})
@@ -141,11 +135,7 @@ class FeedsClient:
 
     async def download(self, document: FeedDocument) -> bytes:
         content = await self._transfer("GET", document.url, "download")
-        if document.compression_algorithm == "GZIP":
-            return gzip.decompress(content)
-        if document.compression_algorithm:
-            raise ValueError(f"unknown compressionAlgorithm {document.compression_algorithm}")
-        return content
+        return decompressed(content, document.compression_algorithm)
 
     # -- the whole flow ----------------------------------------------------------------------
 
@@ -192,19 +182,12 @@ class FeedsClient:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> bytes:
-        retry = self.http.retry
-        for attempt in range(1, retry.max_attempts + 1):
-            try:
-                response = await self.http.client.request(
-                    method, url, content=content, headers=headers
-                )
-            except httpx.HTTPError:
-                response = None
-            if response is not None and response.status_code < 300:
-                return response.content
-            if response is not None and response.status_code < 500:
-                raise FeedTransferError(response.status_code, what)
-            delay = backoff_delay(attempt, base=retry.base_seconds, cap=retry.cap_seconds)
-            log.info("feed document retry", extra={"what": what, "attempt": attempt})
-            await self.http.sleep(delay)
-        raise SpApiUnavailable(f"feed document {what} failed after {retry.max_attempts} attempts")
+        return await transfer(
+            self.http,
+            method,
+            url,
+            what,
+            refused=FeedTransferError,
+            content=content,
+            headers=headers,
+        )

@@ -175,9 +175,7 @@ class Report:
 class Read:
     name: str
     service: str
-    # The request for the i-th call: a path with its query (GET), or None for the alert job.
-    request: Callable[[int], str]
-    kind: str  # "search", "report" (sales, ads, health), "trace", "other"
+    request: Callable[[int], str]  # the i-th call's path and query (GET); "" for the alert job
 
 
 def _q(path: str, **params: Any) -> str:
@@ -222,7 +220,6 @@ def reads(loader: Loader, now: datetime) -> list[Read]:
             "search: order id",
             "fulfillment",
             lambda i: _q("/v1/orders", amazon_order_id=order_id(i)),
-            "search",
         ),
         Read(
             "search: date range",
@@ -232,14 +229,11 @@ def reads(loader: Loader, now: datetime) -> list[Read]:
                 purchase_date_from=(middle - timedelta(days=30 + i % 7)).isoformat(),
                 purchase_date_to=(middle - timedelta(days=i % 7)).isoformat(),
             ),
-            "search",
         ),
     ]
     for name, params in search:
-        out.append(Read(f"search: {name}", "fulfillment", _search(params, None), "search"))
-        out.append(
-            Read(f"search: {name}, all history", "fulfillment", _search(params, oldest), "search")
-        )
+        out.append(Read(f"search: {name}", "fulfillment", _search(params, None)))
+        out.append(Read(f"search: {name}, all history", "fulfillment", _search(params, oldest)))
     for days, start in (("30", month), ("365", year)):
         for granularity, group_by in (("day", "none"), ("week", "none"), ("day", "sku")):
             label = "SKU" if group_by == "sku" else granularity
@@ -251,28 +245,18 @@ def reads(loader: Loader, now: datetime) -> list[Read]:
             }
             out.append(
                 Read(
-                    f"sales by {label}, {days} days",
-                    "analytics",
-                    _fixed(_q("/v1/sales", **query)),
-                    "report",
+                    f"sales by {label}, {days} days", "analytics", _fixed(_q("/v1/sales", **query))
                 )
             )
         ads = {"from": start, "to": today.isoformat(), "group_by": "asin"}
         out.append(
-            Read(
-                f"ads summary, {days} days",
-                "analytics",
-                _fixed(_q("/v1/ads/summary", **ads)),
-                "report",
-            )
+            Read(f"ads summary, {days} days", "analytics", _fixed(_q("/v1/ads/summary", **ads)))
         )
     out += [
-        Read("account health", "analytics", _fixed("/v1/account-health"), "report"),
-        Read("problem orders", "defects", _fixed("/v1/problem-orders"), "other"),
-        Read(
-            "trace of one order", "analytics", lambda i: f"/v1/orders/{order_id(i)}/trace", "trace"
-        ),
-        Read("alert job, every seller", "analytics", _fixed(""), "other"),
+        Read("account health", "analytics", _fixed("/v1/account-health")),
+        Read("problem orders", "defects", _fixed("/v1/problem-orders")),
+        Read("trace of one order", "analytics", lambda i: f"/v1/orders/{order_id(i)}/trace"),
+        Read("alert job, every seller", "analytics", _fixed("")),
     ]
     return out
 

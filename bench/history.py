@@ -22,6 +22,9 @@ Manage Orders search p99 < 100 ms; sales, ads summary and account health p99 < 3
 365 days; the trace p99 < 100 ms; from 100,000 to 1,000,000 orders, an indexed lookup's p50
 at most twice as long.
 
+``BENCH_HISTORY_KEEP=1`` keeps the databases; ``BENCH_HISTORY_REUSE=<tag>`` measures kept ones
+again (migrated to this tree's head) without loading them.
+
 Prints a summary per size, the targets and the growth, then the JSON document (also saved
 under ``bench/results/``) as the last line. Figures only: nothing fails because a read is slow.
 """
@@ -41,7 +44,7 @@ from urllib.parse import urlencode
 
 import httpx
 import uvloop
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.cluster import Infra
@@ -400,7 +403,7 @@ class Bench:
             from analytics.service_layer import alerting
 
             deps = self.resources["analytics"].deps
-            await alerting.evaluate(deps.uow, now=datetime.now(UTC))
+            await alerting.evaluate(deps.uow, now=deps.now())
             return 0, None
         response = await self.clients[read.service].get(read.request(i))
         return response.status_code, response.json()
@@ -441,15 +444,18 @@ def sizes_of(total: int) -> list[int]:
 
 
 @asynccontextmanager
-async def stores(server: Infra, tag: str) -> AsyncIterator[dict[str, Resources[Any]]]:
+async def stores(
+    server: Infra, tag: str, *, reuse: bool
+) -> AsyncIterator[dict[str, Resources[Any]]]:
     """A fresh, migrated database for each service, dropped afterwards (unless
-    ``BENCH_HISTORY_KEEP=1``), and its resources as the service opens them."""
+    ``BENCH_HISTORY_KEEP=1``), and its resources as the service opens them. ``reuse``: the
+    databases exist (kept by an earlier run) and are migrated to this tree's head and kept."""
     names = [f"{tag}_{service}" for service in SERVICES]
     try:
-        async with _opened(server, names) as out:
+        async with _opened(server, names, create=not reuse) as out:
             yield out
     finally:
-        if os.environ.get("BENCH_HISTORY_KEEP") != "1":
+        if os.environ.get("BENCH_HISTORY_KEEP") != "1" and not reuse:
             for name in names:
                 run_psql(
                     server.postgres.server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
@@ -457,11 +463,14 @@ async def stores(server: Infra, tag: str) -> AsyncIterator[dict[str, Resources[A
 
 
 @asynccontextmanager
-async def _opened(server: Infra, names: list[str]) -> AsyncIterator[dict[str, Resources[Any]]]:
+async def _opened(
+    server: Infra, names: list[str], *, create: bool
+) -> AsyncIterator[dict[str, Resources[Any]]]:
     async with AsyncExitStack() as stack:
         out: dict[str, Resources[Any]] = {}
         for service, database in zip(SERVICES, names, strict=True):
-            server.postgres.create_database(database)
+            if create:
+                server.postgres.create_database(database)
             url = server.postgres.url(database)
             await asyncio.to_thread(upgrade_to_head, spec_of(service).migrations_dir, url)
             settings = settings_of(service, url, KEYS)
@@ -470,6 +479,28 @@ async def _opened(server: Infra, names: list[str]) -> AsyncIterator[dict[str, Re
             )
         out["analytics"].deps.lag = _NoLag()  # no Kafka here: the trace reads no lag
         yield out
+
+
+async def _reused(
+    resources: dict[str, Resources[Any]], total: int, others: int
+) -> tuple[History, datetime, int]:
+    """The history kept in ``resources``' databases, and its present: the newest order was
+    placed one interval before it. The services' clocks run from that present (the run's own
+    time added), so "the last 7 days" and "30 days" are the days they were when it loaded."""
+    async with resources["fulfillment"].engine.connect() as conn:
+        found = (
+            await conn.execute(
+                text("SELECT count(*), max(purchase_date) FROM orders WHERE seller_id = :s"),
+                {"s": SELLER},
+            )
+        ).one()
+    count, newest = int(found[0]), found[1]
+    now = newest + timedelta(days=HISTORY_DAYS) / max(1, total) - timedelta(seconds=1)
+    started = datetime.now(UTC)
+    for r in resources.values():
+        r.deps.clock = lambda: now + (datetime.now(UTC) - started)
+    print(f"reusing {count} orders of the seller, as of {now.isoformat()}", flush=True)
+    return History(total, now, others), now, count
 
 
 class _NoLag:
@@ -490,12 +521,19 @@ async def run() -> Report:
     server.postgres.start()
     runs: list[SizeRun] = []
     try:
-        async with stores(server, f"history{int(time.time())}") as resources:
+        reuse = os.environ.get("BENCH_HISTORY_REUSE", "")
+        tag = reuse or f"history{int(time.time())}"
+        print(f"databases: {tag}_{{{','.join(SERVICES)}}}", flush=True)
+        async with stores(server, tag, reuse=bool(reuse)) as resources:
+            kept = 0
+            if reuse:
+                history, now, kept = await _reused(resources, total, others)
             loader = Loader(resources, history, batch)
+            await loader.skip(kept)
             async with Bench(resources, iterations, seconds) as bench:
-                for size in sizes_of(total):
+                for size in [s for s in sizes_of(total) if s >= history.loaded]:
                     added = size - history.loaded
-                    took = await loader.grow(added)
+                    took = await loader.grow(added) if added else 0.0
                     print(
                         f"{size} orders of the seller (+{size} others): loaded in {took:.0f} s",
                         flush=True,
@@ -510,7 +548,7 @@ async def run() -> Report:
                             other_orders=size,
                             history_days=round((now - history.oldest) / timedelta(days=1), 1),
                             load_seconds=round(took, 1),
-                            loaded_per_s=round(2 * added / took, 1),
+                            loaded_per_s=round(2 * added / took, 1) if took else 0.0,
                             shipments=loader.shipments,
                             claims=loader.claims,
                             database_mib=await loader.sizes(),

@@ -13,6 +13,7 @@ import pytest
 from bench.common import ROOT, Percentiles
 from bench.history import GROWTH_MAX, LOOKUPS, ReadFigures, SizeRun, growth, targets
 from bench.history_data import SELLER, History
+from devstack.postgres import run_psql
 
 SEARCH_FILTERS = (
     "order id",
@@ -43,30 +44,36 @@ OTHER_READS = (
 )
 
 
-@pytest.mark.integration
-def test_a_tiny_history_run_reports_every_read_at_every_size(postgres_server: str) -> None:
+TINY = {
+    "BENCH_HISTORY_SERVER": "test",
+    "BENCH_HISTORY_ORDERS": "300",
+    "BENCH_HISTORY_SIZES": "100",
+    "BENCH_HISTORY_SELLERS": "5",
+    "BENCH_HISTORY_ITERATIONS": "2",
+    "BENCH_HISTORY_SECONDS": "0",
+    "BENCH_HISTORY_BATCH": "100",
+}
+
+
+def bench_history(**env: str) -> list[str]:
+    """``python -m bench.history`` at a tiny size on the test stack's PostgreSQL: its lines."""
     if "POSTGRES_URL" in os.environ:
         pytest.skip("runs on the PostgreSQL this test run started (.run/test)")
-    env = {
-        **os.environ,
-        "BENCH_HISTORY_SERVER": "test",
-        "BENCH_HISTORY_ORDERS": "300",
-        "BENCH_HISTORY_SIZES": "100",
-        "BENCH_HISTORY_SELLERS": "5",
-        "BENCH_HISTORY_ITERATIONS": "2",
-        "BENCH_HISTORY_SECONDS": "0",
-        "BENCH_HISTORY_BATCH": "100",
-    }
     done = subprocess.run(
         [sys.executable, "-m", "bench.history"],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, **TINY, **env},
         capture_output=True,
         text=True,
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
+    return done.stdout.strip().splitlines()
+
+
+@pytest.mark.integration
+def test_a_tiny_history_run_reports_every_read_at_every_size(postgres_server: str) -> None:
+    lines = bench_history()
     report = json.loads(lines[-1])
     assert report["benchmark"] == "history"
     assert [r["seller_orders"] for r in report["runs"]] == [100, 300]
@@ -93,6 +100,25 @@ def test_a_tiny_history_run_reports_every_read_at_every_size(postgres_server: st
     assert all(t["met"] is None for t in report["targets"])  # judged at 1,000,000 only
     assert {g["read"] for g in report["growth"]} >= {"search: order id", "trace of one order"}
     assert "targets:" in lines and "growth (p50):" in lines
+
+
+@pytest.mark.integration
+def test_kept_databases_are_measured_again_without_loading(postgres_server: str) -> None:
+    first = bench_history(BENCH_HISTORY_KEEP="1", BENCH_HISTORY_ITERATIONS="1")
+    tag = first[0].removeprefix("databases: ").split("_{")[0]
+    try:
+        again = bench_history(BENCH_HISTORY_REUSE=tag, BENCH_HISTORY_ITERATIONS="1")
+    finally:
+        for service in ("fulfillment", "defects", "analytics"):
+            run_psql(postgres_server, f'DROP DATABASE IF EXISTS "{tag}_{service}" WITH (FORCE)')
+    [run] = json.loads(again[-1])["runs"]  # only the size the databases hold
+    assert (run["seller_orders"], run["load_seconds"]) == (300, 0.0)
+    by_name = {r["name"]: r for r in run["reads"]}
+    assert by_name["search: order id"]["found"] == 1  # the samples are orders the stores hold
+    assert by_name["trace of one order"]["found"] >= 1
+    before = {r["name"]: r for r in json.loads(first[-1])["runs"][-1]["reads"]}
+    for name in ("sales by day, 30 days", "sales by day, 365 days", "search: status"):
+        assert by_name[name]["found"] == before[name]["found"]  # the same days, as of its load
 
 
 @pytest.mark.unit

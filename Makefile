@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_LINK_MODE := copy
 
-.PHONY: help setup up down status test check lint typecheck unit integration asyncapi asyncapi-parser fuzz bench bench-compare bench-ingest bench-consumers faults browser clean
+.PHONY: help setup up down status test check lint typecheck unit integration asyncapi asyncapi-parser fuzz bench bench-compare bench-ingest bench-consumers bench-capacity faults browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ bench-ingest: setup ## benchmark ingest: orders/s accepted and published, latenc
 
 bench-consumers: setup ## benchmark each consumer's apply of orders.v1 in process (BENCH_ORDERS=N, BENCH_RUN=N)
 	$(PY) -m bench.consumers
+
+bench-capacity: setup ## CPU an order by role, each role alone, on 12 and 1 partitions (BENCH_ORDERS, BENCH_REPEAT)
+	$(PY) -m bench.capacity
 
 clean: down ## stop everything and remove local data (.run/, and the clusters root keeps for it in /var/lib/orderflow)
 	@[ ! -x $(PY) ] || $(PY) -m devstack clean

@@ -44,7 +44,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from bench.cluster import API_KEY, SUBSCRIBES, Cluster, cpu_seconds
-from bench.common import Machine, Spread, connect, machine, save, spread
+from bench.common import Machine, Spread, connect, machine, save, speed_probe_ms, spread
 from bench.endtoend import INFRA, checkpoint, versions
 from bench.loadgen import LoadProcess, LoadSpec
 from bench.stores import kafka_clients, partitions
@@ -81,6 +81,9 @@ class RoleRun:
     orders_per_s: float
     cpu_ms_per_order: dict[str, float]  # "role" (its process), "postgres", "kafka"
     wal_bytes_per_order: int
+    # The machine's speed just before (bench.common.speed_probe_ms): on a busy host every
+    # process's CPU an order grows with it.
+    speed_probe_ms: float
 
     @property
     def name(self) -> str:
@@ -109,6 +112,7 @@ class RoleFigures:
     postgres_cpu_ms_per_order: Spread
     kafka_cpu_ms_per_order: Spread
     wal_bytes_per_order: Spread
+    speed_probe_ms: Spread
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,7 @@ def role_run(
     orders: float,
     start: Reading,
     end: Reading,
+    speed_probe_ms: float,
 ) -> RoleRun:
     """The figures of a window from two ``Meter`` readings and the orders' worth done."""
     seconds = end[0] - start[0]
@@ -190,6 +195,7 @@ def role_run(
             for k in start[1]
         },
         wal_bytes_per_order=round((end[2] - start[2]) / orders) if orders else 0,
+        speed_probe_ms=speed_probe_ms,
     )
 
 
@@ -206,6 +212,7 @@ async def intake(cluster: Cluster, plan: Plan, prefix: str) -> RoleRun:
         batch_size=plan.batch,
         in_flight=plan.in_flight,
     )
+    probe = speed_probe_ms()
     load = LoadProcess(spec, cluster.log_dir)  # returns once the orders are built
     try:
         start = await meter.read()
@@ -214,7 +221,7 @@ async def intake(cluster: Cluster, plan: Plan, prefix: str) -> RoleRun:
     finally:
         await meter.close()
     cluster.stop("ingest", "api")
-    return role_run("ingest", "api", len(result.accepted), start, end)
+    return role_run("ingest", "api", len(result.accepted), start, end, probe)
 
 
 class Backlog(Protocol):
@@ -235,6 +242,7 @@ async def drain(
     if not initial:
         return None
     meter = Meter(cluster, f"{service}-{role}")
+    probe = speed_probe_ms()
     cluster.start(service, role)
     # The window opens at the last reading before the first progress: the work is all of
     # it, and at most POLL_S of the process's start-up falls inside.
@@ -248,7 +256,7 @@ async def drain(
             if start is None and left < initial:
                 start = before or reading
             if left == 0 and start is not None:
-                return role_run(service, role, orders, start, reading)
+                return role_run(service, role, orders, start, reading, probe)
             before = reading
             await asyncio.sleep(POLL_S)
         raise TimeoutError(f"{service}-{role}: {await backlog()} of {initial} still waiting")
@@ -366,6 +374,7 @@ def figures(rounds: list[Round]) -> list[RoleFigures]:
             postgres_cpu_ms_per_order=spread([s.cpu_ms_per_order["postgres"] for s in runs]),
             kafka_cpu_ms_per_order=spread([s.cpu_ms_per_order["kafka"] for s in runs]),
             wal_bytes_per_order=spread([s.wal_bytes_per_order for s in runs]),
+            speed_probe_ms=spread([s.speed_probe_ms for s in runs]),
         )
         for (name, count), runs in groups.items()
     ]
@@ -407,7 +416,7 @@ def summary(report: Report) -> str:
             f"  {f.role} on {f.partitions} partition(s), {f.runs} runs: "
             f"{_m(f.orders_per_s)} orders/s; CPU ms/order: own {_m(f.role_cpu_ms_per_order)}, "
             f"PostgreSQL {_m(f.postgres_cpu_ms_per_order)}, Kafka {_m(f.kafka_cpu_ms_per_order)}; "
-            f"WAL {_m(f.wal_bytes_per_order)} B/order"
+            f"WAL {_m(f.wal_bytes_per_order)} B/order; speed probe {_m(f.speed_probe_ms)} ms"
         )
     for r in report.rounds:
         lines.append(f"  broker bytes/order ({r.partitions} partitions): {r.topic_bytes_per_order}")

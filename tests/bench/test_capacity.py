@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 def test_a_window_s_cpu_and_wal_are_divided_by_the_orders_worth_done() -> None:
     start = (10.0, {"role": 1.0, "postgres": 5.0, "kafka": 0.5}, 1_000_000)
     end = (14.0, {"role": 3.0, "postgres": 6.0, "kafka": 0.7}, 21_000_000)
-    run = role_run("fulfillment", "worker", 8000, start, end)
+    run = role_run("fulfillment", "worker", 8000, start, end, 10.5)
     assert run.name == "fulfillment-worker"
     assert run.orders_per_s == 2000.0
     assert run.cpu_ms_per_order == {"role": 0.25, "postgres": 0.125, "kafka": 0.025}
@@ -58,8 +58,10 @@ def _round(partitions: int, api_cpu: float, worker_rate: float) -> Round:
         partitions=partitions,
         orders=1000,
         steps=[
-            role_run("ingest", "api", 1000, reading, (1.0, {**reading[1], "role": api_cpu}, 0)),
-            role_run("fulfillment", "worker", 1000, reading, (1000 / worker_rate, reading[1], 0)),
+            role_run("ingest", "api", 1000, reading, (1.0, {**reading[1], "role": api_cpu}, 0), 10),
+            role_run(
+                "fulfillment", "worker", 1000, reading, (1000 / worker_rate, reading[1], 0), 20
+            ),
         ],
         topic_bytes_per_order={"orders.v1": 1500},
     )
@@ -99,4 +101,5 @@ def test_the_report_names_every_role_in_its_summary_and_document() -> None:
         "orders_per_s",
         "cpu_ms_per_order",
         "wal_bytes_per_order",
+        "speed_probe_ms",
     }

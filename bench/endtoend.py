@@ -495,10 +495,10 @@ async def _run(plan: Plan) -> Report:
     tag = f"bench{int(time.time())}"
     cluster = Cluster(INFRA, tag)
     cluster.create()
-    cluster.start_all(LAYOUTS[plan.layout])
     found_machine, found_versions = machine(), versions()
     profiler = "py-spy" if plan.profile_seconds and profile.available() else None
     try:
+        cluster.start_all(LAYOUTS[plan.layout])  # inside: one not ready stops the others
         await asyncio.sleep(3)  # the consumers join their groups
         runs = await platform_runs(Bench(cluster), plan)
         dead = cluster.dead()

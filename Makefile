@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_LINK_MODE := copy
 
-.PHONY: help setup up down status test check lint typecheck unit integration asyncapi asyncapi-parser fuzz bench bench-compare bench-ingest bench-consumers bench-history faults browser clean
+.PHONY: help setup up down status test check lint typecheck unit integration asyncapi asyncapi-parser fuzz bench bench-compare bench-ingest bench-consumers bench-history bench-capacity faults browser clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ bench-consumers: setup ## benchmark each consumer's apply of orders.v1 in proces
 
 bench-history: setup ## the read routes' p50/p99 and rows read as one seller's history grows to BENCH_HISTORY_ORDERS (1,000,000; and as many over 1,000 others)
 	$(PY) -m bench.history
+
+bench-capacity: setup ## CPU an order by role, each role alone, on 12 and 1 partitions (BENCH_ORDERS, BENCH_REPEAT)
+	$(PY) -m bench.capacity
 
 clean: down ## stop everything and remove local data (.run/, and the clusters root keeps for it in /var/lib/orderflow)
 	@[ ! -x $(PY) ] || $(PY) -m devstack clean

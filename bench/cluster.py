@@ -279,7 +279,9 @@ class Cluster:
             if role in ("api", "all"):
                 self.wait_ready(service)
 
-    def wait_ready(self, service: str, timeout: float = 90.0) -> None:
+    def wait_ready(self, service: str, timeout: float = 180.0) -> None:
+        # 180 s: twelve processes (BENCH_LAYOUT=roles) starting at once on a busy 2-core
+        # machine took over 90 s to answer /readyz.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for proc in self.procs.values():

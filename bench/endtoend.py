@@ -110,7 +110,15 @@ from bench.stores import Completion, wait_complete
 from bench.targets import Limits, Ratios, Targets, ratios, targets, targets_line
 from bench.timeline import Timeline
 
-INFRA = Infra("bench", kafka_port=29092, controller_port=29093, postgres_port=25432)
+# BENCH_KAFKA_PORT (the controller's is the next) and BENCH_POSTGRES_PORT move the private
+# servers off ports another checkout's servers hold.
+_KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "29092"))
+INFRA = Infra(
+    "bench",
+    kafka_port=_KAFKA_PORT,
+    controller_port=_KAFKA_PORT + 1,
+    postgres_port=int(os.environ.get("BENCH_POSTGRES_PORT", "25432")),
+)
 # Visibility is polled for a sample of orders: 1,000 ids every 20 ms was half of PostgreSQL's
 # work in the run (pg_stat_statements), so the probe itself slowed what it measured.
 SAMPLED = 250
@@ -475,8 +483,8 @@ class Report:
 async def run() -> Report:
     plan = Plan.from_env()
     was_running = INFRA.is_running()
-    INFRA.start()
     try:
+        INFRA.start()
         return await _run(plan)
     finally:
         if not was_running:  # leave the machine as we found it
@@ -487,10 +495,10 @@ async def _run(plan: Plan) -> Report:
     tag = f"bench{int(time.time())}"
     cluster = Cluster(INFRA, tag)
     cluster.create()
-    cluster.start_all(LAYOUTS[plan.layout])
     found_machine, found_versions = machine(), versions()
     profiler = "py-spy" if plan.profile_seconds and profile.available() else None
     try:
+        cluster.start_all(LAYOUTS[plan.layout])  # inside: one not ready stops the others
         await asyncio.sleep(3)  # the consumers join their groups
         runs = await platform_runs(Bench(cluster), plan)
         dead = cluster.dead()

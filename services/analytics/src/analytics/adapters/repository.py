@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.adapters import orm
+from analytics.adapters import daily_sales, orm
 from analytics.domain.errors import AlertRaced
 from analytics.domain.metrics import (
     CANCEL_DAYS,
@@ -43,6 +43,7 @@ from analytics.domain.metrics import (
     Window,
 )
 from analytics.domain.model import Alert
+from analytics.service_layer.repositories import SalesFigures, SalesKey
 from shared.db import bulk
 
 FULFILLMENT_DATES = ("purchase_date", "latest_ship_date", "canceled_at", "ship_late_at")
@@ -111,6 +112,17 @@ class ReadModels:
             await self.session.execute(_DELETE_ITEMS, {"ids": list(held_ids)})
         await bulk.insert_rows(self.session, orm.order_items, items)
 
+    async def lock_sales_of(self, ids: Collection[str]) -> None:
+        await self.session.execute(daily_sales.LOCK_ORDERS, {"ids": sorted(ids)})
+
+    async def sales_contributions(self, ids: Collection[str]) -> dict[SalesKey, SalesFigures]:
+        rows = await self.session.execute(daily_sales.CONTRIBUTIONS, {"ids": sorted(ids)})
+        return {tuple(r[:6]): tuple(r[6:]) for r in rows}
+
+    async def add_to_daily_sales(self, figures: dict[SalesKey, SalesFigures]) -> None:
+        if figures:
+            await self.session.execute(daily_sales.ADD, daily_sales.as_rows(figures))
+
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None:
         t = orm.fulfillment_orders
         stmt = select(t).where(t.c.amazon_order_id == amazon_order_id).with_for_update()
@@ -173,41 +185,6 @@ class Reads:
     async def _rows(self, stmt: Any) -> list[Any]:
         return list((await self.session.execute(stmt)).all())
 
-    async def orders_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> list[Any]:
-        stmt = select(orm.orders).where(self._in_range(seller_id, start, end))
-        return await self._rows(stmt)
-
-    def _in_range(self, seller_id: str | None, start: datetime, end: datetime) -> Any:
-        o = orm.orders.c
-        where = and_(o.purchase_date >= start, o.purchase_date < end)
-        return where if seller_id is None else and_(where, o.seller_id == seller_id)
-
-    async def items_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> list[Any]:
-        """Items of the orders purchased in ``[start, end)`` (a join, never an id list)."""
-        i, o = orm.order_items.c, orm.orders.c
-        stmt = (
-            select(orm.order_items)
-            .join(orm.orders, o.amazon_order_id == i.amazon_order_id)
-            .where(self._in_range(seller_id, start, end))
-        )
-        return await self._rows(stmt)
-
-    async def canceled_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> set[str]:
-        """Orders purchased in ``[start, end)`` that fulfillment reported canceled."""
-        f, o = orm.fulfillment_orders.c, orm.orders.c
-        stmt = (
-            select(f.amazon_order_id)
-            .join(orm.orders, o.amazon_order_id == f.amazon_order_id)
-            .where(self._in_range(seller_id, start, end), f.canceled_at.is_not(None))
-        )
-        return set((await self.session.execute(stmt)).scalars())
-
     async def health_counts(
         self, seller_id: str, *, as_of: datetime, since: datetime
     ) -> HealthCounts:
@@ -244,9 +221,27 @@ class Reads:
         stmt = select(e.seller_id).where(e.id > after_id, e.id <= upto_id).distinct()
         return list((await self.session.execute(stmt)).scalars())
 
-    async def ad_rows(self, seller_id: str | None, start: date, end: date) -> list[Any]:
+    async def daily_sales(
+        self, seller_id: str | None, kind: str, start: date, end: date, period: str | None
+    ) -> list[Any]:
+        """The sales rollup of ``kind`` over days ``start`` to ``end``, summed by ``period``
+        (``day``, ``week`` or ``None``), currency and keys (see ``adapters.daily_sales``)."""
+        stmt = daily_sales.read_sql(period, seller_id is not None)
+        params = {"kind": kind, "start": start, "end": end, "seller_id": seller_id}
+        if seller_id is None:
+            del params["seller_id"]
+        return list((await self.session.execute(stmt, params)).all())
+
+    async def ad_totals(self, seller_id: str | None, start: date, end: date) -> list[Any]:
+        """The ad rows dated ``start`` to ``end`` summed by ASIN, SKU and currency."""
         a = orm.ad_performance.c
-        stmt = select(orm.ad_performance).where(a.date >= start, a.date <= end)
+        keys = (a.asin, a.seller_sku, a.currency_code)
+        figures = (a.attributed_orders, a.spend, a.attributed_sales, a.clicks, a.impressions)
+        stmt = (
+            select(*keys, *(func.sum(f).label(f.name) for f in figures))
+            .where(a.date >= start, a.date <= end)
+            .group_by(*keys)
+        )
         if seller_id is not None:
             stmt = stmt.where(a.seller_id == seller_id)
         return await self._rows(stmt)

@@ -86,6 +86,8 @@ class Store:
 
     tables: Tables = field(default_factory=Tables)
     health: dict[str, HealthCounts] = field(default_factory=dict)
+    # when time alone may next change a seller's health counts (absent: never)
+    health_changes: dict[str, datetime] = field(default_factory=dict)
     published: list[Queued] = field(default_factory=list)
     now: datetime = EPOCH  # recorded_at of event-log rows
     race_on_add: bool = False  # alerts.add raises AlertRaced (another process was first)
@@ -277,6 +279,14 @@ class FakeReads:
         self, seller_id: str, *, as_of: datetime, since: datetime
     ) -> HealthCounts:
         return self.store.health.get(seller_id, no_counts())
+
+    async def health_next_change(
+        self, seller_id: str, *, as_of: datetime, since: datetime
+    ) -> datetime | None:
+        return self.store.health_changes.get(seller_id)
+
+    async def sellers_with_events_since(self, moment: datetime) -> list[str]:
+        return sorted({e["seller_id"] for e in self.t.events if e["recorded_at"] >= moment})
 
     async def sellers(self) -> list[str]:
         sellers = {o["seller_id"] for o in self.t.orders.values()}

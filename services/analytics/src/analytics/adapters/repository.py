@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -203,6 +203,23 @@ class Reads:
             pre_fulfillment_cancel=ratio("cancel"),
             valid_tracking=ratio("vtr"),
         )
+
+    async def health_next_change(
+        self, seller_id: str, *, as_of: datetime, since: datetime
+    ) -> datetime | None:
+        """The moment from which time alone may change what ``health_counts`` counts (a date
+        of the seller's rows reaching a window's edge): until then the counts are those at
+        ``as_of``. None when no date ever will."""
+        return (
+            await self.session.execute(_next_change(seller_id, as_of, since))
+        ).scalar_one_or_none()
+
+    async def sellers_with_events_since(self, moment: datetime) -> list[str]:
+        """The sellers with ``order_events`` recorded since ``moment`` (found through the BRIN
+        index on ``recorded_at``)."""
+        e = orm.order_events.c
+        stmt = select(e.seller_id).where(e.recorded_at >= moment).distinct()
+        return list((await self.session.execute(stmt)).scalars())
 
     async def sellers(self) -> list[str]:
         union = select(orm.orders.c.seller_id).union(
@@ -506,3 +523,50 @@ def _within(moment: Any, as_of: datetime, days: int) -> Any:
     """``moment`` in the closed window ``[as_of - days, as_of]`` (NULL never is)."""
     window = Window.ending(as_of, days, by="")
     return moment.between(window.start, window.end)
+
+
+# --- when a seller's health can next change with time alone ----------------------------------
+#
+# Every window is closed, ``[as_of - days, as_of]``, on a date of the rows, and a row counts
+# when one of its dates is since ``since``: with no new event, the counts change only when
+# ``as_of`` passes a date plus one of those lengths. The alert job evaluates a seller with no
+# new events again only once ``as_of`` has reached the least such moment (docs/adr/0055). Every
+# length is tried on every date of every table (a superset of the edges the statement above
+# has): a new window on a new date only has to name its length here.
+
+HEALTH_DATES = {
+    orm.orders: ("purchase_date", "latest_ship_date"),
+    orm.fulfillment_orders: FULFILLMENT_DATES,
+    orm.shipments: ("ship_date", "latest_ship_date"),
+    orm.defect_cases: ("order_purchase_date",),
+}
+_RECENT_BY = {
+    orm.orders: ("purchase_date",),
+    orm.fulfillment_orders: FULFILLMENT_DATES,
+    orm.shipments: ("ship_date",),
+    orm.defect_cases: ("order_purchase_date",),
+}
+
+
+def _next_change(seller_id: str, as_of: datetime, since: datetime) -> Any:
+    history = as_of - since
+    lengths = sorted(
+        {timedelta(0), history, *(timedelta(days=d) for d in (ODR_DAYS, CANCEL_DAYS, VTR_DAYS))}
+        | {timedelta(days=d) for d in LSR_DAYS}
+    )
+    firsts = []
+    for table, dates in HEALTH_DATES.items():
+        c = table.c
+        edges = [_edge(c[d], as_of, length) for d in dates for length in lengths]
+        recent = _recent(table, seller_id, since, *_RECENT_BY[table])
+        firsts.append(select(func.least(*edges)).where(recent).scalar_subquery())
+    return select(func.least(*firsts))
+
+
+def _edge(date_column: Any, as_of: datetime, length: timedelta) -> Any:
+    """The first edge after ``as_of`` of the windows ``length`` long: a date enters them when
+    ``as_of`` reaches it (a date already reached has entered), and leaves when ``as_of``
+    passes ``date + length`` (``date + length = as_of`` has not left yet)."""
+    if not length:
+        return func.min(date_column).filter(date_column > as_of)
+    return func.min(date_column).filter(date_column >= as_of - length) + length

@@ -138,6 +138,12 @@ async def health_of(reads: Reads, seller_id: str, as_of: datetime) -> list[metri
     return metrics.account_health(counts, as_of)
 
 
+async def health_changes_next(reads: Reads, seller_id: str, as_of: datetime) -> datetime | None:
+    """When time alone may next change what ``health_of`` answers (None: not until new
+    events)."""
+    return await reads.health_next_change(seller_id, as_of=as_of, since=as_of - HISTORY)
+
+
 # --- advertising -----------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from analytics.adapters.daily_sales import contributions_sql
+from analytics.adapters.repository import Reads
 from analytics.bootstrap import SPEC
 from shared import topics
 from shared.db.migrations import upgrade_to_head
@@ -162,3 +163,28 @@ async def test_a_replayed_sequence_changes_nothing(db: Db) -> None:
     # The same payloads and versions again, in new events: every one stale or already held.
     await db.together(_sequence(random.Random(99), 30))
     assert (await _kept_and_recomputed(db))[0] == kept
+
+
+@pytest.mark.parametrize("period", ["day", "week", None])
+async def test_a_range_read_through_weeks_and_months_sums_its_days(
+    db: Db, period: str | None
+) -> None:
+    """Whole weeks and months inside a range are read from their own rows, the days around
+    them from the daily rows: the sums are those of the days alone."""
+    await db.together(_sequence(random.Random(7), 80))
+    rng = random.Random(period or "all")
+    days = await _table(db, f"SELECT {KEY}, {FIGURES} FROM daily_sales WHERE kind = 'sku'")
+    for _ in range(25):
+        start = date(2026, 5, 1) + timedelta(days=rng.randint(0, 40))
+        end = start + timedelta(days=rng.randint(0, 50))
+        expected: dict[tuple[Any, ...], list[Any]] = {}
+        for (seller, _, day, currency, dim1, dim2), figures in days.items():
+            if seller == SELLER and start <= day <= end:
+                at = {"day": day, "week": day - timedelta(days=day.weekday()), None: None}
+                held = expected.setdefault((at[period], currency, dim1, dim2), [0] * 5)
+                for n, value in enumerate(figures):
+                    held[n] += value
+        async with db.sessions() as session:
+            rows = await Reads(session).daily_sales(SELLER, "sku", start, end, period)
+        read = {(r.period, r.currency_code, r.dim1, r.dim2): list(r[4:]) for r in rows}
+        assert read == {k: v for k, v in expected.items() if v[0] or v[3] or v[4]}, (start, end)

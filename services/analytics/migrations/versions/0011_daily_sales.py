@@ -12,7 +12,7 @@ Create Date: 2026-12-07 23:50:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-from analytics.adapters.daily_sales import FIGURES, KEY, contributions_sql
+from analytics.adapters.daily_sales import FIGURES, KEY, coarser_sql, daily_sql
 
 revision = "0011"
 down_revision = "0008"
@@ -37,7 +37,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(*KEY),
     )
     columns = ", ".join(KEY + FIGURES)
-    op.execute(f"INSERT INTO daily_sales ({columns}) {contributions_sql('TRUE')}")
+    op.execute(f"INSERT INTO daily_sales ({columns}) {daily_sql('TRUE')}")
+    op.execute(f"INSERT INTO daily_sales ({columns}) {coarser_sql('daily_sales')}")
 
 
 def downgrade() -> None:

@@ -14,6 +14,7 @@ currency (the item's, else the order's, else its marketplace's).
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import TextClause, text
@@ -21,6 +22,7 @@ from sqlalchemy import TextClause, text
 from shared import marketplaces
 
 KINDS = ("order", "sku", "asin", "items", "sku_asin")
+GRAINS = ("week", "month")  # each kind also kept by week and by month: long ranges read those
 KEY = ("seller_id", "kind", "day", "currency_code", "dim1", "dim2")
 FIGURES = ("orders", "units", "revenue", "canceled", "replacements")
 
@@ -37,7 +39,24 @@ _CURRENCY = _case("o.marketplace_id", {m: x.currency_code for m, x in _PLACES}, 
 
 def contributions_sql(where: str) -> str:
     """What the orders matching ``where`` (on ``orders o``) add to the rollup, one row per key
-    (columns ``KEY`` then ``FIGURES``)."""
+    (columns ``KEY`` then ``FIGURES``): by day, and the same summed by week and by month."""
+    return f"WITH d AS ({daily_sql(where)}) SELECT * FROM d UNION ALL {coarser_sql('d')}"
+
+
+def coarser_sql(daily: str) -> str:
+    """The rows of the relation ``daily`` (rows by day) summed by week (kind ``<kind>/week``,
+    ``day`` the Monday) and by month (``<kind>/month``, ``day`` the first)."""
+    sums = ", ".join(f"sum({f})" for f in FIGURES)
+    return " UNION ALL ".join(
+        f"SELECT seller_id, kind || '/{grain}', date_trunc('{grain}', day)::date, "
+        f"currency_code, dim1, dim2, {sums} FROM {daily} "
+        f"WHERE kind NOT LIKE '%/%' GROUP BY 1, 2, 3, 4, 5, 6"
+        for grain in GRAINS
+    )
+
+
+def daily_sql(where: str) -> str:
+    """What the orders matching ``where`` add to the rollup by day."""
     return f"""
 WITH o AS (
     SELECT o.amazon_order_id, o.seller_id,
@@ -111,20 +130,48 @@ ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
 
 def read_sql(period: str | None, by_seller: bool) -> TextClause:
     """The rollup of one kind summed by period (``day``, ``week`` starting Monday, or ``None``:
-    the whole range), currency and keys; only keys with figures left."""
+    the whole range), currency and keys; only keys with figures left. Whole weeks or months
+    inside the range (``:coarse`` over ``[:c_start, :c_end)``, see ``coarse_range``) are read
+    from the coarser rows, the days around them from the daily ones."""
     column = {"day": "day", "week": "date_trunc('week', day)::date", None: "NULL::date"}[period]
     seller = "AND seller_id = :seller_id" if by_seller else ""
+    sums = ", ".join(f"sum({f}) AS {f}" for f in FIGURES)
     return text(
         f"""
-SELECT {column} AS period, currency_code, dim1, dim2, sum(orders) AS orders,
-       sum(units) AS units, sum(revenue) AS revenue, sum(canceled) AS canceled,
-       sum(replacements) AS replacements
-FROM daily_sales
-WHERE kind = :kind AND day BETWEEN :start AND :end {seller}
+SELECT {column} AS period, currency_code, dim1, dim2, {sums}
+FROM (
+    SELECT * FROM daily_sales
+    WHERE kind = :kind AND day BETWEEN :start AND :end AND (day < :c_start OR day >= :c_end)
+    {seller}
+    UNION ALL
+    SELECT * FROM daily_sales
+    WHERE kind = :coarse AND day >= :c_start AND day < :c_end {seller}
+) AS rows
 GROUP BY 1, 2, 3, 4
 HAVING sum(orders) > 0 OR sum(canceled) > 0 OR sum(replacements) > 0
 """
     )
+
+
+def coarse_range(period: str | None, start: date, end: date) -> tuple[str | None, date, date]:
+    """The coarser grain a read of days ``start`` to ``end`` by ``period`` can use, and the
+    whole buckets of it inside the range, ``[c_start, c_end)`` (empty when none)."""
+    after = end + timedelta(days=1)
+    if period == "week":
+        first = start + timedelta(days=(7 - start.weekday()) % 7)
+        last = after - timedelta(days=after.weekday())
+        grain: str | None = "week"
+    elif period is None:
+        first = start if start.day == 1 else _next_month(start)
+        last = after.replace(day=1)
+        grain = "month"
+    else:
+        return None, start, start
+    return (grain, first, last) if first < last else (None, start, start)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def as_rows(figures: dict[tuple[Any, ...], tuple[Any, ...]]) -> dict[str, list[Any]]:

@@ -244,9 +244,11 @@ class Reads:
         """The sales rollup of ``kind`` over days ``start`` to ``end``, summed by ``period``
         (``day``, ``week`` or ``None``), currency and keys (see ``adapters.daily_sales``)."""
         stmt = daily_sales.read_sql(period, seller_id is not None)
-        params = {"kind": kind, "start": start, "end": end, "seller_id": seller_id}
-        if seller_id is None:
-            del params["seller_id"]
+        grain, c_start, c_end = daily_sales.coarse_range(period, start, end)
+        params: dict[str, Any] = {"kind": kind, "start": start, "end": end}
+        params |= {"coarse": f"{kind}/{grain}", "c_start": c_start, "c_end": c_end}
+        if seller_id is not None:
+            params["seller_id"] = seller_id
         return list((await self.session.execute(stmt, params)).all())
 
     async def ad_totals(self, seller_id: str | None, start: date, end: date) -> list[Any]:

@@ -1,8 +1,10 @@
 """The daily sales rollup the consumer keeps (docs/adr/0055), backfilled from the orders held
 
 The backfill is the rollup from scratch: the statement the consumer computes an order's share
-with, over every order, in this migration's transaction (about 25 s per million orders with
-their items on a 2-core machine; see docs/performance/results.md).
+with, over every order, then the weekly and monthly sums, in this migration's transaction
+(about 260 s a million orders with their items on a loaded 2-core machine, see
+docs/performance/results.md; the table is locked meanwhile, so run it before the consumer
+starts).
 
 Revision ID: 0011
 Revises: 0008

@@ -3,8 +3,9 @@
 The backfill is the rollup from scratch: the statement the consumer computes an order's share
 with, over every order, then the weekly and monthly sums, in this migration's transaction
 (about 260 s a million orders with their items on a loaded 2-core machine, see
-docs/performance/results.md; the table is locked meanwhile, so run it before the consumer
-starts).
+docs/performance/results.md). Run it with the consumer stopped, as migrations run before a
+release starts: an order an older consumer wrote after the backfill read the orders would be
+missing from the rollup.
 
 Revision ID: 0011
 Revises: 0008

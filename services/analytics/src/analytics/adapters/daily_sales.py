@@ -156,7 +156,7 @@ HAVING sum(orders) > 0 OR sum(canceled) > 0 OR sum(replacements) > 0
 def coarse_range(period: str | None, start: date, end: date) -> tuple[str | None, date, date]:
     """The coarser grain a read of days ``start`` to ``end`` by ``period`` can use, and the
     whole buckets of it inside the range, ``[c_start, c_end)`` (empty when none)."""
-    after = end + timedelta(days=1)
+    after = end + timedelta(days=1) if end < date.max else end  # the last day has no next
     if period == "week":
         first = start + timedelta(days=(7 - start.weekday()) % 7)
         last = after - timedelta(days=after.weekday())

@@ -156,11 +156,12 @@ class AdTally:
     impressions: int = 0
 
     def add(self, other: Any) -> None:
-        self.attributed_orders += other.attributed_orders
+        """Add the sums of some ad rows (PostgreSQL sums BIGINT columns as NUMERIC)."""
+        self.attributed_orders += int(other.attributed_orders)
         self.spend += other.spend
         self.attributed_sales += other.attributed_sales
-        self.clicks += other.clicks
-        self.impressions += other.impressions
+        self.clicks += int(other.clicks)
+        self.impressions += int(other.impressions)
 
 
 @dataclass

@@ -14,7 +14,8 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,6 +32,7 @@ from analytics.domain.metrics import (
 from analytics.domain.model import Alert
 from analytics.service_layer.ports import IngestView, PartitionLag, Unreachable
 from analytics.service_layer.unit_of_work import UnitOfWork
+from shared import marketplaces
 from shared.messaging.envelope import CloudEvent
 from shared.unit_of_work import Queued
 
@@ -80,6 +82,7 @@ class Tables:
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     ads: dict[str, dict[str, Any]] = field(default_factory=dict)
     amazon: dict[str, dict[str, Any]] = field(default_factory=dict)
+    daily_sales: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
@@ -94,6 +97,8 @@ class Store:
     tables: Tables = field(default_factory=Tables)
     health: dict[str, HealthCounts] = field(default_factory=dict)
     delivery: dict[str, DeliveryCounts] = field(default_factory=dict)
+    # when time alone may next change a seller's health counts (absent: never)
+    health_changes: dict[str, datetime] = field(default_factory=dict)
     published: list[Queued] = field(default_factory=list)
     now: datetime = EPOCH  # recorded_at of event-log rows
     race_on_add: bool = False  # alerts.add raises AlertRaced (another process was first)
@@ -115,6 +120,60 @@ def _upsert_newer(table: dict[str, dict[str, Any]], key: str, values: dict[str, 
     return True
 
 
+def sales_contributions(t: Tables, ids: Collection[str]) -> dict[Any, Any]:
+    """What the orders ``ids`` add to the daily sales rollup: the rules of
+    ``analytics.adapters.daily_sales`` written again over the fakes' tables."""
+    out: dict[tuple[Any, ...], list[Any]] = {}
+
+    def add(key: tuple[Any, ...], *figures: Any) -> None:
+        held = out.setdefault(key, [0, 0, Decimal(0), 0, 0])
+        for n, value in enumerate(figures):
+            held[n] += value
+
+    for oid in sorted(set(ids) & set(t.orders)):
+        o = t.orders[oid]
+        mp, seller = o["marketplace_id"], o["seller_id"]
+        day = marketplaces.local_date(o["purchase_date"], mp)
+        currency = o["currency_code"] or marketplaces.currency_of(mp) or "n/a"
+        f = t.fulfillment.get(oid)
+        canceled = o["order_status"] == "Canceled" or bool(f and f["canceled_at"] is not None)
+        replacement = bool(o.get("is_replacement_order"))
+        live = not canceled and not replacement
+        total = (o["order_total"] or Decimal(0)) if live else Decimal(0)
+        add(
+            (seller, "order", day, currency, mp or "", o["fulfillment_channel"] or ""),
+            int(live),
+            o["units"] if live else 0,
+            total,
+            int(canceled),
+            int(replacement and not canceled),
+        )
+        if not live:
+            continue
+        seen: set[tuple[Any, ...]] = set()
+        for i in (i for i in t.items if i["amazon_order_id"] == oid):
+            cur, price = i["currency_code"] or currency, i["item_price"] or Decimal(0)
+            sku = i["seller_sku"]
+            keys = [
+                (seller, "sku", day, cur, sku or i["asin"], ""),
+                (seller, "asin", day, cur, i["asin"], ""),
+                (seller, "items", day, cur, "", ""),
+            ]
+            if sku:
+                keys.append((seller, "sku_asin", day, "", sku, i["asin"]))
+            for key in keys:
+                add(
+                    key,
+                    int(key not in seen),
+                    i["quantity"],
+                    Decimal(0) if key[1] == "sku_asin" else price,
+                    0,
+                    0,
+                )
+                seen.add(key)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 class FakeReadModels:
     def __init__(self, tables: Tables, store: Store) -> None:
         self.t, self.store = tables, store
@@ -132,6 +191,17 @@ class FakeReadModels:
     ) -> None:
         self.t.items = [i for i in self.t.items if i["amazon_order_id"] not in held_ids]
         self.t.items += [dict(i) for i in items]
+
+    async def lock_sales_of(self, ids: Collection[str]) -> None:
+        pass  # one process: nothing to serialise
+
+    async def sales_contributions(self, ids: Collection[str]) -> dict[Any, Any]:
+        return sales_contributions(self.t, ids)
+
+    async def add_to_daily_sales(self, figures: dict[Any, Any]) -> None:
+        for key, delta in figures.items():
+            held = self.t.daily_sales.get(key, (0, 0, 0, 0, 0))
+            self.t.daily_sales[key] = tuple(h + d for h, d in zip(held, delta, strict=True))
 
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None:
         row = self.t.fulfillment.get(amazon_order_id)
@@ -185,33 +255,39 @@ class FakeReads:
     def __init__(self, tables: Tables, store: Store) -> None:
         self.t, self.store = tables, store
 
-    def _orders(self, seller_id: str | None, start: datetime, end: datetime) -> list[Any]:
+    async def daily_sales(
+        self, seller_id: str | None, kind: str, start: date, end: date, period: str | None
+    ) -> list[Any]:
+        summed: dict[tuple[Any, ...], list[Any]] = {}
+        for (seller, k, day, currency, dim1, dim2), figures in self.t.daily_sales.items():
+            if k != kind or not start <= day <= end or seller_id not in (None, seller):
+                continue
+            at = {"day": day, "week": day - timedelta(days=day.weekday()), None: None}[period]
+            held = summed.setdefault((at, currency, dim1, dim2), [0, 0, Decimal(0), 0, 0])
+            for n, value in enumerate(figures):
+                held[n] += value
+        names = ("orders", "units", "revenue", "canceled", "replacements")
         return [
-            _row(o)
-            for o in self.t.orders.values()
-            if start <= o["purchase_date"] < end and seller_id in (None, o["seller_id"])
+            SimpleNamespace(
+                period=p, currency_code=c, dim1=d1, dim2=d2, **dict(zip(names, f, strict=True))
+            )
+            for (p, c, d1, d2), f in summed.items()
+            if f[0] or f[3] or f[4]
         ]
 
-    async def orders_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> list[Any]:
-        return self._orders(seller_id, start, end)
-
-    async def items_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> list[Any]:
-        ids = {o.amazon_order_id for o in self._orders(seller_id, start, end)}
-        return [_row(i) for i in self.t.items if i["amazon_order_id"] in ids]
-
-    async def canceled_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> set[str]:
-        ids = {o.amazon_order_id for o in self._orders(seller_id, start, end)}
-        return {
-            f["amazon_order_id"]
-            for f in self.t.fulfillment.values()
-            if f["amazon_order_id"] in ids and f["canceled_at"] is not None
-        }
+    async def ad_totals(self, seller_id: str | None, start: date, end: date) -> list[Any]:
+        names = ("attributed_orders", "spend", "attributed_sales", "clicks", "impressions")
+        summed: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for a in self.t.ads.values():
+            if start <= a["date"] <= end and seller_id in (None, a["seller_id"]):
+                key = (a["asin"], a["seller_sku"], a["currency_code"])
+                held = summed.setdefault(key, dict.fromkeys(names, 0))
+                for name in names:
+                    held[name] += a[name]
+        return [
+            SimpleNamespace(asin=k[0], seller_sku=k[1], currency_code=k[2], **v)
+            for k, v in summed.items()
+        ]
 
     async def health_counts(
         self, seller_id: str, *, as_of: datetime, since: datetime
@@ -230,6 +306,14 @@ class FakeReads:
         )
         return [_row({**r, "metrics": json.loads(r["metrics"])}) for r in rows]
 
+    async def health_next_change(
+        self, seller_id: str, *, as_of: datetime, since: datetime
+    ) -> datetime | None:
+        return self.store.health_changes.get(seller_id)
+
+    async def sellers_with_events_since(self, moment: datetime) -> list[str]:
+        return sorted({e["seller_id"] for e in self.t.events if e["recorded_at"] >= moment})
+
     async def sellers(self) -> list[str]:
         sellers = {o["seller_id"] for o in self.t.orders.values()}
         sellers |= {f["seller_id"] for f in self.t.fulfillment.values()}
@@ -241,13 +325,6 @@ class FakeReads:
 
     async def sellers_with_events(self, after_id: int, upto_id: int) -> list[str]:
         return sorted({e["seller_id"] for e in self.t.events if after_id < e["id"] <= upto_id})
-
-    async def ad_rows(self, seller_id: str | None, start: date, end: date) -> list[Any]:
-        return [
-            _row(a)
-            for a in self.t.ads.values()
-            if start <= a["date"] <= end and seller_id in (None, a["seller_id"])
-        ]
 
     def _of(self, rows: Iterable[dict[str, Any]], seller_id: str | None) -> list[Any]:
         return [_row(r) for r in rows if seller_id in (None, r["seller_id"])]

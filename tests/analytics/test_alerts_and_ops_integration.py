@@ -158,31 +158,38 @@ async def worker_only(analytics_settings: AnalyticsSettings) -> AsyncIterator[Ru
         yield svc
 
 
-async def test_between_full_passes_the_alert_job_evaluates_only_sellers_with_new_events(
+async def test_the_alert_job_evaluates_only_sellers_with_new_events_or_moved_windows(
     worker_only: RunningService, publisher: Publisher
 ) -> None:
-    """Each seller with new events at most once a minute; every seller every 5 minutes."""
-    job = AlertJob(worker_only.resources.deps.uow, full_pass_seconds=300, seller_seconds=60)
+    """Each seller with new events at most once a minute; a seller with nothing new again only
+    once time alone has moved one of its rows across a window's edge."""
+    job = AlertJob(worker_only.resources.deps.uow, recheck_seconds=300, seller_seconds=60)
     now = datetime.now(UTC)
+    # The job's clock runs an hour ahead of the events' recorded_at: the recheck for events
+    # committed late (which looks back two periods) finds none of them.
+    at = now + timedelta(hours=1)
     await publisher.publish(topics.ORDERS, orders.ORDER_CREATED, snapshot(purchased=now), version=1)
     await wait_applied(worker_only, publisher.sent)
 
-    assert await job.tick(now) is None  # the first pass: every seller
-    assert await job.tick(now + timedelta(seconds=5)) == []  # nothing new: nobody
+    assert await job.tick(at) is None  # the first pass: every seller
+    assert await job.tick(at + timedelta(seconds=5)) == []  # nothing new: nobody
 
     other = snapshot(purchased=now).model_copy(update={"seller_id": "A9OTHERSELLER"})
     await publisher.publish(
         topics.ORDERS, orders.ORDER_CREATED, other, version=1, seller_id="A9OTHERSELLER"
     )
     await wait_applied(worker_only, publisher.sent)
-    assert await job.tick(now + timedelta(seconds=10)) == ["A9OTHERSELLER"]
-    assert await job.tick(now + timedelta(seconds=15)) == []
+    assert await job.tick(at + timedelta(seconds=10)) == ["A9OTHERSELLER"]
+    assert await job.tick(at + timedelta(seconds=15)) == []
 
     again = snapshot(purchased=now).model_copy(update={"seller_id": "A9OTHERSELLER"})
     await publisher.publish(
         topics.ORDERS, orders.ORDER_CREATED, again, version=1, seller_id="A9OTHERSELLER"
     )
     await wait_applied(worker_only, publisher.sent)
-    assert await job.tick(now + timedelta(seconds=20)) == []  # evaluated 10 s ago: waits
-    assert await job.tick(now + timedelta(seconds=71)) == ["A9OTHERSELLER"]
-    assert await job.tick(now + timedelta(seconds=301)) is None  # windows slide: all again
+    assert await job.tick(at + timedelta(seconds=20)) == []  # evaluated 10 s ago: waits
+    assert await job.tick(at + timedelta(seconds=71)) == ["A9OTHERSELLER"]
+    assert await job.tick(at + timedelta(seconds=301)) == []  # nothing changed: nobody
+    # A week on, the orders leave the 7-day cancel-rate window: time alone changed the counts.
+    assert await job.tick(at + timedelta(days=8)) == sorted([SELLER, "A9OTHERSELLER"])
+    assert await job.tick(at + timedelta(days=8, seconds=5)) == []

@@ -35,7 +35,14 @@ from tests.analytics.factories import cancel, claim, feedback, ship_late, shipme
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 6, 1, 10, tzinfo=UTC)
-TABLES = (orm.orders, orm.order_items, orm.fulfillment_orders, orm.shipments, orm.defect_cases)
+TABLES = (
+    orm.orders,
+    orm.order_items,
+    orm.fulfillment_orders,
+    orm.shipments,
+    orm.defect_cases,
+    orm.daily_sales,
+)
 SKIP = {"id", "recorded_at", "updated_at"}
 
 
@@ -178,7 +185,9 @@ async def test_a_run_applied_together_stores_what_one_at_a_time_stores(
 
     statements = _count_statements(together.engine)
     await together.together(run)
-    assert len(statements) == 6  # inbox, lock, upsert, delete items, insert items, record
+    # inbox; the sales lock and the orders' share of the daily sales before; lock, upsert,
+    # delete items, insert items; the share after and its difference added; record
+    assert len(statements) == 10
     for messages in others:
         await together.together(messages)
     await alone.one_by_one(run)
@@ -199,7 +208,8 @@ async def test_a_run_of_new_orders_stores_their_items_without_looking_for_old_on
     statements = _count_statements(db.engine)
     await db.together([_order(record, o, event_type=orders.ORDER_CREATED) for o in new])
     assert not [s for s in statements if s.lstrip().upper().startswith("DELETE")]
-    assert len(statements) == 5  # inbox, lock, upsert, insert items, record
+    # inbox, sales lock, share before, lock, upsert, insert items, share after, added, record
+    assert len(statements) == 9
     state = await db.state()
     stored = {(r["amazon_order_id"], r["quantity"]) for r in state["order_items"]}
     assert stored == {(o.amazon_order_id, n + 1) for n, o in enumerate(new)}

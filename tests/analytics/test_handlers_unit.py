@@ -340,13 +340,37 @@ async def test_an_alert_raced_by_another_instance_is_dropped_not_published() -> 
     assert store.published == [] and store.tables.alerts == []
 
 
-async def test_the_alert_job_evaluates_between_full_passes_only_sellers_with_new_events() -> None:
+async def test_the_alert_job_evaluates_only_sellers_whose_data_or_windows_changed() -> None:
+    store = Store()  # events are recorded at EPOCH, long before NOW: no recheck finds them
+    store.health[SELLER] = counts(mfn_odr=Ratio(2, 100))
+    store.health_changes[SELLER] = NOW + timedelta(minutes=20)  # a row reaches a window's edge
+    job = alerting.AlertJob(lambda: FakeUnitOfWork(store), recheck_seconds=300)
+    assert await job.tick(NOW) is None  # a new job: every seller
+    assert [e.type for e in store.events] == [analytics.ALERT_RAISED]
+
+    await _consume(store, (orders.ORDER_CREATED, snapshot(purchased=NOW, seller=OTHER), 1, "o"))
+    assert await job.tick(NOW + timedelta(seconds=5)) == [OTHER]  # new events
+    assert await job.tick(NOW + timedelta(seconds=10)) == []
+    assert await job.tick(NOW + timedelta(seconds=301)) == []  # nothing changed: nobody
+
+    store.health[SELLER] = counts(mfn_odr=Ratio(0, 100))  # what the window holds at +20 min
+    del store.health_changes[SELLER]  # and no row reaches an edge after that
+    assert await job.tick(NOW + timedelta(minutes=19)) == []  # the edge not reached yet
+    assert await job.tick(NOW + timedelta(minutes=20)) == [SELLER]  # time alone changed it
+    assert [e.type for e in store.events] == [analytics.ALERT_RAISED, analytics.ALERT_CLEARED]
+    assert await job.tick(NOW + timedelta(minutes=30)) == []  # no further edge: left alone
+
+
+async def test_the_alert_job_recheck_finds_events_committed_late() -> None:
     store = Store()
-    job = alerting.AlertJob(lambda: FakeUnitOfWork(store), full_pass_seconds=300)
+    job = alerting.AlertJob(lambda: FakeUnitOfWork(store), recheck_seconds=300)
     assert await job.tick(NOW) is None
     await _consume(store, (orders.ORDER_CREATED, snapshot(purchased=NOW, seller=OTHER), 1, "o"))
-    assert await job.tick(NOW + timedelta(seconds=5)) == [OTHER]
-    assert await job.tick(NOW + timedelta(seconds=10)) == []
+    job.seen = 10**6  # as if a tick had read a newer id before this event was committed
+    assert await job.tick(NOW + timedelta(seconds=5)) == []
+    store.now = NOW  # the event's transaction began at NOW
+    store.tables.events[-1]["recorded_at"] = NOW
+    assert await job.tick(NOW + timedelta(seconds=300)) == [OTHER]
 
 
 class Counting:

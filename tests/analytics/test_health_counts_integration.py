@@ -335,3 +335,47 @@ async def test_a_sellers_figures_ignore_other_sellers_rows(rows: Rows) -> None:
     assert theirs.odr["MFN"] == Ratio(4, 4)  # their rows about mine-1 make it theirs too
     assert theirs.late_shipment[10] == Ratio(3, 4)
     assert theirs.valid_tracking == Ratio(0, 4)
+
+
+# --- when time alone changes the counts (the alert job's next evaluation) -----------------
+
+
+async def _at(rows: Rows, as_of: datetime) -> HealthCounts:
+    return await Reads(rows.session).health_counts(SELLER, as_of=as_of, since=as_of - HISTORY)
+
+
+async def _next(rows: Rows, as_of: datetime) -> datetime | None:
+    reads = Reads(rows.session)
+    return await reads.health_next_change(SELLER, as_of=as_of, since=as_of - HISTORY)
+
+
+async def test_the_next_change_is_the_edge_a_date_reaches(rows: Rows) -> None:
+    await rows.order("o1", purchased=NOW - 2 * D)
+    edge = NOW + 5 * D  # the purchase leaves the 7-day cancel-rate window after this
+    assert await _next(rows, NOW) == edge
+    assert await _at(rows, edge) == await _at(rows, NOW)
+    assert (await _at(rows, edge + S)).pre_fulfillment_cancel == Ratio(0, 0)
+
+
+async def test_the_counts_stay_put_until_the_next_change(rows: Rows) -> None:
+    """Walking time forward from edge to edge over the whole history, the counts never change
+    before the next edge (so the alert job, evaluating a quiet seller again only once its next
+    edge is reached, misses nothing)."""
+    for n in range(12):
+        oid, purchased = f"o{n}", NOW - (n * 11) * D + n * 3600 * S
+        late = n % 3 == 0
+        await rows.order(oid, purchased=purchased, latest_ship=purchased + 2 * D)
+        if n % 2:
+            await rows.shipment(oid, shipped=purchased + (3 if late else 1) * D, on_time=not late)
+        if n % 4 == 1:
+            await rows.case(oid, purchased=purchased)
+        if n % 5 == 2:
+            await rows.fulfillment(oid, purchased=purchased, canceled_by="seller")
+    as_of, steps = NOW - 30 * D, 0
+    while (edge := await _next(rows, as_of)) is not None:
+        held = await _at(rows, as_of)
+        assert await _at(rows, as_of + (edge - as_of) / 2) == held
+        assert await _at(rows, max(as_of, edge - timedelta(microseconds=1))) == held
+        as_of, steps = edge + S, steps + 1
+    assert steps > 20
+    assert await _at(rows, as_of + 400 * D) == await _at(rows, as_of)  # nothing left to move

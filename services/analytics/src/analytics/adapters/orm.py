@@ -64,6 +64,27 @@ order_items = Table(
     Index("ix_order_items_seller_asin", "seller_id", "asin"),
 )
 
+# Sales by day, kept by the consumer in the transaction that writes the orders (docs/adr/0055):
+# one row per seller, day of the order's marketplace calendar, kind and key. Kinds: "order"
+# (dim1 marketplace, dim2 channel: orders/units/revenue of the sales, canceled and replacement
+# counts), "sku" (dim1 seller SKU else ASIN), "asin" (dim1 ASIN), "items" (per currency) and
+# "sku_asin" (dim1 SKU, dim2 its ASIN): the items of the sales, orders counted once per key.
+daily_sales = Table(
+    "daily_sales",
+    metadata,
+    Column("seller_id", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("currency_code", Text, primary_key=True),
+    Column("dim1", Text, primary_key=True),
+    Column("dim2", Text, primary_key=True),
+    Column("orders", BigInteger, nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("revenue", Numeric(20, 4), nullable=False),
+    Column("canceled", BigInteger, nullable=False),
+    Column("replacements", BigInteger, nullable=False),
+)
+
 fulfillment_orders = Table(
     "fulfillment_orders",
     metadata,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.adapters import delivery, orm
+from analytics.adapters import daily_sales, delivery, orm
 from analytics.domain.errors import AlertRaced
 from analytics.domain.metrics import (
     CANCEL_DAYS,
@@ -44,6 +44,7 @@ from analytics.domain.metrics import (
     Window,
 )
 from analytics.domain.model import Alert
+from analytics.service_layer.repositories import SalesFigures, SalesKey
 from shared.db import bulk
 
 FULFILLMENT_DATES = ("purchase_date", "latest_ship_date", "canceled_at", "ship_late_at")
@@ -115,6 +116,17 @@ class ReadModels:
             await self.session.execute(_DELETE_ITEMS, {"ids": list(held_ids)})
         await bulk.insert_rows(self.session, orm.order_items, items)
 
+    async def lock_sales_of(self, ids: Collection[str]) -> None:
+        await self.session.execute(daily_sales.LOCK_ORDERS, {"ids": sorted(ids)})
+
+    async def sales_contributions(self, ids: Collection[str]) -> dict[SalesKey, SalesFigures]:
+        rows = await self.session.execute(daily_sales.CONTRIBUTIONS, {"ids": sorted(ids)})
+        return {tuple(r[:6]): tuple(r[6:]) for r in rows}
+
+    async def add_to_daily_sales(self, figures: dict[SalesKey, SalesFigures]) -> None:
+        if figures:
+            await self.session.execute(daily_sales.ADD, daily_sales.as_rows(figures))
+
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None:
         t = orm.fulfillment_orders
         stmt = select(t).where(t.c.amazon_order_id == amazon_order_id).with_for_update()
@@ -177,41 +189,6 @@ class Reads:
     async def _rows(self, stmt: Any) -> list[Any]:
         return list((await self.session.execute(stmt)).all())
 
-    async def orders_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> list[Any]:
-        stmt = select(orm.orders).where(self._in_range(seller_id, start, end))
-        return await self._rows(stmt)
-
-    def _in_range(self, seller_id: str | None, start: datetime, end: datetime) -> Any:
-        o = orm.orders.c
-        where = and_(o.purchase_date >= start, o.purchase_date < end)
-        return where if seller_id is None else and_(where, o.seller_id == seller_id)
-
-    async def items_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> list[Any]:
-        """Items of the orders purchased in ``[start, end)`` (a join, never an id list)."""
-        i, o = orm.order_items.c, orm.orders.c
-        stmt = (
-            select(orm.order_items)
-            .join(orm.orders, o.amazon_order_id == i.amazon_order_id)
-            .where(self._in_range(seller_id, start, end))
-        )
-        return await self._rows(stmt)
-
-    async def canceled_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> set[str]:
-        """Orders purchased in ``[start, end)`` that fulfillment reported canceled."""
-        f, o = orm.fulfillment_orders.c, orm.orders.c
-        stmt = (
-            select(f.amazon_order_id)
-            .join(orm.orders, o.amazon_order_id == f.amazon_order_id)
-            .where(self._in_range(seller_id, start, end), f.canceled_at.is_not(None))
-        )
-        return set((await self.session.execute(stmt)).scalars())
-
     async def health_counts(
         self, seller_id: str, *, as_of: datetime, since: datetime
     ) -> HealthCounts:
@@ -242,6 +219,23 @@ class Reads:
         stmt = select(t).where(t.c.seller_id == seller_id).order_by(t.c.marketplace_id)
         return await self._rows(stmt)
 
+    async def health_next_change(
+        self, seller_id: str, *, as_of: datetime, since: datetime
+    ) -> datetime | None:
+        """The moment from which time alone may change what ``health_counts`` counts (a date
+        of the seller's rows reaching a window's edge): until then the counts are those at
+        ``as_of``. None when no date ever will."""
+        return (
+            await self.session.execute(_next_change(seller_id, as_of, since))
+        ).scalar_one_or_none()
+
+    async def sellers_with_events_since(self, moment: datetime) -> list[str]:
+        """The sellers with ``order_events`` recorded since ``moment`` (found through the BRIN
+        index on ``recorded_at``)."""
+        e = orm.order_events.c
+        stmt = select(e.seller_id).where(e.recorded_at >= moment).distinct()
+        return list((await self.session.execute(stmt)).scalars())
+
     async def sellers(self) -> list[str]:
         union = select(orm.orders.c.seller_id).union(
             select(orm.fulfillment_orders.c.seller_id), select(orm.defect_cases.c.seller_id)
@@ -259,9 +253,29 @@ class Reads:
         stmt = select(e.seller_id).where(e.id > after_id, e.id <= upto_id).distinct()
         return list((await self.session.execute(stmt)).scalars())
 
-    async def ad_rows(self, seller_id: str | None, start: date, end: date) -> list[Any]:
+    async def daily_sales(
+        self, seller_id: str | None, kind: str, start: date, end: date, period: str | None
+    ) -> list[Any]:
+        """The sales rollup of ``kind`` over days ``start`` to ``end``, summed by ``period``
+        (``day``, ``week`` or ``None``), currency and keys (see ``adapters.daily_sales``)."""
+        stmt = daily_sales.read_sql(period, seller_id is not None)
+        grain, c_start, c_end = daily_sales.coarse_range(period, start, end)
+        params: dict[str, Any] = {"kind": kind, "start": start, "end": end}
+        params |= {"coarse": f"{kind}/{grain}", "c_start": c_start, "c_end": c_end}
+        if seller_id is not None:
+            params["seller_id"] = seller_id
+        return list((await self.session.execute(stmt, params)).all())
+
+    async def ad_totals(self, seller_id: str | None, start: date, end: date) -> list[Any]:
+        """The ad rows dated ``start`` to ``end`` summed by ASIN, SKU and currency."""
         a = orm.ad_performance.c
-        stmt = select(orm.ad_performance).where(a.date >= start, a.date <= end)
+        keys = (a.asin, a.seller_sku, a.currency_code)
+        figures = (a.attributed_orders, a.spend, a.attributed_sales, a.clicks, a.impressions)
+        stmt = (
+            select(*keys, *(func.sum(f).label(f.name) for f in figures))
+            .where(a.date >= start, a.date <= end)
+            .group_by(*keys)
+        )
         if seller_id is not None:
             stmt = stmt.where(a.seller_id == seller_id)
         return await self._rows(stmt)
@@ -526,3 +540,50 @@ def _within(moment: Any, as_of: datetime, days: int) -> Any:
     """``moment`` in the closed window ``[as_of - days, as_of]`` (NULL never is)."""
     window = Window.ending(as_of, days, by="")
     return moment.between(window.start, window.end)
+
+
+# --- when a seller's health can next change with time alone ----------------------------------
+#
+# Every window is closed, ``[as_of - days, as_of]``, on a date of the rows, and a row counts
+# when one of its dates is since ``since``: with no new event, the counts change only when
+# ``as_of`` passes a date plus one of those lengths. The alert job evaluates a seller with no
+# new events again only once ``as_of`` has reached the least such moment (docs/adr/0055). Every
+# length is tried on every date of every table (a superset of the edges the statement above
+# has): a new window on a new date only has to name its length here.
+
+HEALTH_DATES = {
+    orm.orders: ("purchase_date", "latest_ship_date"),
+    orm.fulfillment_orders: FULFILLMENT_DATES,
+    orm.shipments: ("ship_date", "latest_ship_date"),
+    orm.defect_cases: ("order_purchase_date",),
+}
+_RECENT_BY = {
+    orm.orders: ("purchase_date",),
+    orm.fulfillment_orders: FULFILLMENT_DATES,
+    orm.shipments: ("ship_date",),
+    orm.defect_cases: ("order_purchase_date",),
+}
+
+
+def _next_change(seller_id: str, as_of: datetime, since: datetime) -> Any:
+    history = as_of - since
+    lengths = sorted(
+        {timedelta(0), history, *(timedelta(days=d) for d in (ODR_DAYS, CANCEL_DAYS, VTR_DAYS))}
+        | {timedelta(days=d) for d in LSR_DAYS}
+    )
+    firsts = []
+    for table, dates in HEALTH_DATES.items():
+        c = table.c
+        edges = [_edge(c[d], as_of, length) for d in dates for length in lengths]
+        recent = _recent(table, seller_id, since, *_RECENT_BY[table])
+        firsts.append(select(func.least(*edges)).where(recent).scalar_subquery())
+    return select(func.least(*firsts))
+
+
+def _edge(date_column: Any, as_of: datetime, length: timedelta) -> Any:
+    """The first edge after ``as_of`` of the windows ``length`` long: a date enters them when
+    ``as_of`` reaches it (a date already reached has entered), and leaves when ``as_of``
+    passes ``date + length`` (``date + length = as_of`` has not left yet)."""
+    if not length:
+        return func.min(date_column).filter(date_column > as_of)
+    return func.min(date_column).filter(date_column >= as_of - length) + length

@@ -1,4 +1,4 @@
-"""The alert job: evaluate every seller's account health and raise or clear alerts.
+"""The alert job: evaluate the sellers' account health and raise or clear alerts.
 
 An alert is raised once when a metric crosses its target (``at_risk`` or ``critical``) and
 cleared when the metric is back to ``good``; each change is stored and published on
@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from analytics.adapters.outbox import cloud_events
@@ -21,20 +21,26 @@ from analytics.domain.events import AlertChanged, AlertCleared, AlertRaised
 from analytics.domain.metrics import Metric
 from analytics.domain.model import Alert
 from analytics.domain.state_machine import AlertState, Trigger, transition, trigger_for
-from analytics.service_layer.queries import health_of
+from analytics.service_layer.queries import health_changes_next, health_of
 from analytics.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 NewUnitOfWork = Callable[[], UnitOfWork]
 
 
-FULL_PASS_SECONDS = 300.0
+RECHECK_SECONDS = 300.0
 
 
 async def evaluate(
-    new_uow: NewUnitOfWork, *, now: datetime, sellers: Sequence[str] | None = None
+    new_uow: NewUnitOfWork,
+    *,
+    now: datetime,
+    sellers: Sequence[str] | None = None,
+    next_change: dict[str, datetime | None] | None = None,
 ) -> list[AlertChanged]:
-    """One pass over ``sellers`` (default: every seller); answers the alerts raised or cleared."""
+    """One pass over ``sellers`` (default: every seller); answers the alerts raised or cleared.
+    With ``next_change``, each seller's entry is set to when time alone may next change its
+    metrics."""
     if sellers is None:
         async with new_uow() as uow:
             sellers = await uow.reads.sellers()
@@ -43,6 +49,8 @@ async def evaluate(
         try:
             async with new_uow() as uow:
                 found = await _evaluate_seller(uow, seller, now=now)
+                if next_change is not None:
+                    next_change[seller] = await health_changes_next(uow.reads, seller, now)
                 uow.publish(cloud_events(found))
                 await uow.commit()
             changes += found
@@ -109,35 +117,52 @@ def _changed(kind: type[AlertChanged], row: Alert) -> AlertChanged:
 
 @dataclass
 class AlertJob:
-    """Each ``tick`` evaluates the sellers that had events since they were last evaluated, each
-    at most every ``seller_seconds``; every ``full_pass_seconds``, every seller (windows slide
-    with time, and an event committed late by a concurrent consumer may have been missed).
-    Evaluating every seller every few seconds recomputed 120 days of each seller's orders each
-    time, a cost that grew with the data; a busy seller has new events on every tick."""
+    """Each ``tick`` evaluates only the sellers whose metrics may have changed since they were
+    last evaluated (docs/adr/0055):
+
+    - sellers with new events (``order_events`` ids past the last tick), each at most every
+      ``seller_seconds``;
+    - sellers for whom time alone has moved a row across a window's edge (the moment is
+      found when a seller is evaluated, ``Reads.health_next_change``);
+    - every ``recheck_seconds``, sellers with events recorded over the last two such periods,
+      so that an event committed late by a concurrent consumer (its id below one already
+      read) is not missed.
+
+    The first tick evaluates every seller (a new job knows nothing). Evaluating every seller
+    on a timer recomputed 120 days of each seller's orders each time, a cost that grew with the
+    data whether anything had changed or not."""
 
     new_uow: NewUnitOfWork
-    full_pass_seconds: float = FULL_PASS_SECONDS
+    recheck_seconds: float = RECHECK_SECONDS
     seller_seconds: float = 60.0
     seen: int = 0  # the newest order_events id the last tick looked at
-    last_full: datetime | None = None
+    last_recheck: datetime | None = None
     due: set[str] = field(default_factory=set)  # sellers with events not evaluated since
     evaluated: dict[str, datetime] = field(default_factory=dict)
+    next_change: dict[str, datetime | None] = field(default_factory=dict)
 
     async def tick(self, now: datetime) -> list[str] | None:
-        """Evaluate; answers the sellers evaluated (None: every seller)."""
-        last = self.last_full
-        full = last is None or (now - last).total_seconds() >= self.full_pass_seconds
+        """Evaluate; answers the sellers evaluated (None: every seller, the first tick)."""
+        last = self.last_recheck
+        first = last is None
+        recheck = last is None or (now - last).total_seconds() >= self.recheck_seconds
         async with self.new_uow() as uow:
             latest = await uow.reads.latest_event_id()
-            if not full:
+            if not first:
                 self.due.update(await uow.reads.sellers_with_events(self.seen, latest))
+            if recheck and last is not None:
+                lookback = last - timedelta(seconds=self.recheck_seconds)
+                self.due.update(await uow.reads.sellers_with_events_since(lookback))
         self.seen = latest
-        if full:
-            await evaluate(self.new_uow, now=now)
-            self.last_full, self.due, self.evaluated = now, set(), {}
+        if recheck:
+            self.last_recheck = now
+        if first:
+            await evaluate(self.new_uow, now=now, next_change=self.next_change)
+            self.evaluated = dict.fromkeys(self.next_change, now)
             return None
-        sellers = sorted(s for s in self.due if self._may_evaluate(s, now))
-        await evaluate(self.new_uow, now=now, sellers=sellers)
+        timed = {s for s, at in self.next_change.items() if at is not None and now >= at}
+        sellers = sorted(timed | {s for s in self.due if self._may_evaluate(s, now)})
+        await evaluate(self.new_uow, now=now, sellers=sellers, next_change=self.next_change)
         self.due.difference_update(sellers)
         self.evaluated.update((s, now) for s in sellers)
         return sellers

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from analytics.service_layer.repositories import ReadModelWrites
+from analytics.service_layer.repositories import ReadModelWrites, SalesFigures, SalesKey
 from analytics.service_layer.unit_of_work import UnitOfWork
 from shared.events.ads import AdPerformance
 from shared.events.defects import ClaimEvent, FeedbackEvent
@@ -32,14 +32,48 @@ Run = list[tuple[CloudEvent, Any]]
 
 async def project_all(uow: UnitOfWork, events: Events, table: dict[str, RunProjection]) -> None:
     """Each run of consecutive events of one projection of ``table`` is projected at once, then
-    every event is recorded, applied or not, in one statement."""
+    every event is recorded, applied or not, in one statement. Runs that may change an order's
+    sales (its snapshots, fulfillment's cancel) keep the daily sales rollup in step."""
     models = uow.read_models
     applied: list[bool] = []
     for project, run in _runs(events, table):
-        applied += await project(models, run)
+        sold = {p.amazon_order_id for _, p in run if isinstance(p, OrderSnapshot | OrderCanceled)}
+        if sold:
+            applied += await _keeping_daily_sales(models, sold, project, run)
+        else:
+            applied += await project(models, run)
     await models.record_events(
         [_seen(event, flag) for (event, _), flag in zip(events, applied, strict=True)]
     )
+
+
+async def _keeping_daily_sales(
+    models: ReadModelWrites, ids: set[str], project: RunProjection, run: Events
+) -> list[bool]:
+    """Project, and add to the daily sales rollup what the orders ``ids`` add now less what
+    they added before (docs/adr/0055): a newer snapshot, a change of status, amount or currency
+    or a cancel moves the figures by the difference; a replay changes nothing, so adds nothing.
+    The orders' writers are serialised first, so no other transaction moves them in between."""
+    await models.lock_sales_of(ids)
+    before = await models.sales_contributions(ids)
+    applied = await project(models, run)
+    if any(applied):
+        after = await models.sales_contributions(ids)
+        await models.add_to_daily_sales(_difference(after, before))
+    return applied
+
+
+def _difference(
+    after: dict[SalesKey, SalesFigures], before: dict[SalesKey, SalesFigures]
+) -> dict[SalesKey, SalesFigures]:
+    zero = (0, 0, 0, 0, 0)
+    moved = {}
+    for key in after.keys() | before.keys():
+        now, was = after.get(key, zero), before.get(key, zero)
+        delta = tuple(n - w for n, w in zip(now, was, strict=True))
+        if any(delta):
+            moved[key] = delta
+    return moved
 
 
 def _runs(events: Events, table: dict[str, RunProjection]) -> list[tuple[RunProjection, Run]]:

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from analytics.domain import amazon_figures, metrics
 from analytics.domain.advice import AdFigures, recommend, too_dependent_on_ads
 from analytics.domain.amazon_figures import AmazonFigure
-from analytics.domain.metrics import CANCELED
 from analytics.domain.model import Alert
 from analytics.service_layer.repositories import Reads
 from analytics.service_layer.unit_of_work import UnitOfWork
-from shared import marketplaces
 
 CHANNEL_NAMES = {"AFN": "FBA", "MFN": "FBM"}
 CENTS = Decimal("0.01")
@@ -45,82 +43,31 @@ def money(amount: Decimal) -> str:
     return str(amount.quantize(CENTS))
 
 
-def day_range(start: date, end: date) -> tuple[datetime, datetime]:
-    """UTC moments holding every marketplace's days ``start`` to ``end`` (both included)."""
-    return (
-        datetime.combine(start, time(), UTC) - marketplaces.DAY_SLACK,
-        datetime.combine(end + timedelta(days=1), time(), UTC) + marketplaces.DAY_SLACK,
-    )
-
-
-def local_day(order: Any) -> date:
-    """The day the order was purchased on its marketplace's calendar (UTC if unknown)."""
-    return marketplaces.local_date(order.purchase_date, order.marketplace_id)
-
-
-@dataclass(frozen=True)
-class DayOrders:
-    """The orders purchased on days ``start`` to ``end`` of their marketplaces' calendars."""
-
-    orders: list[Any]
-    canceled: set[str]  # canceled by their status or by fulfillment
-    period: tuple[datetime, datetime]  # the UTC moments read (a superset of the days)
-
-    @property
-    def replacements(self) -> set[str]:
-        """Replacement orders: sent free in place of another order, so not sales."""
-        return {o.amazon_order_id for o in self.orders if o.is_replacement_order}
-
-    @property
-    def live(self) -> dict[str, Any]:
-        """The sales: neither canceled nor replacements."""
-        left_out = self.canceled | self.replacements
-        return {o.amazon_order_id: o for o in self.orders if o.amazon_order_id not in left_out}
-
-    async def live_items(self, reads: Reads, seller_id: str | None) -> list[Any]:
-        live = self.live
-        return [
-            i
-            for i in await reads.items_between(seller_id, *self.period)
-            if i.amazon_order_id in live
-        ]
-
-
-async def orders_on_days(reads: Reads, seller_id: str | None, start: date, end: date) -> DayOrders:
-    period = day_range(start, end)
-    rows = [
-        r for r in await reads.orders_between(seller_id, *period) if start <= local_day(r) <= end
-    ]
-    ids = {r.amazon_order_id for r in rows}
-    canceled = (await reads.canceled_between(seller_id, *period) & ids) | {
-        r.amazon_order_id for r in rows if r.order_status == CANCELED
-    }
-    return DayOrders(rows, canceled, period)
-
-
-# --- sales -----------------------------------------------------------------------------------
+# The sales figures are read from the daily sales rollup the consumer keeps (docs/adr/0055):
+# nothing here loads a period's orders.
 
 
 @dataclass
 class Tally:
-    orders: set[str]
+    orders: int = 0
     units: int = 0
     revenue: Decimal = Decimal("0")
 
+    def add(self, row: Any) -> None:
+        self.orders += int(row.orders)
+        self.units += int(row.units)
+        self.revenue += row.revenue
+
     def as_dict(self) -> dict[str, Any]:
-        return {"orders": len(self.orders), "units": self.units, "revenue": money(self.revenue)}
+        return {"orders": self.orders, "units": self.units, "revenue": money(self.revenue)}
 
 
-def _period(order: Any, granularity: str) -> date:
-    day = local_day(order)
-    return day - timedelta(days=day.weekday()) if granularity == "week" else day
-
-
-def _group(order: Any, group_by: str) -> str | None:
+def _group(row: Any, group_by: str) -> str | None:
+    """The group of a row of the rollup's "order" kind (dim1 marketplace, dim2 channel)."""
     if group_by == "marketplace":
-        return str(order.marketplace_id or "unknown")
+        return str(row.dim1 or "unknown")
     if group_by == "fulfillment_channel":
-        return CHANNEL_NAMES.get(order.fulfillment_channel or "", "unknown")
+        return CHANNEL_NAMES.get(row.dim2 or "", "unknown")
     return None
 
 
@@ -145,47 +92,35 @@ async def _sales(
     granularity: str,
     group_by: str,
 ) -> dict[str, Any]:
-    days = await orders_on_days(reads, seller_id, start, end)
-    by_id = days.live
-    items = await days.live_items(reads, seller_id) if group_by == "sku" else []
-    series: dict[tuple[date, str | None, str], Tally] = defaultdict(lambda: Tally(set()))
-    totals: dict[str, Tally] = defaultdict(lambda: Tally(set()))
-    for order in by_id.values():
-        currency = _order_currency(order)
-        _add(totals[currency], order.amazon_order_id, order.units, order.order_total)
-        if group_by != "sku":
-            key = (_period(order, granularity), _group(order, group_by), currency)
-            _add(series[key], order.amazon_order_id, order.units, order.order_total)
-    for item in items:
-        order = by_id[item.amazon_order_id]
-        currency = item.currency_code or _order_currency(order)
-        key = (_period(order, granularity), item.seller_sku or item.asin, currency)
-        _add(series[key], order.amazon_order_id, item.quantity, item.item_price)
+    period = "week" if granularity == "week" else "day"
+    orders = await reads.daily_sales(seller_id, "order", start, end, period)
+    series: dict[tuple[date, str | None, str], Tally] = defaultdict(Tally)
+    totals: dict[str, Tally] = defaultdict(Tally)
+    canceled = replacements = 0
+    for row in orders:
+        canceled += int(row.canceled)
+        replacements += int(row.replacements)
+        if row.orders:
+            totals[row.currency_code].add(row)
+            if group_by != "sku":
+                series[(row.period, _group(row, group_by), row.currency_code)].add(row)
+    if group_by == "sku":
+        for row in await reads.daily_sales(seller_id, "sku", start, end, period):
+            series[(row.period, row.dim1, row.currency_code)].add(row)
     return {
         "from": start,
         "to": end,
         "granularity": granularity,
         "group_by": group_by,
         "totals": [{"currency_code": c, **t.as_dict()} for c, t in sorted(totals.items())],
-        "canceled_orders": len(days.canceled),
-        "replacement_orders": len(days.replacements - days.canceled),
+        "canceled_orders": canceled,
+        "replacement_orders": replacements,
         "series": [
             {"period": p, "group": g, "currency_code": c, **t.as_dict()}
             for (p, g, c), t in sorted(series.items(), key=lambda kv: (kv[0][0], str(kv[0][1:])))
         ],
         "notes": SALES_NOTES,
     }
-
-
-def _order_currency(order: Any) -> str:
-    """The order's currency, else its marketplace's (a pending order has no total yet)."""
-    return str(order.currency_code or marketplaces.currency_of(order.marketplace_id) or "n/a")
-
-
-def _add(tally: Tally, order_id: str, units: int, amount: Decimal | None) -> None:
-    tally.orders.add(order_id)
-    tally.units += units
-    tally.revenue += amount or Decimal("0")
 
 
 # --- account health --------------------------------------------------------------------------
@@ -227,6 +162,12 @@ async def health_of(reads: Reads, seller_id: str, as_of: datetime) -> list[metri
     return metrics.account_health(counts, delivery, as_of)
 
 
+async def health_changes_next(reads: Reads, seller_id: str, as_of: datetime) -> datetime | None:
+    """When time alone may next change what ``health_of`` answers (None: not until new
+    events)."""
+    return await reads.health_next_change(seller_id, as_of=as_of, since=as_of - HISTORY)
+
+
 # --- advertising -----------------------------------------------------------------------------
 
 
@@ -239,11 +180,12 @@ class AdTally:
     impressions: int = 0
 
     def add(self, other: Any) -> None:
-        self.attributed_orders += other.attributed_orders
+        """Add the sums of some ad rows (PostgreSQL sums BIGINT columns as NUMERIC)."""
+        self.attributed_orders += int(other.attributed_orders)
         self.spend += other.spend
         self.attributed_sales += other.attributed_sales
-        self.clicks += other.clicks
-        self.impressions += other.impressions
+        self.clicks += int(other.clicks)
+        self.impressions += int(other.impressions)
 
 
 @dataclass
@@ -251,13 +193,8 @@ class AdBucket:
     """The ads and the orders of one group (an ASIN, or everything) in one currency."""
 
     ad: AdTally = field(default_factory=AdTally)
-    orders: set[str] = field(default_factory=set)
+    orders: int = 0
     sales: Decimal = Decimal("0")
-
-    def merge(self, other: AdBucket) -> None:
-        self.ad.add(other.ad)
-        self.orders |= other.orders
-        self.sales += other.sales
 
 
 # Money and its ratios are kept per currency, never converted or added (docs/adr/0049).
@@ -293,20 +230,19 @@ async def _ads_summary(
     group_by: str,
     threshold: Decimal,
 ) -> dict[str, Any]:
-    buckets = await _ad_buckets(reads, seller_id, start, end, group_by == "asin")
-    per_currency: dict[str, AdBucket] = defaultdict(AdBucket)
-    for (_, currency), bucket in buckets.items():
-        per_currency[currency].merge(bucket)
+    by_asin = group_by == "asin"
+    buckets = await _ad_buckets(reads, seller_id, start, end, by_asin)
+    per_currency = await _ad_buckets(reads, seller_id, start, end, False) if by_asin else buckets
     ordered = sorted(buckets.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
     return {
         "from": start,
         "to": end,
         "group_by": group_by,
         "threshold": str(threshold),
-        "currency_codes": sorted(per_currency),
+        "currency_codes": sorted(c for _, c in per_currency),
         "by_currency": [
             {"currency_code": c, **_ad_figures(_figures(b), b.ad)}
-            for c, b in sorted(per_currency.items())
+            for (_, c), b in sorted(per_currency.items(), key=lambda kv: kv[0][1])
         ],
         "items": [_ad_entry(g, c, b, threshold) for (g, c), b in ordered],
         "definitions": ADS_DEFINITIONS,
@@ -316,33 +252,30 @@ async def _ads_summary(
 async def _ad_buckets(
     reads: Reads, seller_id: str | None, start: date, end: date, by_asin: bool
 ) -> dict[tuple[str | None, str], AdBucket]:
-    """Ads and orders by (ASIN or ``None``, currency); canceled orders left out."""
-    days = await orders_on_days(reads, seller_id, start, end)
-    by_id = days.live
-    items = await days.live_items(reads, seller_id)
-    sku_to_asin = {i.seller_sku: i.asin for i in items if i.seller_sku}
+    """Ads and orders by (ASIN or ``None``, currency); canceled and replacement orders left
+    out. An order counts once per bucket (the rollup counts it once per ASIN and currency)."""
+    kind = "asin" if by_asin else "items"
     buckets: dict[tuple[str | None, str], AdBucket] = defaultdict(AdBucket)
-    for item in items:
-        bucket = buckets[(item.asin if by_asin else None, _currency_of(item, by_id))]
-        bucket.orders.add(item.amazon_order_id)
-        bucket.sales += item.item_price or Decimal("0")
-    for row in await reads.ad_rows(seller_id, start, end):
+    for row in await reads.daily_sales(seller_id, kind, start, end, None):
+        bucket = buckets[(row.dim1 if by_asin else None, row.currency_code)]
+        bucket.orders += int(row.orders)
+        bucket.sales += row.revenue
+    sku_to_asin: dict[str, str] = {}
+    if by_asin:
+        # An ad row without its ASIN takes the one its SKU was sold under (the greatest, should
+        # the SKU have been sold under several).
+        for row in await reads.daily_sales(seller_id, "sku_asin", start, end, None):
+            sku_to_asin[row.dim1] = max(row.dim2, sku_to_asin.get(row.dim1, row.dim2))
+    for row in await reads.ad_totals(seller_id, start, end):
         asin = row.asin or sku_to_asin.get(row.seller_sku) or f"sku:{row.seller_sku}"
         buckets[(asin if by_asin else None, row.currency_code)].ad.add(row)
     return buckets
 
 
-def _currency_of(item: Any, orders: dict[str, Any]) -> str:
-    """An item's currency: its price's, its order's, else its marketplace's (a pending order
-    has no price yet but is sold in its marketplace's currency)."""
-    order = orders.get(item.amazon_order_id)
-    return str(item.currency_code or (_order_currency(order) if order else "n/a"))
-
-
 def _figures(bucket: AdBucket) -> AdFigures:
     return AdFigures(
         attributed_orders=bucket.ad.attributed_orders,
-        total_orders=len(bucket.orders),
+        total_orders=bucket.orders,
         spend=bucket.ad.spend,
         attributed_sales=bucket.ad.attributed_sales,
         total_sales=bucket.sales,

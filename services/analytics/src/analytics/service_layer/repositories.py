@@ -14,6 +14,11 @@ from typing import Any, Protocol
 from analytics.domain.metrics import DeliveryCounts, HealthCounts
 from analytics.domain.model import Alert
 
+# A key of the daily sales rollup (seller, kind, day, currency, dim1, dim2) and its figures
+# (orders, units, revenue, canceled, replacements): see adapters/daily_sales.py.
+SalesKey = tuple[Any, ...]
+SalesFigures = tuple[Any, ...]
+
 
 class ReadModelWrites(Protocol):
     """What the projections write, in the consumer's transaction. Every upsert is guarded by
@@ -27,6 +32,16 @@ class ReadModelWrites(Protocol):
     async def replace_items(
         self, held_ids: Collection[str], items: Sequence[dict[str, Any]]
     ) -> None: ...
+
+    async def lock_sales_of(self, ids: Collection[str]) -> None:
+        """Serialise the writers of these orders' sales until the transaction ends."""
+        ...
+
+    async def sales_contributions(self, ids: Collection[str]) -> dict[SalesKey, SalesFigures]:
+        """What the orders ``ids`` add to the daily sales rollup, as the read models hold them."""
+        ...
+
+    async def add_to_daily_sales(self, figures: dict[SalesKey, SalesFigures]) -> None: ...
 
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None: ...
 
@@ -52,18 +67,6 @@ class ReadModelWrites(Protocol):
 class Reads(Protocol):
     """What the API and the alert job read. With ``seller_id``, only that seller's rows."""
 
-    async def orders_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> list[Any]: ...
-
-    async def items_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> list[Any]: ...
-
-    async def canceled_between(
-        self, seller_id: str | None, start: datetime, end: datetime
-    ) -> set[str]: ...
-
     async def health_counts(
         self, seller_id: str, *, as_of: datetime, since: datetime
     ) -> HealthCounts: ...
@@ -77,13 +80,32 @@ class Reads(Protocol):
         order; empty: none received)."""
         ...
 
+    async def health_next_change(
+        self, seller_id: str, *, as_of: datetime, since: datetime
+    ) -> datetime | None:
+        """The first moment from ``as_of`` at which time alone may change the seller's
+        ``health_counts`` (None: never, until new events)."""
+        ...
+
+    async def sellers_with_events_since(self, moment: datetime) -> list[str]: ...
+
     async def sellers(self) -> list[str]: ...
 
     async def latest_event_id(self) -> int: ...
 
     async def sellers_with_events(self, after_id: int, upto_id: int) -> list[str]: ...
 
-    async def ad_rows(self, seller_id: str | None, start: date, end: date) -> list[Any]: ...
+    async def daily_sales(
+        self, seller_id: str | None, kind: str, start: date, end: date, period: str | None
+    ) -> list[Any]:
+        """Rows ``period, currency_code, dim1, dim2, orders, units, revenue, canceled,
+        replacements`` of the rollup's ``kind``, summed by period, currency and keys."""
+        ...
+
+    async def ad_totals(self, seller_id: str | None, start: date, end: date) -> list[Any]:
+        """Rows ``asin, seller_sku, currency_code`` with the sums of ``attributed_orders,
+        spend, attributed_sales, clicks, impressions``."""
+        ...
 
     async def order(self, amazon_order_id: str, seller_id: str | None = None) -> Any | None: ...
 

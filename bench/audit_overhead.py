@@ -6,7 +6,8 @@ Runs fulfillment in-process on a fresh database of a running PostgreSQL (``POSTG
 default the test server on 15432) and sends, in alternating rounds, ``--requests`` shipment
 edits (PATCH: one order read and written, one event) with the audit trail on and off (off:
 no ``Change`` is opened, so the hook writes nothing); then ingest's batch intake of
-``--batch`` orders per request, on and off. Prints the median time per request of each.
+``--batch`` orders per request, on and off; then the entry's INSERT alone, timed around the
+statement. Prints the median time per request (or statement) of each.
 docs/adr/0050-audit-trail.md records the figures.
 """
 
@@ -103,6 +104,42 @@ async def _ingest(url: str, args: argparse.Namespace) -> None:
         await _rounds(f"ingest batch of {args.batch} orders", batch, args.rounds, count)
 
 
+async def _statement(url: str, count: int) -> None:
+    """The entry's own statement: ``count`` inserts of a typical row, one transaction each, as
+    the hook issues it (timed around the INSERT only)."""
+    from sqlalchemy import insert
+
+    from analytics.bootstrap import SPEC
+    from analytics.settings import AnalyticsSettings
+
+    settings = AnalyticsSettings(DATABASE_URL=url, ORDERFLOW_API_KEYS=KEYS)
+    async with running_service(SPEC, settings, roles=()) as svc:
+        table = svc.resources.tables.audit_log
+        row = {
+            "key_name": "k-se…",
+            "role": "seller",
+            "seller_id": SELLER,
+            "operation": "edit_shipment",
+            "method": "PATCH",
+            "path": "/v1/orders/{amazon_order_id}/shipments/{shipment_id}",
+            "resource_type": "order",
+            "resource_id": "111-0000000-0000001",
+            "status_before": "Shipped",
+            "status_after": "Shipped",
+            "outcome": "ok",
+            "status_code": 200,
+            "correlation_id": "7c373d53-3fd2-4a4c-8c47-74823b3fcaac",
+        }
+        spent: list[float] = []
+        for _ in range(count):
+            async with svc.resources.sessions() as session, session.begin():
+                started = time.perf_counter()
+                await session.execute(insert(table).values(**row))
+                spent.append(time.perf_counter() - started)
+        median = statistics.median(spent) * 1000
+        print(f"the entry's INSERT alone: {median:.3f} ms (median of {count})")
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -120,6 +157,7 @@ def main() -> None:
     try:
         asyncio.run(_fulfillment(factory("bench_audit_f"), args))
         asyncio.run(_ingest(factory("bench_audit_i"), args))
+        asyncio.run(_statement(factory("bench_audit_s"), args.requests * 5))
     finally:
         factory.drop_all()
 

@@ -719,6 +719,16 @@ async def test_values_at_the_edge_flow_through_every_consumer_with_no_dead_lette
         ),
         (
             fulfillment,
+            "/v1/tracking-events",
+            {
+                "carrier_code": longest(64),
+                "tracking_number": ident(64, "T"),
+                "status": "return_to_sender",
+                "occurred_at": now(minutes=-1),
+            },
+        ),
+        (
+            fulfillment,
             f"/v1/orders/{oid}/refunds",
             {
                 "reason": "PriceError",
@@ -778,6 +788,7 @@ async def test_values_at_the_edge_flow_through_every_consumer_with_no_dead_lette
     expected = {
         "order.created",
         "shipment.confirmed",
+        "shipment.scanned",
         "refund.issued",
         "return.authorized",
         "pickup.scheduled",

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from analytics.adapters import orm
 from analytics.adapters.repository import Reads
 from analytics.bootstrap import SPEC
-from analytics.domain.metrics import HealthCounts, Ratio
+from analytics.domain.metrics import DeliveryCounts, HealthCounts, Ratio
 from analytics.service_layer.queries import HISTORY
 from shared.db.migrations import upgrade_to_head
 from shared.db.session import make_engine
@@ -99,11 +99,17 @@ class Rows:
         valid: bool = True,
         channel: str | None = "MFN",
         latest_ship: datetime | None = None,
+        promised: datetime | None = None,
+        scanned: datetime | None = None,
+        delivered: datetime | None = None,
         sid: str | None = None,
         seller: str = SELLER,
     ) -> None:
         await self._add(
             orm.shipments,
+            latest_delivery_date=promised,
+            first_scan_at=scanned,
+            delivered_at=delivered,
             shipment_id=sid or f"shp-{oid}",
             amazon_order_id=oid,
             seller_id=seller,
@@ -340,8 +346,12 @@ async def test_a_sellers_figures_ignore_other_sellers_rows(rows: Rows) -> None:
 # --- when time alone changes the counts (the alert job's next evaluation) -----------------
 
 
-async def _at(rows: Rows, as_of: datetime) -> HealthCounts:
-    return await Reads(rows.session).health_counts(SELLER, as_of=as_of, since=as_of - HISTORY)
+async def _at(rows: Rows, as_of: datetime) -> tuple[HealthCounts, DeliveryCounts]:
+    reads, since = Reads(rows.session), as_of - HISTORY
+    return (
+        await reads.health_counts(SELLER, as_of=as_of, since=since),
+        await reads.delivery_counts(SELLER, as_of=as_of, since=since),
+    )
 
 
 async def _next(rows: Rows, as_of: datetime) -> datetime | None:
@@ -354,7 +364,7 @@ async def test_the_next_change_is_the_edge_a_date_reaches(rows: Rows) -> None:
     edge = NOW + 5 * D  # the purchase leaves the 7-day cancel-rate window after this
     assert await _next(rows, NOW) == edge
     assert await _at(rows, edge) == await _at(rows, NOW)
-    assert (await _at(rows, edge + S)).pre_fulfillment_cancel == Ratio(0, 0)
+    assert (await _at(rows, edge + S))[0].pre_fulfillment_cancel == Ratio(0, 0)
 
 
 async def test_the_counts_stay_put_until_the_next_change(rows: Rows) -> None:
@@ -366,7 +376,15 @@ async def test_the_counts_stay_put_until_the_next_change(rows: Rows) -> None:
         late = n % 3 == 0
         await rows.order(oid, purchased=purchased, latest_ship=purchased + 2 * D)
         if n % 2:
-            await rows.shipment(oid, shipped=purchased + (3 if late else 1) * D, on_time=not late)
+            shipped, promised = purchased + (3 if late else 1) * D, purchased + 6 * D
+            scans = {"scanned": shipped + D, "delivered": promised + (D if late else -D)}
+            await rows.shipment(
+                oid,
+                shipped=shipped,
+                on_time=not late,
+                promised=promised,
+                **(scans if n % 7 else {}),
+            )
         if n % 4 == 1:
             await rows.case(oid, purchased=purchased)
         if n % 5 == 2:

@@ -36,6 +36,7 @@ from analytics.domain.metrics import (
     DEFECT_KINDS,
     LSR_DAYS,
     ODR_DAYS,
+    OTD_DAYS,
     SELLER_SIDE,
     VTR_DAYS,
     DeliveryCounts,
@@ -554,7 +555,8 @@ def _within(moment: Any, as_of: datetime, days: int) -> Any:
 HEALTH_DATES = {
     orm.orders: ("purchase_date", "latest_ship_date"),
     orm.fulfillment_orders: FULFILLMENT_DATES,
-    orm.shipments: ("ship_date", "latest_ship_date"),
+    # latest_delivery_date: on-time delivery's and valid tracking's windows (adapters/delivery.py)
+    orm.shipments: ("ship_date", "latest_ship_date", "latest_delivery_date"),
     orm.defect_cases: ("order_purchase_date",),
 }
 _RECENT_BY = {
@@ -568,8 +570,8 @@ _RECENT_BY = {
 def _next_change(seller_id: str, as_of: datetime, since: datetime) -> Any:
     history = as_of - since
     lengths = sorted(
-        {timedelta(0), history, *(timedelta(days=d) for d in (ODR_DAYS, CANCEL_DAYS, VTR_DAYS))}
-        | {timedelta(days=d) for d in LSR_DAYS}
+        {timedelta(0), history}
+        | {timedelta(days=d) for d in (ODR_DAYS, CANCEL_DAYS, VTR_DAYS, OTD_DAYS, *LSR_DAYS)}
     )
     firsts = []
     for table, dates in HEALTH_DATES.items():

@@ -161,6 +161,13 @@ async def _rest_of_the_writes(w: World) -> None:
     await _ok(
         await fulfillment.patch(f"/v1/orders/{oid}/shipments/{shipment}", json=patch, headers=A)
     )
+    scan = {
+        "carrier_code": "UPS",
+        "tracking_number": patch["tracking_number"],
+        "status": "in_transit",
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+    }
+    await _ok(await fulfillment.post("/v1/tracking-events", json=scan, headers=A))
     receipt = f"/v1/orders/{oid}/returns/{w.ids['return']}/receipt"
     await _ok(await fulfillment.post(receipt, json={"refund": True}, headers=A))
     refund = {"reason": "GeneralAdjustment"}

@@ -169,7 +169,8 @@ async def test_mixed_filters_page_with_the_cursor_in_both_sorts(
         )
         await apply(fulfillment, s)
         (others if n % 3 == 0 or n == 4 else wanted).append(s)
-    await apply(fulfillment, snapshot(purchased=base, items=_items(("Tea Kettle", "B0TKETTLE1", "T"))))
+    kettle = _items(("Tea Kettle", "B0TKETTLE1", "T"))
+    await apply(fulfillment, snapshot(purchased=base, items=kettle))
     filters = {
         "title": "TRAVEL mug",
         "is_prime": "false",

@@ -1,13 +1,15 @@
 """The Manage Orders search through its indexes (docs/adr/0054-manage-orders-search-indexes.md):
 each filter keeps exactly the orders it should (title words any case, accents, LIKE's own
 characters taken literally, never a match across two items' titles), mixed filters page with
-the cursor in both sorts, the generated columns hold what the filters ask for, and on a table
+the cursor in both sorts, the search columns hold what the filters ask for (written by the
+repository or filled by the migration alike), and on a table
 large enough for the planner to care, the selective filters are answered by their index."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +20,7 @@ from sqlalchemy import Select, event, select, text
 from sqlalchemy.dialects import postgresql
 
 from fulfillment.adapters import orm, repository
+from fulfillment.bootstrap import SPEC
 from fulfillment.domain.search import SearchFilters, SearchPage
 from orderflow_testkit.harness import RunningService
 from shared.events.common import Money
@@ -205,24 +208,22 @@ async def _pages(svc: RunningService, **params: Any) -> list[str]:
     raise AssertionError("more pages than orders")
 
 
-async def test_generated_columns_hold_the_tokens_the_filters_ask_for(
+async def test_the_columns_hold_the_tokens_the_filters_ask_for_and_the_fill_agrees(
     fulfillment: RunningService,
 ) -> None:
+    """What the repository writes, and what migration 0010 fills existing rows with."""
     s = snapshot(
         items=_items(("Blue Mug", "B0MUG00001", "MUG-1"), ("Red Pan", "B0PAN00001", "PAN-1")),
         is_prime=True,
         is_business_order=True,
     )
-    await apply(fulfillment, s)
+    plain = snapshot(items=_items(("Tea", "B0TEA00001", "TEA-1")), channel="AFN")
+    for one in (s, plain):
+        await apply(fulfillment, one)
     await _ship(fulfillment, s.amazon_order_id, "usps", "9400100000000000000000")
-    o = orm.orders.c
-    async with fulfillment.resources.sessions() as session:
-        row = (
-            await session.execute(
-                select(o.item_titles, o.search_keys).where(o.amazon_order_id == s.amazon_order_id)
-            )
-        ).one()
-    assert row.item_titles == "Blue Mug\nRed Pan"
+    written = await _columns(fulfillment)
+    row = written[s.amazon_order_id]
+    assert row[0] == "Blue Mug\nRed Pan"
     asked = SearchFilters(
         asin="B0PAN00001",
         seller_sku="MUG-1",
@@ -234,13 +235,33 @@ async def test_generated_columns_hold_the_tokens_the_filters_ask_for(
         is_prime=True,
         is_business_order=True,
     )
-    assert set(repository.search_tokens(asked)) <= set(row.search_keys)
-    assert "status:Shipped" in row.search_keys
-    assert "is_replacement_order" not in row.search_keys
+    assert set(repository.search_tokens(asked)) <= row[1]
+    assert "status:Shipped" in row[1] and "is_replacement_order" not in row[1]
+
+    async with fulfillment.resources.sessions() as session, session.begin():
+        await session.execute(text("UPDATE orders SET item_titles = NULL, search_keys = NULL"))
+        await session.execute(text(_migration().FILL))
+    assert await _columns(fulfillment) == written
 
 
-def _statement(filters: SearchFilters) -> Select[Any]:
-    page = SearchPage(sort="purchase_date", descending=True, after=None, limit=51)
+async def _columns(svc: RunningService) -> dict[str, tuple[str | None, set[str]]]:
+    o = orm.orders.c
+    async with svc.resources.sessions() as session:
+        rows = await session.execute(select(o.amazon_order_id, o.item_titles, o.search_keys))
+    return {oid: (titles, set(keys.split("\n"))) for oid, titles, keys in rows}
+
+
+def _migration() -> Any:
+    path = SPEC.migrations_dir / "versions" / "0010_search_indexes.py"
+    spec = importlib.util.spec_from_file_location("fulfillment_0010", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _statement(filters: SearchFilters, sort: str = "purchase_date") -> Select[Any]:
+    page = SearchPage(sort=sort, descending=True, after=None, limit=51)
     return repository._paged(repository._filtered(select(orm.orders.c.doc), filters), page)
 
 
@@ -255,25 +276,22 @@ def test_filters_are_conditions_on_the_indexed_columns() -> None:
     )
     sql = str(_statement(filters).compile(dialect=postgresql.dialect()))
     assert "orders.item_titles ILIKE" in sql
-    assert "orders.search_keys @>" in sql
-    assert "orders.search_keys &&" in sql
-    assert "NOT (orders.search_keys &&" in sql
+    assert "string_to_array(orders.search_keys, E'\\n') @>" in sql
+    assert "string_to_array(orders.search_keys, E'\\n') &&" in sql
+    assert "NOT (string_to_array(orders.search_keys, E'\\n') &&" in sql
     assert "jsonb_array_elements" not in sql and "orders.doc ->" not in sql
 
 
 # A table large enough that reading it is far dearer than any index: 40,000 orders of one
 # seller over 400 days, each with its own title word, ASIN and tracking number.
-_FILL = """
+_LARGE = """
 INSERT INTO orders (amazon_order_id, seller_id, status, fulfillment_channel, sales_channel,
-    ship_service_level, purchase_date, latest_ship_date, snapshot_version, version, doc)
+    ship_service_level, purchase_date, latest_ship_date, snapshot_version, version, doc,
+    item_titles, search_keys)
 SELECT id, 'A2SELLER1EXAMPLE', 'Shipped', 'MFN', 'Amazon.com', 'Std US D2D Dom', at,
-    at + interval '2 days', 1, 1,
-    jsonb_build_object(
-        'items', jsonb_build_array(jsonb_build_object(
-            'asin', 'B0' || lpad(g::text, 8, '0'), 'seller_sku', 'SKU-' || g,
-            'title', 'Ceramic mug model ' || md5(g::text))),
-        'shipments', jsonb_build_array(jsonb_build_object(
-            'carrier_code', 'UPS', 'tracking_number', '1Z' || lpad(g::text, 16, '0'))))
+    at + interval '2 days', 1, 1, '{}', 'Ceramic mug model ' || md5(g::text),
+    concat_ws(E'\\n', 'status:Shipped', 'channel:MFN', 'asin:B0' || lpad(g::text, 8, '0'),
+        'carrier:UPS', 'tracking:1Z' || lpad(g::text, 16, '0'))
 FROM generate_series(1, 40000) AS g,
     LATERAL (SELECT '1' || lpad((g % 100)::text, 2, '0') || '-' || lpad(g::text, 7, '0')
         || '-0000000' AS id, now() - g * interval '15 minutes' AS at) AS v
@@ -284,23 +302,23 @@ async def test_selective_filters_are_answered_by_their_index(
     fulfillment: RunningService,
 ) -> None:
     async with fulfillment.resources.sessions() as session, session.begin():
-        await session.execute(text(_FILL))
+        await session.execute(text(_LARGE))
         await session.execute(text("ANALYZE orders"))
     ever = NOW - timedelta(days=1000)
-    cases = {
-        "ix_orders_item_titles": SearchFilters(title=_md5_of(20000)[:12], purchase_date_from=ever),
-        "ix_orders_search_keys": SearchFilters(
-            tracking_number="1Z0000000000020000", purchase_date_from=ever
-        ),
-    }
-    for index, filters in cases.items():
-        stmt = _statement(SearchFilters(seller_id="A2SELLER1EXAMPLE", **_fields(filters)))
+    cases = [
+        ("ix_orders_item_titles", 1, "purchase_date", {"title": _md5_of(20000)[:12]}),
+        ("ix_orders_search_keys", 1, "purchase_date", {"tracking_number": "1Z0000000000020000"}),
+        ("ix_orders_seller_ship_by", 51, "latest_ship_date", {}),  # the sort, whole history
+    ]
+    for index, count, sort, asked in cases:
+        filters = SearchFilters(seller_id="A2SELLER1EXAMPLE", purchase_date_from=ever, **asked)
+        stmt = _statement(filters, sort)
         async with fulfillment.resources.sessions() as session:
             with _explained(fulfillment):
                 plan = (await session.execute(stmt)).scalar_one()
             found = (await session.execute(stmt)).scalars().all()
         assert index in _indexes(plan[0]["Plan"]), plan
-        assert len(found) == 1
+        assert len(found) == count
 
 
 @contextlib.contextmanager
@@ -325,7 +343,3 @@ def _indexes(node: dict[str, Any]) -> set[str]:
 
 def _md5_of(n: int) -> str:
     return hashlib.md5(str(n).encode()).hexdigest()
-
-
-def _fields(filters: SearchFilters) -> dict[str, Any]:
-    return {k: v for k, v in vars(filters).items() if v not in (None, ())}

@@ -151,7 +151,7 @@ class SqlOrderRepository:
         return [codec.order_of(doc) for doc in (await self.session.execute(stmt)).scalars()]
 
     async def search(self, filters: SearchFilters, page: SearchPage) -> list[Order]:
-        stmt = _paged(_filtered(select(orm.orders.c.doc), filters), page)
+        stmt = _paged(_filtered(select(orm.orders.c.doc), filters), page, _sort_key(filters, page))
         return [codec.order_of(doc) for doc in (await self.session.execute(stmt)).scalars()]
 
 
@@ -218,9 +218,23 @@ def _title_contains(text: str) -> Any:
     return orm.orders.c.item_titles.ilike(pattern)
 
 
-def _paged(stmt: Select[Any], page: SearchPage) -> Select[Any]:
+def _sort_key(f: SearchFilters, page: SearchPage) -> Any:
+    """The page's sort key. Sorted by LatestShipDate within a purchase window (the default 7
+    days, or the seller's), the key is written so that it does not match
+    ix_orders_seller_ship_by: ship-by dates follow purchase dates, and a walk of that index from
+    the oldest would read the seller's whole history before the window (0.8 s at 1,000,000
+    orders); the window's orders are read and sorted instead. Without a window (the ship-by
+    views) the index serves the sort."""
     o = orm.orders.c
-    key = o.purchase_date if page.sort == "purchase_date" else SHIP_BY
+    if page.sort == "purchase_date":
+        return o.purchase_date
+    if f.purchase_date_from is not None:
+        return func.coalesce(o.latest_ship_date, o.latest_ship_date, INFINITY)  # same value
+    return SHIP_BY
+
+
+def _paged(stmt: Select[Any], page: SearchPage, key: Any) -> Select[Any]:
+    o = orm.orders.c
     if page.after is not None:
         at, after_id = page.after
         bound = tuple_(literal(at, DateTime(timezone=True)) if at else INFINITY, literal(after_id))

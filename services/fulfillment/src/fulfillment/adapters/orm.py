@@ -1,5 +1,11 @@
 """Fulfillment's tables: orders (the aggregate as a document plus the columns searched on)
-and shipment-confirmation uploads."""
+and shipment-confirmation uploads.
+
+``item_titles`` (the items' titles, one a line) and ``search_keys`` (one token a line for each
+equality filter the order answers to) are written with every row by the repository, from the
+order itself; the search reads them through their indexes
+(docs/adr/0054-manage-orders-search-indexes.md).
+"""
 
 from __future__ import annotations
 
@@ -41,8 +47,15 @@ orders = Table(
     Column("doc", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("item_titles", Text),
+    Column("search_keys", Text),
     Index("ix_orders_seller_purchase", "seller_id", "purchase_date", "amazon_order_id"),
-    Index("ix_orders_seller_lsd", "seller_id", "latest_ship_date", "amazon_order_id"),
+    Index(
+        "ix_orders_seller_ship_by",
+        "seller_id",
+        text("coalesce(latest_ship_date, 'infinity'::timestamp with time zone)"),
+        "amazon_order_id",
+    ),
     Index("ix_orders_email", "buyer_email_hash"),
     Index(
         "ix_orders_ship_late_due",
@@ -61,13 +74,14 @@ orders = Table(
         ),
     ),
     Index(
-        "ix_orders_doc_items",
-        text("(doc -> 'items') jsonb_path_ops"),
+        "ix_orders_item_titles",
+        "item_titles",
         postgresql_using="gin",
+        postgresql_ops={"item_titles": "gin_trgm_ops"},
     ),
     Index(
-        "ix_orders_doc_shipments",
-        text("(doc -> 'shipments') jsonb_path_ops"),
+        "ix_orders_search_keys",
+        text("string_to_array(search_keys, '\n'::text)"),  # as PostgreSQL prints it back
         postgresql_using="gin",
     ),
 )

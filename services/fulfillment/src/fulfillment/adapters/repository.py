@@ -135,9 +135,9 @@ class SqlOrderRepository:
 
     async def with_tracking(self, seller_id: str, tracking_number: str) -> list[Order]:
         """The seller's orders with a shipment of this tracking number, locked in id order
-        (found through the GIN index on the shipments)."""
+        (found through the search tokens' GIN index, as the tracking-number filter is)."""
         o = orm.orders.c
-        shipped = o.doc["shipments"].contains(cast([{"tracking_number": tracking_number}], JSONB))
+        shipped = KEYS.contains(["tracking:" + tracking_number])
         stmt = (
             select(o.doc)
             .where(o.seller_id == seller_id, shipped)

@@ -10,6 +10,7 @@ session (the one service-layer module that names it).
 
 from __future__ import annotations
 
+import abc
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -139,9 +140,9 @@ class GatewayUnitOfWork(IntakeUnitOfWork):
     submissions: Submissions
     performance_reports: PerformanceReports
 
+    @abc.abstractmethod
     def submissions_of(self, kind: str | None) -> Submissions:
         """The submissions of one kind (None: every kind)."""
-        raise NotImplementedError
 
 
 class SqlGatewayUnitOfWork(SqlIntakeUnitOfWork, GatewayUnitOfWork):

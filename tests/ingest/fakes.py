@@ -44,7 +44,10 @@ class Tables:
 @dataclass
 class FakeDatabase:
     tables: Tables = field(default_factory=Tables)
+    # What the outbox holds, in commit order: each event as a consumer decodes it from the
+    # bytes written (``written``: the topic and those bytes).
     published: list[tuple[str, CloudEvent]] = field(default_factory=list)
+    written: list[tuple[str, bytes]] = field(default_factory=list)
     commits: int = 0
     refuse: set[str] = field(default_factory=set)  # order ids whose rows "PostgreSQL" refuses
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -196,11 +199,17 @@ class FakeIntakeUnitOfWork(IntakeUnitOfWork):
         self.tables = copy.deepcopy(self.db.tables)
 
     async def _write(self, queued: Sequence[Queued]) -> None:
-        self._written = [(q.topic, e) for q in queued for e in q.events]
+        self._written = [
+            (q.topic, payload)
+            for q in queued
+            for payload in (q.payloads or [event.to_bytes() for event in q.events])
+        ]
 
     async def _commit(self) -> None:
         self.db.tables = self.tables
-        self.db.published += getattr(self, "_written", [])
+        written = getattr(self, "_written", [])
+        self.db.written += written
+        self.db.published += [(t, CloudEvent.from_bytes(p)) for t, p in written]
         self._written = []
         self.db.commits += 1
         self.tables = copy.deepcopy(self.db.tables)

@@ -5,8 +5,8 @@ consumer service (fulfillment, defects, analytics) gets a fresh, migrated databa
 ``EventApplier.apply_many`` (decode, inbox claim, the service's handlers: what the consumer
 runner does for a fetch) applies ``BENCH_ORDERS`` (default 5000) ``order.created`` events, then
 the same orders' ``order.updated`` (version 2), in runs of ``BENCH_RUN`` (500) records, one
-transaction per run. Events are built as ingest builds them (Amazon-shaped order, sealed PII,
-``OrderSnapshot``, CloudEvent). This isolates a service's apply cost from the rest of the
+transaction per run. Events are the bytes ingest writes (an Amazon-shaped order, its PII
+sealed: ``handlers.order_event``). This isolates a service's apply cost from the rest of the
 pipeline: the figure to watch when changing a handler.
 
 Prints a short summary, then the JSON document (also saved under ``bench/results/``).
@@ -28,11 +28,9 @@ from bench.endtoend import INFRA
 from devstack import config
 from ingest.intake.adapters import amazon
 from ingest.intake.domain.model import IncomingOrder
-from ingest.intake.service_layer.handlers import _snapshot  # how ingest builds the snapshot
+from ingest.intake.service_layer.handlers import order_event  # as ingest writes them
 from orderflow_testkit.samples import amazon_order
 from shared.db.migrations import upgrade_to_head
-from shared.events.orders import ORDER_CREATED, ORDER_UPDATED
-from shared.events.registry import build_event
 from shared.messaging.decoding import Message
 from shared.pii import PIICipher
 from shared.runtime import open_resources, tune_gc
@@ -45,18 +43,9 @@ SELLER = "A2SELLERBENCH"
 def events(orders: list[IncomingOrder], version: int, pii: PIICipher) -> list[Message]:
     out = []
     for offset, order in enumerate(orders):
-        snapshot = _snapshot(order, SELLER, version, "batch", pii, None)
-        event = build_event(
-            topic="orders.v1",
-            event_type=ORDER_CREATED if version == 1 else ORDER_UPDATED,
-            payload=snapshot,
-            source="ingest",
-            subject=order.amazon_order_id,
-            seller_id=SELLER,
-            version=version,
-        )
+        event = order_event(order, seller_id=SELLER, version=version, source="batch", pii=pii)
         key = order.amazon_order_id
-        out.append(Message("bench.orders.v1", offset % 12, offset, key, event.to_bytes()))
+        out.append(Message("bench.orders.v1", offset % 12, offset, key, event.payload))
     return out
 
 

@@ -35,11 +35,10 @@ from bench.history_data import SELLER, History, Planned, ad_days, ads_per_day, s
 from devstack import config
 from ingest.intake.adapters import amazon
 from ingest.intake.domain.model import IncomingOrder
-from ingest.intake.service_layer.handlers import _snapshot  # how ingest builds the snapshot
+from ingest.intake.service_layer.handlers import order_event  # as ingest writes them
 from shared import topics
 from shared.events.ads import AD_PERFORMANCE_REPORTED, AdPerformance
 from shared.events.common import Money as EventMoney
-from shared.events.orders import ORDER_CREATED
 from shared.events.registry import build_event
 from shared.messaging.decoding import Message
 from shared.pii import PIICipher
@@ -148,17 +147,10 @@ class Loader:
         for p in planned:
             order = amazon.parse(p.document)
             assert isinstance(order, IncomingOrder), order
-            snapshot = _snapshot(order, p.seller_id, 1, "batch", self.pii, None)
-            event = build_event(
-                topic=topic,
-                event_type=ORDER_CREATED,
-                payload=snapshot,
-                source="ingest",
-                subject=order.amazon_order_id,
-                seller_id=p.seller_id,
-                version=1,
+            event = order_event(
+                order, seller_id=p.seller_id, version=1, source="batch", pii=self.pii
             )
-            messages.append(self._message(topic, order.amazon_order_id, event.to_bytes()))
+            messages.append(self._message(topic, order.amazon_order_id, event.payload))
         # The three stores at once, as their consumers would: one's PostgreSQL work overlaps
         # another's Python.
         await asyncio.gather(*(self._apply(service, messages) for service in SERVICES))

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
+
 from ingest.amazon.service_layer.unit_of_work import GatewayUnitOfWork
 from ingest.intake.domain.errors import StorageRefused
 from ingest.intake.domain.model import KnownOrder
@@ -25,6 +27,11 @@ from shared.unit_of_work import Queued
 
 def _row(**values: Any) -> SimpleNamespace:
     return SimpleNamespace(**values)
+
+
+def _jsonb(row: dict[str, Any]) -> dict[str, Any]:
+    """An orders row as PostgreSQL keeps it: its snapshot's JSON text as JSONB (read back)."""
+    return row | {"snapshot": orjson.loads(row["snapshot"])}
 
 
 @dataclass
@@ -85,13 +92,13 @@ class FakeOrders(_Repo):
         self._check([r["amazon_order_id"] for r in rows])
         new = [r for r in rows if r["amazon_order_id"] not in self.t.orders]
         for r in new:
-            self.t.orders[r["amazon_order_id"]] = {**r, "pii_removed_at": None}
+            self.t.orders[r["amazon_order_id"]] = {**_jsonb(r), "pii_removed_at": None}
         return {r["amazon_order_id"] for r in new}
 
     async def update_many(self, rows: dict[str, dict[str, Any]]) -> None:
         self._check(list(rows))
         for order_id, row in rows.items():
-            self.t.orders[order_id].update(row)
+            self.t.orders[order_id].update(_jsonb(row))
 
     async def get(self, amazon_order_id: str, seller_id: str | None) -> Any | None:
         o = self.t.orders.get(amazon_order_id)

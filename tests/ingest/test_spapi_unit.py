@@ -195,6 +195,21 @@ def test_bad_v2026_order_names_the_fields() -> None:
     assert parsed.amazon_order_id == order["orderId"]
 
 
+def test_a_v2026_condition_too_long_once_title_cased_is_refused_naming_it() -> None:
+    """50 characters is within Amazon's shape, but "ﬃ" title-cases to "Ffi" and "İ" lower-cases
+    to two characters: 101, over a condition's 100. Refused here, where it is derived, since
+    intake does not validate the snapshot again."""
+    order = v2026_order(created=T0, updated=T0)
+    order["orderItems"][0]["product"]["condition"]["conditionType"] = "\ufb03" + "\u0130" * 49
+    parsed = amazon.parse(order)
+    assert isinstance(parsed, Rejected)
+    [reason] = parsed.reasons
+    assert reason["field"] == "orderItems.0.product.condition.conditionType"
+    assert reason["message"] == "title-cased, must be at most 100 characters"
+    order["orderItems"][0]["product"]["condition"]["conditionType"] = "\u0130" * 50  # 99
+    assert isinstance(amazon.parse(order), IncomingOrder)
+
+
 def test_shape_detection() -> None:
     assert amazon.is_v2026({"orderId": "1"})
     assert amazon.is_v2026({"order": {"orderId": "1"}})

@@ -48,6 +48,35 @@ def build_event(
     causation_id: str | None = None,
 ) -> CloudEvent:
     """An event; made while an API request changes something, it names the request's actor."""
+    return build_envelope(
+        topic=topic,
+        event_type=event_type,
+        data=payload.model_dump(mode="json"),
+        source=source,
+        subject=subject,
+        seller_id=seller_id,
+        version=version,
+        schema_version=schema_version,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+    )
+
+
+def build_envelope(
+    *,
+    topic: str,
+    event_type: str,
+    data: dict[str, Any],
+    source: str,
+    subject: str,
+    seller_id: str,
+    version: int,
+    schema_version: int = SCHEMA_VERSION,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> CloudEvent:
+    """``build_event`` around ``data`` as it is: a payload the caller made from values it has
+    validated (ingest's order snapshots: docs/adr/0058-ingest-validates-and-serialises-once.md)."""
     if event_type not in PAYLOADS:
         raise UnknownEventType(event_type)
     actor = audit.actor()
@@ -63,7 +92,7 @@ def build_event(
         actorkey=actor.key_name if actor else None,
         actorrole=actor.role if actor else None,
         actorsellerid=actor.seller_id if actor else None,
-        data=payload.model_dump(mode="json"),
+        data=data,
     )
 
 

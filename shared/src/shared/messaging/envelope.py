@@ -28,6 +28,7 @@ from shared import inputs
 # own 1 MB message cap, with room for the record's headers. A producer whose input could make
 # a larger event (ingest: an order of many long lines) refuses that input instead.
 MAX_EVENT_BYTES = 900 * 1024
+_DATA = {"data"}
 
 
 class CloudEvent(BaseModel):
@@ -57,6 +58,16 @@ class CloudEvent(BaseModel):
         # Straight to JSON in pydantic-core: the same bytes as dumping to a dict and that to
         # orjson, without building the dict.
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)
+
+    def to_bytes_with(self, data: bytes) -> bytes:
+        """``to_bytes`` with the payload already dumped: ``data`` is the JSON of ``self.data``
+        (``pydantic_core.to_json``), put in as it is instead of serialised again. The same
+        bytes: ``data`` is the envelope's last attribute (see
+        docs/adr/0058-ingest-validates-and-serialises-once.md)."""
+        if self.__pydantic_extra__:  # extension attributes would follow the data
+            return self.to_bytes()
+        head = self.__pydantic_serializer__.to_json(self, exclude_none=True, exclude=_DATA)
+        return b"".join((head[:-1], b',"data":', data, b"}"))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CloudEvent:

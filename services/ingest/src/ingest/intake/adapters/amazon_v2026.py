@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ingest.intake.adapters.amazon_v0 import Amount, Code, order_id_label, reasons_of
 from ingest.intake.domain.model import IncomingOrder, Rejected
@@ -33,6 +33,7 @@ STATUS = {
     "UNFULFILLABLE": Status.UNFULFILLABLE,
 }
 FULFILLED_BY = {"MERCHANT": Channel.MFN, "AMAZON": Channel.AFN}
+_CONDITION = TypeAdapter(Code)  # an item's condition_id, once title-cased
 SERVICE_LEVEL = {
     "EXPEDITED": "Expedited",
     "FREE_ECONOMY": "FreeEconomy",
@@ -359,8 +360,11 @@ def parse(data: Any) -> IncomingOrder | Rejected:
 
 
 def _within_policy(incoming: IncomingOrder, order_id: str, raw: Any) -> IncomingOrder | Rejected:
-    """v0's ItemPrice is computed here (unit price times quantity): it must fit the money
-    columns as any amount sent does."""
+    """The values derived here are checked as the snapshot's types would: v0's ItemPrice (unit
+    price times quantity) must fit the money columns as any amount sent does, and the
+    title-cased condition (longer than Amazon's: "ﬃ" becomes "Ffi", "İ" "i̇") must be a
+    ``Code``. Intake does not validate the snapshot again
+    (docs/adr/0058-ingest-validates-and-serialises-once.md)."""
     reasons = [
         {
             "field": f"orderItems.{i}.product.price.unitPrice.amount",
@@ -371,6 +375,15 @@ def _within_policy(incoming: IncomingOrder, order_id: str, raw: Any) -> Incoming
         for i, item in enumerate(incoming.fields["items"])
         if item["item_price"] and Decimal(item["item_price"]["amount"]) >= inputs.MONEY_LIMIT
     ]
+    for i, item in enumerate(incoming.fields["items"]):
+        if item["condition_id"] is not None:
+            try:
+                _CONDITION.validate_python(item["condition_id"])
+            except ValidationError as exc:
+                prefix = ("orderItems", str(i), "product", "condition", "conditionType")
+                errors = exc.errors(include_url=False, include_input=False)
+                found = inputs.field_errors(errors, prefix=prefix)
+                reasons += [r | {"message": f"title-cased, {r['message']}"} for r in found]
     if reasons:
         return Rejected(reasons=reasons, amazon_order_id=order_id, raw=raw)
     return incoming

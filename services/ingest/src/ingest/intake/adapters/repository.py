@@ -20,15 +20,8 @@ from ingest.adapters import orm
 from ingest.intake.domain.errors import StorageRefused
 from ingest.intake.domain.model import KnownOrder
 from shared.db import bulk
-from shared.db.session import dump_json
 from shared.errors import is_transient
 from shared.uploads import UploadStore
-
-
-def _json(row: dict[str, Any]) -> dict[str, Any]:
-    """The row with its snapshot as JSON text, as ``shared.db.bulk`` takes JSONB."""
-    return row | {"snapshot": dump_json(row["snapshot"])}
-
 
 _o = orm.orders.c
 # Built once; the ids are given at execution (see shared.db.bulk.any_of).
@@ -86,8 +79,10 @@ class OrderRepository:
 
     @_translated
     async def insert_new(self, rows: list[dict[str, Any]]) -> set[str]:
-        """Insert new orders; the ids inserted (a concurrent request may have been first)."""
-        return await bulk.insert_new(self.session, orm.orders, [_json(row) for row in rows])
+        """Insert new orders; the ids inserted (a concurrent request may have been first).
+        A row's ``snapshot`` is JSON text (the event's data, dumped once), as ``shared.db.bulk``
+        takes JSONB."""
+        return await bulk.insert_new(self.session, orm.orders, rows)
 
     @_translated
     async def update_many(self, rows: dict[str, dict[str, Any]]) -> None:
@@ -95,7 +90,7 @@ class OrderRepository:
         await bulk.update_rows(
             self.session,
             orm.orders,
-            [{"amazon_order_id": order_id, **_json(row)} for order_id, row in rows.items()],
+            [{"amazon_order_id": order_id, **row} for order_id, row in rows.items()],
             touch="updated_at",
         )
 

@@ -5,21 +5,25 @@ versioned CloudEvents of ``shared.events`` (``order.created``/``order.updated`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shared.events.ads import AdPerformance
-from shared.events.orders import OrderSnapshot
 
 
 @dataclass(frozen=True)
 class OrderAccepted:
-    """A new order (``created``) or a newer state of a known one, as version ``version``."""
+    """A new order (``created``) or a newer state of a known one, as version ``version``, of
+    the batch's seller (``adapters/outbox.OrderEvents`` holds the seller and the correlation
+    id every event of a batch shares).
 
-    snapshot: OrderSnapshot
+    ``snapshot``: ``OrderSnapshot``'s fields, in its order, with values validated on the way
+    in (the Amazon shape; see ``service_layer/handlers._snapshot``), not validated again:
+    docs/adr/0058-ingest-validates-and-serialises-once.md."""
+
+    snapshot: dict[str, Any]
     amazon_order_id: str
-    seller_id: str
     version: int
     created: bool
-    correlation_id: str | None = None
 
 
 @dataclass(frozen=True)

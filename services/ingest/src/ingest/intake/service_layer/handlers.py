@@ -4,11 +4,16 @@ rows, register uploads. Each takes the unit of work first and leaves the commit 
 the change together with the work around it.
 
 Every accepted change is stored and its ``order.created``/``order.updated`` event written to
-the outbox in the same transaction. A batch costs a fixed handful of statements whatever its
-size: one locked read of the orders it names, one multi-row insert of the new ones, one update
-of the changed ones, one outbox insert (on commit, with the payloads computed here). If
-PostgreSQL refuses any of it (``StorageRefused``), the batch is redone order by order, each in
-its own savepoint, so one bad order never takes the others down.
+the outbox in the same transaction. Each order is validated once, on the way in (the Amazon
+shape); its snapshot is made from those values without validating them again and dumped once,
+for the event's bytes and the orders row alike
+(docs/adr/0058-ingest-validates-and-serialises-once.md).
+
+A batch costs a fixed handful of statements whatever its size: one locked read of the orders
+it names, one multi-row insert of the new ones, one update of the changed ones, one outbox
+insert (on commit, with the payloads computed here). If PostgreSQL refuses any of it
+(``StorageRefused``), the batch is redone order by order, each in its own savepoint, so one
+bad order never takes the others down.
 
 The first attempt is undone by a savepoint when the transaction holds other work (a sync's
 lease, an upload's progress, a notification's record). When the batch is the transaction's
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
 from ingest.intake.adapters import outbox
 from ingest.intake.domain import commands
@@ -32,11 +38,15 @@ from ingest.intake.domain.events import OrderAccepted
 from ingest.intake.domain.model import IncomingOrder, IntakeResult, KnownOrder, Rejected, decide
 from ingest.intake.service_layer import ads, uploads
 from ingest.intake.service_layer.unit_of_work import IntakeUnitOfWork
+from shared import inputs, topics
+from shared.events.common import EncryptedPII, Label
 from shared.events.orders import OrderSnapshot
 from shared.messaging.envelope import MAX_EVENT_BYTES, CloudEvent
 from shared.pii import PIICipher
 
 RACE_RETRIES = 3  # a concurrent request created one of the batch's orders first: read again
+SNAPSHOT_FIELDS = tuple(OrderSnapshot.model_fields)  # the order of the snapshot's JSON
+_SOURCE = TypeAdapter(Label)
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,14 @@ async def accept_many(
     """Accept the orders of a batch, in order; quarantine the rejected ones. ``alone``: the
     batch is all the transaction holds, so a refused attempt may roll all of it back."""
     orders = [e for e in entries if isinstance(e, IncomingOrder)]
-    context = _Context(seller_id, source, pii, topic, correlation_id)
+    context = _Context(
+        seller_id,
+        _SOURCE.validate_python(source),
+        pii,
+        topic,
+        # the batch's envelope, validated once: the seller id, the correlation id, the actor
+        outbox.OrderEvents(seller_id=seller_id, correlation_id=correlation_id),
+    )
     try:
         decided = await _together(uow, orders, context, alone=alone)
     except (StorageRefused, _LostRace):
@@ -101,7 +118,7 @@ class _Context:
     source: str
     pii: PIICipher
     topic: str
-    correlation_id: str | None
+    events: outbox.OrderEvents
 
 
 async def _together(
@@ -167,24 +184,22 @@ def _decide(batch: _Batch, order: IncomingOrder, context: _Context) -> Accepted 
         assert known is not None
         return Accepted(order.amazon_order_id, result, known.version)
     version = (known.version if known else 0) + 1
-    snapshot = _snapshot(order, context.seller_id, version, context.source, context.pii, stored)
-    event = outbox.order_event(
-        OrderAccepted(
-            snapshot=snapshot,
-            amazon_order_id=order.amazon_order_id,
-            seller_id=context.seller_id,
-            version=version,
-            created=known is None,
-            correlation_id=context.correlation_id,
-        )
-    )
-    payload = event.to_bytes()
-    if len(payload) > MAX_EVENT_BYTES:
+    if version > inputs.INT64_MAX:
         return Rejected(
-            reasons=[{"field": "body", "message": _too_large(len(payload))}],
+            reasons=[{"field": "order", "message": "has had as many versions as it can"}],
+            amazon_order_id=order.amazon_order_id,
+            status=409,
+        )
+    snapshot = _snapshot(order, context, version, stored)
+    written = context.events.event(
+        OrderAccepted(snapshot, order.amazon_order_id, version, created=known is None)
+    )
+    if len(written.payload) > MAX_EVENT_BYTES:
+        return Rejected(
+            reasons=[{"field": "body", "message": _too_large(len(written.payload))}],
             amazon_order_id=order.amazon_order_id,
         )
-    row = _row(order, event.data, version, context.source)
+    row = _row(order, written.snapshot.decode(), version, context.source)
     order_id = order.amazon_order_id
     if order_id in batch.new or known is None:  # new here: insert its latest state
         batch.new[order_id] = {"amazon_order_id": order_id, "seller_id": context.seller_id, **row}
@@ -192,10 +207,10 @@ def _decide(batch: _Batch, order: IncomingOrder, context: _Context) -> Accepted 
         batch.changed[order_id] = row
     batch.held[order_id] = (
         KnownOrder(context.seller_id, order.last_update_date, version, order.item_count),
-        event.data,
+        snapshot,
     )
-    batch.events.append(event)
-    batch.payloads.append(payload)
+    batch.events.append(written.event)
+    batch.payloads.append(written.payload)
     return Accepted(order_id, result, version)
 
 
@@ -211,28 +226,41 @@ def _owned_elsewhere(order: IncomingOrder) -> str:
 
 
 def _snapshot(
-    order: IncomingOrder,
-    seller_id: str,
-    version: int,
-    source: str,
-    pii: PIICipher,
-    stored: dict[str, Any] | None,
-) -> OrderSnapshot:
-    sealed = pii.seal(order.pii).model_dump() if order.pii else (stored or {}).get("buyer_pii")
-    return OrderSnapshot.model_validate(
-        {
-            **order.fields,
-            "seller_id": seller_id,
-            "version": version,
-            "buyer_pii": sealed,
-            "intake_source": source,
-        }
-    )
-
-
-def _row(
-    order: IncomingOrder, snapshot: dict[str, Any], version: int, source: str
+    order: IncomingOrder, context: _Context, version: int, stored: dict[str, Any] | None
 ) -> dict[str, Any]:
+    """The order's ``OrderSnapshot`` as its fields' values, in its order, not validated again:
+    each was validated once on the way in. The order's own by the Amazon shape, whose type
+    for each field is the snapshot's or stricter (derived values, such as a v2026 item's price
+    or condition, are checked where they are derived); the seller and the source with the
+    batch; the version is in range; the sealed PII is an ``EncryptedPII``, and the stored one
+    (an update without PII keeps it) is validated here.
+    docs/adr/0058-ingest-validates-and-serialises-once.md."""
+    if order.pii:
+        sealed: dict[str, Any] | None = context.pii.seal(order.pii).model_dump()
+    else:
+        kept = (stored or {}).get("buyer_pii")
+        sealed = None if kept is None else EncryptedPII.model_validate(kept).model_dump()
+    values = {
+        **order.fields,
+        "seller_id": context.seller_id,
+        "version": version,
+        "buyer_pii": sealed,
+        "intake_source": context.source,
+    }
+    return {name: values[name] for name in SNAPSHOT_FIELDS}
+
+
+def order_event(
+    order: IncomingOrder, *, seller_id: str, version: int, source: str, pii: PIICipher
+) -> outbox.OrderEvent:
+    """One order's event as intake writes it, alone (the benchmarks make their events so)."""
+    events = outbox.OrderEvents(seller_id=seller_id, correlation_id=None)
+    context = _Context(seller_id, _SOURCE.validate_python(source), pii, topics.ORDERS, events)
+    snapshot = _snapshot(order, context, version, None)
+    return events.event(OrderAccepted(snapshot, order.amazon_order_id, version, version == 1))
+
+
+def _row(order: IncomingOrder, snapshot: str, version: int, source: str) -> dict[str, Any]:
     return {
         "marketplace_id": order.marketplace_id,
         "order_status": order.order_status,

@@ -22,9 +22,11 @@ from shared.uploads import Uploads
 class Orders(Protocol):
     async def lock_many(self, ids: list[str]) -> dict[str, tuple[KnownOrder, dict[str, Any]]]: ...
 
-    async def insert_new(self, rows: list[dict[str, Any]]) -> set[str]: ...
+    async def insert_new(self, rows: list[dict[str, Any]]) -> set[str]:
+        """The rows' ``snapshot``: JSON text; the ids inserted."""
 
-    async def update_many(self, rows: dict[str, dict[str, Any]]) -> None: ...
+    async def update_many(self, rows: dict[str, dict[str, Any]]) -> None:
+        """The rows' ``snapshot``: JSON text."""
 
     async def get(self, amazon_order_id: str, seller_id: str | None) -> Any | None: ...
 

@@ -681,6 +681,13 @@ async def test_values_at_the_edge_flow_through_every_consumer_with_no_dead_lette
     assert MAX_EVENT_BYTES < len(orjson.dumps(heavy)) < MAX_BODY
     refused_heavy = await ingest.post("/v1/orders", json=heavy, headers=A)
     assert refused_heavy.status_code == 422 and "too large" in refused_heavy.text
+    # A v2026 condition within Amazon's 50 characters that title-cases past a condition's 100
+    # ("ﬃ" becomes "Ffi", "İ" two characters) is refused naming it, never a 500.
+    titled = edge_v2026_order()
+    titled["orderItems"][0]["product"]["condition"]["conditionType"] = "\ufb03" + "\u0130" * 49
+    refused_titled = await ingest.post("/v1/orders", json=titled, headers=A)
+    assert refused_titled.status_code == 422, refused_titled.text
+    assert "orderItems.0.product.condition.conditionType" in refused_titled.text
     rows = edge_ad_rows()
     assert (
         await ingest.post("/v1/ads/performance", json={"rows": rows}, headers=A)

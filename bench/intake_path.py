@@ -5,7 +5,8 @@ the statements' parameters (``accept_many``: the decision, the sealed PII, the s
 event and its bytes, the orders rows and the outbox rows), on a session that runs nothing:
 no PostgreSQL, no HTTP, no Kafka. Every order is new. Orders of three kinds in turn (one
 line FBM, one line FBA shipped, five lines), in batches of ``BENCH_BATCH`` (1 and 100);
-``BENCH_ROUNDS`` rounds of ``BENCH_ORDERS`` orders each, the median and the fastest round.
+``BENCH_ROUNDS`` rounds of ``BENCH_ORDERS`` orders each (the collector tuned as the services
+tune it, a collection before each round), the median and the fastest round.
 Compare two builds by running this module against each in turn (docs/performance/method.md).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import statistics
 import time
@@ -27,6 +29,7 @@ from ingest.intake.service_layer import handlers
 from ingest.intake.service_layer.unit_of_work import SqlIntakeUnitOfWork
 from orderflow_testkit.samples import amazon_order, order_id
 from shared.pii import PIICipher
+from shared.runtime import tune_gc
 
 SELLER = "A2SELLERBENCH"
 
@@ -65,6 +68,7 @@ def documents(count: int) -> list[dict[str, Any]]:
 
 
 async def _round(docs: list[dict[str, Any]], batch: int, pii: PIICipher) -> float:
+    gc.collect()
     started = time.process_time()
     for start in range(0, len(docs), batch):
         orders = [amazon.parse(d) for d in docs[start : start + batch]]
@@ -83,6 +87,7 @@ async def main() -> None:
     rounds = int(os.environ.get("BENCH_ROUNDS", "5"))
     batches = [int(b) for b in os.environ.get("BENCH_BATCH", "1,100").split(",")]
     pii = PIICipher(Fernet.generate_key().decode())
+    tune_gc()  # as the service runs
     for batch in batches:
         await _round(documents(300), batch, pii)  # warm up
         figures = [await _round(documents(count), batch, pii) for _ in range(rounds)]

@@ -6,8 +6,10 @@ indexes (docs/adr/0061-open-cases-read-open-rows-only.md), so they read the open
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy import event, insert, text
 
 from defects.adapters import orm
 from defects.adapters.repository import ClaimRepository, FeedbackRepository
+from defects.bootstrap import SPEC
 from defects.domain.state_machine import OPEN_CLAIM_STATUSES, ClaimStatus, FeedbackStatus
 from orderflow_testkit.harness import RunningService
 
@@ -227,3 +230,17 @@ def _rows_read(node: dict[str, Any], table: str) -> int:
     if node.get("Relation Name") == table:
         own = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
     return own + sum(_rows_read(child, table) for child in node.get("Plans", []))
+
+
+def test_the_migration_indexes_what_the_lists_filter_on() -> None:
+    """The partial indexes' predicates as migration 0008 created them are the lists' filters
+    (a change to the open statuses needs a migration that rebuilds them)."""
+    path = Path(SPEC.migrations_dir) / "versions" / "0008_open_cases_indexes.py"
+    spec = importlib.util.spec_from_file_location("defects_0008", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.OPEN_CLAIM == orm.OPEN_CLAIM
+    assert migration.OPEN_NEGATIVE_FEEDBACK == orm.OPEN_NEGATIVE_FEEDBACK
+    where = {i.name: str(i.dialect_options["postgresql"]["where"]) for i in orm.claims.indexes}
+    assert where["ix_claims_open"] == orm.OPEN_CLAIM

@@ -312,7 +312,7 @@ def _migration() -> Any:
 
 def _statement(filters: SearchFilters, sort: str = "purchase_date") -> Select[Any]:
     page = SearchPage(sort=sort, descending=True, after=None, limit=51)
-    key = repository._sort_key(filters, page)
+    key = repository._sort_key(filters, page, walk=filters.purchase_date_from is None)
     return repository._paged(repository._filtered(select(orm.orders.c.doc), filters), page, key)
 
 

@@ -2,7 +2,7 @@
 appeal, negative feedback not removed), on real PostgreSQL: exactly those rows of the seller,
 oldest first, whatever else the history holds; problem orders page through the same list; and
 on a history large enough for the planner to care, both lists are read through their partial
-indexes (docs/adr/0061-open-cases-read-open-rows-only.md), so they read the open rows only."""
+indexes (docs/adr/0061-reads-bounded-by-what-they-return.md), so they read the open rows only."""
 
 from __future__ import annotations
 

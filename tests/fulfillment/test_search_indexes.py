@@ -200,7 +200,7 @@ async def test_the_ship_by_sort_lists_the_same_orders_whether_it_walks_or_sorts(
     """Over any purchase window, in both orders, paged by the cursor: the window's orders of
     the seller in ship-by order (ties by order id, no ship-by date last), whether the search
     walks ix_orders_seller_ship_by (few orders outside the window) or sorts the window (0:
-    never walks; docs/adr/0061-open-cases-read-open-rows-only.md)."""
+    never walks; docs/adr/0061-reads-bounded-by-what-they-return.md)."""
     monkeypatch.setattr(repository, "WALK_SKIPS_AT_MOST", walk_skips_at_most, raising=False)
     made = []
     for n in range(14):
@@ -380,7 +380,7 @@ async def test_the_ship_by_sort_over_the_whole_history_reads_about_one_page(
     """Sorted by ship-by date over a purchase window holding the whole history, a page (and
     the page after a cursor) walks ix_orders_seller_ship_by and reads about the page's rows; a
     window with most of the history outside it (the 7-day default) is read and sorted, as
-    before (docs/adr/0061-open-cases-read-open-rows-only.md)."""
+    before (docs/adr/0061-reads-bounded-by-what-they-return.md)."""
     async with fulfillment.resources.sessions() as session, session.begin():
         await session.execute(text(_LARGE))
         await session.execute(text("ANALYZE orders"))

@@ -1,4 +1,4 @@
-"""The open-cases lists read only open rows (docs/adr/0061-open-cases-read-open-rows-only.md):
+"""The open-cases lists read only open rows (docs/adr/0061-reads-bounded-by-what-they-return.md):
 a partial index of the open claims and one of the open negative feedback, each by seller and
 filing order, their predicates the lists' filters (``defects.adapters.orm.OPEN_CLAIM`` and
 ``OPEN_NEGATIVE_FEEDBACK`` as this revision wrote them).

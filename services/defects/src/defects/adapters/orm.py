@@ -31,7 +31,7 @@ def _any_of(column: str, values: frozenset[str]) -> str:
 
 
 # The open-cases lists read only open rows, through partial indexes whose predicates are the
-# lists' filters (docs/adr/0061-open-cases-read-open-rows-only.md).
+# lists' filters (docs/adr/0061-reads-bounded-by-what-they-return.md).
 OPEN_CLAIM = _any_of("status", OPEN_CLAIM_STATUSES)
 OPEN_NEGATIVE_FEEDBACK = "rating <= 2 AND " + _any_of("status", OPEN_FEEDBACK_STATUSES)
 

@@ -37,7 +37,7 @@ INFINITY = literal_column("'infinity'::timestamp with time zone", DateTime(timez
 SHIP_BY = func.coalesce(orm.orders.c.latest_ship_date, INFINITY)
 # Sorted by ship-by date within a purchase window, the search walks ix_orders_seller_ship_by
 # only when fewer than this many of the seller's orders lie outside the window (the walk skips
-# those; docs/adr/0061-open-cases-read-open-rows-only.md).
+# those; docs/adr/0061-reads-bounded-by-what-they-return.md).
 WALK_SKIPS_AT_MOST = 1000
 # The tokens as ix_orders_search_keys indexes them (one a line in ``search_keys``).
 KEYS = func.string_to_array(orm.orders.c.search_keys, literal_column("E'\\n'"), type_=ARRAY(Text))
@@ -284,7 +284,7 @@ def _sort_key(f: SearchFilters, page: SearchPage, *, walk: bool) -> Any:
     whole history). Otherwise the key is written so that it does not match the index: ship-by
     dates follow purchase dates, and a walk from the oldest would read the seller's history
     before the window first (0.8 s for the 7-day default at 1,000,000 orders); the window's
-    orders are read and sorted instead (docs/adr/0061-open-cases-read-open-rows-only.md)."""
+    orders are read and sorted instead (docs/adr/0061-reads-bounded-by-what-they-return.md)."""
     o = orm.orders.c
     if page.sort == "purchase_date":
         return o.purchase_date

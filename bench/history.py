@@ -239,11 +239,11 @@ def reads(loader: Loader, now: datetime) -> list[Read]:
     for name, params in search:
         out.append(Read(f"search: {name}", "fulfillment", _search(params, None)))
         out.append(Read(f"search: {name}, all history", "fulfillment", _search(params, oldest)))
-    for order, word in (("asc", "ascending"), ("desc", "descending")):
+    for order, named in (("asc", "ascending"), ("desc", "descending")):
         by_ship = {"sort": "latest_ship_date", "order": order}
         out.append(
             Read(
-                f"search: ship-by date {word}, all history",
+                f"search: ship-by date {named}, all history",
                 "fulfillment",
                 _search(lambda _, q=by_ship: dict(q), oldest),
             )

@@ -245,7 +245,7 @@ def reads(loader: Loader, now: datetime) -> list[Read]:
             Read(
                 f"search: ship-by date {named}, all history",
                 "fulfillment",
-                _search(lambda _, q=by_ship: dict(q), oldest),
+                _search(_always(by_ship), oldest),
             )
         )
     for days, start in (("30", month), ("365", year)):
@@ -273,6 +273,10 @@ def reads(loader: Loader, now: datetime) -> list[Read]:
         Read("alert job, every seller", "analytics", _fixed("")),
     ]
     return out
+
+
+def _always(query: dict[str, Any]) -> Callable[[int], dict[str, Any]]:
+    return lambda _: dict(query)
 
 
 def _chosen(all_reads: list[Read]) -> list[Read]:

@@ -9,10 +9,11 @@ process (``bench.history_load``: the consumers' ``apply_many``, fulfillment's co
 defects' file_claim; ADR 0053). At each size, every read a seller makes of its history is
 timed through the service's real HTTP API (the FastAPI app over ASGI in process, with a
 seller's API key): each Manage Orders filter (as sent, with Seller Central's default 7 days,
-and over the whole history), sales by day, week and SKU over 30 and 365 days, the ads summary
-over 30 and 365 days, account health, problem orders, the trace of one order; and one run of
-the alert job over every seller. Each is called ``BENCH_HISTORY_ITERATIONS`` times (100) or
-for ``BENCH_HISTORY_SECONDS`` (5, at least 3 calls): p50 and p99 latency. The request's
+and over the whole history), the sort by ship-by date both ways over the whole history, sales
+by day, week and SKU over 30 and 365 days, the ads summary over 30 and 365 days, account
+health, problem orders, the trace of one order; and one run of the alert job over every seller.
+Each is called ``BENCH_HISTORY_ITERATIONS`` times (100) or for ``BENCH_HISTORY_SECONDS`` (5, at
+least 3 calls): p50 and p99 latency. The request's
 slowest SQL statement (captured from SQLAlchemy's cursor events) is run again under
 ``EXPLAIN (ANALYZE, BUFFERS)``: rows read (rows the scans produced plus those their filters
 removed), shared buffers hit and read, and the scans.
@@ -23,7 +24,8 @@ Manage Orders search p99 < 100 ms; sales, ads summary and account health p99 < 3
 at most twice as long.
 
 ``BENCH_HISTORY_KEEP=1`` keeps the databases; ``BENCH_HISTORY_REUSE=<tag>`` measures kept ones
-again (migrated to this tree's head) without loading them.
+again (migrated to this tree's head) without loading them. ``BENCH_HISTORY_ONLY`` (parts of read
+names, comma-separated) measures only the reads so named.
 
 Prints a summary per size, the targets and the growth, then the JSON document (also saved
 under ``bench/results/``) as the last line. Figures only: nothing fails because a read is slow.
@@ -237,6 +239,15 @@ def reads(loader: Loader, now: datetime) -> list[Read]:
     for name, params in search:
         out.append(Read(f"search: {name}", "fulfillment", _search(params, None)))
         out.append(Read(f"search: {name}, all history", "fulfillment", _search(params, oldest)))
+    for order, named in (("asc", "ascending"), ("desc", "descending")):
+        by_ship = {"sort": "latest_ship_date", "order": order}
+        out.append(
+            Read(
+                f"search: ship-by date {named}, all history",
+                "fulfillment",
+                _search(_always(by_ship), oldest),
+            )
+        )
     for days, start in (("30", month), ("365", year)):
         for granularity, group_by in (("day", "none"), ("week", "none"), ("day", "sku")):
             label = "SKU" if group_by == "sku" else granularity
@@ -262,6 +273,16 @@ def reads(loader: Loader, now: datetime) -> list[Read]:
         Read("alert job, every seller", "analytics", _fixed("")),
     ]
     return out
+
+
+def _always(query: dict[str, Any]) -> Callable[[int], dict[str, Any]]:
+    return lambda _: dict(query)
+
+
+def _chosen(all_reads: list[Read]) -> list[Read]:
+    """``BENCH_HISTORY_ONLY`` (comma-separated parts of names): only the reads so named."""
+    parts = [p.strip() for p in os.environ.get("BENCH_HISTORY_ONLY", "").split(",") if p.strip()]
+    return [r for r in all_reads if not parts or any(p in r.name for p in parts)]
 
 
 def _search(params: Callable[[int], dict[str, Any]], since: str | None) -> Callable[[int], str]:
@@ -539,7 +560,7 @@ async def run() -> Report:
                         flush=True,
                     )
                     figures = []
-                    for read in reads(loader, now):
+                    for read in _chosen(reads(loader, now)):
                         figures.append(await bench.measure(read))
                         print("  " + _line(figures[-1]), flush=True)
                     runs.append(

@@ -29,6 +29,8 @@ SEARCH_FILTERS = (
     "ship service",
 )
 OTHER_READS = (
+    "search: ship-by date ascending, all history",
+    "search: ship-by date descending, all history",
     "sales by day, 30 days",
     "sales by week, 30 days",
     "sales by SKU, 30 days",

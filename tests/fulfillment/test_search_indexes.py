@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import importlib.util
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,7 @@ from fulfillment.domain.search import SearchFilters, SearchPage
 from orderflow_testkit.harness import RunningService
 from shared.events.common import Money
 from shared.events.orders import OrderItem
-from tests.fulfillment.conftest import AS_OPS, AS_SELLER, OTHER_SELLER, apply, snapshot
+from tests.fulfillment.conftest import AS_OPS, AS_SELLER, OTHER_SELLER, SELLER, apply, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -192,10 +193,59 @@ async def test_mixed_filters_page_with_the_cursor_in_both_sorts(
         assert await _pages(fulfillment, sort=sort, order=order, **filters) == expected
 
 
+@pytest.mark.parametrize("walk_skips_at_most", [0, 1_000])
+async def test_the_ship_by_sort_lists_the_same_orders_whether_it_walks_or_sorts(
+    fulfillment: RunningService, monkeypatch: pytest.MonkeyPatch, walk_skips_at_most: int
+) -> None:
+    """Over any purchase window, in both orders, paged by the cursor: the window's orders of
+    the seller in ship-by order (ties by order id, no ship-by date last), whether the search
+    walks ix_orders_seller_ship_by (few orders outside the window) or sorts the window (0:
+    never walks; docs/adr/0061-reads-bounded-by-what-they-return.md)."""
+    monkeypatch.setattr(repository, "WALK_SKIPS_AT_MOST", walk_skips_at_most, raising=False)
+    made = []
+    for n in range(14):
+        purchased = NOW - timedelta(days=400 - 30 * n, hours=n)
+        ship_by = None if n % 5 == 4 else purchased + timedelta(days=(n * 7) % 4)
+        if n in (6, 7):
+            ship_by = NOW - timedelta(days=200)  # a tie, broken by the order id
+        for seller in (SELLER, OTHER_SELLER):
+            s = snapshot(
+                seller_id=seller,
+                purchased=purchased,
+                latest_ship_date=ship_by,
+                status="Shipped" if n % 3 else "Unshipped",
+            ).model_copy(update={"latest_ship_date": ship_by})
+            await apply(fulfillment, s)
+            if seller == SELLER:
+                made.append(s)
+
+    def ship_by_key(s: Any) -> tuple[datetime, str]:
+        return (s.latest_ship_date or datetime.max.replace(tzinfo=UTC), s.amazon_order_id)
+
+    windows = [
+        (NOW - timedelta(days=1000), None),  # the whole history
+        (NOW - timedelta(days=350), None),  # all but the two oldest
+        (NOW - timedelta(days=1000), NOW - timedelta(days=60)),  # all but the two newest
+        (NOW - timedelta(days=250), NOW - timedelta(days=100)),  # the middle
+        (NOW - timedelta(days=30), None),  # the last month
+    ]
+    for start, end in windows:
+        inside = [
+            s for s in made if s.purchase_date >= start and (end is None or s.purchase_date < end)
+        ]
+        expected = [s.amazon_order_id for s in sorted(inside, key=ship_by_key)]
+        window = {"purchase_date_from": start.isoformat()}
+        if end is not None:
+            window["purchase_date_to"] = end.isoformat()
+        for order, listed in (("asc", expected), ("desc", expected[::-1])):
+            found = await _pages(fulfillment, sort="latest_ship_date", order=order, **window)
+            assert found == listed, (start, end, order)
+
+
 async def _pages(svc: RunningService, **params: Any) -> list[str]:
     seen: list[str] = []
     cursor = None
-    for _ in range(10):
+    for _ in range(20):
         more = {"cursor": cursor} if cursor else {}
         response = await svc.client.get(
             "/v1/orders", params={"limit": 2, **params, **more}, headers=AS_SELLER
@@ -262,7 +312,7 @@ def _migration() -> Any:
 
 def _statement(filters: SearchFilters, sort: str = "purchase_date") -> Select[Any]:
     page = SearchPage(sort=sort, descending=True, after=None, limit=51)
-    key = repository._sort_key(filters, page)
+    key = repository._sort_key(filters, page, walk=filters.purchase_date_from is None)
     return repository._paged(repository._filtered(select(orm.orders.c.doc), filters), page, key)
 
 
@@ -322,6 +372,79 @@ async def test_selective_filters_are_answered_by_their_index(
             found = (await session.execute(stmt)).scalars().all()
         assert index in _indexes(plan[0]["Plan"]), plan
         assert len(found) == count
+
+
+async def test_the_ship_by_sort_over_the_whole_history_reads_about_one_page(
+    fulfillment: RunningService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sorted by ship-by date over a purchase window holding the whole history, a page (and
+    the page after a cursor) walks ix_orders_seller_ship_by and reads about the page's rows; a
+    window with most of the history outside it (the 7-day default) is read and sorted, as
+    before (docs/adr/0061-reads-bounded-by-what-they-return.md)."""
+    async with fulfillment.resources.sessions() as session, session.begin():
+        await session.execute(text(_LARGE))
+        await session.execute(text("ANALYZE orders"))
+    monkeypatch.setattr(repository.codec, "order_of", lambda doc: doc)  # _LARGE's are empty
+    ever = NOW - timedelta(days=1000)
+    middle = (NOW - timedelta(days=200), "1" + "00-0019200-0000000")
+    cases = [
+        (SearchFilters(purchase_date_from=ever), False, None),
+        (SearchFilters(purchase_date_from=ever), True, None),
+        (SearchFilters(purchase_date_from=ever), False, middle),
+        (SearchFilters(purchase_date_from=ever), True, middle),
+        (SearchFilters(purchase_date_from=ever, purchase_date_to=NOW), True, None),
+        (SearchFilters(purchase_date_from=ever, exclude_statuses=("Pending",)), False, None),
+    ]
+    for asked, descending, after in cases:
+        filters = replace(asked, seller_id="A2SELLER1EXAMPLE")
+        page = SearchPage(sort="latest_ship_date", descending=descending, after=after, limit=51)
+        plans, found = await _plans_of(fulfillment, filters, page)
+        search = plans[-1]["Plan"]
+        assert "ix_orders_seller_ship_by" in _indexes(search), (asked, descending, plans)
+        assert _rows_read(search) <= 60, (asked, descending, plans)
+        assert len(found) == 51
+
+    week = SearchFilters(seller_id="A2SELLER1EXAMPLE", purchase_date_from=NOW - timedelta(days=7))
+    page = SearchPage(sort="latest_ship_date", descending=False, after=None, limit=51)
+    plans, found = await _plans_of(fulfillment, week, page)
+    assert "ix_orders_seller_ship_by" not in _indexes(plans[-1]["Plan"]), plans
+    assert _rows_read(plans[-1]["Plan"]) <= 7 * 96 + 10, plans
+    assert len(found) == 51
+
+
+async def _plans_of(
+    svc: RunningService, filters: SearchFilters, page: SearchPage
+) -> tuple[list[Any], list[Any]]:
+    """The search's orders, and the plans (EXPLAIN ANALYZE, as JSON) of the statements it ran."""
+    seen: list[tuple[str, Any]] = []
+    engine = svc.resources.engine.sync_engine
+    async with svc.resources.sessions() as session:
+        mine = (await session.connection()).sync_connection
+
+        def capture(conn: Any, *args: Any) -> None:
+            if conn is mine:  # not the service's background work meanwhile
+                seen.append((args[1], args[2]))
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            found = await repository.SqlOrderRepository(session).search(filters, page)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+    async with svc.resources.sessions() as session:
+        conn = await session.connection()
+        plans = [
+            (await conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, args)).scalar()[0]
+            for sql, args in seen
+        ]
+    return plans, found
+
+
+def _rows_read(node: dict[str, Any]) -> int:
+    """Rows the plan's scans produced plus those their filters removed."""
+    own = 0
+    if "Scan" in node["Node Type"]:
+        own = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+    return own + sum(_rows_read(child) for child in node.get("Plans", []))
 
 
 @contextlib.contextmanager

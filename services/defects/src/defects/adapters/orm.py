@@ -21,7 +21,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from defects.domain.state_machine import OPEN_CLAIM_STATUSES, OPEN_FEEDBACK_STATUSES
 from shared.messaging.tables import define_plumbing
+
+
+def _any_of(column: str, values: frozenset[str]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in sorted(values))
+    return f"{column} IN ({quoted})"
+
+
+# The open-cases lists read only open rows, through partial indexes whose predicates are the
+# lists' filters (docs/adr/0061-reads-bounded-by-what-they-return.md).
+OPEN_CLAIM = _any_of("status", OPEN_CLAIM_STATUSES)
+OPEN_NEGATIVE_FEEDBACK = "rating <= 2 AND " + _any_of("status", OPEN_FEEDBACK_STATUSES)
 
 metadata = MetaData()
 plumbing = define_plumbing(metadata)
@@ -87,6 +99,7 @@ claims = Table(
     Index("ix_claims_seller_seq", "seller_id", "seq"),
     Index("ix_claims_order", "amazon_order_id"),
     Index("ix_claims_due", "due_at", "seq", postgresql_where=text("due_at IS NOT NULL")),
+    Index("ix_claims_open", "seller_id", "seq", postgresql_where=text(OPEN_CLAIM)),
 )
 
 # Every step of a claim, in order; a seller's response is the step that holds text and files.
@@ -140,4 +153,10 @@ feedback = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_feedback_seller_seq", "seller_id", "seq"),
     Index("ix_feedback_order", "amazon_order_id"),
+    Index(
+        "ix_feedback_open_negative",
+        "seller_id",
+        "seq",
+        postgresql_where=text(OPEN_NEGATIVE_FEEDBACK),
+    ),
 )

@@ -42,7 +42,12 @@ from defects.domain.model import (
     ShipmentFact,
     StoredEvidence,
 )
-from defects.domain.state_machine import OPEN_CLAIM_STATUSES, ClaimStatus, FeedbackStatus
+from defects.domain.state_machine import (
+    OPEN_CLAIM_STATUSES,
+    OPEN_FEEDBACK_STATUSES,
+    ClaimStatus,
+    FeedbackStatus,
+)
 from shared.db import bulk
 from shared.events.fulfillment import OrderCanceled, RefundIssued, ReturnEvent, Shipment
 from shared.events.orders import OrderSnapshot
@@ -575,7 +580,7 @@ class FeedbackRepository:
         f = orm.feedback.c
         stmt = (
             select(orm.feedback)
-            .where(f.rating <= 2, f.status.in_(["active", "removal_requested"]))
+            .where(f.rating <= 2, f.status.in_([s.value for s in OPEN_FEEDBACK_STATUSES]))
             .order_by(f.seq)
             .limit(limit)
         )

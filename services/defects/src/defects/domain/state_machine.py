@@ -82,6 +82,9 @@ class FeedbackAction(StrEnum):
 
 F, FA = FeedbackStatus, FeedbackAction
 
+# Negative feedback still counting (or waiting for Amazon's answer to a removal request).
+OPEN_FEEDBACK_STATUSES = frozenset({F.ACTIVE, F.REMOVAL_REQUESTED})
+
 FEEDBACK_TRANSITIONS: dict[tuple[FeedbackStatus, FeedbackAction], FeedbackStatus] = {
     (F.ACTIVE, FA.REQUEST_REMOVAL): F.REMOVAL_REQUESTED,
     (F.ACTIVE, FA.REMOVE): F.REMOVED,  # Amazon removed it on its own (or the buyer did)

@@ -35,6 +35,10 @@ INFINITY = literal_column("'infinity'::timestamp with time zone", DateTime(timez
 # The latest_ship_date sort's key, as ix_orders_seller_ship_by indexes it (an order without a
 # LatestShipDate sorts last): the sort and its ranges walk that index.
 SHIP_BY = func.coalesce(orm.orders.c.latest_ship_date, INFINITY)
+# Sorted by ship-by date within a purchase window, the search walks ix_orders_seller_ship_by
+# only when fewer than this many of the seller's orders lie outside the window (the walk skips
+# those; docs/adr/0061-reads-bounded-by-what-they-return.md).
+WALK_SKIPS_AT_MOST = 1000
 # The tokens as ix_orders_search_keys indexes them (one a line in ``search_keys``).
 KEYS = func.string_to_array(orm.orders.c.search_keys, literal_column("E'\\n'"), type_=ARRAY(Text))
 
@@ -164,8 +168,40 @@ class SqlOrderRepository:
         return [codec.order_of(doc) for doc in (await self.session.execute(stmt)).scalars()]
 
     async def search(self, filters: SearchFilters, page: SearchPage) -> list[Order]:
-        stmt = _paged(_filtered(select(orm.orders.c.doc), filters), page, _sort_key(filters, page))
+        walk = page.sort == "latest_ship_date" and await self._walk_may_skip_little(filters)
+        key = _sort_key(filters, page, walk=walk)
+        stmt = _paged(_filtered(select(orm.orders.c.doc), filters), page, key)
         return [codec.order_of(doc) for doc in (await self.session.execute(stmt)).scalars()]
+
+    async def _walk_may_skip_little(self, f: SearchFilters) -> bool:
+        """Whether fewer than ``WALK_SKIPS_AT_MOST`` of the seller's orders lie outside the
+        purchase window (none without one): then a walk of ix_orders_seller_ship_by skips at
+        most that many. Two index-only range scans of ix_orders_seller_purchase, each stopped
+        at that many."""
+        if f.seller_id is None:
+            return False  # the index is by seller: nothing to walk
+        o = orm.orders.c
+        outside = [
+            o.purchase_date < f.purchase_date_from if f.purchase_date_from else None,
+            o.purchase_date >= f.purchase_date_to if f.purchase_date_to else None,
+        ]
+        counts = [
+            select(func.count())
+            .select_from(
+                select(literal(1))
+                .where(o.seller_id == f.seller_id, side)
+                .limit(WALK_SKIPS_AT_MOST)
+                .subquery()
+            )
+            .scalar_subquery()
+            for side in outside
+            if side is not None
+        ]
+        if not counts:
+            return True
+        total = counts[0] if len(counts) == 1 else counts[0] + counts[1]
+        skipped = (await self.session.execute(select(total))).scalar_one()
+        return int(skipped) < WALK_SKIPS_AT_MOST
 
 
 def _filtered(stmt: Select[Any], f: SearchFilters) -> Select[Any]:
@@ -241,19 +277,20 @@ def _title_contains(text: str) -> Any:
     return orm.orders.c.item_titles.ilike(pattern)
 
 
-def _sort_key(f: SearchFilters, page: SearchPage) -> Any:
-    """The page's sort key. Sorted by LatestShipDate within a purchase window (the default 7
-    days, or the seller's), the key is written so that it does not match
-    ix_orders_seller_ship_by: ship-by dates follow purchase dates, and a walk of that index from
-    the oldest would read the seller's whole history before the window (0.8 s at 1,000,000
-    orders); the window's orders are read and sorted instead. Without a window (the ship-by
-    views) the index serves the sort."""
+def _sort_key(f: SearchFilters, page: SearchPage, *, walk: bool) -> Any:
+    """The page's sort key. Sorted by LatestShipDate, the key is ix_orders_seller_ship_by's
+    (the index serves the order and the cursor, the page reads about its own rows) when
+    ``walk``: no purchase window, or one with few of the seller's orders outside it (the
+    whole history). Otherwise the key is written so that it does not match the index: ship-by
+    dates follow purchase dates, and a walk from the oldest would read the seller's history
+    before the window first (0.8 s for the 7-day default at 1,000,000 orders); the window's
+    orders are read and sorted instead (docs/adr/0061-reads-bounded-by-what-they-return.md)."""
     o = orm.orders.c
     if page.sort == "purchase_date":
         return o.purchase_date
-    if f.purchase_date_from is not None:
-        return func.coalesce(o.latest_ship_date, o.latest_ship_date, INFINITY)  # same value
-    return SHIP_BY
+    if walk:
+        return SHIP_BY
+    return func.coalesce(o.latest_ship_date, o.latest_ship_date, INFINITY)  # same value
 
 
 def _paged(stmt: Select[Any], page: SearchPage, key: Any) -> Select[Any]:

@@ -1,4 +1,5 @@
-"""The daily ads rollup the consumer keeps (docs/adr/0060), backfilled from the ad rows held
+"""The daily ads rollup the consumer keeps (docs/adr/0060), backfilled from the ad rows held;
+the index a page of SKUs reads its series through
 
 The backfill is the rollup from scratch: the statement the consumer computes an ad row's share
 with, over every ad row, by day, week and month, in this migration's transaction. Run it with
@@ -37,9 +38,16 @@ def upgrade() -> None:
         sa.Column("ad_rows", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(*KEY),
     )
+    op.create_index(
+        "ix_daily_sales_sku",
+        "daily_sales",
+        ["seller_id", "dim1", "day"],
+        postgresql_where=sa.text("kind = 'sku'"),
+    )
     columns = ", ".join(KEY + FIGURES)
     op.execute(f"INSERT INTO daily_ads ({columns}) {contributions_sql('TRUE')}")
 
 
 def downgrade() -> None:
     op.drop_table("daily_ads")
+    op.drop_index("ix_daily_sales_sku", table_name="daily_sales")

@@ -132,22 +132,41 @@ ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
 )
 
 
-def read_sql(period: str | None, by_seller: bool, by_dim1: bool = False) -> TextClause:
+def read_sql(period: str | None, by_seller: bool) -> TextClause:
     """The rollup of one kind summed by period (``day``, ``week`` starting Monday, or ``None``:
     the whole range), currency and keys; only keys with figures left. The range comes as its
-    ``segments`` (``:kinds``, ``:los``, ``:his``): each piece read from the rows of its grain.
-    ``by_dim1``: only the keys whose dim1 is in ``:dim1``."""
-    column = {"day": "day", "week": "date_trunc('week', day)::date", None: "NULL::date"}[period]
-    sums = ", ".join(f"sum({f}) AS {f}" for f in FIGURES)
-    dim1 = "AND r.dim1 = ANY(CAST(:dim1 AS text[]))" if by_dim1 else ""
+    ``segments`` (``:kinds``, ``:los``, ``:his``): each piece read from the rows of its grain."""
     return text(
         f"""
-SELECT {column} AS period, currency_code, dim1, dim2, {sums}
-FROM {segment_rows("daily_sales", by_seller, dim1)}
+SELECT {_PERIOD[period]} AS period, currency_code, dim1, dim2, {_SUMS}
+FROM {segment_rows("daily_sales", by_seller)}
 GROUP BY 1, 2, 3, 4
 HAVING sum(orders) > 0 OR sum(canceled) > 0 OR sum(replacements) > 0
 """
     )
+
+
+def keys_read_sql(kind: str, period: str | None, by_seller: bool) -> TextClause:
+    """As ``read_sql``, for the keys whose dim1 is in ``:dim1`` alone, from the daily rows of
+    days ``:start`` to ``:end`` (for ``sku``, through the index of its keys: a page of SKUs
+    reads only its own rows)."""
+    if kind not in KINDS:
+        raise ValueError(f"no kind {kind!r}")
+    seller = "AND seller_id = :seller_id" if by_seller else ""
+    return text(
+        f"""
+SELECT {_PERIOD[period]} AS period, currency_code, dim1, dim2, {_SUMS}
+FROM daily_sales
+WHERE kind = '{kind}' AND dim1 = ANY(CAST(:dim1 AS text[])) AND day BETWEEN :start AND :end
+{seller}
+GROUP BY 1, 2, 3, 4
+HAVING sum(orders) > 0 OR sum(canceled) > 0 OR sum(replacements) > 0
+"""
+    )
+
+
+_PERIOD = {"day": "day", "week": "date_trunc('week', day)::date", None: "NULL::date"}
+_SUMS = ", ".join(f"sum({f}) AS {f}" for f in FIGURES)
 
 
 # The order of sales by SKU (docs/adr/0060): units sold first, the one figure comparable across
@@ -183,7 +202,7 @@ LIMIT :limit
     )
 
 
-def segment_rows(table: str, by_seller: bool, where: str = "") -> str:
+def segment_rows(table: str, by_seller: bool) -> str:
     """The rows of a rollup ``table`` (``kind``, ``day``) in the pieces of a range, as a
     relation ``rows``: one index range scan a piece (parameters of ``segment_params``)."""
     seller = "AND r.seller_id = :seller_id" if by_seller else ""
@@ -191,7 +210,7 @@ def segment_rows(table: str, by_seller: bool, where: str = "") -> str:
     AS s(kind, lo, hi)
 CROSS JOIN LATERAL (
     SELECT r.* FROM {table} r
-    WHERE r.kind = s.kind AND r.day >= s.lo AND r.day < s.hi {seller} {where}
+    WHERE r.kind = s.kind AND r.day >= s.lo AND r.day < s.hi {seller}
 ) AS rows"""
 
 

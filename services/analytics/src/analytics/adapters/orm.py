@@ -83,6 +83,8 @@ daily_sales = Table(
     Column("revenue", Numeric(20, 4), nullable=False),
     Column("canceled", BigInteger, nullable=False),
     Column("replacements", BigInteger, nullable=False),
+    # A page of SKUs reads the series of its own SKUs alone (docs/adr/0060).
+    Index("ix_daily_sales_sku", "seller_id", "dim1", "day", postgresql_where=text("kind = 'sku'")),
 )
 
 fulfillment_orders = Table(

@@ -278,12 +278,15 @@ class Reads:
         """The sales rollup of ``kind`` over days ``start`` to ``end``, summed by ``period``
         (``day``, ``week`` or ``None``), currency and keys (see ``adapters.daily_sales``);
         with ``dim1``, only the keys whose dim1 is one of those."""
-        stmt = daily_sales.read_sql(period, seller_id is not None, dim1 is not None)
-        params = daily_sales.segment_params(kind, period, start, end)
+        by_seller = seller_id is not None
+        if dim1 is None:
+            stmt = daily_sales.read_sql(period, by_seller)
+            params = daily_sales.segment_params(kind, period, start, end)
+        else:
+            stmt = daily_sales.keys_read_sql(kind, period, by_seller)
+            params = {"dim1": list(dim1), "start": start, "end": end}
         if seller_id is not None:
             params["seller_id"] = seller_id
-        if dim1 is not None:
-            params["dim1"] = list(dim1)
         return list((await self.session.execute(stmt, params)).all())
 
     async def sku_page(

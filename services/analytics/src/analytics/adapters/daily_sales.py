@@ -227,8 +227,8 @@ def segments(period: str | None, start: date, end: date) -> list[tuple[str, date
     """Days ``start`` to ``end`` (both included) cut into pieces ``(grain, lo, hi)``, half
     open, each read from the rows of one grain (``""`` days, ``"/week"``, ``"/month"``) whose
     buckets lie wholly inside the range: whole months first (a read of the whole range), then
-    whole weeks in what is left, then the days around them (at most six on each side of a
-    week). A read by week takes weeks and days only; a read by day, days."""
+    whole weeks in what is left, then the days around them (fewer than 13 at each end). A
+    read by week takes weeks and days only; a read by day, days."""
     if end < start:
         return []
     grains: dict[str | None, list[str]] = {"day": [], "week": ["week"], None: ["month", "week"]}

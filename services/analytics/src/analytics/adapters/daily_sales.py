@@ -204,13 +204,16 @@ LIMIT :limit
 
 def segment_rows(table: str, by_seller: bool) -> str:
     """The rows of a rollup ``table`` (``kind``, ``day``) in the pieces of a range, as a
-    relation ``rows``: one index range scan a piece (parameters of ``segment_params``)."""
+    relation ``rows``: one index range scan a piece (parameters of ``segment_params``).
+    ``OFFSET 0`` keeps the lateral subquery a subquery: flattened into a join, the planner
+    hashed the pieces against a scan of all the seller's rows (docs/adr/0060)."""
     seller = "AND r.seller_id = :seller_id" if by_seller else ""
     return f"""unnest(CAST(:kinds AS text[]), CAST(:los AS date[]), CAST(:his AS date[]))
     AS s(kind, lo, hi)
 CROSS JOIN LATERAL (
     SELECT r.* FROM {table} r
     WHERE r.kind = s.kind AND r.day >= s.lo AND r.day < s.hi {seller}
+    OFFSET 0
 ) AS rows"""
 
 

@@ -301,13 +301,15 @@ async def _ad_buckets(
         bucket = buckets[(row.dim1 if by_asin else None, row.currency_code)]
         bucket.orders += int(row.orders)
         bucket.sales += row.revenue
+    ads = await reads.ad_totals(seller_id, start, end)
     sku_to_asin: dict[str, str] = {}
-    if by_asin:
-        # An ad row without its ASIN takes the one its SKU was sold under (the greatest, should
-        # the SKU have been sold under several).
-        for row in await reads.daily_sales(seller_id, "sku_asin", start, end, None):
+    # An ad row without its ASIN takes the one its SKU was sold under (the greatest, should
+    # the SKU have been sold under several): only those SKUs are looked up.
+    unmatched = sorted({r.seller_sku for r in ads if not r.asin and r.seller_sku})
+    if by_asin and unmatched:
+        for row in await reads.daily_sales(seller_id, "sku_asin", start, end, None, unmatched):
             sku_to_asin[row.dim1] = max(row.dim2, sku_to_asin.get(row.dim1, row.dim2))
-    for row in await reads.ad_totals(seller_id, start, end):
+    for row in ads:
         asin = row.asin or sku_to_asin.get(row.seller_sku) or f"sku:{row.seller_sku}"
         buckets[(asin if by_asin else None, row.currency_code)].ad.add(row)
     return buckets

@@ -83,6 +83,7 @@ class Tables:
     ads: dict[str, dict[str, Any]] = field(default_factory=dict)
     amazon: dict[str, dict[str, Any]] = field(default_factory=dict)
     daily_sales: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
+    daily_ads: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
@@ -106,6 +107,9 @@ class Store:
     @property
     def events(self) -> list[CloudEvent]:
         return [e for q in self.published for e in q.events]
+
+
+AD_FIGURES = ("attributed_orders", "spend", "attributed_sales", "clicks", "impressions")
 
 
 def _row(values: dict[str, Any]) -> SimpleNamespace:
@@ -203,6 +207,26 @@ class FakeReadModels:
             held = self.t.daily_sales.get(key, (0, 0, 0, 0, 0))
             self.t.daily_sales[key] = tuple(h + d for h, d in zip(held, delta, strict=True))
 
+    async def lock_ads_of(self, subjects: Collection[str]) -> None:
+        pass  # one process: nothing to serialise
+
+    async def ad_contributions(self, subjects: Collection[str]) -> dict[Any, Any]:
+        """By day only: the fakes' reads sum the ad rows themselves."""
+        out: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for subject in sorted(set(subjects) & set(self.t.ads)):
+            a = self.t.ads[subject]
+            key = (a["seller_id"], "ad", a["date"], a["currency_code"])
+            key += (a["asin"] or "", a["seller_sku"] or "")
+            held = out.get(key, (0, Decimal(0), Decimal(0), 0, 0, 0))
+            figures = [*(a[f] for f in AD_FIGURES), 1]
+            out[key] = tuple(h + f for h, f in zip(held, figures, strict=True))
+        return out
+
+    async def add_to_daily_ads(self, figures: dict[Any, Any]) -> None:
+        for key, delta in figures.items():
+            held = self.t.daily_ads.get(key, (0,) * len(delta))
+            self.t.daily_ads[key] = tuple(h + d for h, d in zip(held, delta, strict=True))
+
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None:
         row = self.t.fulfillment.get(amazon_order_id)
         return None if row is None else _row(dict(row))
@@ -256,14 +280,22 @@ class FakeReads:
         self.t, self.store = tables, store
 
     async def daily_sales(
-        self, seller_id: str | None, kind: str, start: date, end: date, period: str | None
+        self,
+        seller_id: str | None,
+        kind: str,
+        start: date,
+        end: date,
+        period: str | None,
+        dim1: Sequence[str] | None = None,
     ) -> list[Any]:
         summed: dict[tuple[Any, ...], list[Any]] = {}
-        for (seller, k, day, currency, dim1, dim2), figures in self.t.daily_sales.items():
+        for (seller, k, day, currency, d1, dim2), figures in self.t.daily_sales.items():
             if k != kind or not start <= day <= end or seller_id not in (None, seller):
                 continue
+            if dim1 is not None and d1 not in dim1:
+                continue
             at = {"day": day, "week": day - timedelta(days=day.weekday()), None: None}[period]
-            held = summed.setdefault((at, currency, dim1, dim2), [0, 0, Decimal(0), 0, 0])
+            held = summed.setdefault((at, currency, d1, dim2), [0, 0, Decimal(0), 0, 0])
             for n, value in enumerate(figures):
                 held[n] += value
         names = ("orders", "units", "revenue", "canceled", "replacements")
@@ -274,6 +306,35 @@ class FakeReads:
             for (p, c, d1, d2), f in summed.items()
             if f[0] or f[3] or f[4]
         ]
+
+    async def sku_page(
+        self,
+        seller_id: str | None,
+        start: date,
+        end: date,
+        after: tuple[int, int, str, str] | None,
+        limit: int,
+    ) -> list[Any]:
+        rows = await self.daily_sales(seller_id, "sku", start, end, None)
+        entries = [
+            SimpleNamespace(
+                sku=r.dim1,
+                currency_code=r.currency_code,
+                orders=r.orders,
+                units=r.units,
+                revenue=r.revenue,
+            )
+            for r in rows
+        ]
+
+        def key(e: Any) -> tuple[Any, ...]:
+            return (-e.units, -e.orders, e.sku, e.currency_code)
+
+        entries.sort(key=key)
+        if after is not None:
+            position = (-after[0], -after[1], after[2], after[3])
+            entries = [e for e in entries if key(e) > position]
+        return entries[:limit]
 
     async def ad_totals(self, seller_id: str | None, start: date, end: date) -> list[Any]:
         names = ("attributed_orders", "spend", "attributed_sales", "clicks", "impressions")

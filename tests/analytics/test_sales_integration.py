@@ -90,6 +90,27 @@ async def test_sales_totals_and_series(analytics: RunningService, publisher: Pub
         ("2026-06-08", "MUG-RED", "EUR", 1, 1, "30.00"),
     ]
     assert skus["totals"] == daily["totals"]  # an order counts once, whatever its lines
+    # The SKUs over the whole range, units sold descending, then orders, SKU and currency.
+    assert [
+        (i["sku"], i["currency_code"], i["orders"], i["units"], i["revenue"]) for i in skus["items"]
+    ] == [
+        ("MUG-BLUE", "USD", 2, 5, "100.00"),
+        ("MUG-RED", "EUR", 1, 1, "30.00"),
+        ("TEA", "USD", 1, 1, "15.00"),
+    ]
+    assert skus["next_cursor"] is None
+    # A page at a time: each page's series holds its SKUs alone; totals are the whole range's.
+    first = await _sales(analytics, granularity="week", group_by="sku", limit="2")
+    assert [i["sku"] for i in first["items"]] == ["MUG-BLUE", "MUG-RED"]
+    assert {s["group"] for s in first["series"]} == {"MUG-BLUE", "MUG-RED"}
+    second = await _sales(
+        analytics, granularity="week", group_by="sku", limit="2", cursor=first["next_cursor"]
+    )
+    assert [i["sku"] for i in second["items"]] == ["TEA"]
+    assert _rows(second) == [("2026-06-01", "TEA", "USD", 1, 1, "15.00")]
+    assert second["next_cursor"] is None
+    assert first["totals"] == second["totals"] == daily["totals"]
+    assert daily["items"] is None and daily["next_cursor"] is None
     markets = await _sales(analytics, granularity="week", group_by="marketplace")
     assert _rows(markets) == [
         ("2026-06-01", "ATVPDKIKX0DER", "USD", 3, 6, "115.00"),
@@ -138,6 +159,14 @@ async def test_bad_sales_queries_name_the_field(analytics: RunningService) -> No
     )
     assert monthly.status_code == 422
     assert monthly.json()["errors"][0]["field"] == "query.granularity"
+    for cursor in ("bm90LWEtY3Vyc29y", "eyJ1IjotMX0", "!!"):
+        bad = await analytics.client.get(
+            "/v1/sales",
+            params={"from": "2026-06-01", "to": "2026-06-02", "group_by": "sku", "cursor": cursor},
+            headers=SELLER_KEY,
+        )
+        assert bad.status_code in (400, 422), bad.text
+        assert bad.json()["errors"][0]["field"] == "query.cursor"
     anonymous = await analytics.client.get(
         "/v1/sales", params={"from": "2026-06-01", "to": "2026-06-02"}
     )

@@ -25,6 +25,7 @@ KINDS = ("order", "sku", "asin", "items", "sku_asin")
 GRAINS = ("week", "month")  # each kind also kept by week and by month: long ranges read those
 KEY = ("seller_id", "kind", "day", "currency_code", "dim1", "dim2")
 FIGURES = ("orders", "units", "revenue", "canceled", "replacements")
+MONEY = {"revenue", "spend", "attributed_sales"}  # the figures summed as numeric, not bigint
 
 
 def _case(column: str, values: dict[str, str], default: str) -> str:
@@ -43,14 +44,17 @@ def contributions_sql(where: str) -> str:
     return f"WITH d AS ({daily_sql(where)}) SELECT * FROM d UNION ALL {coarser_sql('d')}"
 
 
-def coarser_sql(daily: str) -> str:
-    """The rows of the relation ``daily`` (rows by day) summed by week (kind ``<kind>/week``,
-    ``day`` the Monday) and by month (``<kind>/month``, ``day`` the first)."""
-    sums = ", ".join(f"sum({f})" for f in FIGURES)
+def coarser_sql(daily: str, key: tuple[str, ...] = KEY, figures: tuple[str, ...] = FIGURES) -> str:
+    """The rows of the relation ``daily`` (rows by day: ``key`` begins with seller_id, kind,
+    day) summed by week (kind ``<kind>/week``, ``day`` the Monday) and by month
+    (``<kind>/month``, ``day`` the first)."""
+    rest = ", ".join(key[3:])
+    sums = ", ".join(f"sum({f})::{'numeric' if f in MONEY else 'bigint'}" for f in figures)
+    by = ", ".join(str(n) for n in range(1, len(key) + 1))
     return " UNION ALL ".join(
         f"SELECT seller_id, kind || '/{grain}', date_trunc('{grain}', day)::date, "
-        f"currency_code, dim1, dim2, {sums} FROM {daily} "
-        f"WHERE kind NOT LIKE '%/%' GROUP BY 1, 2, 3, 4, 5, 6"
+        f"{rest}, {sums} FROM {daily} "
+        f"WHERE kind NOT LIKE '%/%' GROUP BY {by}"
         for grain in GRAINS
     )
 
@@ -130,55 +134,137 @@ ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
 
 def read_sql(period: str | None, by_seller: bool) -> TextClause:
     """The rollup of one kind summed by period (``day``, ``week`` starting Monday, or ``None``:
-    the whole range), currency and keys; only keys with figures left. Whole weeks or months
-    inside the range (``:coarse`` over ``[:c_start, :c_end)``, see ``coarse_range``) are read
-    from the coarser rows, the days around them from the daily ones."""
-    column = {"day": "day", "week": "date_trunc('week', day)::date", None: "NULL::date"}[period]
-    seller = "AND seller_id = :seller_id" if by_seller else ""
-    sums = ", ".join(f"sum({f}) AS {f}" for f in FIGURES)
+    the whole range), currency and keys; only keys with figures left. The range comes as its
+    ``segments`` (``:kinds``, ``:los``, ``:his``): each piece read from the rows of its grain."""
     return text(
         f"""
-SELECT {column} AS period, currency_code, dim1, dim2, {sums}
-FROM (
-    SELECT * FROM daily_sales
-    WHERE kind = :kind AND day BETWEEN :start AND :end AND (day < :c_start OR day >= :c_end)
-    {seller}
-    UNION ALL
-    SELECT * FROM daily_sales
-    WHERE kind = :coarse AND day >= :c_start AND day < :c_end {seller}
-) AS rows
+SELECT {_PERIOD[period]} AS period, currency_code, dim1, dim2, {_SUMS}
+FROM {segment_rows("daily_sales", by_seller)}
 GROUP BY 1, 2, 3, 4
 HAVING sum(orders) > 0 OR sum(canceled) > 0 OR sum(replacements) > 0
 """
     )
 
 
-def coarse_range(period: str | None, start: date, end: date) -> tuple[str | None, date, date]:
-    """The coarser grain a read of days ``start`` to ``end`` by ``period`` can use, and the
-    whole buckets of it inside the range, ``[c_start, c_end)`` (empty when none)."""
-    after = end + timedelta(days=1) if end < date.max else end  # the last day has no next
-    if period == "week":
-        first = start + timedelta(days=(7 - start.weekday()) % 7)
-        last = after - timedelta(days=after.weekday())
-        grain: str | None = "week"
-    elif period is None:
-        first = start if start.day == 1 else _next_month(start)
-        last = after.replace(day=1)
-        grain = "month"
+def keys_read_sql(kind: str, period: str | None, by_seller: bool) -> TextClause:
+    """As ``read_sql``, for the keys whose dim1 is in ``:dim1`` alone, from the daily rows of
+    days ``:start`` to ``:end`` (for ``sku``, through the index of its keys: a page of SKUs
+    reads only its own rows)."""
+    if kind not in KINDS:
+        raise ValueError(f"no kind {kind!r}")
+    seller = "AND seller_id = :seller_id" if by_seller else ""
+    return text(
+        f"""
+SELECT {_PERIOD[period]} AS period, currency_code, dim1, dim2, {_SUMS}
+FROM daily_sales
+WHERE kind = '{kind}' AND dim1 = ANY(CAST(:dim1 AS text[])) AND day BETWEEN :start AND :end
+{seller}
+GROUP BY 1, 2, 3, 4
+HAVING sum(orders) > 0 OR sum(canceled) > 0 OR sum(replacements) > 0
+"""
+    )
+
+
+_PERIOD = {"day": "day", "week": "date_trunc('week', day)::date", None: "NULL::date"}
+_SUMS = ", ".join(f"sum({f}) AS {f}" for f in FIGURES)
+
+
+# The order of sales by SKU (docs/adr/0060): units sold first, the one figure comparable across
+# currencies (revenue is never compared across them, docs/adr/0049), then orders, then the SKU
+# and currency so that every entry has one place and a cursor one position.
+SKU_ORDER = "units DESC, orders DESC, sku, currency_code"
+
+
+def sku_page_sql(by_seller: bool, after: bool) -> TextClause:
+    """One page of the rollup's ``sku`` kind summed by SKU and currency over a range (segments
+    as ``read_sql``'s), in ``SKU_ORDER``: the first ``:limit`` after the entry whose sort key
+    is ``:a_units, :a_orders, :a_sku, :a_currency`` (when ``after``)."""
+    position = (
+        "WHERE (-units, -orders, sku, currency_code) > "
+        "(-CAST(:a_units AS bigint), -CAST(:a_orders AS bigint), "
+        "CAST(:a_sku AS text), CAST(:a_currency AS text))"
+        if after
+        else ""
+    )
+    return text(
+        f"""
+SELECT * FROM (
+    SELECT dim1 AS sku, currency_code, sum(orders)::bigint AS orders,
+           sum(units)::bigint AS units, sum(revenue) AS revenue
+    FROM {segment_rows("daily_sales", by_seller)}
+    GROUP BY 1, 2
+    HAVING sum(orders) > 0
+) AS skus
+{position}
+ORDER BY {SKU_ORDER}
+LIMIT :limit
+"""
+    )
+
+
+def segment_rows(table: str, by_seller: bool) -> str:
+    """The rows of a rollup ``table`` (``kind``, ``day``) in the pieces of a range, as a
+    relation ``rows``: one index range scan a piece (parameters of ``segment_params``).
+    ``OFFSET 0`` keeps the lateral subquery a subquery: flattened into a join, the planner
+    hashed the pieces against a scan of all the seller's rows (docs/adr/0060)."""
+    seller = "AND r.seller_id = :seller_id" if by_seller else ""
+    return f"""unnest(CAST(:kinds AS text[]), CAST(:los AS date[]), CAST(:his AS date[]))
+    AS s(kind, lo, hi)
+CROSS JOIN LATERAL (
+    SELECT r.* FROM {table} r
+    WHERE r.kind = s.kind AND r.day >= s.lo AND r.day < s.hi {seller}
+    OFFSET 0
+) AS rows"""
+
+
+def segment_params(kind: str, period: str | None, start: date, end: date) -> dict[str, Any]:
+    pieces = segments(period, start, end)
+    return {
+        "kinds": [kind + grain for grain, _, _ in pieces],
+        "los": [lo for _, lo, _ in pieces],
+        "his": [hi for _, _, hi in pieces],
+    }
+
+
+def segments(period: str | None, start: date, end: date) -> list[tuple[str, date, date]]:
+    """Days ``start`` to ``end`` (both included) cut into pieces ``(grain, lo, hi)``, half
+    open, each read from the rows of one grain (``""`` days, ``"/week"``, ``"/month"``) whose
+    buckets lie wholly inside the range: whole months first (a read of the whole range), then
+    whole weeks in what is left, then the days around them (fewer than 13 at each end). A
+    read by week takes weeks and days only; a read by day, days."""
+    if end < start:
+        return []
+    grains: dict[str | None, list[str]] = {"day": [], "week": ["week"], None: ["month", "week"]}
+    return _split(start, end + timedelta(days=1), grains[period])
+
+
+def _split(lo: date, hi: date, grains: list[str]) -> list[tuple[str, date, date]]:
+    if lo >= hi:
+        return []
+    if not grains:
+        return [("", lo, hi)]
+    grain, finer = grains[0], grains[1:]
+    if grain == "week":
+        first, after = lo + timedelta(days=(7 - lo.weekday()) % 7), hi - timedelta(hi.weekday())
     else:
-        return None, start, start
-    return (grain, first, last) if first < last else (None, start, start)
+        first, after = (lo if lo.day == 1 else _next_month(lo)), hi.replace(day=1)
+    if first >= after:
+        return _split(lo, hi, finer)
+    return [*_split(lo, first, finer), (f"/{grain}", first, after), *_split(after, hi, finer)]
 
 
 def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def as_rows(figures: dict[tuple[Any, ...], tuple[Any, ...]]) -> dict[str, list[Any]]:
-    """The parameters of ``ADD``: one list per column, rows in key order."""
+def as_rows(
+    figures: dict[tuple[Any, ...], tuple[Any, ...]], columns: tuple[str, ...] = KEY + FIGURES
+) -> dict[str, list[Any]]:
+    """The parameters of ``ADD`` (``columns``: a rollup's key and figures): one list per
+    column, rows in key order."""
     keys = sorted(figures, key=lambda k: [str(v) for v in k])
-    params: dict[str, list[Any]] = {name: [] for name in KEY + FIGURES}
+    params: dict[str, list[Any]] = {name: [] for name in columns}
     for key in keys:
-        for name, value in zip(KEY + FIGURES, (*key, *figures[key]), strict=True):
+        for name, value in zip(columns, (*key, *figures[key]), strict=True):
             params[name].append(value)
     return params

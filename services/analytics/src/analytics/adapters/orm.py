@@ -83,6 +83,8 @@ daily_sales = Table(
     Column("revenue", Numeric(20, 4), nullable=False),
     Column("canceled", BigInteger, nullable=False),
     Column("replacements", BigInteger, nullable=False),
+    # A page of SKUs reads the series of its own SKUs alone (docs/adr/0060).
+    Index("ix_daily_sales_sku", "seller_id", "dim1", "day", postgresql_where=text("kind = 'sku'")),
 )
 
 fulfillment_orders = Table(
@@ -164,6 +166,26 @@ ad_performance = Table(
     Column("attributed_sales", MONEY, nullable=False),
     Column("currency_code", Text, nullable=False),
     Index("ix_ad_performance_seller_date", "seller_id", "date"),
+)
+
+# Ad figures by day, kept by the consumer in the transaction that writes the ad rows
+# (docs/adr/0060): one row per seller, kind ("ad", and its sums "ad/week" by Monday and
+# "ad/month" by first day), day, currency, ASIN and SKU ('' for none).
+daily_ads = Table(
+    "daily_ads",
+    metadata,
+    Column("seller_id", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("currency_code", Text, primary_key=True),
+    Column("asin", Text, primary_key=True),
+    Column("seller_sku", Text, primary_key=True),
+    Column("attributed_orders", BigInteger, nullable=False),
+    Column("spend", Numeric(20, 4), nullable=False),
+    Column("attributed_sales", Numeric(20, 4), nullable=False),
+    Column("clicks", BigInteger, nullable=False),
+    Column("impressions", BigInteger, nullable=False),
+    Column("ad_rows", BigInteger, nullable=False),
 )
 
 # Amazon's own account-health figures (``account_health.amazon_reported``): per seller and

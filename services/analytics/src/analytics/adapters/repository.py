@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.adapters import daily_sales, delivery, orm
+from analytics.adapters import daily_ads, daily_sales, delivery, orm
 from analytics.domain.errors import AlertRaced
 from analytics.domain.metrics import (
     CANCEL_DAYS,
@@ -127,6 +127,18 @@ class ReadModels:
     async def add_to_daily_sales(self, figures: dict[SalesKey, SalesFigures]) -> None:
         if figures:
             await self.session.execute(daily_sales.ADD, daily_sales.as_rows(figures))
+
+    async def lock_ads_of(self, subjects: Collection[str]) -> None:
+        await self.session.execute(daily_ads.LOCK_SUBJECTS, {"subjects": sorted(subjects)})
+
+    async def ad_contributions(self, subjects: Collection[str]) -> dict[SalesKey, SalesFigures]:
+        rows = await self.session.execute(daily_ads.CONTRIBUTIONS, {"subjects": sorted(subjects)})
+        return {tuple(r[:6]): tuple(r[6:]) for r in rows}
+
+    async def add_to_daily_ads(self, figures: dict[SalesKey, SalesFigures]) -> None:
+        if figures:
+            rows = daily_sales.as_rows(figures, daily_ads.KEY + daily_ads.FIGURES)
+            await self.session.execute(daily_ads.ADD, rows)
 
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None:
         t = orm.fulfillment_orders
@@ -255,31 +267,52 @@ class Reads:
         return list((await self.session.execute(stmt)).scalars())
 
     async def daily_sales(
-        self, seller_id: str | None, kind: str, start: date, end: date, period: str | None
+        self,
+        seller_id: str | None,
+        kind: str,
+        start: date,
+        end: date,
+        period: str | None,
+        dim1: Sequence[str] | None = None,
     ) -> list[Any]:
         """The sales rollup of ``kind`` over days ``start`` to ``end``, summed by ``period``
-        (``day``, ``week`` or ``None``), currency and keys (see ``adapters.daily_sales``)."""
-        stmt = daily_sales.read_sql(period, seller_id is not None)
-        grain, c_start, c_end = daily_sales.coarse_range(period, start, end)
-        params: dict[str, Any] = {"kind": kind, "start": start, "end": end}
-        params |= {"coarse": f"{kind}/{grain}", "c_start": c_start, "c_end": c_end}
+        (``day``, ``week`` or ``None``), currency and keys (see ``adapters.daily_sales``);
+        with ``dim1``, only the keys whose dim1 is one of those."""
+        by_seller = seller_id is not None
+        if dim1 is None:
+            stmt = daily_sales.read_sql(period, by_seller)
+            params = daily_sales.segment_params(kind, period, start, end)
+        else:
+            stmt = daily_sales.keys_read_sql(kind, period, by_seller)
+            params = {"dim1": list(dim1), "start": start, "end": end}
         if seller_id is not None:
             params["seller_id"] = seller_id
         return list((await self.session.execute(stmt, params)).all())
 
-    async def ad_totals(self, seller_id: str | None, start: date, end: date) -> list[Any]:
-        """The ad rows dated ``start`` to ``end`` summed by ASIN, SKU and currency."""
-        a = orm.ad_performance.c
-        keys = (a.asin, a.seller_sku, a.currency_code)
-        figures = (a.attributed_orders, a.spend, a.attributed_sales, a.clicks, a.impressions)
-        stmt = (
-            select(*keys, *(func.sum(f).label(f.name) for f in figures))
-            .where(a.date >= start, a.date <= end)
-            .group_by(*keys)
-        )
+    async def sku_page(
+        self,
+        seller_id: str | None,
+        start: date,
+        end: date,
+        after: tuple[int, int, str, str] | None,
+        limit: int,
+    ) -> list[Any]:
+        """The rollup's SKUs over days ``start`` to ``end``, summed by SKU and currency, in
+        ``daily_sales.SKU_ORDER``, the first ``limit`` after ``after`` (its sort key)."""
+        stmt = daily_sales.sku_page_sql(seller_id is not None, after is not None)
+        params = daily_sales.segment_params("sku", None, start, end) | {"limit": limit}
         if seller_id is not None:
-            stmt = stmt.where(a.seller_id == seller_id)
-        return await self._rows(stmt)
+            params["seller_id"] = seller_id
+        if after is not None:
+            params |= dict(zip(("a_units", "a_orders", "a_sku", "a_currency"), after, strict=True))
+        return list((await self.session.execute(stmt, params)).all())
+
+    async def ad_totals(self, seller_id: str | None, start: date, end: date) -> list[Any]:
+        """The ad rows dated ``start`` to ``end`` summed by ASIN, SKU and currency, from the
+        daily ads rollup (docs/adr/0060)."""
+        stmt = daily_ads.read_sql(seller_id is not None)
+        params = daily_ads.read_params(seller_id, start, end)
+        return list((await self.session.execute(stmt, params)).all())
 
     # The trace's reads: with ``seller_id``, only that seller's rows (tenancy is applied in the
     # query, so another seller's order reads exactly as an id nobody has).

@@ -66,9 +66,9 @@ async def _keeping_daily_sales(
 def _difference(
     after: dict[SalesKey, SalesFigures], before: dict[SalesKey, SalesFigures]
 ) -> dict[SalesKey, SalesFigures]:
-    zero = (0, 0, 0, 0, 0)
     moved = {}
     for key in after.keys() | before.keys():
+        zero = (0,) * len(after[key] if key in after else before[key])
         now, was = after.get(key, zero), before.get(key, zero)
         delta = tuple(n - w for n, w in zip(now, was, strict=True))
         if any(delta):
@@ -292,7 +292,13 @@ async def project_case(
 
 
 async def project_ad_row(models: ReadModelWrites, event: CloudEvent, row: AdPerformance) -> bool:
-    return await models.upsert_ad_row(
+    """The ad row, unless a newer version is held; the daily ads rollup moved by what the row
+    adds now less what it added before (docs/adr/0060): a replay changes nothing, so adds
+    nothing. The row's writers are serialised first."""
+    subjects = {event.subject}
+    await models.lock_ads_of(subjects)
+    before = await models.ad_contributions(subjects)
+    applied = await models.upsert_ad_row(
         {
             "subject": event.subject,
             "seller_id": row.seller_id,
@@ -311,6 +317,10 @@ async def project_ad_row(models: ReadModelWrites, event: CloudEvent, row: AdPerf
             "currency_code": row.spend.currency_code,
         },
     )
+    if applied:
+        after = await models.ad_contributions(subjects)
+        await models.add_to_daily_ads(_difference(after, before))
+    return applied
 
 
 async def project_amazon_health(

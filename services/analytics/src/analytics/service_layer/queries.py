@@ -37,6 +37,13 @@ SALES_NOTES = [
     "under their marketplace's currency.",
 ]
 
+SKU_NOTES = [
+    "group_by=sku answers a page of SKUs (items: each SKU and currency over the whole range, "
+    "units sold descending, then orders, then SKU and currency; limit and cursor as every "
+    "list), and the series of those SKUs alone; totals are the whole range's. An order counts "
+    "once per SKU it holds.",
+]
+
 
 def money(amount: Decimal) -> str:
     """Money as a decimal string with two places (never a float)."""
@@ -58,6 +65,10 @@ class Tally:
         self.units += int(row.units)
         self.revenue += row.revenue
 
+    def plus(self, row: Any) -> Tally:
+        self.add(row)
+        return self
+
     def as_dict(self) -> dict[str, Any]:
         return {"orders": self.orders, "units": self.units, "revenue": money(self.revenue)}
 
@@ -71,6 +82,15 @@ def _group(row: Any, group_by: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class SkuPage:
+    """A page of sales by SKU: at most ``limit`` entries after the sort key ``after`` (units,
+    orders, SKU, currency: ``adapters.daily_sales.SKU_ORDER``)."""
+
+    limit: int
+    after: tuple[int, int, str, str] | None = None
+
+
 async def sales(
     uow: UnitOfWork,
     *,
@@ -79,9 +99,14 @@ async def sales(
     end: date,
     granularity: str,
     group_by: str,
+    page: SkuPage | None = None,
 ) -> dict[str, Any]:
+    """The sales report; for ``group_by=sku`` one page of SKUs (``items``, ``more`` when
+    entries follow) and the series of those SKUs alone (docs/adr/0060)."""
     async with uow:
-        return await _sales(uow.reads, seller_id, start, end, granularity, group_by)
+        return await _sales(
+            uow.reads, seller_id, start, end, granularity, group_by, page or SkuPage(limit=50)
+        )
 
 
 async def _sales(
@@ -91,6 +116,7 @@ async def _sales(
     end: date,
     granularity: str,
     group_by: str,
+    page: SkuPage,
 ) -> dict[str, Any]:
     period = "week" if granularity == "week" else "day"
     orders = await reads.daily_sales(seller_id, "order", start, end, period)
@@ -104,9 +130,22 @@ async def _sales(
             totals[row.currency_code].add(row)
             if group_by != "sku":
                 series[(row.period, _group(row, group_by), row.currency_code)].add(row)
+    items: list[dict[str, Any]] | None = None
+    more = False
     if group_by == "sku":
-        for row in await reads.daily_sales(seller_id, "sku", start, end, period):
-            series[(row.period, row.dim1, row.currency_code)].add(row)
+        found = await reads.sku_page(seller_id, start, end, page.after, page.limit + 1)
+        skus, more = found[: page.limit], len(found) > page.limit
+        items = [
+            {"sku": r.sku, "currency_code": r.currency_code, **Tally().plus(r).as_dict()}
+            for r in skus
+        ]
+        listed = {(r.sku, r.currency_code) for r in skus}
+        names = sorted({r.sku for r in skus})
+        for row in (
+            await reads.daily_sales(seller_id, "sku", start, end, period, names) if names else []
+        ):
+            if (row.dim1, row.currency_code) in listed:
+                series[(row.period, row.dim1, row.currency_code)].add(row)
     return {
         "from": start,
         "to": end,
@@ -119,7 +158,9 @@ async def _sales(
             {"period": p, "group": g, "currency_code": c, **t.as_dict()}
             for (p, g, c), t in sorted(series.items(), key=lambda kv: (kv[0][0], str(kv[0][1:])))
         ],
-        "notes": SALES_NOTES,
+        "items": items,
+        "more": more,
+        "notes": SALES_NOTES + (SKU_NOTES if group_by == "sku" else []),
     }
 
 
@@ -260,13 +301,15 @@ async def _ad_buckets(
         bucket = buckets[(row.dim1 if by_asin else None, row.currency_code)]
         bucket.orders += int(row.orders)
         bucket.sales += row.revenue
+    ads = await reads.ad_totals(seller_id, start, end)
     sku_to_asin: dict[str, str] = {}
-    if by_asin:
-        # An ad row without its ASIN takes the one its SKU was sold under (the greatest, should
-        # the SKU have been sold under several).
-        for row in await reads.daily_sales(seller_id, "sku_asin", start, end, None):
+    # An ad row without its ASIN takes the one its SKU was sold under (the greatest, should
+    # the SKU have been sold under several): only those SKUs are looked up.
+    unmatched = sorted({r.seller_sku for r in ads if not r.asin and r.seller_sku})
+    if by_asin and unmatched:
+        for row in await reads.daily_sales(seller_id, "sku_asin", start, end, None, unmatched):
             sku_to_asin[row.dim1] = max(row.dim2, sku_to_asin.get(row.dim1, row.dim2))
-    for row in await reads.ad_totals(seller_id, start, end):
+    for row in ads:
         asin = row.asin or sku_to_asin.get(row.seller_sku) or f"sku:{row.seller_sku}"
         buckets[(asin if by_asin else None, row.currency_code)].ad.add(row)
     return buckets

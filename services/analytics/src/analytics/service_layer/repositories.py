@@ -43,6 +43,18 @@ class ReadModelWrites(Protocol):
 
     async def add_to_daily_sales(self, figures: dict[SalesKey, SalesFigures]) -> None: ...
 
+    async def lock_ads_of(self, subjects: Collection[str]) -> None:
+        """Serialise the writers of these ad rows until the transaction ends."""
+        ...
+
+    async def ad_contributions(self, subjects: Collection[str]) -> dict[SalesKey, SalesFigures]:
+        """What the ad rows ``subjects`` add to the daily ads rollup (key seller, kind, day,
+        currency, ASIN, SKU; figures attributed orders, spend, attributed sales, clicks,
+        impressions: see adapters/daily_ads.py), as the read model holds them."""
+        ...
+
+    async def add_to_daily_ads(self, figures: dict[SalesKey, SalesFigures]) -> None: ...
+
     async def lock_fulfillment_order(self, amazon_order_id: str) -> Any | None: ...
 
     async def insert_fulfillment_order(self, values: dict[str, Any]) -> None: ...
@@ -96,10 +108,30 @@ class Reads(Protocol):
     async def sellers_with_events(self, after_id: int, upto_id: int) -> list[str]: ...
 
     async def daily_sales(
-        self, seller_id: str | None, kind: str, start: date, end: date, period: str | None
+        self,
+        seller_id: str | None,
+        kind: str,
+        start: date,
+        end: date,
+        period: str | None,
+        dim1: Sequence[str] | None = None,
     ) -> list[Any]:
         """Rows ``period, currency_code, dim1, dim2, orders, units, revenue, canceled,
-        replacements`` of the rollup's ``kind``, summed by period, currency and keys."""
+        replacements`` of the rollup's ``kind``, summed by period, currency and keys (with
+        ``dim1``, only the keys whose dim1 is one of those)."""
+        ...
+
+    async def sku_page(
+        self,
+        seller_id: str | None,
+        start: date,
+        end: date,
+        after: tuple[int, int, str, str] | None,
+        limit: int,
+    ) -> list[Any]:
+        """Rows ``sku, currency_code, orders, units, revenue``: the rollup's ``sku`` kind
+        summed over the range by SKU and currency, units descending, then orders descending,
+        then SKU and currency; the first ``limit`` after the sort key ``after``."""
         ...
 
     async def ad_totals(self, seller_id: str | None, start: date, end: date) -> list[Any]:

@@ -27,6 +27,11 @@ class SalesPoint(SalesTotal):
     group: str | None = Field(description="marketplace, FBA/FBM or SKU; null for group_by=none")
 
 
+class SalesSku(SalesFigures):
+    sku: str = Field(description="the seller SKU (the ASIN for items sold without one)")
+    currency_code: str
+
+
 class SalesOut(_Out):
     seller_id: str | None
     from_: date = Field(alias="from")
@@ -40,7 +45,17 @@ class SalesOut(_Out):
         description="replacement orders (not canceled): not sales, so excluded from orders, "
         "units and revenue",
     )
-    series: list[SalesPoint]
+    series: list[SalesPoint] = Field(
+        description="for group_by=sku, the series of the SKUs in items alone"
+    )
+    items: list[SalesSku] | None = Field(
+        default=None,
+        description="group_by=sku: one page of SKUs over the whole range, units sold "
+        "descending (then orders, SKU, currency); null for the other groupings",
+    )
+    next_cursor: str | None = Field(
+        default=None, description="group_by=sku: the cursor of the next page (null: last page)"
+    )
     notes: list[str]
 
 

@@ -126,6 +126,12 @@ shipments = Table(
     Column("delivered_at", DateTime(timezone=True)),
     Index("ix_shipments_order", "amazon_order_id"),
     Index("ix_shipments_seller_date", "seller_id", "ship_date"),
+    # on-time delivery's and valid tracking's windows (adapters/delivery.py, docs/adr/0059)
+    Index(
+        "ix_shipments_seller_promised",
+        "seller_id",
+        text("COALESCE(latest_delivery_date, ship_date)"),
+    ),
 )
 
 defect_cases = Table(
@@ -143,6 +149,46 @@ defect_cases = Table(
     Column("status", Text, nullable=False),
     Index("ix_defect_cases_order", "amazon_order_id"),
     Index("ix_defect_cases_seller", "seller_id"),
+)
+
+# Account health by order, kept by the consumer in the transaction that writes the order's rows
+# (docs/adr/0059): what the four tables above say about one order, merged into the facts the
+# health metrics count (``adapters.health_orders``). Each index carries what its windows count,
+# so a window's rows are read from the index alone.
+health_orders = Table(
+    "health_orders",
+    metadata,
+    Column("amazon_order_id", Text, primary_key=True),
+    Column("seller_id", Text, primary_key=True),
+    Column("channel", Text),
+    Column("purchase_date", DateTime(timezone=True)),
+    Column("due_date", DateTime(timezone=True)),  # latest ship date, else the first ship date
+    Column("due", Boolean, nullable=False),  # not canceled before shipping
+    Column("late", Boolean, nullable=False),  # shipped late, or flagged ship-late
+    Column("seller_cancel", Boolean, nullable=False),  # canceled before shipping, seller side
+    Column("defective", Boolean, nullable=False),
+    Column("has_a_to_z", Boolean, nullable=False),
+    Column("has_chargeback", Boolean, nullable=False),
+    Column("has_negative_feedback", Boolean, nullable=False),
+    Index(
+        "ix_health_orders_seller_purchase",
+        "seller_id",
+        "purchase_date",
+        postgresql_include=[
+            "channel",
+            "seller_cancel",
+            "defective",
+            "has_a_to_z",
+            "has_chargeback",
+            "has_negative_feedback",
+        ],
+    ),
+    Index(
+        "ix_health_orders_seller_due",
+        "seller_id",
+        "due_date",
+        postgresql_include=["channel", "due", "late"],
+    ),
 )
 
 ad_performance = Table(

@@ -33,8 +33,13 @@ class ReadModelWrites(Protocol):
         self, held_ids: Collection[str], items: Sequence[dict[str, Any]]
     ) -> None: ...
 
-    async def lock_sales_of(self, ids: Collection[str]) -> None:
-        """Serialise the writers of these orders' sales until the transaction ends."""
+    async def lock_orders(self, ids: Collection[str]) -> None:
+        """Serialise the writers of these orders' rows (and so of their shares of the rollups)
+        until the transaction ends."""
+        ...
+
+    async def refresh_health(self, ids: Collection[str]) -> None:
+        """Recompute the health rollup's rows of the orders ``ids`` from the read models."""
         ...
 
     async def sales_contributions(self, ids: Collection[str]) -> dict[SalesKey, SalesFigures]:
@@ -67,9 +72,7 @@ class ReadModelWrites(Protocol):
 class Reads(Protocol):
     """What the API and the alert job read. With ``seller_id``, only that seller's rows."""
 
-    async def health_counts(
-        self, seller_id: str, *, as_of: datetime, since: datetime
-    ) -> HealthCounts: ...
+    async def health_counts(self, seller_id: str, *, as_of: datetime) -> HealthCounts: ...
 
     async def delivery_counts(
         self, seller_id: str, *, as_of: datetime, since: datetime

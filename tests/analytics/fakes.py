@@ -197,6 +197,12 @@ class FakeReadModels:
     async def refresh_health(self, ids: Collection[str]) -> None:
         pass  # the fake's health counts are set by the tests (``Store.health``)
 
+    async def health_contributions(self, ids: Collection[str]) -> dict[Any, Any]:
+        return {}
+
+    async def add_to_health_days(self, figures: dict[Any, Any]) -> None:
+        pass
+
     async def sales_contributions(self, ids: Collection[str]) -> dict[Any, Any]:
         return sales_contributions(self.t, ids)
 

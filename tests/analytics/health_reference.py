@@ -252,5 +252,3 @@ def _within(moment: Any, as_of: datetime, days: int) -> Any:
     """``moment`` in the closed window ``[as_of - days, as_of]`` (NULL never is)."""
     window = Window.ending(as_of, days, by="")
     return moment.between(window.start, window.end)
-
-

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from analytics.adapters import health_orders, orm
+from analytics.adapters import health_days, health_orders, orm
 from analytics.adapters.repository import Reads
 from analytics.bootstrap import SPEC
 from analytics.domain.metrics import DeliveryCounts, HealthCounts, Ratio
@@ -150,6 +150,8 @@ class Rows:
     async def counts(self, seller: str = SELLER, as_of: datetime = NOW) -> HealthCounts:
         await self.session.execute(delete(orm.health_orders))
         await self.session.execute(text(health_orders.BACKFILL))
+        await self.session.execute(delete(orm.health_days))
+        await self.session.execute(text(health_days.BACKFILL))
         return await Reads(self.session).health_counts(seller, as_of=as_of)
 
 

@@ -38,10 +38,18 @@ MARKETPLACES = [
     ("A1VC38T7YXB528", "JPY"),
     ("A1F83G8C2ARO7P", "GBP"),
 ]
-# The moments each window's edge falls on, at AS_OF (every window is closed).
-EDGES = [AS_OF - days * D + shift for days in (0, 7, 10, 14, 30, 60) for shift in (-S, 0 * S, S)]
+MIDNIGHT = AS_OF - 12 * H  # the rollup's days are UTC days
+# The moments each window's edge falls on, at AS_OF and at MIDNIGHT (every window is closed).
+EDGES = [
+    end - days * D + shift
+    for end in (AS_OF, MIDNIGHT)
+    for days in (0, 7, 10, 14, 30, 60)
+    for shift in (-S, 0 * S, S)
+]
 AS_OFS = [
     AS_OF,
+    MIDNIGHT,
+    MIDNIGHT - S,
     AS_OF - S,
     AS_OF + S,
     AS_OF - 3 * D - 5 * H,

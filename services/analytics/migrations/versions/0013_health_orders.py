@@ -1,10 +1,10 @@
-"""The account-health rollup the consumer keeps (docs/adr/0059), backfilled from the rows held;
-the shipments indexed by promised delivery date
+"""The account-health rollup the consumer keeps (docs/adr/0059), by order and by day,
+backfilled from the rows held; the shipments indexed by promised delivery date
 
-The backfill is the rollup from scratch: the statement the consumer recomputes an order's row
-with, over every order, in this migration's transaction. Run it with the consumer stopped, as
-migrations run before a release starts: an order an older consumer wrote after the backfill
-read the tables would keep its old row until its next event.
+The backfill is the rollup from scratch: the statements the consumer recomputes an order's row
+and its share of the days with, over every order, in this migration's transaction. Run it with
+the consumer stopped, as migrations run before a release starts: an order an older consumer
+wrote after the backfill read the tables would be missing from the rollup.
 
 Revision ID: 0013
 Revises: 0011
@@ -14,6 +14,7 @@ Create Date: 2026-12-08 03:00:00.000000
 import sqlalchemy as sa
 from alembic import op
 
+from analytics.adapters import health_days
 from analytics.adapters.health_orders import BACKFILL
 
 revision = "0013"
@@ -40,6 +41,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("amazon_order_id", "seller_id"),
     )
     op.execute(BACKFILL)
+    op.create_table(
+        "health_days",
+        sa.Column("seller_id", sa.Text(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("channel", sa.Text(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in health_days.FIGURES),
+        sa.PrimaryKeyConstraint(*health_days.KEY),
+    )
     op.create_index(
         "ix_health_orders_seller_purchase",
         "health_orders",
@@ -64,9 +74,12 @@ def upgrade() -> None:
         "shipments",
         ["seller_id", sa.text("COALESCE(latest_delivery_date, ship_date)")],
     )
+    op.execute(health_days.BACKFILL)  # from health_orders and shipments, so after them
     op.execute("ANALYZE health_orders")
+    op.execute("ANALYZE health_days")
 
 
 def downgrade() -> None:
     op.drop_index("ix_shipments_seller_promised", table_name="shipments")
+    op.drop_table("health_days")
     op.drop_table("health_orders")

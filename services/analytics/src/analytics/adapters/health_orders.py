@@ -15,10 +15,11 @@ disagree, the least value (min) is taken. An order is known from any of the four
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, true
+from sqlalchemy import and_, func, or_, select, text, true
 
 from analytics.adapters import orm
 from analytics.domain.metrics import (
@@ -119,9 +120,22 @@ WHERE {_CHANGED}
 BACKFILL = f"INSERT INTO health_orders ({_COLUMNS}) {merged_sql('TRUE')}"
 
 
-def counts_statement(seller_id: str, as_of: datetime) -> Any:
-    """What the order-based metrics count at ``as_of``: the seller's rows purchased in the
-    longest purchase-date window and those due in the longest ship-by window, each found
+Within = Callable[[Any, int], Any]  # (a date column, a window's days): the rows to count
+
+
+def window(as_of: datetime) -> Within:
+    """The whole window ``[as_of - days, as_of]`` (closed; NULL never is in it)."""
+
+    def within(moment: Any, days: int) -> Any:
+        w = Window.ending(as_of, days, by="")
+        return moment.between(w.start, w.end)
+
+    return within
+
+
+def counts_statement(seller_id: str, within: Within) -> Any:
+    """What the order-based metrics count of the seller's rows ``within`` each window: those
+    purchased in the purchase-date windows and those due in the ship-by windows, each found
     through its index (so the rows read are the windows', not the seller's history)."""
     h = orm.health_orders.c
     mfn = h.channel == "MFN"
@@ -129,40 +143,25 @@ def counts_statement(seller_id: str, as_of: datetime) -> Any:
     def count(label: str, *where: Any) -> Any:
         return func.count().filter(and_(*where)).label(label)
 
-    assert CANCEL_DAYS <= ODR_DAYS
     odr = []
+    in_odr = within(h.purchase_date, ODR_DAYS)
     for ch in CHANNELS:
-        scoped = h.channel == ch
-        odr += [count(f"odr_{ch}_of", scoped), count(f"odr_{ch}", scoped, h.defective)]
-        odr += [count(f"odr_{ch}_{k}", scoped, h[f"has_{k}"]) for k in DEFECT_KINDS]
-    week = _within(h.purchase_date, as_of, CANCEL_DAYS)
+        scoped = (h.channel == ch, in_odr)
+        odr += [count(f"odr_{ch}_of", *scoped), count(f"odr_{ch}", *scoped, h.defective)]
+        odr += [count(f"odr_{ch}_{k}", *scoped, h[f"has_{k}"]) for k in DEFECT_KINDS]
+    week = within(h.purchase_date, CANCEL_DAYS)
     purchased = (
         select(
             *odr,
             count("cancel_of", mfn, week),
             count("cancel", mfn, week, h.seller_cancel),
         )
-        .where(h.seller_id == seller_id, _within(h.purchase_date, as_of, ODR_DAYS))
+        .where(h.seller_id == seller_id, or_(in_odr, week))
         .subquery()
     )
-    lsr = []
+    lsr, windows = [], []
     for days in LSR_DAYS:
-        in_window = _within(h.due_date, as_of, days)
+        windows.append(in_window := within(h.due_date, days))
         lsr += [count(f"lsr_{days}_of", in_window), count(f"lsr_{days}", in_window, h.late)]
-    due = (
-        select(*lsr)
-        .where(
-            h.seller_id == seller_id,
-            _within(h.due_date, as_of, max(LSR_DAYS)),
-            mfn,
-            h.due,
-        )
-        .subquery()
-    )
+    due = select(*lsr).where(h.seller_id == seller_id, or_(*windows), mfn, h.due).subquery()
     return select(purchased, due).select_from(purchased.join(due, true()))  # one row each
-
-
-def _within(moment: Any, as_of: datetime, days: int) -> Any:
-    """``moment`` in the closed window ``[as_of - days, as_of]`` (NULL never is)."""
-    window = Window.ending(as_of, days, by="")
-    return moment.between(window.start, window.end)

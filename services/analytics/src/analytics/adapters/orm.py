@@ -191,6 +191,36 @@ health_orders = Table(
     ),
 )
 
+# The health rollup by day (docs/adr/0059, ``adapters.health_days``): per seller, kind
+# ("purchase", "due", "promised"), channel and UTC day, the counts the health windows sum over
+# their whole days.
+health_days = Table(
+    "health_days",
+    metadata,
+    Column("seller_id", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    *(
+        Column(name, BigInteger, nullable=False)
+        for name in (
+            "orders",
+            "defective",
+            "a_to_z",
+            "chargeback",
+            "negative_feedback",
+            "seller_cancel",
+            "late",
+            "scanned",
+            "otd_of",
+            "otd",
+            "delivered_late",
+            "no_delivery_scan",
+            "tracking_after_delivery",
+        )
+    ),
+)
+
 ad_performance = Table(
     "ad_performance",
     metadata,

@@ -16,7 +16,6 @@ from sqlalchemy import (
     and_,
     any_,
     delete,
-    false,
     func,
     insert,
     or_,
@@ -27,25 +26,27 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.adapters import daily_sales, delivery, health_orders, orm
+from analytics.adapters import daily_sales, delivery, health_days, health_orders, orm
 from analytics.domain.errors import AlertRaced
 from analytics.domain.metrics import (
     CANCEL_DAYS,
-    CANCELED,
     CHANNELS,
     DEFECT_KINDS,
     LSR_DAYS,
     ODR_DAYS,
     OTD_DAYS,
-    SELLER_SIDE,
     VTR_DAYS,
     DeliveryCounts,
     HealthCounts,
     Ratio,
-    Window,
 )
 from analytics.domain.model import Alert
-from analytics.service_layer.repositories import SalesFigures, SalesKey
+from analytics.service_layer.repositories import (
+    HealthDayFigures,
+    HealthDayKey,
+    SalesFigures,
+    SalesKey,
+)
 from shared.db import bulk
 
 FULFILLMENT_DATES = ("purchase_date", "latest_ship_date", "canceled_at", "ship_late_at")
@@ -123,6 +124,17 @@ class ReadModels:
     async def refresh_health(self, ids: Collection[str]) -> None:
         await self.session.execute(health_orders.REFRESH, {"ids": sorted(ids)})
 
+    async def health_contributions(
+        self, ids: Collection[str]
+    ) -> dict[HealthDayKey, HealthDayFigures]:
+        rows = await self.session.execute(health_days.CONTRIBUTIONS, {"ids": sorted(ids)})
+        width = len(health_days.KEY)
+        return {tuple(r[:width]): tuple(r[width:]) for r in rows}
+
+    async def add_to_health_days(self, figures: dict[HealthDayKey, HealthDayFigures]) -> None:
+        if figures:
+            await self.session.execute(health_days.ADD, health_days.as_rows(figures))
+
     async def sales_contributions(self, ids: Collection[str]) -> dict[SalesKey, SalesFigures]:
         rows = await self.session.execute(daily_sales.CONTRIBUTIONS, {"ids": sorted(ids)})
         return {tuple(r[:6]): tuple(r[6:]) for r in rows}
@@ -194,10 +206,16 @@ class Reads:
         return list((await self.session.execute(stmt)).all())
 
     async def health_counts(self, seller_id: str, *, as_of: datetime) -> HealthCounts:
-        """What the order-based account-health metrics count at ``as_of``, from the health
-        rollup's rows in their windows (one statement, see ``adapters.health_orders``)."""
-        statement = health_orders.counts_statement(seller_id, as_of)
-        n = (await self.session.execute(statement)).one()._mapping
+        """What the order-based account-health metrics count at ``as_of``: the windows' whole
+        days from the health rollup by day, their partial days from its rows by order
+        (``adapters.health_days``, docs/adr/0059)."""
+        pieces = health_days.Pieces(as_of)
+        statement = health_orders.counts_statement(seller_id, pieces.edge)
+        raw = (await self.session.execute(statement)).one()._mapping
+        days = {"first": pieces.first_day(health_days.LONGEST), "last": pieces.last_day}
+        rollup = await self.session.execute(health_days.READ, {"seller_id": seller_id, **days})
+        whole = health_days.health_figures(list(rollup), pieces)
+        n = {label: int(raw[label]) + whole[label] for label in whole}
 
         def ratio(name: str) -> Ratio:
             return Ratio(numerator=int(n[name]), denominator=int(n[f"{name}_of"]))

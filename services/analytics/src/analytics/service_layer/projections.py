@@ -41,8 +41,10 @@ async def project_all(uow: UnitOfWork, events: Events, table: dict[str, RunProje
     an order between the rollups' reads of it and this transaction's commit."""
     models = uow.read_models
     touched = {oid for _, payload in events if (oid := _order_of(payload))}
+    health_before = {}
     if touched:
         await models.lock_orders(touched)
+        health_before = await models.health_contributions(touched)
     applied: list[bool] = []
     for project, run in _runs(events, table):
         sold = {p.amazon_order_id for _, p in run if isinstance(p, OrderSnapshot | OrderCanceled)}
@@ -52,8 +54,11 @@ async def project_all(uow: UnitOfWork, events: Events, table: dict[str, RunProje
             applied += await project(models, run)
     if touched:
         # Every touched order, applied or not: an event not applied may still have moved
-        # fulfillment's row (a shipment's ship-by date); an unchanged row is not rewritten.
+        # fulfillment's row (a shipment's ship-by date); an unchanged row is not rewritten, and
+        # adds nothing to the rollup by day.
         await models.refresh_health(touched)
+        health_after = await models.health_contributions(touched)
+        await models.add_to_health_days(_difference(health_after, health_before))
     await models.record_events(
         [_seen(event, flag) for (event, _), flag in zip(events, applied, strict=True)]
     )
@@ -84,9 +89,9 @@ async def _keeping_daily_sales(
 def _difference(
     after: dict[SalesKey, SalesFigures], before: dict[SalesKey, SalesFigures]
 ) -> dict[SalesKey, SalesFigures]:
-    zero = (0, 0, 0, 0, 0)
     moved = {}
     for key in after.keys() | before.keys():
+        zero = (0,) * len(after.get(key) or before[key])
         now, was = after.get(key, zero), before.get(key, zero)
         delta = tuple(n - w for n, w in zip(now, was, strict=True))
         if any(delta):

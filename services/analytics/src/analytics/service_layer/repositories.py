@@ -18,6 +18,10 @@ from analytics.domain.model import Alert
 # (orders, units, revenue, canceled, replacements): see adapters/daily_sales.py.
 SalesKey = tuple[Any, ...]
 SalesFigures = tuple[Any, ...]
+# A key of the health rollup by day (seller, kind, channel, day) and its counts: see
+# adapters/health_days.py.
+HealthDayKey = tuple[Any, ...]
+HealthDayFigures = tuple[Any, ...]
 
 
 class ReadModelWrites(Protocol):
@@ -41,6 +45,15 @@ class ReadModelWrites(Protocol):
     async def refresh_health(self, ids: Collection[str]) -> None:
         """Recompute the health rollup's rows of the orders ``ids`` from the read models."""
         ...
+
+    async def health_contributions(
+        self, ids: Collection[str]
+    ) -> dict[HealthDayKey, HealthDayFigures]:
+        """What the orders ``ids`` add to the health rollup by day, as the health rollup's rows
+        of them and their shipments hold them."""
+        ...
+
+    async def add_to_health_days(self, figures: dict[HealthDayKey, HealthDayFigures]) -> None: ...
 
     async def sales_contributions(self, ids: Collection[str]) -> dict[SalesKey, SalesFigures]:
         """What the orders ``ids`` add to the daily sales rollup, as the read models hold them."""

@@ -45,8 +45,8 @@ def upgrade() -> None:
         "health_days",
         sa.Column("seller_id", sa.Text(), nullable=False),
         sa.Column("kind", sa.Text(), nullable=False),
-        sa.Column("channel", sa.Text(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("channel", sa.Text(), nullable=False),
         *(sa.Column(name, sa.BigInteger(), nullable=False) for name in health_days.FIGURES),
         sa.PrimaryKeyConstraint(*health_days.KEY),
     )

@@ -34,6 +34,7 @@ async def counts(
         health_days.READ,
         {
             "seller_id": seller_id,
+            "kinds": health_days.DELIVERY_KINDS,
             "first": pieces.first_day(health_days.LONGEST),
             "last": pieces.last_day,
         },

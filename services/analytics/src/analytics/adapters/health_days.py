@@ -1,5 +1,5 @@
-"""The account-health rollup by day (``orm.health_days``, docs/adr/0059): per seller, UTC day
-and channel, the counts of the health rollup's orders (``health_orders``) by purchase date
+"""The account-health rollup by day (``orm.health_days``, docs/adr/0059): per seller, kind, UTC
+day and channel, the counts of the health rollup's orders (``health_orders``) by purchase date
 (kind ``purchase``) and by ship-by date (``due``: MFN orders not canceled before shipping), and
 of the MFN shipments by promised delivery date (``promised``: the latest delivery date, else
 the ship date).
@@ -33,7 +33,7 @@ from analytics.domain.metrics import (
     VTR_DAYS,
 )
 
-KEY = ("seller_id", "kind", "channel", "day")
+KEY = ("seller_id", "kind", "day", "channel")  # the primary key, in its order
 FIGURES = (
     "orders",
     "defective",
@@ -67,7 +67,7 @@ def contributions_sql(where: str) -> str:
     in_time = "delivered_at IS NOT NULL AND delivered_at <= latest_delivery_date"
     given_before = "coalesce(tracking_given_at, ship_date) <= delivered_at"
     return f"""
-SELECT seller_id, 'purchase' AS kind, channel, {_day("purchase_date")} AS day,
+SELECT seller_id, 'purchase' AS kind, {_day("purchase_date")} AS day, channel,
        {
         _figures(
             orders="count(*)",
@@ -80,13 +80,13 @@ FROM health_orders
 WHERE ({where}) AND channel IN ({_CHANNELS}) AND purchase_date IS NOT NULL
 GROUP BY 1, 2, 3, 4
 UNION ALL
-SELECT seller_id, 'due', channel, {_day("due_date")},
+SELECT seller_id, 'due', {_day("due_date")}, channel,
        {_figures(orders="count(*)", late="count(*) FILTER (WHERE late)")}
 FROM health_orders
 WHERE ({where}) AND channel = 'MFN' AND due AND due_date IS NOT NULL
 GROUP BY 1, 2, 3, 4
 UNION ALL
-SELECT seller_id, 'promised', 'MFN', {_day("coalesce(latest_delivery_date, ship_date)")},
+SELECT seller_id, 'promised', {_day("coalesce(latest_delivery_date, ship_date)")}, 'MFN',
        {
         _figures(
             orders="count(*)",
@@ -115,8 +115,8 @@ ADD = text(
     f"""
 INSERT INTO health_days ({", ".join(KEY + FIGURES)})
 SELECT {", ".join(KEY + FIGURES)} FROM unnest(
-    CAST(:seller_id AS text[]), CAST(:kind AS text[]), CAST(:channel AS text[]),
-    CAST(:day AS date[]), {", ".join(f"CAST(:{f} AS bigint[])" for f in FIGURES)}
+    CAST(:seller_id AS text[]), CAST(:kind AS text[]), CAST(:day AS date[]),
+    CAST(:channel AS text[]), {", ".join(f"CAST(:{f} AS bigint[])" for f in FIGURES)}
 ) WITH ORDINALITY AS d({", ".join(KEY + FIGURES)}, n) ORDER BY n
 ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
 {", ".join(f"{f} = health_days.{f} + excluded.{f}" for f in FIGURES)}
@@ -126,7 +126,8 @@ ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET
 READ = text(
     f"""
 SELECT kind, channel, day, {", ".join(FIGURES)} FROM health_days
-WHERE seller_id = :seller_id AND day >= :first AND day < :last
+WHERE seller_id = :seller_id AND kind = ANY(CAST(:kinds AS text[]))
+  AND day >= :first AND day < :last
 """
 )
 
@@ -225,3 +226,5 @@ def delivery_figures(rows: list[Any], pieces: Pieces) -> dict[str, int]:
 
 
 LONGEST = max(ODR_DAYS, CANCEL_DAYS, *LSR_DAYS, OTD_DAYS, VTR_DAYS)
+HEALTH_KINDS = ["purchase", "due"]  # what ``health_figures`` sums
+DELIVERY_KINDS = ["promised"]  # what ``delivery_figures`` sums

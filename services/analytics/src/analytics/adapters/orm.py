@@ -192,15 +192,15 @@ health_orders = Table(
 )
 
 # The health rollup by day (docs/adr/0059, ``adapters.health_days``): per seller, kind
-# ("purchase", "due", "promised"), channel and UTC day, the counts the health windows sum over
-# their whole days.
+# ("purchase", "due", "promised"), UTC day and channel, the counts the health windows sum over
+# their whole days (read by seller, kind and a range of days: the primary key's order).
 health_days = Table(
     "health_days",
     metadata,
     Column("seller_id", Text, primary_key=True),
     Column("kind", Text, primary_key=True),
-    Column("channel", Text, primary_key=True),
     Column("day", Date, primary_key=True),
+    Column("channel", Text, primary_key=True),
     *(
         Column(name, BigInteger, nullable=False)
         for name in (

@@ -213,7 +213,8 @@ class Reads:
         statement = health_orders.counts_statement(seller_id, pieces.edge)
         raw = (await self.session.execute(statement)).one()._mapping
         days = {"first": pieces.first_day(health_days.LONGEST), "last": pieces.last_day}
-        rollup = await self.session.execute(health_days.READ, {"seller_id": seller_id, **days})
+        kinds = {"seller_id": seller_id, "kinds": health_days.HEALTH_KINDS}
+        rollup = await self.session.execute(health_days.READ, {**kinds, **days})
         whole = health_days.health_figures(list(rollup), pieces)
         n = {label: int(raw[label]) + whole[label] for label in whole}
 

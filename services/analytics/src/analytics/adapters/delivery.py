@@ -1,6 +1,7 @@
-"""On-time delivery and valid tracking counted from the carriers' scans: one statement over the
-seller's MFN shipments (``shipments``, kept from fulfillment.v1 with each shipment's first
-physical scan and first delivery).
+"""On-time delivery and valid tracking counted from the carriers' scans: the seller's MFN
+shipments (``shipments``, kept from fulfillment.v1 with each shipment's first physical scan and
+first delivery), the windows' whole UTC days from the health rollup by day (kind
+``promised``), their partial days from the shipments themselves (docs/adr/0059).
 
 Each counts the shipments whose promised delivery date falls in its window: Amazon selects
 them by promised delivery date, which leaves the carriers time to scan

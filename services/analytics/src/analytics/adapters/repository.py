@@ -231,7 +231,8 @@ class Reads:
     async def delivery_counts(
         self, seller_id: str, *, as_of: datetime, since: datetime
     ) -> DeliveryCounts:
-        """What on-time delivery and valid tracking count, from the scans (one statement)."""
+        """What on-time delivery and valid tracking count, from the scans (``adapters.delivery``:
+        the rollup's whole days and the shipments of the partial days, two statements)."""
         return await delivery.counts(self.session, seller_id, as_of=as_of, since=since)
 
     async def amazon_health(self, seller_id: str) -> list[Any]:

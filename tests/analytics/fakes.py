@@ -58,7 +58,6 @@ def no_counts() -> HealthCounts:
         odr_by_kind={ch: dict.fromkeys(DEFECT_KINDS, 0) for ch in CHANNELS},
         late_shipment=dict.fromkeys(LSR_DAYS, nothing),
         pre_fulfillment_cancel=nothing,
-        valid_tracking=nothing,
     )
 
 
@@ -196,8 +195,17 @@ class FakeReadModels:
         self.t.items = [i for i in self.t.items if i["amazon_order_id"] not in held_ids]
         self.t.items += [dict(i) for i in items]
 
-    async def lock_sales_of(self, ids: Collection[str]) -> None:
+    async def lock_orders(self, ids: Collection[str]) -> None:
         pass  # one process: nothing to serialise
+
+    async def refresh_health(self, ids: Collection[str]) -> None:
+        pass  # the fake's health counts are set by the tests (``Store.health``)
+
+    async def health_contributions(self, ids: Collection[str]) -> dict[Any, Any]:
+        return {}
+
+    async def add_to_health_days(self, figures: dict[Any, Any]) -> None:
+        pass
 
     async def sales_contributions(self, ids: Collection[str]) -> dict[Any, Any]:
         return sales_contributions(self.t, ids)
@@ -350,9 +358,7 @@ class FakeReads:
             for k, v in summed.items()
         ]
 
-    async def health_counts(
-        self, seller_id: str, *, as_of: datetime, since: datetime
-    ) -> HealthCounts:
+    async def health_counts(self, seller_id: str, *, as_of: datetime) -> HealthCounts:
         return self.store.health.get(seller_id, no_counts())
 
     async def delivery_counts(

@@ -1,6 +1,8 @@
 """The account-health counts PostgreSQL returns (``Reads.health_counts``), on rows written
-straight into the read-model tables of a migrated database: each counting rule, the edges of the
-windows, the merge of what the four tables say about one order, and sellers kept apart.
+straight into the read-model tables of a migrated database and the health rollup then rebuilt
+from them (``adapters.health_orders``, as the migration's backfill does): each counting rule,
+the edges of the windows, the merge of what the four tables say about one order, and sellers
+kept apart.
 
 Every test writes in one transaction that is rolled back afterwards.
 """
@@ -13,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from analytics.adapters import orm
+from analytics.adapters import health_days, health_orders, orm
 from analytics.adapters.repository import Reads
 from analytics.bootstrap import SPEC
 from analytics.domain.metrics import DeliveryCounts, HealthCounts, Ratio
@@ -145,9 +147,12 @@ class Rows:
             status="decided",
         )
 
-    async def counts(self, seller: str = SELLER) -> HealthCounts:
-        reads = Reads(self.session)
-        return await reads.health_counts(seller, as_of=NOW, since=NOW - HISTORY)
+    async def counts(self, seller: str = SELLER, as_of: datetime = NOW) -> HealthCounts:
+        await self.session.execute(delete(orm.health_orders))
+        await self.session.execute(text(health_orders.BACKFILL))
+        await self.session.execute(delete(orm.health_days))
+        await self.session.execute(text(health_days.BACKFILL))
+        return await Reads(self.session).health_counts(seller, as_of=as_of)
 
 
 @pytest.fixture(scope="module")
@@ -206,16 +211,10 @@ async def test_window_edges_are_included(rows: Rows) -> None:
     for oid, ship_by in [("l-start", NOW - 10 * D), ("l-before", NOW - 10 * D - S), ("l-end", NOW)]:
         await rows.order(oid, purchased=NOW - 70 * D, latest_ship=ship_by)
         await rows.fulfillment(oid, ship_late=True)
-    # valid tracking, 30 days by ship date
-    await rows.order("v", purchased=NOW - 70 * D)
-    await rows.shipment("v", shipped=NOW - 30 * D, sid="v-start")
-    await rows.shipment("v", shipped=NOW - 30 * D - S, sid="v-before")
-    await rows.shipment("v", shipped=NOW, valid=False, sid="v-end")
     counts = await rows.counts()
     assert counts.odr["MFN"] == Ratio(2, 4)  # start, end / start, end, c-start, c-before
     assert counts.pre_fulfillment_cancel == Ratio(1, 2)  # c-start / end, c-start
     assert counts.late_shipment == {10: Ratio(2, 2), 30: Ratio(3, 3)}
-    assert counts.valid_tracking == Ratio(1, 2)
 
 
 async def test_late_shipment_rate_uses_ship_by_date_and_skips_unshipped_cancels(
@@ -276,20 +275,6 @@ async def test_cancel_rate_excludes_buyer_requested_and_counts_amazon_auto_cance
     assert counts.pre_fulfillment_cancel == Ratio(2, 8)
 
 
-async def test_valid_tracking_rate_counts_mfn_shipments_by_ship_date(rows: Rows) -> None:
-    await rows.order("one")
-    await rows.shipment("one", shipped=NOW - D, sid="good")
-    await rows.shipment("one", shipped=NOW - D, valid=False, sid="bad")
-    await rows.order("two")
-    await rows.shipment("two", shipped=NOW - 31 * D, valid=False)
-    await rows.order("bought-long-ago", purchased=NOW - 100 * D)  # only the ship date matters
-    await rows.shipment("bought-long-ago", shipped=NOW - 2 * D)
-    await rows.order("fba", channel="AFN")
-    await rows.shipment("fba", shipped=NOW, valid=False, channel="AFN")
-    counts = await rows.counts()
-    assert counts.valid_tracking == Ratio(2, 3)
-
-
 async def test_an_order_known_from_one_source_and_the_precedence_of_sources(rows: Rows) -> None:
     # only a defect case: channel and purchase date are the case's
     await rows.case("case-only", purchased=NOW - 3 * D)
@@ -314,7 +299,6 @@ async def test_an_order_known_from_one_source_and_the_precedence_of_sources(rows
     assert counts.odr_by_kind["AFN"] == {**NO_KINDS, "a_to_z": 1}
     assert counts.pre_fulfillment_cancel == Ratio(1, 2)  # fulfillment-only / it and case-only
     assert counts.late_shipment == {10: Ratio(1, 1), 30: Ratio(2, 2)}
-    assert counts.valid_tracking == Ratio(2, 2)  # shipment-only, ship-by
 
 
 async def test_a_sellers_figures_ignore_other_sellers_rows(rows: Rows) -> None:
@@ -336,22 +320,17 @@ async def test_a_sellers_figures_ignore_other_sellers_rows(rows: Rows) -> None:
     assert mine.odr_by_kind["MFN"] == {**NO_KINDS, "a_to_z": 1}
     assert mine.late_shipment[10] == Ratio(0, 1)  # mine-2 was canceled unshipped
     assert mine.pre_fulfillment_cancel == Ratio(1, 2)
-    assert mine.valid_tracking == Ratio(1, 1)
     theirs = await rows.counts(OTHER_SELLER)
     assert theirs.odr["MFN"] == Ratio(4, 4)  # their rows about mine-1 make it theirs too
     assert theirs.late_shipment[10] == Ratio(3, 4)
-    assert theirs.valid_tracking == Ratio(0, 4)
 
 
 # --- when time alone changes the counts (the alert job's next evaluation) -----------------
 
 
 async def _at(rows: Rows, as_of: datetime) -> tuple[HealthCounts, DeliveryCounts]:
-    reads, since = Reads(rows.session), as_of - HISTORY
-    return (
-        await reads.health_counts(SELLER, as_of=as_of, since=since),
-        await reads.delivery_counts(SELLER, as_of=as_of, since=since),
-    )
+    delivery = Reads(rows.session).delivery_counts(SELLER, as_of=as_of, since=as_of - HISTORY)
+    return await rows.counts(SELLER, as_of), await delivery
 
 
 async def _next(rows: Rows, as_of: datetime) -> datetime | None:

@@ -82,7 +82,6 @@ def test_metrics_are_built_from_the_counts_in_the_order_the_api_shows_them() -> 
         },
         late_shipment={10: Ratio(2, 4), 30: Ratio(3, 7)},
         pre_fulfillment_cancel=Ratio(1, 40),
-        valid_tracking=Ratio(0, 0),
     )
     delivery = DeliveryCounts(Ratio(29, 30), {"delivered_late": 1}, Ratio(19, 20))  # 96.7%: at risk
     metrics = account_health(counts, delivery, NOW)

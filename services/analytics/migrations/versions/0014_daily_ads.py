@@ -6,7 +6,7 @@ with, over every ad row, by day, week and month, in this migration's transaction
 the consumer stopped, as migrations run before a release starts.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-08 02:40:00.000000
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from analytics.adapters.daily_ads import FIGURES, KEY, contributions_sql
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

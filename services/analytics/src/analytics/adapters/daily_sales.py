@@ -109,8 +109,10 @@ FROM i WHERE seller_sku IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6
 
 CONTRIBUTIONS = text(contributions_sql("o.amazon_order_id = ANY(CAST(:ids AS text[]))"))
 
-# Serialises the writers of one order's sales (its snapshots, fulfillment's cancel): taken
-# before the rows are read, in one order, so two consumers never add a stale difference.
+# Serialises the writers of one order's rows, and so of its shares of the rollups (this one and
+# the health rollup, docs/adr/0059): taken for a batch's orders before any row is read, in one
+# order, so two consumers never add a stale difference. (The key keeps its first name, so a
+# consumer of the release before takes the same lock.)
 LOCK_ORDERS = text(
     "SELECT pg_advisory_xact_lock(h) FROM ("
     "SELECT DISTINCT hashtextextended('daily_sales:' || id, 0) AS h "

@@ -128,6 +128,12 @@ shipments = Table(
     Column("delivered_at", DateTime(timezone=True)),
     Index("ix_shipments_order", "amazon_order_id"),
     Index("ix_shipments_seller_date", "seller_id", "ship_date"),
+    # on-time delivery's and valid tracking's windows (adapters/delivery.py, docs/adr/0059)
+    Index(
+        "ix_shipments_seller_promised",
+        "seller_id",
+        text("COALESCE(latest_delivery_date, ship_date)"),
+    ),
 )
 
 defect_cases = Table(
@@ -145,6 +151,76 @@ defect_cases = Table(
     Column("status", Text, nullable=False),
     Index("ix_defect_cases_order", "amazon_order_id"),
     Index("ix_defect_cases_seller", "seller_id"),
+)
+
+# Account health by order, kept by the consumer in the transaction that writes the order's rows
+# (docs/adr/0059): what the four tables above say about one order, merged into the facts the
+# health metrics count (``adapters.health_orders``). Each index carries what its windows count,
+# so a window's rows are read from the index alone.
+health_orders = Table(
+    "health_orders",
+    metadata,
+    Column("amazon_order_id", Text, primary_key=True),
+    Column("seller_id", Text, primary_key=True),
+    Column("channel", Text),
+    Column("purchase_date", DateTime(timezone=True)),
+    Column("due_date", DateTime(timezone=True)),  # latest ship date, else the first ship date
+    Column("due", Boolean, nullable=False),  # not canceled before shipping
+    Column("late", Boolean, nullable=False),  # shipped late, or flagged ship-late
+    Column("seller_cancel", Boolean, nullable=False),  # canceled before shipping, seller side
+    Column("defective", Boolean, nullable=False),
+    Column("has_a_to_z", Boolean, nullable=False),
+    Column("has_chargeback", Boolean, nullable=False),
+    Column("has_negative_feedback", Boolean, nullable=False),
+    Index(
+        "ix_health_orders_seller_purchase",
+        "seller_id",
+        "purchase_date",
+        postgresql_include=[
+            "channel",
+            "seller_cancel",
+            "defective",
+            "has_a_to_z",
+            "has_chargeback",
+            "has_negative_feedback",
+        ],
+    ),
+    Index(
+        "ix_health_orders_seller_due",
+        "seller_id",
+        "due_date",
+        postgresql_include=["channel", "due", "late"],
+    ),
+)
+
+# The health rollup by day (docs/adr/0059, ``adapters.health_days``): per seller, kind
+# ("purchase", "due", "promised"), UTC day and channel, the counts the health windows sum over
+# their whole days (read by seller, kind and a range of days: the primary key's order).
+health_days = Table(
+    "health_days",
+    metadata,
+    Column("seller_id", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    *(
+        Column(name, BigInteger, nullable=False)
+        for name in (
+            "orders",
+            "defective",
+            "a_to_z",
+            "chargeback",
+            "negative_feedback",
+            "seller_cancel",
+            "late",
+            "scanned",
+            "otd_of",
+            "otd",
+            "delivered_late",
+            "no_delivery_scan",
+            "tracking_after_delivery",
+        )
+    ),
 )
 
 ad_performance = Table(

@@ -16,7 +16,6 @@ from sqlalchemy import (
     and_,
     any_,
     delete,
-    false,
     func,
     insert,
     or_,
@@ -27,25 +26,27 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.adapters import daily_ads, daily_sales, delivery, orm
+from analytics.adapters import daily_ads, daily_sales, delivery, health_days, health_orders, orm
 from analytics.domain.errors import AlertRaced
 from analytics.domain.metrics import (
     CANCEL_DAYS,
-    CANCELED,
     CHANNELS,
     DEFECT_KINDS,
     LSR_DAYS,
     ODR_DAYS,
     OTD_DAYS,
-    SELLER_SIDE,
     VTR_DAYS,
     DeliveryCounts,
     HealthCounts,
     Ratio,
-    Window,
 )
 from analytics.domain.model import Alert
-from analytics.service_layer.repositories import SalesFigures, SalesKey
+from analytics.service_layer.repositories import (
+    HealthDayFigures,
+    HealthDayKey,
+    SalesFigures,
+    SalesKey,
+)
 from shared.db import bulk
 
 FULFILLMENT_DATES = ("purchase_date", "latest_ship_date", "canceled_at", "ship_late_at")
@@ -117,8 +118,22 @@ class ReadModels:
             await self.session.execute(_DELETE_ITEMS, {"ids": list(held_ids)})
         await bulk.insert_rows(self.session, orm.order_items, items)
 
-    async def lock_sales_of(self, ids: Collection[str]) -> None:
+    async def lock_orders(self, ids: Collection[str]) -> None:
         await self.session.execute(daily_sales.LOCK_ORDERS, {"ids": sorted(ids)})
+
+    async def refresh_health(self, ids: Collection[str]) -> None:
+        await self.session.execute(health_orders.REFRESH, {"ids": sorted(ids)})
+
+    async def health_contributions(
+        self, ids: Collection[str]
+    ) -> dict[HealthDayKey, HealthDayFigures]:
+        rows = await self.session.execute(health_days.CONTRIBUTIONS, {"ids": sorted(ids)})
+        width = len(health_days.KEY)
+        return {tuple(r[:width]): tuple(r[width:]) for r in rows}
+
+    async def add_to_health_days(self, figures: dict[HealthDayKey, HealthDayFigures]) -> None:
+        if figures:
+            await self.session.execute(health_days.ADD, health_days.as_rows(figures))
 
     async def sales_contributions(self, ids: Collection[str]) -> dict[SalesKey, SalesFigures]:
         rows = await self.session.execute(daily_sales.CONTRIBUTIONS, {"ids": sorted(ids)})
@@ -202,13 +217,18 @@ class Reads:
     async def _rows(self, stmt: Any) -> list[Any]:
         return list((await self.session.execute(stmt)).all())
 
-    async def health_counts(
-        self, seller_id: str, *, as_of: datetime, since: datetime
-    ) -> HealthCounts:
-        """What the account-health metrics count, for the seller's rows dated since ``since``
-        (one statement: the orders merged across the four tables, then counted)."""
-        row = (await self.session.execute(_health_counts(seller_id, as_of, since))).one()
-        n = row._mapping
+    async def health_counts(self, seller_id: str, *, as_of: datetime) -> HealthCounts:
+        """What the order-based account-health metrics count at ``as_of``: the windows' whole
+        days from the health rollup by day, their partial days from its rows by order
+        (``adapters.health_days``, docs/adr/0059)."""
+        pieces = health_days.Pieces(as_of)
+        statement = health_orders.counts_statement(seller_id, pieces.edge)
+        raw = (await self.session.execute(statement)).one()._mapping
+        days = {"first": pieces.first_day(health_days.LONGEST), "last": pieces.last_day}
+        kinds = {"seller_id": seller_id, "kinds": health_days.HEALTH_KINDS}
+        rollup = await self.session.execute(health_days.READ, {**kinds, **days})
+        whole = health_days.health_figures(list(rollup), pieces)
+        n = {label: int(raw[label]) + whole[label] for label in whole}
 
         def ratio(name: str) -> Ratio:
             return Ratio(numerator=int(n[name]), denominator=int(n[f"{name}_of"]))
@@ -218,13 +238,13 @@ class Reads:
             odr_by_kind={ch: {k: n[f"odr_{ch}_{k}"] for k in DEFECT_KINDS} for ch in CHANNELS},
             late_shipment={days: ratio(f"lsr_{days}") for days in LSR_DAYS},
             pre_fulfillment_cancel=ratio("cancel"),
-            valid_tracking=ratio("vtr"),
         )
 
     async def delivery_counts(
         self, seller_id: str, *, as_of: datetime, since: datetime
     ) -> DeliveryCounts:
-        """What on-time delivery and valid tracking count, from the scans (one statement)."""
+        """What on-time delivery and valid tracking count, from the scans (``adapters.delivery``:
+        the rollup's whole days and the shipments of the partial days, two statements)."""
         return await delivery.counts(self.session, seller_id, as_of=as_of, since=since)
 
     async def amazon_health(self, seller_id: str) -> list[Any]:
@@ -407,125 +427,6 @@ def _alert(row: Any) -> Alert:
     return Alert(**row._mapping)
 
 
-# --- account health: one statement per seller evaluation -------------------------------------
-#
-# Per order, what the tables say is merged with a fixed precedence of sources: the order
-# (orders.v1), then fulfillment's order row, then its shipments, then its defect cases; where
-# several shipments or cases of one order disagree, the least value (min) is taken. An order is
-# known from any of the four: rows count when one of their dates falls since ``since`` (or, for
-# fulfillment rows and cases, when none of their dates is known).
-
-
-def _health_counts(seller_id: str, as_of: datetime, since: datetime) -> Any:
-    m = _merged_orders(seller_id, as_of, since).cte("merged")
-    mfn = m.c.channel == "MFN"
-
-    def count(label: str, *where: Any) -> Any:
-        return func.count().filter(and_(*where)).label(label)
-
-    odr = []
-    for ch in CHANNELS:
-        scoped = (m.c.channel == ch, _within(m.c.purchase_date, as_of, ODR_DAYS))
-        odr += [count(f"odr_{ch}_of", *scoped), count(f"odr_{ch}", *scoped, m.c.defective)]
-        odr += [count(f"odr_{ch}_{k}", *scoped, m.c[f"has_{k}"]) for k in DEFECT_KINDS]
-    due = (mfn, ~(m.c.canceled & ~m.c.shipped))
-    late = m.c.ship_late_flagged | m.c.shipped_late
-    lsr = []
-    for days in LSR_DAYS:
-        in_window = _within(func.coalesce(m.c.latest_ship_date, m.c.first_ship_date), as_of, days)
-        lsr += [
-            count(f"lsr_{days}_of", *due, in_window),
-            count(f"lsr_{days}", *due, in_window, late),
-        ]
-    purchased = (mfn, _within(m.c.purchase_date, as_of, CANCEL_DAYS))
-    seller_side_cancel = (
-        m.c.canceled,
-        ~m.c.shipped,
-        ~m.c.buyer_requested_cancel,
-        m.c.canceled_by.in_(SELLER_SIDE),
-    )
-    return select(
-        *odr,
-        *lsr,
-        count("cancel_of", *purchased),
-        count("cancel", *purchased, *seller_side_cancel),
-        func.coalesce(func.sum(m.c.vtr_shipments).filter(mfn), 0).label("vtr_of"),
-        func.coalesce(func.sum(m.c.vtr_valid).filter(mfn), 0).label("vtr"),
-    )
-
-
-def _merged_orders(seller_id: str, as_of: datetime, since: datetime) -> Any:
-    """One row per order of the seller, merged across the four tables.
-
-    The shipments (one row per order) come first in the chain of full joins so that every
-    further join meets a table with statistics: joining two derived relations on the order id,
-    PostgreSQL estimated billions of rows and spent more than a second compiling the plan (JIT).
-    """
-    s = _shipments_per_order(seller_id, as_of, since).cte("s")
-    o = _order_rows(seller_id, since).cte("o")
-    f = _fulfillment_rows(seller_id, since).cte("f")
-    c = _cases_per_order(seller_id, since).cte("c")
-    joined = s.join(o, o.c.amazon_order_id == s.c.amazon_order_id, full=True)
-    known = [s.c.amazon_order_id, o.c.amazon_order_id]
-    for t in (f, c):
-        joined = joined.join(t, t.c.amazon_order_id == func.coalesce(*known), full=True)
-        known.append(t.c.amazon_order_id)
-    no = false()
-    return select(
-        func.coalesce(
-            o.c.fulfillment_channel, f.c.fulfillment_channel, s.c.channel, c.c.channel
-        ).label("channel"),
-        func.coalesce(o.c.purchase_date, f.c.purchase_date, c.c.purchase_date).label(
-            "purchase_date"
-        ),
-        func.coalesce(o.c.latest_ship_date, f.c.latest_ship_date, s.c.latest_ship_date).label(
-            "latest_ship_date"
-        ),
-        (f.c.canceled_at.is_not(None) | func.coalesce(o.c.order_status == CANCELED, no)).label(
-            "canceled"
-        ),
-        f.c.canceled_by,
-        (
-            func.coalesce(f.c.cancel_buyer_requested, no)
-            | func.coalesce(o.c.is_buyer_requested_cancel, no)
-        ).label("buyer_requested_cancel"),
-        f.c.ship_late_at.is_not(None).label("ship_late_flagged"),
-        s.c.amazon_order_id.is_not(None).label("shipped"),
-        s.c.first_ship_date,
-        func.coalesce(s.c.shipped_late, no).label("shipped_late"),
-        func.coalesce(s.c.vtr_shipments, 0).label("vtr_shipments"),
-        func.coalesce(s.c.vtr_valid, 0).label("vtr_valid"),
-        func.coalesce(c.c.defective, no).label("defective"),
-        *(func.coalesce(c.c[f"has_{k}"], no).label(f"has_{k}") for k in DEFECT_KINDS),
-    ).select_from(joined)
-
-
-def _order_rows(seller_id: str, since: datetime) -> Any:
-    o = orm.orders.c
-    return select(
-        o.amazon_order_id,
-        o.fulfillment_channel,
-        o.purchase_date,
-        o.latest_ship_date,
-        o.order_status,
-        o.is_buyer_requested_cancel,
-    ).where(_recent(orm.orders, seller_id, since, "purchase_date"))
-
-
-def _fulfillment_rows(seller_id: str, since: datetime) -> Any:
-    f = orm.fulfillment_orders.c
-    return select(
-        f.amazon_order_id,
-        f.fulfillment_channel,
-        f.purchase_date,
-        f.latest_ship_date,
-        f.canceled_at,
-        f.canceled_by,
-        f.cancel_buyer_requested,
-        f.ship_late_at,
-    ).where(_recent(orm.fulfillment_orders, seller_id, since, *FULFILLMENT_DATES))
-
-
 def _recent(table: Table, seller_id: str, since: datetime, *dates: str) -> Any:
     """The seller's rows with any of ``dates`` since ``since`` (or, when all of them may be
     NULL, none of them known)."""
@@ -534,46 +435,6 @@ def _recent(table: Table, seller_id: str, since: datetime, *dates: str) -> Any:
     if all(c[d].nullable for d in dates):
         recent = recent | and_(*(c[d].is_(None) for d in dates))
     return and_(c.seller_id == seller_id, recent)
-
-
-def _shipments_per_order(seller_id: str, as_of: datetime, since: datetime) -> Any:
-    s = orm.shipments.c
-    in_window = _within(s.ship_date, as_of, VTR_DAYS)
-    return (
-        select(
-            s.amazon_order_id,
-            func.min(s.fulfillment_channel).label("channel"),
-            func.min(s.latest_ship_date).label("latest_ship_date"),
-            func.min(s.ship_date).label("first_ship_date"),
-            func.bool_or(~s.on_time).label("shipped_late"),
-            func.count().filter(in_window).label("vtr_shipments"),
-            func.count().filter(in_window & s.valid_tracking).label("vtr_valid"),
-        )
-        .where(_recent(orm.shipments, seller_id, since, "ship_date"))
-        .group_by(s.amazon_order_id)
-    )
-
-
-def _cases_per_order(seller_id: str, since: datetime) -> Any:
-    d = orm.defect_cases.c
-    counts = d.counts_toward_odr
-    return (
-        select(
-            d.amazon_order_id,
-            func.min(d.fulfillment_channel).label("channel"),
-            func.min(d.order_purchase_date).label("purchase_date"),
-            func.bool_or(counts).label("defective"),
-            *(func.bool_or(counts & (d.kind == k)).label(f"has_{k}") for k in DEFECT_KINDS),
-        )
-        .where(_recent(orm.defect_cases, seller_id, since, "order_purchase_date"))
-        .group_by(d.amazon_order_id)
-    )
-
-
-def _within(moment: Any, as_of: datetime, days: int) -> Any:
-    """``moment`` in the closed window ``[as_of - days, as_of]`` (NULL never is)."""
-    window = Window.ending(as_of, days, by="")
-    return moment.between(window.start, window.end)
 
 
 # --- when a seller's health can next change with time alone ----------------------------------

@@ -155,14 +155,13 @@ class HealthCounts:
     """The counts of one seller's orders the metrics are made of, at one ``as_of``.
 
     Each metric's ``definition`` says what it counts; ``adapters.repository.Reads.health_counts``
-    counts it in PostgreSQL.
+    counts it in PostgreSQL, from the health rollup (``adapters.health_orders``).
     """
 
     odr: Mapping[str, Ratio]  # by channel: defective orders / orders
     odr_by_kind: Mapping[str, Mapping[str, int]]  # by channel, then kind: orders with that kind
     late_shipment: Mapping[int, Ratio]  # by window days: late orders / orders due
     pre_fulfillment_cancel: Ratio
-    valid_tracking: Ratio
 
 
 @dataclass(frozen=True)

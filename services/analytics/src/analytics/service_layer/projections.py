@@ -33,8 +33,18 @@ Run = list[tuple[CloudEvent, Any]]
 async def project_all(uow: UnitOfWork, events: Events, table: dict[str, RunProjection]) -> None:
     """Each run of consecutive events of one projection of ``table`` is projected at once, then
     every event is recorded, applied or not, in one statement. Runs that may change an order's
-    sales (its snapshots, fulfillment's cancel) keep the daily sales rollup in step."""
+    sales (its snapshots, fulfillment's cancel) keep the daily sales rollup in step; the orders
+    of the batch have their health rollup rows recomputed (docs/adr/0059).
+
+    The writers of the batch's orders are serialised first, all at once (one statement, in one
+    order, so two consumers never wait for each other in a cycle): no other transaction moves
+    an order between the rollups' reads of it and this transaction's commit."""
     models = uow.read_models
+    touched = {oid for _, payload in events if (oid := _order_of(payload))}
+    health_before = {}
+    if touched:
+        await models.lock_orders(touched)
+        health_before = await models.health_contributions(touched)
     applied: list[bool] = []
     for project, run in _runs(events, table):
         sold = {p.amazon_order_id for _, p in run if isinstance(p, OrderSnapshot | OrderCanceled)}
@@ -42,9 +52,22 @@ async def project_all(uow: UnitOfWork, events: Events, table: dict[str, RunProje
             applied += await _keeping_daily_sales(models, sold, project, run)
         else:
             applied += await project(models, run)
+    if touched:
+        # Every touched order, applied or not: an event not applied may still have moved
+        # fulfillment's row (a shipment's ship-by date); an unchanged row is not rewritten, and
+        # adds nothing to the rollup by day.
+        await models.refresh_health(touched)
+        health_after = await models.health_contributions(touched)
+        await models.add_to_health_days(_difference(health_after, health_before))
     await models.record_events(
         [_seen(event, flag) for (event, _), flag in zip(events, applied, strict=True)]
     )
+
+
+def _order_of(payload: Any) -> str | None:
+    """The order an event's payload is about (None: not about one order, e.g. an ad row)."""
+    oid = getattr(payload, "amazon_order_id", None)
+    return oid if isinstance(oid, str) else None
 
 
 async def _keeping_daily_sales(
@@ -53,8 +76,8 @@ async def _keeping_daily_sales(
     """Project, and add to the daily sales rollup what the orders ``ids`` add now less what
     they added before (docs/adr/0055): a newer snapshot, a change of status, amount or currency
     or a cancel moves the figures by the difference; a replay changes nothing, so adds nothing.
-    The orders' writers are serialised first, so no other transaction moves them in between."""
-    await models.lock_sales_of(ids)
+    The orders' writers are serialised (``project_all``), so no other transaction moves them in
+    between."""
     before = await models.sales_contributions(ids)
     applied = await project(models, run)
     if any(applied):

@@ -196,10 +196,11 @@ async def account_health(uow: UnitOfWork, *, seller_id: str, as_of: datetime) ->
 
 
 async def health_of(reads: Reads, seller_id: str, as_of: datetime) -> list[metrics.Metric]:
-    """Every metric of the seller at ``as_of``, counted over the last ``HISTORY`` of its rows."""
-    since = as_of - HISTORY
-    counts = await reads.health_counts(seller_id, as_of=as_of, since=since)
-    delivery = await reads.delivery_counts(seller_id, as_of=as_of, since=since)
+    """Every metric of the seller at ``as_of``: the order-based ones from the health rollup's
+    rows in their windows, the scans' from the shipments promised in theirs (shipped in the
+    last ``HISTORY``); docs/adr/0059."""
+    counts = await reads.health_counts(seller_id, as_of=as_of)
+    delivery = await reads.delivery_counts(seller_id, as_of=as_of, since=as_of - HISTORY)
     return metrics.account_health(counts, delivery, as_of)
 
 

@@ -18,6 +18,10 @@ from analytics.domain.model import Alert
 # (orders, units, revenue, canceled, replacements): see adapters/daily_sales.py.
 SalesKey = tuple[Any, ...]
 SalesFigures = tuple[Any, ...]
+# A key of the health rollup by day (seller, kind, channel, day) and its counts: see
+# adapters/health_days.py.
+HealthDayKey = tuple[Any, ...]
+HealthDayFigures = tuple[Any, ...]
 
 
 class ReadModelWrites(Protocol):
@@ -33,9 +37,23 @@ class ReadModelWrites(Protocol):
         self, held_ids: Collection[str], items: Sequence[dict[str, Any]]
     ) -> None: ...
 
-    async def lock_sales_of(self, ids: Collection[str]) -> None:
-        """Serialise the writers of these orders' sales until the transaction ends."""
+    async def lock_orders(self, ids: Collection[str]) -> None:
+        """Serialise the writers of these orders' rows (and so of their shares of the rollups)
+        until the transaction ends."""
         ...
+
+    async def refresh_health(self, ids: Collection[str]) -> None:
+        """Recompute the health rollup's rows of the orders ``ids`` from the read models."""
+        ...
+
+    async def health_contributions(
+        self, ids: Collection[str]
+    ) -> dict[HealthDayKey, HealthDayFigures]:
+        """What the orders ``ids`` add to the health rollup by day, as the health rollup's rows
+        of them and their shipments hold them."""
+        ...
+
+    async def add_to_health_days(self, figures: dict[HealthDayKey, HealthDayFigures]) -> None: ...
 
     async def sales_contributions(self, ids: Collection[str]) -> dict[SalesKey, SalesFigures]:
         """What the orders ``ids`` add to the daily sales rollup, as the read models hold them."""
@@ -79,9 +97,7 @@ class ReadModelWrites(Protocol):
 class Reads(Protocol):
     """What the API and the alert job read. With ``seller_id``, only that seller's rows."""
 
-    async def health_counts(
-        self, seller_id: str, *, as_of: datetime, since: datetime
-    ) -> HealthCounts: ...
+    async def health_counts(self, seller_id: str, *, as_of: datetime) -> HealthCounts: ...
 
     async def delivery_counts(
         self, seller_id: str, *, as_of: datetime, since: datetime

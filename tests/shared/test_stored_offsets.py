@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from orderflow_testkit.harness import RunningService, eventually, read_topic, running_service
-from shared import topics
+from shared import metrics, topics
 from shared.kafka.client import make_consumer
 from shared.messaging.decoding import Message
 from shared.messaging.runner import ConsumerRunner
@@ -107,11 +107,15 @@ async def test_a_restart_after_a_lost_kafka_commit_resumes_from_the_stored_offse
             await _forget_inbox(svc)
     assert await _kafka_committed(probe_db, PROBE.name) == {}  # Kafka never heard of them
 
+    repeated = metrics.CONSUMED.labels(PROBE.name, probe_db.topic(topics.ORDERS), "repeated")
+    repeated_before = repeated._value.get()
     async with running_service(PROBE, probe_db, roles=("worker",), migrate=False) as svc:
         await _produce(probe_db, key, 4)
         await eventually(lambda: _count_is(svc, key, 4))
         await asyncio.sleep(1.0)  # time for a wrong re-apply to show
         assert await _effects(svc, key) == [1, 2, 3, 4]
+        # It sought to the stored offset on assignment: nothing was even read again.
+        assert repeated._value.get() == repeated_before
         assert list((await _stored(svc)).values()) == [4]
         committed = await eventually(lambda: _kafka_committed(probe_db, PROBE.name))
         assert list(committed.values()) == [4]  # operators' lag tools still see it
@@ -145,12 +149,16 @@ async def test_records_read_again_after_a_seek_back_are_not_applied_twice(
             await _produce(probe_db, key, 1, 2, 3)
             await eventually(lambda: _count_is(svc, key, 3))
             await _forget_inbox(svc)
+            topic = probe_db.topic(topics.ORDERS)
+            repeated = metrics.CONSUMED.labels(PROBE.name, topic, "repeated")
+            repeated_before = repeated._value.get()
             for tp in consumer.assignment():
                 consumer.seek(tp, 0)  # every record of the partition comes again
             await _produce(probe_db, key, 4)
             await eventually(lambda: _count_is(svc, key, 4))
             await asyncio.sleep(1.0)
             assert await _effects(svc, key) == [1, 2, 3, 4]
+            assert repeated._value.get() == repeated_before + 3  # read again, dropped
         finally:
             runner.stop()
             await task

@@ -161,24 +161,16 @@ class ConsumerRunner:
         one (a single record, or the batch failed)."""
         if sum(len(records) for records in fetched.values()) == 1:
             return None
-        table = self._applier.tables.consumer_offsets
         try:
             async with self._sessions() as session, session.begin():
-                stored = await offsets.lock(session, table, fetched)
-                fresh = [m for tp, ms in fetched.items() for m in ms if m.offset >= stored[tp]]
-                if fresh:
-                    await self._applier.apply_many(session, fresh)
-                ahead = {tp: ms[-1].offset + 1 for tp, ms in fetched.items()}
-                ahead = {tp: n for tp, n in ahead.items() if n > stored[tp]}
-                await offsets.store(session, table, ahead)
+                done, fresh, repeated = await apply_fetch(session, self._applier, fetched)
         except Exception as exc:
             log.info("batch apply failed, applying one by one", extra={"error": repr(exc)})
             return None
         for topic, count in Counter(m.topic for m in fresh).items():
             metrics.CONSUMED.labels(self._service, topic, "applied").inc(count)
-        repeats = [m for ms in fetched.values() for m in ms if m.offset < stored[m.tp]]
-        self._count_repeats(repeats)
-        return {tp: max(stored[tp], ahead.get(tp, 0)) for tp in fetched}
+        self._count_repeats(repeated)
+        return done
 
     def _count_repeats(self, repeats: Sequence[Message]) -> None:
         """Records below their partition's stored offset: read again, dropped."""
@@ -256,6 +248,26 @@ class ConsumerRunner:
                 await asyncio.sleep(1.0)
         metrics.DEAD_LETTERED.labels(self._service, message.topic).inc()
         metrics.CONSUMED.labels(self._service, message.topic, "dead_lettered").inc()
+
+
+async def apply_fetch(
+    session: AsyncSession, applier: EventApplier[Any], fetched: dict[TopicPartition, list[Message]]
+) -> tuple[dict[TopicPartition, int], list[Message], list[Message]]:
+    """In the caller's transaction: lock the partitions' stored offsets, apply the records at
+    or past them (each partition's in its order) and store the next offsets. Each partition's
+    next offset, the records applied, and those below the stored offsets (read again)."""
+    table = applier.tables.consumer_offsets
+    stored = await offsets.lock(session, table, fetched)
+    fresh: list[Message] = []
+    repeated: list[Message] = []
+    for tp, records in fetched.items():
+        for message in records:
+            (fresh if message.offset >= stored[tp] else repeated).append(message)
+    if fresh:
+        await applier.apply_many(session, fresh)
+    ahead = {tp: ms[-1].offset + 1 for tp, ms in fetched.items() if ms[-1].offset >= stored[tp]}
+    await offsets.store(session, table, ahead)
+    return stored | ahead, fresh, repeated
 
 
 def lag_of(consumer: AIOKafkaConsumer) -> dict[str, int]:

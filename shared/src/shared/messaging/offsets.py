@@ -17,9 +17,10 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from sqlalchemy import Table, bindparam, func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db import bulk
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ async def lock(
     missing = [tp for tp in wanted if tp not in found]
     if missing:
         rows = [{"topic": t, "kafka_partition": p, "next_offset": 0} for t, p in missing]
-        await session.execute(insert(table).values(rows).on_conflict_do_nothing())
+        await bulk.insert_new(session, table, rows)
         found |= await _read(session, table, missing, for_update=True)
     return found
 
@@ -43,16 +44,11 @@ async def store(
     session: AsyncSession, table: Table, next_offsets: Mapping[TopicPartition, int]
 ) -> None:
     """Store the next offset of each partition (rows locked by ``lock`` in this transaction)."""
-    if not next_offsets:
-        return
-    c = table.c
-    stmt = (
-        update(table)
-        .where(c.topic == bindparam("t"), c.kafka_partition == bindparam("p"))
-        .values(next_offset=bindparam("n"), updated_at=func.now())
-    )
-    params = [{"t": tp.topic, "p": tp.partition, "n": n} for tp, n in next_offsets.items()]
-    await session.execute(stmt, params)
+    rows = [
+        {"topic": tp.topic, "kafka_partition": tp.partition, "next_offset": n}
+        for tp, n in next_offsets.items()
+    ]
+    await bulk.update_rows(session, table, rows, touch="updated_at")
 
 
 async def stored(

@@ -112,17 +112,18 @@ async def measure(service: str, phases: dict[str, list[Message]], run: int) -> d
 
 
 async def _apply(session: Any, applier: Any, messages: list[Message]) -> None:
-    """What the build's runner does with a fetch in its transaction: ``apply_fetch`` (stored
-    offsets locked, checked and stored around ``apply_many``) where the build has it, else
-    ``apply_many`` alone (a base from before offsets were stored with the data)."""
-    apply_fetch = getattr(runner, "apply_fetch", None)
-    if apply_fetch is None:
-        await applier.apply_many(session, messages)
-        return
+    """What the build's runner does with a fetch in its transaction: the records grouped by
+    partition (as a fetch hands them), then ``apply_fetch`` (stored offsets locked, checked and
+    stored around ``apply_many``) where the build has it, else ``apply_many`` alone (a base
+    from before offsets were stored with the data)."""
     fetched: dict[Any, list[Message]] = {}
     for message in messages:
         fetched.setdefault(TopicPartition(message.topic, message.partition), []).append(message)
-    await apply_fetch(session, applier, fetched)
+    apply_fetch = getattr(runner, "apply_fetch", None)
+    if apply_fetch is None:
+        await applier.apply_many(session, [m for ms in fetched.values() for m in ms])
+    else:
+        await apply_fetch(session, applier, fetched)
 
 
 def _spec(service: str) -> Any:

@@ -98,6 +98,10 @@ class ResumeFromStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         if not assigned:
             return
+        # aiokafka may already fetch from the committed offset while this reads the database:
+        # the partitions wait, paused, until they are sought to their stored offsets.
+        self._consumer.pause(*assigned)
+        offsets: dict[TopicPartition, int] = {}
         try:
             async with self._sessions() as session:
                 offsets = await stored(session, self._table, assigned)
@@ -106,9 +110,12 @@ class ResumeFromStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
                 "cannot read the stored offsets; starting from Kafka's committed offsets",
                 extra={"error": repr(exc)},
             )
-            return
-        for tp, offset in offsets.items():
-            self._consumer.seek(tp, offset)
+        finally:
+            still = self._consumer.assignment()  # a rebalance may have come meanwhile
+            for tp, offset in offsets.items():
+                if tp in still:
+                    self._consumer.seek(tp, offset)
+            self._consumer.resume(*(tp for tp in assigned if tp in still))
         log.info(
             "resumed from stored offsets",
             extra={"partitions": {str(tp): offset for tp, offset in offsets.items()}},

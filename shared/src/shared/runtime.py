@@ -212,6 +212,7 @@ async def _run_worker(
             batch_size=settings.consumer_batch_size,
             progress=progress,
         )
+        runner.subscribe(topics)
         try:
             await consumer.start()
             await _until_stopped(runner.run(), runner.stop, stop)

@@ -7,7 +7,7 @@ the consumer stopped, as migrations run before a release starts: an order an old
 wrote after the backfill read the tables would be missing from the rollup.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-08 03:00:00.000000
 """
 
@@ -18,7 +18,7 @@ from analytics.adapters import health_days
 from analytics.adapters.health_orders import BACKFILL
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
 import orjson
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from pydantic import Discriminator, Field, TypeAdapter, ValidationError, create_model
 
 from shared.errors import PoisonMessage
@@ -27,6 +27,10 @@ class Message:
     offset: int
     key: str | None
     value: bytes
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
 
     @classmethod
     def of(cls, record: ConsumerRecord[bytes, bytes]) -> Message:

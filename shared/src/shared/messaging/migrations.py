@@ -11,6 +11,7 @@ reading ``shared.messaging.tables``, which describes the tables as they are now)
 3. ``create_plumbing_brin_indexes``: docs/adr/0014-brin-for-age-based-deletes.md.
 4. ``drop_unread_plumbing_indexes``: docs/adr/0015-no-unread-plumbing-indexes.md.
 5. ``create_outbox_notify_trigger``: docs/adr/0005-outbox-notify-trigger.md.
+6. ``create_consumer_offsets``: docs/adr/0057-offsets-stored-with-the-data.md.
 
 Each has its reverse for the revision's ``downgrade()``.
 """
@@ -171,3 +172,19 @@ def create_outbox_notify_trigger() -> None:
 def drop_outbox_notify_trigger() -> None:
     op.execute("DROP TRIGGER outbox_notify ON outbox")
     op.execute("DROP FUNCTION orderflow_outbox_notify()")
+
+
+def create_consumer_offsets() -> None:
+    """Each partition's next offset to apply, written in the transaction of the effects."""
+    op.create_table(
+        "consumer_offsets",
+        sa.Column("topic", sa.Text(), nullable=False),
+        sa.Column("kafka_partition", sa.Integer(), nullable=False),
+        sa.Column("next_offset", sa.BigInteger(), nullable=False),
+        _now("updated_at"),
+        sa.PrimaryKeyConstraint("topic", "kafka_partition"),
+    )
+
+
+def drop_consumer_offsets() -> None:
+    op.drop_table("consumer_offsets")

@@ -4,6 +4,8 @@
   as the change they announce. ``sent_at`` plus ``kafka_partition``/``kafka_offset`` record where
   each one landed. A statement-level trigger notifies ``CHANNEL`` on every insert.
 - ``inbox``: ids of the events a consumer has applied; makes every handler idempotent.
+- ``consumer_offsets``: the next Kafka offset of each partition the consumer has applied,
+  written in the transaction of the effects (docs/adr/0057-offsets-stored-with-the-data.md).
 - ``dead_letters``: messages a consumer gave up on, with why, for operators to list and replay.
 - ``idempotency_keys``: the API's ``Idempotency-Key``s and their first responses
   (``shared.db.idempotency``).
@@ -57,6 +59,7 @@ class PlumbingTables:
     outbox: Table
     inbox: Table
     dead_letters: Table
+    consumer_offsets: Table
     idempotency_keys: Table
     audit_log: Table
 
@@ -125,10 +128,19 @@ def define_plumbing(metadata: MetaData) -> PlumbingTables:
         Index("ix_dead_letters_status", "status", "id"),
         Index("ix_dead_letters_subject", "subject"),
     )
+    consumer_offsets = Table(
+        "consumer_offsets",
+        metadata,
+        Column("topic", Text, primary_key=True),
+        Column("kafka_partition", Integer, primary_key=True),
+        Column("next_offset", BigInteger, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
     return PlumbingTables(
         outbox=outbox,
         inbox=inbox,
         dead_letters=dead_letters,
+        consumer_offsets=consumer_offsets,
         idempotency_keys=define_idempotency_keys(metadata),
         audit_log=define_audit_log(metadata),
     )

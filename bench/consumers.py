@@ -3,12 +3,12 @@
 No Kafka and no HTTP: on the benchmark PostgreSQL (``.run/bench/``, started if needed), each
 consumer service (fulfillment, defects, analytics) gets a fresh, migrated database, and its own
 runner's transaction for a fetch (``shared.messaging.runner.apply_fetch``: the partitions'
-stored offsets locked and stored around ``EventApplier.apply_many``: decode, inbox claim, the
-service's handlers) applies ``BENCH_ORDERS`` (default 5000) ``order.created`` events, then
-the same orders' ``order.updated`` (version 2), in runs of ``BENCH_RUN`` (500) records, one
-transaction per run. Events are the bytes ingest writes (an Amazon-shaped order, its PII
-sealed: ``handlers.order_event``). This isolates a service's apply cost from the rest of the
-pipeline: the figure to watch when changing a handler.
+stored offsets locked and stored around ``EventApplier.apply_many``: decode, the inbox claim
+of facts (snapshots take none), the service's handlers) applies ``BENCH_ORDERS`` (default
+5000) ``order.created`` events, then the same orders' ``order.updated`` (version 2), in runs
+of ``BENCH_RUN`` (500) records, one transaction per run. Events are the bytes ingest writes
+(an Amazon-shaped order, its PII sealed: ``handlers.order_event``). This isolates a service's
+apply cost from the rest of the pipeline: the figure to watch when changing a handler.
 
 Prints a short summary, then the JSON document (also saved under ``bench/results/``).
 """

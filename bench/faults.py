@@ -15,7 +15,8 @@ A load generator (its own process) posts ``FAULT_ORDERS`` orders (default 10000)
 - ``postgres-crash``: PostgreSQL aborted (``pg_ctl stop -m immediate``: every server process
   killed, what the WAL writer had not yet written lost, crash recovery at the next start), down
   as long, started. The relays' sent marks commit without waiting for the disk, so some may be
-  lost: those rows go out again and the inboxes drop the repeats.
+  lost: those rows go out again and the stores drop the repeats (a snapshot by its version, a
+  fact by the inbox).
 - ``rebalance``: a second worker of each consumer joins its group, then leaves.
 - ``kafka-kill``: the broker killed with SIGKILL (no controlled shutdown, its log recovered at
   the next start), down ``FAULT_OUTAGE_S``, started.
@@ -41,7 +42,8 @@ With ``FAULT_KAFKA_BROKERS=3`` the private Kafka is three brokers and a KRaft co
   then one is started, and the other ``FAULT_OUTAGE_S`` later.
 
 Each ends by checking that every accepted order is in fulfillment's, defects' and analytics'
-stores exactly once (ids compared, row counts equal), each store's inbox holds one orders.v1
+stores exactly once (ids compared, row counts equal), no store's inbox holds an order snapshot
+(they are applied once by version, docs/adr/0057), analytics' event log holds one orders.v1
 event per order, no service published an event twice for the same (subject, version), nothing
 was dead-lettered, every outbox is drained, every consumer group's lag is zero, no status other
 than 2xx/429/503 was answered, no process died on its own, and every worker and relay answers

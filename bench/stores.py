@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.cluster import CONSUMERS, SUBSCRIBES, Cluster
 from bench.common import connect as open_connection
+from shared.events.orders import SNAPSHOT_TYPES
 
 ORDER_TABLE = {"fulfillment": "orders", "defects": "orders", "analytics": "orders"}
 
@@ -58,7 +59,10 @@ class StoreCheck:
     missing: int
     extra: int
     duplicate_rows: int
-    inbox_order_events: int
+    # Order snapshots take no inbox row (docs/adr/0057): they are applied once by version.
+    snapshot_inbox_rows: int
+    # Analytics' event log: one orders.v1 event per order, recorded once (None elsewhere).
+    logged_order_events: int | None
     duplicate_effects: int
     dead_letters: int
     unsent_outbox: int
@@ -70,7 +74,8 @@ class StoreCheck:
             and self.missing == 0
             and self.extra == 0
             and self.duplicate_rows == 0
-            and self.inbox_order_events == accepted
+            and self.snapshot_inbox_rows == 0
+            and self.logged_order_events in (None, accepted)
             and self.duplicate_effects == 0
             and self.dead_letters == 0
             and self.unsent_outbox == 0
@@ -86,9 +91,17 @@ async def check_store(cluster: Cluster, service: str, accepted: set[str]) -> Sto
             f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) n FROM {table} "
             "GROUP BY amazon_order_id HAVING count(*) > 1) d"
         )
+        orders_topic = cluster.topic("orders.v1")
         inbox = await conn.fetchval(
-            "SELECT count(*) FROM inbox WHERE topic = $1", cluster.topic("orders.v1")
+            "SELECT count(*) FROM inbox WHERE topic = $1 AND event_type = ANY($2::text[])",
+            orders_topic,
+            list(SNAPSHOT_TYPES),
         )
+        logged = None
+        if service == "analytics":
+            logged = await conn.fetchval(
+                "SELECT count(*) FROM order_events WHERE topic = $1", orders_topic
+            )
         return StoreCheck(
             service=service,
             rows=int(rows),
@@ -96,7 +109,8 @@ async def check_store(cluster: Cluster, service: str, accepted: set[str]) -> Sto
             missing=len(accepted - ids),
             extra=len(ids - accepted),
             duplicate_rows=int(dup_rows),
-            inbox_order_events=int(inbox),
+            snapshot_inbox_rows=int(inbox),
+            logged_order_events=None if logged is None else int(logged),
             duplicate_effects=await duplicate_effects(conn),
             dead_letters=int(await conn.fetchval("SELECT count(*) FROM dead_letters")),
             unsent_outbox=await unsent(conn),

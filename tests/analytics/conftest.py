@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from analytics.adapters import orm
 from analytics.bootstrap import SPEC
 from analytics.settings import AnalyticsSettings
 from ingest.bootstrap import SPEC as INGEST_SPEC
@@ -121,7 +122,7 @@ async def publisher(analytics_settings: AnalyticsSettings) -> AsyncIterator[Publ
 
 
 # The ids this test's publishers sent. The session's tests share their topics (and analytics'
-# consumer group), so the inbox may also hold other tests' events: when the test published
+# consumer group), so the event log may also hold other tests' events: when the test published
 # through a Publisher, only its own events are counted.
 SENT_IDS: list[uuid.UUID] = []
 
@@ -132,16 +133,17 @@ def _forget_sent_ids() -> None:
 
 
 async def applied_count(svc: RunningService) -> int:
-    inbox = svc.resources.tables.inbox
-    applied = select(func.count()).select_from(inbox)
+    # Every event analytics applies is in its event log once (order snapshots have no inbox row).
+    log = orm.order_events
+    applied = select(func.count()).select_from(log)
     if SENT_IDS:
-        applied = applied.where(inbox.c.event_id.in_(SENT_IDS))
+        applied = applied.where(log.c.event_id.in_(SENT_IDS))
     async with svc.resources.sessions() as session:
         return int((await session.execute(applied)).scalar_one())
 
 
 async def wait_applied(svc: RunningService, count: int, timeout: float = 30.0) -> None:
-    """Wait until analytics has applied ``count`` events (its inbox holds them)."""
+    """Wait until analytics has applied ``count`` events (its event log holds them)."""
 
     async def done() -> bool:
         return await applied_count(svc) >= count

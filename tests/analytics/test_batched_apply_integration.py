@@ -56,6 +56,7 @@ class Db:
             tables=SPEC.tables,
             handlers=handlers(),
             unit_of_work=lambda session: SqlUnitOfWork.joining(session),
+            by_version=SPEC.by_version,
         )
 
     async def together(self, messages: Sequence[Message]) -> None:
@@ -187,10 +188,11 @@ async def test_a_run_applied_together_stores_what_one_at_a_time_stores(
 
     statements = _count_statements(together.engine)
     await together.together(run)
-    # inbox; the orders' lock, their share of the health days and of the daily sales before;
-    # lock, upsert, delete items, insert items; the sales share after and its difference added;
-    # the health rows recomputed, their share after and its difference added; record
-    assert len(statements) == 14
+    # (no inbox: snapshots are idempotent by version) the orders' lock, their share of the health
+    # days and of the daily sales before; lock, upsert, delete items, insert items; the sales
+    # share after and its difference added; the health rows recomputed, their share after and
+    # its difference added; record
+    assert len(statements) == 13
     for messages in others:
         await together.together(messages)
     await alone.one_by_one(run)
@@ -211,9 +213,9 @@ async def test_a_run_of_new_orders_stores_their_items_without_looking_for_old_on
     statements = _count_statements(db.engine)
     await db.together([_order(record, o, event_type=orders.ORDER_CREATED) for o in new])
     assert not [s for s in statements if s.lstrip().upper().startswith("DELETE")]
-    # inbox, orders' lock, health and sales shares before, lock, upsert, insert items, sales
-    # share after and added, health rows recomputed, their share after and added, record
-    assert len(statements) == 13
+    # orders' lock, health and sales shares before, lock, upsert, insert items, sales share
+    # after and added, health rows recomputed, their share after and added, record (no inbox)
+    assert len(statements) == 12
     state = await db.state()
     stored = {(r["amazon_order_id"], r["quantity"]) for r in state["order_items"]}
     assert stored == {(o.amazon_order_id, n + 1) for n, o in enumerate(new)}

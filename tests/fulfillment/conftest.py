@@ -1,7 +1,7 @@
 """Fulfillment (and, for end-to-end tests, ingest) in-process on real PostgreSQL and Kafka.
 
-``apply_snapshot`` feeds an orders.v1 event through the service's own applier (inbox +
-handler, one transaction), exactly as the consumer would, without waiting for Kafka; the
+``apply_snapshot`` feeds an orders.v1 event through the service's own applier (inbox for
+facts + handler, one transaction), exactly as the consumer would, without waiting for Kafka; the
 end-to-end tests go through Kafka for real.
 """
 
@@ -139,7 +139,8 @@ def event_of(snap: OrderSnapshot) -> CloudEvent:
 
 
 async def apply(svc: RunningService, snap: OrderSnapshot | CloudEvent) -> bool:
-    """Apply one orders.v1 event as the consumer would; False when already applied."""
+    """Apply one orders.v1 event as the consumer would; False when the inbox already holds it
+    (a fact; snapshots take no inbox row and are dropped by their version)."""
     event = snap if isinstance(snap, CloudEvent) else event_of(snap)
     message = Message(
         svc.resources.settings.topic(topics.ORDERS), 0, 0, event.subject, event.to_bytes()

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from fulfillment.domain.search import LocalMidnight
 from orderflow_testkit.harness import RunningService
+from shared import topics
+from shared.messaging.decoding import Message
 from tests.fulfillment.conftest import (
     AS_OPS,
     AS_OTHER,
@@ -42,7 +45,7 @@ async def test_snapshot_applies_once_and_only_when_newer(fulfillment: RunningSer
     e3 = event_of(v3)
     assert await apply(fulfillment, e3)
     assert await apply(fulfillment, v1)  # older, arrives late: dropped
-    assert not await apply(fulfillment, e3)  # same event again: inbox skips it
+    assert await apply(fulfillment, e3)  # same event again: stale by its version (no inbox)
     assert await apply(fulfillment, v2)  # older than v3: dropped
 
     order = await _get(fulfillment, v1.amazon_order_id)
@@ -57,6 +60,37 @@ async def test_snapshot_applies_once_and_only_when_newer(fulfillment: RunningSer
         "print_packing_slip",
     ]
     assert order["ship_by"]["running"] is True and order["ship_by"]["due_in_seconds"] > 0
+
+
+async def test_a_replayed_dead_snapshot_applies_by_its_version_without_an_inbox_row(
+    fulfillment: RunningService,
+) -> None:
+    resources = fulfillment.resources
+    v1 = snapshot(status="Pending", version=1)
+    v2 = snapshot(amazon_order_id=v1.amazon_order_id, status="Unshipped", version=2)
+    e1, e2 = event_of(v1), event_of(v2)
+    assert await apply(fulfillment, e1)
+    for n, event in enumerate((e2, e1)):  # v2, and v1 (already applied), dead-lettered
+        message = Message(
+            resources.settings.topic(topics.ORDERS), 0, 900 + n, event.subject, event.to_bytes()
+        )
+        async with resources.sessions() as session, session.begin():
+            await resources.applier.dead_letter(
+                session, message, RuntimeError("down"), 3, "fulfillment"
+            )
+    rows = await resources.dead_letters.list(status="dead", topic=None, after_id=0, limit=10)
+    ids = [r.id for r in rows if r.subject == v1.amazon_order_id]
+
+    assert [await resources.dead_letters.replay(i) for i in ids] == ["replayed", "replayed"]
+
+    order = await _get(fulfillment, v1.amazon_order_id)
+    assert order["status"] == "Unshipped"  # v2 applied; the replayed v1 was stale
+    inbox = resources.tables.inbox
+    async with resources.sessions() as session:
+        held = await session.execute(
+            select(inbox.c.event_id).where(inbox.c.event_id.in_([e1.id, e2.id]))
+        )
+        assert held.all() == []
 
 
 async def test_late_unshipped_snapshot_keeps_the_sellers_shipment(

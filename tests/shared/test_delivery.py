@@ -25,10 +25,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from orderflow_testkit.harness import RunningService, eventually, read_topic
 from shared import topics
 from shared.kafka.client import make_producer
+from shared.messaging.decoding import Message
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.inbox import EventApplier, Position, read_from
 from shared.messaging.outbox import add_event, add_events
 from shared.messaging.relay import OutboxListener, OutboxRelay
 
-from .conftest import FAILING, effects, order_event, plumbing
+from .conftest import FAILING, ProbeWork, effects, order_event, plumbing
 
 pytestmark = pytest.mark.integration
 
@@ -263,6 +266,48 @@ async def test_operators_replay_dead_letters_and_a_failing_replay_does_not_loop(
     assert done["status"] == "replayed"
     replay_twice = await probe.client.post(f"/v1/dead-letters/{dead['id']}/replay", headers=OPS)
     assert replay_twice.status_code == 409
+
+
+async def test_types_idempotent_by_version_take_no_inbox_row_and_handlers_see_their_position(
+    probe: RunningService,
+) -> None:
+    seen: list[tuple[str, Position | None]] = []
+
+    async def note(uow: Any, event: CloudEvent, payload: Any) -> None:
+        seen.append((event.type, read_from(event)))
+
+    applier = EventApplier(
+        tables=plumbing,
+        handlers={"order.created": note, "order.updated": note},
+        unit_of_work=ProbeWork.joining,
+        by_version={"order.created"},
+    )
+    topic = probe.resources.settings.topic(topics.ORDERS)
+    created = order_event("111-0000008-0000001")
+    updated = order_event("111-0000008-0000001", version=2)  # here, as if a fact: claimed
+
+    def records(first: int) -> list[Message]:
+        return [
+            Message(topic, 3, first + n, e.subject, e.to_bytes())
+            for n, e in enumerate((created, updated))
+        ]
+
+    for first in (10, 20):  # the same two events published twice, at other offsets
+        async with probe.resources.sessions() as session, session.begin():
+            await applier.apply_many(session, records(first))
+
+    assert seen == [
+        ("order.created", Position(topic, 3, 10)),
+        ("order.updated", Position(topic, 3, 11)),
+        ("order.created", Position(topic, 3, 20)),  # not claimed: applied again (by version)
+    ]
+    assert await _count(probe, plumbing.inbox, event_id=created.id) == 0
+    assert await _count(probe, plumbing.inbox, event_id=updated.id) == 1
+    assert read_from(created) is None  # only while the applier runs the handlers
+    async with probe.resources.sessions() as session, session.begin():  # one by one, as replay
+        assert await applier.apply(session, records(30)[0])
+        assert not await applier.apply(session, records(30)[1])
+    assert seen[-1] == ("order.created", Position(topic, 3, 30))
 
 
 async def test_a_redelivered_poison_message_is_dead_lettered_once(probe: RunningService) -> None:

@@ -21,7 +21,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -95,6 +95,10 @@ class ServiceSpec(Generic[S, D]):
     handlers: Callable[[D], dict[str, Handler[Any]]]
     unit_of_work: Callable[[D, AsyncSession], UnitOfWork]
     subscribes: Sequence[str] = ()
+    # Event types whose handlers apply an event only when its version is newer than the one
+    # held, so a repeat (the same event published twice) changes nothing: they take no inbox
+    # row (docs/adr/0057-offsets-stored-with-the-data.md).
+    by_version: Collection[str] = ()
     publishes: Sequence[str] = ()
     background: Sequence[Callable[[Resources[D]], Awaitable[None]]] = ()
     # Roles of this service's own, by name (``python -m <service> <name>``): each a job run
@@ -119,6 +123,7 @@ async def open_resources(spec: ServiceSpec[S, D], settings: S) -> AsyncIterator[
         tables=spec.tables,
         handlers=spec.handlers(deps),
         unit_of_work=lambda session: spec.unit_of_work(deps, session),
+        by_version=spec.by_version,
     )
     resources = Resources(
         settings=settings,

@@ -14,6 +14,7 @@ from analytics.service_layer import alerting, event_log
 from analytics.service_layer.unit_of_work import SqlUnitOfWork, UnitOfWork
 from analytics.settings import AnalyticsSettings
 from shared import topics
+from shared.events import orders
 from shared.messaging.inbox import Handler
 from shared.runtime import Resources, ServiceSpec
 
@@ -58,6 +59,7 @@ SPEC: ServiceSpec[AnalyticsSettings, Dependencies] = ServiceSpec(
     handlers=_handlers,
     unit_of_work=_joined,
     subscribes=(topics.ORDERS, topics.FULFILLMENT, topics.DEFECTS, topics.ADS),
+    by_version=orders.SNAPSHOT_TYPES,
     publishes=(topics.ANALYTICS,),
     background=(_alerts, _trim_event_log),
 )

@@ -13,6 +13,7 @@ from defects.entrypoints.api.app import build_app
 from defects.entrypoints.kafka import handlers as kafka_handlers
 from defects.service_layer import overdue
 from defects.settings import DefectsSettings
+from shared.events import orders
 from shared.messaging.inbox import Batched, Handler
 from shared.runtime import Resources, ServiceSpec
 from shared.topics import DEFECTS, FULFILLMENT, ORDERS
@@ -52,6 +53,7 @@ SPEC: ServiceSpec[DefectsSettings, Dependencies] = ServiceSpec(
     handlers=_handlers,
     unit_of_work=_joined,
     subscribes=(ORDERS, FULFILLMENT),
+    by_version=orders.SNAPSHOT_TYPES,
     publishes=(DEFECTS,),
     background=(flag_overdue_claims,),
 )

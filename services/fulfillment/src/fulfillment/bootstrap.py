@@ -15,6 +15,7 @@ from fulfillment.service_layer.unit_of_work import SqlUnitOfWork
 from fulfillment.settings import FulfillmentSettings
 from shared import topics
 from shared import uploads as upload_jobs
+from shared.events import orders
 from shared.pii_retention import PIIRetentionSettings, run_pii_purge
 from shared.runtime import Resources, ServiceSpec
 
@@ -59,6 +60,7 @@ SPEC: ServiceSpec[FulfillmentSettings, Dependencies] = ServiceSpec(
     handlers=handler_table,
     unit_of_work=_joined,
     subscribes=(topics.ORDERS,),
+    by_version=orders.SNAPSHOT_TYPES,
     publishes=(topics.FULFILLMENT,),
     background=(_ship_clock, _resume_uploads, _purge_pii),
 )

@@ -2,13 +2,21 @@
 event id (the ``inbox`` table remembers it), through the service's ``Handler`` (or a ``Batched``
 one for a run of events); it also stores and queues dead letters.
 
+Event types the service declares idempotent by version (``ServiceSpec.by_version``: a repeat,
+an equal version, changes nothing) take no inbox row: a record read again is dropped by its
+stored offset, and the same event published twice at two offsets is stale by its version
+(docs/adr/0057-offsets-stored-with-the-data.md). While a handler runs, ``read_from`` tells
+where each of its events was read from.
+
 A handler gets the service's unit of work joined to that transaction
 (``shared.unit_of_work.SqlUnitOfWork.joining``), never a session; the events it publishes are
 written to the outbox when it returns, and the runner commits them with the inbox row."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -30,6 +38,34 @@ U = TypeVar("U", bound=UnitOfWork)
 
 Handler = Callable[[U, CloudEvent, Any], Awaitable[None]]
 Events = Sequence[tuple[CloudEvent, Any]]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an event was read from: its record's topic, partition and offset."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+_positions: ContextVar[Mapping[Any, Position] | None] = ContextVar("positions", default=None)
+
+
+def read_from(event: CloudEvent) -> Position | None:
+    """Where ``event`` was read from, while the applier runs its handler (None elsewhere)."""
+    positions = _positions.get()
+    return positions.get(event.id) if positions else None
+
+
+@contextmanager
+def _reading(records: Sequence[tuple[Message, CloudEvent, Any]]) -> Iterator[None]:
+    positions = {e.id: Position(m.topic, m.partition, m.offset) for m, e, _ in records}
+    token = _positions.set(positions)
+    try:
+        yield
+    finally:
+        _positions.reset(token)
 
 
 @dataclass(frozen=True)
@@ -56,10 +92,13 @@ class EventApplier(Generic[U]):
         tables: PlumbingTables,
         handlers: dict[str, Handler[U]],
         unit_of_work: Callable[[AsyncSession], U],
+        by_version: Collection[str] = (),
     ) -> None:
         self.tables = tables
         self.handlers = handlers
         self.unit_of_work = unit_of_work
+        # Types whose handlers change nothing on a repeat (an equal version): no inbox row.
+        self.by_version = frozenset(by_version)
 
     async def apply(self, session: AsyncSession, message: Message) -> bool:
         """Apply in the caller's transaction; False when already applied or not handled here."""
@@ -72,7 +111,8 @@ class EventApplier(Generic[U]):
         uow = self.unit_of_work(session)
         token = correlation_id.set(event.correlationid or str(event.id))
         try:
-            await handler(uow, event, payload)
+            with _reading([(message, event, payload)]):
+                await handler(uow, event, payload)
         finally:
             correlation_id.reset(token)
         await uow.commit()
@@ -92,28 +132,33 @@ class EventApplier(Generic[U]):
         if not fresh:
             return 0
         claimed = await self._claim_all(session, list(fresh.values()))
-        todo = [(e, p) for (_, e, p) in fresh.values() if e.id in claimed]
+        records = [r for r in fresh.values() if r[1].type in self.by_version or r[1].id in claimed]
+        todo = [(e, p) for (_, e, p) in records]
         uow = self.unit_of_work(session)
-        for handler, run in _runs(todo, self.handlers):
-            token = correlation_id.set(run[0][0].correlationid or str(run[0][0].id))
-            try:
-                if isinstance(handler, Batched):
-                    await handler.apply(uow, run)
-                else:
-                    for event, payload in run:
-                        await handler(uow, event, payload)
-            finally:
-                correlation_id.reset(token)
+        with _reading(records):
+            for handler, run in _runs(todo, self.handlers):
+                token = correlation_id.set(run[0][0].correlationid or str(run[0][0].id))
+                try:
+                    if isinstance(handler, Batched):
+                        await handler.apply(uow, run)
+                    else:
+                        for event, payload in run:
+                            await handler(uow, event, payload)
+                finally:
+                    correlation_id.reset(token)
         await uow.commit()
         return len(todo)
 
     async def _claim(self, session: AsyncSession, message: Message, event: CloudEvent) -> bool:
+        if event.type in self.by_version:
+            return True
         return bool(await self._claim_all(session, [(message, event, None)]))
 
     async def _claim_all(
         self, session: AsyncSession, records: Sequence[tuple[Message, CloudEvent, Any]]
     ) -> set[Any]:
-        """Record the events in the inbox; the ids that were not there before."""
+        """Record the events in the inbox; the ids that were not there before (events of the
+        types idempotent by version are not recorded)."""
         rows = [
             {
                 "event_id": event.id,
@@ -125,6 +170,7 @@ class EventApplier(Generic[U]):
                 "kafka_offset": message.offset,
             }
             for message, event, _ in records
+            if event.type not in self.by_version
         ]
         return await bulk.insert_new(session, self.tables.inbox, rows)
 

@@ -22,7 +22,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,27 +169,14 @@ class ReadModels:
         )
 
     async def record_events(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Keep the events, in order, with where they were read from (their inbox rows of this
-        transaction), in one statement."""
-        if not rows:
-            return
-        names = tuple(rows[0])
-        events, inbox = bulk.rows_of(orm.order_events, names), orm.plumbing.inbox
-        read = (
-            select(
-                *(events.c[name] for name in rows[0]),
-                func.coalesce(inbox.c.topic, "unknown"),
-                inbox.c.kafka_partition,
-                inbox.c.kafka_offset,
+        """Keep the events, in order, in one statement; an event already kept (the same event
+        published twice) is kept once."""
+        if rows:
+            names = tuple(rows[0])
+            stmt = bulk.insert_statement(orm.order_events, names)
+            await self.session.execute(
+                stmt.on_conflict_do_nothing(index_elements=["event_id"]), bulk.arrays(rows, names)
             )
-            .select_from(events.outerjoin(inbox, inbox.c.event_id == events.c.event_id))
-            .order_by(events.c.n)
-        )
-        columns = [*rows[0], "topic", "kafka_partition", "kafka_offset"]
-        stmt = pg_insert(orm.order_events).from_select(columns, read)
-        await self.session.execute(
-            stmt.on_conflict_do_nothing(index_elements=["event_id"]), bulk.arrays(rows, names)
-        )
 
     async def forget_events_before(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` event-log rows recorded before ``before`` (found through the

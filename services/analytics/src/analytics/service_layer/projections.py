@@ -1,10 +1,12 @@
 """Projections that keep the read models: one per topic's event family.
 
-They run in the consumer's transaction (with the inbox insert), under one ``Batched`` handler
-for every type (``entrypoints/kafka/handlers.py``): an event applies only when it is newer than
-what the read model holds, and every event, applied or not, is recorded in ``order_events``
-(topic, partition, offset, version). Order snapshots are projected a run at a time with a few
-set-based statements; the other families one event at a time. Buyer PII (``buyer_pii``) is
+They run in the consumer's transaction (with the inbox insert of the facts: order snapshots take
+none, docs/adr/0057), under one ``Batched`` handler for every type
+(``entrypoints/kafka/handlers.py``): an event applies only when it is newer than what the read
+model holds, and every event, applied or not, is recorded once in ``order_events`` (topic,
+partition, offset as the applier read it, ``shared.messaging.inbox.read_from``; version). Order
+snapshots are projected a run at a time with a few set-based statements; the other families one
+event at a time. Buyer PII (``buyer_pii``) is
 ignored: analytics cannot open it.
 """
 
@@ -23,7 +25,7 @@ from shared.events.fulfillment import OrderCanceled, OrderShipLate, Shipment
 from shared.events.orders import OrderSnapshot
 from shared.events.performance import AmazonAccountHealth
 from shared.messaging.envelope import CloudEvent
-from shared.messaging.inbox import Events
+from shared.messaging.inbox import Events, read_from
 
 Projection = Callable[[ReadModelWrites, CloudEvent, Any], Awaitable[bool]]
 RunProjection = Callable[[ReadModelWrites, Events], Awaitable[list[bool]]]
@@ -112,6 +114,7 @@ def _runs(events: Events, table: dict[str, RunProjection]) -> list[tuple[RunProj
 
 
 def _seen(event: CloudEvent, applied: bool) -> dict[str, Any]:
+    read = read_from(event)
     return {
         "event_id": event.id,
         "event_type": event.type,
@@ -121,6 +124,9 @@ def _seen(event: CloudEvent, applied: bool) -> dict[str, Any]:
         "version": event.aggregateversion,
         "applied": applied,
         "event_time": event.time,
+        "topic": read.topic if read else "unknown",
+        "kafka_partition": read.partition if read else None,
+        "kafka_offset": read.offset if read else None,
     }
 
 

@@ -196,17 +196,19 @@ async def test_open_cases_read_only_open_rows(defects: RunningService) -> None:
 async def _explained(svc: RunningService, read: Any) -> list[Any]:
     """The plans (EXPLAIN ANALYZE, as JSON) of the statements ``read`` runs, as it ran them."""
     seen: list[tuple[str, Any]] = []
-
-    def capture(*args: Any) -> None:
-        seen.append((args[2], args[3]))
-
     engine = svc.resources.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        async with svc.resources.sessions() as session:
+    async with svc.resources.sessions() as session:
+        mine = (await session.connection()).sync_connection
+
+        def capture(conn: Any, *args: Any) -> None:
+            if conn is mine:  # not the service's background work meanwhile
+                seen.append((args[1], args[2]))
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
             await read(session)
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
     async with svc.resources.sessions() as session:
         conn = await session.connection()
         return [

@@ -47,7 +47,8 @@ async def test_a_dead_pooled_connection_fails_once_as_transient_then_the_pool_re
 
         assert list(await asyncio.gather(query(), query(), query())) == [1, 1, 1]
         assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
-        assert await _terminate_backends(url) == 3
+        # The pool's three, and any other backend on the database then (an autovacuum worker).
+        assert await _terminate_backends(url) >= 3
 
         with pytest.raises(DBAPIError) as caught:
             await query()
